@@ -1,0 +1,189 @@
+//! The booking element in the browser: mounting, per-instance state and its components.
+
+mod form;
+mod grid;
+mod info;
+mod nav;
+mod widget;
+
+use crate::domain::{BookingError, ElementPublic, Receipt, ReceiptState, SlotView, WeekView};
+use crate::i18n::Lang;
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub use widget::Widget;
+
+/// A value that is fetched from the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed(BookingError),
+}
+
+/// State of one widget instance, shared with its components through context.
+#[derive(Clone, Copy)]
+pub struct WidgetState {
+    pub form: StoredValue<String>,
+    pub element: StoredValue<String>,
+    pub lang: Lang,
+    /// Element configuration (public part).
+    pub config: RwSignal<Load<ElementPublic>>,
+    /// Any day of the week to show; `None` = the current week.
+    pub week_wanted: RwSignal<Option<NaiveDate>>,
+    pub week: RwSignal<Load<WeekView>>,
+    pub selected: RwSignal<Option<SlotView>>,
+    /// Set once the server has booked the selected slot.
+    pub booked: RwSignal<Option<Receipt>>,
+    /// Key of the current booking attempt; a new one per selected slot.
+    pub idempotency_key: StoredValue<String>,
+    /// Validation or booking error shown under the grid.
+    pub error: RwSignal<Option<String>>,
+    /// Text announced through the polite live region.
+    pub status: RwSignal<String>,
+    pub busy: RwSignal<bool>,
+    /// Unique prefix for ids inside this instance.
+    pub id_prefix: StoredValue<String>,
+}
+
+impl WidgetState {
+    fn new(form: String, element: String, lang: Lang, index: usize) -> Self {
+        WidgetState {
+            id_prefix: StoredValue::new(format!("booket-{index}-{element}")),
+            form: StoredValue::new(form),
+            element: StoredValue::new(element),
+            lang,
+            config: RwSignal::new(Load::Loading),
+            week_wanted: RwSignal::new(None),
+            week: RwSignal::new(Load::Loading),
+            selected: RwSignal::new(None),
+            booked: RwSignal::new(None),
+            idempotency_key: StoredValue::new(String::new()),
+            error: RwSignal::new(None),
+            status: RwSignal::new(String::new()),
+            busy: RwSignal::new(false),
+        }
+    }
+
+    pub fn id(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.id_prefix.get_value())
+    }
+
+    /// The receipt that the hidden input carries right now (empty when nothing is chosen).
+    pub fn receipt(&self) -> Option<Receipt> {
+        if let Some(r) = self.booked.get() {
+            return Some(r);
+        }
+        let calendar = match self.config.get() {
+            Load::Ready(c) => c.calendar,
+            _ => String::new(),
+        };
+        self.selected.get().map(|s| Receipt {
+            slot_id: s.id,
+            start: s.start,
+            end: s.end,
+            calendar,
+            state: ReceiptState::Selected,
+        })
+    }
+
+    /// Loads the configuration and the wanted week.
+    pub fn load_week(&self) {
+        let this = *self;
+        let wanted = self.week_wanted.get_untracked();
+        self.week.set(Load::Loading);
+        leptos::task::spawn_local(async move {
+            let week = wanted
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let res =
+                crate::api::get_week(this.form.get_value(), this.element.get_value(), week).await;
+            // A later navigation may have superseded this request.
+            if this.week_wanted.get_untracked() != wanted {
+                return;
+            }
+            match res {
+                Ok(w) => this.week.set(Load::Ready(w)),
+                Err(e) => this.week.set(Load::Failed(e)),
+            }
+        });
+    }
+
+    pub fn go_to_week(&self, day: Option<NaiveDate>) {
+        self.week_wanted.set(day);
+        self.load_week();
+    }
+
+    /// Picks a slot (or unpicks it when picked again).
+    pub fn choose(&self, slot: SlotView) {
+        if self.booked.get_untracked().is_some() || self.busy.get_untracked() {
+            return;
+        }
+        let same = self
+            .selected
+            .with_untracked(|s| s.as_ref().map(|s| s.id == slot.id));
+        self.error.set(None);
+        if same == Some(true) {
+            self.selected.set(None);
+            self.status.set(match self.lang {
+                Lang::Da => "Valget er fjernet.".into(),
+                Lang::En => "Selection removed.".into(),
+            });
+        } else {
+            self.idempotency_key.set_value(new_key());
+            let label = crate::i18n::slot_label(
+                self.lang,
+                slot.start.naive_local(),
+                slot.end.naive_local(),
+                slot.state,
+                true,
+            );
+            self.selected.set(Some(slot));
+            self.status.set(label);
+        }
+    }
+}
+
+fn new_key() -> String {
+    let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let t = js_sys::Date::now() as u64;
+    format!("{t:x}-{a:08x}{b:08x}")
+}
+
+/// Mounts a widget into every `[data-booket-form][data-booket-element]` placeholder that
+/// is not mounted yet.
+pub fn mount_all() {
+    let document = document();
+    let Ok(list) = document.query_selector_all("[data-booket-form][data-booket-element]") else {
+        return;
+    };
+    for i in 0..list.length() {
+        let Some(el) = list
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            continue;
+        };
+        if el.has_attribute("data-booket-mounted") {
+            continue;
+        }
+        let _ = el.set_attribute("data-booket-mounted", "");
+        let form = el.get_attribute("data-booket-form").unwrap_or_default();
+        let element = el.get_attribute("data-booket-element").unwrap_or_default();
+        let lang = el
+            .get_attribute("data-booket-lang")
+            .or_else(|| {
+                el.closest("[lang]")
+                    .ok()
+                    .flatten()
+                    .and_then(|e| e.get_attribute("lang"))
+            })
+            .map(|t| Lang::from_tag(&t))
+            .unwrap_or_default();
+        let state = WidgetState::new(form, element, lang, i as usize);
+        let host = el.clone();
+        leptos::mount::mount_to(el, move || view! { <Widget state=state host=host /> }).forget();
+    }
+}

@@ -1,0 +1,192 @@
+//! Types shared by the widget and the server, and the pure booking rules.
+//!
+//! Nothing in here does I/O or reads a clock: `now` and `today` are arguments, so the
+//! widget (for display) and the server (before every write) run the very same rules and
+//! the tests can pin any moment, including daylight-saving changes.
+
+pub mod rules;
+pub mod week;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// The part of a booking element's configuration that the browser may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElementPublic {
+    /// Form id from the server configuration.
+    pub form: String,
+    /// Element name: the key of the hidden input in the submitted form.
+    pub name: String,
+    pub heading: String,
+    pub description: String,
+    pub info_text: String,
+    pub required: bool,
+    pub show_weekend: bool,
+    /// First hour shown, 0–23 (calendar's local time).
+    pub first_hour: u8,
+    /// Last hour shown, 1–24, greater than `first_hour`.
+    pub last_hour: u8,
+    /// Display name of the calendar (never the Outlook id or the owner).
+    pub calendar: String,
+}
+
+/// Availability of a slot as the server sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotState {
+    Free,
+    Booked,
+    /// Held by another citizen (" - Reserveret").
+    Reserved,
+    /// Before `today + notice_days`.
+    TooSoon,
+    /// Already started.
+    Past,
+}
+
+impl SlotState {
+    pub fn is_bookable(self) -> bool {
+        self == SlotState::Free
+    }
+}
+
+/// One slot as the widget shows it. Times carry the calendar's UTC offset at that instant,
+/// so the browser needs no time-zone database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotView {
+    /// Opaque, tamper-evident id issued by the server for this element.
+    pub id: String,
+    pub start: DateTime<FixedOffset>,
+    pub end: DateTime<FixedOffset>,
+    pub state: SlotState,
+}
+
+/// One week of an element's slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekView {
+    /// Monday of the week shown.
+    pub week_start: NaiveDate,
+    /// Monday of the current week in the calendar's time zone: the earliest week offered.
+    pub first_week: NaiveDate,
+    /// The calendar's local date today (server clock).
+    pub today: NaiveDate,
+    /// Days shown (Monday–Friday, or Monday–Sunday with `show_weekend`).
+    pub days: Vec<NaiveDate>,
+    /// Slots shown, sorted by start.
+    pub slots: Vec<SlotView>,
+    /// When this week has no free slot: the Monday of the next week that has one.
+    pub next_free_week: Option<NaiveDate>,
+}
+
+/// What the hidden input carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub slot_id: String,
+    pub start: DateTime<FixedOffset>,
+    pub end: DateTime<FixedOffset>,
+    /// Display name of the calendar.
+    pub calendar: String,
+    pub state: ReceiptState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptState {
+    /// Picked in the widget, not yet booked.
+    Selected,
+    /// Booked in Outlook.
+    Booked,
+}
+
+/// Errors the widget can show. User-safe: no Graph message, no stack trace, no secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum BookingError {
+    #[error("the time was just taken by someone else")]
+    Taken,
+    #[error("the time can not be booked yet")]
+    TooSoon,
+    #[error("the time has passed")]
+    Past,
+    #[error("the time is outside what this element offers")]
+    OutsideWindow,
+    #[error("unknown form or booking element")]
+    UnknownElement,
+    #[error("the time is not one this element offered")]
+    InvalidSlot,
+    #[error("invalid input: {field}")]
+    Invalid { field: String },
+    #[error("the calendar is temporarily unavailable")]
+    Unavailable,
+    #[error("the server could not be reached")]
+    Network,
+    #[error("something went wrong on the server")]
+    Internal,
+}
+
+impl BookingError {
+    /// HTTP status the server answers with for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            BookingError::Taken => 409,
+            BookingError::TooSoon | BookingError::Past | BookingError::OutsideWindow => 422,
+            BookingError::UnknownElement => 404,
+            BookingError::InvalidSlot | BookingError::Invalid { .. } => 400,
+            BookingError::Unavailable | BookingError::Network => 503,
+            BookingError::Internal => 500,
+        }
+    }
+
+    pub fn invalid(field: &str) -> Self {
+        BookingError::Invalid {
+            field: field.to_owned(),
+        }
+    }
+}
+
+impl leptos::server_fn::error::FromServerFnError for BookingError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Request(_) => BookingError::Network,
+            E::Args(_) | E::MissingArg(_) => BookingError::invalid("request"),
+            _ => BookingError::Internal,
+        }
+    }
+}
+
+/// The element's rule parameters, shared by the widget and the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub first_hour: u8,
+    pub last_hour: u8,
+    pub show_weekend: bool,
+    pub notice_days: u16,
+}
+
+/// Subject markers that carry the booking state in Outlook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Markers {
+    pub booked: String,
+    pub reserved: String,
+}
+
+impl Default for Markers {
+    fn default() -> Self {
+        Markers {
+            booked: " - Booket".into(),
+            reserved: " - Reserveret".into(),
+        }
+    }
+}
+
+/// Validated element name: `[a-z0-9_-]+`, at most 64 characters.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}

@@ -1,0 +1,362 @@
+//! Danish (default) and English texts, and date formatting without a locale library.
+
+use crate::domain::{BookingError, SlotState};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Da,
+    En,
+}
+
+impl Lang {
+    /// Picks the language from a `lang` value such as `da`, `da-DK`, `en-GB`.
+    pub fn from_tag(tag: &str) -> Lang {
+        if tag.trim().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Da
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Da => "da",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// Static texts of the widget.
+pub struct Texts {
+    pub prev_week: &'static str,
+    pub next_week: &'static str,
+    pub this_week: &'static str,
+    pub info_button: &'static str,
+    pub loading: &'static str,
+    pub load_failed: &'static str,
+    pub retry: &'static str,
+    pub empty_week: &'static str,
+    pub next_free: &'static str,
+    pub no_free_ahead: &'static str,
+    pub required_missing: &'static str,
+    pub book_button: &'static str,
+    pub booking: &'static str,
+    pub chosen_prefix: &'static str,
+    pub booked_prefix: &'static str,
+    pub week: &'static str,
+    pub slot_legend: &'static str,
+}
+
+const DA: Texts = Texts {
+    prev_week: "Forrige uge",
+    next_week: "Næste uge",
+    this_week: "Denne uge",
+    info_button: "Mere information",
+    loading: "Henter ledige tider …",
+    load_failed: "De ledige tider kunne ikke hentes.",
+    retry: "Prøv igen",
+    empty_week: "Der er ingen ledige tider i denne uge.",
+    next_free: "Næste ledige tid",
+    no_free_ahead: "Der er ingen ledige tider de kommende uger.",
+    required_missing: "Vælg en tid, før du sender.",
+    book_button: "Book tid",
+    booking: "Booker tiden …",
+    chosen_prefix: "Valgt tid:",
+    booked_prefix: "Tiden er booket:",
+    week: "Uge",
+    slot_legend: "Vælg en ledig tid",
+};
+
+const EN: Texts = Texts {
+    prev_week: "Previous week",
+    next_week: "Next week",
+    this_week: "This week",
+    info_button: "More information",
+    loading: "Loading available times …",
+    load_failed: "The available times could not be loaded.",
+    retry: "Try again",
+    empty_week: "There are no available times this week.",
+    next_free: "Next available time",
+    no_free_ahead: "There are no available times in the coming weeks.",
+    required_missing: "Choose a time before you submit.",
+    book_button: "Book time",
+    booking: "Booking the time …",
+    chosen_prefix: "Chosen time:",
+    booked_prefix: "Time booked:",
+    week: "Week",
+    slot_legend: "Choose an available time",
+};
+
+pub fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::Da => &DA,
+        Lang::En => &EN,
+    }
+}
+
+const DA_DAYS: [&str; 7] = [
+    "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag",
+];
+const EN_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const DA_MONTHS: [&str; 12] = [
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+pub fn weekday_name(lang: Lang, day: NaiveDate) -> &'static str {
+    let i = day.weekday().num_days_from_monday() as usize;
+    match lang {
+        Lang::Da => DA_DAYS[i],
+        Lang::En => EN_DAYS[i],
+    }
+}
+
+pub fn month_name(lang: Lang, day: NaiveDate) -> &'static str {
+    let i = day.month0() as usize;
+    match lang {
+        Lang::Da => DA_MONTHS[i],
+        Lang::En => EN_MONTHS[i],
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// "24. november 2026" / "24 November 2026".
+pub fn long_date(lang: Lang, day: NaiveDate) -> String {
+    match lang {
+        Lang::Da => format!("{}. {} {}", day.day(), month_name(lang, day), day.year()),
+        Lang::En => format!("{} {} {}", day.day(), month_name(lang, day), day.year()),
+    }
+}
+
+/// Column heading of a day: "Man 24.11." / "Mon 24/11".
+pub fn day_heading(lang: Lang, day: NaiveDate) -> String {
+    let name: String = capitalise(weekday_name(lang, day))
+        .chars()
+        .take(3)
+        .collect();
+    match lang {
+        Lang::Da => format!("{name} {}.{}.", day.day(), day.month()),
+        Lang::En => format!("{name} {}/{}", day.day(), day.month()),
+    }
+}
+
+/// Full day name for screen readers and the list layout: "Mandag 24. november".
+pub fn day_long(lang: Lang, day: NaiveDate) -> String {
+    match lang {
+        Lang::Da => format!(
+            "{} {}. {}",
+            capitalise(weekday_name(lang, day)),
+            day.day(),
+            month_name(lang, day)
+        ),
+        Lang::En => format!(
+            "{} {} {}",
+            weekday_name(lang, day),
+            day.day(),
+            month_name(lang, day)
+        ),
+    }
+}
+
+/// The week heading: "Uge 48 · 24.–28. november 2026", across months
+/// "Uge 49 · 30. november – 4. december 2026", across years with both years.
+pub fn week_label(lang: Lang, first: NaiveDate, last: NaiveDate) -> String {
+    let week = first.iso_week().week();
+    let range = if first.year() != last.year() {
+        format!("{} – {}", long_date(lang, first), long_date(lang, last))
+    } else if first.month() != last.month() {
+        match lang {
+            Lang::Da => format!(
+                "{}. {} – {}",
+                first.day(),
+                month_name(lang, first),
+                long_date(lang, last)
+            ),
+            Lang::En => format!(
+                "{} {} – {}",
+                first.day(),
+                month_name(lang, first),
+                long_date(lang, last)
+            ),
+        }
+    } else {
+        match lang {
+            Lang::Da => format!("{}.–{}", first.day(), long_date(lang, last)),
+            Lang::En => format!("{}–{}", first.day(), long_date(lang, last)),
+        }
+    };
+    format!("{} {week} · {range}", texts(lang).week)
+}
+
+/// "09:00–09:30" (24-hour clock in both languages).
+pub fn time_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"))
+}
+
+/// The state word in a slot's accessible name.
+pub fn state_word(lang: Lang, state: SlotState, selected: bool) -> &'static str {
+    if selected {
+        return match lang {
+            Lang::Da => "valgt",
+            Lang::En => "selected",
+        };
+    }
+    match (lang, state) {
+        (Lang::Da, SlotState::Free) => "ledig",
+        (Lang::Da, SlotState::Booked) => "optaget",
+        (Lang::Da, SlotState::Reserved) => "optaget (reserveret)",
+        (Lang::Da, SlotState::TooSoon) => "kan ikke bookes endnu",
+        (Lang::Da, SlotState::Past) => "tidspunktet er passeret",
+        (Lang::En, SlotState::Free) => "available",
+        (Lang::En, SlotState::Booked) => "taken",
+        (Lang::En, SlotState::Reserved) => "taken (reserved)",
+        (Lang::En, SlotState::TooSoon) => "cannot be booked yet",
+        (Lang::En, SlotState::Past) => "time has passed",
+    }
+}
+
+/// Accessible name of a slot button: weekday, date, time span and state.
+pub fn slot_label(
+    lang: Lang,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    state: SlotState,
+    selected: bool,
+) -> String {
+    format!(
+        "{} {}, {}, {}",
+        capitalise(weekday_name(lang, start.date())),
+        long_date(lang, start.date()),
+        time_span(start, end),
+        state_word(lang, state, selected)
+    )
+}
+
+/// A sentence for the citizen for each error.
+pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
+    match (lang, err) {
+        (Lang::Da, BookingError::Taken) => "Tiden blev netop taget af en anden — vælg en ny.",
+        (Lang::En, BookingError::Taken) => {
+            "The time was just taken by someone else — choose another."
+        }
+        (Lang::Da, BookingError::TooSoon) => "Tiden kan ikke bookes endnu — vælg en senere tid.",
+        (Lang::En, BookingError::TooSoon) => "That time cannot be booked yet — choose a later one.",
+        (Lang::Da, BookingError::Past) => "Tidspunktet er passeret — vælg en ny tid.",
+        (Lang::En, BookingError::Past) => "That time has passed — choose another.",
+        (Lang::Da, BookingError::OutsideWindow | BookingError::InvalidSlot) => {
+            "Tiden kan ikke bookes her — vælg en ny tid."
+        }
+        (Lang::En, BookingError::OutsideWindow | BookingError::InvalidSlot) => {
+            "That time cannot be booked here — choose another."
+        }
+        (Lang::Da, BookingError::UnknownElement) => "Bookingen er ikke sat korrekt op.",
+        (Lang::En, BookingError::UnknownElement) => "This booking element is not set up correctly.",
+        (Lang::Da, BookingError::Invalid { .. }) => "Forespørgslen var ugyldig. Prøv igen.",
+        (Lang::En, BookingError::Invalid { .. }) => "The request was invalid. Please try again.",
+        (Lang::Da, BookingError::Unavailable) => {
+            "Kalenderen svarer ikke lige nu. Prøv igen om lidt."
+        }
+        (Lang::En, BookingError::Unavailable) => {
+            "The calendar is not responding right now. Try again shortly."
+        }
+        (Lang::Da, BookingError::Network) => {
+            "Der er ingen forbindelse til serveren. Tjek forbindelsen og prøv igen."
+        }
+        (Lang::En, BookingError::Network) => {
+            "The server could not be reached. Check your connection and try again."
+        }
+        (Lang::Da, BookingError::Internal) => "Der skete en fejl. Prøv igen om lidt.",
+        (Lang::En, BookingError::Internal) => "Something went wrong. Try again shortly.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn week_labels_in_danish_and_english() {
+        assert_eq!(
+            week_label(Lang::Da, d("2026-11-23"), d("2026-11-27")),
+            "Uge 48 · 23.–27. november 2026"
+        );
+        assert_eq!(
+            week_label(Lang::Da, d("2026-11-30"), d("2026-12-04")),
+            "Uge 49 · 30. november – 4. december 2026"
+        );
+        assert_eq!(
+            week_label(Lang::Da, d("2026-12-28"), d("2027-01-03")),
+            "Uge 53 · 28. december 2026 – 3. januar 2027"
+        );
+        assert_eq!(
+            week_label(Lang::En, d("2026-11-23"), d("2026-11-27")),
+            "Week 48 · 23–27 November 2026"
+        );
+    }
+
+    #[test]
+    fn slot_label_names_day_date_time_and_state() {
+        let s = d("2026-12-01").and_hms_opt(9, 0, 0).unwrap();
+        let e = d("2026-12-01").and_hms_opt(9, 30, 0).unwrap();
+        assert_eq!(
+            slot_label(Lang::Da, s, e, SlotState::TooSoon, false),
+            "Tirsdag 1. december 2026, 09:00–09:30, kan ikke bookes endnu"
+        );
+        assert_eq!(
+            slot_label(Lang::En, s, e, SlotState::Free, true),
+            "Tuesday 1 December 2026, 09:00–09:30, selected"
+        );
+    }
+
+    #[test]
+    fn language_follows_tag() {
+        assert_eq!(Lang::from_tag("en-GB"), Lang::En);
+        assert_eq!(Lang::from_tag("da-DK"), Lang::Da);
+        assert_eq!(Lang::from_tag(""), Lang::Da);
+    }
+}

@@ -1,0 +1,9 @@
+//! Booket's booking element: the Leptos widget (feature `csr`) and the server functions it
+//! calls (their server side behind feature `ssr`).
+
+pub mod api;
+pub mod domain;
+pub mod i18n;
+
+#[cfg(feature = "csr")]
+pub mod booking;

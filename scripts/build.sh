@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the widget (Trunk, wasm-release profile, wasm-opt) into dist/ with brotli and gzip
+# copies, then the `booket` binary. `--release` builds the server in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# npm's binaryen must come before any Debian wasm-opt.
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export TRUNK_SKIP_VERSION_CHECK=true
+
+trunk build --release --offline
+for f in dist/app_bg.wasm dist/app.js dist/booket.js dist/booket.css; do
+  [ -f "$f" ] || { echo "build: $f missing after trunk build" >&2; exit 1; }
+  brotli -f -q 11 -k "$f"
+  gzip -f -9 -k "$f"
+done
+
+if [ "${1:-}" = "--release" ]; then
+  cargo build --locked -p server --release
+else
+  cargo build --locked -p server
+fi

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what Booket needs and is missing; fast when everything is there.
+#   scripts/setup.sh          everything (build tools + Chromium + Playwright packages)
+#   scripts/setup.sh --build  only what building the widget and the server needs
+# Everything comes from crates.io, npm or Debian (no other downloads; see docs in README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen pin in Cargo.toml
+mode=${1:-all}
+
+log() { printf 'setup: %s\n' "$*"; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+apt_need=()
+[ "$mode" = "--build" ] || [ -x /usr/bin/chromium ] || apt_need+=(chromium)
+command -v brotli >/dev/null 2>&1 || apt_need+=(brotli)
+if [ ${#apt_need[@]} -gt 0 ]; then
+  log "apt-get install ${apt_need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_need[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+  log "cargo install trunk $TRUNK_VERSION (about 7 minutes on 2 cores)"
+  cargo install --locked trunk --version "$TRUNK_VERSION"
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
+  # Not --locked: its lock file pins a crate version the registry mirror lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+  log "npm ci in tools/ (binaryen 132 for wasm-opt)"
+  (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ "$mode" != "--build" ] && [ ! -d end2end/node_modules/@playwright/test ]; then
+  log "npm ci in end2end/ (Playwright, axe-core; browsers come from Debian)"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Trunk builds offline, so every crate must be in the local registry cache first.
+cargo fetch --locked -q

@@ -1,0 +1,456 @@
+//! The backend behind the server functions: looks elements up in configuration, reads
+//! weeks through the cache, classifies slots with the shared rules, and books with a
+//! conditional write. Every rule is re-checked here against the server's clock.
+
+mod cache;
+mod locks;
+pub mod slot_id;
+
+use crate::config::{CalendarConfig, Config, ElementConfig};
+use crate::graph::{wire, AppCredentials, GraphClient, GraphError};
+use app::api::{Backend, BookRequest};
+use app::domain::rules::{base_subject, classify, is_shown, marker_of};
+use app::domain::week::{monday_of, shown_days};
+use app::domain::{
+    BookingError, ElementPublic, Receipt, ReceiptState, SlotState, SlotView, WeekView,
+};
+use cache::WeekCache;
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use locks::KeyedLocks;
+use slot_id::SlotRef;
+pub use slot_id::SlotSigner;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The server's clock; injectable so tests can pin "now".
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// How far ahead a citizen may look.
+const MAX_WEEKS_AHEAD: i64 = 52;
+/// How many weeks "next free time" searches.
+const NEXT_FREE_SEARCH_WEEKS: u64 = 8;
+/// How long a booking receipt answers retries with the same idempotency key.
+const RECEIPT_TTL: Duration = Duration::from_secs(24 * 3600);
+const RECEIPT_CAP: usize = 10_000;
+
+pub struct Booket {
+    config: Arc<Config>,
+    graph: Arc<GraphClient>,
+    signer: SlotSigner,
+    cache: WeekCache,
+    locks: KeyedLocks,
+    receipts: Mutex<HashMap<String, (Instant, String, Receipt)>>,
+    calendar_ids: Mutex<HashMap<String, String>>,
+    clock: Clock,
+}
+
+impl Booket {
+    pub fn new(
+        config: Arc<Config>,
+        graph: Arc<GraphClient>,
+        signer: SlotSigner,
+        clock: Clock,
+    ) -> Self {
+        Booket {
+            cache: WeekCache::new(config.exchange.cache_ttl),
+            config,
+            graph,
+            signer,
+            locks: KeyedLocks::default(),
+            receipts: Mutex::new(HashMap::new()),
+            calendar_ids: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    pub fn credentials(cal: &CalendarConfig) -> AppCredentials {
+        AppCredentials {
+            tenant_id: cal.tenant_id.clone(),
+            client_id: cal.client_id.clone(),
+            client_secret: cal.client_secret.clone(),
+        }
+    }
+
+    /// Resolves every configured Outlook calendar name to its id; failures are logged with a
+    /// hint and retried on first use, so a passing outage does not stop the server.
+    pub async fn resolve_calendars(&self) {
+        for cal in &self.config.calendars {
+            match self.calendar_id(cal).await {
+                Ok(_) => tracing::info!(calendar = %cal.name, "Outlook calendar resolved"),
+                Err(e) => {
+                    tracing::error!(calendar = %cal.name, "cannot resolve Outlook calendar: {e}")
+                }
+            }
+        }
+    }
+
+    async fn calendar_id(&self, cal: &CalendarConfig) -> Result<String, GraphError> {
+        if let Some(id) = self.lock_ids().get(&cal.name) {
+            return Ok(id.clone());
+        }
+        let id = self
+            .graph
+            .resolve_calendar(&Self::credentials(cal), &cal.owner, &cal.outlook_calendar)
+            .await?;
+        self.lock_ids().insert(cal.name.clone(), id.clone());
+        Ok(id)
+    }
+
+    fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.calendar_ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup(
+        &self,
+        form: &str,
+        element: &str,
+    ) -> Result<(&ElementConfig, &CalendarConfig), BookingError> {
+        let (_, el) = self
+            .config
+            .element(form, element)
+            .ok_or(BookingError::UnknownElement)?;
+        let cal = self
+            .config
+            .calendar(&el.calendar)
+            .ok_or(BookingError::Internal)?;
+        Ok((el, cal))
+    }
+
+    /// The events of one local week, from the cache or Graph.
+    async fn week_events(
+        &self,
+        cal: &CalendarConfig,
+        monday: NaiveDate,
+    ) -> Result<Arc<Vec<wire::Event>>, GraphError> {
+        self.cache
+            .get_or_fetch((cal.name.clone(), monday), || async move {
+                let start = local_midnight(cal.time_zone, monday);
+                let end = local_midnight(cal.time_zone, monday + Days::new(7));
+                let creds = Self::credentials(cal);
+                let id = self.calendar_id(cal).await?;
+                match self
+                    .graph
+                    .calendar_view(&creds, &cal.owner, &id, start, end)
+                    .await
+                {
+                    // The calendar was deleted or recreated: resolve the name again once.
+                    Err(GraphError::NotFound { .. }) => {
+                        self.lock_ids().remove(&cal.name);
+                        let id = self.calendar_id(cal).await?;
+                        self.graph
+                            .calendar_view(&creds, &cal.owner, &id, start, end)
+                            .await
+                    }
+                    other => other,
+                }
+            })
+            .await
+    }
+
+    /// Shown slots of a week with their states, sorted by start.
+    fn slots(
+        &self,
+        form: &str,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        events: &[wire::Event],
+        now: DateTime<Utc>,
+    ) -> Vec<SlotView> {
+        let now_local = now.with_timezone(&cal.time_zone).naive_local();
+        let window = el.window();
+        let mut out: Vec<SlotView> = events
+            .iter()
+            .filter(|e| !e.is_cancelled && !e.is_all_day)
+            .filter_map(|e| {
+                let (start, end) = match (wire::to_utc(&e.start), wire::to_utc(&e.end)) {
+                    (Ok(s), Ok(t)) => (s, t),
+                    _ => {
+                        tracing::warn!(event = %e.id, "event with unreadable times skipped");
+                        return None;
+                    }
+                };
+                let (ls, le) = (
+                    start.with_timezone(&cal.time_zone),
+                    end.with_timezone(&cal.time_zone),
+                );
+                if !is_shown(ls.naive_local(), le.naive_local(), &window) {
+                    return None;
+                }
+                let marker = marker_of(
+                    e.subject.as_deref().unwrap_or(""),
+                    &self.config.exchange.markers,
+                );
+                let state = classify(ls.naive_local(), marker, now_local, el.notice_days);
+                let id = self.signer.issue(
+                    form,
+                    &el.name,
+                    &SlotRef {
+                        event_id: e.id.clone(),
+                        start,
+                        end,
+                    },
+                );
+                Some(SlotView {
+                    id,
+                    start: ls.fixed_offset(),
+                    end: le.fixed_offset(),
+                    state,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        out
+    }
+
+    fn remembered(&self, key: &str, slot_id: &str) -> Result<Option<Receipt>, BookingError> {
+        let receipts = self.receipts.lock().unwrap_or_else(|e| e.into_inner());
+        match receipts.get(key) {
+            Some((at, _, _)) if at.elapsed() > RECEIPT_TTL => Ok(None),
+            Some((_, id, r)) if id == slot_id => Ok(Some(r.clone())),
+            // The same key for another slot is a client bug, not a retry.
+            Some(_) => Err(BookingError::invalid("idempotency_key")),
+            None => Ok(None),
+        }
+    }
+
+    fn remember(&self, key: String, slot_id: String, receipt: Receipt) {
+        let mut receipts = self.receipts.lock().unwrap_or_else(|e| e.into_inner());
+        if receipts.len() >= RECEIPT_CAP {
+            receipts.retain(|_, (at, _, _)| at.elapsed() < RECEIPT_TTL);
+            if receipts.len() >= RECEIPT_CAP {
+                if let Some(oldest) = receipts
+                    .iter()
+                    .min_by_key(|(_, (at, _, _))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    receipts.remove(&oldest);
+                }
+            }
+        }
+        receipts.insert(key, (Instant::now(), slot_id, receipt));
+    }
+
+    /// The rules of SPEC §2 for a slot's times against the server clock.
+    fn check_rules(
+        &self,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<(), BookingError> {
+        let tz = cal.time_zone;
+        let (ls, le) = (
+            start.with_timezone(&tz).naive_local(),
+            end.with_timezone(&tz).naive_local(),
+        );
+        if !is_shown(ls, le, &el.window()) {
+            return Err(BookingError::OutsideWindow);
+        }
+        let now_local = (self.clock)().with_timezone(&tz).naive_local();
+        match classify(ls, None, now_local, el.notice_days) {
+            SlotState::Past => Err(BookingError::Past),
+            SlotState::TooSoon => Err(BookingError::TooSoon),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    // Midnight can fall into a DST gap in some zones; take the first instant after it.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + chrono::TimeDelta::hours(1)))
+                .earliest()
+        })
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| naive.and_utc())
+}
+
+/// Logs a Graph failure for the administrator and gives the citizen the safe variant.
+fn unavailable(e: GraphError) -> BookingError {
+    match &e {
+        GraphError::TokenRefused(r) => {
+            tracing::error!(
+                "Graph token refused: {e} — likely cause: {}",
+                r.likely_cause()
+            )
+        }
+        _ => tracing::error!("Graph call failed: {e}"),
+    }
+    BookingError::Unavailable
+}
+
+#[async_trait::async_trait]
+impl Backend for Booket {
+    async fn element(&self, form: &str, element: &str) -> Result<ElementPublic, BookingError> {
+        let (el, cal) = self.lookup(form, element)?;
+        Ok(ElementPublic {
+            form: form.to_owned(),
+            name: el.name.clone(),
+            heading: el.heading.clone(),
+            description: el.description.clone(),
+            info_text: el.info_text.clone(),
+            required: el.required,
+            show_weekend: el.show_weekend,
+            first_hour: el.first_hour,
+            last_hour: el.last_hour,
+            calendar: cal.name.clone(),
+        })
+    }
+
+    async fn week(
+        &self,
+        form: &str,
+        element: &str,
+        week: Option<NaiveDate>,
+    ) -> Result<WeekView, BookingError> {
+        let (el, cal) = self.lookup(form, element)?;
+        let now = (self.clock)();
+        let today = now.with_timezone(&cal.time_zone).date_naive();
+        let first_week = monday_of(today);
+        let monday = week.map(monday_of).unwrap_or(first_week).max(first_week);
+        if (monday - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+            return Err(BookingError::invalid("week"));
+        }
+        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let slots = self.slots(form, el, cal, &events, now);
+        let next_free_week = if slots.iter().any(|s| s.state == SlotState::Free) {
+            None
+        } else {
+            let mut found = None;
+            for i in 1..=NEXT_FREE_SEARCH_WEEKS {
+                let m = monday + Days::new(7 * i);
+                if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+                    break;
+                }
+                let evs = self.week_events(cal, m).await.map_err(unavailable)?;
+                if self
+                    .slots(form, el, cal, &evs, now)
+                    .iter()
+                    .any(|s| s.state == SlotState::Free)
+                {
+                    found = Some(m);
+                    break;
+                }
+            }
+            found
+        };
+        Ok(WeekView {
+            week_start: monday,
+            first_week,
+            today,
+            days: shown_days(monday, el.show_weekend),
+            slots,
+            next_free_week,
+        })
+    }
+
+    async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+        let (el, cal) = self.lookup(&req.form, &req.element)?;
+        let slot = self
+            .signer
+            .verify(&req.form, &req.element, &req.slot_id)
+            .ok_or(BookingError::InvalidSlot)?;
+        let key = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            req.form, req.element, req.idempotency_key
+        );
+        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+            return Ok(r);
+        }
+        // One write per event at a time in this process; the conditional write below
+        // settles races between processes.
+        let _guard = self.locks.lock(&slot.event_id).await;
+        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+            return Ok(r);
+        }
+        self.check_rules(el, cal, slot.start, slot.end)?;
+
+        let creds = Self::credentials(cal);
+        let event = self
+            .graph
+            .get_event(&creds, &cal.owner, &slot.event_id)
+            .await
+            .map_err(|e| match e {
+                GraphError::NotFound { .. } => BookingError::Taken,
+                other => unavailable(other),
+            })?;
+        let unchanged = matches!(
+            (wire::to_utc(&event.start), wire::to_utc(&event.end)),
+            (Ok(s), Ok(e)) if s == slot.start && e == slot.end
+        );
+        let subject = event.subject.clone().unwrap_or_default();
+        let markers = &self.config.exchange.markers;
+        if event.is_cancelled
+            || event.is_all_day
+            || !unchanged
+            || marker_of(&subject, markers).is_some()
+        {
+            return Err(BookingError::Taken);
+        }
+        let etag = event.if_match().ok_or_else(|| {
+            tracing::error!(event = %event.id, "event without etag or changeKey");
+            BookingError::Internal
+        })?;
+        let booked_subject = format!("{}{}", base_subject(&subject, markers), markers.booked);
+        let updated = self
+            .graph
+            .patch_subject(&creds, &cal.owner, &slot.event_id, &etag, &booked_subject)
+            .await
+            .map_err(|e| match e {
+                GraphError::Conflict { .. } | GraphError::NotFound { .. } => BookingError::Taken,
+                other => unavailable(other),
+            });
+        // Whatever happened, the cached week may now be wrong.
+        self.cache.invalidate(&cal.name);
+        let updated = updated?;
+        if updated.subject.as_deref() != Some(booked_subject.as_str()) {
+            tracing::error!(event = %updated.id, "subject after booking is not the booked subject");
+            return Err(BookingError::Internal);
+        }
+        let receipt = Receipt {
+            slot_id: req.slot_id.clone(),
+            start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
+            end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
+            calendar: cal.name.clone(),
+            state: ReceiptState::Booked,
+        };
+        tracing::info!(calendar = %cal.name, start = %receipt.start, "slot booked");
+        self.remember(key, req.slot_id, receipt.clone());
+        Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn week_bounds_follow_local_midnight_across_dst() {
+        let cph = chrono_tz::Europe::Copenhagen;
+        // Week 13 of 2026 holds the spring change (29 March): the week is 167 hours long.
+        let mon = NaiveDate::from_ymd_opt(2026, 3, 23).unwrap();
+        let len = local_midnight(cph, mon + Days::new(7)) - local_midnight(cph, mon);
+        assert_eq!(len.num_hours(), 167);
+        // Week 43 holds the autumn change (25 October): 169 hours.
+        let mon = NaiveDate::from_ymd_opt(2026, 10, 19).unwrap();
+        let len = local_midnight(cph, mon + Days::new(7)) - local_midnight(cph, mon);
+        assert_eq!(len.num_hours(), 169);
+        assert_eq!(
+            local_midnight(cph, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()).to_rfc3339(),
+            "2026-11-29T23:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Opaque, tamper-evident slot ids. The server hands the browser only ids it signed for one
+//! form element, so a forged id, another element's id or an edited time is refused.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretSlice};
+use sha2::Sha256;
+
+/// What a slot id stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRef {
+    pub event_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+pub struct SlotSigner {
+    key: SecretSlice<u8>,
+}
+
+impl SlotSigner {
+    pub fn new(key: &[u8]) -> Self {
+        SlotSigner {
+            key: SecretSlice::from(key.to_vec()),
+        }
+    }
+
+    /// A signer with a fresh random key (single-instance use, demo, tests).
+    pub fn random() -> Self {
+        let mut k = [0u8; 32];
+        getrandom::getrandom(&mut k).expect("the OS random source works");
+        Self::new(&k)
+    }
+
+    fn mac(&self, form: &str, element: &str, body: &str) -> Hmac<Sha256> {
+        let mut m = Hmac::<Sha256>::new_from_slice(self.key.expose_secret())
+            .expect("HMAC takes any key length");
+        for part in [form, element, body] {
+            m.update(&(part.len() as u64).to_be_bytes());
+            m.update(part.as_bytes());
+        }
+        m
+    }
+
+    /// `<event id b64>.<start>.<end>.<mac>`; start and end in Unix seconds.
+    pub fn issue(&self, form: &str, element: &str, slot: &SlotRef) -> String {
+        let body = format!(
+            "{}.{}.{}",
+            B64.encode(slot.event_id.as_bytes()),
+            slot.start.timestamp(),
+            slot.end.timestamp()
+        );
+        let tag = self.mac(form, element, &body).finalize().into_bytes();
+        format!("{body}.{}", B64.encode(&tag[..16]))
+    }
+
+    /// The slot an id stands for, if this server issued it for this element.
+    pub fn verify(&self, form: &str, element: &str, id: &str) -> Option<SlotRef> {
+        let (body, tag) = id.rsplit_once('.')?;
+        let tag = B64.decode(tag).ok()?;
+        if tag.len() != 16 {
+            return None;
+        }
+        self.mac(form, element, body)
+            .verify_truncated_left(&tag)
+            .ok()?;
+        let mut parts = body.split('.');
+        let event_id = String::from_utf8(B64.decode(parts.next()?).ok()?).ok()?;
+        let start = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        let end = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(SlotRef {
+            event_id,
+            start,
+            end,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn slot() -> SlotRef {
+        SlotRef {
+            event_id: "AAMkAD=/+x".into(),
+            start: Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = SlotSigner::new(b"k");
+        let id = s.issue("f", "e", &slot());
+        assert_eq!(s.verify("f", "e", &id), Some(slot()));
+    }
+
+    #[test]
+    fn forged_foreign_and_edited_ids_are_refused() {
+        let s = SlotSigner::new(b"k");
+        let id = s.issue("f", "e", &slot());
+        assert_eq!(s.verify("f", "other", &id), None, "another element");
+        assert_eq!(s.verify("g", "e", &id), None, "another form");
+        assert_eq!(SlotSigner::new(b"other key").verify("f", "e", &id), None);
+        let parts: Vec<&str> = id.split('.').collect();
+        let moved = format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1].parse::<i64>().unwrap() + 3600,
+            parts[2],
+            parts[3]
+        );
+        assert_eq!(s.verify("f", "e", &moved), None, "edited time");
+        for junk in [
+            "",
+            ".",
+            "a.b.c.d",
+            "....",
+            "x.1.2.AAAAAAAAAAAAAAAAAAAAAA",
+            &format!("{id}.x"),
+        ] {
+            assert_eq!(s.verify("f", "e", junk), None, "{junk}");
+        }
+    }
+}

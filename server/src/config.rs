@@ -1,0 +1,762 @@
+//! Typed configuration: one TOML file, secrets by reference (env var or file), validated
+//! at start-up with messages that name the file, the section and the field.
+
+use app::domain::{is_valid_name, Markers, Window};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, phrased for the administrator who has to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {place}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub place: String,
+    pub message: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub exchange: ExchangeConfig,
+    pub calendars: Vec<CalendarConfig>,
+    pub mail: MailConfig,
+    pub forms: Vec<FormConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    /// Origins allowed to embed the widget (CORS). Same-origin needs none.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Key that signs slot ids. All instances behind one load balancer need the same key;
+    /// without one a random key is made at start.
+    pub slot_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExchangeApi {
+    Graph,
+    OnPremise,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    pub api: ExchangeApi,
+    pub graph_base_url: String,
+    pub login_base_url: String,
+    pub markers: Markers,
+    /// How long a week of events is served from memory.
+    pub cache_ttl: std::time::Duration,
+    /// Graph requests in flight per app (client id); Outlook allows 4.
+    pub max_concurrency: usize,
+    /// Upper bound on the time spent waiting for throttled or unavailable Graph calls.
+    pub retry_budget: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CalendarConfig {
+    /// Display name (Navn): what elements refer to and what receipts show.
+    pub name: String,
+    /// The calendar's name as Outlook shows it (Kalendernavn).
+    pub outlook_calendar: String,
+    /// Owner mailbox (UPN or object id).
+    pub owner: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub time_zone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailConfig {
+    Off,
+    Graph {
+        tenant_id: String,
+        client_id: String,
+        client_secret: SecretString,
+        sender: String,
+        user: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct FormConfig {
+    pub id: String,
+    pub title: String,
+    pub email_field: Option<String>,
+    pub elements: Vec<ElementConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ElementConfig {
+    pub name: String,
+    pub heading: String,
+    pub description: String,
+    pub info_text: String,
+    pub required: bool,
+    pub show_weekend: bool,
+    pub attach_documents: bool,
+    pub notify_attendees: bool,
+    pub attach_summary: bool,
+    pub calendar: String,
+    pub first_hour: u8,
+    pub last_hour: u8,
+    pub notice_days: u16,
+}
+
+impl ElementConfig {
+    pub fn window(&self) -> Window {
+        Window {
+            first_hour: self.first_hour,
+            last_hour: self.last_hour,
+            show_weekend: self.show_weekend,
+            notice_days: self.notice_days,
+        }
+    }
+}
+
+impl Config {
+    pub fn form(&self, id: &str) -> Option<&FormConfig> {
+        self.forms.iter().find(|f| f.id == id)
+    }
+
+    pub fn element(&self, form: &str, element: &str) -> Option<(&FormConfig, &ElementConfig)> {
+        let f = self.form(form)?;
+        f.elements
+            .iter()
+            .find(|e| e.name == element)
+            .map(|e| (f, e))
+    }
+
+    pub fn calendar(&self, name: &str) -> Option<&CalendarConfig> {
+        self.calendars.iter().find(|c| c.name == name)
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            place: "file".into(),
+            message: format!("cannot be read: {e}"),
+        })?;
+        Self::parse(&text, &file, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Parses configuration text; `file` names it in messages, `base` resolves relative
+    /// secret file paths.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.into(),
+            place: match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}")
+                }
+                None => "syntax".into(),
+            },
+            message: e.message().to_string(),
+        })?;
+        raw.validate(file, base)
+    }
+}
+
+/// Where a secret comes from. Exactly one of `env` or `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    fn resolve(
+        &self,
+        base: &Path,
+        err: impl Fn(String) -> ConfigError,
+    ) -> Result<SecretString, ConfigError> {
+        match (&self.env, &self.file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
+                _ => Err(err(format!(
+                    "environment variable {var} is not set or empty"
+                ))),
+            },
+            (None, Some(path)) => {
+                let full = if path.is_absolute() {
+                    path.clone()
+                } else {
+                    base.join(path)
+                };
+                match std::fs::read_to_string(&full) {
+                    Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
+                    Ok(_) => Err(err(format!("secret file {} is empty", full.display()))),
+                    Err(e) => Err(err(format!(
+                        "secret file {} cannot be read: {e}",
+                        full.display()
+                    ))),
+                }
+            }
+            _ => Err(err(
+                "give exactly one of `env = \"VAR\"` or `file = \"path\"`".into(),
+            )),
+        }
+    }
+}
+
+mod raw {
+    //! The file as written, before validation.
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct File {
+        #[serde(default)]
+        pub server: Server,
+        #[serde(default)]
+        pub exchange: Exchange,
+        #[serde(default)]
+        pub calendars: Vec<Calendar>,
+        #[serde(default)]
+        pub mail: Option<Mail>,
+        #[serde(default)]
+        pub forms: Vec<Form>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Server {
+        pub listen: String,
+        pub public_url: Option<String>,
+        pub allowed_origins: Vec<String>,
+        pub max_body_bytes: usize,
+        pub slot_key: Option<SecretRef>,
+    }
+
+    impl Default for Server {
+        fn default() -> Self {
+            Server {
+                listen: "127.0.0.1:3000".into(),
+                public_url: None,
+                allowed_origins: vec![],
+                max_body_bytes: 64 * 1024,
+                slot_key: None,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Exchange {
+        pub api: ExchangeApi,
+        pub graph_base_url: String,
+        pub login_base_url: String,
+        pub booked_marker: String,
+        pub reserved_marker: String,
+        pub cache_ttl_seconds: u64,
+        pub max_concurrency: usize,
+        pub retry_budget_seconds: u64,
+    }
+
+    impl Default for Exchange {
+        fn default() -> Self {
+            Exchange {
+                api: ExchangeApi::Graph,
+                graph_base_url: "https://graph.microsoft.com/v1.0".into(),
+                login_base_url: "https://login.microsoftonline.com".into(),
+                booked_marker: Markers::default().booked,
+                reserved_marker: Markers::default().reserved,
+                cache_ttl_seconds: 10,
+                max_concurrency: 4,
+                retry_budget_seconds: 20,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Calendar {
+        pub name: String,
+        pub outlook_calendar: String,
+        pub owner: String,
+        pub tenant_id: String,
+        pub client_id: String,
+        pub client_secret: SecretRef,
+        #[serde(default = "default_tz")]
+        pub time_zone: String,
+    }
+
+    fn default_tz() -> String {
+        "Europe/Copenhagen".into()
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Mail {
+        pub protocol: String,
+        pub tenant_id: Option<String>,
+        pub client_id: Option<String>,
+        pub client_secret: Option<SecretRef>,
+        /// Reuse the credentials of this calendar (by display name).
+        pub credentials_from_calendar: Option<String>,
+        pub sender: Option<String>,
+        pub user: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Form {
+        pub id: String,
+        pub title: String,
+        pub email_field: Option<String>,
+        #[serde(default)]
+        pub elements: Vec<Element>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Element {
+        pub name: String,
+        #[serde(default)]
+        pub heading: String,
+        #[serde(default)]
+        pub description: String,
+        #[serde(default)]
+        pub info_text: String,
+        #[serde(default)]
+        pub required: bool,
+        #[serde(default)]
+        pub show_weekend: bool,
+        #[serde(default)]
+        pub attach_documents: bool,
+        #[serde(default)]
+        pub notify_attendees: bool,
+        #[serde(default)]
+        pub attach_summary: bool,
+        pub calendar: String,
+        #[serde(default = "default_first")]
+        pub first_hour: i64,
+        #[serde(default = "default_last")]
+        pub last_hour: i64,
+        #[serde(default)]
+        pub notice_days: i64,
+    }
+
+    fn default_first() -> i64 {
+        8
+    }
+    fn default_last() -> i64 {
+        16
+    }
+
+    impl File {
+        pub fn validate(self, file: &str, base: &Path) -> Result<Config, ConfigError> {
+            let err = |place: String, message: String| ConfigError {
+                file: file.into(),
+                place,
+                message,
+            };
+            let s = self.server;
+            let listen: SocketAddr = s.listen.parse().map_err(|_| {
+                err(
+                    "[server] listen".into(),
+                    format!("`{}` is not an address like 127.0.0.1:3000", s.listen),
+                )
+            })?;
+            for o in &s.allowed_origins {
+                if o != "*"
+                    && url::Url::parse(o)
+                        .map(|u| u.origin().ascii_serialization() != *o)
+                        .unwrap_or(true)
+                {
+                    return Err(err(
+                        "[server] allowed_origins".into(),
+                        format!("`{o}` is not an origin like https://selvbetjening.kommune.dk (scheme, host and port only)"),
+                    ));
+                }
+            }
+            if s.max_body_bytes < 1024 {
+                return Err(err(
+                    "[server] max_body_bytes".into(),
+                    "must be at least 1024".into(),
+                ));
+            }
+            let slot_key = match &s.slot_key {
+                Some(r) => Some(r.resolve(base, |m| err("[server] slot_key".into(), m))?),
+                None => None,
+            };
+            let server = ServerConfig {
+                public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
+                listen,
+                allowed_origins: s.allowed_origins,
+                max_body_bytes: s.max_body_bytes,
+                slot_key,
+            };
+
+            let x = self.exchange;
+            for (field, value) in [
+                ("graph_base_url", &x.graph_base_url),
+                ("login_base_url", &x.login_base_url),
+            ] {
+                if url::Url::parse(value)
+                    .map(|u| !matches!(u.scheme(), "http" | "https"))
+                    .unwrap_or(true)
+                {
+                    return Err(err(
+                        format!("[exchange] {field}"),
+                        format!("`{value}` is not an http(s) URL"),
+                    ));
+                }
+            }
+            if x.booked_marker.trim().is_empty()
+                || x.reserved_marker.trim().is_empty()
+                || x.booked_marker == x.reserved_marker
+            {
+                return Err(err(
+                    "[exchange] booked_marker / reserved_marker".into(),
+                    "markers must be non-empty and different".into(),
+                ));
+            }
+            if !(1..=4).contains(&x.max_concurrency) {
+                return Err(err(
+                    "[exchange] max_concurrency".into(),
+                    "must be 1–4 (Outlook allows 4 per app)".into(),
+                ));
+            }
+            if x.api == ExchangeApi::OnPremise {
+                return Err(err(
+                    "[exchange] api".into(),
+                    "\"on-premise\" (EWS) is not built yet; use \"graph\"".into(),
+                ));
+            }
+            let exchange = ExchangeConfig {
+                api: x.api,
+                graph_base_url: x.graph_base_url.trim_end_matches('/').into(),
+                login_base_url: x.login_base_url.trim_end_matches('/').into(),
+                markers: Markers {
+                    booked: x.booked_marker,
+                    reserved: x.reserved_marker,
+                },
+                cache_ttl: std::time::Duration::from_secs(x.cache_ttl_seconds),
+                max_concurrency: x.max_concurrency,
+                retry_budget: std::time::Duration::from_secs(x.retry_budget_seconds),
+            };
+
+            let mut calendars = Vec::new();
+            let mut names = HashSet::new();
+            for c in self.calendars {
+                let place = |f: &str| format!("[[calendars]] \"{}\" {f}", c.name);
+                if c.name.trim().is_empty() {
+                    return Err(err("[[calendars]] name".into(), "must not be empty".into()));
+                }
+                if !names.insert(c.name.clone()) {
+                    return Err(err(place("name"), "is used by two calendars".into()));
+                }
+                for (f, v) in [
+                    ("outlook_calendar", &c.outlook_calendar),
+                    ("owner", &c.owner),
+                    ("tenant_id", &c.tenant_id),
+                    ("client_id", &c.client_id),
+                ] {
+                    if v.trim().is_empty() {
+                        return Err(err(place(f), "must not be empty".into()));
+                    }
+                    if v.contains('/') || v.contains('?') || v.contains('#') {
+                        return Err(err(
+                            place(f),
+                            format!("`{v}` contains characters that cannot be part of a Graph URL"),
+                        ));
+                    }
+                }
+                let time_zone: chrono_tz::Tz = c.time_zone.parse().map_err(|_| {
+                    err(
+                        place("time_zone"),
+                        format!(
+                            "`{}` is not an IANA time zone such as Europe/Copenhagen",
+                            c.time_zone
+                        ),
+                    )
+                })?;
+                let client_secret = c
+                    .client_secret
+                    .resolve(base, |m| err(place("client_secret"), m))?;
+                calendars.push(CalendarConfig {
+                    name: c.name.clone(),
+                    outlook_calendar: c.outlook_calendar,
+                    owner: c.owner,
+                    tenant_id: c.tenant_id,
+                    client_id: c.client_id,
+                    client_secret,
+                    time_zone,
+                });
+            }
+
+            let mail = match self.mail {
+                None => MailConfig::Off,
+                Some(m) if m.protocol == "off" => MailConfig::Off,
+                Some(m) if m.protocol == "graph" => {
+                    let need = |f: &str, v: Option<String>| {
+                        v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                            err(
+                                format!("[mail] {f}"),
+                                "is required when protocol = \"graph\"".into(),
+                            )
+                        })
+                    };
+                    let (tenant_id, client_id, client_secret) = match &m.credentials_from_calendar {
+                        Some(name) => {
+                            let c =
+                                calendars.iter().find(|c| &c.name == name).ok_or_else(|| {
+                                    err(
+                                        "[mail] credentials_from_calendar".into(),
+                                        format!("no calendar named \"{name}\""),
+                                    )
+                                })?;
+                            (
+                                c.tenant_id.clone(),
+                                c.client_id.clone(),
+                                c.client_secret.clone(),
+                            )
+                        }
+                        None => (
+                            need("tenant_id", m.tenant_id)?,
+                            need("client_id", m.client_id)?,
+                            m.client_secret
+                                .ok_or_else(|| {
+                                    err(
+                                        "[mail] client_secret".into(),
+                                        "is required when protocol = \"graph\"".into(),
+                                    )
+                                })?
+                                .resolve(base, |msg| err("[mail] client_secret".into(), msg))?,
+                        ),
+                    };
+                    MailConfig::Graph {
+                        tenant_id,
+                        client_id,
+                        client_secret,
+                        sender: need("sender", m.sender)?,
+                        user: need("user", m.user)?,
+                    }
+                }
+                Some(m) => {
+                    return Err(err(
+                        "[mail] protocol".into(),
+                        format!("`{}` is not one of \"graph\", \"off\"", m.protocol),
+                    ))
+                }
+            };
+
+            let mut forms = Vec::new();
+            let mut form_ids = HashSet::new();
+            for f in self.forms {
+                if !is_valid_name(&f.id) {
+                    return Err(err(
+                        format!("[[forms]] \"{}\" id", f.id),
+                        "must match [a-z0-9_-]+ (at most 64)".into(),
+                    ));
+                }
+                if !form_ids.insert(f.id.clone()) {
+                    return Err(err(
+                        format!("[[forms]] \"{}\" id", f.id),
+                        "is used by two forms".into(),
+                    ));
+                }
+                let mut elements = Vec::new();
+                let mut el_names = HashSet::new();
+                for e in f.elements {
+                    let place = |field: &str| {
+                        format!("[[forms]] \"{}\" element \"{}\" {field}", f.id, e.name)
+                    };
+                    if !is_valid_name(&e.name) {
+                        return Err(err(
+                            place("name"),
+                            "must match [a-z0-9_-]+ (at most 64)".into(),
+                        ));
+                    }
+                    if !el_names.insert(e.name.clone()) {
+                        return Err(err(place("name"), "is used twice in this form".into()));
+                    }
+                    if calendars.iter().all(|c| c.name != e.calendar) {
+                        return Err(err(
+                            place("calendar"),
+                            format!("no calendar named \"{}\" in [[calendars]]", e.calendar),
+                        ));
+                    }
+                    if !(0..=23).contains(&e.first_hour) {
+                        return Err(err(
+                            place("first_hour"),
+                            format!("must be 0–23 (got {})", e.first_hour),
+                        ));
+                    }
+                    if !(1..=24).contains(&e.last_hour) || e.last_hour <= e.first_hour {
+                        return Err(err(
+                            place("last_hour"),
+                            format!(
+                                "must be 1–24 and greater than first_hour (got {})",
+                                e.last_hour
+                            ),
+                        ));
+                    }
+                    if !(0..=365).contains(&e.notice_days) {
+                        return Err(err(
+                            place("notice_days"),
+                            format!("must be 0–365 (got {})", e.notice_days),
+                        ));
+                    }
+                    elements.push(ElementConfig {
+                        name: e.name.clone(),
+                        heading: e.heading,
+                        description: e.description,
+                        info_text: e.info_text,
+                        required: e.required,
+                        show_weekend: e.show_weekend,
+                        attach_documents: e.attach_documents,
+                        notify_attendees: e.notify_attendees,
+                        attach_summary: e.attach_summary,
+                        calendar: e.calendar,
+                        first_hour: e.first_hour as u8,
+                        last_hour: e.last_hour as u8,
+                        notice_days: e.notice_days as u16,
+                    });
+                }
+                forms.push(FormConfig {
+                    id: f.id,
+                    title: f.title,
+                    email_field: f.email_field,
+                    elements,
+                });
+            }
+            Ok(Config {
+                server,
+                exchange,
+                calendars,
+                mail,
+                forms,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:3100"
+
+[[calendars]]
+name = "Borgerservice"
+outlook_calendar = "Borgerservice"
+owner = "booking@kommune.dk"
+tenant_id = "t"
+client_id = "c"
+client_secret = { env = "BOOKET_TEST_SECRET_CFG" }
+
+[[forms]]
+id = "ansoegning"
+title = "Ansøgning"
+
+[[forms.elements]]
+name = "tid"
+heading = "Vælg tid"
+calendar = "Borgerservice"
+first_hour = 8
+last_hour = 16
+notice_days = 2
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
+        Config::parse(text, "booket.toml", Path::new("."))
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.server.listen.port(), 3100);
+        assert_eq!(c.calendars[0].time_zone, chrono_tz::Europe::Copenhagen);
+        let (_, e) = c.element("ansoegning", "tid").unwrap();
+        assert_eq!(e.notice_days, 2);
+        assert!(matches!(c.mail, MailConfig::Off));
+    }
+
+    #[test]
+    fn errors_name_file_section_and_field() {
+        let table = [
+            (
+                "first_hour = 8",
+                "first_hour = 25",
+                "element \"tid\" first_hour",
+                "0–23",
+            ),
+            (
+                "last_hour = 16",
+                "last_hour = 8",
+                "element \"tid\" last_hour",
+                "greater than first_hour",
+            ),
+            (
+                "notice_days = 2",
+                "notice_days = 400",
+                "notice_days",
+                "0–365",
+            ),
+            (
+                "name = \"tid\"",
+                "name = \"Tid!\"",
+                "element \"Tid!\" name",
+                "[a-z0-9_-]",
+            ),
+            (
+                "calendar = \"Borgerservice\"\nfirst",
+                "calendar = \"Nope\"\nfirst",
+                "calendar",
+                "no calendar named",
+            ),
+            (
+                "BOOKET_TEST_SECRET_CFG",
+                "BOOKET_TEST_UNSET_VAR",
+                "client_secret",
+                "not set",
+            ),
+            (
+                "listen = \"127.0.0.1:3100\"",
+                "listen = \"nowhere\"",
+                "[server] listen",
+                "not an address",
+            ),
+        ];
+        for (from, to, place, msg) in table {
+            assert!(GOOD.contains(from), "{from}");
+            let e = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
+            let text = e.to_string();
+            assert!(text.starts_with("booket.toml: "), "{text}");
+            assert!(text.contains(place), "{text} should name {place}");
+            assert!(text.contains(msg), "{text} should say {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_syntax_errors_are_reported_with_a_line() {
+        let e = parse(&GOOD.replace("notice_days = 2", "notice_dayz = 2")).unwrap_err();
+        assert!(e.to_string().contains("notice_dayz"), "{e}");
+        assert!(e.to_string().contains("line"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = parse(GOOD).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+    }
+}

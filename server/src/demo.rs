@@ -1,0 +1,301 @@
+//! `booket demo`: the configuration for the simulated tenant and the pages a newcomer
+//! sees — a citizen form at `/`, the receipt after submitting, and a view of the
+//! simulated calendar so a booking's " - Booket" is visible.
+
+use crate::config::{
+    CalendarConfig, Config, ElementConfig, ExchangeApi, ExchangeConfig, FormConfig, MailConfig,
+    ServerConfig,
+};
+use crate::sim::{seed, Simulator};
+use app::domain::Markers;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use html_escape::encode_text as esc;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The demo configuration, pointed at a running simulator.
+pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
+    let element = |name: &str, heading: &str| {
+        ElementConfig {
+        name: name.into(),
+        heading: heading.into(),
+        description: "Samtalen varer 30 minutter og foregår i Borgerservice på Rådhuset.".into(),
+        info_text: "Du kan booke en tid fra i morgen og fire uger frem. Kan du ikke komme, så ring til Borgerservice på 70 10 20 30.".into(),
+        required: true,
+        show_weekend: false,
+        attach_documents: true,
+        notify_attendees: true,
+        attach_summary: true,
+        calendar: seed::DEMO_CALENDAR.into(),
+        first_hour: 8,
+        last_hour: 16,
+        notice_days: 1,
+    }
+    };
+    let form = |id: &str, title: &str, el: ElementConfig| FormConfig {
+        id: id.into(),
+        title: title.into(),
+        email_field: Some("email".into()),
+        elements: vec![el],
+    };
+    Config {
+        server: ServerConfig {
+            listen,
+            public_url: format!("http://{listen}"),
+            allowed_origins: vec![],
+            max_body_bytes: 64 * 1024,
+            slot_key: None,
+        },
+        exchange: ExchangeConfig {
+            api: ExchangeApi::Graph,
+            graph_base_url: sim.graph_base_url(),
+            login_base_url: sim.login_base_url(),
+            markers: Markers::default(),
+            cache_ttl: Duration::from_secs(5),
+            max_concurrency: 4,
+            retry_budget: Duration::from_secs(10),
+        },
+        calendars: vec![CalendarConfig {
+            name: seed::DEMO_CALENDAR.into(),
+            outlook_calendar: seed::DEMO_CALENDAR.into(),
+            owner: seed::DEMO_OWNER.into(),
+            tenant_id: seed::DEMO_TENANT.into(),
+            client_id: seed::DEMO_CLIENT_ID.into(),
+            client_secret: seed::DEMO_SECRET.into(),
+            time_zone: chrono_tz::Europe::Copenhagen,
+        }],
+        mail: MailConfig::Off,
+        forms: vec![
+            form(
+                "demo",
+                "Ansøgning om borgersamtale",
+                element("tid", "Book en tid til borgersamtale"),
+            ),
+            form(
+                "weekend",
+                "Weekend og udvidet åbningstid",
+                ElementConfig {
+                    show_weekend: true,
+                    first_hour: 7,
+                    last_hour: 17,
+                    notice_days: 0,
+                    ..element("tid", "Book en tid — også i weekenden")
+                },
+            ),
+            form(
+                "valgfri",
+                "Henvendelse uden krav om tid",
+                ElementConfig {
+                    required: false,
+                    ..element("tid", "Vil du have en samtale? (valgfrit)")
+                },
+            ),
+        ],
+    }
+}
+
+#[derive(Clone)]
+pub struct DemoPages {
+    pub sim: Simulator,
+    pub config: std::sync::Arc<Config>,
+}
+
+impl DemoPages {
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(front))
+            .route("/forms/{id}", get(form_page))
+            .route("/receipt", post(receipt))
+            .route("/simulator", get(simulator))
+            .with_state(self)
+    }
+}
+
+fn page(title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
+         <script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
+        esc(title)
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn nav() -> &'static str {
+    "<nav class=\"demo-nav\" aria-label=\"Demo\"><a href=\"/\">Borgerens blanket</a> \
+     <a href=\"/simulator\">Simuleret Outlook-kalender</a></nav>"
+}
+
+async fn front(State(d): State<DemoPages>) -> Response {
+    render_form(&d, "demo")
+}
+
+async fn form_page(State(d): State<DemoPages>, Path(id): Path<String>) -> Response {
+    render_form(&d, &id)
+}
+
+fn render_form(d: &DemoPages, id: &str) -> Response {
+    let Some(form) = d.config.form(id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Ikke fundet",
+                "<main><h1>Blanketten findes ikke</h1></main>",
+            ),
+        )
+            .into_response();
+    };
+    let mut placeholders = String::new();
+    for el in &form.elements {
+        let _ = write!(
+            placeholders,
+            "<div data-booket-form=\"{}\" data-booket-element=\"{}\"></div>\n",
+            esc(&form.id),
+            esc(&el.name)
+        );
+    }
+    let body = format!(
+        "{nav}\n<main>\n<h1>{title}</h1>\n\
+         <p>Udfyld blanketten og vælg en tid. Tiden bookes i Outlook, når du sender.</p>\n\
+         <form method=\"post\" action=\"/receipt\" enctype=\"multipart/form-data\" data-testid=\"demo-form\">\n\
+         <input type=\"hidden\" name=\"form\" value=\"{id}\">\n\
+         <p><label for=\"name\">Navn</label><br><input id=\"name\" name=\"name\" autocomplete=\"name\" required></p>\n\
+         <p><label for=\"email\">E-mail</label><br><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required></p>\n\
+         <p><label for=\"message\">Besked</label><br><textarea id=\"message\" name=\"message\" rows=\"3\"></textarea></p>\n\
+         <p><label for=\"files\">Dokumenter</label><br><input id=\"files\" name=\"files\" type=\"file\" multiple></p>\n\
+         {placeholders}\
+         <p><button type=\"submit\" data-testid=\"demo-submit\">Send blanket</button></p>\n\
+         </form>\n</main>",
+        nav = nav(),
+        title = esc(&form.title),
+        id = esc(&form.id),
+    );
+    page(&form.title, &body)
+}
+
+/// Shows what the host form's own server would receive, booking JSON included.
+async fn receipt(State(d): State<DemoPages>, mut multipart: Multipart) -> Response {
+    let mut rows = String::new();
+    let mut form_id = String::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    page("Fejl", "<main><h1>Blanketten kunne ikke læses</h1></main>"),
+                )
+                    .into_response()
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let Ok(bytes) = field.bytes().await else {
+            return (
+                StatusCode::BAD_REQUEST,
+                page("Fejl", "<main><h1>Blanketten kunne ikke læses</h1></main>"),
+            )
+                .into_response();
+        };
+        let value = match file_name {
+            Some(f) if f.is_empty() => continue,
+            Some(f) => format!("{f} ({} bytes)", bytes.len()),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        if name == "form" {
+            form_id = value.clone();
+        }
+        let pretty = serde_json::from_str::<serde_json::Value>(&value)
+            .ok()
+            .filter(|v| v.is_object())
+            .and_then(|v| serde_json::to_string_pretty(&v).ok());
+        let shown = match pretty {
+            Some(p) => format!("<pre data-testid=\"receipt-json\">{}</pre>", esc(&p)),
+            None => esc(&value).into_owned(),
+        };
+        let _ = write!(
+            rows,
+            "<tr><th scope=\"row\">{}</th><td data-field=\"{}\">{shown}</td></tr>\n",
+            esc(&name),
+            esc(&name)
+        );
+    }
+    let title = d
+        .config
+        .form(&form_id)
+        .map(|f| f.title.clone())
+        .unwrap_or_else(|| "Blanket".into());
+    let body = format!(
+        "{}\n<main>\n<h1>Tak — blanketten er modtaget</h1>\n<p>{}: dette er de værdier, som formularens server modtog.</p>\n\
+         <table class=\"demo-table\" data-testid=\"receipt\"><caption>Indsendte værdier</caption>\n{rows}</table>\n\
+         <p><a href=\"/simulator\">Se bookingen i den simulerede Outlook-kalender</a></p>\n</main>",
+        nav(),
+        esc(&title)
+    );
+    page("Kvittering", &body)
+}
+
+async fn simulator(State(d): State<DemoPages>) -> Response {
+    let tz = chrono_tz::Europe::Copenhagen;
+    let events = d.sim.calendar_events(seed::DEMO_CALENDAR);
+    let mut rows = String::new();
+    for e in &events {
+        let start = e.start.with_timezone(&tz);
+        let end = e.end.with_timezone(&tz);
+        let state = if e.is_cancelled {
+            "aflyst"
+        } else if e.is_all_day {
+            "heldags"
+        } else if e.subject.ends_with(" - Booket") {
+            "booket"
+        } else if e.subject.ends_with(" - Reserveret") {
+            "reserveret"
+        } else {
+            "ledig"
+        };
+        let attendees: Vec<&str> = e.attendees.iter().map(|a| a.address.as_str()).collect();
+        let _ = write!(
+            rows,
+            "<tr data-event-id=\"{}\" data-state=\"{state}\"><td>{}</td><td>{}–{}</td><td class=\"subject\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&e.id),
+            start.format("%a %d.%m.%Y"),
+            start.format("%H:%M"),
+            end.format("%H:%M"),
+            esc(&e.subject),
+            esc(&attendees.join(", ")),
+            esc(&e.kind),
+        );
+    }
+    let mut updates = String::new();
+    for u in d.sim.meeting_updates() {
+        let _ = write!(
+            updates,
+            "<li>Mødeopdatering til {}: “{}”</li>\n",
+            esc(&u.recipients.join(", ")),
+            esc(&u.subject)
+        );
+    }
+    if updates.is_empty() {
+        updates.push_str("<li>Ingen endnu.</li>");
+    }
+    let body = format!(
+        "{}\n<main>\n<h1>Simuleret Outlook: kalenderen “{}”</h1>\n\
+         <p>Sådan ser personalet kalenderen. Opdateret {} (genindlæs siden for at se nye bookinger).</p>\n\
+         <h2>Mødeopdateringer sendt til deltagere</h2>\n<ul data-testid=\"meeting-updates\">{updates}</ul>\n\
+         <table class=\"demo-table\" data-testid=\"sim-events\"><caption>Begivenheder</caption>\n\
+         <thead><tr><th scope=\"col\">Dag</th><th scope=\"col\">Tid</th><th scope=\"col\">Emne</th><th scope=\"col\">Deltagere</th><th scope=\"col\">Seed</th></tr></thead>\n\
+         <tbody>{rows}</tbody></table>\n</main>",
+        nav(),
+        seed::DEMO_CALENDAR,
+        Utc::now().with_timezone(&tz).format("%H:%M:%S"),
+    );
+    page("Simuleret Outlook", &body)
+}

@@ -1,0 +1,582 @@
+//! Sending Graph requests: at most N in flight per app (fair FIFO queue beyond that),
+//! 429/503/504 retried honouring `Retry-After` within a total budget, one token refresh on
+//! 401, and the typed calendar calls built on top.
+
+use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
+use super::error::GraphError;
+use super::wire::{Calendar, Event, Page};
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Settings of the client (from `[exchange]`).
+#[derive(Debug, Clone)]
+pub struct GraphOptions {
+    /// e.g. `https://graph.microsoft.com/v1.0`
+    pub graph_base_url: String,
+    /// e.g. `https://login.microsoftonline.com`
+    pub login_base_url: String,
+    pub max_concurrency: usize,
+    pub retry_budget: Duration,
+}
+
+/// Counters for tests, benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct GraphStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub throttled: AtomicU64,
+    pub token_requests: AtomicU64,
+}
+
+pub struct GraphClient {
+    http: reqwest::Client,
+    opts: GraphOptions,
+    scope: String,
+    tokens: TokenCache,
+    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub stats: GraphStats,
+}
+
+/// One request before sending. `url` is absolute.
+struct Req {
+    method: Method,
+    url: String,
+    if_match: Option<String>,
+    json: Option<serde_json::Value>,
+    /// Safe to resend after a transport error (reads; writes guarded by If-Match are not,
+    /// since a lost success would come back as a conflict).
+    replayable: bool,
+}
+
+const MAX_ATTEMPTS: u32 = 6;
+
+impl GraphClient {
+    pub fn new(opts: GraphOptions) -> Result<Self, GraphError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("booket/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GraphError::Transport {
+                what: "the HTTP client",
+                message: e.to_string(),
+            })?;
+        let scope = match url::Url::parse(&opts.graph_base_url) {
+            Ok(u) => format!("{}/.default", u.origin().ascii_serialization()),
+            Err(_) => "https://graph.microsoft.com/.default".into(),
+        };
+        Ok(GraphClient {
+            http,
+            opts,
+            scope,
+            tokens: TokenCache::default(),
+            gates: Mutex::new(HashMap::new()),
+            stats: GraphStats::default(),
+        })
+    }
+
+    fn gate(&self, client_id: &str) -> Arc<Semaphore> {
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates
+            .entry(client_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.opts.max_concurrency)))
+            .clone()
+    }
+
+    /// A valid token for the app, fetched at most once at a time.
+    pub async fn token(&self, creds: &AppCredentials) -> Result<SecretString, GraphError> {
+        let slot = self.tokens.slot(creds);
+        let mut current = slot.lock().await;
+        if let Some(t) = current.as_ref() {
+            if Instant::now() < t.refresh_at {
+                return Ok(t.value.clone());
+            }
+        }
+        match self.fetch_token(creds).await {
+            Ok(t) => {
+                let v = t.value.clone();
+                *current = Some(t);
+                Ok(v)
+            }
+            // Renewal failed for a passing reason: keep using the old token while it lives.
+            Err(e) if e.is_transient() => match current.as_ref() {
+                Some(t) if Instant::now() < t.expires_at => Ok(t.value.clone()),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn invalidate_token(&self, creds: &AppCredentials, used: &SecretString) {
+        let slot = self.tokens.slot(creds);
+        let mut current = slot.lock().await;
+        if current
+            .as_ref()
+            .is_some_and(|t| t.value.expose_secret() == used.expose_secret())
+        {
+            *current = None;
+        }
+    }
+
+    async fn fetch_token(&self, creds: &AppCredentials) -> Result<super::auth::Token, GraphError> {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.opts.login_base_url,
+            encode_segment(&creds.tenant_id)
+        );
+        let mut attempt: u64 = 0;
+        loop {
+            attempt += 1;
+            self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
+            let res = self
+                .http
+                .post(&url)
+                .form(&token_form(creds, &self.scope))
+                .send()
+                .await;
+            let outcome = match res {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.bytes().await {
+                        Ok(body) => parse_token(status, &body),
+                        Err(e) => Err(transport("the token endpoint", &e)),
+                    }
+                }
+                Err(e) => Err(transport("the token endpoint", &e)),
+            };
+            match outcome {
+                Err(e) if e.is_transient() && attempt < 3 => {
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends a request with the app's token, under its concurrency gate, with retries.
+    async fn send(&self, creds: &AppCredentials, req: Req) -> Result<bytes::Bytes, GraphError> {
+        let started = Instant::now();
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.token(creds).await?;
+            let outcome = {
+                let gate = self.gate(&creds.client_id);
+                let _permit = gate
+                    .acquire()
+                    .await
+                    .map_err(|_| GraphError::Unavailable { status: 0 })?;
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let mut b = self
+                    .http
+                    .request(req.method.clone(), &req.url)
+                    .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
+                    .header("Prefer", "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"");
+                if let Some(m) = &req.if_match {
+                    if let Ok(v) = HeaderValue::from_str(m) {
+                        b = b.header(IF_MATCH, v);
+                    }
+                }
+                if let Some(j) = &req.json {
+                    b = b.json(j);
+                }
+                match b.send().await {
+                    Ok(r) => {
+                        let status = r.status();
+                        let headers = r.headers().clone();
+                        r.bytes().await.map(|body| (status, headers, body))
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let remaining = self.opts.retry_budget.saturating_sub(started.elapsed());
+            match outcome {
+                Err(e) => {
+                    let wait = backoff(attempt);
+                    if req.replayable && attempt < MAX_ATTEMPTS && wait <= remaining {
+                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(attempt, "Graph transport error, retrying: {e}");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(transport("Microsoft Graph", &e));
+                }
+                Ok((status, _, body)) if status.is_success() => return Ok(body),
+                Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed => {
+                    refreshed = true;
+                    self.invalidate_token(creds, &token).await;
+                    continue;
+                }
+                Ok((status, headers, body)) if matches!(status.as_u16(), 429 | 503 | 504) => {
+                    let hinted = parse_retry_after(headers.get(RETRY_AFTER), SystemTime::now());
+                    let wait = hinted.unwrap_or_else(|| backoff(attempt));
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if attempt < MAX_ATTEMPTS && wait <= remaining {
+                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(status = status.as_u16(), ?wait, "Graph asked us to wait");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(if status == StatusCode::TOO_MANY_REQUESTS {
+                        GraphError::Throttled {
+                            retry_after: hinted,
+                        }
+                    } else {
+                        let _ = body;
+                        GraphError::Unavailable {
+                            status: status.as_u16(),
+                        }
+                    });
+                }
+                Ok((status, _, body)) => return Err(map_error(status, &body)),
+            }
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        creds: &AppCredentials,
+        url: String,
+    ) -> Result<T, GraphError> {
+        let body = self
+            .send(
+                creds,
+                Req {
+                    method: Method::GET,
+                    url,
+                    if_match: None,
+                    json: None,
+                    replayable: true,
+                },
+            )
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
+    }
+
+    /// Follows `@odata.nextLink` to the end. Links must stay on the Graph host, so a token
+    /// is never sent elsewhere.
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        creds: &AppCredentials,
+        first: String,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        let mut pages = 0;
+        while let Some(url) = next {
+            pages += 1;
+            if pages > 1000 {
+                return Err(GraphError::Decode("more than 1000 pages".into()));
+            }
+            let page: Page<T> = self.get_json(creds, url).await?;
+            out.extend(page.value);
+            next = match page.next_link {
+                Some(link) if same_origin(&link, &self.opts.graph_base_url) => Some(link),
+                Some(link) => {
+                    return Err(GraphError::Decode(format!(
+                        "nextLink to another host: {link}"
+                    )))
+                }
+                None => None,
+            };
+        }
+        Ok(out)
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let mut u = format!("{}/", self.opts.graph_base_url);
+        u.push_str(
+            &segments
+                .iter()
+                .map(|s| encode_segment(s))
+                .collect::<Vec<_>>()
+                .join("/"),
+        );
+        if !query.is_empty() {
+            let q: Vec<String> = query
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                    )
+                })
+                .collect();
+            u.push('?');
+            u.push_str(&q.join("&"));
+        }
+        u
+    }
+
+    /// All calendars of a mailbox (every page).
+    pub async fn list_calendars(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+    ) -> Result<Vec<Calendar>, GraphError> {
+        let url = self.url(
+            &["users", user, "calendars"],
+            &[("$select", "id,name"), ("$top", "100")],
+        );
+        self.get_all(creds, url).await
+    }
+
+    /// The id of the calendar with exactly this name.
+    pub async fn resolve_calendar(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        name: &str,
+    ) -> Result<String, GraphError> {
+        let all = self.list_calendars(creds, user).await?;
+        let matches: Vec<&Calendar> = all.iter().filter(|c| c.name == name).collect();
+        match matches.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(GraphError::CalendarNotFound {
+                name: name.into(),
+                found: all.iter().map(|c| c.name.clone()).collect(),
+            }),
+            many => Err(GraphError::CalendarAmbiguous {
+                name: name.into(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Events overlapping `[start, end)`, all pages, times in UTC.
+    pub async fn calendar_view(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        calendar_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Event>, GraphError> {
+        let s = start.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let e = end.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let url = self.url(
+            &["users", user, "calendars", calendar_id, "calendarView"],
+            &[
+                ("startDateTime", &s),
+                ("endDateTime", &e),
+                ("$top", "250"),
+                (
+                    "$select",
+                    "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey",
+                ),
+            ],
+        );
+        self.get_all(creds, url).await
+    }
+
+    pub async fn get_event(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        id: &str,
+    ) -> Result<Event, GraphError> {
+        let url = self.url(
+            &["users", user, "events", id],
+            &[(
+                "$select",
+                "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey",
+            )],
+        );
+        self.get_json(creds, url).await
+    }
+
+    /// Sets the subject only if the event is unchanged since `if_match` was read.
+    /// A conflict comes back as [`GraphError::Conflict`].
+    pub async fn patch_subject(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        id: &str,
+        if_match: &str,
+        subject: &str,
+    ) -> Result<Event, GraphError> {
+        let body = self
+            .send(
+                creds,
+                Req {
+                    method: Method::PATCH,
+                    url: self.url(&["users", user, "events", id], &[]),
+                    if_match: Some(if_match.to_owned()),
+                    json: Some(serde_json::json!({ "subject": subject })),
+                    replayable: false,
+                },
+            )
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
+    }
+}
+
+fn transport(what: &'static str, e: &reqwest::Error) -> GraphError {
+    // Only the kind of failure: reqwest's text names the URL, which may hold ids.
+    let message = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "response body broken"
+    } else {
+        "request failed"
+    };
+    GraphError::Transport {
+        what,
+        message: message.into(),
+    }
+}
+
+fn encode_segment(s: &str) -> String {
+    // Path-segment encoding: everything but unreserved characters.
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn same_origin(link: &str, base: &str) -> bool {
+    match (url::Url::parse(link), url::Url::parse(base)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Exponential backoff when Graph gives no Retry-After: 0.5 s, 1 s, 2 s … capped at 8 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)))
+        .min(Duration::from_secs(8))
+}
+
+/// `Retry-After` as seconds (integer or fractional, rounded up to the millisecond) or as
+/// an HTTP date. Negative, absurd or unreadable values give `None`.
+pub fn parse_retry_after(v: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
+    let s = v?.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && (0.0..=86_400.0).contains(&secs) {
+            return Some(Duration::from_millis((secs * 1000.0).ceil() as u64));
+        }
+        return None;
+    }
+    let when = httpdate::parse_http_date(s).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Graph error body `{"error":{"code":...}}` to a typed error.
+fn map_error(status: StatusCode, body: &[u8]) -> GraphError {
+    #[derive(serde::Deserialize)]
+    struct Outer {
+        error: Inner,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        code: String,
+    }
+    let code = serde_json::from_slice::<Outer>(body)
+        .map(|o| o.error.code)
+        .unwrap_or_default();
+    match status.as_u16() {
+        401 => GraphError::Unauthorized { code },
+        403 => GraphError::Forbidden { code },
+        404 => GraphError::NotFound { code },
+        409 | 412 => GraphError::Conflict {
+            status: status.as_u16(),
+            code,
+        },
+        s if s >= 500 => GraphError::Unavailable { status: s },
+        s => GraphError::Rejected { status: s, code },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_integer_fraction_and_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let h = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(
+            parse_retry_after(Some(&h("10")), now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after(Some(&h("2.128")), now),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after(Some(&h("0.0001")), now),
+            Some(Duration::from_millis(1))
+        );
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(
+            parse_retry_after(Some(&h(&date)), now),
+            Some(Duration::from_secs(7))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(
+            parse_retry_after(Some(&h(&past)), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after(Some(&h("-1")), now), None);
+        assert_eq!(parse_retry_after(Some(&h("soon")), now), None);
+        assert_eq!(parse_retry_after(None, now), None);
+    }
+
+    #[test]
+    fn errors_map_by_status_and_code() {
+        let body = br#"{"error":{"code":"ErrorIrresolvableConflict","message":"x"}}"#;
+        assert!(matches!(
+            map_error(StatusCode::PRECONDITION_FAILED, body),
+            GraphError::Conflict { status: 412, ref code } if code == "ErrorIrresolvableConflict"
+        ));
+        assert!(matches!(
+            map_error(StatusCode::NOT_FOUND, b"not json"),
+            GraphError::NotFound { .. }
+        ));
+        assert!(matches!(
+            map_error(StatusCode::BAD_GATEWAY, b""),
+            GraphError::Unavailable { status: 502 }
+        ));
+    }
+
+    #[test]
+    fn segments_are_encoded_and_next_links_stay_home() {
+        assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
+        assert_eq!(encode_segment("AAMk=="), "AAMk%3D%3D");
+        assert!(same_origin(
+            "https://graph.microsoft.com/v1.0/x?$skip=10",
+            "https://graph.microsoft.com/v1.0"
+        ));
+        assert!(!same_origin(
+            "https://evil.example/v1.0/x",
+            "https://graph.microsoft.com/v1.0"
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(10), Duration::from_secs(8));
+    }
+}

@@ -1,0 +1,12 @@
+//! The Microsoft Graph client: token cache, concurrency gate, retries, typed errors and the
+//! few calendar calls Booket needs. Base URLs come from configuration, so the same code
+//! talks to Microsoft, a national cloud or the simulator.
+
+mod auth;
+mod client;
+pub mod error;
+pub mod wire;
+
+pub use auth::AppCredentials;
+pub use client::{parse_retry_after, GraphClient, GraphOptions, GraphStats};
+pub use error::{GraphError, TokenRefusal};

@@ -1,0 +1,88 @@
+//! Booket's server: configuration, the Graph client, the booking backend behind the
+//! server functions, the Graph simulator and the demo.
+
+pub mod booking;
+pub mod config;
+pub mod demo;
+pub mod graph;
+pub mod sim;
+pub mod web;
+
+use booking::{Booket, Clock, SlotSigner};
+use config::Config;
+use graph::{GraphClient, GraphOptions};
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A server ready to serve: its listener, router and backend.
+pub struct Server {
+    pub listener: tokio::net::TcpListener,
+    pub router: axum::Router,
+    pub booket: Arc<Booket>,
+}
+
+impl Server {
+    /// Builds the backend and router from a validated configuration and binds the listener
+    /// (`listen` overrides the configured address, e.g. port 0 in tests).
+    pub async fn build(
+        config: Config,
+        listen: Option<SocketAddr>,
+        assets: PathBuf,
+        clock: Clock,
+        demo: Option<sim::Simulator>,
+    ) -> anyhow::Result<Server> {
+        app::api::register_server_fns();
+        let config = Arc::new(config);
+        let graph = Arc::new(GraphClient::new(GraphOptions {
+            graph_base_url: config.exchange.graph_base_url.clone(),
+            login_base_url: config.exchange.login_base_url.clone(),
+            max_concurrency: config.exchange.max_concurrency,
+            retry_budget: config.exchange.retry_budget,
+        })?);
+        let signer = match &config.server.slot_key {
+            Some(k) => SlotSigner::new(k.expose_secret().as_bytes()),
+            None => {
+                if demo.is_none() {
+                    tracing::warn!(
+                        "[server] slot_key is not set: slot ids are signed with a random key, so \
+                         several instances behind one address would refuse each other's ids"
+                    );
+                }
+                SlotSigner::random()
+            }
+        };
+        let booket = Arc::new(Booket::new(config.clone(), graph, signer, clock));
+        let state = web::AppState {
+            booket: booket.clone(),
+            config: config.clone(),
+        };
+        let pages = demo.map(|sim| demo::DemoPages {
+            sim,
+            config: config.clone(),
+        });
+        let router = web::router(state, assets, pages);
+        let listener =
+            tokio::net::TcpListener::bind(listen.unwrap_or(config.server.listen)).await?;
+        Ok(Server {
+            listener,
+            router,
+            booket,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends or `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

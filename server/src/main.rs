@@ -1,0 +1,132 @@
+//! `booket`: demo, serve, sim.
+
+use clap::{Parser, Subcommand};
+use server::{booking, config::Config, demo, sim, web, Server};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "booket",
+    version,
+    about = "Booking element for citizen self-service forms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The Graph simulator with a demo tenant plus the server against it, with a demo form.
+    Demo {
+        /// Address of the demo server.
+        #[arg(long, env = "BOOKET_LISTEN", default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Address of the Graph simulator (port 0: any free port).
+        #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:0")]
+        sim_listen: SocketAddr,
+        /// Built widget files (Trunk's dist/).
+        #[arg(long, env = "BOOKET_ASSETS")]
+        assets: Option<PathBuf>,
+    },
+    /// Production: serve the configured forms against Microsoft Graph.
+    Serve {
+        #[arg(long, env = "BOOKET_CONFIG")]
+        config: PathBuf,
+        #[arg(long, env = "BOOKET_ASSETS")]
+        assets: Option<PathBuf>,
+    },
+    /// The Graph simulator alone, seeded with the demo tenant.
+    Sim {
+        #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:3001")]
+        listen: SocketAddr,
+    },
+}
+
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BOOKET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_tracing();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("booket: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo {
+            listen,
+            sim_listen,
+            assets,
+        } => {
+            let simulator =
+                sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
+            let sim_addr = simulator.spawn(sim_listen).await?;
+            let config = demo::demo_config(&simulator, listen);
+            let assets = assets.unwrap_or_else(web::default_assets_dir);
+            check_assets(&assets);
+            let server = Server::build(
+                config,
+                None,
+                assets,
+                booking::system_clock(),
+                Some(simulator),
+            )
+            .await?;
+            server.booket.resolve_calendars().await;
+            let addr = server.local_addr()?;
+            println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph simulator at http://{sim_addr})");
+            server.run(shutdown_signal()).await?;
+        }
+        Command::Serve { config, assets } => {
+            let config = Config::load(&config)?;
+            let assets = assets.unwrap_or_else(web::default_assets_dir);
+            check_assets(&assets);
+            let server = Server::build(config, None, assets, booking::system_clock(), None).await?;
+            server.booket.resolve_calendars().await;
+            tracing::info!("Booket serving on http://{}", server.local_addr()?);
+            server.run(shutdown_signal()).await?;
+        }
+        Command::Sim { listen } => {
+            let simulator =
+                sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
+            let addr = simulator.spawn(listen).await?;
+            println!(
+                "Graph simulator: graph_base_url = \"http://{addr}/v1.0\", login_base_url = \"http://{addr}\"; \
+                 tenant {}, client {}, owner {}",
+                sim::seed::DEMO_TENANT,
+                sim::seed::DEMO_CLIENT_ID,
+                sim::seed::DEMO_OWNER
+            );
+            shutdown_signal().await;
+        }
+    }
+    Ok(())
+}
+
+fn check_assets(dir: &std::path::Path) {
+    if !dir.join("booket.js").exists() {
+        tracing::warn!(
+            "the widget is not built ({}/booket.js missing): run scripts/demo.sh or `trunk build --release`",
+            dir.display()
+        );
+    }
+}

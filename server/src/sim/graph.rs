@@ -1,0 +1,711 @@
+//! The simulated endpoints: Entra's token endpoint and the Graph calendar calls, with
+//! Graph's error shapes, the per-app concurrency limit and injected faults.
+
+use super::model::{Event, IssuedToken, MeetingUpdate};
+use super::Simulator;
+use crate::graph::wire::{graph_utc, wall_time, DateTimeTimeZone};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+// ---------------------------------------------------------------- token endpoint
+
+fn entra_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
+    let now = Utc::now();
+    let trace = format!(
+        "{:08x}-sim0-4000-8000-{:012x}",
+        code,
+        now.timestamp_subsec_nanos()
+    );
+    let body = json!({
+        "error": error,
+        "error_description": format!(
+            "AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {trace}\r\nTimestamp: {}",
+            now.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        "error_codes": [code],
+        "timestamp": now.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        "trace_id": trace,
+        "correlation_id": trace,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+pub(super) async fn token(
+    AxState(sim): AxState<Simulator>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let mut s = sim.lock();
+    s.stats.token_requests += 1;
+    if s.faults.token_down {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"error": "temporarily_unavailable"})),
+        )
+            .into_response();
+    }
+    if field("grant_type") != "client_credentials" {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
+    }
+    let Some(t) = s
+        .tenants
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(&tenant))
+    else {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        );
+    };
+    let client_id = field("client_id");
+    if client_id.is_empty() {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
+    }
+    let Some(app) = t.apps.iter().find(|a| a.client_id == client_id) else {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
+        );
+    };
+    let secret = field("client_secret");
+    if secret.is_empty() {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+    }
+    if secret != app.secret_value {
+        let hint = if secret == app.secret_id {
+            " Ensure the secret being sent in the request is the client secret value, not the client secret ID,"
+        } else {
+            ""
+        };
+        return entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            &format!(
+                "Invalid client secret provided.{hint} for a secret added to app '{client_id}'."
+            ),
+        );
+    }
+    if app.secret_expired {
+        return entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            &format!("The provided client secret keys for app '{client_id}' are expired."),
+        );
+    }
+    let scope = field("scope");
+    if !scope.ends_with("/.default") {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            &format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '{scope}'."),
+        );
+    }
+    let tenant_id = t.id.clone();
+    s.counter += 1;
+    let value = format!("sim.{}.{:x}", s.counter, rand_u64());
+    let lifetime = sim.options().token_lifetime;
+    s.tokens.insert(
+        value.clone(),
+        IssuedToken {
+            tenant: tenant_id,
+            client_id: client_id.to_owned(),
+            expires_at: tokio::time::Instant::now() + lifetime,
+        },
+    );
+    axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "ext_expires_in": lifetime.as_secs(),
+        "access_token": value,
+    }))
+    .into_response()
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::getrandom(&mut b);
+    u64::from_le_bytes(b)
+}
+
+// ---------------------------------------------------------------- Graph
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "request-id": format!("{:016x}", rand_u64()),
+                "client-request-id": format!("{:016x}", rand_u64()),
+            }
+        }
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Releases an in-flight place when the request ends, however it ends.
+struct InFlight {
+    sim: Simulator,
+    client_id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.sim.lock();
+        if let Some(n) = s.in_flight.get_mut(&self.client_id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+enum Injected {
+    Throttle(String),
+    Status(u16),
+    Drop,
+}
+
+pub(super) async fn graph(
+    AxState(sim): AxState<Simulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Authentication.
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    let (tenant, client_id, latency, injected) = {
+        let mut s = sim.lock();
+        s.stats.graph_requests += 1;
+        let Some(t) = s.tokens.get(&token) else {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                if token.is_empty() {
+                    "Access token is empty."
+                } else {
+                    "CompactToken parsing failed with error code: 80049217"
+                },
+            );
+        };
+        if tokio::time::Instant::now() >= t.expires_at {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid.",
+            );
+        }
+        let (tenant, client_id) = (t.tenant.clone(), t.client_id.clone());
+        // The Outlook concurrency limit: 4 requests in flight per app.
+        let max = sim.options().max_concurrency;
+        let n = s.in_flight.entry(client_id.clone()).or_insert(0);
+        let arriving = *n + 1;
+        let too_many = *n >= max;
+        if !too_many {
+            *n += 1;
+        }
+        let seen = s.stats.max_in_flight.entry(client_id.clone()).or_insert(0);
+        *seen = (*seen).max(arriving);
+        if too_many {
+            s.stats.throttled += 1;
+            let mut r = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+            );
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            return r;
+        }
+        let injected = if s.faults.drop_next > 0 {
+            s.faults.drop_next -= 1;
+            Some(Injected::Drop)
+        } else if s.faults.throttle_next > 0 {
+            s.faults.throttle_next -= 1;
+            s.stats.throttled += 1;
+            Some(Injected::Throttle(
+                s.faults.retry_after.clone().unwrap_or_else(|| "1".into()),
+            ))
+        } else if !s.faults.fail_next.is_empty() {
+            Some(Injected::Status(s.faults.fail_next.remove(0)))
+        } else {
+            None
+        };
+        (tenant, client_id, s.faults.latency_ms, injected)
+    };
+    let _place = InFlight {
+        sim: sim.clone(),
+        client_id,
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    match injected {
+        Some(Injected::Drop) => {
+            // Headers go out, then the connection breaks mid-body.
+            let stream = futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped by simulator",
+                ))
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Injected::Throttle(after)) => {
+            let mut r = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&after) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            return r;
+        }
+        Some(Injected::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut r = graph_error(
+                status,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable.",
+            );
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("0.1"));
+            return r;
+        }
+        None => {}
+    }
+    route(&sim, &tenant, &method, &uri, &headers, &body)
+}
+
+fn route(
+    sim: &Simulator,
+    tenant: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let path = uri.path().trim_start_matches("/v1.0/");
+    let segments: Vec<String> = path.split('/').map(|s| percent_decode(s)).collect();
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let tz = preferred_zone(headers);
+    match (method.clone(), seg.as_slice()) {
+        (Method::GET, ["users", user, "calendars"]) => {
+            list_calendars(sim, tenant, user, &query, uri)
+        }
+        (Method::GET, ["users", user, "calendars", cal, "calendarView"]) => {
+            calendar_view(sim, tenant, user, cal, &query, uri, tz)
+        }
+        (Method::GET, ["users", user, "events", id])
+        | (Method::GET, ["users", user, "calendars", _, "events", id]) => {
+            get_event(sim, tenant, user, id, tz)
+        }
+        (Method::PATCH, ["users", user, "events", id])
+        | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
+            patch_event(sim, tenant, user, id, headers, body, tz)
+        }
+        _ => graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                seg.last().unwrap_or(&"")
+            ),
+        ),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// `Prefer: outlook.timezone="X"` (alone or in a comma-separated list). UTC when absent
+/// or unknown, as Graph does.
+fn preferred_zone(headers: &HeaderMap) -> Option<chrono_tz::Tz> {
+    for v in headers.get_all("prefer") {
+        let Ok(v) = v.to_str() else { continue };
+        for part in v.split(',') {
+            if let Some(z) = part.trim().strip_prefix("outlook.timezone=") {
+                return z.trim_matches('"').parse().ok();
+            }
+        }
+    }
+    None
+}
+
+fn user_missing(user: &str) -> Response {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "ErrorInvalidUser",
+        &format!("The requested user '{user}' is invalid."),
+    )
+}
+
+fn page_bounds(
+    sim: &Simulator,
+    query: &HashMap<String, String>,
+) -> Result<(usize, usize), Response> {
+    let opts = sim.options();
+    let top = match query.get("$top") {
+        None => opts.default_page_size,
+        Some(t) => match t.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidParameter",
+                    "The value of the parameter '$top' is invalid.",
+                ))
+            }
+        },
+    };
+    let skip = query.get("$skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((top.min(opts.max_page_size).max(1), skip))
+}
+
+fn next_link(sim: &Simulator, uri: &Uri, query: &HashMap<String, String>, skip: usize) -> String {
+    let mut q: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "$skip")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    q.sort();
+    q.push(("$skip".into(), skip.to_string()));
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(q)
+        .finish();
+    format!("{}{}?{}", sim.base_url(), uri.path(), qs)
+}
+
+fn list_calendars(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    query: &HashMap<String, String>,
+    uri: &Uri,
+) -> Response {
+    let (top, skip) = match page_bounds(sim, query) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut s = sim.lock();
+    s.stats.calendar_list_requests += 1;
+    let Some(mb) = s.mailbox_mut(tenant, user) else {
+        return user_missing(user);
+    };
+    let all: Vec<Value> = mb
+        .calendars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "id": c.id,
+                "name": c.name,
+                "color": "auto",
+                "hexColor": "",
+                "isDefaultCalendar": i == 0,
+                "changeKey": format!("cal{i}"),
+                "canShare": true,
+                "canViewPrivateItems": true,
+                "canEdit": true,
+                "owner": {"name": mb.display_name, "address": mb.upn},
+            })
+        })
+        .collect();
+    let total = all.len();
+    let page: Vec<Value> = all.into_iter().skip(skip).take(top).collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#users('{user}')/calendars", sim.base_url()),
+        "value": page,
+    });
+    if skip + top < total {
+        body["@odata.nextLink"] = json!(next_link(sim, uri, query, skip + top));
+    }
+    axum::Json(body).into_response()
+}
+
+fn parse_bound(query: &HashMap<String, String>, name: &str) -> Result<DateTime<Utc>, Response> {
+    let bad = || {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            &format!("This request requires a time window specified by the query string parameters {name}."),
+        )
+    };
+    let v = query.get(name).ok_or_else(bad)?;
+    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    // No offset: Graph reads it as UTC.
+    crate::graph::wire::parse_wall_time(v)
+        .map(|n| n.and_utc())
+        .map_err(|_| bad())
+}
+
+fn calendar_view(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    cal: &str,
+    query: &HashMap<String, String>,
+    uri: &Uri,
+    tz: Option<chrono_tz::Tz>,
+) -> Response {
+    let start = match parse_bound(query, "startDateTime") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let end = match parse_bound(query, "endDateTime") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (top, skip) = match page_bounds(sim, query) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut s = sim.lock();
+    s.stats.calendar_view_requests += 1;
+    let Some(mb) = s.mailbox_mut(tenant, user) else {
+        return user_missing(user);
+    };
+    let organizer = mb.upn.clone();
+    let Some(c) = mb.calendars.iter().find(|c| c.id == cal) else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    let mut hits: Vec<&Event> = c
+        .events
+        .iter()
+        .filter(|e| e.start < end && e.end > start)
+        .collect();
+    hits.sort_by_key(|e| (e.start, e.id.clone()));
+    let total = hits.len();
+    let page: Vec<Value> = hits
+        .into_iter()
+        .skip(skip)
+        .take(top)
+        .map(|e| event_json(sim, e, &organizer, tz))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#users('{user}')/calendars('{cal}')/calendarView", sim.base_url()),
+        "value": page,
+    });
+    if skip + top < total {
+        body["@odata.nextLink"] = json!(next_link(sim, uri, query, skip + top));
+    }
+    with_preference(axum::Json(body).into_response(), tz)
+}
+
+fn with_preference(mut r: Response, tz: Option<chrono_tz::Tz>) -> Response {
+    let zone = tz
+        .map(|z| z.name().to_string())
+        .unwrap_or_else(|| "UTC".into());
+    if let Ok(v) = HeaderValue::from_str(&format!("outlook.timezone=\"{zone}\"")) {
+        r.headers_mut().insert("preference-applied", v);
+    }
+    r
+}
+
+fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTimeZone {
+    match tz {
+        None => graph_utc(d),
+        Some(z) => DateTimeTimeZone {
+            date_time: wall_time(d.with_timezone(&z).naive_local()),
+            time_zone: z.name().into(),
+        },
+    }
+}
+
+fn event_json(sim: &Simulator, e: &Event, mailbox: &str, tz: Option<chrono_tz::Tz>) -> Value {
+    let person = |p: &super::model::Person| json!({"name": p.name, "address": p.address});
+    json!({
+        "@odata.etag": format!("W/\"{}\"", e.change_key),
+        "id": e.id,
+        "changeKey": e.change_key,
+        "subject": e.subject,
+        "bodyPreview": "",
+        "isAllDay": e.is_all_day,
+        "isCancelled": e.is_cancelled,
+        "isOrganizer": e.organizer.address.eq_ignore_ascii_case(mailbox),
+        "type": "singleInstance",
+        "showAs": if e.is_cancelled { "free" } else { "busy" },
+        "start": in_zone(e.start, tz),
+        "end": in_zone(e.end, tz),
+        "location": {"displayName": e.location, "locationType": "default"},
+        "attendees": e.attendees.iter().map(|a| json!({
+            "type": "required",
+            "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+            "emailAddress": person(a),
+        })).collect::<Vec<_>>(),
+        "organizer": {"emailAddress": person(&e.organizer)},
+        "webLink": format!("{}/owa/?itemid={}", sim.base_url(), e.id),
+    })
+}
+
+fn find_event<'a>(
+    s: &'a mut super::model::State,
+    tenant: &str,
+    user: &str,
+    id: &str,
+) -> Result<(String, &'a mut Event), Response> {
+    let mb = s
+        .mailbox_mut(tenant, user)
+        .ok_or_else(|| user_missing(user))?;
+    let upn = mb.upn.clone();
+    mb.calendars
+        .iter_mut()
+        .flat_map(|c| c.events.iter_mut())
+        .find(|e| e.id == id)
+        .map(|e| (upn, e))
+        .ok_or_else(|| {
+            graph_error(
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The specified object was not found in the store.",
+            )
+        })
+}
+
+fn get_event(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    id: &str,
+    tz: Option<chrono_tz::Tz>,
+) -> Response {
+    let mut s = sim.lock();
+    s.stats.event_gets += 1;
+    match find_event(&mut s, tenant, user, id) {
+        Ok((upn, e)) => {
+            with_preference(axum::Json(event_json(sim, e, &upn, tz)).into_response(), tz)
+        }
+        Err(r) => r,
+    }
+}
+
+fn patch_event(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    tz: Option<chrono_tz::Tz>,
+) -> Response {
+    let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(body) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidRequest",
+            "Cannot read the request body.",
+        );
+    };
+    let subject = match changes.get("subject") {
+        None => None,
+        Some(Value::String(s)) if s.chars().count() <= 255 => Some(s.clone()),
+        Some(_) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidProperty",
+                "The subject is invalid.",
+            );
+        }
+    };
+    let if_match = headers
+        .get("if-match")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_owned()
+        });
+    let mut s = sim.lock();
+    s.stats.event_patches += 1;
+    let new_key = s.next_change_key();
+    let (upn, e) = match find_event(&mut s, tenant, user, id) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Some(m) = if_match {
+        if m != "*" && m != e.change_key {
+            return graph_error(
+                StatusCode::PRECONDITION_FAILED,
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+            );
+        }
+    }
+    if let Some(sub) = subject {
+        e.subject = sub;
+    }
+    e.change_key = new_key;
+    let json = event_json(sim, e, &upn, tz);
+    // The organizer changed a meeting: Exchange sends the attendees an update itself.
+    let update =
+        (!e.attendees.is_empty() && e.organizer.address.eq_ignore_ascii_case(&upn)).then(|| {
+            MeetingUpdate {
+                event_id: e.id.clone(),
+                recipients: e.attendees.iter().map(|a| a.address.clone()).collect(),
+                subject: e.subject.clone(),
+                attachments: vec![],
+            }
+        });
+    if let Some(u) = update {
+        s.meeting_updates.push(u);
+    }
+    with_preference(axum::Json(json).into_response(), tz)
+}

@@ -1,0 +1,211 @@
+//! The Graph simulator (SPEC §7): a real HTTP server that behaves like the parts of
+//! Microsoft Graph and the Entra token endpoint that Booket uses, written from the
+//! documented behaviour in graph-notes. It backs the demo, the integration tests and the
+//! Playwright suite; the production client code talks to it unchanged.
+//!
+//! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the
+//! simulator binds to loopback only.
+
+mod graph;
+pub mod model;
+pub mod seed;
+
+use axum::extract::{Path, State as AxState};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use model::{Faults, SimOptions, State, Tenant};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+/// A running (or ready to run) simulator; cheap to clone.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    opts: SimOptions,
+    base_url: OnceLock<String>,
+}
+
+impl Simulator {
+    pub fn new(tenants: Vec<Tenant>, opts: SimOptions) -> Self {
+        Simulator {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::new(tenants)),
+                opts,
+                base_url: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The demo tenant seeded relative to `now`.
+    pub fn demo(now: DateTime<Utc>, opts: SimOptions) -> Self {
+        Self::new(vec![seed::demo_tenant(now)], opts)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn options(&self) -> &SimOptions {
+        &self.inner.opts
+    }
+
+    /// `http://127.0.0.1:port` once serving.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.get().cloned().unwrap_or_default()
+    }
+
+    /// Graph root for the client configuration.
+    pub fn graph_base_url(&self) -> String {
+        format!("{}/v1.0", self.base_url())
+    }
+
+    /// Login root for the client configuration.
+    pub fn login_base_url(&self) -> String {
+        self.base_url()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+
+    /// A snapshot of everything, as `/_sim/state` shows it.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let s = self.lock();
+        serde_json::json!({
+            "tenants": s.tenants,
+            "meeting_updates": s.meeting_updates,
+            "stats": s.stats,
+            "faults": s.faults,
+        })
+    }
+
+    /// Events of one calendar by name (first match), for the demo's simulator view.
+    pub fn calendar_events(&self, calendar: &str) -> Vec<model::Event> {
+        let s = self.lock();
+        s.tenants
+            .iter()
+            .flat_map(|t| &t.users)
+            .flat_map(|u| &u.calendars)
+            .find(|c| c.name == calendar)
+            .map(|c| c.events.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn meeting_updates(&self) -> Vec<model::MeetingUpdate> {
+        self.lock().meeting_updates.clone()
+    }
+
+    pub fn stats(&self) -> model::Stats {
+        self.lock().stats.clone()
+    }
+
+    /// Changes an event's subject as staff would in Outlook (new change key, no auth).
+    pub fn staff_set_subject(&self, event_id: &str, subject: &str) -> bool {
+        let mut s = self.lock();
+        let ck = s.next_change_key();
+        match s.event_mut(event_id) {
+            Some((_, e)) => {
+                e.subject = subject.into();
+                e.change_key = ck;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks every issued token as expired (Graph then answers 401).
+    pub fn expire_tokens(&self) {
+        let now = tokio::time::Instant::now();
+        for t in self.lock().tokens.values_mut() {
+            t.expires_at = now;
+        }
+    }
+
+    /// Marks the secrets of all apps as expired (AADSTS7000222) or valid again.
+    pub fn set_secrets_expired(&self, expired: bool) {
+        for t in &mut self.lock().tenants {
+            for a in &mut t.apps {
+                a.secret_expired = expired;
+            }
+        }
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/{tenant}/oauth2/v2.0/token", post(graph::token))
+            .route("/v1.0/{*path}", axum::routing::any(graph::graph))
+            .route("/_sim/state", get(control_state))
+            .route("/_sim/faults", post(control_faults))
+            .route("/_sim/events/{id}", patch(control_event))
+            .route("/_sim/tokens/expire", post(control_expire_tokens))
+            .route("/_sim/secrets/expired", post(control_secrets_expired))
+            .with_state(self.clone())
+    }
+
+    /// Binds `addr` (use port 0 for any) and serves in the background.
+    pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let _ = self.inner.base_url.set(format!("http://{local}"));
+        let router = self.router();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("simulator stopped: {e}");
+            }
+        });
+        Ok(local)
+    }
+}
+
+async fn control_state(AxState(sim): AxState<Simulator>) -> Json<serde_json::Value> {
+    Json(sim.snapshot())
+}
+
+async fn control_faults(
+    AxState(sim): AxState<Simulator>,
+    Json(f): Json<Faults>,
+) -> impl IntoResponse {
+    sim.set_faults(f);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct SubjectBody {
+    subject: String,
+}
+
+async fn control_event(
+    AxState(sim): AxState<Simulator>,
+    Path(id): Path<String>,
+    Json(b): Json<SubjectBody>,
+) -> Response {
+    if sim.staff_set_subject(&id, &b.subject) {
+        axum::http::StatusCode::NO_CONTENT.into_response()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+async fn control_expire_tokens(AxState(sim): AxState<Simulator>) -> impl IntoResponse {
+    sim.expire_tokens();
+    axum::http::StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct ExpiredBody {
+    expired: bool,
+}
+
+async fn control_secrets_expired(
+    AxState(sim): AxState<Simulator>,
+    Json(b): Json<ExpiredBody>,
+) -> impl IntoResponse {
+    sim.set_secrets_expired(b.expired);
+    axum::http::StatusCode::NO_CONTENT
+}

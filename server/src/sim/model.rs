@@ -1,0 +1,187 @@
+//! The simulator's data: tenants, apps, mailboxes, calendars, events, issued tokens,
+//! injected faults and what it observed (for tests and benchmarks).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub apps: Vec<App>,
+    pub users: Vec<Mailbox>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct App {
+    pub client_id: String,
+    /// The secret's Value (what belongs in the configuration).
+    #[serde(skip)]
+    pub secret_value: String,
+    /// The secret's ID (what administrators sometimes paste by mistake).
+    pub secret_id: String,
+    pub secret_expired: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mailbox {
+    pub upn: String,
+    pub display_name: String,
+    pub calendars: Vec<Calendar>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Calendar {
+    pub id: String,
+    pub name: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: String,
+    pub subject: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub is_all_day: bool,
+    pub is_cancelled: bool,
+    pub attendees: Vec<Person>,
+    pub organizer: Person,
+    pub location: String,
+    pub change_key: String,
+    /// What the seed meant this event to be (`slot`, `booked`, `noise:before-window`, …).
+    /// Not part of the Graph shape; only in `/_sim/state`.
+    pub kind: String,
+}
+
+/// A meeting update Exchange would have sent because the organizer changed a meeting
+/// that has attendees.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingUpdate {
+    pub event_id: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub attachments: Vec<String>,
+}
+
+/// Faults the tests can inject through `POST /_sim/faults`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every Graph request while it holds its in-flight place.
+    pub latency_ms: u64,
+    /// The next N Graph requests are answered 429 `ApplicationThrottled`.
+    pub throttle_next: u32,
+    /// `Retry-After` sent with injected 429s (e.g. "1", "0.25", an HTTP date).
+    pub retry_after: Option<String>,
+    /// The next Graph requests are answered with these statuses, in order (503, 504, …).
+    pub fail_next: Vec<u16>,
+    /// The next N Graph requests have their connection dropped mid-response.
+    pub drop_next: u32,
+    /// The token endpoint answers 503.
+    pub token_down: bool,
+}
+
+/// What the simulator observed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub token_requests: u64,
+    pub graph_requests: u64,
+    pub calendar_view_requests: u64,
+    pub calendar_list_requests: u64,
+    pub event_gets: u64,
+    pub event_patches: u64,
+    pub throttled: u64,
+    /// Highest number of Graph requests from one app that were in flight at once,
+    /// counting the one arriving (so a client that exceeds the limit shows up here).
+    pub max_in_flight: HashMap<String, usize>,
+}
+
+pub struct IssuedToken {
+    pub tenant: String,
+    pub client_id: String,
+    pub expires_at: tokio::time::Instant,
+}
+
+pub struct State {
+    pub tenants: Vec<Tenant>,
+    pub tokens: HashMap<String, IssuedToken>,
+    pub in_flight: HashMap<String, usize>,
+    pub stats: Stats,
+    pub meeting_updates: Vec<MeetingUpdate>,
+    pub faults: Faults,
+    pub counter: u64,
+}
+
+impl State {
+    pub fn new(tenants: Vec<Tenant>) -> Self {
+        State {
+            tenants,
+            tokens: HashMap::new(),
+            in_flight: HashMap::new(),
+            stats: Stats::default(),
+            meeting_updates: Vec::new(),
+            faults: Faults::default(),
+            counter: 1000,
+        }
+    }
+
+    pub fn next_change_key(&mut self) -> String {
+        self.counter += 1;
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("ck-{:012}", self.counter))
+    }
+
+    pub fn mailbox_mut(&mut self, tenant: &str, upn: &str) -> Option<&mut Mailbox> {
+        self.tenants
+            .iter_mut()
+            .find(|t| t.id == tenant)?
+            .users
+            .iter_mut()
+            .find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    /// Finds an event anywhere (for the test control endpoints), with its mailbox's UPN.
+    pub fn event_mut(&mut self, id: &str) -> Option<(String, &mut Event)> {
+        self.tenants
+            .iter_mut()
+            .flat_map(|t| t.users.iter_mut())
+            .flat_map(|u| {
+                let upn = u.upn.clone();
+                u.calendars
+                    .iter_mut()
+                    .flat_map(|c| c.events.iter_mut())
+                    .map(move |e| (upn.clone(), e))
+            })
+            .find(|(_, e)| e.id == id)
+    }
+}
+
+/// Options that shape the simulator's behaviour.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub token_lifetime: Duration,
+    pub max_concurrency: usize,
+    /// Page size when the client gives no `$top`.
+    pub default_page_size: usize,
+    /// Largest page served whatever `$top` says (lower it to force paging).
+    pub max_page_size: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            token_lifetime: Duration::from_secs(3599),
+            max_concurrency: 4,
+            default_page_size: 10,
+            max_page_size: 1000,
+        }
+    }
+}

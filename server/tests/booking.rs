@@ -1,0 +1,253 @@
+//! Listing and booking through the real server against the Graph simulator.
+
+mod common;
+
+use common::{event_id_of, slots_in_state, Env, Options};
+use server::sim::model::{Faults, SimOptions};
+
+#[tokio::test]
+async fn a_week_lists_exactly_the_shown_slots_and_follows_paging() {
+    // Pages of 7 events force several calendarView pages per week.
+    let env = Env::start_with(
+        Options {
+            sim: SimOptions {
+                max_page_size: 7,
+                ..SimOptions::default()
+            },
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let (status, week) = env.week("demo", "").await;
+    assert_eq!(status, 200, "{week}");
+    assert_eq!(week["week_start"], "2026-11-30");
+    assert_eq!(week["days"].as_array().unwrap().len(), 5);
+    let slots = week["slots"].as_array().unwrap();
+    // 5 weekdays × 11 slots; no noise event (outside hours, all-day, cancelled, Saturday,
+    // other calendar) is ever offered.
+    assert_eq!(slots.len(), 55);
+    let events = env.events();
+    for s in slots {
+        let id = event_id_of(s["id"].as_str().unwrap());
+        let e = events
+            .iter()
+            .find(|e| e.id == id)
+            .expect("slot is a calendar event");
+        assert!(
+            e.kind == "slot" || e.kind == "booked" || e.kind.ends_with("+attendee"),
+            "{}",
+            e.kind
+        );
+    }
+    let stats = env.sim.stats();
+    // The week holds 55 slots + 4 Saturday/noise events in range: at 7 per page that is 9 pages.
+    assert!(stats.calendar_view_requests >= 8, "{stats:?}");
+}
+
+#[tokio::test]
+async fn states_follow_markers_the_clock_and_notice_days() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "").await;
+    // Now is Monday 11:00: 09:00–11:00 have started, the rest of Monday is before the
+    // one-day notice, seeded " - Booket" events are booked, the rest is free.
+    let monday = |s: &serde_json::Value| s["start"].as_str().unwrap().starts_with("2026-11-30");
+    for s in week["slots"].as_array().unwrap() {
+        let start = s["start"].as_str().unwrap();
+        let state = s["state"].as_str().unwrap();
+        let id = event_id_of(s["id"].as_str().unwrap());
+        let booked = env.event(&id).subject.ends_with(" - Booket");
+        let want = if booked {
+            "booked"
+        } else if monday(s) && start[11..16] <= *"11:00" {
+            "past"
+        } else if monday(s) {
+            "too_soon"
+        } else {
+            "free"
+        };
+        assert_eq!(state, want, "{start}");
+        // Times carry Copenhagen's winter offset.
+        assert!(start.ends_with("+01:00"), "{start}");
+    }
+    assert!(!slots_in_state(&week, "free").is_empty());
+}
+
+#[tokio::test]
+async fn weekends_and_wider_hours_only_where_the_element_says_so() {
+    let env = Env::start().await;
+    let (_, demo) = env.week("demo", "").await;
+    let (_, weekend) = env.week("weekend", "").await;
+    let days = |w: &serde_json::Value| w["days"].as_array().unwrap().len();
+    assert_eq!(days(&demo), 5);
+    assert_eq!(days(&weekend), 7);
+    let has = |w: &serde_json::Value, prefix: &str| {
+        w["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["start"].as_str().unwrap().starts_with(prefix))
+    };
+    assert!(
+        !has(&demo, "2026-12-05"),
+        "no Saturday without show_weekend"
+    );
+    assert!(
+        has(&weekend, "2026-12-05T10:00"),
+        "Saturday slot with show_weekend"
+    );
+    // 07:00 is before the demo's 8–16 window but inside the weekend form's 7–17 window.
+    assert!(!has(&demo, "2026-12-01T07:00"));
+    assert!(has(&weekend, "2026-12-01T07:00"));
+    // 15:45–16:15 crosses 16:00: never in the 8–16 window.
+    assert!(!has(&demo, "2026-12-01T15:45"));
+}
+
+#[tokio::test]
+async fn booking_marks_the_event_and_the_next_read_shows_it() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0].clone();
+    let id = slot["id"].as_str().unwrap();
+    let (status, receipt) = env.book("demo", id, "key-1").await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["state"], "booked");
+    assert_eq!(receipt["calendar"], "Borgerservice");
+    assert_eq!(receipt["start"], slot["start"]);
+    let event = env.event(&event_id_of(id));
+    assert_eq!(event.subject, "Borgersamtale - Booket");
+    let (_, again) = env.week("demo", "2026-12-02").await;
+    let same = again["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["start"] == slot["start"] && event_id_of(s["id"].as_str().unwrap()) == event.id)
+        .unwrap()
+        .clone();
+    assert_eq!(same["state"], "booked");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_returns_the_same_receipt_and_writes_once() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s1, r1) = env.book("demo", &id, "same-key").await;
+    let (s2, r2) = env.book("demo", &id, "same-key").await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(r1, r2);
+    assert_eq!(env.sim.stats().event_patches, 1);
+    // Another citizen (another key) is told the truth.
+    let (s3, r3) = env.book("demo", &id, "other-key").await;
+    assert_eq!(s3, 409, "{r3}");
+    assert_eq!(r3["error"], "taken");
+}
+
+#[tokio::test]
+async fn a_slot_taken_in_outlook_after_viewing_is_reported_taken() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(env
+        .sim
+        .staff_set_subject(&event_id_of(&id), "Borgersamtale - Booket"));
+    let (status, body) = env.book("demo", &id, "k").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "taken");
+    assert_eq!(env.sim.stats().event_patches, 0);
+}
+
+#[tokio::test]
+async fn a_stale_etag_loses_the_race_between_two_instances() {
+    // Latency keeps both instances' reads ahead of both writes, so both PATCH with the
+    // same etag; the simulator's If-Match check lets exactly one through.
+    let env = Env::start().await;
+    let other = env.second_instance().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.sim.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let (a, b) = tokio::join!(
+        env.book("demo", &id, "citizen-a"),
+        other.book("demo", &id, "citizen-b")
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let event = env.event(&event_id_of(&id));
+    assert_eq!(event.subject.matches(" - Booket").count(), 1);
+}
+
+#[tokio::test]
+async fn too_soon_past_and_unknown_are_refused_without_writing() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "").await;
+    let too_soon = slots_in_state(&week, "too_soon")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let past = slots_in_state(&week, "past")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A booked slot later in the week (an early one has passed, which is checked first).
+    let booked = slots_in_state(&week, "booked")
+        .into_iter()
+        .find(|s| s["start"].as_str().unwrap() > "2026-12-01")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, b) = env.book("demo", &too_soon, "a").await;
+    assert_eq!((s, b["error"].as_str()), (422, Some("too_soon")));
+    let (s, b) = env.book("demo", &past, "b").await;
+    assert_eq!((s, b["error"].as_str()), (422, Some("past")));
+    let (s, b) = env.book("demo", &booked, "c").await;
+    assert_eq!((s, b["error"].as_str()), (409, Some("taken")));
+    assert_eq!(env.sim.stats().event_patches, 0);
+}
+
+#[tokio::test]
+async fn navigation_clamps_to_the_current_week_and_offers_the_next_free_one() {
+    let env = Env::start().await;
+    let (_, earlier) = env.week("demo", "2026-11-02").await;
+    assert_eq!(
+        earlier["week_start"], "2026-11-30",
+        "never before the current week"
+    );
+    // Four seeded weeks: the fifth is empty and nothing follows it.
+    let (_, empty) = env.week("demo", "2026-12-28").await;
+    assert_eq!(empty["slots"].as_array().unwrap().len(), 0);
+    assert_eq!(empty["next_free_week"], serde_json::Value::Null);
+    let (s, far) = env.week("demo", "2028-01-03").await;
+    assert_eq!(s, 400, "{far}");
+}
+
+#[tokio::test]
+async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
+    // Friday 4 December, 16:00: this week has nothing bookable left.
+    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 4, 15, 0, 0).unwrap();
+    let env = Env::start_with(
+        Options {
+            now,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let (_, week) = env.week("demo", "").await;
+    assert_eq!(week["week_start"], "2026-11-30");
+    assert!(slots_in_state(&week, "free").is_empty());
+    assert_eq!(week["next_free_week"], "2026-12-07");
+}

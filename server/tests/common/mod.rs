@@ -1,0 +1,162 @@
+//! Test harness: a fresh Graph simulator and the real Booket server on port 0, with the
+//! server clock pinned to the same "now" the simulator was seeded from.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use server::booking::Clock;
+use server::config::Config;
+use server::sim::model::{Event, SimOptions};
+use server::sim::Simulator;
+use std::sync::Arc;
+
+/// Monday 30 November 2026, 11:00 in Copenhagen: a fixed "now" for every test.
+pub fn monday_11() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap()
+}
+
+pub struct Env {
+    pub sim: Simulator,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub now: DateTime<Utc>,
+    pub config: Config,
+}
+
+pub struct Options {
+    pub now: DateTime<Utc>,
+    pub sim: SimOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            now: monday_11(),
+            sim: SimOptions::default(),
+        }
+    }
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        Self::start_with(Options::default(), |_| {}).await
+    }
+
+    /// Starts a simulator and a server; `tweak` may change the server configuration.
+    pub async fn start_with(opts: Options, tweak: impl FnOnce(&mut Config)) -> Env {
+        let sim = Simulator::demo(opts.now, opts.sim);
+        sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        Self::server_for(sim, opts.now, tweak).await
+    }
+
+    /// Another server instance against the same simulator (same slot key, like two
+    /// instances behind one load balancer).
+    pub async fn second_instance(&self) -> Env {
+        let config = self.config.clone();
+        Self::server_for(self.sim.clone(), self.now, move |c| *c = config).await
+    }
+
+    async fn server_for(
+        sim: Simulator,
+        now: DateTime<Utc>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Env {
+        let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
+        config.server.slot_key = Some("test-slot-key".into());
+        config.exchange.retry_budget = std::time::Duration::from_secs(5);
+        tweak(&mut config);
+        let clock: Clock = Arc::new(move || now);
+        let srv = server::Server::build(
+            config.clone(),
+            Some("127.0.0.1:0".parse().unwrap()),
+            std::env::temp_dir(),
+            clock,
+            Some(sim.clone()),
+        )
+        .await
+        .unwrap();
+        let addr = srv.local_addr().unwrap();
+        tokio::spawn(srv.run(std::future::pending()));
+        Env {
+            sim,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            now,
+            config,
+        }
+    }
+
+    /// Calls a server function with form-urlencoded arguments, as the widget does.
+    pub async fn call(&self, name: &str, args: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{name}", self.base))
+            .header("accept", "application/json")
+            .form(args)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
+    pub async fn week(&self, form: &str, week: &str) -> (u16, serde_json::Value) {
+        self.call(
+            "week",
+            &[("form", form), ("element", "tid"), ("week", week)],
+        )
+        .await
+    }
+
+    pub async fn book(&self, form: &str, slot_id: &str, key: &str) -> (u16, serde_json::Value) {
+        self.call(
+            "book",
+            &[
+                ("form", form),
+                ("element", "tid"),
+                ("slot_id", slot_id),
+                ("idempotency_key", key),
+            ],
+        )
+        .await
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.sim.calendar_events(server::sim::seed::DEMO_CALENDAR)
+    }
+
+    pub fn event(&self, id: &str) -> Event {
+        self.events()
+            .into_iter()
+            .find(|e| e.id == id)
+            .expect("event exists")
+    }
+
+    pub fn sim_url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.base_url())
+    }
+}
+
+/// Slots of a week response with the given state.
+pub fn slots_in_state(week: &serde_json::Value, state: &str) -> Vec<serde_json::Value> {
+    week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == state)
+        .cloned()
+        .collect()
+}
+
+/// The event id inside a slot id (its first dot-separated part, base64url).
+pub fn event_id_of(slot_id: &str) -> String {
+    use base64::Engine;
+    let part = slot_id.split('.').next().unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}

@@ -1,0 +1,380 @@
+//! The Graph client against the simulator: tokens, errors, throttling, paging, limits.
+
+mod common;
+
+use common::{event_id_of, slots_in_state, Env};
+use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
+use server::sim::model::Faults;
+use server::sim::seed;
+use std::time::Duration;
+
+fn client(env: &Env) -> GraphClient {
+    GraphClient::new(GraphOptions {
+        graph_base_url: env.sim.graph_base_url(),
+        login_base_url: env.sim.login_base_url(),
+        max_concurrency: 4,
+        retry_budget: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn creds(secret: &str) -> AppCredentials {
+    AppCredentials {
+        tenant_id: seed::DEMO_TENANT.into(),
+        client_id: seed::DEMO_CLIENT_ID.into(),
+        client_secret: secret.into(),
+    }
+}
+
+async fn refusal(c: &GraphClient, creds: &AppCredentials) -> server::graph::TokenRefusal {
+    match c.token(creds).await {
+        Err(GraphError::TokenRefused(r)) => r,
+        Err(other) => panic!("expected a token refusal, got {other}"),
+        Ok(_) => panic!("expected a token refusal, got a token"),
+    }
+}
+
+#[tokio::test]
+async fn token_refusals_carry_entra_codes_and_the_likely_mistake() {
+    let env = Env::start().await;
+    let c = client(&env);
+    let r = refusal(&c, &creds(seed::DEMO_SECRET_ID)).await;
+    assert_eq!(
+        (r.status, r.error.as_str(), r.codes.as_slice()),
+        (401, "invalid_client", &[7000215][..])
+    );
+    assert!(
+        r.likely_cause().contains("Secret ID"),
+        "{}",
+        r.likely_cause()
+    );
+
+    let r = refusal(&c, &creds("wrong")).await;
+    assert_eq!(r.codes, vec![7000215]);
+
+    let mut unknown_client = creds(seed::DEMO_SECRET);
+    unknown_client.client_id = "00000000-0000-0000-0000-000000000000".into();
+    let r = refusal(&c, &unknown_client).await;
+    assert_eq!(r.codes, vec![700016]);
+    assert!(r.likely_cause().contains("client id"));
+
+    let mut unknown_tenant = creds(seed::DEMO_SECRET);
+    unknown_tenant.tenant_id = "contoso.onmicrosoft.com".into();
+    let r = refusal(&c, &unknown_tenant).await;
+    assert_eq!(r.codes, vec![90002]);
+    assert!(r.likely_cause().contains("tenant"));
+
+    env.sim.set_secrets_expired(true);
+    let r = refusal(&c, &creds(seed::DEMO_SECRET)).await;
+    assert_eq!(r.codes, vec![7000222]);
+    assert!(r.likely_cause().contains("expired"));
+}
+
+#[tokio::test]
+async fn the_token_endpoint_speaks_entra_flat_errors() {
+    let env = Env::start().await;
+    let http = reqwest::Client::new();
+    let url = env.sim_url(&format!("/{}/oauth2/v2.0/token", seed::DEMO_TENANT));
+    let res = http
+        .post(&url)
+        .form(&[
+            ("client_id", seed::DEMO_CLIENT_ID),
+            ("client_secret", seed::DEMO_SECRET),
+            ("scope", "https://graph.microsoft.com/User.Read"),
+            ("grant_type", "client_credentials"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_scope");
+    assert_eq!(body["error_codes"][0], 70011);
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("AADSTS70011:"));
+    assert!(body.get("trace_id").is_some() && body.get("correlation_id").is_some());
+}
+
+#[tokio::test]
+async fn tokens_are_cached_and_refreshed_after_expiry() {
+    let env = Env::start().await;
+    let c = client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
+    c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
+    assert_eq!(
+        env.sim.stats().token_requests,
+        1,
+        "second call reuses the token"
+    );
+    // Graph now answers 401 for the cached token: the client gets a new one and retries once.
+    env.sim.expire_tokens();
+    c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
+    assert_eq!(env.sim.stats().token_requests, 2);
+}
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_token_request() {
+    let env = Env::start().await;
+    let c = std::sync::Arc::new(client(&env));
+    let mut tasks = vec![];
+    for _ in 0..20 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.token(&creds(seed::DEMO_SECRET)).await.is_ok()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap());
+    }
+    assert_eq!(env.sim.stats().token_requests, 1);
+}
+
+#[tokio::test]
+async fn throttling_and_unavailability_are_retried_honouring_retry_after() {
+    let env = Env::start().await;
+    let c = client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    for retry_after in ["1", "0.25"] {
+        env.sim.set_faults(Faults {
+            throttle_next: 2,
+            retry_after: Some(retry_after.into()),
+            ..Faults::default()
+        });
+        let started = std::time::Instant::now();
+        c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
+        let waited = started.elapsed();
+        let hinted: f64 = retry_after.parse().unwrap();
+        assert!(
+            waited.as_secs_f64() >= 2.0 * hinted,
+            "waited {waited:?} for Retry-After {retry_after}"
+        );
+    }
+    env.sim.set_faults(Faults {
+        fail_next: vec![503, 504],
+        ..Faults::default()
+    });
+    c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
+    assert!(c.stats.retries.load(std::sync::atomic::Ordering::Relaxed) >= 6);
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_budget_is_a_typed_error() {
+    let env = Env::start().await;
+    let c = client(&env);
+    env.sim.set_faults(Faults {
+        throttle_next: 100,
+        retry_after: Some("30".into()),
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let err = c
+        .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Throttled { retry_after: Some(d) } if d == Duration::from_secs(30)),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "gave up at once instead of waiting past the budget"
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_on_reads_are_retried() {
+    let env = Env::start().await;
+    let c = client(&env);
+    env.sim.set_faults(Faults {
+        drop_next: 1,
+        ..Faults::default()
+    });
+    let cals = c
+        .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
+        .await
+        .unwrap();
+    assert_eq!(cals.len(), 3);
+}
+
+#[tokio::test]
+async fn never_more_than_four_requests_in_flight_per_app() {
+    let env = Env::start().await;
+    env.sim.set_faults(Faults {
+        latency_ms: 40,
+        ..Faults::default()
+    });
+    // Twelve different weeks: every read misses the cache and goes to Graph at once.
+    let mut tasks = vec![];
+    for i in 0..12u64 {
+        let week = (chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+            + chrono::Days::new(7 * i))
+        .to_string();
+        let (base, http) = (env.base.clone(), env.http.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/api/week"))
+                .form(&[
+                    ("form", "demo"),
+                    ("element", "tid"),
+                    ("week", week.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let stats = env.sim.stats();
+    let max = stats.max_in_flight[seed::DEMO_CLIENT_ID];
+    assert!(max <= 4, "{stats:?}");
+    assert_eq!(max, 4, "the load was enough to reach the limit: {stats:?}");
+    assert_eq!(stats.throttled, 0);
+}
+
+#[tokio::test]
+async fn identical_concurrent_week_reads_cost_one_graph_read() {
+    let env = Env::start().await;
+    env.sim.set_faults(Faults {
+        latency_ms: 50,
+        ..Faults::default()
+    });
+    let mut tasks = vec![];
+    for _ in 0..100 {
+        let (base, http) = (env.base.clone(), env.http.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/api/week"))
+                .form(&[("form", "demo"), ("element", "tid"), ("week", "2026-12-07")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    // One calendarView read (the week fits one 250-event page).
+    assert_eq!(env.sim.stats().calendar_view_requests, 1);
+}
+
+#[tokio::test]
+async fn calendar_names_resolve_exactly_once_or_say_what_exists() {
+    let env = Env::start().await;
+    let c = client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    assert!(c
+        .resolve_calendar(&cr, seed::DEMO_OWNER, "Borgerservice")
+        .await
+        .is_ok());
+    match c
+        .resolve_calendar(&cr, seed::DEMO_OWNER, "Borgerservise")
+        .await
+    {
+        Err(GraphError::CalendarNotFound { found, .. }) => {
+            assert!(found.contains(&"Borgerservice".to_string()), "{found:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_patch_with_a_stale_etag_is_a_conflict() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
+    let c = client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    let ev = c.get_event(&cr, seed::DEMO_OWNER, &id).await.unwrap();
+    let etag = ev.if_match().unwrap();
+    assert!(etag.starts_with("W/\""));
+    // Staff edit the event in Outlook: its change key moves on.
+    env.sim.staff_set_subject(&id, "Borgersamtale (lokale 2)");
+    let err = c
+        .patch_subject(&cr, seed::DEMO_OWNER, &id, &etag, "x - Booket")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Conflict { status: 412, ref code } if code == "ErrorIrresolvableConflict"),
+        "{err}"
+    );
+    assert_eq!(env.event(&id).subject, "Borgersamtale (lokale 2)");
+}
+
+#[tokio::test]
+async fn events_come_in_the_documented_shape() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
+    let c = client(&env);
+    let token = c.token(&creds(seed::DEMO_SECRET)).await.unwrap();
+    use secrecy::ExposeSecret;
+    let raw: serde_json::Value = reqwest::Client::new()
+        .get(env.sim_url(&format!("/v1.0/users/{}/events/{id}", seed::DEMO_OWNER)))
+        .bearer_auth(token.expose_secret())
+        .header("Prefer", "outlook.timezone=\"Europe/Copenhagen\"")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dt = raw["start"]["dateTime"].as_str().unwrap();
+    assert_eq!(dt.len(), "2026-12-02T09:00:00.0000000".len(), "{dt}");
+    assert!(!dt.contains('+') && !dt.ends_with('Z'));
+    assert_eq!(raw["start"]["timeZone"], "Europe/Copenhagen");
+    assert_eq!(
+        raw["@odata.etag"],
+        format!("W/\"{}\"", raw["changeKey"].as_str().unwrap())
+    );
+    for field in [
+        "isCancelled",
+        "isAllDay",
+        "attendees",
+        "organizer",
+        "location",
+        "subject",
+    ] {
+        assert!(raw.get(field).is_some(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_gives_the_citizen_a_safe_message_and_no_graph_text() {
+    let env = Env::start_with(common::Options::default(), |c| {
+        c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into();
+    })
+    .await;
+    let (status, body) = env.week("demo", "").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body, serde_json::json!({"error": "unavailable"}));
+}
+
+#[tokio::test]
+async fn meeting_updates_are_recorded_when_the_organizer_changes_a_meeting() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    // Slot index 2 (10:00) of each day has a colleague as attendee.
+    let slot = week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "free" && s["start"].as_str().unwrap().contains("T10:00"))
+        .unwrap()
+        .clone();
+    let (status, _) = env.book("demo", slot["id"].as_str().unwrap(), "k").await;
+    assert_eq!(status, 200);
+    let updates = env.sim.meeting_updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].recipients,
+        vec![seed::DEMO_COLLEAGUE.to_string()]
+    );
+    assert!(updates[0].subject.ends_with(" - Booket"));
+}
