@@ -14,6 +14,11 @@ cargo clippy --locked -p server --all-targets -q -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
 
-echo "== playwright"
+echo "== playwright (Debian Chromium)"
 cd end2end
-BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" npx playwright test
+rm -f results.json
+status=0
+BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" \
+  PLAYWRIGHT_JSON_OUTPUT_NAME=results.json npx playwright test --reporter=list,json || status=$?
+node scripts/summary.mjs results.json
+exit "$status"

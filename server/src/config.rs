@@ -760,3 +760,24 @@ notice_days = 2
         assert!(!dbg.contains("s3cret"), "{dbg}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        std::env::set_var("BOOKET_SLOT_KEY", "example-key");
+        std::env::set_var("BOOKET_BORGERSERVICE_SECRET", "example-secret");
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../booket.example.toml"
+        ));
+        let c = Config::load(path).unwrap();
+        assert_eq!(c.forms[0].elements[0].notice_days, 2);
+        assert_eq!(
+            c.server.allowed_origins,
+            vec!["https://selvbetjening.kommune.dk".to_string()]
+        );
+    }
+}

@@ -8,7 +8,7 @@ use crate::config::{
 };
 use crate::sim::{seed, Simulator};
 use app::domain::Markers;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -118,10 +118,14 @@ impl DemoPages {
 }
 
 fn page(title: &str, body: &str) -> Response {
+    page_in("da", title, body)
+}
+
+fn page_in(lang: &str, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
+         <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
          <script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
         esc(title)
     );
@@ -133,15 +137,32 @@ fn nav() -> &'static str {
      <a href=\"/simulator\">Simuleret Outlook-kalender</a></nav>"
 }
 
-async fn front(State(d): State<DemoPages>) -> Response {
-    render_form(&d, "demo")
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    /// `en` shows the page (and so the widget) in English.
+    lang: Option<String>,
+    /// `1` puts the booking element outside the form: it then books with its own button.
+    standalone: Option<String>,
 }
 
-async fn form_page(State(d): State<DemoPages>, Path(id): Path<String>) -> Response {
-    render_form(&d, &id)
+async fn front(State(d): State<DemoPages>, Query(q): Query<PageQuery>) -> Response {
+    render_form(&d, "demo", &q)
 }
 
-fn render_form(d: &DemoPages, id: &str) -> Response {
+async fn form_page(
+    State(d): State<DemoPages>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    render_form(&d, &id, &q)
+}
+
+fn render_form(d: &DemoPages, id: &str, q: &PageQuery) -> Response {
+    let lang = if q.lang.as_deref() == Some("en") {
+        "en"
+    } else {
+        "da"
+    };
     let Some(form) = d.config.form(id) else {
         return (
             StatusCode::NOT_FOUND,
@@ -154,15 +175,21 @@ fn render_form(d: &DemoPages, id: &str) -> Response {
     };
     let mut placeholders = String::new();
     for el in &form.elements {
-        let _ = write!(
+        let _ = writeln!(
             placeholders,
-            "<div data-booket-form=\"{}\" data-booket-element=\"{}\"></div>\n",
+            "<div data-booket-form=\"{}\" data-booket-element=\"{}\"></div>",
             esc(&form.id),
             esc(&el.name)
         );
     }
+    let standalone = q.standalone.as_deref() == Some("1");
+    let (inside, outside) = if standalone {
+        (String::new(), placeholders)
+    } else {
+        (placeholders, String::new())
+    };
     let body = format!(
-        "{nav}\n<main>\n<h1>{title}</h1>\n\
+        "{nav}\n<main>\n<h1>{title}</h1>\n{outside}\
          <p>Udfyld blanketten og vælg en tid. Tiden bookes i Outlook, når du sender.</p>\n\
          <form method=\"post\" action=\"/receipt\" enctype=\"multipart/form-data\" data-testid=\"demo-form\">\n\
          <input type=\"hidden\" name=\"form\" value=\"{id}\">\n\
@@ -170,14 +197,14 @@ fn render_form(d: &DemoPages, id: &str) -> Response {
          <p><label for=\"email\">E-mail</label><br><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required></p>\n\
          <p><label for=\"message\">Besked</label><br><textarea id=\"message\" name=\"message\" rows=\"3\"></textarea></p>\n\
          <p><label for=\"files\">Dokumenter</label><br><input id=\"files\" name=\"files\" type=\"file\" multiple></p>\n\
-         {placeholders}\
+         {inside}\
          <p><button type=\"submit\" data-testid=\"demo-submit\">Send blanket</button></p>\n\
          </form>\n</main>",
         nav = nav(),
         title = esc(&form.title),
         id = esc(&form.id),
     );
-    page(&form.title, &body)
+    page_in(lang, &form.title, &body)
 }
 
 /// Shows what the host form's own server would receive, booking JSON included.
@@ -221,9 +248,9 @@ async fn receipt(State(d): State<DemoPages>, mut multipart: Multipart) -> Respon
             Some(p) => format!("<pre data-testid=\"receipt-json\">{}</pre>", esc(&p)),
             None => esc(&value).into_owned(),
         };
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr><th scope=\"row\">{}</th><td data-field=\"{}\">{shown}</td></tr>\n",
+            "<tr><th scope=\"row\">{}</th><td data-field=\"{}\">{shown}</td></tr>",
             esc(&name),
             esc(&name)
         );
@@ -262,9 +289,9 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
             "ledig"
         };
         let attendees: Vec<&str> = e.attendees.iter().map(|a| a.address.as_str()).collect();
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr data-event-id=\"{}\" data-state=\"{state}\"><td>{}</td><td>{}–{}</td><td class=\"subject\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr data-event-id=\"{}\" data-state=\"{state}\"><td>{}</td><td>{}–{}</td><td class=\"subject\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&e.id),
             start.format("%a %d.%m.%Y"),
             start.format("%H:%M"),
@@ -276,9 +303,9 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
     }
     let mut updates = String::new();
     for u in d.sim.meeting_updates() {
-        let _ = write!(
+        let _ = writeln!(
             updates,
-            "<li>Mødeopdatering til {}: “{}”</li>\n",
+            "<li>Mødeopdatering til {}: “{}”</li>",
             esc(&u.recipients.join(", ")),
             esc(&u.subject)
         );

@@ -208,7 +208,7 @@ impl Booket {
                 })
             })
             .collect();
-        out.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        out.sort_by_key(|s| (s.start, s.end));
         out
     }
 
@@ -358,6 +358,21 @@ impl Backend for Booket {
     }
 
     async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+        let (_, cal) = self.lookup(&req.form, &req.element)?;
+        let result = self.book_slot(req).await;
+        // Whether we wrote or found the slot gone, the cached weeks may now be wrong.
+        if matches!(
+            result,
+            Ok(_) | Err(BookingError::Taken) | Err(BookingError::Unavailable)
+        ) {
+            self.cache.invalidate(&cal.name);
+        }
+        result
+    }
+}
+
+impl Booket {
+    async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
         let (el, cal) = self.lookup(&req.form, &req.element)?;
         let slot = self
             .signer
@@ -412,10 +427,7 @@ impl Backend for Booket {
             .map_err(|e| match e {
                 GraphError::Conflict { .. } | GraphError::NotFound { .. } => BookingError::Taken,
                 other => unavailable(other),
-            });
-        // Whatever happened, the cached week may now be wrong.
-        self.cache.invalidate(&cal.name);
-        let updated = updated?;
+            })?;
         if updated.subject.as_deref() != Some(booked_subject.as_str()) {
             tracing::error!(event = %updated.id, "subject after booking is not the booked subject");
             return Err(BookingError::Internal);

@@ -35,13 +35,16 @@ pub(super) struct Token {
     pub expires_at: Instant,
 }
 
+/// The current token of one app; its lock is what makes renewal single-flight.
+pub(super) type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
+
 #[derive(Default)]
 pub(super) struct TokenCache {
-    slots: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Option<Token>>>>>,
+    slots: Mutex<HashMap<(String, String), TokenSlot>>,
 }
 
 impl TokenCache {
-    pub fn slot(&self, creds: &AppCredentials) -> Arc<tokio::sync::Mutex<Option<Token>>> {
+    pub fn slot(&self, creds: &AppCredentials) -> TokenSlot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .entry((creds.tenant_id.clone(), creds.client_id.clone()))

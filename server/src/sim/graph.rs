@@ -1,5 +1,7 @@
 //! The simulated endpoints: Entra's token endpoint and the Graph calendar calls, with
 //! Graph's error shapes, the per-app concurrency limit and injected faults.
+// Helpers return a finished `Response` as their error so handlers can `?`/return it as is.
+#![allow(clippy::result_large_err)]
 
 use super::model::{Event, IssuedToken, MeetingUpdate};
 use super::Simulator;
@@ -326,7 +328,7 @@ fn route(
     body: &Bytes,
 ) -> Response {
     let path = uri.path().trim_start_matches("/v1.0/");
-    let segments: Vec<String> = path.split('/').map(|s| percent_decode(s)).collect();
+    let segments: Vec<String> = path.split('/').map(percent_decode).collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let query: HashMap<String, String> = uri
         .query()

@@ -35,7 +35,7 @@ const SLOT_STARTS: [(u32, u32); 11] = [
 
 /// Whether the seed books slot `i` of day `d` (counted from the first Monday).
 pub fn seeded_booked(day_index: u64, slot_index: usize) -> bool {
-    (day_index * 3 + slot_index as u64) % 7 == 0
+    (day_index * 3 + slot_index as u64).is_multiple_of(7)
 }
 
 fn at(day: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {

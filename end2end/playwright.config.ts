@@ -1,0 +1,38 @@
+import { defineConfig } from '@playwright/test';
+
+// Debian's Chromium (no Playwright browser download on these machines).
+const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+const port = Number(process.env.BOOKET_E2E_PORT ?? 3900);
+export const simPort = Number(process.env.BOOKET_E2E_SIM_PORT ?? 3901);
+const bin = process.env.BOOKET_BIN ?? '../target/debug/booket';
+const assets = process.env.BOOKET_ASSETS ?? '../dist';
+
+export default defineConfig({
+  testDir: './tests',
+  workers: 1,
+  retries: 0,
+  reporter: 'list',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    headless: true,
+    launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
+  },
+  webServer: {
+    command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets}`,
+    url: `http://127.0.0.1:${port}/`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'pipe',
+  },
+});

@@ -1,0 +1,27 @@
+import { test, expect } from '@playwright/test';
+import { Booket, simBase } from './fixtures/booket';
+
+test.afterEach(async ({ request }) => {
+  await request.post(`${simBase}/_sim/faults`, { data: {} });
+});
+
+test('a calendar outage shows an error with a retry that recovers', async ({ page, request }) => {
+  await page.goto('/forms/valgfri');
+  const booket = new Booket(page);
+  const next = booket.root.getByTestId('booket-next');
+  // Go three weeks ahead; the fourth is a week no other test reads, so it is not cached.
+  for (let i = 0; i < 3; i++) {
+    await next.click();
+    await expect(booket.slots().first()).toBeVisible();
+  }
+  // More 503s than the server's retry budget allows for one read.
+  const res = await request.post(`${simBase}/_sim/faults`, { data: { fail_next: Array(8).fill(503) } });
+  expect(res.status()).toBe(204);
+  await next.click();
+  const error = booket.root.getByTestId('booket-load-error');
+  await expect(error).toContainText('De ledige tider kunne ikke hentes.');
+  await expect(error).toContainText('Kalenderen svarer ikke lige nu');
+  await error.getByRole('button', { name: 'Prøv igen' }).click();
+  // The simulated calendar has slots for four weeks: this fifth one loads empty.
+  await expect(booket.root.getByTestId('booket-empty')).toContainText('Der er ingen ledige tider i denne uge.');
+});
