@@ -29,7 +29,8 @@ export default defineConfig({
     launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
   },
   webServer: {
-    command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets}`,
+    // A 30 s hold lets the hold tests see the warning quickly.
+    command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets} --hold-seconds 30`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 30_000,

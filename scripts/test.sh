@@ -11,6 +11,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked -p server --all-targets -q -- -D warnings
+cargo clippy --locked -p app --features csr --target wasm32-unknown-unknown -q -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
 

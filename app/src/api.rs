@@ -1,10 +1,10 @@
 //! Server functions: the only API the widget uses. Each body parses its input, takes the
 //! backend from context and calls it; the rules and Graph live behind [`Backend`].
 //!
-//! Endpoint names are stable (`/api/element`, `/api/week`, `/api/book`) so embedders and
-//! tests can rely on them.
+//! Endpoint names are stable (`/api/element`, `/api/week`, `/api/reserve`, `/api/release`,
+//! `/api/book`) so embedders and tests can rely on them.
 
-use crate::domain::{BookingError, ElementPublic, Receipt, WeekView};
+use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
 use leptos::server;
 
 #[cfg(feature = "ssr")]
@@ -23,19 +23,43 @@ mod backend {
         pub slot_id: String,
         /// Chosen by the widget per attempt; a retry with the same key gets the same receipt.
         pub idempotency_key: String,
+        /// The citizen's hold token, if they reserved the slot (may be empty).
+        pub hold: String,
+    }
+
+    /// A reserve (or extend) request after parsing.
+    #[derive(Clone, Debug)]
+    pub struct ReserveRequest {
+        pub form: String,
+        pub element: String,
+        pub slot_id: String,
+        /// The citizen's hold token from an earlier reservation, or empty for a new one.
+        pub hold: String,
+        /// A slot held with the same token to give back once the new one is held (or empty).
+        pub release_slot_id: String,
     }
 
     /// What the server functions call. Implemented by the server crate against Graph.
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn element(&self, form: &str, element: &str) -> Result<ElementPublic, BookingError>;
-        /// `week`: any day of the wanted week; `None` means the current week.
+        /// `week`: any day of the wanted week; `None` means the current week. `hold` marks
+        /// the slot held with that token as [`crate::domain::SlotState::Held`].
         async fn week(
             &self,
             form: &str,
             element: &str,
             week: Option<chrono::NaiveDate>,
+            hold: &str,
         ) -> Result<WeekView, BookingError>;
+        async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError>;
+        async fn release(
+            &self,
+            form: &str,
+            element: &str,
+            slot_id: &str,
+            hold: &str,
+        ) -> Result<(), BookingError>;
         async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError>;
     }
 
@@ -51,7 +75,15 @@ mod backend {
 
     /// Rejects oversized or control-character input before anything else looks at it.
     pub(super) fn short_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
-        if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        if value.is_empty() {
+            return Err(BookingError::invalid(field));
+        }
+        optional_text(field, value, max)
+    }
+
+    /// Like [`short_text`] but may be empty.
+    pub(super) fn optional_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
+        if value.len() > max || value.chars().any(char::is_control) {
             Err(BookingError::invalid(field))
         } else {
             Ok(())
@@ -64,6 +96,8 @@ mod backend {
         use leptos::server_fn::axum::register_explicit;
         register_explicit::<super::GetElement>();
         register_explicit::<super::GetWeek>();
+        register_explicit::<super::ReserveSlot>();
+        register_explicit::<super::ReleaseSlot>();
         register_explicit::<super::BookSlot>();
     }
 }
@@ -77,15 +111,17 @@ pub async fn get_element(form: String, element: String) -> Result<ElementPublic,
 }
 
 /// One week of slots. `week` is an ISO date (`2026-11-30`) of any day in the week, or empty
-/// for the current week.
+/// for the current week; `hold` is the citizen's hold token (or empty).
 #[server(prefix = "/api", endpoint = "week")]
 pub async fn get_week(
     form: String,
     element: String,
-    week: String,
+    #[server(default)] week: String,
+    #[server(default)] hold: String,
 ) -> Result<WeekView, BookingError> {
     short_text("form", &form, 64)?;
     short_text("element", &element, 64)?;
+    optional_text("hold", &hold, 64)?;
     let week = if week.is_empty() {
         None
     } else {
@@ -94,7 +130,48 @@ pub async fn get_week(
                 .map_err(|_| BookingError::invalid("week"))?,
         )
     };
-    backend()?.week(&form, &element, week).await
+    backend()?.week(&form, &element, week, &hold).await
+}
+
+/// Reserves a slot for the citizen (" - Reserveret"), or extends their hold on it. With
+/// `release_slot_id` the citizen's previous hold is given back once the new one is held.
+#[server(prefix = "/api", endpoint = "reserve")]
+pub async fn reserve_slot(
+    form: String,
+    element: String,
+    slot_id: String,
+    #[server(default)] hold: String,
+    #[server(default)] release_slot_id: String,
+) -> Result<Hold, BookingError> {
+    short_text("form", &form, 64)?;
+    short_text("element", &element, 64)?;
+    short_text("slot_id", &slot_id, 1024)?;
+    optional_text("hold", &hold, 64)?;
+    optional_text("release_slot_id", &release_slot_id, 1024)?;
+    backend()?
+        .reserve(ReserveRequest {
+            form,
+            element,
+            slot_id,
+            hold,
+            release_slot_id,
+        })
+        .await
+}
+
+/// Gives a held slot back.
+#[server(prefix = "/api", endpoint = "release")]
+pub async fn release_slot(
+    form: String,
+    element: String,
+    slot_id: String,
+    hold: String,
+) -> Result<(), BookingError> {
+    short_text("form", &form, 64)?;
+    short_text("element", &element, 64)?;
+    short_text("slot_id", &slot_id, 1024)?;
+    short_text("hold", &hold, 64)?;
+    backend()?.release(&form, &element, &slot_id, &hold).await
 }
 
 /// Books a slot the server issued for this element.
@@ -104,17 +181,20 @@ pub async fn book_slot(
     element: String,
     slot_id: String,
     idempotency_key: String,
+    #[server(default)] hold: String,
 ) -> Result<Receipt, BookingError> {
     short_text("form", &form, 64)?;
     short_text("element", &element, 64)?;
     short_text("slot_id", &slot_id, 1024)?;
     short_text("idempotency_key", &idempotency_key, 128)?;
+    optional_text("hold", &hold, 64)?;
     backend()?
         .book(BookRequest {
             form,
             element,
             slot_id,
             idempotency_key,
+            hold,
         })
         .await
 }

@@ -253,6 +253,8 @@ pub fn state_word(lang: Lang, state: SlotState, selected: bool) -> &'static str 
         (Lang::En, SlotState::Reserved) => "taken (reserved)",
         (Lang::En, SlotState::TooSoon) => "cannot be booked yet",
         (Lang::En, SlotState::Past) => "time has passed",
+        (Lang::Da, SlotState::Held) => "reserveret til dig",
+        (Lang::En, SlotState::Held) => "reserved for you",
     }
 }
 

@@ -10,7 +10,7 @@ fn main() {
         .and_then(|v| v.as_string());
     if let Some(url) = base {
         let url = url.trim_end_matches('/').to_string();
-        let _ = leptos::server_fn::client::set_server_url(Box::leak(url.into_boxed_str()));
+        leptos::server_fn::client::set_server_url(Box::leak(url.into_boxed_str()));
     }
     app::booking::mount_all();
 }

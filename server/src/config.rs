@@ -59,6 +59,12 @@ pub struct ExchangeConfig {
     pub max_concurrency: usize,
     /// Upper bound on the time spent waiting for throttled or unavailable Graph calls.
     pub retry_budget: std::time::Duration,
+    /// How long a reservation (" - Reserveret") holds a slot for a citizen.
+    pub hold: std::time::Duration,
+    /// How often lapsed holds are given back in Outlook (zero: never).
+    pub hold_sweep: std::time::Duration,
+    /// How many weeks ahead (from this week) the sweep looks.
+    pub hold_sweep_weeks: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -264,6 +270,9 @@ mod raw {
         pub cache_ttl_seconds: u64,
         pub max_concurrency: usize,
         pub retry_budget_seconds: u64,
+        pub hold_seconds: u64,
+        pub hold_sweep_seconds: u64,
+        pub hold_sweep_weeks: u64,
     }
 
     impl Default for Exchange {
@@ -277,6 +286,9 @@ mod raw {
                 cache_ttl_seconds: 10,
                 max_concurrency: 4,
                 retry_budget_seconds: 20,
+                hold_seconds: 900,
+                hold_sweep_seconds: 60,
+                hold_sweep_weeks: 8,
             }
         }
     }
@@ -431,6 +443,18 @@ mod raw {
                     "must be 1–4 (Outlook allows 4 per app)".into(),
                 ));
             }
+            if !(30..=86_400).contains(&x.hold_seconds) {
+                return Err(err(
+                    "[exchange] hold_seconds".into(),
+                    format!("must be 30–86400 (got {})", x.hold_seconds),
+                ));
+            }
+            if !(1..=53).contains(&x.hold_sweep_weeks) {
+                return Err(err(
+                    "[exchange] hold_sweep_weeks".into(),
+                    format!("must be 1–53 (got {})", x.hold_sweep_weeks),
+                ));
+            }
             if x.api == ExchangeApi::OnPremise {
                 return Err(err(
                     "[exchange] api".into(),
@@ -448,6 +472,9 @@ mod raw {
                 cache_ttl: std::time::Duration::from_secs(x.cache_ttl_seconds),
                 max_concurrency: x.max_concurrency,
                 retry_budget: std::time::Duration::from_secs(x.retry_budget_seconds),
+                hold: std::time::Duration::from_secs(x.hold_seconds),
+                hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
+                hold_sweep_weeks: x.hold_sweep_weeks,
             };
 
             let mut calendars = Vec::new();

@@ -60,6 +60,9 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             cache_ttl: Duration::from_secs(5),
             max_concurrency: 4,
             retry_budget: Duration::from_secs(10),
+            hold: Duration::from_secs(900),
+            hold_sweep: Duration::from_secs(30),
+            hold_sweep_weeks: 5,
         },
         calendars: vec![CalendarConfig {
             name: seed::DEMO_CALENDAR.into(),

@@ -54,6 +54,9 @@ impl Server {
             }
         };
         let booket = Arc::new(Booket::new(config.clone(), graph, signer, clock));
+        if !config.exchange.hold_sweep.is_zero() {
+            booket.clone().spawn_sweeper(config.exchange.hold_sweep);
+        }
         let state = web::AppState {
             booket: booket.clone(),
             config: config.clone(),

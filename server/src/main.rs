@@ -29,6 +29,9 @@ enum Command {
         /// Built widget files (Trunk's dist/).
         #[arg(long, env = "BOOKET_ASSETS")]
         assets: Option<PathBuf>,
+        /// How long picking a time reserves it, in seconds.
+        #[arg(long, env = "BOOKET_HOLD_SECONDS", default_value_t = 900)]
+        hold_seconds: u64,
     },
     /// Production: serve the configured forms against Microsoft Graph.
     Serve {
@@ -76,11 +79,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             sim_listen,
             assets,
+            hold_seconds,
         } => {
             let simulator =
                 sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
             let sim_addr = simulator.spawn(sim_listen).await?;
-            let config = demo::demo_config(&simulator, listen);
+            let mut config = demo::demo_config(&simulator, listen);
+            config.exchange.hold = std::time::Duration::from_secs(hold_seconds.max(10));
             let assets = assets.unwrap_or_else(web::default_assets_dir);
             check_assets(&assets);
             let server = Server::build(

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env};
+use server::booking::hold::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
 use server::sim::model::Faults;
 use server::sim::seed;
@@ -291,13 +292,16 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
     let c = client(&env);
     let cr = creds(seed::DEMO_SECRET);
-    let ev = c.get_event(&cr, seed::DEMO_OWNER, &id).await.unwrap();
+    let ev = c
+        .get_event(&cr, seed::DEMO_OWNER, &id, HOLD_PROPERTY)
+        .await
+        .unwrap();
     let etag = ev.if_match().unwrap();
     assert!(etag.starts_with("W/\""));
     // Staff edit the event in Outlook: its change key moves on.
     env.sim.staff_set_subject(&id, "Borgersamtale (lokale 2)");
     let err = c
-        .patch_subject(&cr, seed::DEMO_OWNER, &id, &etag, "x - Booket")
+        .patch_event(&cr, seed::DEMO_OWNER, &id, &etag, "x - Booket", None)
         .await
         .unwrap_err();
     assert!(

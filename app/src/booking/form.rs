@@ -36,9 +36,15 @@ pub fn chosen_text(state: &WidgetState) -> String {
     if let Some(r) = state.booked.get() {
         return format!("{} {}", t.booked_prefix, describe(r.start, r.end));
     }
-    match state.selected.get() {
-        Some(s) => format!("{} {}", t.chosen_prefix, describe(s.start, s.end)),
-        None => String::new(),
+    match (state.selected.get(), state.hold.get()) {
+        (Some(s), Some(h)) => format!(
+            "{} {}. {}",
+            t.chosen_prefix,
+            describe(s.start, s.end),
+            super::hold::held_until_text(state.lang, &h.until)
+        ),
+        (Some(s), None) => format!("{} {}", t.chosen_prefix, describe(s.start, s.end)),
+        (None, _) => String::new(),
     }
 }
 
@@ -71,6 +77,9 @@ pub async fn book_selected(
         state.element.get_value(),
         slot.id.clone(),
         state.idempotency_key.get_value(),
+        state
+            .hold
+            .with_untracked(|h| h.as_ref().map(|h| h.token.clone()).unwrap_or_default()),
     )
     .await;
     state.busy.set(false);
@@ -112,6 +121,7 @@ pub async fn book_selected(
             ) {
                 // The time is gone: drop the choice and show the week as it is now.
                 state.selected.set(None);
+                state.hold.set(None);
                 state.load_week();
             }
             let detail = serde_json::to_string(&e).unwrap_or_default();

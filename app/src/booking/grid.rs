@@ -41,7 +41,8 @@ pub fn Grid(grid_ref: NodeRef<leptos::html::Div>) -> impl IntoView {
             role="group"
             aria-labelledby=state.id("week")
             aria-describedby=state.id("error")
-            tabindex="-1"
+                        tabindex="-1"
+            id=state.id("grid")
             node_ref=grid_ref
             data-testid="booket-grid"
         >
@@ -205,7 +206,8 @@ fn SlotButton(item: SlotView, geometry: Geometry) -> impl IntoView {
     let slot = item;
     let state = expect_context::<WidgetState>();
     let lang = state.lang;
-    let bookable = slot.state.is_bookable();
+    // A slot held for this citizen stays pressable: pressing it again gives it back.
+    let bookable = matches!(slot.state, SlotState::Free | SlotState::Held);
     let id = slot.id.clone();
     let is_selected = Memo::new(move |_| {
         state
@@ -221,6 +223,7 @@ fn SlotButton(item: SlotView, geometry: Geometry) -> impl IntoView {
         SlotState::Reserved => "reserved",
         SlotState::TooSoon => "too-soon",
         SlotState::Past => "past",
+        SlotState::Held => "held",
     };
     let label = move || slot_label(lang, start, end, slot_state, is_selected.get());
     let class = move || {

@@ -2,6 +2,7 @@
 
 mod form;
 mod grid;
+mod hold;
 mod info;
 mod nav;
 mod widget;
@@ -45,6 +46,13 @@ pub struct WidgetState {
     pub busy: RwSignal<bool>,
     /// Unique prefix for ids inside this instance.
     pub id_prefix: StoredValue<String>,
+    /// The reservation held for the selected slot.
+    pub hold: RwSignal<Option<hold::HeldSlot>>,
+    /// This citizen's hold token (from the first reservation on), sent with every call.
+    pub token: StoredValue<String>,
+    /// Browser clock in ms, ticking once a second while a hold runs.
+    pub now_ms: RwSignal<f64>,
+    pub ticker: StoredValue<Option<IntervalHandle>, LocalStorage>,
 }
 
 impl WidgetState {
@@ -63,6 +71,10 @@ impl WidgetState {
             error: RwSignal::new(None),
             status: RwSignal::new(String::new()),
             busy: RwSignal::new(false),
+            hold: RwSignal::new(None),
+            token: StoredValue::new(String::new()),
+            now_ms: RwSignal::new(js_sys::Date::now()),
+            ticker: StoredValue::new_local(None),
         }
     }
 
@@ -97,8 +109,13 @@ impl WidgetState {
             let week = wanted
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_default();
-            let res =
-                crate::api::get_week(this.form.get_value(), this.element.get_value(), week).await;
+            let res = crate::api::get_week(
+                this.form.get_value(),
+                this.element.get_value(),
+                week,
+                this.token.get_value(),
+            )
+            .await;
             // A later navigation may have superseded this request.
             if this.week_wanted.get_untracked() != wanted {
                 return;
@@ -114,38 +131,9 @@ impl WidgetState {
         self.week_wanted.set(day);
         self.load_week();
     }
-
-    /// Picks a slot (or unpicks it when picked again).
-    pub fn choose(&self, slot: SlotView) {
-        if self.booked.get_untracked().is_some() || self.busy.get_untracked() {
-            return;
-        }
-        let same = self
-            .selected
-            .with_untracked(|s| s.as_ref().map(|s| s.id == slot.id));
-        self.error.set(None);
-        if same == Some(true) {
-            self.selected.set(None);
-            self.status.set(match self.lang {
-                Lang::Da => "Valget er fjernet.".into(),
-                Lang::En => "Selection removed.".into(),
-            });
-        } else {
-            self.idempotency_key.set_value(new_key());
-            let label = crate::i18n::slot_label(
-                self.lang,
-                slot.start.naive_local(),
-                slot.end.naive_local(),
-                slot.state,
-                true,
-            );
-            self.selected.set(Some(slot));
-            self.status.set(label);
-        }
-    }
 }
 
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
     let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
     let t = js_sys::Date::now() as u64;

@@ -1,5 +1,6 @@
 //! The root of one booking element: heading, navigation, grid, texts, hidden input.
 
+use super::hold::extend_label;
 use super::{form, grid::Grid, info::InfoDisclosure, nav::WeekNav, Load, WidgetState};
 use crate::i18n::{error_message, texts};
 use leptos::html::Input;
@@ -97,6 +98,8 @@ pub fn Widget(state: WidgetState, host: web_sys::HtmlElement) -> impl IntoView {
         }
     });
     let element_name = state.element.get_value();
+    // A memo, so the alert is inserted once (and announced once), not on every tick.
+    let hold_warning = Memo::new(move |_| state.hold_warning());
 
     view! {
         <section
@@ -108,7 +111,26 @@ pub fn Widget(state: WidgetState, host: web_sys::HtmlElement) -> impl IntoView {
         >
             {header}
             <WeekNav />
-            <Grid grid_ref=grid_ref />
+                        <Grid grid_ref=grid_ref />
+            {move || {
+                hold_warning
+                    .get()
+                    .map(|text| {
+                        view! {
+                            <div class="booket-hold-warning" role="alert" data-testid="booket-hold-warning">
+                                <p>{text}</p>
+                                <button
+                                    type="button"
+                                    class="booket-extend"
+                                    data-testid="booket-extend"
+                                    on:click=move |_| state.extend()
+                                >
+                                    {extend_label(state.lang)}
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             {description}
             <p class="booket-error" id=error_id data-testid="booket-error" role="alert">
                 {move || state.error.get().unwrap_or_default()}

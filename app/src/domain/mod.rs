@@ -42,6 +42,8 @@ pub enum SlotState {
     TooSoon,
     /// Already started.
     Past,
+    /// Reserved for the citizen asking (their hold token matches the event's hold).
+    Held,
 }
 
 impl SlotState {
@@ -76,6 +78,18 @@ pub struct WeekView {
     pub slots: Vec<SlotView>,
     /// When this week has no free slot: the Monday of the next week that has one.
     pub next_free_week: Option<NaiveDate>,
+}
+
+/// A reservation (" - Reserveret") made for one citizen while they fill in the form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub slot_id: String,
+    /// Proof of ownership; the widget sends it with extend, release and book.
+    pub token: String,
+    /// When the hold lapses, in the calendar's offset.
+    pub expires: DateTime<FixedOffset>,
+    /// Seconds left when the server answered (the browser's clock may be off).
+    pub seconds_left: u32,
 }
 
 /// What the hidden input carries.

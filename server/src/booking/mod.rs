@@ -3,17 +3,17 @@
 //! conditional write. Every rule is re-checked here against the server's clock.
 
 mod cache;
+pub mod hold;
 mod locks;
 pub mod slot_id;
+mod write;
 
 use crate::config::{CalendarConfig, Config, ElementConfig};
 use crate::graph::{wire, AppCredentials, GraphClient, GraphError};
-use app::api::{Backend, BookRequest};
-use app::domain::rules::{base_subject, classify, is_shown, marker_of};
+use app::api::{Backend, BookRequest, ReserveRequest};
+use app::domain::rules::{classify, is_shown};
 use app::domain::week::{monday_of, shown_days};
-use app::domain::{
-    BookingError, ElementPublic, Receipt, ReceiptState, SlotState, SlotView, WeekView,
-};
+use app::domain::{BookingError, ElementPublic, Hold, Receipt, SlotState, SlotView, WeekView};
 use cache::WeekCache;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use locks::KeyedLocks;
@@ -140,7 +140,7 @@ impl Booket {
                 let id = self.calendar_id(cal).await?;
                 match self
                     .graph
-                    .calendar_view(&creds, &cal.owner, &id, start, end)
+                    .calendar_view(&creds, &cal.owner, &id, start, end, hold::HOLD_PROPERTY)
                     .await
                 {
                     // The calendar was deleted or recreated: resolve the name again once.
@@ -148,7 +148,7 @@ impl Booket {
                         self.lock_ids().remove(&cal.name);
                         let id = self.calendar_id(cal).await?;
                         self.graph
-                            .calendar_view(&creds, &cal.owner, &id, start, end)
+                            .calendar_view(&creds, &cal.owner, &id, start, end, hold::HOLD_PROPERTY)
                             .await
                     }
                     other => other,
@@ -165,6 +165,7 @@ impl Booket {
         cal: &CalendarConfig,
         events: &[wire::Event],
         now: DateTime<Utc>,
+        hold_token: &str,
     ) -> Vec<SlotView> {
         let now_local = now.with_timezone(&cal.time_zone).naive_local();
         let window = el.window();
@@ -186,11 +187,20 @@ impl Booket {
                 if !is_shown(ls.naive_local(), le.naive_local(), &window) {
                     return None;
                 }
-                let marker = marker_of(
-                    e.subject.as_deref().unwrap_or(""),
-                    &self.config.exchange.markers,
-                );
-                let state = classify(ls.naive_local(), marker, now_local, el.notice_days);
+                let claim = write::claim_of(e, &self.config.exchange.markers, now, hold_token);
+                let state = match claim {
+                    write::Claim::Booked => SlotState::Booked,
+                    write::Claim::HeldByOther => SlotState::Reserved,
+                    write::Claim::Free => {
+                        classify(ls.naive_local(), None, now_local, el.notice_days)
+                    }
+                    write::Claim::Mine { active } => {
+                        match classify(ls.naive_local(), None, now_local, el.notice_days) {
+                            SlotState::Free if active => SlotState::Held,
+                            other => other,
+                        }
+                    }
+                };
                 let id = self.signer.issue(
                     form,
                     &el.name,
@@ -315,8 +325,12 @@ impl Backend for Booket {
         form: &str,
         element: &str,
         week: Option<NaiveDate>,
+        hold: &str,
     ) -> Result<WeekView, BookingError> {
         let (el, cal) = self.lookup(form, element)?;
+        if !hold::is_valid_token(hold) {
+            return Err(BookingError::invalid("hold"));
+        }
         let now = (self.clock)();
         let today = now.with_timezone(&cal.time_zone).date_naive();
         let first_week = monday_of(today);
@@ -325,8 +339,13 @@ impl Backend for Booket {
             return Err(BookingError::invalid("week"));
         }
         let events = self.week_events(cal, monday).await.map_err(unavailable)?;
-        let slots = self.slots(form, el, cal, &events, now);
-        let next_free_week = if slots.iter().any(|s| s.state == SlotState::Free) {
+        let slots = self.slots(form, el, cal, &events, now, hold);
+        let has_free = |slots: &[SlotView]| {
+            slots
+                .iter()
+                .any(|s| matches!(s.state, SlotState::Free | SlotState::Held))
+        };
+        let next_free_week = if has_free(&slots) {
             None
         } else {
             let mut found = None;
@@ -336,11 +355,7 @@ impl Backend for Booket {
                     break;
                 }
                 let evs = self.week_events(cal, m).await.map_err(unavailable)?;
-                if self
-                    .slots(form, el, cal, &evs, now)
-                    .iter()
-                    .any(|s| s.state == SlotState::Free)
-                {
+                if has_free(&self.slots(form, el, cal, &evs, now, hold)) {
                     found = Some(m);
                     break;
                 }
@@ -357,97 +372,131 @@ impl Backend for Booket {
         })
     }
 
+    async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
+        let (_, cal) = self.lookup(&req.form, &req.element)?;
+        let result = self.reserve_slot(req).await;
+        self.after_write(cal, &result);
+        result
+    }
+
+    async fn release(
+        &self,
+        form: &str,
+        element: &str,
+        slot_id: &str,
+        hold: &str,
+    ) -> Result<(), BookingError> {
+        let (_, cal) = self.lookup(form, element)?;
+        let result = self.release_slot(form, element, slot_id, hold).await;
+        self.after_write(cal, &result);
+        result
+    }
+
     async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let result = self.book_slot(req).await;
-        // Whether we wrote or found the slot gone, the cached weeks may now be wrong.
+        self.after_write(cal, &result);
+        result
+    }
+}
+
+impl Booket {
+    /// Whether we wrote or found the slot changed, the cached weeks may now be wrong.
+    fn after_write<T>(&self, cal: &CalendarConfig, result: &Result<T, BookingError>) {
         if matches!(
             result,
             Ok(_) | Err(BookingError::Taken) | Err(BookingError::Unavailable)
         ) {
             self.cache.invalidate(&cal.name);
         }
-        result
-    }
-}
-
-impl Booket {
-    async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
-        let (el, cal) = self.lookup(&req.form, &req.element)?;
-        let slot = self
-            .signer
-            .verify(&req.form, &req.element, &req.slot_id)
-            .ok_or(BookingError::InvalidSlot)?;
-        let key = format!(
-            "{}\u{1f}{}\u{1f}{}",
-            req.form, req.element, req.idempotency_key
-        );
-        if let Some(r) = self.remembered(&key, &req.slot_id)? {
-            return Ok(r);
-        }
-        // One write per event at a time in this process; the conditional write below
-        // settles races between processes.
-        let _guard = self.locks.lock(&slot.event_id).await;
-        if let Some(r) = self.remembered(&key, &req.slot_id)? {
-            return Ok(r);
-        }
-        self.check_rules(el, cal, slot.start, slot.end)?;
-
-        let creds = Self::credentials(cal);
-        let event = self
-            .graph
-            .get_event(&creds, &cal.owner, &slot.event_id)
-            .await
-            .map_err(|e| match e {
-                GraphError::NotFound { .. } => BookingError::Taken,
-                other => unavailable(other),
-            })?;
-        let unchanged = matches!(
-            (wire::to_utc(&event.start), wire::to_utc(&event.end)),
-            (Ok(s), Ok(e)) if s == slot.start && e == slot.end
-        );
-        let subject = event.subject.clone().unwrap_or_default();
-        let markers = &self.config.exchange.markers;
-        if event.is_cancelled
-            || event.is_all_day
-            || !unchanged
-            || marker_of(&subject, markers).is_some()
-        {
-            return Err(BookingError::Taken);
-        }
-        let etag = event.if_match().ok_or_else(|| {
-            tracing::error!(event = %event.id, "event without etag or changeKey");
-            BookingError::Internal
-        })?;
-        let booked_subject = format!("{}{}", base_subject(&subject, markers), markers.booked);
-        let updated = self
-            .graph
-            .patch_subject(&creds, &cal.owner, &slot.event_id, &etag, &booked_subject)
-            .await
-            .map_err(|e| match e {
-                GraphError::Conflict { .. } | GraphError::NotFound { .. } => BookingError::Taken,
-                other => unavailable(other),
-            })?;
-        if updated.subject.as_deref() != Some(booked_subject.as_str()) {
-            tracing::error!(event = %updated.id, "subject after booking is not the booked subject");
-            return Err(BookingError::Internal);
-        }
-        let receipt = Receipt {
-            slot_id: req.slot_id.clone(),
-            start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
-            end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
-            calendar: cal.name.clone(),
-            state: ReceiptState::Booked,
-        };
-        tracing::info!(calendar = %cal.name, start = %receipt.start, "slot booked");
-        self.remember(key, req.slot_id, receipt.clone());
-        Ok(receipt)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The server's path: an instant, converted to the calendar's zone, then the pure rules.
+    fn state_at(now_utc: &str, slot_local: &str, notice: u16) -> SlotState {
+        let tz = chrono_tz::Europe::Copenhagen;
+        let now = DateTime::parse_from_rfc3339(now_utc)
+            .unwrap()
+            .with_timezone(&Utc);
+        let slot = chrono::NaiveDateTime::parse_from_str(slot_local, "%Y-%m-%d %H:%M").unwrap();
+        classify(slot, None, now.with_timezone(&tz).naive_local(), notice)
+    }
+
+    #[test]
+    fn notice_days_use_the_local_date_across_dst_changes() {
+        let table = [
+            // 23:30 UTC on Saturday 28 March is already Sunday 29 March (00:30 CET) locally.
+            (
+                "2026-03-28T23:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::Free,
+            ),
+            (
+                "2026-03-28T23:30:00Z",
+                "2026-03-30 09:00",
+                2,
+                SlotState::TooSoon,
+            ),
+            // 22:30 UTC is still Saturday locally: Monday is two days away.
+            (
+                "2026-03-28T22:30:00Z",
+                "2026-03-30 09:00",
+                2,
+                SlotState::Free,
+            ),
+            // After the spring change (CEST, UTC+2): 22:30 UTC on Sunday is 00:30 Monday.
+            (
+                "2026-03-29T22:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::TooSoon,
+            ),
+            (
+                "2026-03-29T21:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::Free,
+            ),
+            // Autumn change, 25 October: 23:30 UTC on the 24th is 01:30 CEST on the 25th.
+            (
+                "2026-10-24T23:30:00Z",
+                "2026-10-26 09:00",
+                1,
+                SlotState::Free,
+            ),
+            (
+                "2026-10-24T23:30:00Z",
+                "2026-10-26 09:00",
+                2,
+                SlotState::TooSoon,
+            ),
+            // A slot that started one hour ago locally, measured across the change.
+            (
+                "2026-10-25T08:30:00Z",
+                "2026-10-25 09:00",
+                0,
+                SlotState::Past,
+            ),
+            (
+                "2026-10-25T07:30:00Z",
+                "2026-10-25 09:00",
+                0,
+                SlotState::Free,
+            ),
+        ];
+        for (now, slot, notice, want) in table {
+            assert_eq!(
+                state_at(now, slot, notice),
+                want,
+                "now {now}, slot {slot}, notice {notice}"
+            );
+        }
+    }
 
     #[test]
     fn week_bounds_follow_local_midnight_across_dst() {

@@ -59,6 +59,15 @@ struct Req {
 
 const MAX_ATTEMPTS: u32 = 6;
 
+/// The event fields Booket reads.
+const EVENT_FIELDS: &str =
+    "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
+
+/// `$expand` for one single-value extended property.
+fn expand_property(id: &str) -> String {
+    format!("singleValueExtendedProperties($filter=id eq '{id}')")
+}
+
 impl GraphClient {
     pub fn new(opts: GraphOptions) -> Result<Self, GraphError> {
         let http = reqwest::Client::builder()
@@ -356,7 +365,8 @@ impl GraphClient {
         }
     }
 
-    /// Events overlapping `[start, end)`, all pages, times in UTC.
+    /// Events overlapping `[start, end)`, all pages, times in UTC, with the single-value
+    /// extended property `expand`.
     pub async fn calendar_view(
         &self,
         creds: &AppCredentials,
@@ -364,6 +374,7 @@ impl GraphClient {
         calendar_id: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        expand: &str,
     ) -> Result<Vec<Event>, GraphError> {
         let s = start.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let e = end.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -373,41 +384,48 @@ impl GraphClient {
                 ("startDateTime", &s),
                 ("endDateTime", &e),
                 ("$top", "250"),
-                (
-                    "$select",
-                    "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey",
-                ),
+                ("$select", EVENT_FIELDS),
+                ("$expand", &expand_property(expand)),
             ],
         );
         self.get_all(creds, url).await
     }
 
+    /// One event with the single-value extended property `expand`.
     pub async fn get_event(
         &self,
         creds: &AppCredentials,
         user: &str,
         id: &str,
+        expand: &str,
     ) -> Result<Event, GraphError> {
         let url = self.url(
             &["users", user, "events", id],
-            &[(
-                "$select",
-                "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey",
-            )],
+            &[
+                ("$select", EVENT_FIELDS),
+                ("$expand", &expand_property(expand)),
+            ],
         );
         self.get_json(creds, url).await
     }
 
-    /// Sets the subject only if the event is unchanged since `if_match` was read.
-    /// A conflict comes back as [`GraphError::Conflict`].
-    pub async fn patch_subject(
+    /// Sets the subject (and, with `property`, one single-value extended property) only if
+    /// the event is unchanged since `if_match` was read. A conflict comes back as
+    /// [`GraphError::Conflict`]. The answer carries the new etag.
+    pub async fn patch_event(
         &self,
         creds: &AppCredentials,
         user: &str,
         id: &str,
         if_match: &str,
         subject: &str,
+        property: Option<(&str, &str)>,
     ) -> Result<Event, GraphError> {
+        let mut json = serde_json::json!({ "subject": subject });
+        if let Some((pid, value)) = property {
+            json["singleValueExtendedProperties"] =
+                serde_json::json!([{ "id": pid, "value": value }]);
+        }
         let body = self
             .send(
                 creds,
@@ -415,7 +433,7 @@ impl GraphClient {
                     method: Method::PATCH,
                     url: self.url(&["users", user, "events", id], &[]),
                     if_match: Some(if_match.to_owned()),
-                    json: Some(serde_json::json!({ "subject": subject })),
+                    json: Some(json),
                     replayable: false,
                 },
             )

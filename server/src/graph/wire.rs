@@ -75,9 +75,27 @@ pub struct Event {
     pub organizer: Option<Recipient>,
     #[serde(default)]
     pub location: Option<Location>,
+    /// Only those asked for with `$expand=singleValueExtendedProperties(...)`.
+    #[serde(default)]
+    pub single_value_extended_properties: Vec<ExtendedProperty>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExtendedProperty {
+    pub id: String,
+    #[serde(default)]
+    pub value: String,
 }
 
 impl Event {
+    /// The value of a single-value extended property (ids compare case-insensitively).
+    pub fn property(&self, id: &str) -> Option<&str> {
+        self.single_value_extended_properties
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+            .map(|p| p.value.as_str())
+    }
+
     /// The precondition to send with a conditional write.
     pub fn if_match(&self) -> Option<String> {
         self.etag

@@ -348,7 +348,7 @@ fn route(
         }
         (Method::GET, ["users", user, "events", id])
         | (Method::GET, ["users", user, "calendars", _, "events", id]) => {
-            get_event(sim, tenant, user, id, tz)
+            get_event(sim, tenant, user, id, tz, &query)
         }
         (Method::PATCH, ["users", user, "events", id])
         | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
@@ -516,6 +516,7 @@ fn calendar_view(
         Ok(b) => b,
         Err(r) => return r,
     };
+    let expand = Expand::from_query(query);
     let mut s = sim.lock();
     s.stats.calendar_view_requests += 1;
     let Some(mb) = s.mailbox_mut(tenant, user) else {
@@ -540,7 +541,7 @@ fn calendar_view(
         .into_iter()
         .skip(skip)
         .take(top)
-        .map(|e| event_json(sim, e, &organizer, tz))
+        .map(|e| event_json(sim, e, &organizer, tz, &expand))
         .collect();
     let mut body = json!({
         "@odata.context": format!("{}/v1.0/$metadata#users('{user}')/calendars('{cal}')/calendarView", sim.base_url()),
@@ -572,9 +573,60 @@ fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTimeZone {
     }
 }
 
-fn event_json(sim: &Simulator, e: &Event, mailbox: &str, tz: Option<chrono_tz::Tz>) -> Value {
+/// Which single-value extended properties a request asked for with `$expand`.
+enum Expand {
+    None,
+    All,
+    Id(String),
+}
+
+impl Expand {
+    fn from_query(query: &HashMap<String, String>) -> Expand {
+        let Some(x) = query.get("$expand") else {
+            return Expand::None;
+        };
+        let Some(inner) = x.trim().strip_prefix("singleValueExtendedProperties") else {
+            return Expand::None;
+        };
+        // `($filter=id eq '<id>')`
+        match inner
+            .trim()
+            .strip_prefix("($filter=id eq '")
+            .and_then(|r| r.strip_suffix("')"))
+        {
+            Some(id) => Expand::Id(id.to_owned()),
+            None => Expand::All,
+        }
+    }
+
+    fn pick(&self, e: &Event) -> Option<Value> {
+        let wanted = |id: &str| match self {
+            Expand::None => false,
+            Expand::All => true,
+            Expand::Id(w) => w.eq_ignore_ascii_case(id),
+        };
+        if matches!(self, Expand::None) {
+            return None;
+        }
+        Some(Value::Array(
+            e.properties
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, value)| json!({"id": id, "value": value}))
+                .collect(),
+        ))
+    }
+}
+
+fn event_json(
+    sim: &Simulator,
+    e: &Event,
+    mailbox: &str,
+    tz: Option<chrono_tz::Tz>,
+    expand: &Expand,
+) -> Value {
     let person = |p: &super::model::Person| json!({"name": p.name, "address": p.address});
-    json!({
+    let mut v = json!({
         "@odata.etag": format!("W/\"{}\"", e.change_key),
         "id": e.id,
         "changeKey": e.change_key,
@@ -594,8 +646,12 @@ fn event_json(sim: &Simulator, e: &Event, mailbox: &str, tz: Option<chrono_tz::T
             "emailAddress": person(a),
         })).collect::<Vec<_>>(),
         "organizer": {"emailAddress": person(&e.organizer)},
-        "webLink": format!("{}/owa/?itemid={}", sim.base_url(), e.id),
-    })
+                "webLink": format!("{}/owa/?itemid={}", sim.base_url(), e.id),
+    });
+    if let Some(props) = expand.pick(e) {
+        v["singleValueExtendedProperties"] = props;
+    }
+    v
 }
 
 fn find_event<'a>(
@@ -628,13 +684,16 @@ fn get_event(
     user: &str,
     id: &str,
     tz: Option<chrono_tz::Tz>,
+    query: &HashMap<String, String>,
 ) -> Response {
+    let expand = Expand::from_query(query);
     let mut s = sim.lock();
     s.stats.event_gets += 1;
     match find_event(&mut s, tenant, user, id) {
-        Ok((upn, e)) => {
-            with_preference(axum::Json(event_json(sim, e, &upn, tz)).into_response(), tz)
-        }
+        Ok((upn, e)) => with_preference(
+            axum::Json(event_json(sim, e, &upn, tz, &expand)).into_response(),
+            tz,
+        ),
         Err(r) => r,
     }
 }
@@ -666,6 +725,36 @@ fn patch_event(
             );
         }
     };
+    let mut properties = Vec::new();
+    match changes.get("singleValueExtendedProperties") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                match (
+                    item.get("id").and_then(Value::as_str),
+                    item.get("value").and_then(Value::as_str),
+                ) {
+                    (Some(id), Some(value)) if !id.is_empty() => {
+                        properties.push((id.to_owned(), value.to_owned()))
+                    }
+                    _ => {
+                        return graph_error(
+                            StatusCode::BAD_REQUEST,
+                            "ErrorInvalidExtendedProperty",
+                            "An extended property needs an id and a value.",
+                        )
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidRequest",
+                "singleValueExtendedProperties must be an array.",
+            );
+        }
+    }
     let if_match = headers
         .get("if-match")
         .and_then(|v| v.to_str().ok())
@@ -694,8 +783,18 @@ fn patch_event(
     if let Some(sub) = subject {
         e.subject = sub;
     }
+    for (id, value) in properties {
+        match e
+            .properties
+            .iter_mut()
+            .find(|(pid, _)| pid.eq_ignore_ascii_case(&id))
+        {
+            Some(p) => p.1 = value,
+            None => e.properties.push((id, value)),
+        }
+    }
     e.change_key = new_key;
-    let json = event_json(sim, e, &upn, tz);
+    let json = event_json(sim, e, &upn, tz, &Expand::All);
     // The organizer changed a meeting: Exchange sends the attendees an update itself.
     let update =
         (!e.attendees.is_empty() && e.organizer.address.eq_ignore_ascii_case(&upn)).then(|| {

@@ -56,6 +56,8 @@ pub struct Event {
     pub organizer: Person,
     pub location: String,
     pub change_key: String,
+    /// Single-value extended properties (id, value).
+    pub properties: Vec<(String, String)>,
     /// What the seed meant this event to be (`slot`, `booked`, `noise:before-window`, …).
     /// Not part of the Graph shape; only in `/_sim/state`.
     pub kind: String,

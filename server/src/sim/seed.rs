@@ -89,6 +89,7 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             organizer: owner.clone(),
             location: DEMO_LOCATION.into(),
             change_key: base64::engine::general_purpose::STANDARD.encode(format!("seed-{key:06}")),
+            properties: vec![],
             kind: kind.into(),
         }
     };

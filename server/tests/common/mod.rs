@@ -7,7 +7,7 @@ use server::booking::Clock;
 use server::config::Config;
 use server::sim::model::{Event, SimOptions};
 use server::sim::Simulator;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Monday 30 November 2026, 11:00 in Copenhagen: a fixed "now" for every test.
 pub fn monday_11() -> DateTime<Utc> {
@@ -20,6 +20,9 @@ pub struct Env {
     pub http: reqwest::Client,
     pub now: DateTime<Utc>,
     pub config: Config,
+    pub booket: Arc<server::booking::Booket>,
+    /// Added to `now` by the server clock; see [`Env::advance`].
+    offset: Arc<Mutex<chrono::TimeDelta>>,
 }
 
 pub struct Options {
@@ -52,7 +55,15 @@ impl Env {
     /// instances behind one load balancer).
     pub async fn second_instance(&self) -> Env {
         let config = self.config.clone();
-        Self::server_for(self.sim.clone(), self.now, move |c| *c = config).await
+        let env = Self::server_for(self.sim.clone(), self.now, move |c| *c = config).await;
+        // Both instances read the same (test) clock.
+        *env.offset.lock().unwrap() = *self.offset.lock().unwrap();
+        env
+    }
+
+    /// Moves the server clock forward (holds lapse, notice limits move).
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        *self.offset.lock().unwrap() += by;
     }
 
     async fn server_for(
@@ -63,8 +74,12 @@ impl Env {
         let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
         config.server.slot_key = Some("test-slot-key".into());
         config.exchange.retry_budget = std::time::Duration::from_secs(5);
+        // Tests run the sweep themselves.
+        config.exchange.hold_sweep = std::time::Duration::ZERO;
         tweak(&mut config);
-        let clock: Clock = Arc::new(move || now);
+        let offset = Arc::new(Mutex::new(chrono::TimeDelta::zero()));
+        let clock_offset = offset.clone();
+        let clock: Clock = Arc::new(move || now + *clock_offset.lock().unwrap());
         let srv = server::Server::build(
             config.clone(),
             Some("127.0.0.1:0".parse().unwrap()),
@@ -75,6 +90,7 @@ impl Env {
         .await
         .unwrap();
         let addr = srv.local_addr().unwrap();
+        let booket = srv.booket.clone();
         tokio::spawn(srv.run(std::future::pending()));
         Env {
             sim,
@@ -82,6 +98,8 @@ impl Env {
             http: reqwest::Client::new(),
             now,
             config,
+            booket,
+            offset,
         }
     }
 
@@ -105,6 +123,59 @@ impl Env {
         self.call(
             "week",
             &[("form", form), ("element", "tid"), ("week", week)],
+        )
+        .await
+    }
+
+    pub async fn reserve(
+        &self,
+        form: &str,
+        slot_id: &str,
+        hold: &str,
+        release: &str,
+    ) -> (u16, serde_json::Value) {
+        self.call(
+            "reserve",
+            &[
+                ("form", form),
+                ("element", "tid"),
+                ("slot_id", slot_id),
+                ("hold", hold),
+                ("release_slot_id", release),
+            ],
+        )
+        .await
+    }
+
+    pub async fn release(&self, form: &str, slot_id: &str, hold: &str) -> (u16, serde_json::Value) {
+        self.call(
+            "release",
+            &[
+                ("form", form),
+                ("element", "tid"),
+                ("slot_id", slot_id),
+                ("hold", hold),
+            ],
+        )
+        .await
+    }
+
+    pub async fn book_held(
+        &self,
+        form: &str,
+        slot_id: &str,
+        key: &str,
+        hold: &str,
+    ) -> (u16, serde_json::Value) {
+        self.call(
+            "book",
+            &[
+                ("form", form),
+                ("element", "tid"),
+                ("slot_id", slot_id),
+                ("idempotency_key", key),
+                ("hold", hold),
+            ],
         )
         .await
     }

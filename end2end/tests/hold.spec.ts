@@ -1,0 +1,67 @@
+import { test, expect } from '@playwright/test';
+import { Booket, eventIdOf, simEvent, widgetViolations } from './fixtures/booket';
+
+const HOLD = /^v1;[^;]+;(\d+)$/;
+
+async function holdExpiry(request: any, slotId: string): Promise<number> {
+  const event = await simEvent(request, eventIdOf(slotId));
+  const prop = event.properties.find((p: [string, string]) => p[0].includes('BooketHold'));
+  const m = prop && HOLD.exec(prop[1]);
+  if (!m) throw new Error(`no hold on ${event.id}: ${JSON.stringify(event.properties)}`);
+  return Number(m[1]);
+}
+
+test('picking a time reserves it; picking another gives the first back', async ({ page, request }) => {
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  const first = booket.slots('free').nth(0);
+  const firstStart = await first.getAttribute('data-start');
+  await first.click();
+  await expect(booket.status).toContainText('Tiden er reserveret til dig til kl.');
+  await expect(booket.root.getByTestId('booket-chosen')).toContainText('reserveret til dig til kl.');
+  const a = (await booket.receipt()).slot_id;
+  expect((await simEvent(request, eventIdOf(a))).subject).toMatch(/ - Reserveret$/);
+
+  await booket.root.locator(`[data-testid="booket-slot"][data-state="free"]:not([data-start="${firstStart}"])`).first().click();
+  await expect.poll(async () => (await booket.receipt()).slot_id).not.toBe(a);
+  const b = (await booket.receipt()).slot_id;
+  expect((await simEvent(request, eventIdOf(b))).subject).toMatch(/ - Reserveret$/);
+  await expect.poll(async () => (await simEvent(request, eventIdOf(a))).subject).not.toMatch(/ - Reserveret$/);
+
+  // Picking the held time again gives it back.
+  await booket.root.locator('[aria-pressed="true"]').click();
+  await expect(booket.status).toContainText('tiden er givet fri');
+  await expect.poll(async () => (await simEvent(request, eventIdOf(b))).subject).not.toMatch(/ - Reserveret$/);
+  expect(await booket.receipt()).toBeNull();
+});
+
+test('the hold warning comes before it lapses and the citizen extends by keyboard', async ({ page, request }) => {
+  // The Playwright demo holds for 30 s (see playwright.config.ts): the warning shows at 15 s left.
+  test.setTimeout(60_000);
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  await booket.slots('free').first().focus();
+  await page.keyboard.press('Enter');
+  await expect(booket.status).toContainText('reserveret til dig');
+  const slotId = (await booket.receipt()).slot_id;
+  const firstExpiry = await holdExpiry(request, slotId);
+
+  const warning = booket.root.getByTestId('booket-hold-warning');
+  await expect(warning).toBeVisible({ timeout: 25_000 });
+  await expect(warning).toHaveAttribute('role', 'alert');
+  await expect(warning).toContainText('Din reservation udløber kl.');
+  expect(await widgetViolations(page), 'hold warning').toEqual([]);
+  // Reach the button from the slot by keyboard.
+  for (let i = 0; i < 100; i++) {
+    if (await page.evaluate(() => document.activeElement?.getAttribute('data-testid')) === 'booket-extend') break;
+    await page.keyboard.press('Tab');
+  }
+  await expect(booket.root.getByTestId('booket-extend')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(booket.status).toContainText('Reservationen er forlænget til kl.');
+  await expect(warning).toBeHidden();
+  await expect(booket.grid).toBeFocused();
+  expect(await holdExpiry(request, slotId)).toBeGreaterThan(firstExpiry);
+});

@@ -1,0 +1,99 @@
+//! Holds: who reserved a slot and until when, stored with the Outlook event as a Graph
+//! single-value extended property so a restarted server and every other instance see it.
+//! The property holds a hash of the citizen's token, never the token itself.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// The extended property's id (a string property in Booket's own namespace GUID).
+pub const HOLD_PROPERTY: &str = "String {8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09} Name BooketHold";
+
+/// What the property says once a hold has ended (a property cannot be removed by PATCH).
+pub const ENDED: &str = "ended";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldInfo {
+    /// Hash of the owner's token.
+    pub owner: String,
+    pub expires: DateTime<Utc>,
+}
+
+impl HoldInfo {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires
+    }
+
+    pub fn is_owned_by(&self, token: &str) -> bool {
+        !token.is_empty() && self.owner == owner_hash(token)
+    }
+
+    /// `v1;<owner hash>;<expiry, Unix seconds>`
+    pub fn to_value(&self) -> String {
+        format!("v1;{};{}", self.owner, self.expires.timestamp())
+    }
+
+    pub fn parse(value: &str) -> Option<HoldInfo> {
+        let mut parts = value.split(';');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let owner = parts.next()?.to_owned();
+        let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        if parts.next().is_some() || owner.is_empty() {
+            return None;
+        }
+        Some(HoldInfo { owner, expires })
+    }
+}
+
+pub fn owner_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    B64.encode(&digest[..16])
+}
+
+/// A new random hold token (128 bits, URL-safe).
+pub fn new_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS random source works");
+    B64.encode(b)
+}
+
+/// A token as the widget sends it back: 22 URL-safe characters, or empty.
+pub fn is_valid_token(token: &str) -> bool {
+    token.is_empty()
+        || (token.len() == 22
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn values_round_trip_and_junk_is_ignored() {
+        let h = HoldInfo {
+            owner: owner_hash("tok"),
+            expires: Utc.with_ymd_and_hms(2026, 12, 1, 9, 15, 0).unwrap(),
+        };
+        assert_eq!(HoldInfo::parse(&h.to_value()), Some(h.clone()));
+        assert!(h.is_owned_by("tok"));
+        assert!(!h.is_owned_by("other"));
+        assert!(!h.is_owned_by(""));
+        for junk in ["", ENDED, "v2;a;1", "v1;;1", "v1;a;x", "v1;a;1;2"] {
+            assert_eq!(HoldInfo::parse(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_random_and_validated() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert!(is_valid_token(&a) && is_valid_token(""));
+        assert!(!is_valid_token("short") && !is_valid_token("<script>alert(1)</script>xx"));
+    }
+}

@@ -1,0 +1,342 @@
+//! The write path: reserve, extend, release and book, and the sweep of lapsed holds.
+//!
+//! Every write is the same shape, serialised per event in this process and settled between
+//! processes by Graph: read the event (with its hold property), decide from its subject and
+//! hold whether this citizen may have it, then PATCH with `If-Match` on the etag just read.
+//! A 409/412 means someone else changed it first: the citizen is told the time was taken.
+
+use super::hold::{self, HoldInfo, ENDED, HOLD_PROPERTY};
+use super::slot_id::SlotRef;
+use super::{unavailable, Booket};
+use crate::config::{CalendarConfig, ElementConfig};
+use crate::graph::{wire, GraphError};
+use app::api::{BookRequest, ReserveRequest};
+use app::domain::rules::{base_subject, marker_of, Marker};
+use app::domain::week::monday_of;
+use app::domain::{BookingError, Hold, Markers, Receipt, ReceiptState};
+use chrono::{DateTime, Days, Utc};
+
+/// What one citizen (by hold token) may do with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// No marker, or a reservation whose hold has lapsed.
+    Free,
+    /// Reserved with this citizen's token (`active` false once it lapsed; still untouched).
+    Mine {
+        active: bool,
+    },
+    /// Reserved by someone else and still held, or marked " - Reserveret" by hand.
+    HeldByOther,
+    Booked,
+}
+
+pub(super) fn claim_of(
+    event: &wire::Event,
+    markers: &Markers,
+    now: DateTime<Utc>,
+    token: &str,
+) -> Claim {
+    match marker_of(event.subject.as_deref().unwrap_or(""), markers) {
+        None => Claim::Free,
+        Some(Marker::Booked) => Claim::Booked,
+        Some(Marker::Reserved) => match event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) {
+            Some(h) if h.is_owned_by(token) => Claim::Mine {
+                active: h.is_active(now),
+            },
+            Some(h) if !h.is_active(now) => Claim::Free,
+            _ => Claim::HeldByOther,
+        },
+    }
+}
+
+impl Booket {
+    /// Reads the event behind a slot id and checks it is still the slot that was offered:
+    /// not cancelled, not all-day, not moved.
+    async fn read_slot(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+    ) -> Result<wire::Event, BookingError> {
+        let event = self
+            .graph
+            .get_event(
+                &Self::credentials(cal),
+                &cal.owner,
+                &slot.event_id,
+                HOLD_PROPERTY,
+            )
+            .await
+            .map_err(|e| match e {
+                GraphError::NotFound { .. } => BookingError::Taken,
+                other => unavailable(other),
+            })?;
+        let unchanged = matches!(
+            (wire::to_utc(&event.start), wire::to_utc(&event.end)),
+            (Ok(s), Ok(e)) if s == slot.start && e == slot.end
+        );
+        if event.is_cancelled || event.is_all_day || !unchanged {
+            return Err(BookingError::Taken);
+        }
+        Ok(event)
+    }
+
+    /// The conditional write. A lost race is [`BookingError::Taken`].
+    async fn write_subject(
+        &self,
+        cal: &CalendarConfig,
+        event: &wire::Event,
+        subject: &str,
+        hold_value: &str,
+    ) -> Result<wire::Event, BookingError> {
+        let etag = event.if_match().ok_or_else(|| {
+            tracing::error!(event = %event.id, "event without etag or changeKey");
+            BookingError::Internal
+        })?;
+        let updated = self
+            .graph
+            .patch_event(
+                &Self::credentials(cal),
+                &cal.owner,
+                &event.id,
+                &etag,
+                subject,
+                Some((HOLD_PROPERTY, hold_value)),
+            )
+            .await
+            .map_err(|e| match e {
+                GraphError::Conflict { .. } | GraphError::NotFound { .. } => BookingError::Taken,
+                other => unavailable(other),
+            })?;
+        if updated.subject.as_deref() != Some(subject) {
+            tracing::error!(event = %updated.id, "subject after the write is not the one written");
+            return Err(BookingError::Internal);
+        }
+        Ok(updated)
+    }
+
+    fn verify(
+        &self,
+        form: &str,
+        element: &str,
+        slot_id: &str,
+    ) -> Result<(&ElementConfig, &CalendarConfig, SlotRef), BookingError> {
+        let (el, cal) = self.lookup(form, element)?;
+        let slot = self
+            .signer
+            .verify(form, element, slot_id)
+            .ok_or(BookingError::InvalidSlot)?;
+        Ok((el, cal, slot))
+    }
+
+    /// Reserves (or extends) a slot for the holder of `req.hold` (a new holder when empty),
+    /// then gives back `req.release_slot_id` if that was theirs.
+    pub(super) async fn reserve_slot(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
+        let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
+        if !hold::is_valid_token(&req.hold) {
+            return Err(BookingError::invalid("hold"));
+        }
+        self.check_rules(el, cal, slot.start, slot.end)?;
+        let token = if req.hold.is_empty() {
+            hold::new_token()
+        } else {
+            req.hold.clone()
+        };
+        let hold_for = self.config.exchange.hold;
+        let expires;
+        {
+            let _guard = self.locks.lock(&slot.event_id).await;
+            let event = self.read_slot(cal, &slot).await?;
+            let now = (self.clock)();
+            match claim_of(&event, &self.config.exchange.markers, now, &token) {
+                Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
+                Claim::Free | Claim::Mine { .. } => {}
+            }
+            expires = now
+                + chrono::TimeDelta::from_std(hold_for).unwrap_or(chrono::TimeDelta::minutes(15));
+            let markers = &self.config.exchange.markers;
+            let subject = format!(
+                "{}{}",
+                base_subject(event.subject.as_deref().unwrap_or(""), markers),
+                markers.reserved
+            );
+            let info = HoldInfo {
+                owner: hold::owner_hash(&token),
+                expires,
+            };
+            self.write_subject(cal, &event, &subject, &info.to_value())
+                .await?;
+        }
+        if !req.release_slot_id.is_empty() && req.release_slot_id != req.slot_id {
+            if let Err(e) = self
+                .release_slot(&req.form, &req.element, &req.release_slot_id, &token)
+                .await
+            {
+                // The old hold lapses by itself; the new one stands.
+                tracing::warn!("could not give back the previous hold: {e}");
+            }
+        }
+        Ok(Hold {
+            slot_id: req.slot_id,
+            token,
+            expires: expires.with_timezone(&cal.time_zone).fixed_offset(),
+            seconds_left: hold_for.as_secs().min(u64::from(u32::MAX)) as u32,
+        })
+    }
+
+    /// Gives a slot back if `token` holds it; anything else is left alone.
+    pub(super) async fn release_slot(
+        &self,
+        form: &str,
+        element: &str,
+        slot_id: &str,
+        token: &str,
+    ) -> Result<(), BookingError> {
+        let (_, cal, slot) = self.verify(form, element, slot_id)?;
+        if token.is_empty() || !hold::is_valid_token(token) {
+            return Err(BookingError::invalid("hold"));
+        }
+        let _guard = self.locks.lock(&slot.event_id).await;
+        let event = match self.read_slot(cal, &slot).await {
+            Ok(e) => e,
+            // Gone, moved or cancelled: nothing of ours to give back.
+            Err(BookingError::Taken) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !matches!(
+            claim_of(&event, &self.config.exchange.markers, (self.clock)(), token),
+            Claim::Mine { .. }
+        ) {
+            return Ok(());
+        }
+        let subject = base_subject(
+            event.subject.as_deref().unwrap_or(""),
+            &self.config.exchange.markers,
+        )
+        .to_owned();
+        match self.write_subject(cal, &event, &subject, ENDED).await {
+            // Changed since we read it: no longer ours to touch.
+            Ok(_) | Err(BookingError::Taken) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Books a slot: the citizen's own hold, or a free slot claimed directly.
+    pub(super) async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+        let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
+        if !hold::is_valid_token(&req.hold) {
+            return Err(BookingError::invalid("hold"));
+        }
+        let key = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            req.form, req.element, req.idempotency_key
+        );
+        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+            return Ok(r);
+        }
+        // One write per event at a time in this process; the conditional write below
+        // settles races between processes.
+        let _guard = self.locks.lock(&slot.event_id).await;
+        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+            return Ok(r);
+        }
+        self.check_rules(el, cal, slot.start, slot.end)?;
+        let event = self.read_slot(cal, &slot).await?;
+        match claim_of(
+            &event,
+            &self.config.exchange.markers,
+            (self.clock)(),
+            &req.hold,
+        ) {
+            Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
+            Claim::Free | Claim::Mine { .. } => {}
+        }
+        let markers = &self.config.exchange.markers;
+        let subject = format!(
+            "{}{}",
+            base_subject(event.subject.as_deref().unwrap_or(""), markers),
+            markers.booked
+        );
+        self.write_subject(cal, &event, &subject, ENDED).await?;
+        let receipt = Receipt {
+            slot_id: req.slot_id.clone(),
+            start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
+            end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
+            calendar: cal.name.clone(),
+            state: ReceiptState::Booked,
+        };
+        tracing::info!(calendar = %cal.name, start = %receipt.start, "slot booked");
+        self.remember(key, req.slot_id, receipt.clone());
+        Ok(receipt)
+    }
+
+    /// Gives back every lapsed hold from the start of this week through `sweep_weeks`
+    /// ahead, each with a conditional write, so a slot booked or re-reserved meanwhile is
+    /// never touched. Returns how many holds were released.
+    pub async fn sweep_expired_holds(&self) -> Result<usize, GraphError> {
+        let mut released = 0;
+        for cal in &self.config.calendars {
+            let now = (self.clock)();
+            let monday = monday_of(now.with_timezone(&cal.time_zone).date_naive());
+            let start = super::local_midnight(cal.time_zone, monday);
+            let end = super::local_midnight(
+                cal.time_zone,
+                monday + Days::new(7 * self.config.exchange.hold_sweep_weeks),
+            );
+            let creds = Self::credentials(cal);
+            let id = self.calendar_id(cal).await?;
+            let events = self
+                .graph
+                .calendar_view(&creds, &cal.owner, &id, start, end, HOLD_PROPERTY)
+                .await?;
+            let markers = &self.config.exchange.markers;
+            let mut changed = false;
+            for event in events {
+                let subject = event.subject.clone().unwrap_or_default();
+                let lapsed = marker_of(&subject, markers) == Some(Marker::Reserved)
+                    && event
+                        .property(HOLD_PROPERTY)
+                        .and_then(HoldInfo::parse)
+                        .is_some_and(|h| !h.is_active(now));
+                if !lapsed {
+                    continue;
+                }
+                let _guard = self.locks.lock(&event.id).await;
+                match self
+                    .write_subject(cal, &event, base_subject(&subject, markers), ENDED)
+                    .await
+                {
+                    Ok(_) => {
+                        released += 1;
+                        changed = true;
+                    }
+                    Err(BookingError::Taken) => changed = true,
+                    Err(e) => {
+                        tracing::warn!(event = %event.id, "could not release a lapsed hold: {e}")
+                    }
+                }
+            }
+            if changed {
+                self.cache.invalidate(&cal.name);
+            }
+        }
+        if released > 0 {
+            tracing::info!(released, "lapsed holds released");
+        }
+        Ok(released)
+    }
+
+    /// Runs [`Booket::sweep_expired_holds`] every `every` until the process ends.
+    pub fn spawn_sweeper(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.sweep_expired_holds().await {
+                    tracing::warn!("hold sweep failed: {e}");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,242 @@
+//! Reservations (" - Reserveret") through the real server against the simulator.
+
+mod common;
+
+use common::{event_id_of, slots_in_state, Env};
+use server::booking::hold::{HoldInfo, HOLD_PROPERTY};
+use server::sim::model::Faults;
+
+async fn a_free_slot(env: &Env) -> String {
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn hold_of(env: &Env, slot_id: &str) -> Option<HoldInfo> {
+    env.event(&event_id_of(slot_id))
+        .properties
+        .iter()
+        .find(|(id, _)| id == HOLD_PROPERTY)
+        .and_then(|(_, v)| HoldInfo::parse(v))
+}
+
+#[tokio::test]
+async fn picking_a_time_reserves_it_with_an_owner_and_an_expiry() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (s, hold) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(s, 200, "{hold}");
+    let token = hold["token"].as_str().unwrap();
+    assert_eq!(hold["seconds_left"], 900);
+    let event = env.event(&event_id_of(&slot));
+    assert_eq!(event.subject, "Borgersamtale - Reserveret");
+    let info = hold_of(&env, &slot).expect("hold stored with the event");
+    assert!(info.is_owned_by(token));
+    assert_eq!(info.expires, env.now + chrono::TimeDelta::seconds(900));
+    // The token is never stored, only its hash.
+    assert!(!event.properties.iter().any(|(_, v)| v.contains(token)));
+    // The holder sees it as theirs, everyone else as taken.
+    let (_, mine) = env
+        .call(
+            "week",
+            &[
+                ("form", "demo"),
+                ("element", "tid"),
+                ("week", "2026-12-02"),
+                ("hold", token),
+            ],
+        )
+        .await;
+    let (_, theirs) = env.week("demo", "2026-12-02").await;
+    let state = |w: &serde_json::Value| {
+        w["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == slot.as_str())
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state(&mine), "held");
+    assert_eq!(state(&theirs), "reserved");
+}
+
+#[tokio::test]
+async fn two_citizens_reserve_one_slot_and_one_wins() {
+    let env = Env::start().await;
+    let other = env.second_instance().await;
+    let slot = a_free_slot(&env).await;
+    env.sim.set_faults(Faults {
+        latency_ms: 100,
+        ..Faults::default()
+    });
+    let (a, b) = tokio::join!(
+        env.reserve("demo", &slot, "", ""),
+        other.reserve("demo", &slot, "", "")
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let winner = if a.0 == 200 { &a.1 } else { &b.1 };
+    assert!(hold_of(&env, &slot)
+        .unwrap()
+        .is_owned_by(winner["token"].as_str().unwrap()));
+    // The loser cannot book it either.
+    env.sim.set_faults(Faults::default());
+    let (s, body) = env.book("demo", &slot, "loser").await;
+    assert_eq!((s, body["error"].as_str()), (409, Some("taken")));
+}
+
+#[tokio::test]
+async fn the_holder_books_in_two_graph_round_trips() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let token = hold["token"].as_str().unwrap();
+    let before = env.sim.stats();
+    let (s, receipt) = env.book_held("demo", &slot, "k", token).await;
+    assert_eq!(s, 200, "{receipt}");
+    let after = env.sim.stats();
+    let trips =
+        (after.event_gets - before.event_gets) + (after.event_patches - before.event_patches);
+    assert_eq!(trips, 2, "GET + PATCH");
+    assert_eq!(
+        env.event(&event_id_of(&slot)).subject,
+        "Borgersamtale - Booket"
+    );
+    assert_eq!(hold_of(&env, &slot), None, "the hold property is ended");
+}
+
+#[tokio::test]
+async fn extending_moves_the_expiry_and_keeps_the_owner() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let token = hold["token"].as_str().unwrap().to_owned();
+    env.advance(chrono::TimeDelta::seconds(600));
+    let (s, again) = env.reserve("demo", &slot, &token, "").await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(again["token"], token.as_str());
+    let info = hold_of(&env, &slot).unwrap();
+    assert_eq!(
+        info.expires,
+        env.now + chrono::TimeDelta::seconds(600 + 900)
+    );
+}
+
+#[tokio::test]
+async fn choosing_another_time_releases_the_first() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let (first, second) = (
+        free[0]["id"].as_str().unwrap(),
+        free[1]["id"].as_str().unwrap(),
+    );
+    let (_, hold) = env.reserve("demo", first, "", "").await;
+    let token = hold["token"].as_str().unwrap();
+    let (s, _) = env.reserve("demo", second, token, first).await;
+    assert_eq!(s, 200);
+    assert_eq!(env.event(&event_id_of(first)).subject, "Borgersamtale");
+    assert_eq!(
+        env.event(&event_id_of(second)).subject,
+        "Borgersamtale - Reserveret"
+    );
+}
+
+#[tokio::test]
+async fn release_only_touches_the_callers_own_hold() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let stranger = "AAAAAAAAAAAAAAAAAAAAAA";
+    let (s, _) = env.release("demo", &slot, stranger).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        env.event(&event_id_of(&slot)).subject,
+        "Borgersamtale - Reserveret"
+    );
+    let (s, _) = env
+        .release("demo", &slot, hold["token"].as_str().unwrap())
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(env.event(&event_id_of(&slot)).subject, "Borgersamtale");
+}
+
+#[tokio::test]
+async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let first = hold["token"].as_str().unwrap().to_owned();
+    let (s, _) = env.book("demo", &slot, "too-early").await;
+    assert_eq!(s, 409, "held: taken for others");
+    env.advance(chrono::TimeDelta::seconds(901));
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let state = week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == slot.as_str())
+        .unwrap()["state"]
+        .clone();
+    assert_eq!(state, "free");
+    let (s, receipt) = env.book("demo", &slot, "second-citizen").await;
+    assert_eq!(s, 200, "{receipt}");
+    // The first citizen's late booking is refused.
+    let (s, _) = env.book_held("demo", &slot, "first-citizen", &first).await;
+    assert_eq!(s, 409);
+}
+
+#[tokio::test]
+async fn the_sweep_releases_only_lapsed_holds() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let ids: Vec<String> = free
+        .iter()
+        .take(3)
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    // Slot 0: held and lapsed. Slot 1: held, lapsed, but booked by its holder meanwhile.
+    let (_, h0) = env.reserve("demo", &ids[0], "", "").await;
+    let (_, h1) = env.reserve("demo", &ids[1], "", "").await;
+    env.advance(chrono::TimeDelta::seconds(600));
+    // Slot 2: held later, still active at sweep time.
+    let (_, _h2) = env.reserve("demo", &ids[2], "", "").await;
+    env.advance(chrono::TimeDelta::seconds(400));
+    let (s, _) = env
+        .book_held("demo", &ids[1], "k1", h1["token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        s, 200,
+        "an untouched lapsed hold can still be booked by its holder"
+    );
+    let released = env.booket.sweep_expired_holds().await.unwrap();
+    assert_eq!(released, 1);
+    assert_eq!(env.event(&event_id_of(&ids[0])).subject, "Borgersamtale");
+    assert_eq!(
+        env.event(&event_id_of(&ids[1])).subject,
+        "Borgersamtale - Booket"
+    );
+    assert_eq!(
+        env.event(&event_id_of(&ids[2])).subject,
+        "Borgersamtale - Reserveret"
+    );
+    let _ = h0;
+}
+
+#[tokio::test]
+async fn a_hold_made_by_hand_in_outlook_is_never_swept_or_taken() {
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    env.sim
+        .staff_set_subject(&event_id_of(&slot), "Borgersamtale - Reserveret");
+    // Long after any hold of ours would have lapsed.
+    env.advance(chrono::TimeDelta::hours(2));
+    assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 0);
+    let (s, _) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(s, 409);
+}
