@@ -2,7 +2,7 @@
 //! backend from context and calls it; the rules and Graph live behind [`Backend`].
 //!
 //! Endpoint names are stable (`/api/element`, `/api/week`, `/api/reserve`, `/api/release`,
-//! `/api/book`) so embedders and tests can rely on them.
+//! `/api/book`, `/api/book_form`) so embedders and tests can rely on them.
 
 use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
 use leptos::server;
@@ -25,6 +25,40 @@ mod backend {
         pub idempotency_key: String,
         /// The citizen's hold token, if they reserved the slot (may be empty).
         pub hold: String,
+        /// Files from the form's upload fields (multipart booking only).
+        pub files: Vec<Upload>,
+        /// The form's fields, for the summary and the e-mail.
+        pub fields: Vec<FormField>,
+    }
+
+    /// One field of the host form as the citizen filled it in.
+    #[derive(Clone, Debug, serde::Deserialize)]
+    pub struct FormField {
+        /// The field's `name` (how the e-mail field is found).
+        pub name: String,
+        /// Its label as the citizen saw it.
+        pub label: String,
+        pub value: String,
+    }
+
+    /// A file as received.
+    #[derive(Clone)]
+    pub struct Upload {
+        pub name: String,
+        pub content_type: String,
+        pub bytes: Vec<u8>,
+    }
+
+    impl std::fmt::Debug for Upload {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "Upload({:?}, {}, {} bytes)",
+                self.name,
+                self.content_type,
+                self.bytes.len()
+            )
+        }
     }
 
     /// A reserve (or extend) request after parsing.
@@ -99,6 +133,7 @@ mod backend {
         register_explicit::<super::ReserveSlot>();
         register_explicit::<super::ReleaseSlot>();
         register_explicit::<super::BookSlot>();
+        register_explicit::<super::BookWithForm>();
     }
 }
 
@@ -195,6 +230,96 @@ pub async fn book_slot(
             slot_id,
             idempotency_key,
             hold,
+            files: Vec::new(),
+            fields: Vec::new(),
         })
         .await
+}
+
+/// Books a slot and sends the form along: its upload fields' files (`file` parts) and its
+/// fields (`field` parts, JSON `{"name","label","value"}`), plus `form`, `element`, `slot_id`,
+/// `idempotency_key` and `hold` as text parts.
+#[server(prefix = "/api", endpoint = "book_form", input = leptos::server_fn::codec::MultipartFormData)]
+pub async fn book_with_form(
+    data: leptos::server_fn::codec::MultipartData,
+) -> Result<Receipt, BookingError> {
+    let mut parts = data
+        .into_inner()
+        .ok_or_else(|| BookingError::invalid("request"))?;
+    let mut req = BookRequest {
+        form: String::new(),
+        element: String::new(),
+        slot_id: String::new(),
+        idempotency_key: String::new(),
+        hold: String::new(),
+        files: Vec::new(),
+        fields: Vec::new(),
+    };
+
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|_| BookingError::invalid("request"))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "file" => {
+                let file_name = field.file_name().unwrap_or("").to_owned();
+                let content_type = field
+                    .content_type()
+                    .map(|m| m.essence_str().to_owned())
+                    .unwrap_or_else(|| "application/octet-stream".into());
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| BookingError::invalid("file"))?;
+                // An empty file input still sends one nameless, empty part.
+                if file_name.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                req.files.push(Upload {
+                    name: file_name,
+                    content_type,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            "field" => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|_| BookingError::invalid("field"))?;
+                let f: FormField =
+                    serde_json::from_str(&text).map_err(|_| BookingError::invalid("field"))?;
+                if f.name.len() > 200
+                    || f.label.len() > 500
+                    || f.value.len() > 20_000
+                    || req.fields.len() >= 200
+                {
+                    return Err(BookingError::invalid("field"));
+                }
+                req.fields.push(f);
+            }
+            "form" | "element" | "slot_id" | "idempotency_key" | "hold" => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|_| BookingError::invalid(&name))?;
+                let slot = match name.as_str() {
+                    "form" => &mut req.form,
+                    "element" => &mut req.element,
+                    "slot_id" => &mut req.slot_id,
+                    "idempotency_key" => &mut req.idempotency_key,
+                    _ => &mut req.hold,
+                };
+                *slot = text;
+            }
+            _ => return Err(BookingError::invalid("request")),
+        }
+    }
+    short_text("form", &req.form, 64)?;
+    short_text("element", &req.element, 64)?;
+    short_text("slot_id", &req.slot_id, 1024)?;
+    short_text("idempotency_key", &req.idempotency_key, 128)?;
+    optional_text("hold", &req.hold, 64)?;
+    backend()?.book(req).await
 }

@@ -276,6 +276,44 @@ pub fn slot_label(
 }
 
 /// A sentence for the citizen for each error.
+/// A sentence for the citizen for each error, with details where the error has them.
+pub fn error_text(lang: Lang, err: &BookingError) -> String {
+    use crate::domain::FileProblem;
+    let BookingError::Files {
+        problem,
+        name,
+        limit,
+    } = err
+    else {
+        return error_message(lang, err).to_string();
+    };
+    let mb = limit / (1024 * 1024);
+    match (lang, problem) {
+        (Lang::Da, FileProblem::TooMany) => {
+            format!("Der kan højst vedhæftes {limit} filer. Fjern nogle, og send igen.")
+        }
+        (Lang::En, FileProblem::TooMany) => {
+            format!("At most {limit} files can be attached. Remove some and submit again.")
+        }
+        (Lang::Da, FileProblem::TooLarge) => format!("Filen “{name}” er for stor (højst {mb} MB)."),
+        (Lang::En, FileProblem::TooLarge) => {
+            format!("The file “{name}” is too large (at most {mb} MB).")
+        }
+        (Lang::Da, FileProblem::TotalTooLarge) => {
+            format!("Filerne fylder for meget tilsammen (højst {mb} MB).")
+        }
+        (Lang::En, FileProblem::TotalTooLarge) => {
+            format!("The files are too large together (at most {mb} MB).")
+        }
+        (Lang::Da, FileProblem::Type) => {
+            format!("Filtypen for “{name}” kan ikke modtages. Brug fx PDF, Word eller billeder.")
+        }
+        (Lang::En, FileProblem::Type) => {
+            format!("The file type of “{name}” cannot be accepted. Use e.g. PDF, Word or images.")
+        }
+    }
+}
+
 pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
     match (lang, err) {
         (Lang::Da, BookingError::Taken) => "Tiden blev netop taget af en anden — vælg en ny.",
@@ -308,6 +346,8 @@ pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
         (Lang::En, BookingError::Network) => {
             "The server could not be reached. Check your connection and try again."
         }
+        (Lang::Da, BookingError::Files { .. }) => "En vedhæftet fil kunne ikke modtages.",
+        (Lang::En, BookingError::Files { .. }) => "An attached file could not be accepted.",
         (Lang::Da, BookingError::Internal) => "Der skete en fejl. Prøv igen om lidt.",
         (Lang::En, BookingError::Internal) => "Something went wrong. Try again shortly.",
     }

@@ -33,11 +33,40 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Origins allowed to embed the widget (CORS). Same-origin needs none.
     pub allowed_origins: Vec<String>,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (all calls but the one with files).
     pub max_body_bytes: usize,
+    /// Limits on the files a booking sends along.
+    pub uploads: UploadLimits,
     /// Key that signs slot ids. All instances behind one load balancer need the same key;
     /// without one a random key is made at start.
     pub slot_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub max_files: usize,
+    /// Per file.
+    pub max_file_bytes: usize,
+    /// All files of one booking together (Exchange's default message limit is 35 MB).
+    pub max_total_bytes: usize,
+    /// Allowed file name extensions, lower case, without the dot.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            max_files: 10,
+            max_file_bytes: 25 * 1024 * 1024,
+            max_total_bytes: 30 * 1024 * 1024,
+            allowed_types: [
+                "pdf", "png", "jpg", "jpeg", "gif", "heic", "tif", "tiff", "txt", "rtf", "doc",
+                "docx", "odt", "xls", "xlsx", "ods", "csv",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -245,6 +274,10 @@ mod raw {
         pub allowed_origins: Vec<String>,
         pub max_body_bytes: usize,
         pub slot_key: Option<SecretRef>,
+        pub max_files: usize,
+        pub max_file_mb: usize,
+        pub max_total_mb: usize,
+        pub allowed_file_types: Vec<String>,
     }
 
     impl Default for Server {
@@ -255,6 +288,10 @@ mod raw {
                 allowed_origins: vec![],
                 max_body_bytes: 64 * 1024,
                 slot_key: None,
+                max_files: UploadLimits::default().max_files,
+                max_file_mb: 25,
+                max_total_mb: 30,
+                allowed_file_types: UploadLimits::default().allowed_types,
             }
         }
     }
@@ -405,7 +442,27 @@ mod raw {
                 Some(r) => Some(r.resolve(base, |m| err("[server] slot_key".into(), m))?),
                 None => None,
             };
+            if s.max_files > 50
+                || !(1..=150).contains(&s.max_file_mb)
+                || !(1..=150).contains(&s.max_total_mb)
+            {
+                return Err(err(
+                    "[server] max_files / max_file_mb / max_total_mb".into(),
+                    "must be at most 50 files and 1–150 MB (Outlook's attachment limit)".into(),
+                ));
+            }
+            let uploads = UploadLimits {
+                max_files: s.max_files,
+                max_file_bytes: s.max_file_mb * 1024 * 1024,
+                max_total_bytes: s.max_total_mb * 1024 * 1024,
+                allowed_types: s
+                    .allowed_file_types
+                    .iter()
+                    .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
+                    .collect(),
+            };
             let server = ServerConfig {
+                uploads,
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,
                 allowed_origins: s.allowed_origins,

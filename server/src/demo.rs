@@ -50,6 +50,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             public_url: format!("http://{listen}"),
             allowed_origins: vec![],
             max_body_bytes: 64 * 1024,
+            uploads: crate::config::UploadLimits::default(),
             slot_key: None,
         },
         exchange: ExchangeConfig {
@@ -73,7 +74,14 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             client_secret: seed::DEMO_SECRET.into(),
             time_zone: chrono_tz::Europe::Copenhagen,
         }],
-        mail: MailConfig::Off,
+        // Mail through the same app, as the calendar's mailbox.
+        mail: MailConfig::Graph {
+            tenant_id: seed::DEMO_TENANT.into(),
+            client_id: seed::DEMO_CLIENT_ID.into(),
+            client_secret: seed::DEMO_SECRET.into(),
+            sender: seed::DEMO_OWNER.into(),
+            user: seed::DEMO_OWNER.into(),
+        },
         forms: vec![
             form(
                 "demo",
@@ -292,15 +300,21 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
             "ledig"
         };
         let attendees: Vec<&str> = e.attendees.iter().map(|a| a.address.as_str()).collect();
+        let files: Vec<String> = e
+            .attachments
+            .iter()
+            .map(|a| format!("{} ({} KB)", a.name, a.size.div_ceil(1024)))
+            .collect();
         let _ = writeln!(
             rows,
-            "<tr data-event-id=\"{}\" data-state=\"{state}\"><td>{}</td><td>{}–{}</td><td class=\"subject\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-event-id=\"{}\" data-state=\"{state}\"><td>{}</td><td>{}–{}</td><td class=\"subject\">{}</td><td>{}</td><td class=\"files\">{}</td><td>{}</td></tr>",
             esc(&e.id),
             start.format("%a %d.%m.%Y"),
             start.format("%H:%M"),
             end.format("%H:%M"),
             esc(&e.subject),
-            esc(&attendees.join(", ")),
+                        esc(&attendees.join(", ")),
+            esc(&files.join(", ")),
             esc(&e.kind),
         );
     }
@@ -308,20 +322,40 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
     for u in d.sim.meeting_updates() {
         let _ = writeln!(
             updates,
-            "<li>Mødeopdatering til {}: “{}”</li>",
+            "<li>Mødeopdatering til {}: “{}”{}</li>",
             esc(&u.recipients.join(", ")),
-            esc(&u.subject)
+            esc(&u.subject),
+            if u.attachments.is_empty() {
+                String::new()
+            } else {
+                format!(" (vedhæftet: {})", esc(&u.attachments.join(", ")))
+            }
         );
     }
     if updates.is_empty() {
         updates.push_str("<li>Ingen endnu.</li>");
     }
+    let mut outbox = String::new();
+    for m in d.sim.outbox() {
+        let files: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
+        let _ = writeln!(
+            outbox,
+            "<li>Til {}: “{}” (vedhæftet: {})</li>",
+            esc(&m.to.join(", ")),
+            esc(&m.subject),
+            esc(&files.join(", "))
+        );
+    }
+    if outbox.is_empty() {
+        outbox.push_str("<li>Ingen endnu.</li>");
+    }
     let body = format!(
         "{}\n<main>\n<h1>Simuleret Outlook: kalenderen “{}”</h1>\n\
          <p>Sådan ser personalet kalenderen. Opdateret {} (genindlæs siden for at se nye bookinger).</p>\n\
          <h2>Mødeopdateringer sendt til deltagere</h2>\n<ul data-testid=\"meeting-updates\">{updates}</ul>\n\
+         <h2>Sendte e-mails</h2>\n<ul data-testid=\"outbox\">{outbox}</ul>\n\
          <table class=\"demo-table\" data-testid=\"sim-events\"><caption>Begivenheder</caption>\n\
-         <thead><tr><th scope=\"col\">Dag</th><th scope=\"col\">Tid</th><th scope=\"col\">Emne</th><th scope=\"col\">Deltagere</th><th scope=\"col\">Seed</th></tr></thead>\n\
+         <thead><tr><th scope=\"col\">Dag</th><th scope=\"col\">Tid</th><th scope=\"col\">Emne</th><th scope=\"col\">Deltagere</th><th scope=\"col\">Vedhæftet</th><th scope=\"col\">Seed</th></tr></thead>\n\
          <tbody>{rows}</tbody></table>\n</main>",
         nav(),
         seed::DEMO_CALENDAR,

@@ -5,7 +5,9 @@ pub mod booking;
 pub mod config;
 pub mod demo;
 pub mod graph;
+pub mod mail;
 pub mod sim;
+pub mod summary;
 pub mod web;
 
 use booking::{Booket, Clock, SlotSigner};

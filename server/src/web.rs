@@ -41,10 +41,19 @@ pub fn default_assets_dir() -> PathBuf {
 pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let cors = cors_layer(&state.config.server.allowed_origins);
+    // The booking that carries the form's files may be as large as the upload limits allow
+    // (plus room for the fields); every other call is small.
+    let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
     let api = Router::new()
-        .route("/api/{*fn_name}", post(server_fn))
+        .route(
+            "/api/book_form",
+            post(server_fn).layer(RequestBodyLimitLayer::new(max_form)),
+        )
+        .route(
+            "/api/{*fn_name}",
+            post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
+        )
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(cors);
     let mut router = Router::new().merge(api).nest_service(
         "/booket",

@@ -3,7 +3,7 @@
 
 use super::{Load, WidgetState};
 use crate::domain::{BookingError, Receipt};
-use crate::i18n::{error_message, slot_label, texts};
+use crate::i18n::{error_text, slot_label, texts};
 use leptos::html::{Div, Input};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -72,16 +72,31 @@ pub async fn book_selected(
     state.busy.set(true);
     state.error.set(None);
     state.status.set(t.booking.to_string());
-    let res = crate::api::book_slot(
-        state.form.get_value(),
-        state.element.get_value(),
-        slot.id.clone(),
-        state.idempotency_key.get_value(),
-        state
-            .hold
-            .with_untracked(|h| h.as_ref().map(|h| h.token.clone()).unwrap_or_default()),
-    )
-    .await;
+    let hold = state
+        .hold
+        .with_untracked(|h| h.as_ref().map(|h| h.token.clone()).unwrap_or_default());
+    let sends_form = matches!(state.config.get_untracked(), Load::Ready(c) if c.sends_form);
+    let host_form = host
+        .closest("form")
+        .ok()
+        .flatten()
+        .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
+    let res = match host_form.filter(|_| sends_form) {
+        Some(form) => match form_payload(&state, &form, &slot.id, &hold) {
+            Ok(data) => crate::api::book_with_form(data.into()).await,
+            Err(_) => Err(BookingError::Internal),
+        },
+        None => {
+            crate::api::book_slot(
+                state.form.get_value(),
+                state.element.get_value(),
+                slot.id.clone(),
+                state.idempotency_key.get_value(),
+                hold,
+            )
+            .await
+        }
+    };
     state.busy.set(false);
     match res {
         Ok(receipt) => {
@@ -108,7 +123,7 @@ pub async fn book_selected(
             Ok(receipt)
         }
         Err(e) => {
-            let msg = error_message(state.lang, &e).to_string();
+            let msg = error_text(state.lang, &e);
             state.error.set(Some(msg.clone()));
             state.status.set(msg);
             if matches!(
@@ -190,4 +205,66 @@ pub fn intercept(
     let _ = form.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
     // The listener lives as long as the page.
     on_submit.forget();
+}
+
+/// The host form as multipart data for `/api/book_form`: the booking's own parts, every
+/// file of its upload fields (`file`) and its filled-in fields with their labels (`field`).
+fn form_payload(
+    state: &WidgetState,
+    form: &web_sys::HtmlFormElement,
+    slot_id: &str,
+    hold: &str,
+) -> Result<web_sys::FormData, JsValue> {
+    let data = web_sys::FormData::new()?;
+    data.append_with_str("form", &state.form.get_value())?;
+    data.append_with_str("element", &state.element.get_value())?;
+    data.append_with_str("slot_id", slot_id)?;
+    data.append_with_str("idempotency_key", &state.idempotency_key.get_value())?;
+    data.append_with_str("hold", hold)?;
+    let add_field =
+        |name: String, labels: Option<web_sys::NodeList>, value: String| -> Result<(), JsValue> {
+            let label = labels
+                .and_then(|l| l.item(0))
+                .and_then(|n| n.text_content())
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| name.clone());
+            let json =
+                serde_json::json!({ "name": name, "label": label, "value": value }).to_string();
+            data.append_with_str("field", &json)
+        };
+    let elements = form.elements();
+    for i in 0..elements.length() {
+        let Some(el) = elements.item(i) else { continue };
+        if let Some(input) = el.dyn_ref::<web_sys::HtmlInputElement>() {
+            let name = input.name();
+            if name.is_empty() || input.disabled() {
+                continue;
+            }
+            match input.type_().as_str() {
+                "file" => {
+                    if let Some(files) = input.files() {
+                        for j in 0..files.length() {
+                            if let Some(f) = files.get(j) {
+                                data.append_with_blob_and_filename("file", &f, &f.name())?;
+                            }
+                        }
+                    }
+                }
+                // Booking receipts, buttons and secrets are not part of the summary.
+                "hidden" | "submit" | "button" | "reset" | "image" | "password" => {}
+                "checkbox" | "radio" if !input.checked() => {}
+                _ => add_field(name, input.labels(), input.value())?,
+            }
+        } else if let Some(area) = el.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+            if !area.name().is_empty() && !area.disabled() {
+                add_field(area.name(), Some(area.labels()), area.value())?;
+            }
+        } else if let Some(select) = el.dyn_ref::<web_sys::HtmlSelectElement>() {
+            if !select.name().is_empty() && !select.disabled() {
+                add_field(select.name(), Some(select.labels()), select.value())?;
+            }
+        }
+    }
+    Ok(data)
 }

@@ -4,7 +4,7 @@
 
 use super::{new_key, WidgetState};
 use crate::domain::{BookingError, Hold, SlotView};
-use crate::i18n::{error_message, slot_label, Lang};
+use crate::i18n::{error_text, slot_label, Lang};
 use chrono::{DateTime, FixedOffset, Timelike};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -206,7 +206,7 @@ impl WidgetState {
     /// The slot could not be reserved: say why; a taken time refreshes the week. A hold the
     /// citizen already has on another slot stays theirs.
     fn show_failure(&self, e: BookingError) {
-        let msg = error_message(self.lang, &e).to_string();
+        let msg = error_text(self.lang, &e);
         self.error.set(Some(msg.clone()));
         self.status.set(msg);
         if matches!(

@@ -97,6 +97,8 @@ impl WidgetState {
             end: s.end,
             calendar,
             state: ReceiptState::Selected,
+            attachments: Vec::new(),
+            mail: None,
         })
     }
 

@@ -28,6 +28,10 @@ pub struct ElementPublic {
     pub last_hour: u8,
     /// Display name of the calendar (never the Outlook id or the owner).
     pub calendar: String,
+    /// The booking sends the form's files and fields along (documents, summary or mail
+    /// are configured), so the widget uses the multipart booking call.
+    #[serde(default)]
+    pub sends_form: bool,
 }
 
 /// Availability of a slot as the server sees it.
@@ -101,6 +105,29 @@ pub struct Receipt {
     /// Display name of the calendar.
     pub calendar: String,
     pub state: ReceiptState,
+    /// Names of the files attached to the Outlook event (documents and summary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    /// Confirmation e-mail: `sent`, `failed` (the booking stands) or absent when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailOutcome>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailOutcome {
+    Sent,
+    Failed,
+}
+
+/// Why uploaded files were refused (nothing was written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileProblem {
+    TooMany,
+    TooLarge,
+    TotalTooLarge,
+    Type,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +157,12 @@ pub enum BookingError {
     InvalidSlot,
     #[error("invalid input: {field}")]
     Invalid { field: String },
+    #[error("file refused ({problem:?}): {name}")]
+    Files {
+        problem: FileProblem,
+        name: String,
+        limit: u64,
+    },
     #[error("the calendar is temporarily unavailable")]
     Unavailable,
     #[error("the server could not be reached")]
@@ -146,6 +179,10 @@ impl BookingError {
             BookingError::TooSoon | BookingError::Past | BookingError::OutsideWindow => 422,
             BookingError::UnknownElement => 404,
             BookingError::InvalidSlot | BookingError::Invalid { .. } => 400,
+            BookingError::Files { problem, .. } => match problem {
+                FileProblem::Type => 415,
+                _ => 413,
+            },
             BookingError::Unavailable | BookingError::Network => 503,
             BookingError::Internal => 500,
         }

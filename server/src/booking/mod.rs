@@ -3,6 +3,7 @@
 //! conditional write. Every rule is re-checked here against the server's clock.
 
 mod cache;
+mod documents;
 pub mod hold;
 mod locks;
 pub mod slot_id;
@@ -317,6 +318,13 @@ impl Backend for Booket {
             first_hour: el.first_hour,
             last_hour: el.last_hour,
             calendar: cal.name.clone(),
+            sends_form: el.attach_documents
+                || el.attach_summary
+                || (!matches!(self.config.mail, crate::config::MailConfig::Off)
+                    && self
+                        .config
+                        .form(form)
+                        .is_some_and(|f| f.email_field.is_some())),
         })
     }
 

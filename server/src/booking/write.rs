@@ -5,15 +5,17 @@
 //! hold whether this citizen may have it, then PATCH with `If-Match` on the etag just read.
 //! A 409/412 means someone else changed it first: the citizen is told the time was taken.
 
+use super::documents;
 use super::hold::{self, HoldInfo, ENDED, HOLD_PROPERTY};
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
-use crate::config::{CalendarConfig, ElementConfig};
-use crate::graph::{wire, GraphError};
+use crate::config::{CalendarConfig, ElementConfig, MailConfig};
+use crate::graph::{wire, AppCredentials, GraphError};
+use crate::mail;
 use app::api::{BookRequest, ReserveRequest};
 use app::domain::rules::{base_subject, marker_of, Marker};
 use app::domain::week::monday_of;
-use app::domain::{BookingError, Hold, Markers, Receipt, ReceiptState};
+use app::domain::{BookingError, Hold, MailOutcome, Markers, Receipt, ReceiptState};
 use chrono::{DateTime, Days, Utc};
 
 /// What one citizen (by hold token) may do with an event.
@@ -151,20 +153,7 @@ impl Booket {
                 Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
                 Claim::Free | Claim::Mine { .. } => {}
             }
-            expires = now
-                + chrono::TimeDelta::from_std(hold_for).unwrap_or(chrono::TimeDelta::minutes(15));
-            let markers = &self.config.exchange.markers;
-            let subject = format!(
-                "{}{}",
-                base_subject(event.subject.as_deref().unwrap_or(""), markers),
-                markers.reserved
-            );
-            let info = HoldInfo {
-                owner: hold::owner_hash(&token),
-                expires,
-            };
-            self.write_subject(cal, &event, &subject, &info.to_value())
-                .await?;
+            expires = self.write_hold(cal, &event, &token).await?;
         }
         if !req.release_slot_id.is_empty() && req.release_slot_id != req.slot_id {
             if let Err(e) = self
@@ -220,12 +209,22 @@ impl Booket {
         }
     }
 
-    /// Books a slot: the citizen's own hold, or a free slot claimed directly.
+    /// Books a slot: the citizen's own hold, or a free slot claimed directly. With
+    /// documents or a summary the slot is claimed (reserved) first, the files attached,
+    /// ownership verified again, and only then " - Booket" written, so a citizen's files
+    /// never land on an event someone else holds and attendees get one update that already
+    /// carries the files. If anything fails after the claim, the files added are removed
+    /// again and the slot stays reserved for the citizen until the hold lapses.
     pub(super) async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
         if !hold::is_valid_token(&req.hold) {
             return Err(BookingError::invalid("hold"));
         }
+        let files: Vec<documents::File<'_>> = if el.attach_documents {
+            documents::checked(&req.files, &self.config.server.uploads)?
+        } else {
+            Vec::new()
+        };
         let key = format!(
             "{}\u{1f}{}\u{1f}{}",
             req.form, req.element, req.idempotency_key
@@ -233,40 +232,239 @@ impl Booket {
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }
-        // One write per event at a time in this process; the conditional write below
-        // settles races between processes.
+        // One write per event at a time in this process; the conditional writes settle
+        // races between processes.
         let _guard = self.locks.lock(&slot.event_id).await;
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }
         self.check_rules(el, cal, slot.start, slot.end)?;
         let event = self.read_slot(cal, &slot).await?;
-        match claim_of(
+        let claim = claim_of(
             &event,
             &self.config.exchange.markers,
             (self.clock)(),
             &req.hold,
-        ) {
-            Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
-            Claim::Free | Claim::Mine { .. } => {}
+        );
+        if matches!(claim, Claim::Booked | Claim::HeldByOther) {
+            return Err(BookingError::Taken);
         }
+        let with_documents = !files.is_empty() || el.attach_summary;
+        let mut attached = Vec::new();
+        let event = if with_documents {
+            let token = if req.hold.is_empty() {
+                hold::new_token()
+            } else {
+                req.hold.clone()
+            };
+            // Claim first (unless the citizen's hold is already in place).
+            if !matches!(claim, Claim::Mine { active: true }) {
+                self.write_hold(cal, &event, &token).await?;
+            }
+            match self
+                .attach_documents(&req, el, cal, &slot, &files, &token, &mut attached)
+                .await
+            {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    self.remove_attachments(cal, &slot.event_id, &attached)
+                        .await;
+                    return Err(e);
+                }
+            }
+        } else {
+            event
+        };
         let markers = &self.config.exchange.markers;
         let subject = format!(
             "{}{}",
             base_subject(event.subject.as_deref().unwrap_or(""), markers),
             markers.booked
         );
-        self.write_subject(cal, &event, &subject, ENDED).await?;
-        let receipt = Receipt {
+        if let Err(e) = self.write_subject(cal, &event, &subject, ENDED).await {
+            self.remove_attachments(cal, &slot.event_id, &attached)
+                .await;
+            return Err(e);
+        }
+        let mut receipt = Receipt {
             slot_id: req.slot_id.clone(),
             start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
             end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
             calendar: cal.name.clone(),
             state: ReceiptState::Booked,
+            attachments: attached.iter().map(|(_, name)| name.clone()).collect(),
+            mail: None,
         };
-        tracing::info!(calendar = %cal.name, start = %receipt.start, "slot booked");
+        tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
+        receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
         self.remember(key, req.slot_id, receipt.clone());
         Ok(receipt)
+    }
+
+    /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses.
+    async fn write_hold(
+        &self,
+        cal: &CalendarConfig,
+        event: &wire::Event,
+        token: &str,
+    ) -> Result<DateTime<Utc>, BookingError> {
+        let now = (self.clock)();
+        let expires = now
+            + chrono::TimeDelta::from_std(self.config.exchange.hold)
+                .unwrap_or(chrono::TimeDelta::minutes(15));
+        let markers = &self.config.exchange.markers;
+        let subject = format!(
+            "{}{}",
+            base_subject(event.subject.as_deref().unwrap_or(""), markers),
+            markers.reserved
+        );
+        let info = HoldInfo {
+            owner: hold::owner_hash(token),
+            expires,
+        };
+        self.write_subject(cal, event, &subject, &info.to_value())
+            .await?;
+        Ok(expires)
+    }
+
+    /// Attaches the files and the summary to a slot the citizen holds, then reads it again
+    /// to check it is still theirs (and to get the etag the attachments moved on).
+    #[allow(clippy::too_many_arguments)]
+    async fn attach_documents(
+        &self,
+        req: &BookRequest,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        files: &[documents::File<'_>],
+        token: &str,
+        attached: &mut Vec<(String, String)>,
+    ) -> Result<wire::Event, BookingError> {
+        let creds = Self::credentials(cal);
+        for f in files {
+            let id = self
+                .graph
+                .add_attachment(
+                    &creds,
+                    &cal.owner,
+                    &slot.event_id,
+                    &f.name,
+                    &f.content_type,
+                    f.bytes,
+                )
+                .await
+                .map_err(unavailable)?;
+            attached.push((id, f.name.clone()));
+        }
+        if el.attach_summary {
+            let pdf = documents::summary_pdf(self, req, cal, slot, files, (self.clock)());
+            let name = documents::SUMMARY_NAME.to_string();
+            let id = self
+                .graph
+                .add_attachment(
+                    &creds,
+                    &cal.owner,
+                    &slot.event_id,
+                    &name,
+                    "application/pdf",
+                    &pdf,
+                )
+                .await
+                .map_err(unavailable)?;
+            attached.push((id, name));
+        }
+        let fresh = self.read_slot(cal, slot).await?;
+        match claim_of(&fresh, &self.config.exchange.markers, (self.clock)(), token) {
+            Claim::Mine { .. } => Ok(fresh),
+            _ => Err(BookingError::Taken),
+        }
+    }
+
+    /// Best effort: takes back files added before a failure.
+    async fn remove_attachments(
+        &self,
+        cal: &CalendarConfig,
+        event_id: &str,
+        attached: &[(String, String)],
+    ) {
+        let creds = Self::credentials(cal);
+        for (id, name) in attached {
+            if let Err(e) = self
+                .graph
+                .delete_attachment(&creds, &cal.owner, event_id, id)
+                .await
+            {
+                tracing::error!(event = %event_id, file = %name, "could not remove an attachment after a failed booking: {e}");
+            }
+        }
+    }
+
+    /// Sends the confirmation e-mail when mail is on and the form names an e-mail field the
+    /// citizen filled in. A failure is logged and reported in the receipt; the booking stands.
+    async fn confirm_by_mail(
+        &self,
+        req: &BookRequest,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        event: &wire::Event,
+    ) -> Option<MailOutcome> {
+        let MailConfig::Graph {
+            tenant_id,
+            client_id,
+            client_secret,
+            sender,
+            user,
+        } = &self.config.mail
+        else {
+            return None;
+        };
+        let form = self.config.form(&req.form)?;
+        let field = form.email_field.as_deref()?;
+        let to = req
+            .fields
+            .iter()
+            .find(|f| f.name == field)
+            .map(|f| f.value.trim().to_owned())?;
+        if to.is_empty() {
+            return None;
+        }
+        if !mail::is_plausible_address(&to) {
+            tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
+            return Some(MailOutcome::Failed);
+        }
+        let when = documents::slot_text(cal, slot);
+        let location = event
+            .location
+            .as_ref()
+            .map(|l| l.display_name.as_str())
+            .unwrap_or("");
+        let confirmation = mail::Confirmation {
+            to: &to,
+            form_title: &form.title,
+            when: &when,
+            start: slot.start,
+            end: slot.end,
+            location,
+            calendar: &cal.name,
+            uid: &slot.event_id,
+            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
+        };
+        let creds = AppCredentials {
+            tenant_id: tenant_id.clone(),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+        };
+        match self
+            .graph
+            .send_mail(&creds, user, mail::message(&confirmation, (self.clock)()))
+            .await
+        {
+            Ok(()) => Some(MailOutcome::Sent),
+            Err(e) => {
+                tracing::error!("confirmation e-mail failed (the booking stands): {e}");
+                Some(MailOutcome::Failed)
+            }
+        }
     }
 
     /// Gives back every lapsed hold from the start of this week through `sweep_weeks`

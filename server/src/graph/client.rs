@@ -59,6 +59,15 @@ struct Req {
 
 const MAX_ATTEMPTS: u32 = 6;
 
+/// Files of this size or more go through an upload session (graph-notes §4).
+pub const SMALL_ATTACHMENT_LIMIT: usize = 3 * 1024 * 1024;
+/// Upload-session chunk: under 4 MB, a multiple of 320 KiB.
+pub const UPLOAD_CHUNK: usize = 12 * 320 * 1024;
+const _: () = assert!(
+    UPLOAD_CHUNK < 4 * 1024 * 1024,
+    "chunks must stay under 4 MB"
+);
+
 /// The event fields Booket reads.
 const EVENT_FIELDS: &str =
     "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
@@ -439,6 +448,192 @@ impl GraphClient {
             )
             .await?;
         serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
+    }
+
+    /// Attaches a file to an event: one POST under 3 MB, an upload session in chunks under
+    /// 4 MB above. Returns the attachment id.
+    pub async fn add_attachment(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        event_id: &str,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        use base64::Engine;
+        if bytes.len() < SMALL_ATTACHMENT_LIMIT {
+            let body = self
+                .send(
+                    creds,
+                    Req {
+                        method: Method::POST,
+                        url: self.url(&["users", user, "events", event_id, "attachments"], &[]),
+                        if_match: None,
+                        json: Some(serde_json::json!({
+                            "@odata.type": "#microsoft.graph.fileAttachment",
+                            "name": name,
+                            "contentType": content_type,
+                            "contentBytes": base64::engine::general_purpose::STANDARD.encode(bytes),
+                        })),
+                        replayable: false,
+                    },
+                )
+                .await?;
+            #[derive(serde::Deserialize)]
+            struct Created {
+                id: String,
+            }
+            let c: Created =
+                serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
+            return Ok(c.id);
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Session {
+            upload_url: String,
+        }
+        let body = self
+            .send(
+                creds,
+                Req {
+                    method: Method::POST,
+                    url: self.url(&["users", user, "events", event_id, "attachments", "createUploadSession"], &[]),
+                    if_match: None,
+                    json: Some(serde_json::json!({
+                        "AttachmentItem": { "attachmentType": "file", "name": name, "size": bytes.len() }
+                    })),
+                    replayable: false,
+                },
+            )
+            .await?;
+        let session: Session =
+            serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
+        self.upload_chunks(creds, &session.upload_url, bytes).await
+    }
+
+    /// PUTs `bytes` to an upload URL in order, in chunks under 4 MB. The URL is
+    /// pre-authenticated, so no Authorization header goes with it (graph-notes §4).
+    async fn upload_chunks(
+        &self,
+        creds: &AppCredentials,
+        upload_url: &str,
+        bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        let total = bytes.len();
+        let mut start = 0;
+        while start < total {
+            let end = (start + UPLOAD_CHUNK).min(total);
+            let mut attempt = 0u32;
+            let res = loop {
+                attempt += 1;
+                let gate = self.gate(&creds.client_id);
+                let _permit = gate
+                    .acquire()
+                    .await
+                    .map_err(|_| GraphError::Unavailable { status: 0 })?;
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let res = self
+                    .http
+                    .put(upload_url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .header(
+                        reqwest::header::CONTENT_RANGE,
+                        format!("bytes {start}-{}/{total}", end - 1),
+                    )
+                    .body(bytes[start..end].to_vec())
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_server_error() && attempt < 3 => {}
+                    Err(_) if attempt < 3 => {}
+                    other => break other,
+                }
+                drop(_permit);
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff(attempt)).await;
+            };
+            let r = res.map_err(|e| transport("the upload URL", &e))?;
+            let status = r.status();
+            let location = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = r
+                .bytes()
+                .await
+                .map_err(|e| transport("the upload URL", &e))?;
+            match status.as_u16() {
+                201 => {
+                    // .../attachments('<id>')
+                    let id = location
+                        .as_deref()
+                        .and_then(|l| l.rsplit_once("attachments('"))
+                        .and_then(|(_, rest)| rest.split_once("')"))
+                        .map(|(id, _)| id.to_owned())
+                        .unwrap_or_default();
+                    return Ok(id);
+                }
+                200 => start = end,
+                _ => return Err(map_error(status, &body)),
+            }
+        }
+        Err(GraphError::Decode(
+            "upload finished without 201 Created".into(),
+        ))
+    }
+
+    pub async fn delete_attachment(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        event_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), GraphError> {
+        self.send(
+            creds,
+            Req {
+                method: Method::DELETE,
+                url: self.url(
+                    &[
+                        "users",
+                        user,
+                        "events",
+                        event_id,
+                        "attachments",
+                        attachment_id,
+                    ],
+                    &[],
+                ),
+                if_match: None,
+                json: None,
+                replayable: true,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `sendMail` (202 Accepted: accepted, not yet delivered).
+    pub async fn send_mail(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        message: serde_json::Value,
+    ) -> Result<(), GraphError> {
+        self.send(
+            creds,
+            Req {
+                method: Method::POST,
+                url: self.url(&["users", user, "sendMail"], &[]),
+                if_match: None,
+                json: Some(serde_json::json!({ "message": message, "saveToSentItems": true })),
+                replayable: false,
+            },
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -8,5 +8,7 @@ pub mod error;
 pub mod wire;
 
 pub use auth::AppCredentials;
-pub use client::{parse_retry_after, GraphClient, GraphOptions, GraphStats};
+pub use client::{
+    parse_retry_after, GraphClient, GraphOptions, GraphStats, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
+};
 pub use error::{GraphError, TokenRefusal};

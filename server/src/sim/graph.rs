@@ -161,7 +161,7 @@ fn rand_u64() -> u64 {
 
 // ---------------------------------------------------------------- Graph
 
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({
         "error": {
             "code": code,
@@ -353,6 +353,18 @@ fn route(
         (Method::PATCH, ["users", user, "events", id])
         | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
             patch_event(sim, tenant, user, id, headers, body, tz)
+        }
+        (Method::POST, ["users", user, "events", id, "attachments"]) => {
+            super::files::post_attachment(sim, tenant, user, id, body)
+        }
+        (Method::POST, ["users", user, "events", id, "attachments", "createUploadSession"]) => {
+            super::files::create_upload_session(sim, tenant, user, id, body)
+        }
+        (Method::DELETE, ["users", user, "events", id, "attachments", attachment]) => {
+            super::files::delete_attachment(sim, tenant, user, id, attachment)
+        }
+        (Method::POST, ["users", user, "sendMail"]) => {
+            super::files::send_mail(sim, tenant, user, body)
         }
         _ => graph_error(
             StatusCode::BAD_REQUEST,
@@ -654,7 +666,7 @@ fn event_json(
     v
 }
 
-fn find_event<'a>(
+pub(super) fn find_event<'a>(
     s: &'a mut super::model::State,
     tenant: &str,
     user: &str,
@@ -802,7 +814,7 @@ fn patch_event(
                 event_id: e.id.clone(),
                 recipients: e.attendees.iter().map(|a| a.address.clone()).collect(),
                 subject: e.subject.clone(),
-                attachments: vec![],
+                attachments: e.attachments.iter().map(|a| a.name.clone()).collect(),
             }
         });
     if let Some(u) = update {

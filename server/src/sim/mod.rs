@@ -6,6 +6,7 @@
 //! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the
 //! simulator binds to loopback only.
 
+mod files;
 mod graph;
 pub mod model;
 pub mod seed;
@@ -79,7 +80,8 @@ impl Simulator {
         let s = self.lock();
         serde_json::json!({
             "tenants": s.tenants,
-            "meeting_updates": s.meeting_updates,
+                        "meeting_updates": s.meeting_updates,
+            "outbox": s.outbox,
             "stats": s.stats,
             "faults": s.faults,
         })
@@ -99,6 +101,20 @@ impl Simulator {
 
     pub fn meeting_updates(&self) -> Vec<model::MeetingUpdate> {
         self.lock().meeting_updates.clone()
+    }
+
+    pub fn outbox(&self) -> Vec<model::SentMail> {
+        self.lock().outbox.clone()
+    }
+
+    /// The bytes of an attachment (for tests that check what arrived).
+    pub fn attachment_bytes(&self, event_id: &str, name: &str) -> Option<Vec<u8>> {
+        let mut s = self.lock();
+        let (_, e) = s.event_mut(event_id)?;
+        e.attachments
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.bytes.clone())
     }
 
     pub fn stats(&self) -> model::Stats {
@@ -140,12 +156,15 @@ impl Simulator {
         Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(graph::token))
             .route("/v1.0/{*path}", axum::routing::any(graph::graph))
+            .route("/upload/{session}", axum::routing::put(files::upload_chunk))
             .route("/_sim/state", get(control_state))
             .route("/_sim/faults", post(control_faults))
             .route("/_sim/events/{id}", patch(control_event))
             .route("/_sim/tokens/expire", post(control_expire_tokens))
             .route("/_sim/secrets/expired", post(control_secrets_expired))
             .with_state(self.clone())
+            // A 3 MB attachment is 4 MB of base64; upload chunks are up to 4 MB.
+            .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
     }
 
     /// Binds `addr` (use port 0 for any) and serves in the background.

@@ -58,9 +58,53 @@ pub struct Event {
     pub change_key: String,
     /// Single-value extended properties (id, value).
     pub properties: Vec<(String, String)>,
+    pub attachments: Vec<Attachment>,
     /// What the seed meant this event to be (`slot`, `booked`, `noise:before-window`, …).
     /// Not part of the Graph shape; only in `/_sim/state`.
     pub kind: String,
+}
+
+/// A file attached to an event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+    /// Whether it came through an upload session (large file) rather than one POST.
+    pub via_upload_session: bool,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// An upload session in progress (`createUploadSession`).
+pub struct UploadSession {
+    pub tenant: String,
+    pub user: String,
+    pub event_id: String,
+    pub name: String,
+    pub size: usize,
+    pub received: Vec<u8>,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// A mail accepted by `sendMail`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<MailAttachment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MailAttachment {
+    pub name: String,
+    pub content_type: String,
+    /// The content when it is text (e.g. an .ics), else empty.
+    pub text: String,
+    pub size: usize,
 }
 
 /// A meeting update Exchange would have sent because the organizer changed a meeting
@@ -89,6 +133,10 @@ pub struct Faults {
     pub drop_next: u32,
     /// The token endpoint answers 503.
     pub token_down: bool,
+    /// After this many more attachments are accepted, further ones fail with 500.
+    pub attachments_before_failure: Option<u32>,
+    /// `sendMail` fails with 500.
+    pub mail_down: bool,
 }
 
 /// What the simulator observed.
@@ -100,6 +148,11 @@ pub struct Stats {
     pub calendar_list_requests: u64,
     pub event_gets: u64,
     pub event_patches: u64,
+    pub attachment_posts: u64,
+    pub upload_sessions: u64,
+    pub upload_chunks: u64,
+    pub attachment_deletes: u64,
+    pub mails_sent: u64,
     pub throttled: u64,
     /// Highest number of Graph requests from one app that were in flight at once,
     /// counting the one arriving (so a client that exceeds the limit shows up here).
@@ -120,6 +173,8 @@ pub struct State {
     pub meeting_updates: Vec<MeetingUpdate>,
     pub faults: Faults,
     pub counter: u64,
+    pub uploads: HashMap<String, UploadSession>,
+    pub outbox: Vec<SentMail>,
 }
 
 impl State {
@@ -132,6 +187,8 @@ impl State {
             meeting_updates: Vec::new(),
             faults: Faults::default(),
             counter: 1000,
+            uploads: HashMap::new(),
+            outbox: Vec::new(),
         }
     }
 

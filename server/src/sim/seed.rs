@@ -90,6 +90,7 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             location: DEMO_LOCATION.into(),
             change_key: base64::engine::general_purpose::STANDARD.encode(format!("seed-{key:06}")),
             properties: vec![],
+            attachments: vec![],
             kind: kind.into(),
         }
     };

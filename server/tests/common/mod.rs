@@ -76,6 +76,14 @@ impl Env {
         config.exchange.retry_budget = std::time::Duration::from_secs(5);
         // Tests run the sweep themselves.
         config.exchange.hold_sweep = std::time::Duration::ZERO;
+        // Plain bookings unless a test asks for documents, a summary or mail.
+        for form in &mut config.forms {
+            for el in &mut form.elements {
+                el.attach_documents = false;
+                el.attach_summary = false;
+            }
+        }
+        config.mail = server::config::MailConfig::Off;
         tweak(&mut config);
         let offset = Arc::new(Mutex::new(chrono::TimeDelta::zero()));
         let clock_offset = offset.clone();

@@ -1,0 +1,440 @@
+//! Booking with the form along: documents, the PDF summary, the attendee update and the
+//! confirmation mail, through the real server against the simulator.
+
+mod common;
+
+use common::{event_id_of, slots_in_state, Env, Options};
+use server::config::{Config, MailConfig};
+use server::graph::{
+    AppCredentials, GraphClient, GraphOptions, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
+};
+use server::sim::model::Faults;
+use server::sim::seed;
+
+/// The demo form with documents, summary and mail switched on.
+fn full(c: &mut Config) {
+    for form in &mut c.forms {
+        for el in &mut form.elements {
+            el.attach_documents = true;
+            el.attach_summary = true;
+        }
+    }
+    c.mail = MailConfig::Graph {
+        tenant_id: seed::DEMO_TENANT.into(),
+        client_id: seed::DEMO_CLIENT_ID.into(),
+        client_secret: seed::DEMO_SECRET.into(),
+        sender: seed::DEMO_OWNER.into(),
+        user: seed::DEMO_OWNER.into(),
+    };
+}
+
+async fn env_full() -> Env {
+    Env::start_with(Options::default(), full).await
+}
+
+fn field(name: &str, label: &str, value: &str) -> String {
+    serde_json::json!({"name": name, "label": label, "value": value}).to_string()
+}
+
+/// A multipart booking as the widget sends it.
+async fn book_form(
+    env: &Env,
+    slot_id: &str,
+    key: &str,
+    hold: &str,
+    files: &[(&str, Vec<u8>)],
+) -> (u16, serde_json::Value) {
+    let mut form = reqwest::multipart::Form::new()
+        .text("form", "demo")
+        .text("element", "tid")
+        .text("slot_id", slot_id.to_owned())
+        .text("idempotency_key", key.to_owned())
+        .text("hold", hold.to_owned())
+        .text("field", field("name", "Navn", "Søren Ærø"))
+        .text("field", field("email", "E-mail", "soren@example.dk"))
+        .text(
+            "field",
+            field("message", "Besked", "Om min sag – <b>vigtigt</b>"),
+        );
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone())
+                .file_name(name.to_string())
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    }
+    let res = env
+        .http
+        .post(format!("{}/api/book_form", env.base))
+        .header("accept", "application/json")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+async fn attendee_slot(env: &Env) -> String {
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    // 10:00 on each weekday has a colleague as attendee.
+    week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "free" && s["start"].as_str().unwrap().contains("T10:00"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn files_summary_update_and_mail_complete_the_case() {
+    let env = env_full().await;
+    let slot = attendee_slot(&env).await;
+    let small = pattern(200_000, 1);
+    let large = pattern(SMALL_ATTACHMENT_LIMIT + 500_000, 2);
+    let (s, receipt) = book_form(
+        &env,
+        &slot,
+        "k1",
+        "",
+        &[
+            ("lønseddel.pdf", small.clone()),
+            ("stor scanning.pdf", large.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{receipt}");
+    assert_eq!(receipt["state"], "booked");
+    assert_eq!(receipt["mail"], "sent");
+    let id = event_id_of(&slot);
+    let event = env.event(&id);
+    assert_eq!(event.subject, "Borgersamtale - Booket");
+    let names: Vec<&str> = event.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "lønseddel.pdf",
+            "stor scanning.pdf",
+            "Resumé af blanketten.pdf"
+        ]
+    );
+    assert_eq!(receipt["attachments"], serde_json::json!(names));
+    // Small in one POST, large through an upload session; the bytes arrive intact.
+    assert!(!event.attachments[0].via_upload_session && event.attachments[1].via_upload_session);
+    assert_eq!(
+        env.sim.attachment_bytes(&id, "lønseddel.pdf").unwrap(),
+        small
+    );
+    assert_eq!(
+        env.sim.attachment_bytes(&id, "stor scanning.pdf").unwrap(),
+        large
+    );
+    // The summary PDF holds the form.
+    let pdf = env
+        .sim
+        .attachment_bytes(&id, "Resumé af blanketten.pdf")
+        .unwrap();
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let text = doc
+        .extract_text(&doc.get_pages().keys().copied().collect::<Vec<_>>())
+        .unwrap();
+    for want in [
+        "Ansøgning om borgersamtale",
+        "tirsdag 1. december 2026, 10:00–10:30 (Borgerservice)",
+        "Søren Ærø",
+        "Om min sag – <b>vigtigt</b>",
+        "lønseddel.pdf",
+        "stor scanning.pdf",
+        "30.11.2026 kl. 11:00",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in summary:\n{text}");
+    }
+    // The attendee's last update is the booking, and it already carries the files.
+    let updates = env.sim.meeting_updates();
+    let last = updates.last().unwrap();
+    assert_eq!(last.recipients, vec![seed::DEMO_COLLEAGUE.to_string()]);
+    assert!(last.subject.ends_with(" - Booket"));
+    assert_eq!(last.attachments.len(), 3);
+    // The confirmation mail with the .ics.
+    let outbox = env.sim.outbox();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].to, vec!["soren@example.dk".to_string()]);
+    assert!(
+        outbox[0].body.contains(seed::DEMO_LOCATION),
+        "{}",
+        outbox[0].body
+    );
+    let ics = &outbox[0].attachments[0];
+    assert_eq!(
+        (ics.name.as_str(), ics.content_type.as_str()),
+        ("booking.ics", "text/calendar")
+    );
+    assert!(
+        ics.text.contains("DTSTART:20261201T090000Z"),
+        "{}",
+        ics.text
+    );
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_attaches_nothing_twice() {
+    let env = env_full().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let files = [("a.pdf", pattern(1000, 3))];
+    let (s1, r1) = book_form(&env, &slot, "same", "", &files).await;
+    let (s2, r2) = book_form(&env, &slot, "same", "", &files).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(r1, r2);
+    assert_eq!(
+        env.event(&event_id_of(&slot)).attachments.len(),
+        2,
+        "one file + one summary"
+    );
+    assert_eq!(env.sim.outbox().len(), 1);
+}
+
+#[tokio::test]
+async fn the_loser_of_a_race_never_gets_files_attached() {
+    let env = env_full().await;
+    let slot = attendee_slot(&env).await;
+    // Someone else holds the slot: no file of ours may land on it.
+    let (_, other) = env.reserve("demo", &slot, "", "").await;
+    assert!(other["token"].is_string());
+    let (s, body) = book_form(&env, &slot, "loser", "", &[("mine.pdf", pattern(10, 4))]).await;
+    assert_eq!((s, body["error"].as_str()), (409, Some("taken")));
+    assert!(env.event(&event_id_of(&slot)).attachments.is_empty());
+
+    // Two citizens submit at once through two instances: one wins, the other's files go nowhere.
+    let env = env_full().await;
+    let second = env.second_instance().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.sim.set_faults(Faults {
+        latency_ms: 100,
+        ..Faults::default()
+    });
+    let fa = [("from-a.pdf", pattern(10, 5))];
+    let fb = [("from-b.pdf", pattern(10, 6))];
+    let (a, b) = tokio::join!(
+        book_form(&env, &slot, "a", "", &fa),
+        book_form(&second, &slot, "b", "", &fb)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let winner = if a.0 == 200 {
+        "from-a.pdf"
+    } else {
+        "from-b.pdf"
+    };
+    let loser = if a.0 == 200 {
+        "from-b.pdf"
+    } else {
+        "from-a.pdf"
+    };
+    let names: Vec<String> = env
+        .event(&event_id_of(&slot))
+        .attachments
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    assert!(
+        names.contains(&winner.to_string()) && !names.contains(&loser.to_string()),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn file_limits_are_checked_before_anything_is_written() {
+    let env = Env::start_with(Options::default(), |c| {
+        full(c);
+        c.server.uploads.max_files = 2;
+        c.server.uploads.max_file_bytes = 1000;
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // (files, expected status, expected problem)
+    type Case<'a> = (Vec<(&'a str, Vec<u8>)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("a.pdf", vec![1]), ("b.pdf", vec![1]), ("c.pdf", vec![1])],
+            413,
+            "too_many",
+        ),
+        (vec![("a.pdf", vec![0; 1001])], 413, "too_large"),
+        (vec![("a.exe", vec![1])], 415, "type"),
+    ];
+    for (files, status, problem) in cases {
+        let (s, body) = book_form(&env, &slot, "k", "", &files).await;
+        assert_eq!(
+            (s, body["error"].as_str(), body["problem"].as_str()),
+            (status, Some("files"), Some(problem)),
+            "{body}"
+        );
+    }
+    let stats = env.sim.stats();
+    assert_eq!(
+        (
+            stats.event_patches,
+            stats.attachment_posts,
+            stats.upload_sessions
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
+    let env = env_full().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let token = hold["token"].as_str().unwrap().to_owned();
+    // The first file goes on, the second fails.
+    env.sim.set_faults(Faults {
+        attachments_before_failure: Some(1),
+        ..Faults::default()
+    });
+    let (s, body) = book_form(
+        &env,
+        &slot,
+        "k",
+        &token,
+        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
+    )
+    .await;
+    assert_eq!((s, body["error"].as_str()), (503, Some("unavailable")));
+    let event = env.event(&event_id_of(&slot));
+    assert!(
+        event.attachments.is_empty(),
+        "the file added before the failure is removed"
+    );
+    assert_eq!(
+        event.subject, "Borgersamtale - Reserveret",
+        "still held for the citizen"
+    );
+    // The citizen submits again: it completes.
+    env.sim.set_faults(Faults::default());
+    let (s, receipt) = book_form(
+        &env,
+        &slot,
+        "k",
+        &token,
+        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
+    )
+    .await;
+    assert_eq!(s, 200, "{receipt}");
+    assert_eq!(env.event(&event_id_of(&slot)).attachments.len(), 3);
+}
+
+#[tokio::test]
+async fn a_mail_failure_never_undoes_the_booking() {
+    let env = env_full().await;
+    env.sim.set_faults(Faults {
+        mail_down: true,
+        ..Faults::default()
+    });
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, receipt) = book_form(&env, &slot, "k", "", &[]).await;
+    assert_eq!(s, 200, "{receipt}");
+    assert_eq!(receipt["mail"], "failed");
+    assert_eq!(
+        env.event(&event_id_of(&slot)).subject,
+        "Borgersamtale - Booket"
+    );
+}
+
+#[tokio::test]
+async fn upload_sessions_chunk_at_the_documented_boundaries() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
+    let c = GraphClient::new(GraphOptions {
+        graph_base_url: env.sim.graph_base_url(),
+        login_base_url: env.sim.login_base_url(),
+        max_concurrency: 4,
+        retry_budget: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let creds = AppCredentials {
+        tenant_id: seed::DEMO_TENANT.into(),
+        client_id: seed::DEMO_CLIENT_ID.into(),
+        client_secret: seed::DEMO_SECRET.into(),
+    };
+    // (size, via upload session, chunks)
+    let cases = [
+        (SMALL_ATTACHMENT_LIMIT - 1, false, 0),
+        (SMALL_ATTACHMENT_LIMIT, true, 1),
+        (UPLOAD_CHUNK, true, 1),
+        (UPLOAD_CHUNK + 1, true, 2),
+        (2 * UPLOAD_CHUNK, true, 2),
+        (2 * UPLOAD_CHUNK + 1, true, 3),
+    ];
+
+    for (i, (size, session, chunks)) in cases.into_iter().enumerate() {
+        let before = env.sim.stats();
+        let bytes = pattern(size, i as u8);
+        let name = format!("f{i}.pdf");
+        let att = c
+            .add_attachment(
+                &creds,
+                seed::DEMO_OWNER,
+                &id,
+                &name,
+                "application/pdf",
+                &bytes,
+            )
+            .await
+            .unwrap();
+        assert!(!att.is_empty());
+        let after = env.sim.stats();
+        assert_eq!(
+            after.upload_sessions - before.upload_sessions,
+            u64::from(session),
+            "size {size}"
+        );
+        assert_eq!(
+            after.upload_chunks - before.upload_chunks,
+            chunks,
+            "size {size}"
+        );
+        assert_eq!(
+            env.sim.attachment_bytes(&id, &name).unwrap(),
+            bytes,
+            "size {size}"
+        );
+    }
+}
