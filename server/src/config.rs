@@ -859,6 +859,10 @@ mod example_tests {
         ));
         let c = Config::load(path).unwrap();
         assert_eq!(c.forms[0].elements[0].notice_days, 2);
+        assert!(
+            matches!(&c.mail, MailConfig::Graph { client_id, .. } if *client_id == c.calendars[0].client_id)
+        );
+        assert_eq!(c.server.uploads.max_total_bytes, 30 * 1024 * 1024);
         assert_eq!(
             c.server.allowed_origins,
             vec!["https://selvbetjening.kommune.dk".to_string()]
