@@ -28,12 +28,27 @@ export default defineConfig({
     headless: true,
     launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
   },
-  webServer: {
-    // A 30 s hold lets the hold tests see the warning quickly.
-    command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets} --hold-seconds 30`,
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: false,
-    timeout: 30_000,
-    stdout: 'pipe',
-  },
+  webServer: [
+    {
+      // A 30 s hold lets the hold tests see the warning quickly; the host page on :3902 may embed.
+      command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets} --hold-seconds 30 --allow-origin http://127.0.0.1:3902`,
+      url: `http://127.0.0.1:${port}/`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'pipe',
+    },
+    // Host pages on other origins: one allowed, one not.
+    {
+      command: 'python3 -m http.server 3902 --bind 127.0.0.1 --directory hosts',
+      url: 'http://127.0.0.1:3902/allowed.html',
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      command: 'python3 -m http.server 3903 --bind 127.0.0.1 --directory hosts',
+      url: 'http://127.0.0.1:3903/blocked.html',
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+  ],
 });

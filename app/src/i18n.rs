@@ -346,6 +346,18 @@ pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
         (Lang::En, BookingError::Network) => {
             "The server could not be reached. Check your connection and try again."
         }
+        (Lang::Da, BookingError::RateLimited) => {
+            "Du har prøvet mange gange på kort tid. Vent et øjeblik, og prøv igen."
+        }
+        (Lang::En, BookingError::RateLimited) => {
+            "Too many attempts in a short time. Wait a moment and try again."
+        }
+        (Lang::Da, BookingError::ForbiddenOrigin) => {
+            "Denne side må ikke bruge bookingen. Kontakt den, der driver siden."
+        }
+        (Lang::En, BookingError::ForbiddenOrigin) => {
+            "This page may not use the booking. Contact whoever runs the page."
+        }
         (Lang::Da, BookingError::Files { .. }) => "En vedhæftet fil kunne ikke modtages.",
         (Lang::En, BookingError::Files { .. }) => "An attached file could not be accepted.",
         (Lang::Da, BookingError::Internal) => "Der skete en fejl. Prøv igen om lidt.",

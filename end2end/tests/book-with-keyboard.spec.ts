@@ -21,7 +21,7 @@ test('a citizen books with the keyboard only', async ({ page, request }) => {
   await page.keyboard.press('Space');
   await expect(page.locator(':focus')).toHaveAttribute('aria-pressed', 'true');
   await expect(booket.status).toContainText('valgt');
-  const chosen = await booket.receipt();
+  const chosen = await booket.chosenReceipt();
 
   // Back to the name field and submit the form with Enter.
   await page.locator('#name').focus();

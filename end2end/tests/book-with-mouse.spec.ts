@@ -11,7 +11,7 @@ test('a citizen books with the mouse and the event shows " - Booket" in the simu
   await slot.click();
   await expect(slot).toHaveAttribute('aria-pressed', 'true');
   await expect(booket.status).toContainText('valgt');
-  const chosen = await booket.receipt();
+  const chosen = await booket.chosenReceipt();
   expect(chosen.state).toBe('selected');
 
   await page.getByTestId('demo-submit').click();

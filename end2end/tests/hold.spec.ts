@@ -20,7 +20,7 @@ test('picking a time reserves it; picking another gives the first back', async (
   await first.click();
   await expect(booket.status).toContainText('Tiden er reserveret til dig til kl.');
   await expect(booket.root.getByTestId('booket-chosen')).toContainText('reserveret til dig til kl.');
-  const a = (await booket.receipt()).slot_id;
+  const a = (await booket.chosenReceipt()).slot_id;
   expect((await simEvent(request, eventIdOf(a))).subject).toMatch(/ - Reserveret$/);
 
   await booket.root.locator(`[data-testid="booket-slot"][data-state="free"]:not([data-start="${firstStart}"])`).first().click();
@@ -45,7 +45,7 @@ test('the hold warning comes before it lapses and the citizen extends by keyboar
   await booket.slots('free').first().focus();
   await page.keyboard.press('Enter');
   await expect(booket.status).toContainText('reserveret til dig');
-  const slotId = (await booket.receipt()).slot_id;
+  const slotId = (await booket.chosenReceipt()).slot_id;
   const firstExpiry = await holdExpiry(request, slotId);
 
   const warning = booket.root.getByTestId('booket-hold-warning');

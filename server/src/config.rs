@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Limits on the files a booking sends along.
     pub uploads: UploadLimits,
+    /// Reserve, release and book calls allowed per client address per minute.
+    pub rate_limit_per_minute: u32,
     /// Key that signs slot ids. All instances behind one load balancer need the same key;
     /// without one a random key is made at start.
     pub slot_key: Option<SecretString>,
@@ -247,6 +249,8 @@ impl SecretRef {
     }
 }
 
+pub use raw::Element as ElementDraft;
+
 mod raw {
     //! The file as written, before validation.
     use super::*;
@@ -278,6 +282,7 @@ mod raw {
         pub max_file_mb: usize,
         pub max_total_mb: usize,
         pub allowed_file_types: Vec<String>,
+        pub rate_limit_per_minute: u32,
     }
 
     impl Default for Server {
@@ -292,6 +297,7 @@ mod raw {
                 max_file_mb: 25,
                 max_total_mb: 30,
                 allowed_file_types: UploadLimits::default().allowed_types,
+                rate_limit_per_minute: 30,
             }
         }
     }
@@ -370,7 +376,8 @@ mod raw {
         pub elements: Vec<Element>,
     }
 
-    #[derive(Deserialize)]
+    /// A booking element as written in the file (or drafted in the designer preview).
+    #[derive(Deserialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
     pub struct Element {
         pub name: String,
@@ -399,10 +406,62 @@ mod raw {
         pub notice_days: i64,
     }
 
-    fn default_first() -> i64 {
+    impl Element {
+        /// Checks the element on its own (names, hours, notice, calendar); errors name the
+        /// field and say what is allowed.
+        pub fn validate(self, calendars: &[&str]) -> Result<ElementConfig, (&'static str, String)> {
+            if !is_valid_name(&self.name) {
+                return Err(("name", "must match [a-z0-9_-]+ (at most 64)".into()));
+            }
+            if !calendars.contains(&self.calendar.as_str()) {
+                return Err((
+                    "calendar",
+                    format!("no calendar named \"{}\" in [[calendars]]", self.calendar),
+                ));
+            }
+            if !(0..=23).contains(&self.first_hour) {
+                return Err((
+                    "first_hour",
+                    format!("must be 0–23 (got {})", self.first_hour),
+                ));
+            }
+            if !(1..=24).contains(&self.last_hour) || self.last_hour <= self.first_hour {
+                return Err((
+                    "last_hour",
+                    format!(
+                        "must be 1–24 and greater than first_hour (got {})",
+                        self.last_hour
+                    ),
+                ));
+            }
+            if !(0..=365).contains(&self.notice_days) {
+                return Err((
+                    "notice_days",
+                    format!("must be 0–365 (got {})", self.notice_days),
+                ));
+            }
+            Ok(ElementConfig {
+                name: self.name,
+                heading: self.heading,
+                description: self.description,
+                info_text: self.info_text,
+                required: self.required,
+                show_weekend: self.show_weekend,
+                attach_documents: self.attach_documents,
+                notify_attendees: self.notify_attendees,
+                attach_summary: self.attach_summary,
+                calendar: self.calendar,
+                first_hour: self.first_hour as u8,
+                last_hour: self.last_hour as u8,
+                notice_days: self.notice_days as u16,
+            })
+        }
+    }
+
+    pub(super) fn default_first() -> i64 {
         8
     }
-    fn default_last() -> i64 {
+    pub(super) fn default_last() -> i64 {
         16
     }
 
@@ -461,7 +520,14 @@ mod raw {
                     .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
                     .collect(),
             };
+            if s.rate_limit_per_minute == 0 {
+                return Err(err(
+                    "[server] rate_limit_per_minute".into(),
+                    "must be at least 1".into(),
+                ));
+            }
             let server = ServerConfig {
+                rate_limit_per_minute: s.rate_limit_per_minute,
                 uploads,
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,
@@ -516,6 +582,20 @@ mod raw {
                 return Err(err(
                     "[exchange] api".into(),
                     "\"on-premise\" (EWS) is not built yet; use \"graph\"".into(),
+                ));
+            }
+            // Any site could then book with the municipality's calendar credentials.
+            let loopback_graph = url::Url::parse(&x.graph_base_url)
+                .ok()
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
+                })
+                .unwrap_or(false);
+            if server.allowed_origins.iter().any(|o| o == "*") && !loopback_graph {
+                return Err(err(
+                    "[server] allowed_origins".into(),
+                    "\"*\" would let any web site book with your calendar credentials; list the origins that embed Booket".into(),
                 ));
             }
             let exchange = ExchangeConfig {
@@ -660,57 +740,15 @@ mod raw {
                     let place = |field: &str| {
                         format!("[[forms]] \"{}\" element \"{}\" {field}", f.id, e.name)
                     };
-                    if !is_valid_name(&e.name) {
-                        return Err(err(
-                            place("name"),
-                            "must match [a-z0-9_-]+ (at most 64)".into(),
-                        ));
-                    }
                     if !el_names.insert(e.name.clone()) {
                         return Err(err(place("name"), "is used twice in this form".into()));
                     }
-                    if calendars.iter().all(|c| c.name != e.calendar) {
-                        return Err(err(
-                            place("calendar"),
-                            format!("no calendar named \"{}\" in [[calendars]]", e.calendar),
-                        ));
-                    }
-                    if !(0..=23).contains(&e.first_hour) {
-                        return Err(err(
-                            place("first_hour"),
-                            format!("must be 0–23 (got {})", e.first_hour),
-                        ));
-                    }
-                    if !(1..=24).contains(&e.last_hour) || e.last_hour <= e.first_hour {
-                        return Err(err(
-                            place("last_hour"),
-                            format!(
-                                "must be 1–24 and greater than first_hour (got {})",
-                                e.last_hour
-                            ),
-                        ));
-                    }
-                    if !(0..=365).contains(&e.notice_days) {
-                        return Err(err(
-                            place("notice_days"),
-                            format!("must be 0–365 (got {})", e.notice_days),
-                        ));
-                    }
-                    elements.push(ElementConfig {
-                        name: e.name.clone(),
-                        heading: e.heading,
-                        description: e.description,
-                        info_text: e.info_text,
-                        required: e.required,
-                        show_weekend: e.show_weekend,
-                        attach_documents: e.attach_documents,
-                        notify_attendees: e.notify_attendees,
-                        attach_summary: e.attach_summary,
-                        calendar: e.calendar,
-                        first_hour: e.first_hour as u8,
-                        last_hour: e.last_hour as u8,
-                        notice_days: e.notice_days as u16,
-                    });
+                    let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
+                    let element = e
+                        .clone()
+                        .validate(&names)
+                        .map_err(|(field, message)| err(place(field), message))?;
+                    elements.push(element);
                 }
                 forms.push(FormConfig {
                     id: f.id,
@@ -818,6 +856,18 @@ notice_days = 2
                 "listen = \"nowhere\"",
                 "[server] listen",
                 "not an address",
+            ),
+            (
+                "listen = \"127.0.0.1:3100\"",
+                "listen = \"127.0.0.1:3100\"\nallowed_origins = [\"*\"]",
+                "[server] allowed_origins",
+                "any web site",
+            ),
+            (
+                "listen = \"127.0.0.1:3100\"",
+                "listen = \"127.0.0.1:3100\"\nallowed_origins = [\"https://x.dk/path\"]",
+                "[server] allowed_origins",
+                "not an origin",
             ),
         ];
         for (from, to, place, msg) in table {

@@ -51,6 +51,8 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             allowed_origins: vec![],
             max_body_bytes: 64 * 1024,
             uploads: crate::config::UploadLimits::default(),
+            // Generous: the demo and the Playwright suite book a lot from one address.
+            rate_limit_per_minute: 600,
             slot_key: None,
         },
         exchange: ExchangeConfig {
@@ -99,6 +101,18 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                     ..element("tid", "Book en tid — også i weekenden")
                 },
             ),
+            FormConfig {
+                id: "dobbelt".into(),
+                title: "Ansøgning med samtale og opfølgning".into(),
+                email_field: Some("email".into()),
+                elements: vec![
+                    element("tid", "Første samtale"),
+                    ElementConfig {
+                        notice_days: 2,
+                        ..element("opfoelgning", "Opfølgende samtale")
+                    },
+                ],
+            },
             form(
                 "valgfri",
                 "Henvendelse uden krav om tid",
@@ -115,6 +129,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
 pub struct DemoPages {
     pub sim: Simulator,
     pub config: std::sync::Arc<Config>,
+    pub booket: std::sync::Arc<crate::booking::Booket>,
 }
 
 impl DemoPages {
@@ -124,11 +139,12 @@ impl DemoPages {
             .route("/forms/{id}", get(form_page))
             .route("/receipt", post(receipt))
             .route("/simulator", get(simulator))
+            .route("/designer", get(crate::designer::page))
             .with_state(self)
     }
 }
 
-fn page(title: &str, body: &str) -> Response {
+pub(crate) fn page(title: &str, body: &str) -> Response {
     page_in("da", title, body)
 }
 
@@ -143,9 +159,9 @@ fn page_in(lang: &str, title: &str, body: &str) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-fn nav() -> &'static str {
+pub(crate) fn nav() -> &'static str {
     "<nav class=\"demo-nav\" aria-label=\"Demo\"><a href=\"/\">Borgerens blanket</a> \
-     <a href=\"/simulator\">Simuleret Outlook-kalender</a></nav>"
+     <a href=\"/simulator\">Simuleret Outlook-kalender</a> <a href=\"/designer\">Designer</a></nav>"
 }
 
 #[derive(serde::Deserialize)]

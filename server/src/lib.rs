@@ -2,8 +2,10 @@
 //! server functions, the Graph simulator and the demo.
 
 pub mod booking;
+pub mod check;
 pub mod config;
 pub mod demo;
+pub mod designer;
 pub mod graph;
 pub mod mail;
 pub mod sim;
@@ -55,17 +57,20 @@ impl Server {
                 SlotSigner::random()
             }
         };
-        let booket = Arc::new(Booket::new(config.clone(), graph, signer, clock));
+        let mut booket = Booket::new(config.clone(), graph, signer, clock);
+        if demo.is_some() {
+            // The demo's designer preview serves draft elements.
+            booket.enable_drafts();
+        }
+        let booket = Arc::new(booket);
         if !config.exchange.hold_sweep.is_zero() {
             booket.clone().spawn_sweeper(config.exchange.hold_sweep);
         }
-        let state = web::AppState {
-            booket: booket.clone(),
-            config: config.clone(),
-        };
+        let state = web::AppState::new(booket.clone(), config.clone());
         let pages = demo.map(|sim| demo::DemoPages {
             sim,
             config: config.clone(),
+            booket: booket.clone(),
         });
         let router = web::router(state, assets, pages);
         let listener =
@@ -86,8 +91,13 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Peer addresses feed the per-client rate limit.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }

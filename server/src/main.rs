@@ -1,7 +1,7 @@
 //! `booket`: demo, serve, sim.
 
 use clap::{Parser, Subcommand};
-use server::{booking, config::Config, demo, sim, web, Server};
+use server::{booking, check, config::Config, demo, sim, web, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,6 +32,13 @@ enum Command {
         /// How long picking a time reserves it, in seconds.
         #[arg(long, env = "BOOKET_HOLD_SECONDS", default_value_t = 900)]
         hold_seconds: u64,
+        /// An origin allowed to embed the demo widget (repeat for more).
+        #[arg(
+            long = "allow-origin",
+            env = "BOOKET_ALLOW_ORIGINS",
+            value_delimiter = ','
+        )]
+        allow_origins: Vec<String>,
     },
     /// Production: serve the configured forms against Microsoft Graph.
     Serve {
@@ -39,6 +46,14 @@ enum Command {
         config: PathBuf,
         #[arg(long, env = "BOOKET_ASSETS")]
         assets: Option<PathBuf>,
+    },
+    /// Diagnoses every configured calendar and the mail setup; exit code 0 when all pass.
+    Check {
+        #[arg(long, env = "BOOKET_CONFIG")]
+        config: PathBuf,
+        /// Language of the report: da or en.
+        #[arg(long, default_value = "da")]
+        lang: String,
     },
     /// The Graph simulator alone, seeded with the demo tenant.
     Sim {
@@ -80,12 +95,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             sim_listen,
             assets,
             hold_seconds,
+            allow_origins,
         } => {
             let simulator =
                 sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
             let sim_addr = simulator.spawn(sim_listen).await?;
             let mut config = demo::demo_config(&simulator, listen);
             config.exchange.hold = std::time::Duration::from_secs(hold_seconds.max(10));
+            config.server.allowed_origins = allow_origins;
             let assets = assets.unwrap_or_else(web::default_assets_dir);
             check_assets(&assets);
             let server = Server::build(
@@ -109,6 +126,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server.booket.resolve_calendars().await;
             tracing::info!("Booket serving on http://{}", server.local_addr()?);
             server.run(shutdown_signal()).await?;
+        }
+        Command::Check { config, lang } => {
+            let lang = if lang.starts_with("en") {
+                check::Lang::En
+            } else {
+                check::Lang::Da
+            };
+            let report = match Config::load(&config) {
+                Ok(c) => check::run(&c, lang, chrono::Utc::now()).await,
+                Err(e) => check::invalid_config(lang, &e),
+            };
+            print!("{}", report.render());
+            if !report.all_ok() {
+                return Err(anyhow::anyhow!(match lang {
+                    check::Lang::Da => "mindst én kontrol fejlede",
+                    check::Lang::En => "at least one check failed",
+                }));
+            }
         }
         Command::Sim { listen } => {
             let simulator =

@@ -1,5 +1,6 @@
 //! The HTTP surface: server functions under `/api`, the widget's files under `/booket`,
-//! and (in demo mode) the demo pages. Headers and limits that apply to everything live here.
+//! and (in demo mode) the demo pages. Headers, limits and the origin and rate checks that
+//! apply to everything live here.
 
 use crate::booking::Booket;
 use crate::config::Config;
@@ -7,11 +8,15 @@ use crate::demo::DemoPages;
 use app::api::{Backend, BackendHandle};
 use app::domain::BookingError;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,7 +28,27 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub struct AppState {
     pub booket: Arc<Booket>,
     pub config: Arc<Config>,
+    /// Writes (reserve, release, book) per client address.
+    pub writes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
+
+impl AppState {
+    pub fn new(booket: Arc<Booket>, config: Arc<Config>) -> Self {
+        let per_minute =
+            NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
+        AppState {
+            booket,
+            writes: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            config,
+        }
+    }
+}
+
+/// The Content-Security-Policy of Booket's own pages; the widget runs under it (no inline
+/// script, wasm allowed).
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
 
 /// Where the built widget (Trunk's `dist/`) is: `BOOKET_ASSETS`, else `./dist`, else the
 /// workspace's `dist/` next to this crate.
@@ -53,21 +78,41 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             "/api/{*fn_name}",
             post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
         )
+        .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(cors);
-    let mut router = Router::new().merge(api).nest_service(
-        "/booket",
-        ServeDir::new(assets)
-            .precompressed_br()
-            .precompressed_gzip(),
-    );
+    // The widget's files are public: any page may load them (module scripts and the wasm
+    // are fetched with CORS). Whether a page may *book* is decided at /api.
+    let assets = Router::new()
+        .nest_service(
+            "/booket",
+            ServeDir::new(assets)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ));
+    let mut router = Router::new().merge(api).merge(assets);
     if let Some(pages) = demo {
-        router = router.merge(pages.router());
+        router = router.merge(pages.router().layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        )));
     }
     router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
@@ -76,19 +121,65 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let list: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    // No credentials: the widget needs no cookies.
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(list))
+        .allow_origin(allow)
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
+}
+
+/// Whether a browser request from `origin` may use the API: the server's own origin (as the
+/// request's Host names it) or one on the allow-list.
+pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a == "*" || a == origin) {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+}
+
+/// Browsers send `Origin` with every cross-origin POST, and a form-encoded POST runs even
+/// when CORS hides the answer, so the check has to happen here, before the function runs.
+async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    {
+        if !origin_allowed(origin, req.headers(), &state.config.server.allowed_origins) {
+            tracing::warn!(%origin, "API call from an origin that is not allowed");
+            return typed_error(BookingError::ForbiddenOrigin);
+        }
+    }
+    next.run(req).await
 }
 
 /// Runs a server function with the backend in context, then gives typed errors their
 /// proper status (server_fn answers every error with 500).
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let path = req.uri().path();
+    let is_write = matches!(
+        path,
+        "/api/reserve" | "/api/release" | "/api/book" | "/api/book_form"
+    );
+    if is_write {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if state.writes.check_key(&peer).is_err() {
+            return typed_error(BookingError::RateLimited);
+        }
+    }
     let handle = BackendHandle(state.booket.clone() as Arc<dyn Backend>);
     let res = leptos_axum::handle_server_fns_with_context(
         move || leptos::prelude::provide_context(handle.clone()),
@@ -119,4 +210,34 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Respons
 fn typed_error(e: BookingError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [("serverfnerror", "1")], axum::Json(e)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_same_site_or_listed() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("booking.kommune.dk"));
+        let allowed = vec!["https://selvbetjening.kommune.dk".to_string()];
+        assert!(origin_allowed("https://booking.kommune.dk", &h, &allowed));
+        assert!(origin_allowed(
+            "https://selvbetjening.kommune.dk",
+            &h,
+            &allowed
+        ));
+        assert!(!origin_allowed("https://evil.example", &h, &allowed));
+        assert!(!origin_allowed(
+            "https://booking.kommune.dk.evil.example",
+            &h,
+            &allowed
+        ));
+        assert!(!origin_allowed("null", &h, &allowed));
+        assert!(origin_allowed(
+            "https://evil.example",
+            &h,
+            &["*".to_string()]
+        ));
+    }
 }

@@ -160,6 +160,22 @@ pub fn intercept(
             if state.booked.get_untracked().is_some() {
                 return; // already booked: let the host's submission go on
             }
+            if state.busy.get_untracked() {
+                // A reservation is on its way: submit again once it has landed.
+                ev.prevent_default();
+                let form = form_for_submit.clone();
+                let submitter = ev.submitter();
+                set_timeout(
+                    move || {
+                        let _ = match &submitter {
+                            Some(s) => form.request_submit_with_submitter(Some(s)),
+                            None => form.request_submit(),
+                        };
+                    },
+                    std::time::Duration::from_millis(150),
+                );
+                return;
+            }
             let required = match state.config.get_untracked() {
                 Load::Ready(c) => c.required,
                 // Unknown yet: do not let a form that may require a booking go without one.

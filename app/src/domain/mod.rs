@@ -165,6 +165,10 @@ pub enum BookingError {
     },
     #[error("the calendar is temporarily unavailable")]
     Unavailable,
+    #[error("too many attempts from this client")]
+    RateLimited,
+    #[error("this page may not use the booking")]
+    ForbiddenOrigin,
     #[error("the server could not be reached")]
     Network,
     #[error("something went wrong on the server")]
@@ -184,6 +188,8 @@ impl BookingError {
                 _ => 413,
             },
             BookingError::Unavailable | BookingError::Network => 503,
+            BookingError::RateLimited => 429,
+            BookingError::ForbiddenOrigin => 403,
             BookingError::Internal => 500,
         }
     }

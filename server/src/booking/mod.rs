@@ -20,6 +20,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use locks::KeyedLocks;
 use slot_id::SlotRef;
 pub use slot_id::SlotSigner;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,7 +50,13 @@ pub struct Booket {
     receipts: Mutex<HashMap<String, (Instant, String, Receipt)>>,
     calendar_ids: Mutex<HashMap<String, String>>,
     clock: Clock,
+    drafts: Mutex<HashMap<String, ElementConfig>>,
+    drafts_enabled: bool,
 }
+
+/// The form id under which designer drafts are served.
+pub const PREVIEW_FORM: &str = "preview";
+const MAX_DRAFTS: usize = 500;
 
 impl Booket {
     pub fn new(
@@ -67,6 +74,8 @@ impl Booket {
             receipts: Mutex::new(HashMap::new()),
             calendar_ids: Mutex::new(HashMap::new()),
             clock,
+            drafts: Mutex::new(HashMap::new()),
+            drafts_enabled: false,
         }
     }
 
@@ -111,20 +120,65 @@ impl Booket {
         self.calendar_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The element (from configuration, or a designer draft under [`PREVIEW_FORM`]) and
+    /// its calendar.
     fn lookup(
         &self,
         form: &str,
         element: &str,
-    ) -> Result<(&ElementConfig, &CalendarConfig), BookingError> {
-        let (_, el) = self
-            .config
-            .element(form, element)
-            .ok_or(BookingError::UnknownElement)?;
+    ) -> Result<(Cow<'_, ElementConfig>, &CalendarConfig), BookingError> {
+        let el = match self.config.element(form, element) {
+            Some((_, el)) => Cow::Borrowed(el),
+            None if form == PREVIEW_FORM && self.drafts_enabled => {
+                let drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
+                Cow::Owned(
+                    drafts
+                        .get(element)
+                        .cloned()
+                        .ok_or(BookingError::UnknownElement)?,
+                )
+            }
+            None => return Err(BookingError::UnknownElement),
+        };
         let cal = self
             .config
             .calendar(&el.calendar)
             .ok_or(BookingError::Internal)?;
         Ok((el, cal))
+    }
+
+    /// Keeps a designer's draft element (demo mode only) and returns its id, under which the
+    /// widget finds it as form [`PREVIEW_FORM`]. The same draft always gets the same id.
+    pub fn put_draft(&self, el: ElementConfig) -> Option<String> {
+        if !self.drafts_enabled {
+            return None;
+        }
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{el:?}").as_bytes());
+        let id = format!(
+            "d{}",
+            digest[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
+        if drafts.len() >= MAX_DRAFTS && !drafts.contains_key(&id) {
+            drafts.clear();
+        }
+        drafts.insert(
+            id.clone(),
+            ElementConfig {
+                name: id.clone(),
+                ..el
+            },
+        );
+        Some(id)
+    }
+
+    /// Allows designer drafts (the demo's preview page).
+    pub fn enable_drafts(&mut self) {
+        self.drafts_enabled = true;
     }
 
     /// The events of one local week, from the cache or Graph.
@@ -276,7 +330,7 @@ impl Booket {
     }
 }
 
-fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
     let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
     // Midnight can fall into a DST gap in some zones; take the first instant after it.
     tz.from_local_datetime(&naive)
@@ -347,7 +401,7 @@ impl Backend for Booket {
             return Err(BookingError::invalid("week"));
         }
         let events = self.week_events(cal, monday).await.map_err(unavailable)?;
-        let slots = self.slots(form, el, cal, &events, now, hold);
+        let slots = self.slots(form, &el, cal, &events, now, hold);
         let has_free = |slots: &[SlotView]| {
             slots
                 .iter()
@@ -363,7 +417,7 @@ impl Backend for Booket {
                     break;
                 }
                 let evs = self.week_events(cal, m).await.map_err(unavailable)?;
-                if has_free(&self.slots(form, el, cal, &evs, now, hold)) {
+                if has_free(&self.slots(form, &el, cal, &evs, now, hold)) {
                     found = Some(m);
                     break;
                 }

@@ -17,6 +17,7 @@ use app::domain::rules::{base_subject, marker_of, Marker};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, Hold, MailOutcome, Markers, Receipt, ReceiptState};
 use chrono::{DateTime, Days, Utc};
+use std::borrow::Cow;
 
 /// What one citizen (by hold token) may do with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +117,14 @@ impl Booket {
         Ok(updated)
     }
 
+    /// The element, its calendar and the slot behind an id issued for that element.
+    #[allow(clippy::type_complexity)]
     fn verify(
         &self,
         form: &str,
         element: &str,
         slot_id: &str,
-    ) -> Result<(&ElementConfig, &CalendarConfig, SlotRef), BookingError> {
+    ) -> Result<(Cow<'_, ElementConfig>, &CalendarConfig, SlotRef), BookingError> {
         let (el, cal) = self.lookup(form, element)?;
         let slot = self
             .signer
@@ -137,7 +140,7 @@ impl Booket {
         if !hold::is_valid_token(&req.hold) {
             return Err(BookingError::invalid("hold"));
         }
-        self.check_rules(el, cal, slot.start, slot.end)?;
+        self.check_rules(&el, cal, slot.start, slot.end)?;
         let token = if req.hold.is_empty() {
             hold::new_token()
         } else {
@@ -238,7 +241,7 @@ impl Booket {
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }
-        self.check_rules(el, cal, slot.start, slot.end)?;
+        self.check_rules(&el, cal, slot.start, slot.end)?;
         let event = self.read_slot(cal, &slot).await?;
         let claim = claim_of(
             &event,
@@ -262,7 +265,7 @@ impl Booket {
                 self.write_hold(cal, &event, &token).await?;
             }
             match self
-                .attach_documents(&req, el, cal, &slot, &files, &token, &mut attached)
+                .attach_documents(&req, &el, cal, &slot, &files, &token, &mut attached)
                 .await
             {
                 Ok(fresh) => fresh,

@@ -124,7 +124,10 @@ pub(super) async fn token(
         );
     }
     let scope = field("scope");
-    if !scope.ends_with("/.default") {
+    // Client credentials need `<resource>/.default`, and the resource must be this Graph
+    // (the simulator itself, or the global Graph name it stands in for).
+    let resource = scope.strip_suffix("/.default").unwrap_or("");
+    if resource != sim.base_url() && resource != "https://graph.microsoft.com" {
         return entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
@@ -133,14 +136,33 @@ pub(super) async fn token(
         );
     }
     let tenant_id = t.id.clone();
+    let roles = app.roles.clone();
     s.counter += 1;
-    let value = format!("sim.{}.{:x}", s.counter, rand_u64());
     let lifetime = sim.options().token_lifetime;
+    // Shaped like Entra's access tokens (a JWT whose payload carries `roles`), so tools can
+    // read the granted application permissions the same way. The signature is a dummy.
+    let value = {
+        use base64::Engine;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let header = json!({"typ": "JWT", "alg": "none", "kid": "sim"});
+        let payload = json!({
+            "aud": "https://graph.microsoft.com",
+            "tid": tenant_id,
+            "appid": client_id,
+            "roles": roles,
+            "exp": chrono::Utc::now().timestamp() + lifetime.as_secs() as i64,
+            "jti": format!("{}-{:x}", s.counter, rand_u64()),
+        });
+        format!("{}.{}.c2lt", b64(&header), b64(&payload))
+    };
     s.tokens.insert(
         value.clone(),
         IssuedToken {
             tenant: tenant_id,
             client_id: client_id.to_owned(),
+            roles,
             expires_at: tokio::time::Instant::now() + lifetime,
         },
     );
@@ -232,7 +254,10 @@ pub(super) async fn graph(
                 "Access token has expired or is not yet valid.",
             );
         }
-        let (tenant, client_id) = (t.tenant.clone(), t.client_id.clone());
+        let (tenant, client_id, roles) = (t.tenant.clone(), t.client_id.clone(), t.roles.clone());
+        if let Some(denied) = permission_problem(&s, &method, uri.path(), &roles) {
+            return denied;
+        }
         // The Outlook concurrency limit: 4 requests in flight per app.
         let max = sim.options().max_concurrency;
         let n = s.in_flight.entry(client_id.clone()).or_insert(0);
@@ -317,6 +342,48 @@ pub(super) async fn graph(
         None => {}
     }
     route(&sim, &tenant, &method, &uri, &headers, &body)
+}
+
+/// Application access policies and missing permissions, as Graph reports them.
+fn permission_problem(
+    s: &super::model::State,
+    method: &Method,
+    path: &str,
+    roles: &[String],
+) -> Option<Response> {
+    let seg: Vec<String> = path
+        .trim_start_matches("/v1.0/")
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    if seg.first().map(String::as_str) != Some("users") {
+        return None;
+    }
+    let user = seg.get(1)?;
+    if s.blocked_mailboxes
+        .iter()
+        .any(|b| b.eq_ignore_ascii_case(user))
+    {
+        return Some(graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access to OData is disabled.",
+        ));
+    }
+    let has = |r: &str| roles.iter().any(|x| x == r);
+    let allowed = match seg.get(2).map(String::as_str) {
+        Some("sendMail") => has("Mail.Send"),
+        Some(_) if *method == Method::GET => has("Calendars.Read") || has("Calendars.ReadWrite"),
+        Some(_) => has("Calendars.ReadWrite"),
+        None => true,
+    };
+    (!allowed).then(|| {
+        graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        )
+    })
 }
 
 fn route(

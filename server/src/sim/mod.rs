@@ -143,6 +143,20 @@ impl Simulator {
         }
     }
 
+    /// Sets the application permissions (token `roles`) of every app.
+    pub fn set_roles(&self, roles: &[&str]) {
+        for t in &mut self.lock().tenants {
+            for a in &mut t.apps {
+                a.roles = roles.iter().map(|r| r.to_string()).collect();
+            }
+        }
+    }
+
+    /// Keeps the apps out of these mailboxes, as an application access policy does.
+    pub fn block_mailboxes(&self, mailboxes: &[&str]) {
+        self.lock().blocked_mailboxes = mailboxes.iter().map(|m| m.to_string()).collect();
+    }
+
     /// Marks the secrets of all apps as expired (AADSTS7000222) or valid again.
     pub fn set_secrets_expired(&self, expired: bool) {
         for t in &mut self.lock().tenants {
@@ -162,6 +176,8 @@ impl Simulator {
             .route("/_sim/events/{id}", patch(control_event))
             .route("/_sim/tokens/expire", post(control_expire_tokens))
             .route("/_sim/secrets/expired", post(control_secrets_expired))
+            .route("/_sim/roles", post(control_roles))
+            .route("/_sim/access-policy", post(control_access_policy))
             .with_state(self.clone())
             // A 3 MB attachment is 4 MB of base64; upload chunks are up to 4 MB.
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -226,5 +242,28 @@ async fn control_secrets_expired(
     Json(b): Json<ExpiredBody>,
 ) -> impl IntoResponse {
     sim.set_secrets_expired(b.expired);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+async fn control_roles(
+    AxState(sim): AxState<Simulator>,
+    Json(roles): Json<Vec<String>>,
+) -> impl IntoResponse {
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    sim.set_roles(&roles);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct PolicyBody {
+    blocked: Vec<String>,
+}
+
+async fn control_access_policy(
+    AxState(sim): AxState<Simulator>,
+    Json(b): Json<PolicyBody>,
+) -> impl IntoResponse {
+    let blocked: Vec<&str> = b.blocked.iter().map(String::as_str).collect();
+    sim.block_mailboxes(&blocked);
     axum::http::StatusCode::NO_CONTENT
 }

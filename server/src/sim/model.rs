@@ -22,6 +22,8 @@ pub struct App {
     /// The secret's ID (what administrators sometimes paste by mistake).
     pub secret_id: String,
     pub secret_expired: bool,
+    /// Application permissions with admin consent (the token's `roles`).
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +164,7 @@ pub struct Stats {
 pub struct IssuedToken {
     pub tenant: String,
     pub client_id: String,
+    pub roles: Vec<String>,
     pub expires_at: tokio::time::Instant,
 }
 
@@ -175,6 +178,8 @@ pub struct State {
     pub counter: u64,
     pub uploads: HashMap<String, UploadSession>,
     pub outbox: Vec<SentMail>,
+    /// Mailboxes an application access policy keeps the app out of.
+    pub blocked_mailboxes: Vec<String>,
 }
 
 impl State {
@@ -189,6 +194,7 @@ impl State {
             counter: 1000,
             uploads: HashMap::new(),
             outbox: Vec::new(),
+            blocked_mailboxes: Vec::new(),
         }
     }
 

@@ -202,6 +202,7 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             secret_value: DEMO_SECRET.into(),
             secret_id: DEMO_SECRET_ID.into(),
             secret_expired: false,
+            roles: vec!["Calendars.ReadWrite".into(), "Mail.Send".into()],
         }],
         users: vec![Mailbox {
             upn: DEMO_OWNER.into(),

@@ -1,0 +1,440 @@
+//! `booket check`: diagnoses every configured calendar and the mail setup against the real
+//! endpoints, one line per check with a hint on how to fix what fails.
+
+use crate::booking::hold::HOLD_PROPERTY;
+use crate::config::{CalendarConfig, Config, MailConfig};
+use crate::graph::{AppCredentials, GraphClient, GraphError, GraphOptions, TokenRefusal};
+use app::domain::week::monday_of;
+use base64::Engine;
+use chrono::{DateTime, Days, Utc};
+use secrecy::ExposeSecret;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Da,
+    En,
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub ok: bool,
+    pub text: String,
+    /// How to fix it (failed checks only).
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub sections: Vec<Section>,
+}
+
+impl Report {
+    pub fn all_ok(&self) -> bool {
+        self.sections.iter().all(|s| s.lines.iter().all(|l| l.ok))
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for s in &self.sections {
+            out.push_str(&s.title);
+            out.push('\n');
+            for l in &s.lines {
+                out.push_str(if l.ok { "  ✓ " } else { "  ✗ " });
+                out.push_str(&l.text);
+                out.push('\n');
+                if let Some(h) = &l.hint {
+                    out.push_str("      → ");
+                    out.push_str(h);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+fn t(lang: Lang, da: &str, en: &str) -> String {
+    match lang {
+        Lang::Da => da.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
+fn pass(text: String) -> Line {
+    Line {
+        ok: true,
+        text,
+        hint: None,
+    }
+}
+
+fn fail(text: String, hint: String) -> Line {
+    Line {
+        ok: false,
+        text,
+        hint: Some(hint),
+    }
+}
+
+/// What a token refusal most likely means, and how to fix it.
+fn token_line(lang: Lang, r: &TokenRefusal) -> Line {
+    let code = r
+        .codes
+        .first()
+        .map(|c| format!("AADSTS{c}"))
+        .unwrap_or_else(|| r.error.clone());
+    let has = |c: u32| r.codes.contains(&c);
+    let (what, fix) = if has(7_000_215) {
+        (
+            t(lang, "hemmeligheden er forkert — ofte er portalens \"Secret ID\" indsat i stedet for \"Value\"", "the client secret is wrong — often the portal's \"Secret ID\" was pasted instead of its \"Value\""),
+            t(lang, "Kopiér hemmelighedens \"Value\" (vises kun ved oprettelsen) fra Entra ID → App registrations → Certificates & secrets, og læg den i client_secret.", "Copy the secret's \"Value\" (shown only when created) from Entra ID → App registrations → Certificates & secrets into client_secret."),
+        )
+    } else if has(7_000_222) {
+        (
+            t(
+                lang,
+                "hemmeligheden er udløbet",
+                "the client secret has expired",
+            ),
+            t(
+                lang,
+                "Opret en ny client secret i Entra ID og opdatér client_secret.",
+                "Create a new client secret in Entra ID and update client_secret.",
+            ),
+        )
+    } else if has(700_016) {
+        (
+            t(lang, "app'en (client_id) findes ikke i denne tenant", "the app (client_id) does not exist in this tenant"),
+            t(lang, "Tjek client_id (Application ID) og tenant_id på app'ens oversigtsside i Entra ID.", "Check client_id (Application ID) and tenant_id on the app's overview page in Entra ID."),
+        )
+    } else if has(90_002) || has(900_023) {
+        (
+            t(lang, "tenant'en blev ikke fundet", "the tenant was not found"),
+            t(lang, "Tjek tenant_id (Directory ID, en GUID eller et verificeret domæne) og login_base_url (sky).", "Check tenant_id (Directory ID, a GUID or a verified domain) and login_base_url (cloud)."),
+        )
+    } else if has(70_011) || has(1_002_012) {
+        (
+            t(lang, "scope er ugyldigt", "the scope is invalid"),
+            t(lang, "graph_base_url skal være Graph-roden for jeres sky (scope bliver <rod>/.default).", "graph_base_url must be the Graph root of your cloud (the scope becomes <root>/.default)."),
+        )
+    } else if has(7_000_218) {
+        (
+            t(
+                lang,
+                "der blev ikke sendt nogen hemmelighed",
+                "no client secret was sent",
+            ),
+            t(lang, "Sæt client_secret.", "Set client_secret."),
+        )
+    } else {
+        (
+            t(
+                lang,
+                "token-anmodningen blev afvist",
+                "the token request was refused",
+            ),
+            t(
+                lang,
+                "Tjek tenant_id, client_id og client_secret.",
+                "Check tenant_id, client_id and client_secret.",
+            ),
+        )
+    };
+    fail(
+        format!("{}: {what} ({code})", t(lang, "Token", "Token")),
+        fix,
+    )
+}
+
+fn transient_line(lang: Lang, what: &str, e: &GraphError) -> Line {
+    fail(
+        format!("{what}: {e}"),
+        t(
+            lang,
+            "Tjek netværket og graph_base_url/login_base_url, og prøv igen.",
+            "Check the network and graph_base_url/login_base_url, and try again.",
+        ),
+    )
+}
+
+/// The `roles` claim of a Graph access token (its JWT payload), if it can be read.
+pub fn token_roles(token: &str) -> Option<Vec<String>> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        v.get("roles")?
+            .as_array()?
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+fn creds_of(cal: &CalendarConfig) -> AppCredentials {
+    AppCredentials {
+        tenant_id: cal.tenant_id.clone(),
+        client_id: cal.client_id.clone(),
+        client_secret: cal.client_secret.clone(),
+    }
+}
+
+async fn check_calendar(
+    graph: &GraphClient,
+    cal: &CalendarConfig,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Section {
+    let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
+    let title = format!("{} \"{}\":", t(lang, "Kalender", "Calendar"), cal.name);
+    let creds = creds_of(cal);
+    let token = match graph.token(&creds).await {
+        Ok(tok) => tok,
+        Err(GraphError::TokenRefused(r)) => {
+            lines.push(token_line(lang, &r));
+            return Section { title, lines };
+        }
+        Err(e) => {
+            lines.push(transient_line(lang, "Token", &e));
+            return Section { title, lines };
+        }
+    };
+    lines.push(pass(format!(
+        "{} (tenant {}, app {})",
+        t(lang, "Token hentet", "Token obtained"),
+        cal.tenant_id,
+        cal.client_id
+    )));
+    if let Some(roles) = token_roles(token.expose_secret()) {
+        if !roles.iter().any(|r| r == "Calendars.ReadWrite") {
+            lines.push(fail(
+                t(lang, "Tilladelsen Calendars.ReadWrite mangler i tokenet", "The Calendars.ReadWrite permission is missing from the token"),
+                t(lang, "Giv app'en Calendars.ReadWrite (Application) og admin consent i Entra ID.", "Give the app Calendars.ReadWrite (Application) and grant admin consent in Entra ID."),
+            ));
+        }
+    }
+    let calendars = match graph.list_calendars(&creds, &cal.owner).await {
+        Ok(c) => {
+            lines.push(pass(format!(
+                "{} {} {}",
+                t(lang, "Postkassen", "Mailbox"),
+                cal.owner,
+                t(lang, "kan nås", "is reachable")
+            )));
+            c
+        }
+        Err(GraphError::Forbidden { code }) if code == "ErrorAccessDenied" => {
+            lines.push(fail(
+                format!("{} {}: {} (403 ErrorAccessDenied)", t(lang, "Postkassen", "Mailbox"), cal.owner, t(lang, "adgang nægtet — en application access policy udelukker formentlig postkassen, eller tilladelsen mangler", "access denied — an application access policy probably keeps the app out of it, or the permission is missing")),
+                t(lang, "Tilføj postkassen til gruppen i app'ens New-ApplicationAccessPolicy og tjek med Test-ApplicationAccessPolicy (ændringer kan tage over en time).", "Add the mailbox to the group in the app's New-ApplicationAccessPolicy and verify with Test-ApplicationAccessPolicy (changes can take over an hour)."),
+            ));
+            return Section { title, lines };
+        }
+        Err(GraphError::NotFound { .. }) => {
+            lines.push(fail(
+                format!(
+                    "{} {}: {}",
+                    t(lang, "Postkassen", "Mailbox"),
+                    cal.owner,
+                    t(lang, "findes ikke", "does not exist")
+                ),
+                t(
+                    lang,
+                    "Tjek owner: brugerens UPN (fx navn@kommune.dk) eller objekt-id.",
+                    "Check owner: the user's UPN (e.g. name@municipality.dk) or object id.",
+                ),
+            ));
+            return Section { title, lines };
+        }
+        Err(e) => {
+            lines.push(transient_line(lang, &t(lang, "Postkassen", "Mailbox"), &e));
+            return Section { title, lines };
+        }
+    };
+    let matching: Vec<&crate::graph::wire::Calendar> = calendars
+        .iter()
+        .filter(|c| c.name == cal.outlook_calendar)
+        .collect();
+    let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
+    let calendar_id = match matching.as_slice() {
+        [one] => {
+            lines.push(pass(format!(
+                "{} \"{}\" {}",
+                t(lang, "Outlook-kalenderen", "Outlook calendar"),
+                cal.outlook_calendar,
+                t(lang, "fundet (præcis én)", "found (exactly one)")
+            )));
+            one.id.clone()
+        }
+        [] => {
+            lines.push(fail(
+                format!(
+                    "{} \"{}\" {}; {}: {}",
+                    t(lang, "Outlook-kalenderen", "Outlook calendar"),
+                    cal.outlook_calendar,
+                    t(lang, "findes ikke", "not found"),
+                    t(lang, "fundet", "found"),
+                    names.join(", ")
+                ),
+                t(
+                    lang,
+                    "Sæt outlook_calendar til kalenderens navn præcis som Outlook viser det.",
+                    "Set outlook_calendar to the calendar's name exactly as Outlook shows it.",
+                ),
+            ));
+            return Section { title, lines };
+        }
+        many => {
+            lines.push(fail(
+                format!(
+                    "{} \"{}\" {} {} {}",
+                    t(lang, "Outlook-kalendernavnet", "Outlook calendar name"),
+                    cal.outlook_calendar,
+                    t(lang, "passer på", "matches"),
+                    many.len(),
+                    t(lang, "kalendere", "calendars")
+                ),
+                t(
+                    lang,
+                    "Omdøb de andre kalendere i Outlook, så navnet er entydigt.",
+                    "Rename the other calendars in Outlook so the name is unique.",
+                ),
+            ));
+            return Section { title, lines };
+        }
+    };
+    let monday = monday_of(now.with_timezone(&cal.time_zone).date_naive());
+    let start = crate::booking::local_midnight(cal.time_zone, monday);
+    let end = crate::booking::local_midnight(cal.time_zone, monday + Days::new(7));
+    match graph
+        .calendar_view(&creds, &cal.owner, &calendar_id, start, end, HOLD_PROPERTY)
+        .await
+    {
+        Ok(events) => lines.push(pass(format!(
+            "{} ({} {})",
+            t(lang, "Kalendervisning læst", "Calendar view read"),
+            events.len(),
+            t(lang, "begivenheder i denne uge", "events this week")
+        ))),
+        Err(e) => lines.push(transient_line(
+            lang,
+            &t(lang, "Kalendervisning", "Calendar view"),
+            &e,
+        )),
+    }
+    Section { title, lines }
+}
+
+async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Section {
+    let title = t(lang, "Mail:", "Mail:");
+    let MailConfig::Graph {
+        tenant_id,
+        client_id,
+        client_secret,
+        sender,
+        user,
+    } = mail
+    else {
+        return Section {
+            title,
+            lines: vec![pass(t(
+                lang,
+                "Slået fra (protocol = \"off\")",
+                "Off (protocol = \"off\")",
+            ))],
+        };
+    };
+    let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
+    let creds = AppCredentials {
+        tenant_id: tenant_id.clone(),
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+    };
+    let token = match graph.token(&creds).await {
+        Ok(tok) => tok,
+        Err(GraphError::TokenRefused(r)) => {
+            lines.push(token_line(lang, &r));
+            return Section { title, lines };
+        }
+        Err(e) => {
+            lines.push(transient_line(lang, "Token", &e));
+            return Section { title, lines };
+        }
+    };
+    lines.push(pass(format!(
+        "{} (tenant {tenant_id}, app {client_id})",
+        t(lang, "Token hentet", "Token obtained")
+    )));
+    match token_roles(token.expose_secret()) {
+        Some(roles) if roles.iter().any(|r| r == "Mail.Send") => lines.push(pass(format!(
+            "{} {user} {}",
+            t(lang, "Tilladelsen Mail.Send er givet (aflæst af tokenets roles; der sendes ingen mail) — afsender", "The Mail.Send permission is granted (read from the token's roles; no mail is sent) — sending as"),
+            if sender.eq_ignore_ascii_case(user) { String::new() } else { format!("({} {sender})", t(lang, "vist som", "shown as")) }
+        ))),
+        Some(_) => lines.push(fail(
+            t(lang, "Tilladelsen Mail.Send mangler i tokenet", "The Mail.Send permission is missing from the token"),
+            t(lang, "Giv app'en Mail.Send (Application) og admin consent i Entra ID.", "Give the app Mail.Send (Application) and grant admin consent in Entra ID."),
+        )),
+        None => lines.push(fail(
+            t(lang, "Tokenets tilladelser kunne ikke læses", "The token's permissions could not be read"),
+            t(lang, "Tjek i Entra ID at app'en har Mail.Send (Application) med admin consent.", "Check in Entra ID that the app has Mail.Send (Application) with admin consent."),
+        )),
+    }
+    Section { title, lines }
+}
+
+/// Runs every check of a validated configuration.
+pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
+    let graph = match GraphClient::new(GraphOptions {
+        graph_base_url: config.exchange.graph_base_url.clone(),
+        login_base_url: config.exchange.login_base_url.clone(),
+        max_concurrency: config.exchange.max_concurrency,
+        retry_budget: std::time::Duration::from_secs(5),
+    }) {
+        Ok(g) => g,
+        Err(e) => {
+            return Report {
+                sections: vec![Section {
+                    title: "Graph:".into(),
+                    lines: vec![transient_line(lang, "HTTP", &e)],
+                }],
+            }
+        }
+    };
+    let mut report = Report::default();
+    for cal in &config.calendars {
+        report
+            .sections
+            .push(check_calendar(&graph, cal, lang, now).await);
+    }
+    report
+        .sections
+        .push(check_mail(&graph, &config.mail, lang).await);
+    report
+}
+
+/// The report for a configuration file that does not load.
+pub fn invalid_config(lang: Lang, error: &crate::config::ConfigError) -> Report {
+    Report {
+        sections: vec![Section {
+            title: t(lang, "Konfiguration:", "Configuration:"),
+            lines: vec![fail(
+                error.to_string(),
+                t(
+                    lang,
+                    "Ret feltet i filen og kør booket check igen.",
+                    "Fix the field in the file and run booket check again.",
+                ),
+            )],
+        }],
+    }
+}

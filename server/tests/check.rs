@@ -1,0 +1,189 @@
+//! `booket check` against the simulator: every failure it can name, and the all-clear.
+
+mod common;
+
+use common::{Env, Options};
+use server::check::{self, Lang, Report};
+use server::config::{Config, MailConfig};
+use server::sim::seed;
+
+async fn report(env: &Env, lang: Lang, tweak: impl FnOnce(&mut Config)) -> Report {
+    let mut config = env.config.clone();
+    config.mail = MailConfig::Graph {
+        tenant_id: seed::DEMO_TENANT.into(),
+        client_id: seed::DEMO_CLIENT_ID.into(),
+        client_secret: seed::DEMO_SECRET.into(),
+        sender: seed::DEMO_OWNER.into(),
+        user: seed::DEMO_OWNER.into(),
+    };
+    tweak(&mut config);
+    check::run(&config, lang, env.now).await
+}
+
+fn failed(r: &Report) -> Vec<String> {
+    r.sections
+        .iter()
+        .flat_map(|s| &s.lines)
+        .filter(|l| !l.ok)
+        .map(|l| format!("{} → {}", l.text, l.hint.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_good_setup_passes_every_check() {
+    let env = Env::start().await;
+    let r = report(&env, Lang::Da, |_| {}).await;
+    assert!(r.all_ok(), "{}", r.render());
+    let text = r.render();
+    for want in [
+        "Token hentet",
+        "kan nås",
+        "fundet (præcis én)",
+        "Kalendervisning læst",
+        "Mail.Send er givet",
+        "der sendes ingen mail",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    // No mail was sent to find that out.
+    assert!(env.sim.outbox().is_empty());
+}
+
+#[tokio::test]
+async fn each_token_mistake_is_named_with_its_fix() {
+    let env = Env::start().await;
+    // (what to break, AADSTS code, words of the explanation)
+    let cases: Vec<(Box<dyn FnOnce(&mut Config)>, &str, &str)> = vec![
+        (
+            Box::new(|c| c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into()),
+            "AADSTS7000215",
+            "\"Secret ID\"",
+        ),
+        (
+            Box::new(|c| c.calendars[0].client_secret = "wrong".into()),
+            "AADSTS7000215",
+            "Value",
+        ),
+        (
+            Box::new(|c| c.calendars[0].client_id = "00000000-0000-0000-0000-000000000001".into()),
+            "AADSTS700016",
+            "client_id",
+        ),
+        (
+            Box::new(|c| c.calendars[0].tenant_id = "contoso.onmicrosoft.com".into()),
+            "AADSTS90002",
+            "tenant",
+        ),
+        (
+            Box::new(|c| c.exchange.graph_base_url = "https://graph.microsoft.us/v1.0".into()),
+            "AADSTS70011",
+            "scope",
+        ),
+    ];
+    for (tweak, code, words) in cases {
+        let r = report(&env, Lang::Da, tweak).await;
+        assert!(!r.all_ok());
+        let f = failed(&r);
+        assert!(f[0].contains(code) && f[0].contains(words), "{f:?}");
+    }
+    env.sim.set_secrets_expired(true);
+    let r = report(&env, Lang::Da, |_| {}).await;
+    let f = failed(&r);
+    assert!(
+        f[0].contains("AADSTS7000222") && f[0].contains("udløbet"),
+        "{f:?}"
+    );
+}
+
+#[tokio::test]
+async fn mailbox_calendar_and_permission_problems_are_explained() {
+    let env = Env::start().await;
+    env.sim.block_mailboxes(&[seed::DEMO_OWNER]);
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert!(
+        f[0].contains("application access policy")
+            && f[0].contains("ErrorAccessDenied")
+            && f[0].contains("Test-ApplicationAccessPolicy"),
+        "{f:?}"
+    );
+    env.sim.block_mailboxes(&[]);
+
+    let f = failed(
+        &report(&env, Lang::Da, |c| {
+            c.calendars[0].owner = "ingen@demo.booket.dk".into()
+        })
+        .await,
+    );
+    assert!(
+        f[0].contains("findes ikke") && f[0].contains("UPN"),
+        "{f:?}"
+    );
+
+    let f = failed(
+        &report(&env, Lang::Da, |c| {
+            c.calendars[0].outlook_calendar = "Borgerservise".into()
+        })
+        .await,
+    );
+    assert!(
+        f[0].contains("\"Borgerservise\" findes ikke")
+            && f[0].contains("Kalender, Borgerservice, Privat"),
+        "{f:?}"
+    );
+
+    env.sim.set_roles(&["Calendars.ReadWrite"]);
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].contains("Mail.Send mangler"), "{f:?}");
+
+    env.sim.set_roles(&["Calendars.Read", "Mail.Send"]);
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert!(f[0].contains("Calendars.ReadWrite mangler"), "{f:?}");
+}
+
+#[tokio::test]
+async fn the_report_speaks_english_too_and_the_exit_code_follows_it() {
+    let env = Env::start_with(Options::default(), |_| {}).await;
+    let r = report(&env, Lang::En, |c| {
+        c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into()
+    })
+    .await;
+    let text = r.render();
+    assert!(
+        text.contains("the client secret is wrong") && text.contains("Copy the secret's \"Value\""),
+        "{text}"
+    );
+    assert!(!r.all_ok());
+}
+
+#[test]
+fn an_invalid_file_is_one_failed_line_naming_the_field() {
+    let e = Config::parse(
+        "[server]\nlisten = \"x\"\n",
+        "booket.toml",
+        std::path::Path::new("."),
+    )
+    .unwrap_err();
+    let r = check::invalid_config(Lang::En, &e);
+    assert!(!r.all_ok());
+    assert!(
+        r.render().contains("booket.toml: [server] listen"),
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn token_roles_are_read_from_the_jwt_payload() {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"roles":["Mail.Send","Calendars.ReadWrite"]}"#);
+    assert_eq!(
+        check::token_roles(&format!("eyJ0eXAiOiJKV1QifQ.{payload}.sig")),
+        Some(vec![
+            "Mail.Send".to_string(),
+            "Calendars.ReadWrite".to_string()
+        ])
+    );
+    assert_eq!(check::token_roles("opaque"), None);
+}
