@@ -53,7 +53,8 @@ async fn a_good_setup_passes_every_check() {
 async fn each_token_mistake_is_named_with_its_fix() {
     let env = Env::start().await;
     // (what to break, AADSTS code, words of the explanation)
-    let cases: Vec<(Box<dyn FnOnce(&mut Config)>, &str, &str)> = vec![
+    type Break = Box<dyn FnOnce(&mut Config)>;
+    let cases: Vec<(Break, &str, &str)> = vec![
         (
             Box::new(|c| c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into()),
             "AADSTS7000215",
