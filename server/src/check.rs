@@ -375,18 +375,40 @@ async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Secti
         t(lang, "Token hentet", "Token obtained")
     )));
     match token_roles(token.expose_secret()) {
-        Some(roles) if roles.iter().any(|r| r == "Mail.Send") => lines.push(pass(format!(
-            "{} {user} {}",
-            t(lang, "Tilladelsen Mail.Send er givet (aflæst af tokenets roles; der sendes ingen mail) — afsender", "The Mail.Send permission is granted (read from the token's roles; no mail is sent) — sending as"),
-            if sender.eq_ignore_ascii_case(user) { String::new() } else { format!("({} {sender})", t(lang, "vist som", "shown as")) }
-        ))),
+        Some(roles) if roles.iter().any(|r| r == "Mail.Send") => {
+            let shown_as = if sender.eq_ignore_ascii_case(user) {
+                String::new()
+            } else {
+                format!(" ({} {sender})", t(lang, "vist som", "shown as"))
+            };
+            lines.push(pass(format!(
+                "{} {user}{shown_as}",
+                t(lang, "Tilladelsen Mail.Send er givet (aflæst af tokenets roles; der sendes ingen mail) — afsender", "The Mail.Send permission is granted (read from the token's roles; no mail is sent) — sending as"),
+            )))
+        }
         Some(_) => lines.push(fail(
-            t(lang, "Tilladelsen Mail.Send mangler i tokenet", "The Mail.Send permission is missing from the token"),
-            t(lang, "Giv app'en Mail.Send (Application) og admin consent i Entra ID.", "Give the app Mail.Send (Application) and grant admin consent in Entra ID."),
+            t(
+                lang,
+                "Tilladelsen Mail.Send mangler i tokenet",
+                "The Mail.Send permission is missing from the token",
+            ),
+            t(
+                lang,
+                "Giv app'en Mail.Send (Application) og admin consent i Entra ID.",
+                "Give the app Mail.Send (Application) and grant admin consent in Entra ID.",
+            ),
         )),
         None => lines.push(fail(
-            t(lang, "Tokenets tilladelser kunne ikke læses", "The token's permissions could not be read"),
-            t(lang, "Tjek i Entra ID at app'en har Mail.Send (Application) med admin consent.", "Check in Entra ID that the app has Mail.Send (Application) with admin consent."),
+            t(
+                lang,
+                "Tokenets tilladelser kunne ikke læses",
+                "The token's permissions could not be read",
+            ),
+            t(
+                lang,
+                "Tjek i Entra ID at app'en har Mail.Send (Application) med admin consent.",
+                "Check in Entra ID that the app has Mail.Send (Application) with admin consent.",
+            ),
         )),
     }
     Section { title, lines }
