@@ -12,14 +12,19 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked -p server --all-targets -q -- -D warnings
 cargo clippy --locked -p app --features csr --target wasm32-unknown-unknown -q -- -D warnings
+mkdir -p target/test-logs
 echo "== cargo test"
-cargo test --locked --workspace
+cargo test --locked --workspace 2>&1 | tee target/test-logs/cargo-test.log
 
 echo "== playwright (Debian Chromium)"
 cd end2end
 rm -f results.json
 status=0
-BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" \
-  PLAYWRIGHT_JSON_OUTPUT_NAME=results.json npx playwright test --reporter=list,json || status=$?
-node scripts/summary.mjs results.json
+BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" BOOKET_LOG=info \
+  PLAYWRIGHT_JSON_OUTPUT_NAME=results.json npx playwright test --reporter=list,json \
+  2>&1 | tee ../target/test-logs/playwright.log || status=$?
+cd ..
+echo "== secrets in logs and bundle"
+scripts/no-secrets.sh target/test-logs dist || status=1
+node end2end/scripts/summary.mjs end2end/results.json
 exit "$status"

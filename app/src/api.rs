@@ -115,6 +115,19 @@ mod backend {
         optional_text(field, value, max)
     }
 
+    /// An idempotency key: 1–128 of `[A-Za-z0-9_-]` (the widget makes them from hex).
+    pub(super) fn key_text(field: &str, value: &str) -> Result<(), BookingError> {
+        let ok = (1..=128).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(())
+        } else {
+            Err(BookingError::invalid(field))
+        }
+    }
+
     /// Like [`short_text`] but may be empty.
     pub(super) fn optional_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
         if value.len() > max || value.chars().any(char::is_control) {
@@ -221,7 +234,7 @@ pub async fn book_slot(
     short_text("form", &form, 64)?;
     short_text("element", &element, 64)?;
     short_text("slot_id", &slot_id, 1024)?;
-    short_text("idempotency_key", &idempotency_key, 128)?;
+    key_text("idempotency_key", &idempotency_key)?;
     optional_text("hold", &hold, 64)?;
     backend()?
         .book(BookRequest {
@@ -319,7 +332,7 @@ pub async fn book_with_form(
     short_text("form", &req.form, 64)?;
     short_text("element", &req.element, 64)?;
     short_text("slot_id", &req.slot_id, 1024)?;
-    short_text("idempotency_key", &req.idempotency_key, 128)?;
+    key_text("idempotency_key", &req.idempotency_key)?;
     optional_text("hold", &req.hold, 64)?;
     backend()?.book(req).await
 }

@@ -232,9 +232,9 @@ async fn check_calendar(
             )));
             c
         }
-        Err(GraphError::Forbidden { code }) if code == "ErrorAccessDenied" => {
+        Err(GraphError::Forbidden { code }) => {
             lines.push(fail(
-                format!("{} {}: {} (403 ErrorAccessDenied)", t(lang, "Postkassen", "Mailbox"), cal.owner, t(lang, "adgang nægtet — en application access policy udelukker formentlig postkassen, eller tilladelsen mangler", "access denied — an application access policy probably keeps the app out of it, or the permission is missing")),
+                format!("{} {}: {} (403 {code})", t(lang, "Postkassen", "Mailbox"), cal.owner, t(lang, "adgang nægtet — en application access policy udelukker formentlig postkassen, eller tilladelsen mangler", "access denied — an application access policy probably keeps the app out of it, or the permission is missing")),
                 t(lang, "Tilføj postkassen til gruppen i app'ens New-ApplicationAccessPolicy og tjek med Test-ApplicationAccessPolicy (ændringer kan tage over en time).", "Add the mailbox to the group in the app's New-ApplicationAccessPolicy and verify with Test-ApplicationAccessPolicy (changes can take over an hour)."),
             ));
             return Section { title, lines };

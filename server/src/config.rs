@@ -566,10 +566,10 @@ mod raw {
                     "must be 1–4 (Outlook allows 4 per app)".into(),
                 ));
             }
-            if !(30..=86_400).contains(&x.hold_seconds) {
+            if !(5..=86_400).contains(&x.hold_seconds) {
                 return Err(err(
                     "[exchange] hold_seconds".into(),
-                    format!("must be 30–86400 (got {})", x.hold_seconds),
+                    format!("must be 5–86400 (got {})", x.hold_seconds),
                 ));
             }
             if !(1..=53).contains(&x.hold_sweep_weeks) {

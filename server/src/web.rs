@@ -106,6 +106,9 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
         )));
     }
     router
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -166,6 +169,10 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
 /// proper status (server_fn answers every error with 500).
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Response {
     let path = req.uri().path();
+    if path == "/api/book_form" && !has_multipart_boundary(req.headers()) {
+        // server_fn would panic on a multipart request without a boundary.
+        return typed_error(BookingError::invalid("request"));
+    }
     let is_write = matches!(
         path,
         "/api/reserve" | "/api/release" | "/api/book" | "/api/book_form"
@@ -205,6 +212,32 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Respons
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `multipart/form-data; boundary=…` with a non-empty boundary.
+fn has_multipart_boundary(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    parts
+        .next()
+        .is_some_and(|m| m.eq_ignore_ascii_case("multipart/form-data"))
+        && parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("boundary") && !v.trim().trim_matches('"').is_empty()
+            })
+        })
+}
+
+/// A panic anywhere in a request becomes a plain, typed 500 (never a dropped connection
+/// or a stack trace); the panic itself goes to the log.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    typed_error(BookingError::Internal)
 }
 
 fn typed_error(e: BookingError) -> Response {

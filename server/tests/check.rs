@@ -132,6 +132,26 @@ async fn mailbox_calendar_and_permission_problems_are_explained() {
         "{f:?}"
     );
 
+    env.sim.add_calendar(seed::DEMO_OWNER, "Borgerservice");
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert!(
+        f[0].contains("passer på 2 kalendere") && f[0].contains("Omdøb"),
+        "{f:?}"
+    );
+    let env = Env::start().await;
+
+    // Graph unreachable beyond the retry budget: said plainly, with what to check.
+    env.sim.set_faults(server::sim::model::Faults {
+        fail_next: vec![503; 12],
+        ..Default::default()
+    });
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert!(
+        f[0].contains("Postkassen: Graph unavailable (503)") && f[0].contains("netværket"),
+        "{f:?}"
+    );
+    env.sim.set_faults(server::sim::model::Faults::default());
+
     env.sim.set_roles(&["Calendars.ReadWrite"]);
     let f = failed(&report(&env, Lang::Da, |_| {}).await);
     assert_eq!(f.len(), 1, "{f:?}");

@@ -415,6 +415,7 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
                 &id,
                 &name,
                 "application/pdf",
+                "test",
                 &bytes,
             )
             .await

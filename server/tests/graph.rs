@@ -292,8 +292,12 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
     let c = client(&env);
     let cr = creds(seed::DEMO_SECRET);
+    let cal = c
+        .resolve_calendar(&cr, seed::DEMO_OWNER, seed::DEMO_CALENDAR)
+        .await
+        .unwrap();
     let ev = c
-        .get_event(&cr, seed::DEMO_OWNER, &id, HOLD_PROPERTY)
+        .get_event(&cr, seed::DEMO_OWNER, &cal, &id, HOLD_PROPERTY)
         .await
         .unwrap();
     let etag = ev.if_match().unwrap();

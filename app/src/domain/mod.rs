@@ -208,7 +208,11 @@ impl leptos::server_fn::error::FromServerFnError for BookingError {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
             E::Request(_) => BookingError::Network,
-            E::Args(_) | E::MissingArg(_) => BookingError::invalid("request"),
+            // On the server these mean the request could not be read (bad arguments, a body
+            // that is not UTF-8); the client never sees a response it cannot decode.
+            E::Args(_) | E::MissingArg(_) | E::Deserialization(_) => {
+                BookingError::invalid("request")
+            }
             _ => BookingError::Internal,
         }
     }

@@ -19,6 +19,17 @@ use app::domain::{BookingError, Hold, MailOutcome, Markers, Receipt, ReceiptStat
 use chrono::{DateTime, Days, Utc};
 use std::borrow::Cow;
 
+/// What the hold property says once a booking request booked the event: a hash of the
+/// request's idempotency scope, so a retry can recognise its own booking.
+fn booked_value(idempotency_scope: &str) -> String {
+    format!("booked;{}", hold::owner_hash(idempotency_scope))
+}
+
+/// The `contentId` Booket gives the files it attaches for one hold owner.
+pub(super) fn file_tag(owner_hash: &str) -> String {
+    format!("booket-{owner_hash}")
+}
+
 /// What one citizen (by hold token) may do with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Claim {
@@ -60,11 +71,14 @@ impl Booket {
         cal: &CalendarConfig,
         slot: &SlotRef,
     ) -> Result<wire::Event, BookingError> {
+        // Only an event of the configured calendar is a slot.
+        let calendar_id = self.calendar_id(cal).await.map_err(unavailable)?;
         let event = self
             .graph
             .get_event(
                 &Self::credentials(cal),
                 &cal.owner,
+                &calendar_id,
                 &slot.event_id,
                 HOLD_PROPERTY,
             )
@@ -150,12 +164,7 @@ impl Booket {
         let expires;
         {
             let _guard = self.locks.lock(&slot.event_id).await;
-            let event = self.read_slot(cal, &slot).await?;
-            let now = (self.clock)();
-            match claim_of(&event, &self.config.exchange.markers, now, &token) {
-                Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
-                Claim::Free | Claim::Mine { .. } => {}
-            }
+            let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
         if !req.release_slot_id.is_empty() && req.release_slot_id != req.slot_id {
@@ -243,15 +252,21 @@ impl Booket {
         }
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let event = self.read_slot(cal, &slot).await?;
+        // A retry of a booking whose answer was lost (a timeout, a restart, another
+        // instance): the event itself says this request booked it.
+        let booked_mark = booked_value(&key);
+        if event.property(HOLD_PROPERTY) == Some(booked_mark.as_str()) {
+            let receipt = self.receipt(&req, cal, &slot, Vec::new());
+            self.remember(key, req.slot_id, receipt.clone());
+            return Ok(receipt);
+        }
+        let event = self.claimable_from(cal, &slot, event, &req.hold).await?;
         let claim = claim_of(
             &event,
             &self.config.exchange.markers,
             (self.clock)(),
             &req.hold,
         );
-        if matches!(claim, Claim::Booked | Claim::HeldByOther) {
-            return Err(BookingError::Taken);
-        }
         let with_documents = !files.is_empty() || el.attach_summary;
         let mut attached = Vec::new();
         let event = if with_documents {
@@ -284,24 +299,111 @@ impl Booket {
             base_subject(event.subject.as_deref().unwrap_or(""), markers),
             markers.booked
         );
-        if let Err(e) = self.write_subject(cal, &event, &subject, ENDED).await {
+        if let Err(e) = self
+            .write_subject(cal, &event, &subject, &booked_mark)
+            .await
+        {
             self.remove_attachments(cal, &slot.event_id, &attached)
                 .await;
             return Err(e);
         }
-        let mut receipt = Receipt {
+        let mut receipt = self.receipt(
+            &req,
+            cal,
+            &slot,
+            attached.iter().map(|(_, name)| name.clone()).collect(),
+        );
+        tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
+        receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
+        self.remember(key, req.slot_id, receipt.clone());
+        Ok(receipt)
+    }
+
+    /// Reads the slot's event and checks `token`'s holder may claim it; files a lapsed
+    /// hold's owner left behind (their booking never finished) are removed first, so they
+    /// never reach another citizen's booking.
+    async fn claimable(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+    ) -> Result<wire::Event, BookingError> {
+        let event = self.read_slot(cal, slot).await?;
+        self.claimable_from(cal, slot, event, token).await
+    }
+
+    /// [`Booket::claimable`] for an event already read.
+    async fn claimable_from(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        event: wire::Event,
+        token: &str,
+    ) -> Result<wire::Event, BookingError> {
+        match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
+            Claim::Booked | Claim::HeldByOther => Err(BookingError::Taken),
+            Claim::Mine { .. } => Ok(event),
+            Claim::Free => {
+                if self.remove_lapsed_files(cal, &event, token).await? {
+                    // The deletions moved the etag on: read again for the conditional write.
+                    self.read_slot(cal, slot).await
+                } else {
+                    Ok(event)
+                }
+            }
+        }
+    }
+
+    /// Removes the files of a lapsed hold of someone else; true when any were removed.
+    async fn remove_lapsed_files(
+        &self,
+        cal: &CalendarConfig,
+        event: &wire::Event,
+        token: &str,
+    ) -> Result<bool, BookingError> {
+        let Some(lapsed) = event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) else {
+            return Ok(false);
+        };
+        if lapsed.is_owned_by(token) {
+            return Ok(false);
+        }
+        let creds = Self::credentials(cal);
+        let tag = file_tag(&lapsed.owner);
+        let files = self
+            .graph
+            .list_attachments(&creds, &cal.owner, &event.id)
+            .await
+            .map_err(unavailable)?;
+        let mut removed = false;
+        for (id, name, content_id) in files {
+            if content_id == tag {
+                self.graph
+                    .delete_attachment(&creds, &cal.owner, &event.id, &id)
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(event = %event.id, file = %name, "removed a file left by an unfinished booking");
+                removed = true;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn receipt(
+        &self,
+        req: &BookRequest,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        attachments: Vec<String>,
+    ) -> Receipt {
+        Receipt {
             slot_id: req.slot_id.clone(),
             start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
             end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
             calendar: cal.name.clone(),
             state: ReceiptState::Booked,
-            attachments: attached.iter().map(|(_, name)| name.clone()).collect(),
+            attachments,
             mail: None,
-        };
-        tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
-        receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
-        self.remember(key, req.slot_id, receipt.clone());
-        Ok(receipt)
+        }
     }
 
     /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses.
@@ -344,6 +446,9 @@ impl Booket {
         attached: &mut Vec<(String, String)>,
     ) -> Result<wire::Event, BookingError> {
         let creds = Self::credentials(cal);
+        // Files carry their owner, so files left by a booking that never finished (the
+        // server died) can be found and removed before anyone else gets the slot.
+        let tag = file_tag(&hold::owner_hash(token));
         for f in files {
             let id = self
                 .graph
@@ -353,6 +458,7 @@ impl Booket {
                     &slot.event_id,
                     &f.name,
                     &f.content_type,
+                    &tag,
                     f.bytes,
                 )
                 .await
@@ -370,6 +476,7 @@ impl Booket {
                     &slot.event_id,
                     &name,
                     "application/pdf",
+                    &tag,
                     &pdf,
                 )
                 .await
@@ -502,6 +609,25 @@ impl Booket {
                     continue;
                 }
                 let _guard = self.locks.lock(&event.id).await;
+                // Files of the booking that never finished go first.
+                let event = match self.remove_lapsed_files(cal, &event, "").await {
+                    Ok(false) => event,
+                    Ok(true) => match self
+                        .graph
+                        .get_event(&creds, &cal.owner, &id, &event.id, HOLD_PROPERTY)
+                        .await
+                    {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            tracing::warn!(event = %event.id, "could not re-read after removing files: {e}");
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(event = %event.id, "could not remove files of a lapsed hold: {e}");
+                        continue;
+                    }
+                };
                 match self
                     .write_subject(cal, &event, base_subject(&subject, markers), ENDED)
                     .await

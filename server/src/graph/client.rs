@@ -400,16 +400,18 @@ impl GraphClient {
         self.get_all(creds, url).await
     }
 
-    /// One event with the single-value extended property `expand`.
+    /// One event of one calendar (Graph answers 404 for an event in another calendar), with
+    /// the single-value extended property `expand`.
     pub async fn get_event(
         &self,
         creds: &AppCredentials,
         user: &str,
+        calendar_id: &str,
         id: &str,
         expand: &str,
     ) -> Result<Event, GraphError> {
         let url = self.url(
-            &["users", user, "events", id],
+            &["users", user, "calendars", calendar_id, "events", id],
             &[
                 ("$select", EVENT_FIELDS),
                 ("$expand", &expand_property(expand)),
@@ -451,7 +453,9 @@ impl GraphClient {
     }
 
     /// Attaches a file to an event: one POST under 3 MB, an upload session in chunks under
-    /// 4 MB above. Returns the attachment id.
+    /// 4 MB above. `content_id` tags the attachment (Booket marks its own files). Returns
+    /// the attachment id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_attachment(
         &self,
         creds: &AppCredentials,
@@ -459,6 +463,7 @@ impl GraphClient {
         event_id: &str,
         name: &str,
         content_type: &str,
+        content_id: &str,
         bytes: &[u8],
     ) -> Result<String, GraphError> {
         use base64::Engine;
@@ -473,7 +478,8 @@ impl GraphClient {
                         json: Some(serde_json::json!({
                             "@odata.type": "#microsoft.graph.fileAttachment",
                             "name": name,
-                            "contentType": content_type,
+                                                        "contentType": content_type,
+                            "contentId": content_id,
                             "contentBytes": base64::engine::general_purpose::STANDARD.encode(bytes),
                         })),
                         replayable: false,
@@ -498,10 +504,25 @@ impl GraphClient {
                 creds,
                 Req {
                     method: Method::POST,
-                    url: self.url(&["users", user, "events", event_id, "attachments", "createUploadSession"], &[]),
+                    url: self.url(
+                        &[
+                            "users",
+                            user,
+                            "events",
+                            event_id,
+                            "attachments",
+                            "createUploadSession",
+                        ],
+                        &[],
+                    ),
                     if_match: None,
                     json: Some(serde_json::json!({
-                        "AttachmentItem": { "attachmentType": "file", "name": name, "size": bytes.len() }
+                        "AttachmentItem": {
+                            "attachmentType": "file",
+                            "name": name,
+                            "size": bytes.len(),
+                            "contentId": content_id,
+                        }
                     })),
                     replayable: false,
                 },
@@ -582,6 +603,33 @@ impl GraphClient {
         Err(GraphError::Decode(
             "upload finished without 201 Created".into(),
         ))
+    }
+
+    /// The attachments of an event: (id, name, contentId).
+    pub async fn list_attachments(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        event_id: &str,
+    ) -> Result<Vec<(String, String, String)>, GraphError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Att {
+            id: String,
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            content_id: Option<String>,
+        }
+        let url = self.url(
+            &["users", user, "events", event_id, "attachments"],
+            &[("$select", "id,name,contentId")],
+        );
+        let all: Vec<Att> = self.get_all(creds, url).await?;
+        Ok(all
+            .into_iter()
+            .map(|a| (a.id, a.name, a.content_id.unwrap_or_default()))
+            .collect())
     }
 
     pub async fn delete_attachment(

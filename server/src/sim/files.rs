@@ -27,8 +27,9 @@ fn attachment_json(a: &Attachment) -> Value {
         "id": a.id,
         "name": a.name,
         "contentType": a.content_type,
-        "size": a.size,
+                "size": a.size,
         "isInline": false,
+        "contentId": a.content_id,
     })
 }
 
@@ -96,6 +97,7 @@ pub(super) fn post_attachment(
         content_type,
         size: bytes.len(),
         via_upload_session: false,
+        content_id: v["contentId"].as_str().unwrap_or("").to_owned(),
         bytes,
     };
     let out = attachment_json(&a);
@@ -160,6 +162,7 @@ pub(super) fn create_upload_session(
             user: user.to_owned(),
             event_id: event_id.to_owned(),
             name: name.to_owned(),
+            content_id: item["contentId"].as_str().unwrap_or("").to_owned(),
             size,
             received: Vec::with_capacity(size),
             expires,
@@ -295,6 +298,7 @@ pub(super) async fn upload_chunk(
         content_type: "application/octet-stream".into(),
         size: up.size,
         via_upload_session: true,
+        content_id: up.content_id,
         bytes: up.received,
     });
     event.change_key = change_key;
@@ -307,6 +311,21 @@ pub(super) async fn upload_chunk(
         r.headers_mut().insert("location", v);
     }
     r
+}
+
+pub(super) fn list_attachments(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    event_id: &str,
+) -> Response {
+    let mut s = sim.lock();
+    let (_, event) = match find_event(&mut s, tenant, user, event_id) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let value: Vec<Value> = event.attachments.iter().map(attachment_json).collect();
+    axum::Json(json!({ "value": value })).into_response()
 }
 
 pub(super) fn delete_attachment(

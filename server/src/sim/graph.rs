@@ -217,6 +217,22 @@ enum Injected {
     Throttle(String),
     Status(u16),
     Drop,
+    DropAfter,
+}
+
+/// Headers go out, then the connection breaks mid-body.
+fn broken_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "dropped by simulator",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 pub(super) async fn graph(
@@ -279,9 +295,13 @@ pub(super) async fn graph(
                 .insert("retry-after", HeaderValue::from_static("1"));
             return r;
         }
+        let is_write = method != Method::GET;
         let injected = if s.faults.drop_next > 0 {
             s.faults.drop_next -= 1;
             Some(Injected::Drop)
+        } else if is_write && s.faults.drop_answer_of_next_write > 0 {
+            s.faults.drop_answer_of_next_write -= 1;
+            Some(Injected::DropAfter)
         } else if s.faults.throttle_next > 0 {
             s.faults.throttle_next -= 1;
             s.stats.throttled += 1;
@@ -303,19 +323,11 @@ pub(super) async fn graph(
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     match injected {
-        Some(Injected::Drop) => {
-            // Headers go out, then the connection breaks mid-body.
-            let stream = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "dropped by simulator",
-                ))
-            });
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(Body::from_stream(stream))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        Some(Injected::Drop) => return broken_response(),
+        Some(Injected::DropAfter) => {
+            // The request is carried out; only its answer is lost.
+            let _ = route(&sim, &tenant, &method, &uri, &headers, &body);
+            return broken_response();
         }
         Some(Injected::Throttle(after)) => {
             let mut r = graph_error(
@@ -413,13 +425,18 @@ fn route(
         (Method::GET, ["users", user, "calendars", cal, "calendarView"]) => {
             calendar_view(sim, tenant, user, cal, &query, uri, tz)
         }
-        (Method::GET, ["users", user, "events", id])
-        | (Method::GET, ["users", user, "calendars", _, "events", id]) => {
-            get_event(sim, tenant, user, id, tz, &query)
+        (Method::GET, ["users", user, "events", id]) => {
+            get_event(sim, tenant, user, None, id, tz, &query)
+        }
+        (Method::GET, ["users", user, "calendars", cal, "events", id]) => {
+            get_event(sim, tenant, user, Some(cal), id, tz, &query)
         }
         (Method::PATCH, ["users", user, "events", id])
         | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
             patch_event(sim, tenant, user, id, headers, body, tz)
+        }
+        (Method::GET, ["users", user, "events", id, "attachments"]) => {
+            super::files::list_attachments(sim, tenant, user, id)
         }
         (Method::POST, ["users", user, "events", id, "attachments"]) => {
             super::files::post_attachment(sim, tenant, user, id, body)
@@ -761,6 +778,7 @@ fn get_event(
     sim: &Simulator,
     tenant: &str,
     user: &str,
+    calendar: Option<&str>,
     id: &str,
     tz: Option<chrono_tz::Tz>,
     query: &HashMap<String, String>,
@@ -768,6 +786,20 @@ fn get_event(
     let expand = Expand::from_query(query);
     let mut s = sim.lock();
     s.stats.event_gets += 1;
+    if let Some(cal) = calendar {
+        // Through a calendar, only that calendar's events are found.
+        let in_calendar = s
+            .mailbox_mut(tenant, user)
+            .and_then(|mb| mb.calendars.iter().find(|c| c.id == cal))
+            .is_some_and(|c| c.events.iter().any(|e| e.id == id));
+        if !in_calendar {
+            return graph_error(
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The specified object was not found in the store.",
+            );
+        }
+    }
     match find_event(&mut s, tenant, user, id) {
         Ok((upn, e)) => with_preference(
             axum::Json(event_json(sim, e, &upn, tz, &expand)).into_response(),

@@ -152,6 +152,25 @@ impl Simulator {
         }
     }
 
+    /// Adds an empty calendar to a mailbox (e.g. a second one with the same name).
+    pub fn add_calendar(&self, upn: &str, name: &str) {
+        let mut s = self.lock();
+        s.counter += 1;
+        let id = format!("AAMkADCa{:08}", s.counter);
+        if let Some(mb) = s
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.users.iter_mut())
+            .find(|u| u.upn.eq_ignore_ascii_case(upn))
+        {
+            mb.calendars.push(model::Calendar {
+                id,
+                name: name.into(),
+                events: vec![],
+            });
+        }
+    }
+
     /// Keeps the apps out of these mailboxes, as an application access policy does.
     pub fn block_mailboxes(&self, mailboxes: &[&str]) {
         self.lock().blocked_mailboxes = mailboxes.iter().map(|m| m.to_string()).collect();

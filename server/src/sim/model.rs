@@ -75,6 +75,8 @@ pub struct Attachment {
     pub size: usize,
     /// Whether it came through an upload session (large file) rather than one POST.
     pub via_upload_session: bool,
+    /// `contentId` as the client set it (Booket marks its own files with it).
+    pub content_id: String,
     #[serde(skip)]
     pub bytes: Vec<u8>,
 }
@@ -85,6 +87,7 @@ pub struct UploadSession {
     pub user: String,
     pub event_id: String,
     pub name: String,
+    pub content_id: String,
     pub size: usize,
     pub received: Vec<u8>,
     pub expires: chrono::DateTime<chrono::Utc>,
@@ -133,6 +136,8 @@ pub struct Faults {
     pub fail_next: Vec<u16>,
     /// The next N Graph requests have their connection dropped mid-response.
     pub drop_next: u32,
+    /// The next N writes (PATCH/POST/DELETE) are carried out, but their answer is lost.
+    pub drop_answer_of_next_write: u32,
     /// The token endpoint answers 503.
     pub token_down: bool,
     /// After this many more attachments are accepted, further ones fail with 500.

@@ -1,0 +1,376 @@
+//! Faults that need real processes: the server killed mid-booking, and the simulator
+//! restarted mid-booking. Both run the `booket` binary as a child process.
+
+use base64::Engine;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process that is killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `booket <args>` and returns it with the first address it prints after `marker`.
+fn start(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Proc, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_booket"));
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("NO_COLOR", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("booket starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split(&marker).nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '/')
+                    .collect();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("booket printed its address");
+    (Proc(child), addr)
+}
+
+fn start_sim(port: u16) -> (Proc, String) {
+    let listen = format!("127.0.0.1:{port}");
+    start(
+        &["sim", "--listen", &listen],
+        &[],
+        "graph_base_url = \"http://",
+    )
+}
+
+fn write_config(dir: &std::path::Path, sim: &str) -> std::path::PathBuf {
+    let path = dir.join("booket.toml");
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+slot_key = {{ env = "BOOKET_TEST_SLOT_KEY" }}
+rate_limit_per_minute = 1000
+
+[exchange]
+graph_base_url = "http://{sim}/v1.0"
+login_base_url = "http://{sim}"
+hold_seconds = 5
+hold_sweep_seconds = 1
+retry_budget_seconds = 2
+
+[[calendars]]
+name = "Borgerservice"
+outlook_calendar = "Borgerservice"
+owner = "{owner}"
+tenant_id = "{tenant}"
+client_id = "{client}"
+client_secret = {{ env = "BOOKET_TEST_SECRET" }}
+
+[[forms]]
+id = "demo"
+title = "Ansøgning"
+
+[[forms.elements]]
+name = "tid"
+calendar = "Borgerservice"
+attach_documents = true
+first_hour = 8
+last_hour = 16
+notice_days = 0
+"#,
+        owner = server::sim::seed::DEMO_OWNER,
+        tenant = server::sim::seed::DEMO_TENANT,
+        client = server::sim::seed::DEMO_CLIENT_ID,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_server(config: &std::path::Path) -> (Proc, String) {
+    start(
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--assets",
+            "/nonexistent",
+        ],
+        &[
+            ("BOOKET_TEST_SECRET", server::sim::seed::DEMO_SECRET),
+            ("BOOKET_TEST_SLOT_KEY", "process-test-key"),
+            ("BOOKET_LOG", "info"),
+        ],
+        "Booket serving on http://",
+    )
+}
+
+fn event_id_of(slot_id: &str) -> String {
+    let part = slot_id.split('.').next().unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn sim_event(http: &reqwest::Client, sim: &str, id: &str) -> serde_json::Value {
+    let state: serde_json::Value = http
+        .get(format!("http://{sim}/_sim/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for t in state["tenants"].as_array().unwrap() {
+        for u in t["users"].as_array().unwrap() {
+            for c in u["calendars"].as_array().unwrap() {
+                for e in c["events"].as_array().unwrap() {
+                    if e["id"] == id {
+                        return e.clone();
+                    }
+                }
+            }
+        }
+    }
+    panic!("no event {id}");
+}
+
+/// A free slot a week or more ahead (the simulator seeds from today).
+async fn free_slot(http: &reqwest::Client, server: &str) -> String {
+    let next = (chrono::Utc::now() + chrono::TimeDelta::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let week: serde_json::Value = http
+        .post(format!("http://{server}/api/week"))
+        .form(&[
+            ("form", "demo"),
+            ("element", "tid"),
+            ("week", next.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "free")
+        .expect("a free slot")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn booking(slot: &str, key: &str, files: &[&str]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new()
+        .text("form", "demo")
+        .text("element", "tid")
+        .text("slot_id", slot.to_owned())
+        .text("idempotency_key", key.to_owned());
+    for name in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(format!("content of {name}").into_bytes())
+                .file_name(name.to_string()),
+        );
+    }
+    form
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_files() {
+    let http = reqwest::Client::new();
+    let (_sim_proc, sim) = start_sim(0);
+    let dir = std::env::temp_dir().join(format!("booket-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = write_config(&dir, &sim);
+    let (server_proc, server) = start_server(&config);
+    let slot = free_slot(&http, &server).await;
+    let event_id = event_id_of(&slot);
+
+    // Slow Graph down so the booking can be caught between its steps.
+    http.post(format!("http://{sim}/_sim/faults"))
+        .json(&serde_json::json!({"latency_ms": 600}))
+        .send()
+        .await
+        .unwrap();
+    let url = format!("http://{server}/api/book_form");
+    let request = tokio::spawn({
+        let http = http.clone();
+        let slot = slot.clone();
+        async move {
+            http.post(url)
+                .multipart(booking(&slot, "first", &["a.pdf", "b.pdf"]))
+                .send()
+                .await
+        }
+    });
+    // Kill the server as soon as the first file is on the event: claimed, half attached.
+    wait_for(
+        "the first attachment",
+        Duration::from_secs(20),
+        async || {
+            sim_event(&http, &sim, &event_id).await["attachments"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        },
+    )
+    .await;
+    drop(server_proc);
+    let answer = request.await.unwrap();
+    assert!(
+        answer.is_err() || !answer.unwrap().status().is_success(),
+        "the citizen is not told it was booked"
+    );
+    let event = sim_event(&http, &sim, &event_id).await;
+    assert!(
+        event["subject"]
+            .as_str()
+            .unwrap()
+            .ends_with(" - Reserveret"),
+        "{event}"
+    );
+    assert!(!event["attachments"].as_array().unwrap().is_empty());
+
+    // A new server sweeps the lapsed hold (5 s) and the files that came with it.
+    http.post(format!("http://{sim}/_sim/faults"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let (_server2, server2) = start_server(&config);
+    wait_for("the sweep", Duration::from_secs(20), async || {
+        let e = sim_event(&http, &sim, &event_id).await;
+        !e["subject"].as_str().unwrap().contains(" - ")
+            && e["attachments"].as_array().unwrap().is_empty()
+    })
+    .await;
+
+    // Another citizen books it and gets only their own file.
+    let res = http
+        .post(format!("http://{server2}/api/book_form"))
+        .multipart(booking(&slot, "second", &["mine.pdf"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let event = sim_event(&http, &sim, &event_id).await;
+    assert_eq!(
+        event["subject"]
+            .as_str()
+            .unwrap()
+            .matches(" - Booket")
+            .count(),
+        1
+    );
+    let names: Vec<&str> = event["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["mine.pdf"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once() {
+    let http = reqwest::Client::new();
+    let (sim_proc, sim) = start_sim(0);
+    let port: u16 = sim.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = std::env::temp_dir().join(format!("booket-simrestart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = write_config(&dir, &sim);
+    let (_server, server) = start_server(&config);
+    let slot = free_slot(&http, &server).await;
+    let event_id = event_id_of(&slot);
+
+    http.post(format!("http://{sim}/_sim/faults"))
+        .json(&serde_json::json!({"latency_ms": 800}))
+        .send()
+        .await
+        .unwrap();
+    let url = format!("http://{server}/api/book");
+    let request = tokio::spawn({
+        let http = http.clone();
+        let slot = slot.clone();
+        async move {
+            http.post(url)
+                .form(&[
+                    ("form", "demo"),
+                    ("element", "tid"),
+                    ("slot_id", slot.as_str()),
+                    ("idempotency_key", "k"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    // Graph goes away while the booking's read is under way, for longer than the server's
+    // retry budget (2 s), and then comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(sim_proc);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_sim2, _) = start_sim(port);
+    let res = request.await.unwrap();
+    // Told the truth: not booked, try again.
+    assert_eq!(res.status().as_u16(), 503);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"error": "unavailable"})
+    );
+    assert!(!sim_event(&http, &sim, &event_id).await["subject"]
+        .as_str()
+        .unwrap()
+        .contains(" - "));
+    // The retry (same key) books it, once.
+    let res = http
+        .post(format!("http://{server}/api/book"))
+        .form(&[
+            ("form", "demo"),
+            ("element", "tid"),
+            ("slot_id", slot.as_str()),
+            ("idempotency_key", "k"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let subject = sim_event(&http, &sim, &event_id).await["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(subject.matches(" - Booket").count(), 1, "{subject}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
