@@ -8,6 +8,7 @@ pub mod demo;
 pub mod designer;
 pub mod graph;
 pub mod mail;
+pub mod metrics;
 pub mod sim;
 pub mod summary;
 pub mod web;
@@ -39,12 +40,16 @@ impl Server {
     ) -> anyhow::Result<Server> {
         app::api::register_server_fns();
         let config = Arc::new(config);
-        let graph = Arc::new(GraphClient::new(GraphOptions {
-            graph_base_url: config.exchange.graph_base_url.clone(),
-            login_base_url: config.exchange.login_base_url.clone(),
-            max_concurrency: config.exchange.max_concurrency,
-            retry_budget: config.exchange.retry_budget,
-        })?);
+        let metrics = metrics::Metrics::default();
+        let graph = Arc::new(
+            GraphClient::new(GraphOptions {
+                graph_base_url: config.exchange.graph_base_url.clone(),
+                login_base_url: config.exchange.login_base_url.clone(),
+                max_concurrency: config.exchange.max_concurrency,
+                retry_budget: config.exchange.retry_budget,
+            })?
+            .with_metrics(metrics.clone()),
+        );
         let signer = match &config.server.slot_key {
             Some(k) => SlotSigner::new(k.expose_secret().as_bytes()),
             None => {
@@ -57,7 +62,7 @@ impl Server {
                 SlotSigner::random()
             }
         };
-        let mut booket = Booket::new(config.clone(), graph, signer, clock);
+        let mut booket = Booket::new(config.clone(), graph, signer, clock, metrics.clone());
         if demo.is_some() {
             // The demo's designer preview serves draft elements.
             booket.enable_drafts();
@@ -66,7 +71,7 @@ impl Server {
         if !config.exchange.hold_sweep.is_zero() {
             booket.clone().spawn_sweeper(config.exchange.hold_sweep);
         }
-        let state = web::AppState::new(booket.clone(), config.clone());
+        let state = web::AppState::new(booket.clone(), config.clone(), metrics);
         let pages = demo.map(|sim| demo::DemoPages {
             sim,
             config: config.clone(),

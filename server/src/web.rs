@@ -30,16 +30,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Writes (reserve, release, book) per client address.
     pub writes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
-    pub fn new(booket: Arc<Booket>, config: Arc<Config>) -> Self {
+    pub fn new(booket: Arc<Booket>, config: Arc<Config>, metrics: crate::metrics::Metrics) -> Self {
         let per_minute =
             NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         AppState {
             booket,
             writes: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             config,
+            metrics,
         }
     }
 }
@@ -64,6 +66,7 @@ pub fn default_assets_dir() -> PathBuf {
 }
 
 pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Router {
+    let state_metrics = state.metrics.clone();
     let max_body = state.config.server.max_body_bytes;
     let cors = cors_layer(&state.config.server.allowed_origins);
     // The booking that carries the form's files may be as large as the upload limits allow
@@ -98,16 +101,40 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         ));
-    let mut router = Router::new().merge(api).merge(assets);
+    let metrics = state_metrics;
+    let mut router = Router::new().merge(api).merge(assets).route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                metrics.render(),
+            )
+        }),
+    );
     if let Some(pages) = demo {
         router = router.merge(pages.router().layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         )));
     }
+    // Every request gets an id (kept from `x-request-id` if the proxy set one), logged on
+    // its span and returned in the answer.
+    let request_id = header::HeaderName::from_static("x-request-id");
+    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    });
     router
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
+        ))
+        .layer(trace)
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            request_id.clone(),
+        ))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id,
+            tower_http::request_id::MakeRequestUuid,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -168,6 +195,30 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
 /// Runs a server function with the backend in context, then gives typed errors their
 /// proper status (server_fn answers every error with 500).
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let function = known_function(req.uri().path());
+    let metrics = state.metrics.clone();
+    let res = run_server_fn(state, req).await;
+    metrics
+        .requests
+        .with_label_values(&[function, res.status().as_str()])
+        .inc();
+    res
+}
+
+/// The function name for metrics (unknown paths are grouped, so labels stay bounded).
+fn known_function(path: &str) -> &'static str {
+    match path {
+        "/api/element" => "element",
+        "/api/week" => "week",
+        "/api/reserve" => "reserve",
+        "/api/release" => "release",
+        "/api/book" => "book",
+        "/api/book_form" => "book_form",
+        _ => "other",
+    }
+}
+
+async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
     let path = req.uri().path();
     if path == "/api/book_form" && !has_multipart_boundary(req.headers()) {
         // server_fn would panic on a multipart request without a boundary.

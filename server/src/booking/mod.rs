@@ -52,6 +52,7 @@ pub struct Booket {
     clock: Clock,
     drafts: Mutex<HashMap<String, ElementConfig>>,
     drafts_enabled: bool,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The form id under which designer drafts are served.
@@ -64,6 +65,7 @@ impl Booket {
         graph: Arc<GraphClient>,
         signer: SlotSigner,
         clock: Clock,
+        metrics: crate::metrics::Metrics,
     ) -> Self {
         Booket {
             cache: WeekCache::new(config.exchange.cache_ttl),
@@ -76,6 +78,7 @@ impl Booket {
             clock,
             drafts: Mutex::new(HashMap::new()),
             drafts_enabled: false,
+            metrics,
         }
     }
 
@@ -187,8 +190,11 @@ impl Booket {
         cal: &CalendarConfig,
         monday: NaiveDate,
     ) -> Result<Arc<Vec<wire::Event>>, GraphError> {
-        self.cache
-            .get_or_fetch((cal.name.clone(), monday), || async move {
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let result = self
+            .cache
+            .get_or_fetch((cal.name.clone(), monday), || async {
+                fetched.store(true, std::sync::atomic::Ordering::Relaxed);
                 let start = local_midnight(cal.time_zone, monday);
                 let end = local_midnight(cal.time_zone, monday + Days::new(7));
                 let creds = Self::credentials(cal);
@@ -209,7 +215,14 @@ impl Booket {
                     other => other,
                 }
             })
-            .await
+            .await;
+        let label = if fetched.load(std::sync::atomic::Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        self.metrics.week_cache.with_label_values(&[label]).inc();
+        result
     }
 
     /// Shown slots of a week with their states, sorted by start.
@@ -436,8 +449,15 @@ impl Backend for Booket {
 
     async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
+        let extend = !req.hold.is_empty();
         let result = self.reserve_slot(req).await;
         self.after_write(cal, &result);
+        let label = match (&result, extend) {
+            (Ok(_), false) => "reserved",
+            (Ok(_), true) => "reserved_again",
+            (r, _) => crate::metrics::outcome(r),
+        };
+        self.metrics.holds.with_label_values(&[label]).inc();
         result
     }
 
@@ -451,6 +471,9 @@ impl Backend for Booket {
         let (_, cal) = self.lookup(form, element)?;
         let result = self.release_slot(form, element, slot_id, hold).await;
         self.after_write(cal, &result);
+        if result.is_ok() {
+            self.metrics.holds.with_label_values(&["released"]).inc();
+        }
         result
     }
 
@@ -458,6 +481,12 @@ impl Backend for Booket {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let result = self.book_slot(req).await;
         self.after_write(cal, &result);
+        let label = if result.is_ok() {
+            "booked"
+        } else {
+            crate::metrics::outcome(&result)
+        };
+        self.metrics.bookings.with_label_values(&[label]).inc();
         result
     }
 }

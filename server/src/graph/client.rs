@@ -44,6 +44,7 @@ pub struct GraphClient {
     tokens: TokenCache,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
     pub stats: GraphStats,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 /// One request before sending. `url` is absolute.
@@ -100,7 +101,28 @@ impl GraphClient {
             tokens: TokenCache::default(),
             gates: Mutex::new(HashMap::new()),
             stats: GraphStats::default(),
+            metrics: None,
         })
+    }
+
+    /// Counts Graph requests, throttles and retries in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn observe(&self, status: u16, retried: bool) {
+        if let Some(m) = &self.metrics {
+            m.graph_calls
+                .with_label_values(&[&status.to_string()])
+                .inc();
+            if status == 429 {
+                m.graph_throttled.inc();
+            }
+            if retried {
+                m.graph_retries.inc();
+            }
+        }
     }
 
     fn gate(&self, client_id: &str) -> Arc<Semaphore> {
@@ -219,6 +241,10 @@ impl GraphClient {
                 }
             };
             let remaining = self.opts.retry_budget.saturating_sub(started.elapsed());
+            self.observe(
+                outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0),
+                attempt > 1,
+            );
             match outcome {
                 Err(e) => {
                     let wait = backoff(attempt);

@@ -1,0 +1,103 @@
+//! Prometheus metrics, served at `/metrics`: requests by function and outcome, Graph calls
+//! by status, throttles and retries, holds and bookings by outcome, week-cache hits.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub graph_calls: IntCounterVec,
+    pub graph_throttled: IntCounter,
+    pub graph_retries: IntCounter,
+    pub holds: IntCounterVec,
+    pub bookings: IntCounterVec,
+    pub week_cache: IntCounterVec,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("registered once");
+    c
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("registered once");
+    c
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let r = Registry::new();
+        Metrics {
+            requests: counter_vec(
+                &r,
+                "booket_requests_total",
+                "Server-function calls by function and HTTP status.",
+                &["function", "status"],
+            ),
+            graph_calls: counter_vec(
+                &r,
+                "booket_graph_requests_total",
+                "Graph requests by HTTP status (0: no answer).",
+                &["status"],
+            ),
+            graph_throttled: counter(&r, "booket_graph_throttled_total", "Graph answers 429."),
+            graph_retries: counter(
+                &r,
+                "booket_graph_retries_total",
+                "Graph requests sent again after 429/503/504 or a transport error.",
+            ),
+            holds: counter_vec(
+                &r,
+                "booket_holds_total",
+                "Reservations by outcome.",
+                &["outcome"],
+            ),
+            bookings: counter_vec(
+                &r,
+                "booket_bookings_total",
+                "Bookings by outcome.",
+                &["outcome"],
+            ),
+            week_cache: counter_vec(
+                &r,
+                "booket_week_cache_total",
+                "Week reads by cache result.",
+                &["result"],
+            ),
+            registry: r,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The label for an outcome of the booking API.
+pub fn outcome<T>(r: &Result<T, app::domain::BookingError>) -> &'static str {
+    use app::domain::BookingError as E;
+    match r {
+        Ok(_) => "ok",
+        Err(E::Taken) => "taken",
+        Err(E::TooSoon | E::Past | E::OutsideWindow) => "refused",
+        Err(E::Unavailable) => "unavailable",
+        Err(_) => "invalid",
+    }
+}
