@@ -40,13 +40,13 @@ export default defineConfig({
     // Host pages on other origins: one allowed, one not.
     {
       command: 'python3 -m http.server 3902 --bind 127.0.0.1 --directory hosts',
-      url: 'http://127.0.0.1:3902/allowed.html',
+      url: 'http://127.0.0.1:3902/host.html',
       reuseExistingServer: false,
       timeout: 30_000,
     },
     {
       command: 'python3 -m http.server 3903 --bind 127.0.0.1 --directory hosts',
-      url: 'http://127.0.0.1:3903/blocked.html',
+      url: 'http://127.0.0.1:3903/host.html',
       reuseExistingServer: false,
       timeout: 30_000,
     },

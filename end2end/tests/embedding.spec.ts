@@ -5,7 +5,7 @@ const booketBase = `http://127.0.0.1:${process.env.BOOKET_E2E_PORT ?? 3900}`;
 
 test('a host page on another origin with two elements in one form posts both receipts', async ({ page, request }) => {
   const errors = failOnPageErrors(page);
-  await page.goto('http://127.0.0.1:3902/allowed.html');
+  await page.goto('http://127.0.0.1:3902/host.html');
   // Every placeholder on the page is mounted: two in the first form, one in the second.
   await expect(page.getByTestId('booket-widget')).toHaveCount(3);
   const first = new Booket(page, 0);
@@ -34,7 +34,7 @@ test('a host page on another origin with two elements in one form posts both rec
 });
 
 test('the host page themes the widget through custom properties', async ({ page }) => {
-  await page.goto('http://127.0.0.1:3902/allowed.html');
+  await page.goto('http://127.0.0.1:3902/host.html');
   const booket = new Booket(page, 0);
   await booket.showWeekWithFreeSlot();
   const slot = booket.slots('free').first();
@@ -44,7 +44,7 @@ test('the host page themes the widget through custom properties', async ({ page 
 });
 
 test('a page from an origin that is not allowed cannot book', async ({ page, request }) => {
-  await page.goto('http://127.0.0.1:3903/blocked.html');
+  await page.goto('http://127.0.0.1:3903/host.html');
   const booket = new Booket(page, 0);
   // The widget loads (its files are public) but the server refuses the page's calls.
   await expect(booket.root.locator('[data-testid="booket-load-error"], .booket-error').first()).toBeVisible();

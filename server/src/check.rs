@@ -180,6 +180,34 @@ pub fn token_roles(token: &str) -> Option<Vec<String>> {
     )
 }
 
+/// Gets a token and adds the line saying how that went; `None` ends the section.
+async fn token_check(
+    graph: &GraphClient,
+    creds: &AppCredentials,
+    lang: Lang,
+    lines: &mut Vec<Line>,
+) -> Option<secrecy::SecretString> {
+    match graph.token(creds).await {
+        Ok(tok) => {
+            lines.push(pass(format!(
+                "{} (tenant {}, app {})",
+                t(lang, "Token hentet", "Token obtained"),
+                creds.tenant_id,
+                creds.client_id
+            )));
+            Some(tok)
+        }
+        Err(GraphError::TokenRefused(r)) => {
+            lines.push(token_line(lang, &r));
+            None
+        }
+        Err(e) => {
+            lines.push(transient_line(lang, "Token", &e));
+            None
+        }
+    }
+}
+
 fn creds_of(cal: &CalendarConfig) -> AppCredentials {
     AppCredentials {
         tenant_id: cal.tenant_id.clone(),
@@ -197,23 +225,9 @@ async fn check_calendar(
     let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
     let title = format!("{} \"{}\":", t(lang, "Kalender", "Calendar"), cal.name);
     let creds = creds_of(cal);
-    let token = match graph.token(&creds).await {
-        Ok(tok) => tok,
-        Err(GraphError::TokenRefused(r)) => {
-            lines.push(token_line(lang, &r));
-            return Section { title, lines };
-        }
-        Err(e) => {
-            lines.push(transient_line(lang, "Token", &e));
-            return Section { title, lines };
-        }
+    let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
+        return Section { title, lines };
     };
-    lines.push(pass(format!(
-        "{} (tenant {}, app {})",
-        t(lang, "Token hentet", "Token obtained"),
-        cal.tenant_id,
-        cal.client_id
-    )));
     if let Some(roles) = token_roles(token.expose_secret()) {
         if !roles.iter().any(|r| r == "Calendars.ReadWrite") {
             lines.push(fail(
@@ -359,21 +373,9 @@ async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Secti
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
     };
-    let token = match graph.token(&creds).await {
-        Ok(tok) => tok,
-        Err(GraphError::TokenRefused(r)) => {
-            lines.push(token_line(lang, &r));
-            return Section { title, lines };
-        }
-        Err(e) => {
-            lines.push(transient_line(lang, "Token", &e));
-            return Section { title, lines };
-        }
+    let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
+        return Section { title, lines };
     };
-    lines.push(pass(format!(
-        "{} (tenant {tenant_id}, app {client_id})",
-        t(lang, "Token hentet", "Token obtained")
-    )));
     match token_roles(token.expose_secret()) {
         Some(roles) if roles.iter().any(|r| r == "Mail.Send") => {
             let shown_as = if sender.eq_ignore_ascii_case(user) {

@@ -55,6 +55,15 @@ enum Command {
         #[arg(long, default_value = "da")]
         lang: String,
     },
+    /// Benchmark baseline: a bare axum handler answering POST /api/week with a fixed body
+    /// of the given size (no Booket logic), to compare the real function against.
+    #[command(hide = true)]
+    Baseline {
+        #[arg(long, default_value = "127.0.0.1:4102")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 8000)]
+        bytes: usize,
+    },
     /// The Graph simulator alone, seeded with the demo tenant.
     Sim {
         #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:3001")]
@@ -149,6 +158,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     check::Lang::En => "at least one check failed",
                 }));
             }
+        }
+        Command::Baseline { listen, bytes } => {
+            let body: &'static str = Box::leak(
+                format!("{{\"x\":\"{}\"}}", "a".repeat(bytes.saturating_sub(8))).into_boxed_str(),
+            );
+            let app = axum::Router::new().route(
+                "/api/week",
+                axum::routing::post(move || async move {
+                    ([("content-type", "application/json")], body)
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("baseline on http://{}", listener.local_addr()?);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
         }
         Command::Sim { listen } => {
             let simulator =

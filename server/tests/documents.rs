@@ -439,3 +439,30 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
         );
     }
 }
+
+#[tokio::test]
+async fn without_a_hold_a_failed_booking_is_completed_by_resubmitting_with_the_same_key() {
+    let env = env_full().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.sim.set_faults(Faults {
+        attachments_before_failure: Some(0),
+        ..Faults::default()
+    });
+    let (s, _) = book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
+    assert_eq!(s, 503);
+    // Someone else cannot take it meanwhile; the same request can.
+    env.sim.set_faults(Faults::default());
+    let (s, _) = book_form(&env, &slot, "someone-else", "", &[]).await;
+    assert_eq!(s, 409);
+    let (s, receipt) = book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
+    assert_eq!(s, 200, "{receipt}");
+    assert_eq!(
+        env.event(&event_id_of(&slot)).attachments.len(),
+        2,
+        "the file and the summary, once"
+    );
+}

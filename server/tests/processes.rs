@@ -118,6 +118,51 @@ fn start_server(config: &std::path::Path) -> (Proc, String) {
     )
 }
 
+/// A simulator process and a config file for servers against it (in a fresh directory).
+struct Setup {
+    http: reqwest::Client,
+    sim_proc: Option<Proc>,
+    sim: String,
+    dir: std::path::PathBuf,
+    config: std::path::PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        let (sim_proc, sim) = start_sim(0);
+        let dir = std::env::temp_dir().join(format!("booket-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = write_config(&dir, &sim);
+        Setup {
+            http: reqwest::Client::new(),
+            sim_proc: Some(sim_proc),
+            sim,
+            dir,
+            config,
+        }
+    }
+
+    /// Kills the simulator (`kill -9`).
+    fn kill_sim(&mut self) {
+        self.sim_proc.take();
+    }
+
+    async fn faults(&self, faults: serde_json::Value) {
+        self.http
+            .post(format!("http://{}/_sim/faults", self.sim))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn event_id_of(slot_id: &str) -> String {
     let part = slot_id.split('.').next().unwrap();
     String::from_utf8(
@@ -209,21 +254,14 @@ async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_files() {
-    let http = reqwest::Client::new();
-    let (_sim_proc, sim) = start_sim(0);
-    let dir = std::env::temp_dir().join(format!("booket-kill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = write_config(&dir, &sim);
+    let setup = Setup::new("kill");
+    let (http, sim, config) = (setup.http.clone(), setup.sim.clone(), setup.config.clone());
     let (server_proc, server) = start_server(&config);
     let slot = free_slot(&http, &server).await;
     let event_id = event_id_of(&slot);
 
     // Slow Graph down so the booking can be caught between its steps.
-    http.post(format!("http://{sim}/_sim/faults"))
-        .json(&serde_json::json!({"latency_ms": 600}))
-        .send()
-        .await
-        .unwrap();
+    setup.faults(serde_json::json!({"latency_ms": 600})).await;
     let url = format!("http://{server}/api/book_form");
     let request = tokio::spawn({
         let http = http.clone();
@@ -263,11 +301,7 @@ async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_file
     assert!(!event["attachments"].as_array().unwrap().is_empty());
 
     // A new server sweeps the lapsed hold (5 s) and the files that came with it.
-    http.post(format!("http://{sim}/_sim/faults"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+    setup.faults(serde_json::json!({})).await;
     let (_server2, server2) = start_server(&config);
     wait_for("the sweep", Duration::from_secs(20), async || {
         let e = sim_event(&http, &sim, &event_id).await;
@@ -300,26 +334,18 @@ async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_file
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["mine.pdf"]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once() {
-    let http = reqwest::Client::new();
-    let (sim_proc, sim) = start_sim(0);
+    let mut setup = Setup::new("simrestart");
+    let (http, sim) = (setup.http.clone(), setup.sim.clone());
     let port: u16 = sim.rsplit(':').next().unwrap().parse().unwrap();
-    let dir = std::env::temp_dir().join(format!("booket-simrestart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = write_config(&dir, &sim);
-    let (_server, server) = start_server(&config);
+    let (_server, server) = start_server(&setup.config);
     let slot = free_slot(&http, &server).await;
     let event_id = event_id_of(&slot);
 
-    http.post(format!("http://{sim}/_sim/faults"))
-        .json(&serde_json::json!({"latency_ms": 800}))
-        .send()
-        .await
-        .unwrap();
+    setup.faults(serde_json::json!({"latency_ms": 800})).await;
     let url = format!("http://{server}/api/book");
     let request = tokio::spawn({
         let http = http.clone();
@@ -340,7 +366,7 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
     // Graph goes away while the booking's read is under way, for longer than the server's
     // retry budget (2 s), and then comes back.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(sim_proc);
+    setup.kill_sim();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (_sim2, _) = start_sim(port);
     let res = request.await.unwrap();
@@ -372,5 +398,4 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
         .unwrap()
         .to_owned();
     assert_eq!(subject.matches(" - Booket").count(), 1, "{subject}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,6 +38,49 @@ async fn free_slots(env: &Env, n: usize) -> Vec<String> {
     out
 }
 
+/// Sends the same call for one slot from `CITIZENS` clients at once, alternating between the
+/// two instances; returns each (status, body).
+async fn race(
+    a: &Env,
+    b: &Env,
+    function: &str,
+    slot: &str,
+    round: usize,
+) -> Vec<(u16, serde_json::Value)> {
+    let mut tasks = Vec::with_capacity(CITIZENS);
+    for i in 0..CITIZENS {
+        let (base, http) = if i % 2 == 0 {
+            (a.base.clone(), a.http.clone())
+        } else {
+            (b.base.clone(), b.http.clone())
+        };
+        let (slot, url) = (slot.to_owned(), format!("{base}/api/{function}"));
+        tasks.push(tokio::spawn(async move {
+            let key = format!("r{round}-c{i}");
+            let res = http
+                .post(url)
+                .form(&[
+                    ("form", "demo"),
+                    ("element", "tid"),
+                    ("slot_id", slot.as_str()),
+                    ("idempotency_key", key.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<serde_json::Value>().await.unwrap(),
+            )
+        }));
+    }
+    let mut out = Vec::with_capacity(CITIZENS);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_citizens_book_one_slot_through_two_instances_exactly_once() {
     let (a, b) = two_instances().await;
@@ -48,36 +91,10 @@ async fn two_hundred_citizens_book_one_slot_through_two_instances_exactly_once()
         .filter(|e| e.subject.ends_with(" - Booket"))
         .count();
     for (round, slot) in slots.iter().enumerate() {
-        let mut tasks = Vec::with_capacity(CITIZENS);
-        for i in 0..CITIZENS {
-            let (base, http) = if i % 2 == 0 {
-                (a.base.clone(), a.http.clone())
-            } else {
-                (b.base.clone(), b.http.clone())
-            };
-            let slot = slot.clone();
-            tasks.push(tokio::spawn(async move {
-                let key = format!("r{round}-c{i}");
-                let res = http
-                    .post(format!("{base}/api/book"))
-                    .form(&[
-                        ("form", "demo"),
-                        ("element", "tid"),
-                        ("slot_id", slot.as_str()),
-                        ("idempotency_key", key.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                let status = res.status().as_u16();
-                let body: serde_json::Value = res.json().await.unwrap();
-                (status, body)
-            }));
-        }
         let mut ok = 0;
         let mut taken = 0;
-        for t in tasks {
-            match t.await.unwrap() {
+        for answer in race(&a, &b, "book", slot, round).await {
+            match answer {
                 (200, body) => {
                     assert_eq!(body["state"], "booked");
                     ok += 1;
@@ -113,35 +130,10 @@ async fn two_hundred_citizens_reserve_one_slot_through_two_instances_exactly_onc
     let (a, b) = two_instances().await;
     let slots = free_slots(&a, ROUNDS).await;
     for (round, slot) in slots.iter().enumerate() {
-        let mut tasks = Vec::with_capacity(CITIZENS);
-        for i in 0..CITIZENS {
-            let (base, http) = if i % 2 == 0 {
-                (a.base.clone(), a.http.clone())
-            } else {
-                (b.base.clone(), b.http.clone())
-            };
-            let slot = slot.clone();
-            tasks.push(tokio::spawn(async move {
-                let res = http
-                    .post(format!("{base}/api/reserve"))
-                    .form(&[
-                        ("form", "demo"),
-                        ("element", "tid"),
-                        ("slot_id", slot.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                (
-                    res.status().as_u16(),
-                    res.json::<serde_json::Value>().await.unwrap(),
-                )
-            }));
-        }
         let mut winners = Vec::new();
         let mut taken = 0;
-        for t in tasks {
-            match t.await.unwrap() {
+        for answer in race(&a, &b, "reserve", slot, round).await {
+            match answer {
                 (200, body) => winners.push(body["token"].as_str().unwrap().to_owned()),
                 (409, _) => taken += 1,
                 other => panic!("round {round}: unexpected {other:?}"),

@@ -60,6 +60,12 @@ pub fn new_token() -> String {
     B64.encode(b)
 }
 
+/// A token derived from a request's idempotency scope (same request, same token).
+pub fn token_for(scope: &str) -> String {
+    let digest = Sha256::digest(format!("booket-hold\u{1f}{scope}").as_bytes());
+    B64.encode(&digest[..16])
+}
+
 /// A token as the widget sends it back: 22 URL-safe characters, or empty.
 pub fn is_valid_token(token: &str) -> bool {
     token.is_empty()
@@ -95,5 +101,8 @@ mod tests {
         assert_ne!(a, b);
         assert!(is_valid_token(&a) && is_valid_token(""));
         assert!(!is_valid_token("short") && !is_valid_token("<script>alert(1)</script>xx"));
+        assert_eq!(token_for("a"), token_for("a"));
+        assert_ne!(token_for("a"), token_for("b"));
+        assert!(is_valid_token(&token_for("a")));
     }
 }

@@ -260,21 +260,23 @@ impl Booket {
             self.remember(key, req.slot_id, receipt.clone());
             return Ok(receipt);
         }
-        let event = self.claimable_from(cal, &slot, event, &req.hold).await?;
+        // Without a hold of their own, the citizen's request holds the slot under a token
+        // derived from its idempotency key, so a resubmission finds it again.
+        let token = if req.hold.is_empty() {
+            hold::token_for(&key)
+        } else {
+            req.hold.clone()
+        };
+        let event = self.claimable_from(cal, &slot, event, &token).await?;
         let claim = claim_of(
             &event,
             &self.config.exchange.markers,
             (self.clock)(),
-            &req.hold,
+            &token,
         );
         let with_documents = !files.is_empty() || el.attach_summary;
         let mut attached = Vec::new();
         let event = if with_documents {
-            let token = if req.hold.is_empty() {
-                hold::new_token()
-            } else {
-                req.hold.clone()
-            };
             // Claim first (unless the citizen's hold is already in place).
             if !matches!(claim, Claim::Mine { active: true }) {
                 self.write_hold(cal, &event, &token).await?;

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Booket's benchmarks (SPEC §8). Loopback only; every step is bounded in time (BENCH_SECONDS
+# per load run, default 8). Prints a table and writes it to bench/results.md.
+#   bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${BENCH_SECONDS:-8}
+
+scripts/setup.sh --build
+if ! command -v wrk >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+scripts/build.sh --release
+BIN=target/release/booket
+ulimit -n 65536 2>/dev/null || true
+
+export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-key BOOKET_LOG=warn
+SIM_URL=http://127.0.0.1:4101
+URL=http://127.0.0.1:4100
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
+
+$BIN sim --listen 127.0.0.1:4101 >/dev/null & pids+=($!)
+wait_port "$SIM_URL/_sim/state"
+$BIN serve --config bench/booket.bench.toml --assets dist >/dev/null & SRV=$!; pids+=($SRV)
+wait_port "$URL/metrics"
+
+sim_stat() { curl -s "$SIM_URL/_sim/state" | python3 -c "import json,sys; s=json.load(sys.stdin)['stats']; print($1)"; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+monday=$(python3 -c "from datetime import date,timedelta; d=date.today(); print(d-timedelta(days=d.weekday()))")
+week_of() { python3 -c "from datetime import date,timedelta; print(date.fromisoformat('$monday')+timedelta(weeks=$1))"; }
+wrk_run() { # url concurrency seconds week -> "rps p50_ms p99_ms"
+  threads=2; [ "$2" -lt 2 ] && threads=1
+  BENCH_WEEK=$4 wrk -t"$threads" -c"$2" -d"$3"s --latency -s bench/week.lua "$1/api/week" 2>/dev/null | python3 -c '
+import re,sys
+t=sys.stdin.read()
+def ms(v,u): return float(v)*{"us":0.001,"ms":1,"s":1000}[u]
+rps=float(re.search(r"Requests/sec:\s+([\d.]+)",t).group(1))
+p50=re.search(r"50%\s+([\d.]+)(us|ms|s)",t); p99=re.search(r"99%\s+([\d.]+)(us|ms|s)",t)
+errs=re.search(r"Non-2xx or 3xx responses: (\d+)",t)
+print(f"{rps:.0f} {ms(*p50.groups()):.2f} {ms(*p99.groups()):.2f} {errs.group(1) if errs else 0}")'
+}
+
+# 1. What a citizen downloads.
+size_line=$(scripts/size.sh | tail -1)
+read -r _ raw gz br <<<"$size_line"
+budget=$(cat bench/budget-bytes.txt)
+
+# 3. Graph economy first, on weeks nobody has read yet: N concurrent viewers of one week.
+economy=()
+for n in 1 100 1000; do
+  case $n in 1) w=1;; 100) w=2;; 1000) w=3;; esac
+  before=$(sim_stat "s['calendar_view_requests']")
+  wrk_run "$URL" "$n" 2 "$(week_of $w)" >/dev/null
+  after=$(sim_stat "s['calendar_view_requests']")
+  economy+=("$n:$((after - before))")
+done
+max_in_flight=$(sim_stat "max(s['max_in_flight'].values())")
+
+# 2 + 5. Cached reads next to a bare axum handler with a body of the same size; memory.
+body_bytes=$(curl -s -X POST -d "form=plain&element=tid&week=$(week_of 1)" "$URL/api/week" | wc -c)
+$BIN baseline --listen 127.0.0.1:4102 --bytes "$body_bytes" >/dev/null & pids+=($!)
+wait_port http://127.0.0.1:4102/
+rss_idle=$(rss_kb "$SRV")
+reads=()
+rss_peak=$rss_idle
+for c in 1 50 500; do
+  ( peak=0; for _ in $(seq $((DUR * 10))); do r=$(rss_kb "$SRV"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1; done; echo "$peak" > /tmp/booket-rss-peak ) &
+  sampler=$!
+  b=$(wrk_run "$URL" "$c" "$DUR" "$(week_of 1)")
+  wait "$sampler"
+  p=$(cat /tmp/booket-rss-peak); [ "$p" -gt "$rss_peak" ] && rss_peak=$p
+  a=$(wrk_run http://127.0.0.1:4102 "$c" "$DUR" "")
+  reads+=("$c|$b|$a")
+done
+
+# 4. Booking cost.
+plain=$(python3 bench/bookings.py "$URL" "$SIM_URL" plain 40 0)
+small=$(python3 bench/bookings.py "$URL" "$SIM_URL" docs 30 20000)
+large=$(python3 bench/bookings.py "$URL" "$SIM_URL" docs 10 5242880)
+
+commit=$(git rev-parse --short HEAD)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+{
+  echo "Booket benchmarks — commit $commit, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $cpu, ${DUR}s per load run"
+  echo
+  echo "| what | measured | target |"
+  echo "|---|---|---|"
+  echo "| widget download, brotli (wasm+js+css+loader) | $br B (gzip $gz B, raw $raw B) | ≤ $budget B |"
+  for e in "${economy[@]}"; do
+    echo "| Graph reads for ${e%%:*} concurrent viewers of one week | ${e#*:} | ≤ 2 |"
+  done
+  echo "| most Graph requests in flight per app (whole run) | $max_in_flight | ≤ 4 |"
+  for r in "${reads[@]}"; do
+    IFS='|' read -r c b a <<<"$r"
+    read -r brps bp50 bp99 berr <<<"$b"; read -r arps ap50 ap99 _ <<<"$a"
+    ratio=$(python3 -c "print(f'{$brps/$arps:.2f}')")
+    echo "| week reads, $c clients: Booket $brps req/s (p50 $bp50 ms, p99 $bp99 ms, non-2xx $berr) vs bare axum $arps req/s (p50 $ap50 ms, p99 $ap99 ms) | ratio $ratio | ≥ 0.5 |"
+  done
+  echo "| Graph round trips per booking, no files | $(field "$plain" graph_round_trips_per_booking) | ≤ 2 |"
+  echo "| booking wall time, no files (n=$(field "$plain" n)) | p50 $(field "$plain" p50_ms) ms, p99 $(field "$plain" p99_ms) ms | |"
+  echo "| booking with a 20 KB file (n=$(field "$small" n)) | $(field "$small" graph_round_trips_per_booking) round trips, p50 $(field "$small" p50_ms) ms, p99 $(field "$small" p99_ms) ms | |"
+  echo "| booking with a 5 MB file (n=$(field "$large" n)) | $(field "$large" graph_round_trips_per_booking) round trips, p50 $(field "$large" p50_ms) ms, p99 $(field "$large" p99_ms) ms | |"
+  echo "| server RSS idle / peak under 500 clients | $((rss_idle / 1024)) MB / $((rss_peak / 1024)) MB | ≤ 60 MB |"
+} | tee bench/results.md
+if [ "$br" -gt "$budget" ]; then
+  echo "bench: widget download $br B brotli is over the budget of $budget B" >&2
+  exit 1
+fi
