@@ -12,7 +12,7 @@ mod write;
 use crate::config::{CalendarConfig, Config, ElementConfig};
 use crate::graph::{wire, AppCredentials, GraphClient, GraphError};
 use app::api::{Backend, BookRequest, ReserveRequest};
-use app::domain::rules::{classify, is_shown};
+use app::domain::rules::{classify, is_shown, marker_of};
 use app::domain::week::{monday_of, shown_days};
 use app::domain::{BookingError, ElementPublic, Hold, Receipt, SlotState, SlotView, WeekView};
 use cache::WeekCache;
@@ -53,6 +53,19 @@ pub struct Booket {
     drafts: Mutex<HashMap<String, ElementConfig>>,
     drafts_enabled: bool,
     metrics: crate::metrics::Metrics,
+    prepared: Mutex<HashMap<(String, String, NaiveDate), PreparedWeek>>,
+}
+
+/// A week's prepared slots and the cached read they were made from.
+type PreparedWeek = (Arc<Vec<wire::Event>>, Arc<Vec<PreparedSlot>>);
+
+/// A shown slot with what does not change between requests.
+struct PreparedSlot {
+    id: String,
+    start: DateTime<chrono::FixedOffset>,
+    end: DateTime<chrono::FixedOffset>,
+    marker: Option<app::domain::rules::Marker>,
+    hold: Option<hold::HoldInfo>,
 }
 
 /// The form id under which designer drafts are served.
@@ -79,6 +92,7 @@ impl Booket {
             drafts: Mutex::new(HashMap::new()),
             drafts_enabled: false,
             metrics,
+            prepared: Mutex::new(HashMap::new()),
         }
     }
 
@@ -225,19 +239,29 @@ impl Booket {
         result
     }
 
-    /// Shown slots of a week with their states, sorted by start.
-    fn slots(
+    /// The shown slots of a cached week read for one element, with their ids signed and
+    /// times converted — the work that does not depend on the clock or the citizen. Kept as
+    /// long as the week read it came from.
+    fn prepared(
         &self,
         form: &str,
         el: &ElementConfig,
         cal: &CalendarConfig,
-        events: &[wire::Event],
-        now: DateTime<Utc>,
-        hold_token: &str,
-    ) -> Vec<SlotView> {
-        let now_local = now.with_timezone(&cal.time_zone).naive_local();
+        monday: NaiveDate,
+        events: &Arc<Vec<wire::Event>>,
+    ) -> Arc<Vec<PreparedSlot>> {
+        let key = (form.to_owned(), el.name.clone(), monday);
+        {
+            let memo = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((from, slots)) = memo.get(&key) {
+                if Arc::ptr_eq(from, events) {
+                    return slots.clone();
+                }
+            }
+        }
         let window = el.window();
-        let mut out: Vec<SlotView> = events
+        let markers = &self.config.exchange.markers;
+        let mut slots: Vec<PreparedSlot> = events
             .iter()
             .filter(|e| !e.is_cancelled && !e.is_all_day)
             .filter_map(|e| {
@@ -255,20 +279,6 @@ impl Booket {
                 if !is_shown(ls.naive_local(), le.naive_local(), &window) {
                     return None;
                 }
-                let claim = write::claim_of(e, &self.config.exchange.markers, now, hold_token);
-                let state = match claim {
-                    write::Claim::Booked => SlotState::Booked,
-                    write::Claim::HeldByOther => SlotState::Reserved,
-                    write::Claim::Free => {
-                        classify(ls.naive_local(), None, now_local, el.notice_days)
-                    }
-                    write::Claim::Mine { active } => {
-                        match classify(ls.naive_local(), None, now_local, el.notice_days) {
-                            SlotState::Free if active => SlotState::Held,
-                            other => other,
-                        }
-                    }
-                };
                 let id = self.signer.issue(
                     form,
                     &el.name,
@@ -278,16 +288,58 @@ impl Booket {
                         end,
                     },
                 );
-                Some(SlotView {
+                Some(PreparedSlot {
                     id,
                     start: ls.fixed_offset(),
                     end: le.fixed_offset(),
-                    state,
+                    marker: marker_of(e.subject.as_deref().unwrap_or(""), markers),
+                    hold: e
+                        .property(hold::HOLD_PROPERTY)
+                        .and_then(hold::HoldInfo::parse),
                 })
             })
             .collect();
-        out.sort_by_key(|s| (s.start, s.end));
-        out
+        slots.sort_by_key(|s| (s.start, s.end));
+        let slots = Arc::new(slots);
+        let mut memo = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() > 512 {
+            memo.clear();
+        }
+        memo.insert(key, (events.clone(), slots.clone()));
+        slots
+    }
+
+    /// Shown slots of a week with their states for this moment and this citizen.
+    fn slots(
+        &self,
+        prepared: &[PreparedSlot],
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        now: DateTime<Utc>,
+        hold_token: &str,
+    ) -> Vec<SlotView> {
+        let now_local = now.with_timezone(&cal.time_zone).naive_local();
+        prepared
+            .iter()
+            .map(|p| {
+                let by_time = || classify(p.start.naive_local(), None, now_local, el.notice_days);
+                let state = match write::claim_from(p.marker, p.hold.as_ref(), now, hold_token) {
+                    write::Claim::Booked => SlotState::Booked,
+                    write::Claim::HeldByOther => SlotState::Reserved,
+                    write::Claim::Free => by_time(),
+                    write::Claim::Mine { active } => match by_time() {
+                        SlotState::Free if active => SlotState::Held,
+                        other => other,
+                    },
+                };
+                SlotView {
+                    id: p.id.clone(),
+                    start: p.start,
+                    end: p.end,
+                    state,
+                }
+            })
+            .collect()
     }
 
     fn remembered(&self, key: &str, slot_id: &str) -> Result<Option<Receipt>, BookingError> {
@@ -414,7 +466,13 @@ impl Backend for Booket {
             return Err(BookingError::invalid("week"));
         }
         let events = self.week_events(cal, monday).await.map_err(unavailable)?;
-        let slots = self.slots(form, &el, cal, &events, now, hold);
+        let slots = self.slots(
+            &self.prepared(form, &el, cal, monday, &events),
+            &el,
+            cal,
+            now,
+            hold,
+        );
         let has_free = |slots: &[SlotView]| {
             slots
                 .iter()
@@ -430,7 +488,13 @@ impl Backend for Booket {
                     break;
                 }
                 let evs = self.week_events(cal, m).await.map_err(unavailable)?;
-                if has_free(&self.slots(form, &el, cal, &evs, now, hold)) {
+                if has_free(&self.slots(
+                    &self.prepared(form, &el, cal, m, &evs),
+                    &el,
+                    cal,
+                    now,
+                    hold,
+                )) {
                     found = Some(m);
                     break;
                 }

@@ -50,10 +50,29 @@ pub(super) fn claim_of(
     now: DateTime<Utc>,
     token: &str,
 ) -> Claim {
-    match marker_of(event.subject.as_deref().unwrap_or(""), markers) {
+    let marker = marker_of(event.subject.as_deref().unwrap_or(""), markers);
+    claim_from(
+        marker,
+        event
+            .property(HOLD_PROPERTY)
+            .and_then(HoldInfo::parse)
+            .as_ref(),
+        now,
+        token,
+    )
+}
+
+/// [`claim_of`] from an event's marker and hold, already read.
+pub(super) fn claim_from(
+    marker: Option<Marker>,
+    hold: Option<&HoldInfo>,
+    now: DateTime<Utc>,
+    token: &str,
+) -> Claim {
+    match marker {
         None => Claim::Free,
         Some(Marker::Booked) => Claim::Booked,
-        Some(Marker::Reserved) => match event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) {
+        Some(Marker::Reserved) => match hold {
             Some(h) if h.is_owned_by(token) => Claim::Mine {
                 active: h.is_active(now),
             },
