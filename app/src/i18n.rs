@@ -258,6 +258,16 @@ pub fn state_word(lang: Lang, state: SlotState, selected: bool) -> &'static str 
     }
 }
 
+/// When a slot is: "Tirsdag 1. december 2026, 09:00–09:30".
+pub fn slot_when(lang: Lang, start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!(
+        "{} {}, {}",
+        capitalise(weekday_name(lang, start.date())),
+        long_date(lang, start.date()),
+        time_span(start, end)
+    )
+}
+
 /// Accessible name of a slot button: weekday, date, time span and state.
 pub fn slot_label(
     lang: Lang,
@@ -267,10 +277,8 @@ pub fn slot_label(
     selected: bool,
 ) -> String {
     format!(
-        "{} {}, {}, {}",
-        capitalise(weekday_name(lang, start.date())),
-        long_date(lang, start.date()),
-        time_span(start, end),
+        "{}, {}",
+        slot_when(lang, start, end),
         state_word(lang, state, selected)
     )
 }

@@ -462,3 +462,56 @@ pub fn invalid_config(lang: Lang, error: &crate::config::ConfigError) -> Report 
         }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(error: &str, codes: &[u32]) -> TokenRefusal {
+        TokenRefusal {
+            status: 400,
+            error: error.into(),
+            codes: codes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn every_token_refusal_has_a_cause_and_a_fix_in_both_languages() {
+        let table: [(&[u32], &str, &str, &str); 8] = [
+            (&[7_000_215], "invalid_client", "Secret ID", "Secret ID"),
+            (&[7_000_222], "invalid_client", "udløbet", "expired"),
+            (
+                &[700_016],
+                "unauthorized_client",
+                "findes ikke",
+                "does not exist",
+            ),
+            (
+                &[90_002],
+                "invalid_request",
+                "tenant'en",
+                "tenant was not found",
+            ),
+            (
+                &[900_023],
+                "invalid_request",
+                "tenant'en",
+                "tenant was not found",
+            ),
+            (&[70_011], "invalid_scope", "scope", "scope"),
+            (
+                &[7_000_218],
+                "invalid_request",
+                "ikke sendt nogen hemmelighed",
+                "no client secret",
+            ),
+            (&[], "server_error", "afvist", "refused"),
+        ];
+        for (codes, error, da, en) in table {
+            let d = token_line(Lang::Da, &refusal(error, codes));
+            let e = token_line(Lang::En, &refusal(error, codes));
+            assert!(!d.ok && d.text.contains(da) && d.hint.is_some(), "{d:?}");
+            assert!(!e.ok && e.text.contains(en) && e.hint.is_some(), "{e:?}");
+        }
+    }
+}

@@ -208,3 +208,38 @@ fn token_roles_are_read_from_the_jwt_payload() {
     );
     assert_eq!(check::token_roles("opaque"), None);
 }
+
+#[tokio::test]
+async fn a_calendar_view_that_fails_opaque_tokens_and_mail_off_are_reported() {
+    let env = Env::start().await;
+    env.sim.set_faults(server::sim::model::Faults {
+        calendar_view_status: Some(500),
+        ..Default::default()
+    });
+    let f = failed(&report(&env, Lang::Da, |_| {}).await);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].starts_with("Kalendervisning:") && f[0].contains("netværket"),
+        "{f:?}"
+    );
+
+    env.sim.set_faults(server::sim::model::Faults {
+        opaque_tokens: true,
+        ..Default::default()
+    });
+    let f = failed(&report(&env, Lang::En, |_| {}).await);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].contains("permissions could not be read") && f[0].contains("Mail.Send"),
+        "{f:?}"
+    );
+
+    env.sim.set_faults(server::sim::model::Faults::default());
+    let r = report(&env, Lang::Da, |c| c.mail = MailConfig::Off).await;
+    assert!(r.all_ok());
+    assert!(
+        r.render().contains("Slået fra (protocol = \"off\")"),
+        "{}",
+        r.render()
+    );
+}

@@ -3,7 +3,7 @@
 
 use super::{Load, WidgetState};
 use crate::domain::{BookingError, Receipt};
-use crate::i18n::{error_text, slot_label, texts};
+use crate::i18n::{error_text, slot_when, texts};
 use leptos::html::{Div, Input};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -21,17 +21,7 @@ pub fn chosen_text(state: &WidgetState) -> String {
     let t = texts(state.lang);
     let describe = |start: chrono::DateTime<chrono::FixedOffset>,
                     end: chrono::DateTime<chrono::FixedOffset>| {
-        let full = slot_label(
-            state.lang,
-            start.naive_local(),
-            end.naive_local(),
-            crate::domain::SlotState::Free,
-            false,
-        );
-        // Drop the trailing state word: the prefix says it.
-        full.rsplit_once(", ")
-            .map(|(a, _)| a.to_string())
-            .unwrap_or(full)
+        slot_when(state.lang, start.naive_local(), end.naive_local())
     };
     if let Some(r) = state.booked.get() {
         return format!("{} {}", t.booked_prefix, describe(r.start, r.end));
@@ -107,16 +97,11 @@ pub async fn book_selected(
             state.status.set(format!(
                 "{} {}",
                 t.booked_prefix,
-                slot_label(
+                slot_when(
                     state.lang,
                     receipt.start.naive_local(),
-                    receipt.end.naive_local(),
-                    crate::domain::SlotState::Free,
-                    false
+                    receipt.end.naive_local()
                 )
-                .rsplit_once(", ")
-                .map(|(a, _)| a.to_string())
-                .unwrap_or_default()
             ));
             state.booked.set(Some(receipt.clone()));
             dispatch(host, "booket:booked", &json);

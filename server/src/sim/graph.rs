@@ -155,7 +155,11 @@ pub(super) async fn token(
             "exp": chrono::Utc::now().timestamp() + lifetime.as_secs() as i64,
             "jti": format!("{}-{:x}", s.counter, rand_u64()),
         });
-        format!("{}.{}.c2lt", b64(&header), b64(&payload))
+        if s.faults.opaque_tokens {
+            format!("opaque-{:x}", rand_u64())
+        } else {
+            format!("{}.{}.c2lt", b64(&header), b64(&payload))
+        }
     };
     s.tokens.insert(
         value.clone(),
@@ -615,6 +619,14 @@ fn calendar_view(
     let expand = Expand::from_query(query);
     let mut s = sim.lock();
     s.stats.calendar_view_requests += 1;
+    if let Some(code) = s.faults.calendar_view_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return graph_error(
+            status,
+            "ErrorInternalServerError",
+            "The calendar view could not be read.",
+        );
+    }
     let Some(mb) = s.mailbox_mut(tenant, user) else {
         return user_missing(user);
     };

@@ -144,6 +144,10 @@ pub struct Faults {
     pub attachments_before_failure: Option<u32>,
     /// `sendMail` fails with 500.
     pub mail_down: bool,
+    /// `calendarView` answers with this status.
+    pub calendar_view_status: Option<u16>,
+    /// Tokens are opaque strings instead of JWTs (their roles cannot be read).
+    pub opaque_tokens: bool,
 }
 
 /// What the simulator observed.
