@@ -3,7 +3,7 @@
 
 use super::{Load, WidgetState};
 use crate::domain::{BookingError, Receipt};
-use crate::i18n::{error_text, slot_when, texts};
+use crate::i18n::{slot_when, texts};
 use leptos::html::{Div, Input};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -108,21 +108,10 @@ pub async fn book_selected(
             Ok(receipt)
         }
         Err(e) => {
-            let msg = error_text(state.lang, &e);
-            state.error.set(Some(msg.clone()));
-            state.status.set(msg);
-            if matches!(
-                e,
-                BookingError::Taken
-                    | BookingError::TooSoon
-                    | BookingError::Past
-                    | BookingError::InvalidSlot
-                    | BookingError::OutsideWindow
-            ) {
-                // The time is gone: drop the choice and show the week as it is now.
+            if state.show_failure(&e) {
+                // The time is gone: drop the choice (the week is being refreshed).
                 state.selected.set(None);
                 state.hold.set(None);
-                state.load_week();
             }
             let detail = serde_json::to_string(&e).unwrap_or_default();
             dispatch(host, "booket:error", &detail);

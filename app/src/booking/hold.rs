@@ -102,14 +102,9 @@ impl WidgetState {
             .with_untracked(|h| h.as_ref().map(|h| h.slot_id.clone()).unwrap_or_default());
         self.busy.set(true);
         leptos::task::spawn_local(async move {
-            let res = crate::api::reserve_slot(
-                this.form.get_value(),
-                this.element.get_value(),
-                slot.id.clone(),
-                this.token.get_value(),
-                previous,
-            )
-            .await;
+            let res = this
+                .reserve_call(slot.id.clone(), this.token.get_value(), previous)
+                .await;
             this.busy.set(false);
             match res {
                 Ok(h) => {
@@ -131,7 +126,9 @@ impl WidgetState {
                     this.selected.set(Some(slot));
                     this.start_ticking();
                 }
-                Err(e) => this.show_failure(e),
+                Err(e) => {
+                    this.show_failure(&e);
+                }
             }
         });
     }
@@ -148,14 +145,9 @@ impl WidgetState {
         let this = *self;
         self.busy.set(true);
         leptos::task::spawn_local(async move {
-            let res = crate::api::reserve_slot(
-                this.form.get_value(),
-                this.element.get_value(),
-                slot.id.clone(),
-                held.token.clone(),
-                String::new(),
-            )
-            .await;
+            let res = this
+                .reserve_call(slot.id.clone(), held.token.clone(), String::new())
+                .await;
             this.busy.set(false);
             match res {
                 Ok(h) => {
@@ -173,7 +165,9 @@ impl WidgetState {
                         }
                     }
                 }
-                Err(e) => this.show_failure(e),
+                Err(e) => {
+                    this.show_failure(&e);
+                }
             }
         });
     }
@@ -203,22 +197,34 @@ impl WidgetState {
         }
     }
 
-    /// The slot could not be reserved: say why; a taken time refreshes the week. A hold the
-    /// citizen already has on another slot stays theirs.
-    fn show_failure(&self, e: BookingError) {
-        let msg = error_text(self.lang, &e);
+    /// Says why a call failed (shown and announced); when the time itself is gone the week
+    /// is refreshed and true is returned. Whatever the citizen holds stays theirs.
+    pub(super) fn show_failure(&self, e: &BookingError) -> bool {
+        let msg = error_text(self.lang, e);
         self.error.set(Some(msg.clone()));
         self.status.set(msg);
-        if matches!(
-            e,
-            BookingError::Taken
-                | BookingError::TooSoon
-                | BookingError::Past
-                | BookingError::InvalidSlot
-                | BookingError::OutsideWindow
-        ) {
+        let gone = e.means_time_gone();
+        if gone {
             self.load_week();
         }
+        gone
+    }
+
+    /// Reserves (or extends) `slot_id` under `token`, giving `release` back once held.
+    async fn reserve_call(
+        &self,
+        slot_id: String,
+        token: String,
+        release: String,
+    ) -> Result<Hold, BookingError> {
+        crate::api::reserve_slot(
+            self.form.get_value(),
+            self.element.get_value(),
+            slot_id,
+            token,
+            release,
+        )
+        .await
     }
 
     fn start_ticking(&self) {

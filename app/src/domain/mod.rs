@@ -194,6 +194,19 @@ impl BookingError {
         }
     }
 
+    /// The time itself is gone (taken, or no longer bookable): the widget drops it and
+    /// shows the week as it is now.
+    pub fn means_time_gone(&self) -> bool {
+        matches!(
+            self,
+            BookingError::Taken
+                | BookingError::TooSoon
+                | BookingError::Past
+                | BookingError::InvalidSlot
+                | BookingError::OutsideWindow
+        )
+    }
+
     pub fn invalid(field: &str) -> Self {
         BookingError::Invalid {
             field: field.to_owned(),
