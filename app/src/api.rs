@@ -173,10 +173,7 @@ pub async fn get_week(
     let week = if week.is_empty() {
         None
     } else {
-        Some(
-            chrono::NaiveDate::parse_from_str(&week, "%Y-%m-%d")
-                .map_err(|_| BookingError::invalid("week"))?,
-        )
+        Some(crate::domain::wire::parse_date(&week).ok_or_else(|| BookingError::invalid("week"))?)
     };
     backend()?.week(&form, &element, week, &hold).await
 }

@@ -1,7 +1,7 @@
 //! Danish (default) and English texts, and date formatting without a locale library.
 
 use crate::domain::{BookingError, SlotState};
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -229,9 +229,25 @@ pub fn week_label(lang: Lang, first: NaiveDate, last: NaiveDate) -> String {
     format!("{} {week} · {range}", texts(lang).week)
 }
 
+/// "2026-11-30": a date as the server and the page's data attributes write it.
+pub fn iso_date(day: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
+}
+
+/// "2026-11-30T09:00": a local start time to the minute.
+pub fn iso_minute(t: NaiveDateTime) -> String {
+    format!("{}T{:02}:{:02}", iso_date(t.date()), t.hour(), t.minute())
+}
+
 /// "09:00–09:30" (24-hour clock in both languages).
 pub fn time_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
-    format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"))
+    format!(
+        "{:02}:{:02}–{:02}:{:02}",
+        start.hour(),
+        start.minute(),
+        end.hour(),
+        end.minute()
+    )
 }
 
 /// The state word in a slot's accessible name.
@@ -413,6 +429,15 @@ mod tests {
             slot_label(Lang::En, s, e, SlotState::Free, true),
             "Tuesday 1 December 2026, 09:00–09:30, selected"
         );
+    }
+
+    #[test]
+    fn dates_and_minutes_are_zero_padded() {
+        let t = d("2027-01-05").and_hms_opt(8, 5, 0).unwrap();
+        assert_eq!(iso_date(t.date()), "2027-01-05");
+        assert_eq!(iso_minute(t), "2027-01-05T08:05");
+        let e = d("2027-01-05").and_hms_opt(10, 0, 0).unwrap();
+        assert_eq!(time_span(t, e), "08:05–10:00");
     }
 
     #[test]

@@ -9,8 +9,7 @@ fn main() {
         .ok()
         .and_then(|v| v.as_string());
     if let Some(url) = base {
-        let url = url.trim_end_matches('/').to_string();
-        leptos::server_fn::client::set_server_url(Box::leak(url.into_boxed_str()));
+        app::booking::client::set_server(&url);
     }
     app::booking::mount_all();
 }

@@ -73,11 +73,11 @@ pub async fn book_selected(
         .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
     let res = match host_form.filter(|_| sends_form) {
         Some(form) => match form_payload(&state, &form, &slot.id, &hold) {
-            Ok(data) => crate::api::book_with_form(data.into()).await,
+            Ok(data) => super::client::book_form(data).await,
             Err(_) => Err(BookingError::Internal),
         },
         None => {
-            crate::api::book_slot(
+            super::client::book(
                 state.form.get_value(),
                 state.element.get_value(),
                 slot.id.clone(),
@@ -199,6 +199,14 @@ pub fn intercept(
 
 /// The host form as multipart data for `/api/book_form`: the booking's own parts, every
 /// file of its upload fields (`file`) and its filled-in fields with their labels (`field`).
+/// One form field as the `field` part of a booking carries it.
+#[derive(serde::Serialize)]
+struct FieldPart<'a> {
+    name: &'a str,
+    label: &'a str,
+    value: &'a str,
+}
+
 fn form_payload(
     state: &WidgetState,
     form: &web_sys::HtmlFormElement,
@@ -219,8 +227,12 @@ fn form_payload(
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| name.clone());
-            let json =
-                serde_json::json!({ "name": name, "label": label, "value": value }).to_string();
+            let json = serde_json::to_string(&FieldPart {
+                name: &name,
+                label: &label,
+                value: &value,
+            })
+            .unwrap_or_default();
             data.append_with_str("field", &json)
         };
     let elements = form.elements();

@@ -185,7 +185,7 @@ impl WidgetState {
             let this = *self;
             leptos::task::spawn_local(async move {
                 // A failed release lapses by itself on the server.
-                let _ = crate::api::release_slot(
+                let _ = super::client::release(
                     this.form.get_value(),
                     this.element.get_value(),
                     h.slot_id,
@@ -217,7 +217,7 @@ impl WidgetState {
         token: String,
         release: String,
     ) -> Result<Hold, BookingError> {
-        crate::api::reserve_slot(
+        super::client::reserve(
             self.form.get_value(),
             self.element.get_value(),
             slot_id,

@@ -1,5 +1,6 @@
 //! The booking element in the browser: mounting, per-instance state and its components.
 
+pub mod client;
 mod form;
 mod grid;
 mod hold;
@@ -108,10 +109,8 @@ impl WidgetState {
         let wanted = self.week_wanted.get_untracked();
         self.week.set(Load::Loading);
         leptos::task::spawn_local(async move {
-            let week = wanted
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            let res = crate::api::get_week(
+            let week = wanted.map(|d| crate::i18n::iso_date(d)).unwrap_or_default();
+            let res = client::week(
                 this.form.get_value(),
                 this.element.get_value(),
                 week,

@@ -12,7 +12,7 @@ pub fn Widget(state: WidgetState, host: web_sys::HtmlElement) -> impl IntoView {
     provide_context(state);
     let t = texts(state.lang);
     leptos::task::spawn_local(async move {
-        let res = crate::api::get_element(state.form.get_value(), state.element.get_value()).await;
+        let res = super::client::element(state.form.get_value(), state.element.get_value()).await;
         state.config.set(match res {
             Ok(c) => Load::Ready(c),
             Err(e) => Load::Failed(e),

@@ -6,6 +6,7 @@
 
 pub mod rules;
 pub mod week;
+pub mod wire;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,9 @@ impl SlotState {
 pub struct SlotView {
     /// Opaque, tamper-evident id issued by the server for this element.
     pub id: String,
+    #[serde(with = "wire::date_time")]
     pub start: DateTime<FixedOffset>,
+    #[serde(with = "wire::date_time")]
     pub end: DateTime<FixedOffset>,
     pub state: SlotState,
 }
@@ -71,16 +74,21 @@ pub struct SlotView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekView {
     /// Monday of the week shown.
+    #[serde(with = "wire::date")]
     pub week_start: NaiveDate,
     /// Monday of the current week in the calendar's time zone: the earliest week offered.
+    #[serde(with = "wire::date")]
     pub first_week: NaiveDate,
     /// The calendar's local date today (server clock).
+    #[serde(with = "wire::date")]
     pub today: NaiveDate,
     /// Days shown (Monday–Friday, or Monday–Sunday with `show_weekend`).
+    #[serde(with = "wire::dates")]
     pub days: Vec<NaiveDate>,
     /// Slots shown, sorted by start.
     pub slots: Vec<SlotView>,
     /// When this week has no free slot: the Monday of the next week that has one.
+    #[serde(with = "wire::opt_date")]
     pub next_free_week: Option<NaiveDate>,
 }
 
@@ -91,6 +99,7 @@ pub struct Hold {
     /// Proof of ownership; the widget sends it with extend, release and book.
     pub token: String,
     /// When the hold lapses, in the calendar's offset.
+    #[serde(with = "wire::date_time")]
     pub expires: DateTime<FixedOffset>,
     /// Seconds left when the server answered (the browser's clock may be off).
     pub seconds_left: u32,
@@ -100,7 +109,9 @@ pub struct Hold {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     pub slot_id: String,
+    #[serde(with = "wire::date_time")]
     pub start: DateTime<FixedOffset>,
+    #[serde(with = "wire::date_time")]
     pub end: DateTime<FixedOffset>,
     /// Display name of the calendar.
     pub calendar: String,
@@ -140,7 +151,7 @@ pub enum ReceiptState {
 }
 
 /// Errors the widget can show. User-safe: no Graph message, no stack trace, no secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum BookingError {
     #[error("the time was just taken by someone else")]
@@ -173,6 +184,72 @@ pub enum BookingError {
     Network,
     #[error("something went wrong on the server")]
     Internal,
+}
+
+#[cfg(any(feature = "csr", test))]
+/// An answer: 2xx carries the value, 4xx/5xx a [`BookingError`] as JSON. Anything that is
+/// not Booket's own answer (a proxy's error page, say) still becomes an error the widget
+/// can explain.
+pub fn decode_answer<T: serde::de::DeserializeOwned>(
+    status: u16,
+    text: &str,
+) -> Result<T, BookingError> {
+    match status {
+        200..=299 => serde_json::from_str(text).map_err(|_| BookingError::Internal),
+        400..=599 => Err(serde_json::from_str(text).unwrap_or(match status {
+            403 => BookingError::ForbiddenOrigin,
+            429 => BookingError::RateLimited,
+            500 => BookingError::Internal,
+            501..=599 => BookingError::Unavailable,
+            _ => BookingError::invalid("request"),
+        })),
+        _ => Err(BookingError::Internal),
+    }
+}
+
+/// Read back through one flat record: serde's derived reader for internally tagged enums
+/// buffers the whole value first and costs the widget ~8 KB of code.
+impl<'de> Deserialize<'de> for BookingError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            error: String,
+            #[serde(default)]
+            field: Option<String>,
+            #[serde(default)]
+            problem: Option<FileProblem>,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            limit: Option<u64>,
+        }
+        let w = Wire::deserialize(d)?;
+        fn need<T, E: serde::de::Error>(v: Option<T>, f: &'static str) -> Result<T, E> {
+            v.ok_or_else(|| E::missing_field(f))
+        }
+        Ok(match w.error.as_str() {
+            "taken" => BookingError::Taken,
+            "too_soon" => BookingError::TooSoon,
+            "past" => BookingError::Past,
+            "outside_window" => BookingError::OutsideWindow,
+            "unknown_element" => BookingError::UnknownElement,
+            "invalid_slot" => BookingError::InvalidSlot,
+            "invalid" => BookingError::Invalid {
+                field: need(w.field, "field")?,
+            },
+            "files" => BookingError::Files {
+                problem: need(w.problem, "problem")?,
+                name: need(w.name, "name")?,
+                limit: need(w.limit, "limit")?,
+            },
+            "unavailable" => BookingError::Unavailable,
+            "rate_limited" => BookingError::RateLimited,
+            "forbidden_origin" => BookingError::ForbiddenOrigin,
+            "network" => BookingError::Network,
+            "internal" => BookingError::Internal,
+            other => return Err(serde::de::Error::unknown_variant(other, &[])),
+        })
+    }
 }
 
 impl BookingError {
@@ -263,4 +340,90 @@ pub fn is_valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_error() -> Vec<BookingError> {
+        let mut all = vec![
+            BookingError::Taken,
+            BookingError::TooSoon,
+            BookingError::Past,
+            BookingError::OutsideWindow,
+            BookingError::UnknownElement,
+            BookingError::InvalidSlot,
+            BookingError::invalid("slot_id"),
+            BookingError::Unavailable,
+            BookingError::RateLimited,
+            BookingError::ForbiddenOrigin,
+            BookingError::Network,
+            BookingError::Internal,
+        ];
+        for problem in [
+            FileProblem::TooMany,
+            FileProblem::TooLarge,
+            FileProblem::TotalTooLarge,
+            FileProblem::Type,
+        ] {
+            all.push(BookingError::Files {
+                problem,
+                name: "søknad.pdf".into(),
+                limit: 3 << 20,
+            });
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_reads_back_as_written() {
+        for e in every_error() {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: BookingError = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, e, "{json}");
+            assert_eq!(decode_answer::<()>(e.http_status(), &json), Err(e));
+        }
+    }
+
+    #[test]
+    fn malformed_errors_are_refused() {
+        for json in [
+            r#"{"error":"files","name":"a"}"#,
+            r#"{"error":"invalid"}"#,
+            r#"{"error":"teapot"}"#,
+            r#"{"field":"x"}"#,
+            r#""taken""#,
+        ] {
+            assert!(
+                serde_json::from_str::<BookingError>(json).is_err(),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_that_are_not_booket_s_still_explain_themselves() {
+        let ok: Result<Vec<u8>, _> = decode_answer(200, "[1,2]");
+        assert_eq!(ok, Ok(vec![1, 2]));
+        assert_eq!(
+            decode_answer::<()>(200, "<html>"),
+            Err(BookingError::Internal)
+        );
+        assert_eq!(
+            decode_answer::<()>(502, "Bad Gateway"),
+            Err(BookingError::Unavailable)
+        );
+        assert_eq!(decode_answer::<()>(429, ""), Err(BookingError::RateLimited));
+        assert_eq!(
+            decode_answer::<()>(403, "nope"),
+            Err(BookingError::ForbiddenOrigin)
+        );
+        assert_eq!(
+            decode_answer::<()>(413, "length limit exceeded"),
+            Err(BookingError::invalid("request"))
+        );
+        assert_eq!(decode_answer::<()>(500, ""), Err(BookingError::Internal));
+        assert_eq!(decode_answer::<()>(302, ""), Err(BookingError::Internal));
+    }
 }

@@ -1,0 +1,143 @@
+//! How the widget calls Booket's server functions: one `fetch` per call, speaking the
+//! endpoints' stable wire format directly (arguments form-encoded or multipart, answers and
+//! errors as JSON, errors with a 4xx/5xx status). The server side is the `#[server]`
+//! functions in [`crate::api`]; the end-to-end tests exercise both together. Linking
+//! server_fn's generic client instead would add about 10 KB to the download.
+
+use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
+use serde::de::DeserializeOwned;
+use std::sync::OnceLock;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Origin of the Booket server when the page is elsewhere (set once at start-up).
+static SERVER: OnceLock<String> = OnceLock::new();
+
+/// Points every call at `url` (e.g. `https://booking.example.dk`). Without it calls go to
+/// the page's own origin.
+pub fn set_server(url: &str) {
+    let _ = SERVER.set(url.trim_end_matches('/').to_owned());
+}
+
+pub async fn element(form: String, element: String) -> Result<ElementPublic, BookingError> {
+    post("element", &[("form", &form), ("element", &element)]).await
+}
+
+pub async fn week(
+    form: String,
+    element: String,
+    week: String,
+    hold: String,
+) -> Result<WeekView, BookingError> {
+    let args = [
+        ("form", &form),
+        ("element", &element),
+        ("week", &week),
+        ("hold", &hold),
+    ];
+    post("week", &args).await
+}
+
+pub async fn reserve(
+    form: String,
+    element: String,
+    slot_id: String,
+    hold: String,
+    release_slot_id: String,
+) -> Result<Hold, BookingError> {
+    let args = [
+        ("form", &form),
+        ("element", &element),
+        ("slot_id", &slot_id),
+        ("hold", &hold),
+        ("release_slot_id", &release_slot_id),
+    ];
+    post("reserve", &args).await
+}
+
+pub async fn release(
+    form: String,
+    element: String,
+    slot_id: String,
+    hold: String,
+) -> Result<(), BookingError> {
+    let args = [
+        ("form", &form),
+        ("element", &element),
+        ("slot_id", &slot_id),
+        ("hold", &hold),
+    ];
+    post("release", &args).await
+}
+
+pub async fn book(
+    form: String,
+    element: String,
+    slot_id: String,
+    idempotency_key: String,
+    hold: String,
+) -> Result<Receipt, BookingError> {
+    let args = [
+        ("form", &form),
+        ("element", &element),
+        ("slot_id", &slot_id),
+        ("idempotency_key", &idempotency_key),
+        ("hold", &hold),
+    ];
+    post("book", &args).await
+}
+
+/// Books with the form's files and fields (see [`crate::api::book_with_form`]).
+pub async fn book_form(data: web_sys::FormData) -> Result<Receipt, BookingError> {
+    send("book_form", &data, None).await
+}
+
+async fn post<T: DeserializeOwned>(
+    endpoint: &str,
+    args: &[(&str, &String)],
+) -> Result<T, BookingError> {
+    let params = web_sys::UrlSearchParams::new().map_err(|_| BookingError::Internal)?;
+    for (name, value) in args {
+        params.append(name, value);
+    }
+    let body = JsValue::from(params.to_string());
+    send(endpoint, &body, Some("application/x-www-form-urlencoded")).await
+}
+
+async fn send<T: DeserializeOwned>(
+    endpoint: &str,
+    body: &JsValue,
+    content_type: Option<&str>,
+) -> Result<T, BookingError> {
+    let (status, text) = fetch(endpoint, body, content_type)
+        .await
+        .map_err(|_| BookingError::Network)?;
+    crate::domain::decode_answer(status, &text)
+}
+
+async fn fetch(
+    endpoint: &str,
+    body: &JsValue,
+    content_type: Option<&str>,
+) -> Result<(u16, String), JsValue> {
+    let server = SERVER.get().map_or("", String::as_str);
+    let url = format!("{server}/api/{endpoint}");
+    let headers = web_sys::Headers::new()?;
+    headers.set("Accept", "application/json")?;
+    if let Some(ct) = content_type {
+        headers.set("Content-Type", ct)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(body);
+    let window = web_sys::window().ok_or(JsValue::NULL)?;
+    let res: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+        .await?
+        .dyn_into()?;
+    let text = JsFuture::from(res.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    Ok((res.status(), text))
+}

@@ -1,0 +1,236 @@
+//! How dates and times cross the wire. The server writes them with chrono's own serde
+//! (`2026-11-30`, `2026-11-30T09:00:00+01:00`), so the JSON is unchanged; reading them
+//! back uses the small strict parsers below instead of chrono's general-purpose format
+//! parser, which would add ~12 KB to the widget's download.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )
+}
+
+/// Parses RFC 3339 as the server writes it: `YYYY-MM-DDTHH:MM:SS`, optional fraction,
+/// then `Z` or `±HH:MM`.
+pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = parse_date(s.get(..10)?)?;
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    let mut rest = &b[19..];
+    let mut nanos = 0u32;
+    if let [b'.', frac @ ..] = rest {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        for (i, c) in frac[..n].iter().enumerate().take(9) {
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), oh @ .., b':', _, _] if oh.len() == 2 => {
+            let secs = (digits(oh)? * 60 + digits(&rest[4..6])?) as i32 * 60;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let time = NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?;
+    date.and_time(time)
+        .and_local_timezone(FixedOffset::east_opt(offset)?)
+        .single()
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'de, str>, D::Error> {
+    <std::borrow::Cow<'de, str>>::deserialize(d)
+}
+
+/// `#[serde(with = "wire::date")]`
+pub mod date {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        let t = text(d)?;
+        parse_date(&t).ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD"))
+    }
+}
+
+/// `#[serde(with = "wire::dates")]`
+pub mod dates {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[NaiveDate], s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
+        let texts = <Vec<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| parse_date(t).ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD")))
+            .collect()
+    }
+}
+
+/// `#[serde(with = "wire::opt_date")]`
+pub mod opt_date {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match <Option<std::borrow::Cow<'de, str>>>::deserialize(d)? {
+            None => Ok(None),
+            Some(t) => parse_date(&t)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD")),
+        }
+    }
+}
+
+/// `#[serde(with = "wire::date_time")]`
+pub mod date_time {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &DateTime<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let t = text(d)?;
+        parse_date_time(&t).ok_or_else(|| D::Error::custom("expected an RFC 3339 date and time"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_chrono_writes() {
+        for s in [
+            "2026-11-30T09:00:00+01:00",
+            "2026-06-30T09:00:00+02:00",
+            "2026-11-30T08:00:00Z",
+            "2026-11-30T09:00:00.250+01:00",
+            "2026-03-29T01:59:59.123456789-03:30",
+        ] {
+            let ours = parse_date_time(s).unwrap();
+            let theirs = DateTime::parse_from_rfc3339(s).unwrap();
+            assert_eq!(ours, theirs, "{s}");
+            assert_eq!(ours.offset(), theirs.offset(), "{s}");
+            // And chrono's own serialisation reads back to the same instant and offset.
+            let json = serde_json::to_string(&theirs).unwrap();
+            let back: DateTime<FixedOffset> = parse_date_time(json.trim_matches('"')).unwrap();
+            assert_eq!(back, theirs);
+            assert_eq!(back.offset(), theirs.offset());
+        }
+        assert_eq!(
+            parse_date("2028-02-29"),
+            NaiveDate::from_ymd_opt(2028, 2, 29)
+        );
+    }
+
+    #[test]
+    fn a_week_round_trips_through_json() {
+        use crate::domain::{SlotState, SlotView, WeekView};
+        let day = |s| parse_date(s).unwrap();
+        let week = WeekView {
+            week_start: day("2026-11-30"),
+            first_week: day("2026-11-23"),
+            today: day("2026-11-27"),
+            days: vec![day("2026-11-30"), day("2026-12-01")],
+            slots: vec![SlotView {
+                id: "x".into(),
+                start: parse_date_time("2026-11-30T09:00:00+01:00").unwrap(),
+                end: parse_date_time("2026-11-30T09:30:00+01:00").unwrap(),
+                state: SlotState::Free,
+            }],
+            next_free_week: None,
+        };
+        let json = serde_json::to_string(&week).unwrap();
+        assert!(
+            json.contains(r#""start":"2026-11-30T09:00:00+01:00""#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""days":["2026-11-30","2026-12-01"]"#),
+            "{json}"
+        );
+        let back: WeekView = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, week);
+        let later = json.replace(
+            r#""next_free_week":null"#,
+            r#""next_free_week":"2026-12-07""#,
+        );
+        let back: WeekView = serde_json::from_str(&later).unwrap();
+        assert_eq!(back.next_free_week, Some(day("2026-12-07")));
+        assert!(
+            serde_json::from_str::<WeekView>(&json.replace("2026-12-01", "2026-12-32")).is_err()
+        );
+    }
+
+    #[test]
+    fn refuses_anything_else() {
+        for s in [
+            "",
+            "2026-11-30",
+            "2026-11-30T09:00:00",
+            "2026-11-30T09:00:00+0100",
+            "2026-11-30 09:00:00+01:00",
+            "2026-11-30T09:00:00.+01:00",
+            "2026-11-30T25:00:00+01:00",
+            "2026-13-30T09:00:00+01:00",
+            "2026-11-30T09:00:00+01:00x",
+            "2026-11-3OT09:00:00+01:00",
+            "+2026-11-30T09:00:00+01:00",
+            "2026-11-30T09:00:00+99:00",
+            "2026-11-30T09:00:00ø+01:00",
+        ] {
+            assert_eq!(parse_date_time(s), None, "{s:?}");
+        }
+        for s in [
+            "",
+            "2026-02-30",
+            "2026-1-30",
+            "20261130",
+            "2026-11-30T",
+            "２026-11-30",
+        ] {
+            assert_eq!(parse_date(s), None, "{s:?}");
+        }
+    }
+}
