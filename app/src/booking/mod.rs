@@ -109,7 +109,7 @@ impl WidgetState {
         let wanted = self.week_wanted.get_untracked();
         self.week.set(Load::Loading);
         leptos::task::spawn_local(async move {
-            let week = wanted.map(|d| crate::i18n::iso_date(d)).unwrap_or_default();
+            let week = wanted.map(crate::i18n::iso_date).unwrap_or_default();
             let res = client::week(
                 this.form.get_value(),
                 this.element.get_value(),
