@@ -153,12 +153,14 @@ pub fn month_name(lang: Lang, day: NaiveDate) -> &'static str {
     }
 }
 
+/// Upper-cases an ASCII first letter (all our day and month names start with one); this
+/// keeps Unicode's case tables out of the widget.
 fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
+    let mut out = s.to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
+    out
 }
 
 /// "24. november 2026" / "24 November 2026".

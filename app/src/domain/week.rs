@@ -23,7 +23,8 @@ pub fn iso_week(day: NaiveDate) -> u32 {
 /// mutually overlapping intervals it belongs to. Input order is preserved in the output.
 pub fn lanes(intervals: &[(i64, i64)]) -> Vec<(usize, usize)> {
     let mut order: Vec<usize> = (0..intervals.len()).collect();
-    order.sort_by_key(|&i| (intervals[i].0, intervals[i].1));
+    // The index makes the key unique, so the cheaper unstable sort is deterministic.
+    order.sort_unstable_by_key(|&i| (intervals[i].0, intervals[i].1, i));
     let mut out = vec![(0, 1); intervals.len()];
     let mut group: Vec<usize> = Vec::new();
     // End of each lane in the current overlap group.
