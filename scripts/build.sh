@@ -8,6 +8,11 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export TRUNK_SKIP_VERSION_CHECK=true
 
 trunk build --release --offline
+# Trunk minifies the CSS, but its JS minifier cannot parse wasm-bindgen's glue (it warns
+# "Failed to minify JS" and copies it as is); terser does it: about 1.6 KB less brotli.
+node tools/node_modules/terser/bin/terser dist/app.js --module --compress --mangle \
+  --output dist/app.min.js
+mv dist/app.min.js dist/app.js
 for f in dist/app_bg.wasm dist/app.js dist/booket.js dist/booket.css; do
   [ -f "$f" ] || { echo "build: $f missing after trunk build" >&2; exit 1; }
   brotli -f -q 11 -k "$f"

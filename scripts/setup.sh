@@ -35,8 +35,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   # Not --locked: its lock file pins a crate version the registry mirror lacks.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
-if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
-  log "npm ci in tools/ (binaryen 132 for wasm-opt)"
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/terser ]; then
+  log "npm ci in tools/ (binaryen 132 for wasm-opt, terser)"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error)
 fi
 if [ "$mode" != "--build" ] && [ ! -d end2end/node_modules/@playwright/test ]; then

@@ -2,7 +2,10 @@
 //! booking placeholder on the page.
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // A bug should at least say where it happened in the browser's console.
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("Booket: {info}").into());
+    }));
     // The loader (public/booket.js) records the server it was loaded from, so the widget
     // works on other origins too. Same-origin pages need nothing.
     let base = js_sys::Reflect::get(&js_sys::global(), &"booketServer".into())

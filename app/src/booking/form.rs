@@ -2,7 +2,7 @@
 //! (book first, then let the submission continue) and DOM events for host scripts.
 
 use super::{Load, WidgetState};
-use crate::domain::{BookingError, Receipt};
+use crate::domain::{json, BookingError, Receipt};
 use crate::i18n::{slot_when, texts};
 use leptos::html::{Div, Input};
 use leptos::prelude::*;
@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 pub fn receipt_json(state: &WidgetState) -> String {
     state
         .receipt()
-        .and_then(|r| serde_json::to_string(&r).ok())
+        .map(|r| json::to_string(&r))
         .unwrap_or_default()
 }
 
@@ -90,7 +90,7 @@ pub async fn book_selected(
     state.busy.set(false);
     match res {
         Ok(receipt) => {
-            let json = serde_json::to_string(&receipt).unwrap_or_default();
+            let json = json::to_string(&receipt);
             if let Some(el) = input.get_untracked() {
                 el.set_value(&json);
             }
@@ -113,7 +113,7 @@ pub async fn book_selected(
                 state.selected.set(None);
                 state.hold.set(None);
             }
-            let detail = serde_json::to_string(&e).unwrap_or_default();
+            let detail = json::to_string(&e);
             dispatch(host, "booket:error", &detail);
             Err(e)
         }
@@ -199,13 +199,6 @@ pub fn intercept(
 
 /// The host form as multipart data for `/api/book_form`: the booking's own parts, every
 /// file of its upload fields (`file`) and its filled-in fields with their labels (`field`).
-/// One form field as the `field` part of a booking carries it.
-#[derive(serde::Serialize)]
-struct FieldPart<'a> {
-    name: &'a str,
-    label: &'a str,
-    value: &'a str,
-}
 
 fn form_payload(
     state: &WidgetState,
@@ -227,12 +220,12 @@ fn form_payload(
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| name.clone());
-            let json = serde_json::to_string(&FieldPart {
-                name: &name,
-                label: &label,
-                value: &value,
-            })
-            .unwrap_or_default();
+            let mut json = String::new();
+            json::Object::new(&mut json)
+                .field("name", &name)
+                .field("label", &label)
+                .field("value", &value)
+                .end();
             data.append_with_str("field", &json)
         };
     let elements = form.elements();

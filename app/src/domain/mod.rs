@@ -4,6 +4,7 @@
 //! widget (for display) and the server (before every write) run the very same rules and
 //! the tests can pin any moment, including daylight-saving changes.
 
+pub mod json;
 pub mod rules;
 pub mod week;
 pub mod wire;
@@ -151,7 +152,7 @@ pub enum ReceiptState {
 }
 
 /// Errors the widget can show. User-safe: no Graph message, no stack trace, no secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum BookingError {
     #[error("the time was just taken by someone else")]
@@ -186,17 +187,13 @@ pub enum BookingError {
     Internal,
 }
 
-#[cfg(any(feature = "csr", test))]
 /// An answer: 2xx carries the value, 4xx/5xx a [`BookingError`] as JSON. Anything that is
 /// not Booket's own answer (a proxy's error page, say) still becomes an error the widget
 /// can explain.
-pub fn decode_answer<T: serde::de::DeserializeOwned>(
-    status: u16,
-    text: &str,
-) -> Result<T, BookingError> {
+pub fn decode_answer<T: json::FromJson>(status: u16, text: &str) -> Result<T, BookingError> {
     match status {
-        200..=299 => serde_json::from_str(text).map_err(|_| BookingError::Internal),
-        400..=599 => Err(serde_json::from_str(text).unwrap_or(match status {
+        200..=299 => json::from_str(text).ok_or(BookingError::Internal),
+        400..=599 => Err(json::from_str(text).unwrap_or(match status {
             403 => BookingError::ForbiddenOrigin,
             429 => BookingError::RateLimited,
             500 => BookingError::Internal,
@@ -204,51 +201,6 @@ pub fn decode_answer<T: serde::de::DeserializeOwned>(
             _ => BookingError::invalid("request"),
         })),
         _ => Err(BookingError::Internal),
-    }
-}
-
-/// Read back through one flat record: serde's derived reader for internally tagged enums
-/// buffers the whole value first and costs the widget ~8 KB of code.
-impl<'de> Deserialize<'de> for BookingError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Wire {
-            error: String,
-            #[serde(default)]
-            field: Option<String>,
-            #[serde(default)]
-            problem: Option<FileProblem>,
-            #[serde(default)]
-            name: Option<String>,
-            #[serde(default)]
-            limit: Option<u64>,
-        }
-        let w = Wire::deserialize(d)?;
-        fn need<T, E: serde::de::Error>(v: Option<T>, f: &'static str) -> Result<T, E> {
-            v.ok_or_else(|| E::missing_field(f))
-        }
-        Ok(match w.error.as_str() {
-            "taken" => BookingError::Taken,
-            "too_soon" => BookingError::TooSoon,
-            "past" => BookingError::Past,
-            "outside_window" => BookingError::OutsideWindow,
-            "unknown_element" => BookingError::UnknownElement,
-            "invalid_slot" => BookingError::InvalidSlot,
-            "invalid" => BookingError::Invalid {
-                field: need(w.field, "field")?,
-            },
-            "files" => BookingError::Files {
-                problem: need(w.problem, "problem")?,
-                name: need(w.name, "name")?,
-                limit: need(w.limit, "limit")?,
-            },
-            "unavailable" => BookingError::Unavailable,
-            "rate_limited" => BookingError::RateLimited,
-            "forbidden_origin" => BookingError::ForbiddenOrigin,
-            "network" => BookingError::Network,
-            "internal" => BookingError::Internal,
-            other => return Err(serde::de::Error::unknown_variant(other, &[])),
-        })
     }
 }
 
@@ -379,32 +331,34 @@ mod tests {
     #[test]
     fn every_error_reads_back_as_written() {
         for e in every_error() {
-            let json = serde_json::to_string(&e).unwrap();
-            let back: BookingError = serde_json::from_str(&json).unwrap();
-            assert_eq!(back, e, "{json}");
-            assert_eq!(decode_answer::<()>(e.http_status(), &json), Err(e));
+            let text = serde_json::to_string(&e).unwrap();
+            let back: BookingError = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, e, "{text}");
+            assert_eq!(
+                json::from_str::<BookingError>(&text),
+                Some(e.clone()),
+                "{text}"
+            );
+            assert_eq!(decode_answer::<()>(e.http_status(), &text), Err(e));
         }
     }
 
     #[test]
     fn malformed_errors_are_refused() {
-        for json in [
+        for text in [
             r#"{"error":"files","name":"a"}"#,
             r#"{"error":"invalid"}"#,
             r#"{"error":"teapot"}"#,
             r#"{"field":"x"}"#,
             r#""taken""#,
         ] {
-            assert!(
-                serde_json::from_str::<BookingError>(json).is_err(),
-                "{json}"
-            );
+            assert_eq!(json::from_str::<BookingError>(text), None, "{text}");
         }
     }
 
     #[test]
     fn answers_that_are_not_booket_s_still_explain_themselves() {
-        let ok: Result<Vec<u8>, _> = decode_answer(200, "[1,2]");
+        let ok: Result<Vec<u8>, _> = decode_answer(200, "[1, 2]");
         assert_eq!(ok, Ok(vec![1, 2]));
         assert_eq!(
             decode_answer::<()>(200, "<html>"),
