@@ -1,5 +1,6 @@
-//! Server functions: the only API the widget uses. Each body parses its input, takes the
-//! backend from context and calls it; the rules and Graph live behind [`Backend`].
+//! Server functions: the only API the widget uses (it calls them with `fetch` through
+//! `booking::client`, speaking the same wire format). Each body parses its input, takes
+//! the backend from context and calls it; the rules and Graph live behind [`Backend`].
 //!
 //! Endpoint names are stable (`/api/element`, `/api/week`, `/api/reserve`, `/api/release`,
 //! `/api/book`, `/api/book_form`) so embedders and tests can rely on them.

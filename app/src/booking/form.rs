@@ -199,7 +199,6 @@ pub fn intercept(
 
 /// The host form as multipart data for `/api/book_form`: the booking's own parts, every
 /// file of its upload fields (`file`) and its filled-in fields with their labels (`field`).
-
 fn form_payload(
     state: &WidgetState,
     form: &web_sys::HtmlFormElement,
