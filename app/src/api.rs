@@ -109,7 +109,7 @@ mod backend {
     }
 
     /// Rejects oversized or control-character input before anything else looks at it.
-    pub(super) fn short_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
+    pub fn short_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
         if value.is_empty() {
             return Err(BookingError::invalid(field));
         }
@@ -117,7 +117,7 @@ mod backend {
     }
 
     /// An idempotency key: 1–128 of `[A-Za-z0-9_-]` (the widget makes them from hex).
-    pub(super) fn key_text(field: &str, value: &str) -> Result<(), BookingError> {
+    pub fn key_text(field: &str, value: &str) -> Result<(), BookingError> {
         let ok = (1..=128).contains(&value.len())
             && value
                 .bytes()
@@ -130,7 +130,7 @@ mod backend {
     }
 
     /// Like [`short_text`] but may be empty.
-    pub(super) fn optional_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
+    pub fn optional_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
         if value.len() > max || value.chars().any(char::is_control) {
             Err(BookingError::invalid(field))
         } else {

@@ -219,7 +219,8 @@ impl Json {
     /// A member of an object (`None` for a missing member or a non-object).
     pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
-            Json::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            // The last of duplicate keys wins, as in serde_json.
+            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }

@@ -22,7 +22,7 @@ pub fn iso_week(day: NaiveDate) -> u32 {
 /// unit, e.g. minutes) returns `(lane, lanes)` where `lanes` is the width of the group of
 /// mutually overlapping intervals it belongs to. Input order is preserved in the output.
 pub fn lanes(intervals: &[(i64, i64)]) -> Vec<(usize, usize)> {
-        // Insertion sort by (start, end), stable: a day holds a few dozen slots at most, and
+    // Insertion sort by (start, end), stable: a day holds a few dozen slots at most, and
     // the standard library's generic sort would add ~2.5 KB to the widget's download.
     let mut order: Vec<usize> = Vec::with_capacity(intervals.len());
     for i in 0..intervals.len() {

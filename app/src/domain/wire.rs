@@ -47,7 +47,11 @@ pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
     let offset = match rest {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), oh @ .., b':', _, _] if oh.len() == 2 => {
-            let secs = (digits(oh)? * 60 + digits(&rest[4..6])?) as i32 * 60;
+            let (oh, om) = (digits(oh)?, digits(&rest[4..6])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = (oh * 60 + om) as i32 * 60;
             if *sign == b'-' {
                 -secs
             } else {
@@ -218,6 +222,9 @@ mod tests {
             "2026-11-3OT09:00:00+01:00",
             "+2026-11-30T09:00:00+01:00",
             "2026-11-30T09:00:00+99:00",
+            // Found by the fuzzer (fuzz/fuzz_targets/client_input.rs): minutes over 59.
+            "4026-11-30T09:00:00+01:70",
+            "2026-11-30T09:00:00+24:00",
             "2026-11-30T09:00:00ø+01:00",
         ] {
             assert_eq!(parse_date_time(s), None, "{s:?}");

@@ -20,10 +20,14 @@ pub struct File<'a> {
 }
 
 /// The last path component, without control characters, at most 150 characters.
-fn safe_name(raw: &str) -> String {
+pub fn safe_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base.chars().filter(|c| !c.is_control()).take(150).collect();
-    let clean = clean.trim().trim_start_matches('.').to_owned();
+    // No leading dots (hidden files) or spaces, however they are mixed (". .pdf").
+    let clean = clean
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_owned();
     if clean.is_empty() {
         "fil".into()
     } else {
@@ -202,5 +206,7 @@ mod tests {
         assert_eq!(safe_name("a\u{0}b\nc.pdf"), "abc.pdf");
         assert_eq!(safe_name(""), "fil");
         assert_eq!(safe_name(".hidden.pdf"), "hidden.pdf");
+        assert_eq!(safe_name(". .  .pdf "), "pdf");
+        assert_eq!(safe_name(" . "), "fil");
     }
 }

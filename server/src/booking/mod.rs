@@ -3,7 +3,7 @@
 //! conditional write. Every rule is re-checked here against the server's clock.
 
 mod cache;
-mod documents;
+pub mod documents;
 pub mod hold;
 mod locks;
 pub mod slot_id;

@@ -1,0 +1,94 @@
+//! Every parser of text a browser sends, fed the same arbitrary string: none may panic,
+//! and whatever one accepts must have the shape the rest of the server relies on.
+#![no_main]
+
+use app::api::{key_text, optional_text};
+use app::domain::wire::{parse_date, parse_date_time};
+use app::i18n::iso_date;
+use chrono::{DateTime, Utc};
+use libfuzzer_sys::fuzz_target;
+use server::booking::documents::safe_name;
+use server::booking::hold::{is_valid_token, HoldInfo};
+use server::booking::slot_id::{SlotRef, SlotSigner};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return; // the server refuses a body that is not UTF-8 before any parser runs
+    };
+    let signer = SlotSigner::new(b"fuzz key");
+
+    // A slot id from the browser: only ids this server issued for this element verify,
+    // and a verified id is exactly the id the server would issue for that slot.
+    if let Some(slot) = signer.verify("form", "element", s) {
+        assert_eq!(signer.issue("form", "element", &slot), s);
+    }
+    // Ids issued for any slot round-trip, and are refused for another element or when
+    // any one character is changed.
+    let n = data
+        .iter()
+        .fold(0i64, |n, &b| n.wrapping_mul(31).wrapping_add(i64::from(b)));
+    let start = DateTime::<Utc>::from_timestamp(n.rem_euclid(4_102_444_800), 0).unwrap();
+    let slot = SlotRef {
+        event_id: s.to_owned(),
+        start,
+        end: start + chrono::TimeDelta::minutes(30),
+    };
+    let id = signer.issue("form", "element", &slot);
+    assert_eq!(signer.verify("form", "element", &id), Some(slot.clone()));
+    assert_eq!(signer.verify("form", "other", &id), None);
+    assert_eq!(
+        SlotSigner::new(b"another key").verify("form", "element", &id),
+        None
+    );
+    let at = (n.unsigned_abs() as usize) % id.len();
+    let mut forged = id.clone().into_bytes();
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(signer.verify("form", "element", &forged), None, "{forged}");
+
+    // The week argument: a real date, written the one canonical way.
+    if let Some(day) = parse_date(s) {
+        assert_eq!(iso_date(day), s);
+        assert_eq!(
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+            Some(day)
+        );
+    }
+    // Times (the widget reads them from answers): what we accept, RFC 3339 accepts alike.
+    if let Some(t) = parse_date_time(s) {
+        assert_eq!(DateTime::parse_from_rfc3339(s).ok(), Some(t), "{s:?}");
+    }
+
+    // Hold tokens and the hold record kept in Outlook.
+    if is_valid_token(s) && !s.is_empty() {
+        assert!(s.len() == 22 && !s.contains(['.', ';', '/', '+']));
+    }
+    if let Some(h) = HoldInfo::parse(s) {
+        assert!(!h.owner.is_empty() && !h.owner.contains(';'));
+    }
+
+    // Plain fields and idempotency keys.
+    if optional_text("field", s, 64).is_ok() {
+        assert!(s.len() <= 64 && !s.chars().any(char::is_control));
+    }
+    if key_text("idempotency_key", s).is_ok() {
+        assert!((1..=128).contains(&s.len()));
+        assert!(s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    // Upload names become attachment names in Outlook.
+    let name = safe_name(s);
+    assert!(!name.is_empty() && name.chars().count() <= 150, "{name:?}");
+    assert!(
+        !name.contains(['/', '\\']) && !name.chars().any(char::is_control),
+        "{name:?}"
+    );
+    assert!(
+        !name.starts_with(|c: char| c == '.' || c.is_whitespace()),
+        "{name:?}"
+    );
+    assert!(!name.ends_with(char::is_whitespace), "{name:?}");
+    assert_eq!(safe_name(&name), name);
+});
