@@ -5,8 +5,43 @@
 //! Endpoint names are stable (`/api/element`, `/api/week`, `/api/reserve`, `/api/release`,
 //! `/api/book`, `/api/book_form`) so embedders and tests can rely on them.
 
-use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
+use crate::domain::{BookingError, ElementPublic, Hold, Receipt};
 use leptos::server;
+use leptos::server_fn::codec::Post;
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
+
+/// A week answer already serialised: exactly the JSON of a [`crate::domain::WeekView`].
+/// The server keeps these between requests (most citizens look at the same weeks), so the
+/// hottest call costs no serialisation.
+#[derive(Clone, Debug)]
+pub struct WeekJson(pub Bytes);
+
+/// The wire encoding of [`WeekJson`]: its bytes as they are, as `application/json`.
+pub struct PreEncodedJson;
+
+impl ContentType for PreEncodedJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for PreEncodedJson {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl Encodes<WeekJson> for PreEncodedJson {
+    type Error = std::convert::Infallible;
+
+    fn encode(output: &WeekJson) -> Result<Bytes, Self::Error> {
+        Ok(output.0.clone())
+    }
+}
+
+impl Decodes<WeekJson> for PreEncodedJson {
+    type Error = std::convert::Infallible;
+
+    fn decode(bytes: Bytes) -> Result<WeekJson, Self::Error> {
+        Ok(WeekJson(bytes))
+    }
+}
 
 #[cfg(feature = "ssr")]
 pub use backend::*;
@@ -14,6 +49,7 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use super::*;
+    use crate::domain::WeekView;
     use std::sync::Arc;
 
     /// A booking request after parsing, as the backend receives it.
@@ -87,6 +123,20 @@ mod backend {
             week: Option<chrono::NaiveDate>,
             hold: &str,
         ) -> Result<WeekView, BookingError>;
+        /// [`Backend::week`] as JSON. Implementations may answer from a cache of
+        /// serialised answers; this default serialises every time.
+        async fn week_json(
+            &self,
+            form: &str,
+            element: &str,
+            week: Option<chrono::NaiveDate>,
+            hold: &str,
+        ) -> Result<Bytes, BookingError> {
+            let view: WeekView = self.week(form, element, week, hold).await?;
+            serde_json::to_vec(&view)
+                .map(Bytes::from)
+                .map_err(|_| BookingError::Internal)
+        }
         async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError>;
         async fn release(
             &self,
@@ -98,14 +148,25 @@ mod backend {
         async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError>;
     }
 
-    /// The backend as provided in the server functions' context.
-    #[derive(Clone)]
-    pub struct BackendHandle(pub Arc<dyn Backend>);
+    tokio::task_local! {
+        static BACKEND: Arc<dyn Backend>;
+    }
+
+    /// Runs `f` (the handling of one server-function request) with `backend` as the
+    /// backend its server functions call. A task-local rather than a Leptos context: the
+    /// server runs server functions without a reactive owner per request, which was a
+    /// tenth of the cost of a cached week read.
+    pub async fn with_backend<F: std::future::Future>(
+        backend: Arc<dyn Backend>,
+        f: F,
+    ) -> F::Output {
+        BACKEND.scope(backend, f).await
+    }
 
     pub(super) fn backend() -> Result<Arc<dyn Backend>, BookingError> {
-        leptos::prelude::use_context::<BackendHandle>()
-            .map(|h| h.0)
-            .ok_or(BookingError::Internal)
+        BACKEND
+            .try_with(Arc::clone)
+            .map_err(|_| BookingError::Internal)
     }
 
     /// Rejects oversized or control-character input before anything else looks at it.
@@ -161,13 +222,13 @@ pub async fn get_element(form: String, element: String) -> Result<ElementPublic,
 
 /// One week of slots. `week` is an ISO date (`2026-11-30`) of any day in the week, or empty
 /// for the current week; `hold` is the citizen's hold token (or empty).
-#[server(prefix = "/api", endpoint = "week")]
+#[server(prefix = "/api", endpoint = "week", output = Post<PreEncodedJson>)]
 pub async fn get_week(
     form: String,
     element: String,
     #[server(default)] week: String,
     #[server(default)] hold: String,
-) -> Result<WeekView, BookingError> {
+) -> Result<WeekJson, BookingError> {
     short_text("form", &form, 64)?;
     short_text("element", &element, 64)?;
     optional_text("hold", &hold, 64)?;
@@ -176,7 +237,9 @@ pub async fn get_week(
     } else {
         Some(crate::domain::wire::parse_date(&week).ok_or_else(|| BookingError::invalid("week"))?)
     };
-    backend()?.week(&form, &element, week, &hold).await
+    Ok(WeekJson(
+        backend()?.week_json(&form, &element, week, &hold).await?,
+    ))
 }
 
 /// Reserves a slot for the citizen (" - Reserveret"), or extends their hold on it. With

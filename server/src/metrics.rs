@@ -13,6 +13,12 @@ pub struct Metrics {
     pub holds: IntCounterVec,
     pub bookings: IntCounterVec,
     pub week_cache: IntCounterVec,
+    pub week_answers: IntCounterVec,
+    /// Children of the two week counters, resolved once: they count every week read.
+    pub week_cache_hit: IntCounter,
+    pub week_cache_miss: IntCounter,
+    pub week_answer_hit: IntCounter,
+    pub week_answer_miss: IntCounter,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -34,6 +40,18 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 impl Default for Metrics {
     fn default() -> Self {
         let r = Registry::new();
+        let week_cache = counter_vec(
+            &r,
+            "booket_week_cache_total",
+            "Week reads by cache result.",
+            &["result"],
+        );
+        let week_answers = counter_vec(
+            &r,
+            "booket_week_answers_total",
+            "Week answers without a hold: served as kept JSON (hit) or built (miss).",
+            &["result"],
+        );
         Metrics {
             requests: counter_vec(
                 &r,
@@ -65,12 +83,12 @@ impl Default for Metrics {
                 "Bookings by outcome.",
                 &["outcome"],
             ),
-            week_cache: counter_vec(
-                &r,
-                "booket_week_cache_total",
-                "Week reads by cache result.",
-                &["result"],
-            ),
+            week_cache_hit: week_cache.with_label_values(&["hit"]),
+            week_cache_miss: week_cache.with_label_values(&["miss"]),
+            week_answer_hit: week_answers.with_label_values(&["hit"]),
+            week_answer_miss: week_answers.with_label_values(&["miss"]),
+            week_cache,
+            week_answers,
             registry: r,
         }
     }

@@ -5,12 +5,11 @@
 use crate::booking::Booket;
 use crate::config::Config;
 use crate::demo::DemoPages;
-use app::api::{Backend, BackendHandle};
+use app::api::Backend;
 use app::domain::BookingError;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -24,8 +23,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// What every request handler needs. One `Arc`, so the per-request clones axum makes
+/// cost one atomic increment (they showed up in profiles under load).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub booket: Arc<Booket>,
     pub config: Arc<Config>,
     /// Writes (reserve, release, book) per client address.
@@ -33,16 +36,51 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Request ids: a random prefix per process and a counter, e.g. `3f9a1c0e5b7d2a64-1a`.
+/// Unique like a UUID for our purposes, without a call into the OS per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut seed = [0u8; 8];
+        getrandom::getrandom(&mut seed).expect("the OS random source works");
+        RequestIds {
+            prefix: format!("{:016x}", u64::from_be_bytes(seed)).into(),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
 impl AppState {
     pub fn new(booket: Arc<Booket>, config: Arc<Config>, metrics: crate::metrics::Metrics) -> Self {
         let per_minute =
             NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
-        AppState {
+        AppState(Arc::new(Shared {
             booket,
             writes: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             config,
             metrics,
-        }
+        }))
     }
 }
 
@@ -72,22 +110,23 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     // The booking that carries the form's files may be as large as the upload limits allow
     // (plus room for the fields); every other call is small.
     let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
-    let api = Router::new()
-        .route(
-            "/api/book_form",
-            post(server_fn).layer(RequestBodyLimitLayer::new(max_form)),
-        )
-        .route(
-            "/api/{*fn_name}",
-            post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
-        )
-        .layer(middleware::from_fn_with_state(state.clone(), check_origin))
-        .with_state(state)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(cors);
+    let api =
+        Router::new()
+            .route(
+                "/api/book_form",
+                post(server_fn).layer(RequestBodyLimitLayer::new(max_form)),
+            )
+            .route(
+                "/api/{*fn_name}",
+                post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
+            )
+            .layer(tower::ServiceBuilder::new().layer(cors).layer(
+                SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ),
+            ))
+            .with_state(state);
     // The widget's files are public: any page may load them (module scripts and the wasm
     // are fetched with CORS). Whether a page may *book* is decided at /api.
     let assets = Router::new()
@@ -124,30 +163,35 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     });
-    router
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
-        .layer(trace)
-        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
-            request_id.clone(),
-        ))
-        .layer(tower_http::request_id::SetRequestIdLayer::new(
-            request_id,
-            tower_http::request_id::MakeRequestUuid,
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+    // One ServiceBuilder stack, applied once: `Router::layer` boxes every layer it is given
+    // separately, and seven boxed layers per request cost a third of the throughput of the
+    // week read (bench/run.sh).
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("strict-origin-when-cross-origin"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(tower_http::request_id::SetRequestIdLayer::new(
+                request_id.clone(),
+                RequestIds::new(),
+            ))
+            .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+                request_id,
+            ))
+            .layer(trace)
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            )),
+    )
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -178,7 +222,7 @@ pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> 
 
 /// Browsers send `Origin` with every cross-origin POST, and a form-encoded POST runs even
 /// when CORS hides the answer, so the check has to happen here, before the function runs.
-async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+fn check_origin(state: &AppState, req: &Request) -> Result<(), BookingError> {
     if let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
@@ -186,19 +230,22 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
     {
         if !origin_allowed(origin, req.headers(), &state.config.server.allowed_origins) {
             tracing::warn!(%origin, "API call from an origin that is not allowed");
-            return typed_error(BookingError::ForbiddenOrigin);
+            return Err(BookingError::ForbiddenOrigin);
         }
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// Runs a server function with the backend in context, then gives typed errors their
 /// proper status (server_fn answers every error with 500).
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Response {
     let function = known_function(req.uri().path());
-    let metrics = state.metrics.clone();
-    let res = run_server_fn(state, req).await;
-    metrics
+    let res = match check_origin(&state, &req) {
+        Ok(()) => run_server_fn(state.clone(), req).await,
+        Err(refused) => typed_error(refused),
+    };
+    state
+        .metrics
         .requests
         .with_label_values(&[function, res.status().as_str()])
         .inc();
@@ -238,13 +285,10 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
             return typed_error(BookingError::RateLimited);
         }
     }
-    let handle = BackendHandle(state.booket.clone() as Arc<dyn Backend>);
-    let res = leptos_axum::handle_server_fns_with_context(
-        move || leptos::prelude::provide_context(handle.clone()),
-        req,
-    )
-    .await
-    .into_response();
+    let backend = state.booket.clone() as Arc<dyn Backend>;
+    let res = app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req))
+        .await
+        .into_response();
     if res.status() == StatusCode::BAD_REQUEST && !res.headers().contains_key("serverfnerror") {
         // Unknown function: answer in the same typed shape as every other error.
         return typed_error(BookingError::invalid("function"));

@@ -251,3 +251,113 @@ async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
     assert!(slots_in_state(&week, "free").is_empty());
     assert_eq!(week["next_free_week"], "2026-12-07");
 }
+
+/// Week answers without a hold are kept as JSON between requests. Whatever happens — the
+/// clock passes slot starts, a hold is taken and lapses, the date changes, someone books —
+/// the kept answer must equal the one built fresh (a read with an unused hold token is
+/// never kept), and repeated reads must actually be served from the kept answer.
+#[tokio::test]
+async fn kept_week_answers_always_equal_fresh_ones() {
+    let env = Env::start().await;
+    let unused = "AAAAAAAAAAAAAAAAAAAAAA";
+    let read = |week: &'static str, hold: &'static str| {
+        let env = &env;
+        async move {
+            let (status, json) = env
+                .call(
+                    "week",
+                    &[
+                        ("form", "demo"),
+                        ("element", "tid"),
+                        ("week", week),
+                        ("hold", hold),
+                    ],
+                )
+                .await;
+            assert_eq!(status, 200, "{json}");
+            json
+        }
+    };
+    let hits = || async {
+        let text = env
+            .http
+            .get(format!("{}/metrics", env.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("booket_week_answers_total{result=\"hit\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let same = |label: &str| {
+        let label = label.to_owned();
+        async move {
+            for week in ["", "2026-12-07"] {
+                let kept = read(week, "").await;
+                let again = read(week, "").await;
+                let fresh = read(week, unused).await;
+                assert_eq!(kept, again, "{label}: {week}");
+                assert_eq!(kept, fresh, "{label}: {week}");
+            }
+        }
+    };
+
+    same("at the start").await;
+    let before = hits().await;
+    same("unchanged").await;
+    assert!(
+        hits().await >= before + 4,
+        "repeated reads are served from kept answers"
+    );
+
+    // The clock passes the start of the next slot (Monday 11:30 local).
+    env.advance(chrono::TimeDelta::minutes(45));
+    same("a slot has started").await;
+
+    // A hold shows as reserved to others, and lapses by the clock alone.
+    let (_, week) = env.week("demo", "").await;
+    let free = slots_in_state(&week, "free");
+    let slot = free[0]["id"].as_str().unwrap();
+    let (status, hold) = env.reserve("demo", slot, "", "").await;
+    assert_eq!(status, 200, "{hold}");
+    same("held").await;
+    let (_, week) = env.week("demo", "").await;
+    assert!(week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == slot && s["state"] == "reserved"));
+    env.advance(chrono::TimeDelta::seconds(
+        hold["seconds_left"].as_i64().unwrap() + 1,
+    ));
+    same("the hold lapsed").await;
+    let (_, week) = env.week("demo", "").await;
+    assert!(week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == slot && s["state"] == "free"));
+
+    // Someone books; the next read shows it.
+    let slot = slots_in_state(&week, "free")[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, receipt) = env.book("demo", &slot, "k-kept-answers").await;
+    assert_eq!(status, 200, "{receipt}");
+    same("booked").await;
+    let (_, week) = env.week("demo", "").await;
+    assert!(week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == slot && s["state"] == "booked"));
+
+    // The date changes: Tuesday's slots are no longer before the one-day notice.
+    env.advance(chrono::TimeDelta::hours(13));
+    same("a new day").await;
+}

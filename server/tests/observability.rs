@@ -91,7 +91,21 @@ async fn every_answer_carries_a_request_id() {
         .await
         .unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(id.len(), 36, "{id}");
+    let (prefix, n) = id.split_once('-').unwrap();
+    assert!(
+        prefix.len() == 16 && u64::from_str_radix(prefix, 16).is_ok(),
+        "{id}"
+    );
+    assert!(u64::from_str_radix(n, 16).is_ok(), "{id}");
+    // The next answer gets another id.
+    let next = env
+        .http
+        .post(format!("{}/api/element", env.base))
+        .form(&[("form", "demo"), ("element", "tid")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(next.headers()["x-request-id"].to_str().unwrap(), id);
     // A proxy's id is kept.
     let res = env
         .http

@@ -15,6 +15,7 @@ use app::api::{Backend, BookRequest, ReserveRequest};
 use app::domain::rules::{classify, is_shown, marker_of};
 use app::domain::week::{monday_of, shown_days};
 use app::domain::{BookingError, ElementPublic, Hold, Receipt, SlotState, SlotView, WeekView};
+use bytes::Bytes;
 use cache::WeekCache;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use locks::KeyedLocks;
@@ -54,6 +55,15 @@ pub struct Booket {
     drafts_enabled: bool,
     metrics: crate::metrics::Metrics,
     prepared: Mutex<HashMap<(String, String, NaiveDate), PreparedWeek>>,
+    answers: Mutex<HashMap<(String, String, NaiveDate), CachedAnswer>>,
+}
+
+/// A week answer as JSON, kept while the week read it came from is current and no slot's
+/// state can have changed with the clock.
+struct CachedAnswer {
+    events: Arc<Vec<wire::Event>>,
+    until: DateTime<Utc>,
+    json: Bytes,
 }
 
 /// A week's prepared slots and the cached read they were made from.
@@ -93,6 +103,7 @@ impl Booket {
             drafts_enabled: false,
             metrics,
             prepared: Mutex::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,6 +142,12 @@ impl Booket {
             .await?;
         self.lock_ids().insert(cal.name.clone(), id.clone());
         Ok(id)
+    }
+
+    fn lock_answers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, NaiveDate), CachedAnswer>> {
+        self.answers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -230,12 +247,11 @@ impl Booket {
                 }
             })
             .await;
-        let label = if fetched.load(std::sync::atomic::Ordering::Relaxed) {
-            "miss"
+        if fetched.load(std::sync::atomic::Ordering::Relaxed) {
+            self.metrics.week_cache_miss.inc();
         } else {
-            "hit"
-        };
-        self.metrics.week_cache.with_label_values(&[label]).inc();
+            self.metrics.week_cache_hit.inc();
+        }
         result
     }
 
@@ -307,6 +323,61 @@ impl Booket {
         }
         memo.insert(key, (events.clone(), slots.clone()));
         slots
+    }
+
+    /// The week answer from this week's events (`monday`'s read), for this moment and
+    /// this citizen's hold token.
+    #[allow(clippy::too_many_arguments)]
+    async fn build_week(
+        &self,
+        form: &str,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        monday: NaiveDate,
+        events: &Arc<Vec<wire::Event>>,
+        now: DateTime<Utc>,
+        hold: &str,
+    ) -> Result<WeekView, BookingError> {
+        let today = now.with_timezone(&cal.time_zone).date_naive();
+        let first_week = monday_of(today);
+        let slots = self.slots(
+            &self.prepared(form, el, cal, monday, events),
+            el,
+            cal,
+            now,
+            hold,
+        );
+        let has_free = |slots: &[SlotView]| {
+            slots
+                .iter()
+                .any(|s| matches!(s.state, SlotState::Free | SlotState::Held))
+        };
+        let next_free_week = if has_free(&slots) {
+            None
+        } else {
+            let mut found = None;
+            for i in 1..=NEXT_FREE_SEARCH_WEEKS {
+                let m = monday + Days::new(7 * i);
+                if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+                    break;
+                }
+                let evs = self.week_events(cal, m).await.map_err(unavailable)?;
+                if has_free(&self.slots(&self.prepared(form, el, cal, m, &evs), el, cal, now, hold))
+                {
+                    found = Some(m);
+                    break;
+                }
+            }
+            found
+        };
+        Ok(WeekView {
+            week_start: monday,
+            first_week,
+            today,
+            days: shown_days(monday, el.show_weekend),
+            slots,
+            next_free_week,
+        })
     }
 
     /// Shown slots of a week with their states for this moment and this citizen.
@@ -395,6 +466,43 @@ impl Booket {
     }
 }
 
+/// The first instant after `now` at which a slot's state could change by the clock alone:
+/// a slot starts (it becomes past), a hold lapses, or the local date changes (notice days).
+fn stable_until(
+    prepared: &[PreparedSlot],
+    cal: &CalendarConfig,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let tomorrow = now.with_timezone(&cal.time_zone).date_naive() + Days::new(1);
+    let midnight = local_midnight(cal.time_zone, tomorrow);
+    prepared
+        .iter()
+        .flat_map(|p| {
+            [
+                Some(p.start.with_timezone(&Utc)),
+                p.hold.as_ref().map(|h| h.expires),
+            ]
+        })
+        .flatten()
+        .filter(|t| *t > now)
+        .fold(midnight, DateTime::min)
+}
+
+/// Monday of the wanted week (any day of it; `None` is this week), never before this week
+/// and at most [`MAX_WEEKS_AHEAD`] weeks ahead.
+fn wanted_monday(
+    cal: &CalendarConfig,
+    week: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, BookingError> {
+    let first_week = monday_of(now.with_timezone(&cal.time_zone).date_naive());
+    let monday = week.map(monday_of).unwrap_or(first_week).max(first_week);
+    if (monday - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+        return Err(BookingError::invalid("week"));
+    }
+    Ok(monday)
+}
+
 pub(crate) fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
     let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
     // Midnight can fall into a DST gap in some zones; take the first instant after it.
@@ -447,6 +555,60 @@ impl Backend for Booket {
         })
     }
 
+    /// Most citizens look at the same few weeks without holding anything: their answer is
+    /// the same JSON for everyone, kept until the week's read is refreshed or the clock
+    /// could change a slot's state (a slot starts, a hold lapses, the date changes).
+    async fn week_json(
+        &self,
+        form: &str,
+        element: &str,
+        week: Option<NaiveDate>,
+        hold: &str,
+    ) -> Result<Bytes, BookingError> {
+        let serialise = |view: &WeekView| {
+            serde_json::to_vec(view)
+                .map(Bytes::from)
+                .map_err(|_| BookingError::Internal)
+        };
+        if !hold.is_empty() {
+            // The answer marks this citizen's own hold: theirs alone.
+            return serialise(&self.week(form, element, week, hold).await?);
+        }
+        let (el, cal) = self.lookup(form, element)?;
+        let now = (self.clock)();
+        let monday = wanted_monday(cal, week, now)?;
+        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let key = (form.to_owned(), el.name.clone(), monday);
+        if let Some(hit) = self.lock_answers().get(&key) {
+            if Arc::ptr_eq(&hit.events, &events) && now < hit.until {
+                self.metrics.week_answer_hit.inc();
+                return Ok(hit.json.clone());
+            }
+        }
+        self.metrics.week_answer_miss.inc();
+        let view = self
+            .build_week(form, &el, cal, monday, &events, now, hold)
+            .await?;
+        let json = serialise(&view)?;
+        // An empty week's answer also depends on later weeks (the next free one): not kept.
+        if view.next_free_week.is_none() {
+            let until = stable_until(&self.prepared(form, &el, cal, monday, &events), cal, now);
+            let mut answers = self.lock_answers();
+            if answers.len() > 512 {
+                answers.clear();
+            }
+            answers.insert(
+                key,
+                CachedAnswer {
+                    events,
+                    until,
+                    json: json.clone(),
+                },
+            );
+        }
+        Ok(json)
+    }
+
     async fn week(
         &self,
         form: &str,
@@ -459,56 +621,10 @@ impl Backend for Booket {
             return Err(BookingError::invalid("hold"));
         }
         let now = (self.clock)();
-        let today = now.with_timezone(&cal.time_zone).date_naive();
-        let first_week = monday_of(today);
-        let monday = week.map(monday_of).unwrap_or(first_week).max(first_week);
-        if (monday - first_week).num_weeks() > MAX_WEEKS_AHEAD {
-            return Err(BookingError::invalid("week"));
-        }
+        let monday = wanted_monday(cal, week, now)?;
         let events = self.week_events(cal, monday).await.map_err(unavailable)?;
-        let slots = self.slots(
-            &self.prepared(form, &el, cal, monday, &events),
-            &el,
-            cal,
-            now,
-            hold,
-        );
-        let has_free = |slots: &[SlotView]| {
-            slots
-                .iter()
-                .any(|s| matches!(s.state, SlotState::Free | SlotState::Held))
-        };
-        let next_free_week = if has_free(&slots) {
-            None
-        } else {
-            let mut found = None;
-            for i in 1..=NEXT_FREE_SEARCH_WEEKS {
-                let m = monday + Days::new(7 * i);
-                if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
-                    break;
-                }
-                let evs = self.week_events(cal, m).await.map_err(unavailable)?;
-                if has_free(&self.slots(
-                    &self.prepared(form, &el, cal, m, &evs),
-                    &el,
-                    cal,
-                    now,
-                    hold,
-                )) {
-                    found = Some(m);
-                    break;
-                }
-            }
-            found
-        };
-        Ok(WeekView {
-            week_start: monday,
-            first_week,
-            today,
-            days: shown_days(monday, el.show_weekend),
-            slots,
-            next_free_week,
-        })
+        self.build_week(form, &el, cal, monday, &events, now, hold)
+            .await
     }
 
     async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
