@@ -2,7 +2,7 @@
 //! answers the server sends, and [`ToJson`] for the few values the widget writes (the
 //! receipt, form fields, error details), byte for byte as serde_json writes them. The
 //! server uses serde; the widget uses this instead of serde_json, whose monomorphised
-//! visitors, error texts and Unicode tables were about a quarter of the download.
+//! visitors, error texts and Unicode tables cost the download about 14 KB (brotli).
 //!
 //! Only what the answers need: numbers are kept when they are integers (the answers carry
 //! no others); nesting is limited so hostile input cannot exhaust the stack.
