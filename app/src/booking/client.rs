@@ -2,7 +2,8 @@
 //! endpoints' stable wire format directly (arguments form-encoded or multipart, answers and
 //! errors as JSON, errors with a 4xx/5xx status). The server side is the `#[server]`
 //! functions in [`crate::api`]; the end-to-end tests exercise both together. Linking
-//! server_fn's generic client instead added about 15 KB (brotli) to the download; answers are read with [`crate::domain::json`].
+//! server_fn's generic client instead added about 15 KB (brotli) to the download. Answers
+//! are read with [`crate::domain::json`].
 
 use crate::domain::json::FromJson;
 use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
