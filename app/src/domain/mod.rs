@@ -64,9 +64,7 @@ impl SlotState {
 pub struct SlotView {
     /// Opaque, tamper-evident id issued by the server for this element.
     pub id: String,
-    #[serde(with = "wire::date_time")]
     pub start: DateTime<FixedOffset>,
-    #[serde(with = "wire::date_time")]
     pub end: DateTime<FixedOffset>,
     pub state: SlotState,
 }
@@ -75,21 +73,16 @@ pub struct SlotView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekView {
     /// Monday of the week shown.
-    #[serde(with = "wire::date")]
     pub week_start: NaiveDate,
     /// Monday of the current week in the calendar's time zone: the earliest week offered.
-    #[serde(with = "wire::date")]
     pub first_week: NaiveDate,
     /// The calendar's local date today (server clock).
-    #[serde(with = "wire::date")]
     pub today: NaiveDate,
     /// Days shown (Monday–Friday, or Monday–Sunday with `show_weekend`).
-    #[serde(with = "wire::dates")]
     pub days: Vec<NaiveDate>,
     /// Slots shown, sorted by start.
     pub slots: Vec<SlotView>,
     /// When this week has no free slot: the Monday of the next week that has one.
-    #[serde(with = "wire::opt_date")]
     pub next_free_week: Option<NaiveDate>,
 }
 
@@ -100,7 +93,6 @@ pub struct Hold {
     /// Proof of ownership; the widget sends it with extend, release and book.
     pub token: String,
     /// When the hold lapses, in the calendar's offset.
-    #[serde(with = "wire::date_time")]
     pub expires: DateTime<FixedOffset>,
     /// Seconds left when the server answered (the browser's clock may be off).
     pub seconds_left: u32,
@@ -110,9 +102,7 @@ pub struct Hold {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     pub slot_id: String,
-    #[serde(with = "wire::date_time")]
     pub start: DateTime<FixedOffset>,
-    #[serde(with = "wire::date_time")]
     pub end: DateTime<FixedOffset>,
     /// Display name of the calendar.
     pub calendar: String,

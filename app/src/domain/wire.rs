@@ -1,10 +1,9 @@
-//! How dates and times cross the wire. The server writes them with chrono's own serde
-//! (`2026-11-30`, `2026-11-30T09:00:00+01:00`), so the JSON is unchanged; reading them
-//! back uses the small strict parsers below instead of chrono's general-purpose format
-//! parser, which would add ~12 KB to the widget's download.
+//! How dates and times cross the wire. The server writes them with chrono's serde
+//! (`2026-11-30`, `2026-11-30T09:00:00+01:00`); the widget reads them (and the server reads
+//! the `week` argument) with the small strict parsers below instead of chrono's
+//! general-purpose format parser, which would add ~12 KB to the widget's download.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
-use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -72,73 +71,6 @@ fn digits(b: &[u8]) -> Option<u32> {
     })
 }
 
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'de, str>, D::Error> {
-    <std::borrow::Cow<'de, str>>::deserialize(d)
-}
-
-/// `#[serde(with = "wire::date")]`
-pub mod date {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(v: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
-        v.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
-        let t = text(d)?;
-        parse_date(&t).ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD"))
-    }
-}
-
-/// `#[serde(with = "wire::dates")]`
-pub mod dates {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(v: &[NaiveDate], s: S) -> Result<S::Ok, S::Error> {
-        v.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
-        let texts = <Vec<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-        texts
-            .iter()
-            .map(|t| parse_date(t).ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD")))
-            .collect()
-    }
-}
-
-/// `#[serde(with = "wire::opt_date")]`
-pub mod opt_date {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(v: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
-        v.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-        match <Option<std::borrow::Cow<'de, str>>>::deserialize(d)? {
-            None => Ok(None),
-            Some(t) => parse_date(&t)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom("expected a date YYYY-MM-DD")),
-        }
-    }
-}
-
-/// `#[serde(with = "wire::date_time")]`
-pub mod date_time {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(v: &DateTime<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
-        v.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
-        let t = text(d)?;
-        parse_date_time(&t).ok_or_else(|| D::Error::custom("expected an RFC 3339 date and time"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,45 +97,6 @@ mod tests {
         assert_eq!(
             parse_date("2028-02-29"),
             NaiveDate::from_ymd_opt(2028, 2, 29)
-        );
-    }
-
-    #[test]
-    fn a_week_round_trips_through_json() {
-        use crate::domain::{SlotState, SlotView, WeekView};
-        let day = |s| parse_date(s).unwrap();
-        let week = WeekView {
-            week_start: day("2026-11-30"),
-            first_week: day("2026-11-23"),
-            today: day("2026-11-27"),
-            days: vec![day("2026-11-30"), day("2026-12-01")],
-            slots: vec![SlotView {
-                id: "x".into(),
-                start: parse_date_time("2026-11-30T09:00:00+01:00").unwrap(),
-                end: parse_date_time("2026-11-30T09:30:00+01:00").unwrap(),
-                state: SlotState::Free,
-            }],
-            next_free_week: None,
-        };
-        let json = serde_json::to_string(&week).unwrap();
-        assert!(
-            json.contains(r#""start":"2026-11-30T09:00:00+01:00""#),
-            "{json}"
-        );
-        assert!(
-            json.contains(r#""days":["2026-11-30","2026-12-01"]"#),
-            "{json}"
-        );
-        let back: WeekView = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, week);
-        let later = json.replace(
-            r#""next_free_week":null"#,
-            r#""next_free_week":"2026-12-07""#,
-        );
-        let back: WeekView = serde_json::from_str(&later).unwrap();
-        assert_eq!(back.next_free_week, Some(day("2026-12-07")));
-        assert!(
-            serde_json::from_str::<WeekView>(&json.replace("2026-12-01", "2026-12-32")).is_err()
         );
     }
 
