@@ -49,7 +49,6 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use super::*;
-    use crate::domain::WeekView;
     use std::sync::Arc;
 
     /// A booking request after parsing, as the backend receives it.
@@ -114,29 +113,17 @@ mod backend {
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn element(&self, form: &str, element: &str) -> Result<ElementPublic, BookingError>;
-        /// `week`: any day of the wanted week; `None` means the current week. `hold` marks
-        /// the slot held with that token as [`crate::domain::SlotState::Held`].
-        async fn week(
-            &self,
-            form: &str,
-            element: &str,
-            week: Option<chrono::NaiveDate>,
-            hold: &str,
-        ) -> Result<WeekView, BookingError>;
-        /// [`Backend::week`] as JSON. Implementations may answer from a cache of
-        /// serialised answers; this default serialises every time.
+        /// One week of slots as JSON (a [`crate::domain::WeekView`]): `week` is any day of
+        /// the wanted week, `None` the current week; `hold` marks the slot held with that
+        /// token as [`crate::domain::SlotState::Held`]. JSON because the answer is usually
+        /// served from a cache of serialised answers.
         async fn week_json(
             &self,
             form: &str,
             element: &str,
             week: Option<chrono::NaiveDate>,
             hold: &str,
-        ) -> Result<Bytes, BookingError> {
-            let view: WeekView = self.week(form, element, week, hold).await?;
-            serde_json::to_vec(&view)
-                .map(Bytes::from)
-                .map_err(|_| BookingError::Internal)
-        }
+        ) -> Result<Bytes, BookingError>;
         async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError>;
         async fn release(
             &self,

@@ -325,6 +325,25 @@ impl Booket {
         slots
     }
 
+    /// One week of slots for this moment and this citizen (see [`Backend::week_json`]).
+    pub async fn week(
+        &self,
+        form: &str,
+        element: &str,
+        week: Option<NaiveDate>,
+        hold: &str,
+    ) -> Result<WeekView, BookingError> {
+        let (el, cal) = self.lookup(form, element)?;
+        if !hold::is_valid_token(hold) {
+            return Err(BookingError::invalid("hold"));
+        }
+        let now = (self.clock)();
+        let monday = wanted_monday(cal, week, now)?;
+        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
+        self.build_week(form, &el, cal, monday, &events, now, hold)
+            .await
+    }
+
     /// The week answer from this week's events (`monday`'s read), for this moment and
     /// this citizen's hold token.
     #[allow(clippy::too_many_arguments)]
@@ -607,24 +626,6 @@ impl Backend for Booket {
             );
         }
         Ok(json)
-    }
-
-    async fn week(
-        &self,
-        form: &str,
-        element: &str,
-        week: Option<NaiveDate>,
-        hold: &str,
-    ) -> Result<WeekView, BookingError> {
-        let (el, cal) = self.lookup(form, element)?;
-        if !hold::is_valid_token(hold) {
-            return Err(BookingError::invalid("hold"));
-        }
-        let now = (self.clock)();
-        let monday = wanted_monday(cal, week, now)?;
-        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
-        self.build_week(form, &el, cal, monday, &events, now, hold)
-            .await
     }
 
     async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
