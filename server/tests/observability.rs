@@ -83,13 +83,12 @@ async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
     let env = Env::start().await;
-    let res = env
-        .http
-        .post(format!("{}/api/element", env.base))
-        .form(&[("form", "demo"), ("element", "tid")])
-        .send()
-        .await
-        .unwrap();
+    let element = || {
+        env.http
+            .post(format!("{}/api/element", env.base))
+            .form(&[("form", "demo"), ("element", "tid")])
+    };
+    let res = element().send().await.unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let (prefix, n) = id.split_once('-').unwrap();
     assert!(
@@ -98,20 +97,11 @@ async fn every_answer_carries_a_request_id() {
     );
     assert!(u64::from_str_radix(n, 16).is_ok(), "{id}");
     // The next answer gets another id.
-    let next = env
-        .http
-        .post(format!("{}/api/element", env.base))
-        .form(&[("form", "demo"), ("element", "tid")])
-        .send()
-        .await
-        .unwrap();
+    let next = element().send().await.unwrap();
     assert_ne!(next.headers()["x-request-id"].to_str().unwrap(), id);
     // A proxy's id is kept.
-    let res = env
-        .http
-        .post(format!("{}/api/element", env.base))
+    let res = element()
         .header("x-request-id", "proxy-123")
-        .form(&[("form", "demo"), ("element", "tid")])
         .send()
         .await
         .unwrap();
