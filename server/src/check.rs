@@ -1,9 +1,11 @@
 //! `booket check`: diagnoses every configured calendar and the mail setup against the real
 //! endpoints, one line per check with a hint on how to fix what fails.
 
-use crate::booking::hold::HOLD_PROPERTY;
-use crate::config::{CalendarConfig, Config, MailConfig};
+use crate::booking::hold::{HoldInfo, HOLD_PROPERTY};
+use crate::config::{CalendarConfig, Config, ExchangeConfig, MailConfig};
+use crate::graph::wire::Event;
 use crate::graph::{AppCredentials, GraphClient, GraphError, GraphOptions, TokenRefusal};
+use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;
 use base64::Engine;
 use chrono::{DateTime, Days, Utc};
@@ -15,13 +17,29 @@ pub enum Lang {
     En,
 }
 
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    /// Cannot tell from here, or works but deserves a look; does not fail the check.
+    Warn,
+    Fail,
+}
+
 /// One check's outcome.
 #[derive(Debug, Clone)]
 pub struct Line {
-    pub ok: bool,
+    pub status: Status,
     pub text: String,
-    /// How to fix it (failed checks only).
+    /// How to fix it, or how to verify by hand (failed and warned checks).
     pub hint: Option<String>,
+}
+
+impl Line {
+    /// Not a failure (passed or warned).
+    pub fn ok(&self) -> bool {
+        self.status != Status::Fail
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +55,7 @@ pub struct Report {
 
 impl Report {
     pub fn all_ok(&self) -> bool {
-        self.sections.iter().all(|s| s.lines.iter().all(|l| l.ok))
+        self.sections.iter().all(|s| s.lines.iter().all(Line::ok))
     }
 
     pub fn render(&self) -> String {
@@ -46,7 +64,11 @@ impl Report {
             out.push_str(&s.title);
             out.push('\n');
             for l in &s.lines {
-                out.push_str(if l.ok { "  ✓ " } else { "  ✗ " });
+                out.push_str(match l.status {
+                    Status::Pass => "  ✓ ",
+                    Status::Warn => "  ! ",
+                    Status::Fail => "  ✗ ",
+                });
                 out.push_str(&l.text);
                 out.push('\n');
                 if let Some(h) = &l.hint {
@@ -69,15 +91,23 @@ fn t(lang: Lang, da: &str, en: &str) -> String {
 
 fn pass(text: String) -> Line {
     Line {
-        ok: true,
+        status: Status::Pass,
         text,
         hint: None,
     }
 }
 
+fn warn(text: String, hint: String) -> Line {
+    Line {
+        status: Status::Warn,
+        text,
+        hint: Some(hint),
+    }
+}
+
 fn fail(text: String, hint: String) -> Line {
     Line {
-        ok: false,
+        status: Status::Fail,
         text,
         hint: Some(hint),
     }
@@ -122,7 +152,7 @@ fn token_line(lang: Lang, r: &TokenRefusal) -> Line {
     } else if has(70_011) || has(1_002_012) {
         (
             t(lang, "scope er ugyldigt", "the scope is invalid"),
-            t(lang, "graph_base_url skal være Graph-roden for jeres sky (scope bliver <rod>/.default).", "graph_base_url must be the Graph root of your cloud (the scope becomes <root>/.default)."),
+            t(lang, "Sæt [exchange] graph_scope til Graph-ressourcen for jeres sky (fx https://graph.microsoft.com/.default) — ikke adressen på en gateway.", "Set [exchange] graph_scope to the Graph resource of your cloud (e.g. https://graph.microsoft.com/.default) — not the address of a gateway."),
         )
     } else if has(7_000_218) {
         (
@@ -219,6 +249,7 @@ fn creds_of(cal: &CalendarConfig) -> AppCredentials {
 async fn check_calendar(
     graph: &GraphClient,
     cal: &CalendarConfig,
+    exchange: &ExchangeConfig,
     lang: Lang,
     now: DateTime<Utc>,
 ) -> Section {
@@ -228,13 +259,16 @@ async fn check_calendar(
     let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
         return Section { title, lines };
     };
-    if let Some(roles) = token_roles(token.expose_secret()) {
-        if !roles.iter().any(|r| r == "Calendars.ReadWrite") {
+    match token_roles(token.expose_secret()) {
+        Some(roles) if !roles.iter().any(|r| r == "Calendars.ReadWrite") => {
             lines.push(fail(
                 t(lang, "Tilladelsen Calendars.ReadWrite mangler i tokenet", "The Calendars.ReadWrite permission is missing from the token"),
                 t(lang, "Giv app'en Calendars.ReadWrite (Application) og admin consent i Entra ID.", "Give the app Calendars.ReadWrite (Application) and grant admin consent in Entra ID."),
             ));
         }
+        Some(_) => {}
+        // Microsoft documents access tokens as opaque to clients: not reading it is no fault.
+        None => lines.push(unreadable_token(lang, "Calendars.ReadWrite")),
     }
     let calendars = match graph.list_calendars(&creds, &cal.owner).await {
         Ok(c) => {
@@ -339,13 +373,78 @@ async fn check_calendar(
             events.len(),
             t(lang, "begivenheder i denne uge", "events this week")
         ))),
-        Err(e) => lines.push(transient_line(
-            lang,
-            &t(lang, "Kalendervisning", "Calendar view"),
-            &e,
-        )),
+        Err(e) => {
+            lines.push(transient_line(
+                lang,
+                &t(lang, "Kalendervisning", "Calendar view"),
+                &e,
+            ));
+            return Section { title, lines };
+        }
+    }
+    let end = crate::booking::local_midnight(
+        cal.time_zone,
+        monday + Days::new(7 * exchange.hold_sweep_weeks),
+    );
+    match graph
+        .calendar_view(&creds, &cal.owner, &calendar_id, start, end, HOLD_PROPERTY)
+        .await
+    {
+        Ok(events) => lines.push(stuck_holds_line(lang, cal, exchange, &events, now)),
+        Err(e) => lines.push(transient_line(lang, &t(lang, "Reservationer", "Holds"), &e)),
     }
     Section { title, lines }
+}
+
+/// Lapsed holds still standing well after the sweep should have given them back: each
+/// keeps a time from citizens, and may carry an unfinished booking's documents.
+fn stuck_holds_line(
+    lang: Lang,
+    cal: &CalendarConfig,
+    exchange: &ExchangeConfig,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Line {
+    let sweep = chrono::TimeDelta::from_std(exchange.hold_sweep).unwrap_or_default();
+    let grace = (sweep * 3).max(chrono::TimeDelta::minutes(2));
+    let stuck: Vec<(&Event, HoldInfo)> = events
+        .iter()
+        .filter(|e| {
+            marker_of(e.subject.as_deref().unwrap_or(""), &exchange.markers)
+                == Some(Marker::Reserved)
+        })
+        .filter_map(|e| Some((e, e.property(HOLD_PROPERTY).and_then(HoldInfo::parse)?)))
+        .filter(|(_, h)| h.expires + grace < now)
+        .collect();
+    let Some((first, _)) = stuck.first() else {
+        return pass(t(
+            lang,
+            "Ingen udløbne reservationer hænger",
+            "No lapsed holds are left standing",
+        ));
+    };
+    let with_files = stuck.iter().filter(|(_, h)| !h.files.is_empty()).count();
+    let when = crate::graph::wire::to_utc(&first.start)
+        .map(|d| {
+            d.with_timezone(&cal.time_zone)
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let text = match lang {
+        Lang::Da => format!("{} udløbne reservationer er ikke givet tilbage ({with_files} med en ufærdig bookings filer), den første kl. {when}", stuck.len()),
+        Lang::En => format!("{} lapsed holds have not been given back ({with_files} with an unfinished booking's files), the first at {when}", stuck.len()),
+    };
+    if exchange.hold_sweep.is_zero() {
+        return warn(
+            text,
+            t(lang, "Oprydningen er slået fra (hold_sweep_seconds = 0): tiderne kan bookes, men filerne bliver liggende, til nogen vælger tiden. Sæt hold_sweep_seconds, fx 60.", "The sweep is off (hold_sweep_seconds = 0): the times can be booked, but the files stay until someone picks the time. Set hold_sweep_seconds, e.g. 60."),
+        );
+    }
+    fail(
+        text,
+        t(lang, "Oprydningen kan ikke fjerne filerne eller give tiden tilbage: se booket_holds_stuck i /metrics og serverens log (\"could not remove files of a lapsed hold\"). Tjek at Booket kører, og at app'en har Calendars.ReadWrite.", "The sweep cannot remove the files or give the time back: see booket_holds_stuck in /metrics and the server log (\"could not remove files of a lapsed hold\"). Check that Booket is running and that the app has Calendars.ReadWrite."),
+    )
 }
 
 async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Section {
@@ -400,20 +499,24 @@ async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Secti
                 "Give the app Mail.Send (Application) and grant admin consent in Entra ID.",
             ),
         )),
-        None => lines.push(fail(
-            t(
-                lang,
-                "Tokenets tilladelser kunne ikke læses",
-                "The token's permissions could not be read",
-            ),
-            t(
-                lang,
-                "Tjek i Entra ID at app'en har Mail.Send (Application) med admin consent.",
-                "Check in Entra ID that the app has Mail.Send (Application) with admin consent.",
-            ),
-        )),
+        None => lines.push(unreadable_token(lang, "Mail.Send")),
     }
     Section { title, lines }
+}
+
+/// "Cannot tell": the token's permissions cannot be read (Microsoft documents access tokens
+/// as opaque to clients), with how to verify `permission` by hand.
+fn unreadable_token(lang: Lang, permission: &str) -> Line {
+    warn(
+        match lang {
+            Lang::Da => format!("Kan ikke afgøre om {permission} er givet: tokenet kan ikke læses (Microsoft beskriver access tokens som uigennemsigtige for klienter)"),
+            Lang::En => format!("Cannot tell whether {permission} is granted: the token cannot be read (Microsoft documents access tokens as opaque to clients)"),
+        },
+        match lang {
+            Lang::Da => format!("Tjek i Entra ID → App registrations → Booket → API permissions, at Microsoft Graph {permission} (type Application) står med \"Granted for …\" (admin consent)."),
+            Lang::En => format!("In Entra ID → App registrations → Booket → API permissions, check that Microsoft Graph {permission} (type Application) shows \"Granted for …\" (admin consent)."),
+        },
+    )
 }
 
 /// Runs every check of a validated configuration.
@@ -421,6 +524,7 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     let graph = match GraphClient::new(GraphOptions {
         graph_base_url: config.exchange.graph_base_url.clone(),
         login_base_url: config.exchange.login_base_url.clone(),
+        scope: config.exchange.graph_scope.clone(),
         max_concurrency: config.exchange.max_concurrency,
         retry_budget: std::time::Duration::from_secs(5),
     }) {
@@ -438,7 +542,7 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     for cal in &config.calendars {
         report
             .sections
-            .push(check_calendar(&graph, cal, lang, now).await);
+            .push(check_calendar(&graph, cal, &config.exchange, lang, now).await);
     }
     report
         .sections
@@ -510,8 +614,8 @@ mod tests {
         for (codes, error, da, en) in table {
             let d = token_line(Lang::Da, &refusal(error, codes));
             let e = token_line(Lang::En, &refusal(error, codes));
-            assert!(!d.ok && d.text.contains(da) && d.hint.is_some(), "{d:?}");
-            assert!(!e.ok && e.text.contains(en) && e.hint.is_some(), "{e:?}");
+            assert!(!d.ok() && d.text.contains(da) && d.hint.is_some(), "{d:?}");
+            assert!(!e.ok() && e.text.contains(en) && e.hint.is_some(), "{e:?}");
         }
     }
 }

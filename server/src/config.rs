@@ -8,13 +8,102 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// A configuration problem, phrased for the administrator who has to fix it.
+/// A configuration problem, phrased for the administrator who has to fix it: the file,
+/// the line where it can be seen, the section and field in words and as a key path
+/// (`server.listen`, `calendars[1].outlook_calendar`), and what is wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {place}: {message}")]
+#[error("{file}{}: {place}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().filter(|k| *k != place).map(|k| format!(" ({k})")).unwrap_or_default())]
 pub struct ConfigError {
     pub file: String,
     pub place: String,
+    /// Where in the file's structure, as a key path.
+    pub key: Option<String>,
+    /// 1-based line of the key (or of its table when the key is missing).
+    pub line: Option<usize>,
     pub message: String,
+}
+
+impl ConfigError {
+    fn new(file: &str, place: String, key: Option<String>, message: String) -> ConfigError {
+        ConfigError {
+            file: file.into(),
+            place,
+            key,
+            line: None,
+            message,
+        }
+    }
+
+    /// Fills in the line from the key path, when the key (or its table) is in `text`.
+    fn located(mut self, text: &str) -> ConfigError {
+        if self.line.is_none() {
+            if let Some(key) = &self.key {
+                self.line = locate::line_of(text, key);
+            }
+        }
+        self
+    }
+}
+
+/// `[server] listen` → `server.listen` (sections without entries; entries of
+/// `[[calendars]]` and `[[forms]]` give their key path themselves).
+fn key_of_place(place: &str) -> Option<String> {
+    let rest = place.strip_prefix('[')?;
+    let (section, field) = rest.split_once("] ")?;
+    let field = field.split(" / ").next()?;
+    (!section.starts_with('[')).then(|| format!("{section}.{field}"))
+}
+
+mod locate {
+    //! Finds the line of a key path in the TOML text, for messages.
+
+    /// `calendars[1].outlook_calendar` → `[Key("calendars"), Index(1), Key("outlook_calendar")]`
+    fn steps(path: &str) -> Vec<Result<&str, usize>> {
+        let mut out = Vec::new();
+        for part in path.split('.') {
+            let mut rest = part;
+            if let Some(i) = rest.find('[') {
+                out.push(Ok(&rest[..i]));
+                rest = &rest[i..];
+                while let Some(close) = rest.find(']') {
+                    if let Ok(n) = rest[1..close].parse() {
+                        out.push(Err(n));
+                    }
+                    rest = &rest[close + 1..];
+                }
+            } else {
+                out.push(Ok(rest));
+            }
+        }
+        out
+    }
+
+    /// The line of the deepest part of `path` found in `text`.
+    pub fn line_of(text: &str, path: &str) -> Option<usize> {
+        let doc = toml_edit::ImDocument::parse(text).ok()?;
+        let mut item: &toml_edit::Item = doc.as_item();
+        let mut span = None;
+        for step in steps(path) {
+            let next = match step {
+                Ok(key) => item.get(key),
+                Err(i) => item.get(i),
+            };
+            match next {
+                Some(n) => {
+                    item = n;
+                    let here = match n {
+                        toml_edit::Item::Table(t) => t.span(),
+                        toml_edit::Item::Value(v) => v.span(),
+                        _ => None,
+                    };
+                    span = here.or(span);
+                }
+                None => break,
+            }
+        }
+        let start = span?.start.min(text.len());
+        Some(text[..start].matches('\n').count() + 1)
+    }
 }
 
 /// The whole validated configuration.
@@ -83,6 +172,9 @@ pub struct ExchangeConfig {
     pub api: ExchangeApi,
     pub graph_base_url: String,
     pub login_base_url: String,
+    /// The resource Entra issues tokens for (`<Graph resource>/.default`), independent of
+    /// the address Graph is called at (a gateway or egress proxy may stand in between).
+    pub graph_scope: String,
     pub markers: Markers,
     /// How long a week of events is served from memory.
     pub cache_ttl: std::time::Duration,
@@ -180,10 +272,8 @@ impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            place: "file".into(),
-            message: format!("cannot be read: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(&file, "file".into(), None, format!("cannot be read: {e}"))
         })?;
         Self::parse(&text, &file, path.parent().unwrap_or(Path::new(".")))
     }
@@ -191,18 +281,37 @@ impl Config {
     /// Parses configuration text; `file` names it in messages, `base` resolves relative
     /// secret file paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-        let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
-            file: file.into(),
-            place: match e.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
-                    format!("line {line}")
-                }
-                None => "syntax".into(),
-            },
-            message: e.message().to_string(),
+        let de = toml::Deserializer::new(text);
+        let raw: raw::File = serde_path_to_error::deserialize(de).map_err(|e| {
+            let mut key = e.path().to_string();
+            let inner = e.into_inner();
+            let mut message = inner.message().to_string();
+            // A missing field is reported at its table; name the field in the path too.
+            if let Some(field) = message
+                .strip_prefix("missing field `")
+                .and_then(|r| r.strip_suffix('`'))
+            {
+                key = if key == "." {
+                    field.to_owned()
+                } else {
+                    format!("{key}.{field}")
+                };
+                message = "is required".into();
+            }
+            let line = inner
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let key = (key != ".").then_some(key);
+            let mut error = ConfigError::new(
+                file,
+                key.clone().unwrap_or_else(|| "syntax".into()),
+                key,
+                message,
+            );
+            error.line = line;
+            error.located(text)
         })?;
-        raw.validate(file, base)
+        raw.validate(file, base).map_err(|e| e.located(text))
     }
 }
 
@@ -247,6 +356,52 @@ impl SecretRef {
             )),
         }
     }
+}
+
+/// The Graph resource of each national cloud, by the hosts its Graph root and its token
+/// authority are reached at (graph-notes §9).
+const CLOUDS: [(&str, &str, &str); 4] = [
+    // (Graph host, login host, scope)
+    (
+        "graph.microsoft.com",
+        "login.microsoftonline.com",
+        "https://graph.microsoft.com/.default",
+    ),
+    (
+        "graph.microsoft.us",
+        "login.microsoftonline.us",
+        "https://graph.microsoft.us/.default",
+    ),
+    (
+        "dod-graph.microsoft.us",
+        "",
+        "https://dod-graph.microsoft.us/.default",
+    ),
+    (
+        "microsoftgraph.chinacloudapi.cn",
+        "login.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn/.default",
+    ),
+];
+
+/// The scope to ask Entra for when `graph_scope` is not set: the cloud whose Graph host
+/// `graph_base_url` names, else the cloud of `login_base_url` (Graph behind a gateway or
+/// proxy), else the global cloud. Never the address itself: Entra issues tokens for the
+/// resource, not for whatever host relays the calls.
+pub fn default_graph_scope(graph_base_url: &str, login_base_url: &str) -> String {
+    let host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default()
+    };
+    let (graph, login) = (host(graph_base_url), host(login_base_url));
+    CLOUDS
+        .iter()
+        .find(|(g, _, _)| *g == graph)
+        .or_else(|| CLOUDS.iter().find(|(_, l, _)| !l.is_empty() && *l == login))
+        .map_or(CLOUDS[0].2, |(_, _, scope)| scope)
+        .to_owned()
 }
 
 pub use raw::Element as ElementDraft;
@@ -308,6 +463,7 @@ mod raw {
         pub api: ExchangeApi,
         pub graph_base_url: String,
         pub login_base_url: String,
+        pub graph_scope: Option<String>,
         pub booked_marker: String,
         pub reserved_marker: String,
         pub cache_ttl_seconds: u64,
@@ -324,6 +480,7 @@ mod raw {
                 api: ExchangeApi::Graph,
                 graph_base_url: "https://graph.microsoft.com/v1.0".into(),
                 login_base_url: "https://login.microsoftonline.com".into(),
+                graph_scope: None,
                 booked_marker: Markers::default().booked,
                 reserved_marker: Markers::default().reserved,
                 cache_ttl_seconds: 10,
@@ -467,10 +624,9 @@ mod raw {
 
     impl File {
         pub fn validate(self, file: &str, base: &Path) -> Result<Config, ConfigError> {
-            let err = |place: String, message: String| ConfigError {
-                file: file.into(),
-                place,
-                message,
+            let err = |place: String, message: String| {
+                let key = key_of_place(&place);
+                ConfigError::new(file, place, key, message)
             };
             let s = self.server;
             let listen: SocketAddr = s.listen.parse().map_err(|_| {
@@ -598,8 +754,24 @@ mod raw {
                     "\"*\" would let any web site book with your calendar credentials; list the origins that embed Booket".into(),
                 ));
             }
+            let graph_scope = match x.graph_scope {
+                Some(scope) => {
+                    let ok = url::Url::parse(&scope).is_ok_and(|u| {
+                        u.scheme() == "https" && u.host_str().is_some() && u.query().is_none()
+                    }) && scope.ends_with("/.default");
+                    if !ok {
+                        return Err(err(
+                            "[exchange] graph_scope".into(),
+                            format!("`{scope}` is not a scope like https://graph.microsoft.com/.default (the Graph resource of your cloud, ending in /.default)"),
+                        ));
+                    }
+                    scope
+                }
+                None => default_graph_scope(&x.graph_base_url, &x.login_base_url),
+            };
             let exchange = ExchangeConfig {
                 api: x.api,
+                graph_scope,
                 graph_base_url: x.graph_base_url.trim_end_matches('/').into(),
                 login_base_url: x.login_base_url.trim_end_matches('/').into(),
                 markers: Markers {
@@ -616,13 +788,20 @@ mod raw {
 
             let mut calendars = Vec::new();
             let mut names = HashSet::new();
-            for c in self.calendars {
-                let place = |f: &str| format!("[[calendars]] \"{}\" {f}", c.name);
+            for (i, c) in self.calendars.into_iter().enumerate() {
+                let err = |f: &str, message: String| {
+                    let place = if c.name.trim().is_empty() {
+                        format!("[[calendars]] {f}")
+                    } else {
+                        format!("[[calendars]] \"{}\" {f}", c.name)
+                    };
+                    ConfigError::new(file, place, Some(format!("calendars[{i}].{f}")), message)
+                };
                 if c.name.trim().is_empty() {
-                    return Err(err("[[calendars]] name".into(), "must not be empty".into()));
+                    return Err(err("name", "must not be empty".into()));
                 }
                 if !names.insert(c.name.clone()) {
-                    return Err(err(place("name"), "is used by two calendars".into()));
+                    return Err(err("name", "is used by two calendars".into()));
                 }
                 for (f, v) in [
                     ("outlook_calendar", &c.outlook_calendar),
@@ -631,27 +810,25 @@ mod raw {
                     ("client_id", &c.client_id),
                 ] {
                     if v.trim().is_empty() {
-                        return Err(err(place(f), "must not be empty".into()));
+                        return Err(err(f, "must not be empty".into()));
                     }
                     if v.contains('/') || v.contains('?') || v.contains('#') {
                         return Err(err(
-                            place(f),
+                            f,
                             format!("`{v}` contains characters that cannot be part of a Graph URL"),
                         ));
                     }
                 }
                 let time_zone: chrono_tz::Tz = c.time_zone.parse().map_err(|_| {
                     err(
-                        place("time_zone"),
+                        "time_zone",
                         format!(
                             "`{}` is not an IANA time zone such as Europe/Copenhagen",
                             c.time_zone
                         ),
                     )
                 })?;
-                let client_secret = c
-                    .client_secret
-                    .resolve(base, |m| err(place("client_secret"), m))?;
+                let client_secret = c.client_secret.resolve(base, |m| err("client_secret", m))?;
                 calendars.push(CalendarConfig {
                     name: c.name.clone(),
                     outlook_calendar: c.outlook_calendar,
@@ -721,33 +898,40 @@ mod raw {
 
             let mut forms = Vec::new();
             let mut form_ids = HashSet::new();
-            for f in self.forms {
-                if !is_valid_name(&f.id) {
-                    return Err(err(
+            for (i, f) in self.forms.into_iter().enumerate() {
+                let form_err = |message: &str| {
+                    ConfigError::new(
+                        file,
                         format!("[[forms]] \"{}\" id", f.id),
-                        "must match [a-z0-9_-]+ (at most 64)".into(),
-                    ));
+                        Some(format!("forms[{i}].id")),
+                        message.into(),
+                    )
+                };
+                if !is_valid_name(&f.id) {
+                    return Err(form_err("must match [a-z0-9_-]+ (at most 64)"));
                 }
                 if !form_ids.insert(f.id.clone()) {
-                    return Err(err(
-                        format!("[[forms]] \"{}\" id", f.id),
-                        "is used by two forms".into(),
-                    ));
+                    return Err(form_err("is used by two forms"));
                 }
                 let mut elements = Vec::new();
                 let mut el_names = HashSet::new();
-                for e in f.elements {
-                    let place = |field: &str| {
-                        format!("[[forms]] \"{}\" element \"{}\" {field}", f.id, e.name)
+                for (j, e) in f.elements.into_iter().enumerate() {
+                    let err = |field: &str, message: String| {
+                        ConfigError::new(
+                            file,
+                            format!("[[forms]] \"{}\" element \"{}\" {field}", f.id, e.name),
+                            Some(format!("forms[{i}].elements[{j}].{field}")),
+                            message,
+                        )
                     };
                     if !el_names.insert(e.name.clone()) {
-                        return Err(err(place("name"), "is used twice in this form".into()));
+                        return Err(err("name", "is used twice in this form".into()));
                     }
                     let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
                     let element = e
                         .clone()
                         .validate(&names)
-                        .map_err(|(field, message)| err(place(field), message))?;
+                        .map_err(|(field, message)| err(field, message))?;
                     elements.push(element);
                 }
                 forms.push(FormConfig {
@@ -874,17 +1058,105 @@ notice_days = 2
             assert!(GOOD.contains(from), "{from}");
             let e = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
             let text = e.to_string();
-            assert!(text.starts_with("booket.toml: "), "{text}");
+            assert!(text.starts_with("booket.toml:"), "{text}");
+            assert!(e.key.is_some() && e.line.is_some(), "{text}");
             assert!(text.contains(place), "{text} should name {place}");
             assert!(text.contains(msg), "{text} should say {msg}");
         }
     }
 
     #[test]
+    fn type_errors_and_missing_fields_name_their_key_path_and_line() {
+        let e = parse(&GOOD.replace("listen = \"127.0.0.1:3100\"", "listen = 42")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.listen"), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("booket.toml:3: server.listen: invalid type: integer `42`"),
+            "{text}"
+        );
+
+        // A second [[calendars]] entry without its outlook_calendar.
+        let second = "\n[[calendars]]\nname = \"Anden\"\nowner = \"b@kommune.dk\"\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = { env = \"BOOKET_TEST_SECRET_CFG\" }\n";
+        let text = GOOD.replacen("\n[[forms]]", &format!("{second}\n[[forms]]"), 1);
+        let e = parse(&text).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("calendars[1].outlook_calendar"),
+            "{e}"
+        );
+        let line = text.lines().position(|l| l == "name = \"Anden\"").unwrap();
+        assert!(
+            e.line.is_some_and(|l| l == line || l == line + 1),
+            "line {:?} for the entry at {line}: {e}",
+            e.line
+        );
+        assert!(e.to_string().contains("is required"), "{e}");
+
+        // Errors found by validation carry the key path and line too.
+        let e = parse(&GOOD.replace("last_hour = 16", "last_hour = 8")).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("forms[0].elements[0].last_hour"),
+            "{e}"
+        );
+        let line = GOOD.lines().position(|l| l == "last_hour = 16").unwrap() + 1;
+        assert_eq!(e.line, Some(line), "{e}");
+        let e = parse(&GOOD.replace(
+            "client_id = \"c\"",
+            "client_id = \"c\"\ntime_zone = \"Mars/Olympus\"",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("calendars[0].time_zone"), "{e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn the_token_scope_is_the_graph_resource_not_the_address_called() {
+        let scope = |extra: &str| {
+            parse(&GOOD.replacen(
+                "[[calendars]]",
+                &format!("[exchange]\n{extra}\n\n[[calendars]]"),
+                1,
+            ))
+            .map(|c| c.exchange.graph_scope)
+        };
+        assert_eq!(scope("").unwrap(), "https://graph.microsoft.com/.default");
+        // Through a gateway or egress proxy with its own address.
+        assert_eq!(
+            scope("graph_base_url = \"https://graph-gw.kommune.dk/v1.0\"").unwrap(),
+            "https://graph.microsoft.com/.default"
+        );
+        // National clouds, by their Graph host or, behind a gateway, their login host.
+        assert_eq!(
+            scope("graph_base_url = \"https://graph.microsoft.us/v1.0\"").unwrap(),
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            scope("graph_base_url = \"https://dod-graph.microsoft.us/v1.0\"").unwrap(),
+            "https://dod-graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            scope("graph_base_url = \"https://gw.example/v1.0\"\nlogin_base_url = \"https://login.chinacloudapi.cn\"").unwrap(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        // Said outright, it wins.
+        assert_eq!(
+            scope("graph_base_url = \"https://gw.example/v1.0\"\ngraph_scope = \"https://graph.microsoft.us/.default\"").unwrap(),
+            "https://graph.microsoft.us/.default"
+        );
+        let e = scope("graph_scope = \"https://graph.microsoft.com\"").unwrap_err();
+        assert!(e.to_string().contains("[exchange] graph_scope"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("exchange.graph_scope"));
+    }
+
+    #[test]
     fn unknown_fields_and_syntax_errors_are_reported_with_a_line() {
         let e = parse(&GOOD.replace("notice_days = 2", "notice_dayz = 2")).unwrap_err();
         assert!(e.to_string().contains("notice_dayz"), "{e}");
-        assert!(e.to_string().contains("line"), "{e}");
+        assert!(e.line.is_some(), "{e}");
+        let e = parse("[server\nlisten = 1").unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
     }
 
     #[test]

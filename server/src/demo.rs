@@ -59,6 +59,10 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             api: ExchangeApi::Graph,
             graph_base_url: sim.graph_base_url(),
             login_base_url: sim.login_base_url(),
+            graph_scope: crate::config::default_graph_scope(
+                &sim.graph_base_url(),
+                &sim.login_base_url(),
+            ),
             markers: Markers::default(),
             cache_ttl: Duration::from_secs(5),
             max_concurrency: 4,

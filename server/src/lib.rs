@@ -45,6 +45,7 @@ impl Server {
             GraphClient::new(GraphOptions {
                 graph_base_url: config.exchange.graph_base_url.clone(),
                 login_base_url: config.exchange.login_base_url.clone(),
+                scope: config.exchange.graph_scope.clone(),
                 max_concurrency: config.exchange.max_concurrency,
                 retry_budget: config.exchange.retry_budget,
             })?

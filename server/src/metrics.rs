@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `/metrics`: requests by function and outcome, Graph calls
 //! by status, throttles and retries, holds and bookings by outcome, week-cache hits.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -12,6 +12,9 @@ pub struct Metrics {
     pub graph_retries: IntCounter,
     pub holds: IntCounterVec,
     pub bookings: IntCounterVec,
+    /// Lapsed holds the last sweep could not give back (files not removable, or the write
+    /// failed): each keeps a slot away from citizens, possibly with someone's documents.
+    pub holds_stuck: IntGauge,
     pub week_cache: IntCounterVec,
     pub week_answers: IntCounterVec,
     /// Children of the two week counters, resolved once: they count every week read.
@@ -83,6 +86,15 @@ impl Default for Metrics {
                 "Bookings by outcome.",
                 &["outcome"],
             ),
+            holds_stuck: {
+                let g = IntGauge::new(
+                    "booket_holds_stuck",
+                    "Lapsed holds the last sweep could not give back.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
             week_cache_hit: week_cache.with_label_values(&["hit"]),
             week_cache_miss: week_cache.with_label_values(&["miss"]),
             week_answer_hit: week_answers.with_label_values(&["hit"]),

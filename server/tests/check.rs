@@ -24,7 +24,16 @@ fn failed(r: &Report) -> Vec<String> {
     r.sections
         .iter()
         .flat_map(|s| &s.lines)
-        .filter(|l| !l.ok)
+        .filter(|l| !l.ok())
+        .map(|l| format!("{} → {}", l.text, l.hint.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn warned(r: &Report) -> Vec<String> {
+    r.sections
+        .iter()
+        .flat_map(|s| &s.lines)
+        .filter(|l| l.status == check::Status::Warn)
         .map(|l| format!("{} → {}", l.text, l.hint.clone().unwrap_or_default()))
         .collect()
 }
@@ -34,6 +43,7 @@ async fn a_good_setup_passes_every_check() {
     let env = Env::start().await;
     let r = report(&env, Lang::Da, |_| {}).await;
     assert!(r.all_ok(), "{}", r.render());
+    assert!(warned(&r).is_empty(), "{}", r.render());
     let text = r.render();
     for want in [
         "Token hentet",
@@ -76,9 +86,9 @@ async fn each_token_mistake_is_named_with_its_fix() {
             "tenant",
         ),
         (
-            Box::new(|c| c.exchange.graph_base_url = "https://graph.microsoft.us/v1.0".into()),
+            Box::new(|c| c.exchange.graph_scope = "https://graph.microsoft.us/.default".into()),
             "AADSTS70011",
-            "scope",
+            "graph_scope",
         ),
     ];
     for (tweak, code, words) in cases {
@@ -188,7 +198,8 @@ fn an_invalid_file_is_one_failed_line_naming_the_field() {
     let r = check::invalid_config(Lang::En, &e);
     assert!(!r.all_ok());
     assert!(
-        r.render().contains("booket.toml: [server] listen"),
+        r.render()
+            .contains("booket.toml:2: [server] listen (server.listen): `x` is not an address"),
         "{}",
         r.render()
     );
@@ -227,12 +238,24 @@ async fn a_calendar_view_that_fails_opaque_tokens_and_mail_off_are_reported() {
         opaque_tokens: true,
         ..Default::default()
     });
-    let f = failed(&report(&env, Lang::En, |_| {}).await);
-    assert_eq!(f.len(), 1, "{f:?}");
-    assert!(
-        f[0].contains("permissions could not be read") && f[0].contains("Mail.Send"),
-        "{f:?}"
-    );
+    // Access tokens are opaque to clients: not reading one is "cannot tell", never a
+    // failure, and says how to verify each permission by hand — in both languages.
+    for (lang, words, how) in [
+        (Lang::En, "Cannot tell whether", "Granted for"),
+        (Lang::Da, "Kan ikke afgøre om", "Granted for"),
+    ] {
+        let r = report(&env, lang, |_| {}).await;
+        assert!(r.all_ok(), "{}", r.render());
+        let w = warned(&r);
+        assert_eq!(w.len(), 2, "{w:?}");
+        for (line, permission) in w.iter().zip(["Calendars.ReadWrite", "Mail.Send"]) {
+            assert!(
+                line.contains(words) && line.contains(permission) && line.contains(how),
+                "{w:?}"
+            );
+        }
+        assert!(r.render().contains("  ! "), "{}", r.render());
+    }
 
     env.sim.set_faults(server::sim::model::Faults::default());
     let r = report(&env, Lang::Da, |c| c.mail = MailConfig::Off).await;

@@ -357,6 +357,80 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
 }
 
 #[tokio::test]
+async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_check() {
+    let env = env_full().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = event_id_of(&slot);
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let token = hold["token"].as_str().unwrap().to_owned();
+    // The first file goes on and is recorded, the second fails, and Graph will not let the
+    // first be removed again.
+    env.sim.set_faults(Faults {
+        attachments_before_failure: Some(1),
+        attachment_deletes_fail: true,
+        ..Faults::default()
+    });
+    let (s, _) = book_form(
+        &env,
+        &slot,
+        "k",
+        &token,
+        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
+    )
+    .await;
+    assert_eq!(s, 503);
+    assert_eq!(env.event(&id).attachments.len(), 1);
+
+    // The hold lapses; the sweep cannot give it back.
+    env.advance(chrono::TimeDelta::minutes(20));
+    let later = env.now + chrono::TimeDelta::minutes(20);
+    assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 0);
+    let metrics = || async {
+        env.http
+            .get(format!("{}/metrics", env.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(
+        metrics().await.contains("booket_holds_stuck 1"),
+        "{}",
+        metrics().await
+    );
+    let mut config = env.config.clone();
+    config.exchange.hold_sweep = std::time::Duration::from_secs(60);
+    let report = server::check::run(&config, server::check::Lang::En, later).await;
+    assert!(!report.all_ok());
+    assert!(
+        report.render().contains(
+            "✗ 1 lapsed holds have not been given back (1 with an unfinished booking's files)"
+        ),
+        "{}",
+        report.render()
+    );
+
+    // Once Graph lets it, the next sweep frees the slot without the file.
+    env.sim.set_faults(Faults::default());
+    assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 1);
+    let event = env.event(&id);
+    assert!(event.attachments.is_empty());
+    assert_eq!(event.subject, "Borgersamtale");
+    assert!(metrics().await.contains("booket_holds_stuck 0"));
+    let report = server::check::run(&config, server::check::Lang::En, later).await;
+    assert!(report.all_ok(), "{}", report.render());
+    assert!(report
+        .render()
+        .contains("✓ No lapsed holds are left standing"));
+}
+
+#[tokio::test]
 async fn a_mail_failure_never_undoes_the_booking() {
     let env = env_full().await;
     env.sim.set_faults(Faults {
@@ -385,6 +459,10 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
     let c = GraphClient::new(GraphOptions {
         graph_base_url: env.sim.graph_base_url(),
         login_base_url: env.sim.login_base_url(),
+        scope: server::config::default_graph_scope(
+            &env.sim.graph_base_url(),
+            &env.sim.login_base_url(),
+        ),
         max_concurrency: 4,
         retry_budget: std::time::Duration::from_secs(5),
     })

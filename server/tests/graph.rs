@@ -3,6 +3,7 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env};
+use secrecy::ExposeSecret;
 use server::booking::hold::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
 use server::sim::model::Faults;
@@ -13,6 +14,10 @@ fn client(env: &Env) -> GraphClient {
     GraphClient::new(GraphOptions {
         graph_base_url: env.sim.graph_base_url(),
         login_base_url: env.sim.login_base_url(),
+        scope: server::config::default_graph_scope(
+            &env.sim.graph_base_url(),
+            &env.sim.login_base_url(),
+        ),
         max_concurrency: 4,
         retry_budget: Duration::from_secs(5),
     })
@@ -305,7 +310,7 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
     // Staff edit the event in Outlook: its change key moves on.
     env.sim.staff_set_subject(&id, "Borgersamtale (lokale 2)");
     let err = c
-        .patch_event(&cr, seed::DEMO_OWNER, &id, &etag, "x - Booket", None)
+        .patch_event(&cr, seed::DEMO_OWNER, &id, &etag, Some("x - Booket"), None)
         .await
         .unwrap_err();
     assert!(
@@ -313,6 +318,68 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
         "{err}"
     );
     assert_eq!(env.event(&id).subject, "Borgersamtale (lokale 2)");
+}
+
+#[tokio::test]
+async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
+    let c = client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    let added = c
+        .add_attachment(
+            &cr,
+            seed::DEMO_OWNER,
+            &id,
+            "a.pdf",
+            "application/pdf",
+            "booket-tag",
+            b"%PDF-1.7",
+        )
+        .await
+        .unwrap();
+    // The collection's type has no `contentId`: by its bare name Graph refuses it.
+    let bare = env
+        .http
+        .get(format!(
+            "{}/users/{}/events/{id}/attachments?$select=id,name,contentId",
+            env.sim.graph_base_url(),
+            seed::DEMO_OWNER
+        ))
+        .bearer_auth(c.token(&cr).await.unwrap().expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status().as_u16(), 400);
+    let body: serde_json::Value = bare.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RequestBroker--ParseUri");
+    assert_eq!(env.sim.stats().rejected_queries, 1);
+
+    // Booket's client selects it through the cast, and only what it needs comes back.
+    let listed = c
+        .list_attachments(&cr, seed::DEMO_OWNER, &id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].name.as_str()),
+        (added.as_str(), "a.pdf")
+    );
+    assert_eq!(listed[0].content_id.as_deref(), Some("booket-tag"));
+    assert_eq!(env.sim.stats().rejected_queries, 1);
+
+    // A tenant that refuses the cast as well: the list is read again without `$select`.
+    env.sim.set_faults(Faults {
+        refuse_select_casts: true,
+        ..Faults::default()
+    });
+    let listed = c
+        .list_attachments(&cr, seed::DEMO_OWNER, &id)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].content_id.as_deref(), Some("booket-tag"));
+    assert_eq!(env.sim.stats().rejected_queries, 2);
 }
 
 #[tokio::test]

@@ -252,16 +252,30 @@ async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() ->
     panic!("timed out waiting for {what}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_files() {
-    let setup = Setup::new("kill");
+/// Kills the server in the middle of a booking with documents — stopped by the simulator
+/// after `writes` Graph writes — restarts it, and checks that the sweep frees the slot
+/// without the abandoned citizen's files, and that the next citizen gets only their own.
+/// `recorded` files were recorded in the hold before the kill.
+async fn a_server_killed_mid_booking(
+    name: &str,
+    drop_content_id: bool,
+    writes: u32,
+    recorded: usize,
+) {
+    let setup = Setup::new(name);
     let (http, sim, config) = (setup.http.clone(), setup.sim.clone(), setup.config.clone());
     let (server_proc, server) = start_server(&config);
     let slot = free_slot(&http, &server).await;
     let event_id = event_id_of(&slot);
 
-    // Slow Graph down so the booking can be caught between its steps.
-    setup.faults(serde_json::json!({"latency_ms": 600})).await;
+    // Claim (1), first file (2), its record (3), second file (4), its record (5), and then
+    // the write that would book it: the simulator stops the booking after `writes`.
+    setup
+        .faults(serde_json::json!({
+            "stall_after_writes": writes,
+            "drop_content_id": drop_content_id,
+        }))
+        .await;
     let url = format!("http://{server}/api/book_form");
     let request = tokio::spawn({
         let http = http.clone();
@@ -273,14 +287,19 @@ async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_file
                 .await
         }
     });
-    // Kill the server as soon as the first file is on the event: claimed, half attached.
     wait_for(
-        "the first attachment",
+        "the booking to stall",
         Duration::from_secs(20),
         async || {
-            sim_event(&http, &sim, &event_id).await["attachments"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty())
+            let state: serde_json::Value = http
+                .get(format!("http://{sim}/_sim/state"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            state["faults"]["stall_after_writes"] == 0
         },
     )
     .await;
@@ -298,7 +317,21 @@ async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_file
             .ends_with(" - Reserveret"),
         "{event}"
     );
-    assert!(!event["attachments"].as_array().unwrap().is_empty());
+    let left: Vec<serde_json::Value> = event["attachments"].as_array().unwrap().clone();
+    assert!(!left.is_empty(), "{event}");
+    if drop_content_id {
+        assert!(left.iter().all(|a| a["content_id"] == ""), "{event}");
+    }
+    // What the hold record says about the files.
+    let record = event["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0].as_str().unwrap().ends_with("Name BooketHold"))
+        .map(|p| p[1].as_str().unwrap().to_owned())
+        .unwrap();
+    let ids = record.split(';').nth(3).map_or(0, |l| l.split(',').count());
+    assert_eq!(ids, recorded, "{record}");
 
     // A new server sweeps the lapsed hold (5 s) and the files that came with it.
     setup.faults(serde_json::json!({})).await;
@@ -334,6 +367,29 @@ async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_file
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["mine.pdf"]);
+    // Every query the servers sent was one Graph accepts.
+    let state: serde_json::Value = http
+        .get(format!("http://{sim}/_sim/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["stats"]["rejected_queries"], 0, "{}", state["stats"]);
+}
+
+/// The second file is on the event but its id is not recorded yet: its `contentId` tag
+/// finds it (the sweep lists attachments with the query Graph accepts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_booking_leaves_no_orphaned_hold_and_no_foreign_files() {
+    a_server_killed_mid_booking("kill", false, 4, 1).await;
+}
+
+/// Files whose `contentId` the tenant dropped are found by the ids recorded in the hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_without_their_content_id_are_removed_by_their_recorded_ids() {
+    a_server_killed_mid_booking("kill-noid", true, 5, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

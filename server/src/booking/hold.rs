@@ -18,6 +18,21 @@ pub struct HoldInfo {
     /// Hash of the owner's token.
     pub owner: String,
     pub expires: DateTime<Utc>,
+    /// Ids of the attachments the owner's booking has added so far, recorded as each was
+    /// added, so files of a booking that never finished can be removed by id.
+    pub files: Vec<String>,
+}
+
+/// Most attachment ids one record keeps (every file of a booking plus its summary).
+pub const MAX_RECORDED_FILES: usize = 64;
+
+/// An attachment id as Graph gives them (base64 of the item and attachment keys); anything
+/// else is never written into a hold record, so the record always parses.
+pub fn is_recordable_attachment_id(id: &str) -> bool {
+    (1..=512).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 impl HoldInfo {
@@ -29,22 +44,50 @@ impl HoldInfo {
         !token.is_empty() && self.owner == owner_hash(token)
     }
 
-    /// `v1;<owner hash>;<expiry, Unix seconds>`
+    /// `v1;<owner hash>;<expiry, Unix seconds>` without files (what every version of
+    /// Booket reads), `v2;<owner hash>;<expiry>;<id>,<id>…` once files were added.
     pub fn to_value(&self) -> String {
-        format!("v1;{};{}", self.owner, self.expires.timestamp())
+        if self.files.is_empty() {
+            format!("v1;{};{}", self.owner, self.expires.timestamp())
+        } else {
+            format!(
+                "v2;{};{};{}",
+                self.owner,
+                self.expires.timestamp(),
+                self.files.join(",")
+            )
+        }
     }
 
     pub fn parse(value: &str) -> Option<HoldInfo> {
         let mut parts = value.split(';');
-        if parts.next()? != "v1" {
+        let version = parts.next()?;
+        if version != "v1" && version != "v2" {
             return None;
         }
         let owner = parts.next()?.to_owned();
         let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        let files = match (version, parts.next()) {
+            ("v1", None) => Vec::new(),
+            ("v2", Some(list)) => {
+                let files: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if files.len() > MAX_RECORDED_FILES
+                    || !files.iter().all(|f| is_recordable_attachment_id(f))
+                {
+                    return None;
+                }
+                files
+            }
+            _ => return None,
+        };
         if parts.next().is_some() || owner.is_empty() {
             return None;
         }
-        Some(HoldInfo { owner, expires })
+        Some(HoldInfo {
+            owner,
+            expires,
+            files,
+        })
     }
 }
 
@@ -85,12 +128,33 @@ mod tests {
         let h = HoldInfo {
             owner: owner_hash("tok"),
             expires: Utc.with_ymd_and_hms(2026, 12, 1, 9, 15, 0).unwrap(),
+            files: Vec::new(),
         };
         assert_eq!(HoldInfo::parse(&h.to_value()), Some(h.clone()));
+        // Without files the record stays in the format every instance reads.
+        assert!(h.to_value().starts_with("v1;"));
+        let with_files = HoldInfo {
+            files: vec!["AAMkAGI2=".into(), "AAMk-_/+B".into()],
+            ..h.clone()
+        };
+        assert!(with_files.to_value().starts_with("v2;"));
+        assert_eq!(HoldInfo::parse(&with_files.to_value()), Some(with_files));
         assert!(h.is_owned_by("tok"));
         assert!(!h.is_owned_by("other"));
         assert!(!h.is_owned_by(""));
-        for junk in ["", ENDED, "v2;a;1", "v1;;1", "v1;a;x", "v1;a;1;2"] {
+        for junk in [
+            "",
+            ENDED,
+            "v3;a;1",
+            "v2;a;1",
+            "v2;a;1;",
+            "v2;a;1;ok,",
+            "v2;a;1;bad;id",
+            "v2;a;1;sp ace",
+            "v1;;1",
+            "v1;a;x",
+            "v1;a;1;2",
+        ] {
             assert_eq!(HoldInfo::parse(junk), None, "{junk}");
         }
     }

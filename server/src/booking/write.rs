@@ -135,7 +135,7 @@ impl Booket {
                 &cal.owner,
                 &event.id,
                 &etag,
-                subject,
+                Some(subject),
                 Some((HOLD_PROPERTY, hold_value)),
             )
             .await
@@ -148,6 +148,72 @@ impl Booket {
             return Err(BookingError::Internal);
         }
         Ok(updated)
+    }
+
+    /// Records the files added so far in the citizen's hold record: reads the event, checks
+    /// the hold is still theirs, and writes the record alone (the subject is left as it is)
+    /// with `If-Match` on what was read. A change in between (staff edited the event) is
+    /// read again once; a hold that is no longer theirs is [`BookingError::Taken`]. The
+    /// conditional write doubles as the check that the slot is still theirs.
+    async fn record_files(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+        attached: &[(String, String)],
+    ) -> Result<wire::Event, BookingError> {
+        let files: Vec<String> = attached
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| {
+                let ok = hold::is_recordable_attachment_id(id);
+                if !ok {
+                    tracing::warn!(event = %slot.event_id, "an attachment id cannot be recorded; its contentId tag is left to find it");
+                }
+                ok
+            })
+            .take(hold::MAX_RECORDED_FILES)
+            .collect();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let event = self.read_slot(cal, slot).await?;
+            let Some(mut info) = event
+                .property(HOLD_PROPERTY)
+                .and_then(HoldInfo::parse)
+                .filter(|h| h.is_owned_by(token))
+            else {
+                return Err(BookingError::Taken);
+            };
+            if marker_of(
+                event.subject.as_deref().unwrap_or(""),
+                &self.config.exchange.markers,
+            ) != Some(Marker::Reserved)
+            {
+                return Err(BookingError::Taken);
+            }
+            info.files = files.clone();
+            let etag = event.if_match().ok_or(BookingError::Internal)?;
+            match self
+                .graph
+                .patch_event(
+                    &Self::credentials(cal),
+                    &cal.owner,
+                    &event.id,
+                    &etag,
+                    None,
+                    Some((HOLD_PROPERTY, &info.to_value())),
+                )
+                .await
+            {
+                Ok(updated) => return Ok(updated),
+                Err(GraphError::Conflict { .. }) if tries < 2 => continue,
+                Err(GraphError::Conflict { .. } | GraphError::NotFound { .. }) => {
+                    return Err(BookingError::Taken)
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
     }
 
     /// The element, its calendar and the slot behind an id issued for that element.
@@ -296,6 +362,21 @@ impl Booket {
         let with_documents = !files.is_empty() || el.attach_summary;
         let mut attached = Vec::new();
         let event = if with_documents {
+            // Files an earlier, unfinished attempt of this citizen recorded (their server
+            // died mid-booking) go first, so the booking carries each file once.
+            let earlier = event
+                .property(HOLD_PROPERTY)
+                .and_then(HoldInfo::parse)
+                .filter(|h| h.is_owned_by(&token) && !h.files.is_empty());
+            let event = match earlier {
+                Some(h) => {
+                    self.remove_files_of(cal, &slot.event_id, &h)
+                        .await
+                        .map_err(unavailable)?;
+                    self.read_slot(cal, &slot).await?
+                }
+                None => event,
+            };
             // Claim first (unless the citizen's hold is already in place).
             if !matches!(claim, Claim::Mine { active: true }) {
                 self.write_hold(cal, &event, &token).await?;
@@ -388,22 +469,56 @@ impl Booket {
         if lapsed.is_owned_by(token) {
             return Ok(false);
         }
-        let creds = Self::credentials(cal);
-        let tag = file_tag(&lapsed.owner);
-        let files = self
-            .graph
-            .list_attachments(&creds, &cal.owner, &event.id)
+        self.remove_files_of(cal, &event.id, &lapsed)
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+    }
+
+    /// Removes the files a hold's booking added, by two signals: the ids recorded in the
+    /// hold as each file was added, then any file carrying the owner's `contentId` tag (one
+    /// added just before the server died, before its id was recorded). A file already gone
+    /// is fine. True when any were removed.
+    async fn remove_files_of(
+        &self,
+        cal: &CalendarConfig,
+        event_id: &str,
+        hold: &HoldInfo,
+    ) -> Result<bool, GraphError> {
+        let creds = Self::credentials(cal);
         let mut removed = false;
-        for (id, name, content_id) in files {
-            if content_id == tag {
-                self.graph
-                    .delete_attachment(&creds, &cal.owner, &event.id, &id)
+        for id in &hold.files {
+            match self
+                .graph
+                .delete_attachment(&creds, &cal.owner, event_id, id)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(event = %event_id, "removed a file left by an unfinished booking");
+                    removed = true;
+                }
+                Err(GraphError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let tag = file_tag(&hold.owner);
+        let listed = self
+            .graph
+            .list_attachments(&creds, &cal.owner, event_id)
+            .await?;
+        for a in listed {
+            if a.content_id.as_deref() == Some(tag.as_str()) && !hold.files.contains(&a.id) {
+                match self
+                    .graph
+                    .delete_attachment(&creds, &cal.owner, event_id, &a.id)
                     .await
-                    .map_err(unavailable)?;
-                tracing::info!(event = %event.id, file = %name, "removed a file left by an unfinished booking");
-                removed = true;
+                {
+                    Ok(()) => {
+                        tracing::info!(event = %event_id, "removed a tagged file left by an unfinished booking");
+                        removed = true;
+                    }
+                    Err(GraphError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(removed)
@@ -447,14 +562,16 @@ impl Booket {
         let info = HoldInfo {
             owner: hold::owner_hash(token),
             expires,
+            files: Vec::new(),
         };
         self.write_subject(cal, event, &subject, &info.to_value())
             .await?;
         Ok(expires)
     }
 
-    /// Attaches the files and the summary to a slot the citizen holds, then reads it again
-    /// to check it is still theirs (and to get the etag the attachments moved on).
+    /// Attaches the files and the summary to a slot the citizen holds, recording each file's
+    /// id in the hold as it is added ([`Booket::record_files`], which also checks the slot
+    /// is still theirs). Returns the event as the last record write left it.
     #[allow(clippy::too_many_arguments)]
     async fn attach_documents(
         &self,
@@ -470,6 +587,7 @@ impl Booket {
         // Files carry their owner, so files left by a booking that never finished (the
         // server died) can be found and removed before anyone else gets the slot.
         let tag = file_tag(&hold::owner_hash(token));
+        let mut fresh = None;
         for f in files {
             let id = self
                 .graph
@@ -485,6 +603,7 @@ impl Booket {
                 .await
                 .map_err(unavailable)?;
             attached.push((id, f.name.clone()));
+            fresh = Some(self.record_files(cal, slot, token, attached).await?);
         }
         if el.attach_summary {
             let pdf = documents::summary_pdf(self, req, cal, slot, files, (self.clock)());
@@ -503,11 +622,18 @@ impl Booket {
                 .await
                 .map_err(unavailable)?;
             attached.push((id, name));
+            fresh = Some(self.record_files(cal, slot, token, attached).await?);
         }
-        let fresh = self.read_slot(cal, slot).await?;
-        match claim_of(&fresh, &self.config.exchange.markers, (self.clock)(), token) {
-            Claim::Mine { .. } => Ok(fresh),
-            _ => Err(BookingError::Taken),
+        match fresh {
+            Some(event) => Ok(event),
+            // Nothing to attach after all: check the slot is still theirs.
+            None => {
+                let event = self.read_slot(cal, slot).await?;
+                match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
+                    Claim::Mine { .. } => Ok(event),
+                    _ => Err(BookingError::Taken),
+                }
+            }
         }
     }
 
@@ -603,6 +729,9 @@ impl Booket {
     /// never touched. Returns how many holds were released.
     pub async fn sweep_expired_holds(&self) -> Result<usize, GraphError> {
         let mut released = 0;
+        // Lapsed holds this sweep could not give back (their files could not be removed, or
+        // the write failed): shown in metrics, and by `booket check`.
+        let mut stuck = 0;
         for cal in &self.config.calendars {
             let now = (self.clock)();
             let monday = monday_of(now.with_timezone(&cal.time_zone).date_naive());
@@ -640,11 +769,13 @@ impl Booket {
                     {
                         Ok(fresh) => fresh,
                         Err(e) => {
+                            stuck += 1;
                             tracing::warn!(event = %event.id, "could not re-read after removing files: {e}");
                             continue;
                         }
                     },
                     Err(e) => {
+                        stuck += 1;
                         tracing::warn!(event = %event.id, "could not remove files of a lapsed hold: {e}");
                         continue;
                     }
@@ -659,6 +790,7 @@ impl Booket {
                     }
                     Err(BookingError::Taken) => changed = true,
                     Err(e) => {
+                        stuck += 1;
                         tracing::warn!(event = %event.id, "could not release a lapsed hold: {e}")
                     }
                 }
@@ -667,6 +799,7 @@ impl Booket {
                 self.cache.invalidate(&cal.name);
             }
         }
+        self.metrics.holds_stuck.set(stuck);
         if released > 0 {
             tracing::info!(released, "lapsed holds released");
         }

@@ -24,6 +24,9 @@ pub struct GraphOptions {
     pub graph_base_url: String,
     /// e.g. `https://login.microsoftonline.com`
     pub login_base_url: String,
+    /// The resource tokens are asked for, e.g. `https://graph.microsoft.com/.default`
+    /// (`[exchange] graph_scope`; not derived from `graph_base_url`, which may be a gateway).
+    pub scope: String,
     pub max_concurrency: usize,
     pub retry_budget: Duration,
 }
@@ -73,6 +76,21 @@ const _: () = assert!(
 const EVENT_FIELDS: &str =
     "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
 
+/// The attachment fields Booket reads, `contentId` through the derived type's cast.
+pub const ATTACHMENT_FIELDS: &str = "id,name,microsoft.graph.fileAttachment/contentId";
+
+/// An event's attachment as listed (without its content).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Only file attachments have one; Booket tags its own files with it.
+    #[serde(default)]
+    pub content_id: Option<String>,
+}
+
 /// `$expand` for one single-value extended property.
 fn expand_property(id: &str) -> String {
     format!("singleValueExtendedProperties($filter=id eq '{id}')")
@@ -90,14 +108,10 @@ impl GraphClient {
                 what: "the HTTP client",
                 message: e.to_string(),
             })?;
-        let scope = match url::Url::parse(&opts.graph_base_url) {
-            Ok(u) => format!("{}/.default", u.origin().ascii_serialization()),
-            Err(_) => "https://graph.microsoft.com/.default".into(),
-        };
         Ok(GraphClient {
             http,
+            scope: opts.scope.clone(),
             opts,
-            scope,
             tokens: TokenCache::default(),
             gates: Mutex::new(HashMap::new()),
             stats: GraphStats::default(),
@@ -446,8 +460,8 @@ impl GraphClient {
         self.get_json(creds, url).await
     }
 
-    /// Sets the subject (and, with `property`, one single-value extended property) only if
-    /// the event is unchanged since `if_match` was read. A conflict comes back as
+    /// Sets the subject (when given) and one single-value extended property (when given)
+    /// only if the event is unchanged since `if_match` was read. A conflict comes back as
     /// [`GraphError::Conflict`]. The answer carries the new etag.
     pub async fn patch_event(
         &self,
@@ -455,10 +469,13 @@ impl GraphClient {
         user: &str,
         id: &str,
         if_match: &str,
-        subject: &str,
+        subject: Option<&str>,
         property: Option<(&str, &str)>,
     ) -> Result<Event, GraphError> {
-        let mut json = serde_json::json!({ "subject": subject });
+        let mut json = serde_json::json!({});
+        if let Some(subject) = subject {
+            json["subject"] = serde_json::json!(subject);
+        }
         if let Some((pid, value)) = property {
             json["singleValueExtendedProperties"] =
                 serde_json::json!([{ "id": pid, "value": value }]);
@@ -631,31 +648,26 @@ impl GraphClient {
         ))
     }
 
-    /// The attachments of an event: (id, name, contentId).
+    /// The attachments of an event, without their content. The collection is typed
+    /// `microsoft.graph.attachment`, so `contentId` (a property of the derived
+    /// `fileAttachment`) is selected through its type cast; Graph refuses it by its bare name
+    /// (400 `RequestBroker--ParseUri`). Should a tenant refuse the cast too, the list is read
+    /// once more without `$select` (contents included: slower, but it works).
     pub async fn list_attachments(
         &self,
         creds: &AppCredentials,
         user: &str,
         event_id: &str,
-    ) -> Result<Vec<(String, String, String)>, GraphError> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Att {
-            id: String,
-            #[serde(default)]
-            name: String,
-            #[serde(default)]
-            content_id: Option<String>,
+    ) -> Result<Vec<AttachmentInfo>, GraphError> {
+        let segments = ["users", user, "events", event_id, "attachments"];
+        let url = self.url(&segments, &[("$select", ATTACHMENT_FIELDS)]);
+        match self.get_all(creds, url).await {
+            Err(GraphError::Rejected { status: 400, code }) => {
+                tracing::warn!(%code, "Graph refused the attachment $select; listing without it");
+                self.get_all(creds, self.url(&segments, &[])).await
+            }
+            other => other,
         }
-        let url = self.url(
-            &["users", user, "events", event_id, "attachments"],
-            &[("$select", "id,name,contentId")],
-        );
-        let all: Vec<Att> = self.get_all(creds, url).await?;
-        Ok(all
-            .into_iter()
-            .map(|a| (a.id, a.name, a.content_id.unwrap_or_default()))
-            .collect())
     }
 
     pub async fn delete_attachment(

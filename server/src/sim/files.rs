@@ -87,6 +87,7 @@ pub(super) fn post_attachment(
     s.counter += 1;
     let id = format!("AAMkATT{:08}", s.counter);
     let change_key = s.next_change_key();
+    let drop_content_id = s.faults.drop_content_id;
     let (_, event) = match find_event(&mut s, tenant, user, event_id) {
         Ok(v) => v,
         Err(r) => return r,
@@ -97,7 +98,11 @@ pub(super) fn post_attachment(
         content_type,
         size: bytes.len(),
         via_upload_session: false,
-        content_id: v["contentId"].as_str().unwrap_or("").to_owned(),
+        content_id: if drop_content_id {
+            String::new()
+        } else {
+            v["contentId"].as_str().unwrap_or("").to_owned()
+        },
         bytes,
     };
     let out = attachment_json(&a);
@@ -287,6 +292,7 @@ pub(super) async fn upload_chunk(
     s.counter += 1;
     let id = format!("AAMkATT{:08}", s.counter);
     let change_key = s.next_change_key();
+    let drop_content_id = s.faults.drop_content_id;
     let base = sim.base_url();
     let (_, event) = match find_event(&mut s, &up.tenant, &up.user, &up.event_id) {
         Ok(v) => v,
@@ -298,7 +304,11 @@ pub(super) async fn upload_chunk(
         content_type: "application/octet-stream".into(),
         size: up.size,
         via_upload_session: true,
-        content_id: up.content_id,
+        content_id: if drop_content_id {
+            String::new()
+        } else {
+            up.content_id
+        },
         bytes: up.received,
     });
     event.change_key = change_key;
@@ -318,13 +328,23 @@ pub(super) fn list_attachments(
     tenant: &str,
     user: &str,
     event_id: &str,
+    sel: &super::odata::Selection,
 ) -> Response {
     let mut s = sim.lock();
     let (_, event) = match find_event(&mut s, tenant, user, event_id) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let value: Vec<Value> = event.attachments.iter().map(attachment_json).collect();
+    // Without `$select` Graph sends every property, contents included.
+    let value: Vec<Value> = event
+        .attachments
+        .iter()
+        .map(|a| {
+            let mut v = attachment_json(a);
+            v["contentBytes"] = json!(B64.encode(&a.bytes));
+            sel.project(v)
+        })
+        .collect();
     axum::Json(json!({ "value": value })).into_response()
 }
 
@@ -336,6 +356,13 @@ pub(super) fn delete_attachment(
     attachment: &str,
 ) -> Response {
     let mut s = sim.lock();
+    if s.faults.attachment_deletes_fail {
+        return graph_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ErrorInternalServerError",
+            "An internal server error occurred.",
+        );
+    }
     s.stats.attachment_deletes += 1;
     let change_key = s.next_change_key();
     let (_, event) = match find_event(&mut s, tenant, user, event_id) {

@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::model::{Event, IssuedToken, MeetingUpdate};
+use super::odata;
 use super::Simulator;
 use crate::graph::wire::{graph_utc, wall_time, DateTimeTimeZone};
 use axum::body::{Body, Bytes};
@@ -15,6 +16,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 // ---------------------------------------------------------------- token endpoint
+
+/// The resource the simulated Entra issues Graph tokens for.
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 
 fn entra_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
     let now = Utc::now();
@@ -124,10 +128,11 @@ pub(super) async fn token(
         );
     }
     let scope = field("scope");
-    // Client credentials need `<resource>/.default`, and the resource must be this Graph
-    // (the simulator itself, or the global Graph name it stands in for).
+    // Client credentials need `<resource>/.default`, and the resource is Graph's name in
+    // the cloud the simulator stands in for (the global one) — never the address Graph is
+    // called at, which may be a gateway.
     let resource = scope.strip_suffix("/.default").unwrap_or("");
-    if resource != sim.base_url() && resource != "https://graph.microsoft.com" {
+    if resource != GRAPH_RESOURCE {
         return entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
@@ -222,6 +227,7 @@ enum Injected {
     Status(u16),
     Drop,
     DropAfter,
+    Stall,
 }
 
 /// Headers go out, then the connection breaks mid-body.
@@ -300,7 +306,17 @@ pub(super) async fn graph(
             return r;
         }
         let is_write = method != Method::GET;
-        let injected = if s.faults.drop_next > 0 {
+        let stall = match s.faults.stall_after_writes.as_mut() {
+            Some(0) if is_write => true,
+            Some(n) if is_write => {
+                *n -= 1;
+                false
+            }
+            _ => false,
+        };
+        let injected = if stall {
+            Some(Injected::Stall)
+        } else if s.faults.drop_next > 0 {
             s.faults.drop_next -= 1;
             Some(Injected::Drop)
         } else if is_write && s.faults.drop_answer_of_next_write > 0 {
@@ -327,6 +343,16 @@ pub(super) async fn graph(
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     match injected {
+        Some(Injected::Stall) => {
+            while sim.lock().faults.stall_after_writes == Some(0) {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            return graph_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable.",
+            );
+        }
         Some(Injected::Drop) => return broken_response(),
         Some(Injected::DropAfter) => {
             // The request is carried out; only its answer is lost.
@@ -422,25 +448,50 @@ fn route(
         })
         .unwrap_or_default();
     let tz = preferred_zone(headers);
+    // Graph checks the query options against the type it reads before anything else.
+    let read_type = match (method.clone(), seg.as_slice()) {
+        (Method::GET, ["users", _, "calendars"]) => Some(&odata::CALENDAR),
+        (Method::GET, ["users", _, "calendars", _, "calendarView"])
+        | (Method::GET, ["users", _, "events", _])
+        | (Method::GET, ["users", _, "calendars", _, "events", _]) => Some(&odata::EVENT),
+        (Method::GET, ["users", _, "events", _, "attachments"]) => Some(&odata::ATTACHMENT),
+        _ => None,
+    };
+    let refuse_casts = sim.lock().faults.refuse_select_casts;
+    let checked = read_type.map(|ty| match query.get("$select") {
+        Some(list) if refuse_casts && list.contains('/') => Err(format!(
+            "Could not find a property named '{list}' on type '{}'.",
+            ty.name
+        )),
+        _ => odata::check(ty, &query),
+    });
+    let sel = match checked {
+        None => odata::Selection::all(),
+        Some(Ok(sel)) => sel,
+        Some(Err(message)) => {
+            sim.lock().stats.rejected_queries += 1;
+            return graph_error(StatusCode::BAD_REQUEST, "RequestBroker--ParseUri", &message);
+        }
+    };
     match (method.clone(), seg.as_slice()) {
         (Method::GET, ["users", user, "calendars"]) => {
-            list_calendars(sim, tenant, user, &query, uri)
+            list_calendars(sim, tenant, user, &query, uri, &sel)
         }
         (Method::GET, ["users", user, "calendars", cal, "calendarView"]) => {
-            calendar_view(sim, tenant, user, cal, &query, uri, tz)
+            calendar_view(sim, tenant, user, cal, &query, uri, tz, &sel)
         }
         (Method::GET, ["users", user, "events", id]) => {
-            get_event(sim, tenant, user, None, id, tz, &query)
+            get_event(sim, tenant, user, None, id, tz, &query, &sel)
         }
         (Method::GET, ["users", user, "calendars", cal, "events", id]) => {
-            get_event(sim, tenant, user, Some(cal), id, tz, &query)
+            get_event(sim, tenant, user, Some(cal), id, tz, &query, &sel)
         }
         (Method::PATCH, ["users", user, "events", id])
         | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
             patch_event(sim, tenant, user, id, headers, body, tz)
         }
         (Method::GET, ["users", user, "events", id, "attachments"]) => {
-            super::files::list_attachments(sim, tenant, user, id)
+            super::files::list_attachments(sim, tenant, user, id, &sel)
         }
         (Method::POST, ["users", user, "events", id, "attachments"]) => {
             super::files::post_attachment(sim, tenant, user, id, body)
@@ -536,6 +587,7 @@ fn list_calendars(
     user: &str,
     query: &HashMap<String, String>,
     uri: &Uri,
+    sel: &odata::Selection,
 ) -> Response {
     let (top, skip) = match page_bounds(sim, query) {
         Ok(b) => b,
@@ -564,6 +616,7 @@ fn list_calendars(
                 "owner": {"name": mb.display_name, "address": mb.upn},
             })
         })
+        .map(|c| sel.project(c))
         .collect();
     let total = all.len();
     let page: Vec<Value> = all.into_iter().skip(skip).take(top).collect();
@@ -595,6 +648,7 @@ fn parse_bound(query: &HashMap<String, String>, name: &str) -> Result<DateTime<U
         .map_err(|_| bad())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn calendar_view(
     sim: &Simulator,
     tenant: &str,
@@ -603,6 +657,7 @@ fn calendar_view(
     query: &HashMap<String, String>,
     uri: &Uri,
     tz: Option<chrono_tz::Tz>,
+    sel: &odata::Selection,
 ) -> Response {
     let start = match parse_bound(query, "startDateTime") {
         Ok(v) => v,
@@ -649,7 +704,7 @@ fn calendar_view(
         .into_iter()
         .skip(skip)
         .take(top)
-        .map(|e| event_json(sim, e, &organizer, tz, &expand))
+        .map(|e| sel.project(event_json(sim, e, &organizer, tz, &expand)))
         .collect();
     let mut body = json!({
         "@odata.context": format!("{}/v1.0/$metadata#users('{user}')/calendars('{cal}')/calendarView", sim.base_url()),
@@ -786,6 +841,7 @@ pub(super) fn find_event<'a>(
         })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn get_event(
     sim: &Simulator,
     tenant: &str,
@@ -794,6 +850,7 @@ fn get_event(
     id: &str,
     tz: Option<chrono_tz::Tz>,
     query: &HashMap<String, String>,
+    sel: &odata::Selection,
 ) -> Response {
     let expand = Expand::from_query(query);
     let mut s = sim.lock();
@@ -814,7 +871,7 @@ fn get_event(
     }
     match find_event(&mut s, tenant, user, id) {
         Ok((upn, e)) => with_preference(
-            axum::Json(event_json(sim, e, &upn, tz, &expand)).into_response(),
+            axum::Json(sel.project(event_json(sim, e, &upn, tz, &expand))).into_response(),
             tz,
         ),
         Err(r) => r,

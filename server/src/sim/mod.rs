@@ -9,6 +9,7 @@
 mod files;
 mod graph;
 pub mod model;
+mod odata;
 pub mod seed;
 
 use axum::extract::{Path, State as AxState};

@@ -148,6 +148,17 @@ pub struct Faults {
     pub calendar_view_status: Option<u16>,
     /// Tokens are opaque strings instead of JWTs (their roles cannot be read).
     pub opaque_tokens: bool,
+    /// Attachments lose the `contentId` they were created with. That it survives (on
+    /// upload sessions especially) is not documented, so the other behaviour is tested too.
+    pub drop_content_id: bool,
+    /// After this many more writes (PATCH/POST/DELETE) are carried out, every further write
+    /// stalls: neither carried out nor answered until the faults change (then it is answered
+    /// 503). Lets a test stop a client between two writes, e.g. to kill it there.
+    pub stall_after_writes: Option<u32>,
+    /// Deleting an attachment fails with 500.
+    pub attachment_deletes_fail: bool,
+    /// Type casts in `$select` are refused too (400 ParseUri), as a stricter tenant might.
+    pub refuse_select_casts: bool,
 }
 
 /// What the simulator observed.
@@ -165,6 +176,8 @@ pub struct Stats {
     pub attachment_deletes: u64,
     pub mails_sent: u64,
     pub throttled: u64,
+    /// Reads refused for naming a property the type does not have (400 ParseUri).
+    pub rejected_queries: u64,
     /// Highest number of Graph requests from one app that were in flight at once,
     /// counting the one arriving (so a client that exceeds the limit shows up here).
     pub max_in_flight: HashMap<String, usize>,
