@@ -519,6 +519,44 @@ fn unreadable_token(lang: Lang, permission: &str) -> Line {
     )
 }
 
+/// How Booket tells citizens apart. Behind a reverse proxy (https in front, a loopback
+/// listener) every citizen arrives from the proxy's address: without `trusted_proxies`
+/// they would all share one budget.
+fn check_server(config: &Config, lang: Lang) -> Section {
+    let server = &config.server;
+    let header = match server.forwarded_header {
+        crate::clients::ForwardedHeader::XForwardedFor => "X-Forwarded-For",
+        crate::clients::ForwardedHeader::Forwarded => "Forwarded",
+    };
+    let line = if !server.trusted_proxies.is_empty() {
+        pass(match lang {
+            Lang::Da => format!(
+                "Borgerens adresse læses af {header} fra {} betroede proxyer",
+                server.trusted_proxies.len()
+            ),
+            Lang::En => format!(
+                "The citizen's address is read from {header} sent by {} trusted proxies",
+                server.trusted_proxies.len()
+            ),
+        })
+    } else if server.public_url.starts_with("https://") && server.listen.ip().is_loopback() {
+        warn(
+            t(lang, "Booket lytter på loopback bag https, men trusted_proxies er tom: alle borgere deler proxyens adresse og dermed én kvote", "Booket listens on loopback behind https, but trusted_proxies is empty: every citizen shares the proxy's address and so one budget"),
+            t(lang, "Sæt [server] trusted_proxies til proxyens adresse, fx [\"127.0.0.1\"], og lad proxyen sætte X-Forwarded-For.", "Set [server] trusted_proxies to the proxy's address, e.g. [\"127.0.0.1\"], and have the proxy set X-Forwarded-For."),
+        )
+    } else {
+        pass(t(
+            lang,
+            "Borgerens adresse er forbindelsens (ingen betroede proxyer)",
+            "The citizen's address is the connection's (no trusted proxies)",
+        ))
+    };
+    Section {
+        title: t(lang, "Server:", "Server:"),
+        lines: vec![line],
+    }
+}
+
 /// Runs every check of a validated configuration.
 pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     let graph = match GraphClient::new(GraphOptions {
@@ -538,7 +576,9 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
             }
         }
     };
-    let mut report = Report::default();
+    let mut report = Report {
+        sections: vec![check_server(config, lang)],
+    };
     for cal in &config.calendars {
         report
             .sections

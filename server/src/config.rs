@@ -126,8 +126,14 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Limits on the files a booking sends along.
     pub uploads: UploadLimits,
-    /// Reserve, release and book calls allowed per client address per minute.
+    /// Reserve, release and book calls allowed per client per minute.
     pub rate_limit_per_minute: u32,
+    /// Element and week reads allowed per client per minute.
+    pub read_rate_limit_per_minute: u32,
+    /// Reverse proxies whose forwarding header names the client (addresses or CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which forwarding header they write.
+    pub forwarded_header: crate::clients::ForwardedHeader,
     /// Key that signs slot ids. All instances behind one load balancer need the same key;
     /// without one a random key is made at start.
     pub slot_key: Option<SecretString>,
@@ -438,6 +444,9 @@ mod raw {
         pub max_total_mb: usize,
         pub allowed_file_types: Vec<String>,
         pub rate_limit_per_minute: u32,
+        pub read_rate_limit_per_minute: u32,
+        pub trusted_proxies: Vec<String>,
+        pub forwarded_header: crate::clients::ForwardedHeader,
     }
 
     impl Default for Server {
@@ -453,6 +462,9 @@ mod raw {
                 max_total_mb: 30,
                 allowed_file_types: UploadLimits::default().allowed_types,
                 rate_limit_per_minute: 30,
+                read_rate_limit_per_minute: 240,
+                trusted_proxies: vec![],
+                forwarded_header: Default::default(),
             }
         }
     }
@@ -676,14 +688,35 @@ mod raw {
                     .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
                     .collect(),
             };
-            if s.rate_limit_per_minute == 0 {
-                return Err(err(
-                    "[server] rate_limit_per_minute".into(),
-                    "must be at least 1".into(),
-                ));
+            for (field, value) in [
+                ("rate_limit_per_minute", s.rate_limit_per_minute),
+                ("read_rate_limit_per_minute", s.read_rate_limit_per_minute),
+            ] {
+                if value == 0 {
+                    return Err(err(
+                        format!("[server] {field}"),
+                        "must be at least 1".into(),
+                    ));
+                }
+            }
+            let mut trusted_proxies = Vec::new();
+            for p in &s.trusted_proxies {
+                let net = p
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        err(
+                            "[server] trusted_proxies".into(),
+                            format!("`{p}` is not an address or CIDR like 10.0.0.5 or 10.0.0.0/24"),
+                        )
+                    })?;
+                trusted_proxies.push(net);
             }
             let server = ServerConfig {
                 rate_limit_per_minute: s.rate_limit_per_minute,
+                read_rate_limit_per_minute: s.read_rate_limit_per_minute,
+                trusted_proxies,
+                forwarded_header: s.forwarded_header,
                 uploads,
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,

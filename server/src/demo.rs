@@ -53,6 +53,9 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             uploads: crate::config::UploadLimits::default(),
             // Generous: the demo and the Playwright suite book a lot from one address.
             rate_limit_per_minute: 600,
+            read_rate_limit_per_minute: 6000,
+            trusted_proxies: vec![],
+            forwarded_header: Default::default(),
             slot_key: None,
         },
         exchange: ExchangeConfig {

@@ -3,6 +3,7 @@
 
 pub mod booking;
 pub mod check;
+pub mod clients;
 pub mod config;
 pub mod demo;
 pub mod designer;

@@ -3,6 +3,7 @@
 //! apply to everything live here.
 
 use crate::booking::Booket;
+use crate::clients::{client_of, retry_after_secs, Budgets, Spend};
 use crate::config::Config;
 use crate::demo::DemoPages;
 use app::api::Backend;
@@ -13,9 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -31,8 +30,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub booket: Arc<Booket>,
     pub config: Arc<Config>,
-    /// Writes (reserve, release, book) per client address.
-    pub writes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Reads (element, week) and writes (reserve, release, book) per client.
+    pub budgets: Arc<Budgets>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -73,11 +72,27 @@ impl tower_http::request_id::MakeRequestId for RequestIds {
 
 impl AppState {
     pub fn new(booket: Arc<Booket>, config: Arc<Config>, metrics: crate::metrics::Metrics) -> Self {
-        let per_minute =
-            NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
+        let budgets = Arc::new(Budgets::new(
+            config.server.read_rate_limit_per_minute,
+            config.server.rate_limit_per_minute,
+        ));
+        // Clients whose budget has filled up again are forgotten once a minute, so a
+        // stream of new addresses cannot grow the limiters' state without bound.
+        let weak = Arc::downgrade(&budgets);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(b) => b.prune(),
+                    None => break,
+                }
+            }
+        });
         AppState(Arc::new(Shared {
             booket,
-            writes: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            budgets,
             config,
             metrics,
         }))
@@ -271,19 +286,29 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         // server_fn would panic on a multipart request without a boundary.
         return typed_error(BookingError::invalid("request"));
     }
-    let is_write = matches!(
-        path,
-        "/api/reserve" | "/api/release" | "/api/book" | "/api/book_form"
+    let spend = match path {
+        "/api/reserve" | "/api/release" | "/api/book" | "/api/book_form" => Spend::Write,
+        _ => Spend::Read,
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let server = &state.config.server;
+    let client = client_of(
+        peer,
+        req.headers(),
+        &server.trusted_proxies,
+        server.forwarded_header,
     );
-    if is_write {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        if state.writes.check_key(&peer).is_err() {
-            return typed_error(BookingError::RateLimited);
-        }
+    if let Err(wait) = state.budgets.spend(spend, client) {
+        let mut res = typed_error(BookingError::RateLimited);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(wait)),
+        );
+        return res;
     }
     let backend = state.booket.clone() as Arc<dyn Backend>;
     let res = app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req))

@@ -266,3 +266,33 @@ async fn a_calendar_view_that_fails_opaque_tokens_and_mail_off_are_reported() {
         r.render()
     );
 }
+
+#[tokio::test]
+async fn a_reverse_proxy_without_trusted_proxies_is_warned_about() {
+    let env = Env::start().await;
+    // https in front, Booket on loopback: the usual reverse-proxy set-up.
+    let behind_proxy = |c: &mut Config| {
+        c.server.public_url = "https://booking.kommune.dk".into();
+        c.server.listen = "127.0.0.1:3000".parse().unwrap();
+    };
+    let r = report(&env, Lang::En, behind_proxy).await;
+    assert!(r.all_ok(), "{}", r.render());
+    let w = warned(&r);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("trusted_proxies is empty") && w[0].contains("X-Forwarded-For"),
+        "{w:?}"
+    );
+    let r = report(&env, Lang::Da, |c| {
+        behind_proxy(c);
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    assert!(warned(&r).is_empty(), "{}", r.render());
+    assert!(
+        r.render()
+            .contains("✓ Borgerens adresse læses af X-Forwarded-For fra 1 betroede proxyer"),
+        "{}",
+        r.render()
+    );
+}

@@ -64,6 +64,7 @@ fn write_config(dir: &std::path::Path, sim: &str) -> std::path::PathBuf {
 listen = "127.0.0.1:0"
 slot_key = {{ env = "BOOKET_TEST_SLOT_KEY" }}
 rate_limit_per_minute = 1000
+read_rate_limit_per_minute = 100000
 
 [exchange]
 graph_base_url = "http://{sim}/v1.0"

@@ -1,0 +1,114 @@
+//! Valid but abusive anonymous clients, through the real server: who a client is behind a
+//! proxy, separate read and write budgets, and what one client can cost Graph.
+
+mod common;
+
+use common::{slots_in_state, Env, Options};
+
+/// A reserve as a client behind a proxy would send it: `forwarded` is what arrives in
+/// `X-Forwarded-For`.
+async fn reserve_as(env: &Env, forwarded: Option<&str>, slot: &str) -> reqwest::Response {
+    let mut req = env.http.post(format!("{}/api/reserve", env.base)).form(&[
+        ("form", "demo"),
+        ("element", "tid"),
+        ("slot_id", slot),
+    ]);
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap()
+}
+
+async fn week_as(env: &Env, forwarded: &str) -> u16 {
+    env.http
+        .post(format!("{}/api/week", env.base))
+        .header("x-forwarded-for", forwarded)
+        .form(&[("form", "demo"), ("element", "tid"), ("week", "2026-12-02")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // The test client connects from 127.0.0.1, which is not a trusted proxy here.
+    let env = Env::start_with(Options::default(), |c| c.server.rate_limit_per_minute = 3).await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    for (i, s) in free.iter().take(3).enumerate() {
+        let fake = format!("198.51.100.{i}");
+        let res = reserve_as(&env, Some(&fake), s["id"].as_str().unwrap()).await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    // A fresh made-up address each time does not buy a fresh budget.
+    let res = reserve_as(&env, Some("203.0.113.77"), free[3]["id"].as_str().unwrap()).await;
+    assert_eq!(res.status().as_u16(), 429);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_citizen_has_their_own_budget_and_is_told_when_to_retry() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.rate_limit_per_minute = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    // What the citizen put at the left is not believed: the proxy's right-most entry is.
+    for i in 0..2 {
+        let res = reserve_as(&env, Some(&format!("10.9.9.{i}, 198.51.100.1")), &id(i)).await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let res = reserve_as(&env, Some("10.9.9.9, 198.51.100.1"), &id(2)).await;
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"error": "rate_limited"})
+    );
+    // Another citizen behind the same proxy is not locked out.
+    let res = reserve_as(&env, Some("198.51.100.2"), &id(2)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    // The proxy itself (no header) is a client of its own.
+    let res = reserve_as(&env, None, &id(3)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    // An IPv6 citizen rotating through their /64 is one client.
+    let res = reserve_as(&env, Some("2001:db8:5:6::1"), &id(4)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let res = reserve_as(&env, Some("2001:db8:5:6::2"), &id(5)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let res = reserve_as(&env, Some("2001:db8:5:6:ffff::3"), &id(6)).await;
+    assert_eq!(res.status().as_u16(), 429);
+}
+
+#[tokio::test]
+async fn reads_and_writes_have_separate_budgets() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.read_rate_limit_per_minute = 4;
+        c.server.rate_limit_per_minute = 100;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..4 {
+        assert_eq!(week_as(&env, "198.51.100.9").await, 200);
+    }
+    assert_eq!(week_as(&env, "198.51.100.9").await, 429);
+    // Reading too much does not stop the citizen from booking what they chose.
+    let res = reserve_as(&env, Some("198.51.100.9"), &slot).await;
+    assert_eq!(res.status().as_u16(), 200);
+    // Nor anybody else from reading.
+    assert_eq!(week_as(&env, "198.51.100.10").await, 200);
+}
