@@ -194,6 +194,8 @@ pub struct ExchangeConfig {
     pub hold_sweep: std::time::Duration,
     /// How many weeks ahead (from this week) the sweep looks.
     pub hold_sweep_weeks: u64,
+    /// Graph reads per calendar and minute at most; past it, the last good week is served.
+    pub max_graph_reads_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -484,6 +486,7 @@ mod raw {
         pub hold_seconds: u64,
         pub hold_sweep_seconds: u64,
         pub hold_sweep_weeks: u64,
+        pub max_graph_reads_per_minute: u32,
     }
 
     impl Default for Exchange {
@@ -501,6 +504,7 @@ mod raw {
                 hold_seconds: 900,
                 hold_sweep_seconds: 60,
                 hold_sweep_weeks: 8,
+                max_graph_reads_per_minute: 120,
             }
         }
     }
@@ -761,6 +765,12 @@ mod raw {
                     format!("must be 5–86400 (got {})", x.hold_seconds),
                 ));
             }
+            if !(1..=10_000).contains(&x.max_graph_reads_per_minute) {
+                return Err(err(
+                    "[exchange] max_graph_reads_per_minute".into(),
+                    format!("must be 1–10000 (got {})", x.max_graph_reads_per_minute),
+                ));
+            }
             if !(1..=53).contains(&x.hold_sweep_weeks) {
                 return Err(err(
                     "[exchange] hold_sweep_weeks".into(),
@@ -817,6 +827,7 @@ mod raw {
                 hold: std::time::Duration::from_secs(x.hold_seconds),
                 hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
                 hold_sweep_weeks: x.hold_sweep_weeks,
+                max_graph_reads_per_minute: x.max_graph_reads_per_minute,
             };
 
             let mut calendars = Vec::new();

@@ -73,6 +73,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             hold: Duration::from_secs(900),
             hold_sweep: Duration::from_secs(30),
             hold_sweep_weeks: 5,
+            max_graph_reads_per_minute: 600,
         },
         calendars: vec![CalendarConfig {
             name: seed::DEMO_CALENDAR.into(),

@@ -20,6 +20,8 @@ pub struct Metrics {
     /// Children of the two week counters, resolved once: they count every week read.
     pub week_cache_hit: IntCounter,
     pub week_cache_miss: IntCounter,
+    /// Week reads answered from the last good read (the calendar's Graph read ceiling).
+    pub week_cache_stale: IntCounter,
     pub week_answer_hit: IntCounter,
     pub week_answer_miss: IntCounter,
 }
@@ -97,6 +99,7 @@ impl Default for Metrics {
             },
             week_cache_hit: week_cache.with_label_values(&["hit"]),
             week_cache_miss: week_cache.with_label_values(&["miss"]),
+            week_cache_stale: week_cache.with_label_values(&["stale"]),
             week_answer_hit: week_answers.with_label_values(&["hit"]),
             week_answer_miss: week_answers.with_label_values(&["miss"]),
             week_cache,

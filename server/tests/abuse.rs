@@ -112,3 +112,100 @@ async fn reads_and_writes_have_separate_budgets() {
     // Nor anybody else from reading.
     assert_eq!(week_as(&env, "198.51.100.10").await, 200);
 }
+
+/// A made-up hold token of the right shape.
+fn made_up_token(i: usize) -> String {
+    format!("{i:0>22}")
+}
+
+#[tokio::test]
+async fn reading_every_week_and_releasing_with_made_up_tokens_costs_one_read_per_week() {
+    let env = Env::start_with(Options::default(), |c| {
+        // Longer than the test runs: "per cache lifetime" is then the whole test.
+        c.exchange.cache_ttl = std::time::Duration::from_secs(3600);
+        c.server.read_rate_limit_per_minute = 1_000_000;
+        c.server.rate_limit_per_minute = 1_000_000;
+    })
+    .await;
+    let start = env.sim.stats();
+    let mut releases = 0;
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    for round in 0..3 {
+        for w in 0..53u64 {
+            let day = (monday + chrono::Days::new(7 * w)).to_string();
+            let (status, week) = env.week("demo", &day).await;
+            assert_eq!(status, 200, "{week}");
+            // Give back every slot shown with a token that holds none of them.
+            for slot in week["slots"].as_array().unwrap() {
+                releases += 1;
+                let (status, _) = env
+                    .release("demo", slot["id"].as_str().unwrap(), &made_up_token(round))
+                    .await;
+                assert_eq!(status, 200);
+            }
+        }
+    }
+    let end = env.sim.stats();
+    let reads = end.calendar_view_requests - start.calendar_view_requests;
+    assert!(releases >= 500, "only {releases} releases were tried");
+    assert!(reads <= 53, "{reads} calendarView reads for 53 weeks");
+    assert!(reads >= 1);
+    assert_eq!(end.event_gets, start.event_gets, "no event was read");
+    assert_eq!(
+        end.event_patches, start.event_patches,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_never_books() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.exchange.max_graph_reads_per_minute = 2;
+    })
+    .await;
+    let (status, first) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200);
+    assert!(first.get("stale").is_none());
+    let (status, _) = env.week("demo", "2026-12-09").await;
+    assert_eq!(status, 200);
+    // The ceiling is reached: a week never read cannot be shown.
+    let (status, body) = env.week("demo", "2026-12-16").await;
+    assert_eq!(
+        (status, body),
+        (503, serde_json::json!({"error": "unavailable"}))
+    );
+
+    // A citizen reserves a slot; that week has to be read again, but cannot be this minute:
+    // its last good read is served, marked stale (the slot still looks free there).
+    let slot = slots_in_state(&first, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(status, 200);
+    let reads = env.sim.stats().calendar_view_requests;
+    let (status, stale) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200);
+    assert_eq!(stale["stale"], true);
+    assert_eq!(
+        env.sim.stats().calendar_view_requests,
+        reads,
+        "no Graph read"
+    );
+    assert!(slots_in_state(&stale, "free")
+        .iter()
+        .any(|s| s["id"] == slot.as_str()));
+    // Another citizen picking it from the stale week is told it is taken: the write path
+    // reads the event itself.
+    let (status, body) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+
+    // The next minute, the week is read from Graph again.
+    env.advance(chrono::TimeDelta::seconds(61));
+    let (status, fresh) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200);
+    assert!(fresh.get("stale").is_none());
+    assert!(slots_in_state(&fresh, "free")
+        .iter()
+        .all(|s| s["id"] != slot.as_str()));
+}

@@ -69,10 +69,10 @@ impl WeekCache {
         result
     }
 
-    /// Forgets every week of a calendar (after a write).
-    pub fn invalidate(&self, calendar: &str) {
+    /// Forgets one week of a calendar (after a write to an event in it).
+    pub fn invalidate_week(&self, calendar: &str, monday: chrono::NaiveDate) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(c, _), _| c != calendar);
+        entries.retain(|(c, m), _| c != calendar || *m != monday);
     }
 }
 
@@ -106,14 +106,26 @@ mod tests {
             assert!(t.await.unwrap().is_ok());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        cache.invalidate("Borgerservice");
+        cache.invalidate_week("Borgerservice", key.1);
         let _ = cache
-            .get_or_fetch(key, || async {
+            .get_or_fetch(key.clone(), || async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Ok(vec![])
             })
             .await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Forgetting another week leaves this one; forgetting this one does not.
+        let next = key.1 + chrono::Days::new(7);
+        cache.invalidate_week("Borgerservice", next);
+        let fetch = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![])
+        };
+        let _ = cache.get_or_fetch(key.clone(), fetch).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        cache.invalidate_week("Borgerservice", key.1);
+        let _ = cache.get_or_fetch(key, fetch).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

@@ -56,7 +56,15 @@ pub struct Booket {
     metrics: crate::metrics::Metrics,
     prepared: Mutex<HashMap<(String, String, NaiveDate), PreparedWeek>>,
     answers: Mutex<HashMap<(String, String, NaiveDate), CachedAnswer>>,
+    /// Graph reads per calendar in the current minute of the clock: (minute, count).
+    reads: Mutex<HashMap<String, (i64, u32)>>,
+    /// The last week read from Graph per (calendar, Monday): served, marked stale, when
+    /// the calendar's read ceiling is reached.
+    last_good: Mutex<HashMap<cache::WeekKey, Arc<Vec<wire::Event>>>>,
 }
+
+/// Most weeks kept as last good reads per calendar (a year and a bit).
+const LAST_GOOD_WEEKS: usize = 60;
 
 /// A week answer as JSON, kept while the week read it came from is current and no slot's
 /// state can have changed with the clock.
@@ -104,7 +112,25 @@ impl Booket {
             metrics,
             prepared: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
+            reads: Mutex::new(HashMap::new()),
+            last_good: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts one Graph read of `cal` against its ceiling for this minute; false when the
+    /// ceiling is reached (nothing may be read from Graph until the next minute).
+    fn take_read(&self, cal: &CalendarConfig) -> bool {
+        let minute = (self.clock)().timestamp().div_euclid(60);
+        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = reads.entry(cal.name.clone()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= self.config.exchange.max_graph_reads_per_minute {
+            return false;
+        }
+        entry.1 += 1;
+        true
     }
 
     pub fn graph(&self) -> &GraphClient {
@@ -215,16 +241,22 @@ impl Booket {
         self.drafts_enabled = true;
     }
 
-    /// The events of one local week, from the cache or Graph.
+    /// The events of one local week, from the cache or Graph; `true` when they are the last
+    /// good read served because the calendar's Graph read ceiling is reached (stale: the
+    /// write path's own read decides any booking).
     async fn week_events(
         &self,
         cal: &CalendarConfig,
         monday: NaiveDate,
-    ) -> Result<Arc<Vec<wire::Event>>, GraphError> {
+    ) -> Result<(Arc<Vec<wire::Event>>, bool), GraphError> {
         let fetched = std::sync::atomic::AtomicBool::new(false);
+        let key = (cal.name.clone(), monday);
         let result = self
             .cache
-            .get_or_fetch((cal.name.clone(), monday), || async {
+            .get_or_fetch(key.clone(), || async {
+                if !self.take_read(cal) {
+                    return Err(GraphError::ReadCeiling);
+                }
                 fetched.store(true, std::sync::atomic::Ordering::Relaxed);
                 let start = local_midnight(cal.time_zone, monday);
                 let end = local_midnight(cal.time_zone, monday + Days::new(7));
@@ -252,7 +284,34 @@ impl Booket {
         } else {
             self.metrics.week_cache_hit.inc();
         }
-        result
+        let mut last_good = self.last_good.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(events) => {
+                if fetched.load(std::sync::atomic::Ordering::Relaxed) {
+                    if last_good.len() >= LAST_GOOD_WEEKS * self.config.calendars.len().max(1) {
+                        // Weeks in the past go first; should that not be enough, all.
+                        let this_week = monday_of((self.clock)().date_naive()) - Days::new(7);
+                        last_good.retain(|(_, m), _| *m >= this_week);
+                        if last_good.len() >= LAST_GOOD_WEEKS * self.config.calendars.len().max(1) {
+                            last_good.clear();
+                        }
+                    }
+                    last_good.insert(key, events.clone());
+                }
+                Ok((events, false))
+            }
+            Err(GraphError::ReadCeiling) => match last_good.get(&key) {
+                Some(events) => {
+                    self.metrics.week_cache_stale.inc();
+                    Ok((events.clone(), true))
+                }
+                None => {
+                    tracing::warn!(calendar = %cal.name, "Graph read ceiling reached and no earlier read of the week to serve");
+                    Err(GraphError::ReadCeiling)
+                }
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// The shown slots of a cached week read for one element, with their ids signed and
@@ -332,16 +391,17 @@ impl Booket {
         element: &str,
         week: Option<NaiveDate>,
         hold: &str,
-    ) -> Result<WeekView, BookingError> {
+    ) -> Result<(WeekView, bool), BookingError> {
         let (el, cal) = self.lookup(form, element)?;
         if !hold::is_valid_token(hold) {
             return Err(BookingError::invalid("hold"));
         }
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
-        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let (events, stale) = self.week_events(cal, monday).await.map_err(unavailable)?;
         self.build_week(form, &el, cal, monday, &events, now, hold)
             .await
+            .map(|view| (view, stale))
     }
 
     /// The week answer from this week's events (`monday`'s read), for this moment and
@@ -380,7 +440,7 @@ impl Booket {
                 if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
                     break;
                 }
-                let evs = self.week_events(cal, m).await.map_err(unavailable)?;
+                let (evs, _) = self.week_events(cal, m).await.map_err(unavailable)?;
                 if has_free(&self.slots(&self.prepared(form, el, cal, m, &evs), el, cal, now, hold))
                 {
                     found = Some(m);
@@ -584,19 +644,36 @@ impl Backend for Booket {
         week: Option<NaiveDate>,
         hold: &str,
     ) -> Result<Bytes, BookingError> {
-        let serialise = |view: &WeekView| {
-            serde_json::to_vec(view)
-                .map(Bytes::from)
-                .map_err(|_| BookingError::Internal)
+        /// A week answer marked as served from the last good read.
+        #[derive(serde::Serialize)]
+        struct Stale<'a> {
+            #[serde(flatten)]
+            view: &'a WeekView,
+            stale: bool,
+        }
+        let serialise = |view: &WeekView, stale: bool| {
+            let json = if stale {
+                serde_json::to_vec(&Stale { view, stale })
+            } else {
+                serde_json::to_vec(view)
+            };
+            json.map(Bytes::from).map_err(|_| BookingError::Internal)
         };
         if !hold.is_empty() {
             // The answer marks this citizen's own hold: theirs alone.
-            return serialise(&self.week(form, element, week, hold).await?);
+            let (view, stale) = self.week(form, element, week, hold).await?;
+            return serialise(&view, stale);
         }
         let (el, cal) = self.lookup(form, element)?;
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
-        let events = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let (events, stale) = self.week_events(cal, monday).await.map_err(unavailable)?;
+        if stale {
+            let view = self
+                .build_week(form, &el, cal, monday, &events, now, hold)
+                .await?;
+            return serialise(&view, true);
+        }
         let key = (form.to_owned(), el.name.clone(), monday);
         if let Some(hit) = self.lock_answers().get(&key) {
             if Arc::ptr_eq(&hit.events, &events) && now < hit.until {
@@ -608,7 +685,7 @@ impl Backend for Booket {
         let view = self
             .build_week(form, &el, cal, monday, &events, now, hold)
             .await?;
-        let json = serialise(&view)?;
+        let json = serialise(&view, false)?;
         // An empty week's answer also depends on later weeks (the next free one): not kept.
         if view.next_free_week.is_none() {
             let until = stable_until(&self.prepared(form, &el, cal, monday, &events), cal, now);
@@ -631,8 +708,14 @@ impl Backend for Booket {
     async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let extend = !req.hold.is_empty();
+        let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
+        let other = self.week_of_slot(&req.form, &req.element, &req.release_slot_id);
         let result = self.reserve_slot(req).await;
-        self.after_write(cal, &result);
+        self.after_write(cal, week, &result);
+        if matches!(result, Ok((_, true))) {
+            self.after_write(cal, other, &result);
+        }
+        let result = result.map(|(hold, _)| hold);
         let label = match (&result, extend) {
             (Ok(_), false) => "reserved",
             (Ok(_), true) => "reserved_again",
@@ -650,18 +733,23 @@ impl Backend for Booket {
         hold: &str,
     ) -> Result<(), BookingError> {
         let (_, cal) = self.lookup(form, element)?;
+        let week = self.week_of_slot(form, element, slot_id);
         let result = self.release_slot(form, element, slot_id, hold).await;
-        self.after_write(cal, &result);
+        // A release that wrote nothing leaves the cache as it is.
+        if !matches!(result, Ok(false)) {
+            self.after_write(cal, week, &result);
+        }
         if result.is_ok() {
             self.metrics.holds.with_label_values(&["released"]).inc();
         }
-        result
+        result.map(|_| ())
     }
 
     async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
+        let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
         let result = self.book_slot(req).await;
-        self.after_write(cal, &result);
+        self.after_write(cal, week, &result);
         let label = if result.is_ok() {
             "booked"
         } else {
@@ -673,13 +761,30 @@ impl Backend for Booket {
 }
 
 impl Booket {
-    /// Whether we wrote or found the slot changed, the cached weeks may now be wrong.
-    fn after_write<T>(&self, cal: &CalendarConfig, result: &Result<T, BookingError>) {
-        if matches!(
-            result,
-            Ok(_) | Err(BookingError::Taken) | Err(BookingError::Unavailable)
-        ) {
-            self.cache.invalidate(&cal.name);
+    /// Monday of the local week of the slot behind an id issued for this element.
+    fn week_of_slot(&self, form: &str, element: &str, slot_id: &str) -> Option<NaiveDate> {
+        let (_, cal) = self.lookup(form, element).ok()?;
+        let slot = self.signer.verify(form, element, slot_id)?;
+        Some(monday_of(
+            slot.start.with_timezone(&cal.time_zone).date_naive(),
+        ))
+    }
+
+    /// When we wrote or found the slot changed, its cached week may now be wrong: only
+    /// that week is read again. A refused call (rules, input, rate) changes nothing.
+    fn after_write<T>(
+        &self,
+        cal: &CalendarConfig,
+        week: Option<NaiveDate>,
+        result: &Result<T, BookingError>,
+    ) {
+        if let Some(monday) = week {
+            if matches!(
+                result,
+                Ok(_) | Err(BookingError::Taken) | Err(BookingError::Unavailable)
+            ) {
+                self.cache.invalidate_week(&cal.name, monday);
+            }
         }
     }
 }

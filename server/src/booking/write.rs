@@ -82,6 +82,13 @@ pub(super) fn claim_from(
     }
 }
 
+/// Monday of the local week an event starts in.
+fn week_of(cal: &CalendarConfig, event: &wire::Event) -> Option<chrono::NaiveDate> {
+    wire::to_utc(&event.start)
+        .ok()
+        .map(|s| monday_of(s.with_timezone(&cal.time_zone).date_naive()))
+}
+
 impl Booket {
     /// Reads the event behind a slot id and checks it is still the slot that was offered:
     /// not cancelled, not all-day, not moved.
@@ -233,8 +240,12 @@ impl Booket {
     }
 
     /// Reserves (or extends) a slot for the holder of `req.hold` (a new holder when empty),
-    /// then gives back `req.release_slot_id` if that was theirs.
-    pub(super) async fn reserve_slot(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
+    /// then gives back `req.release_slot_id` if that was theirs. Also says whether that
+    /// second slot was written.
+    pub(super) async fn reserve_slot(
+        &self,
+        req: ReserveRequest,
+    ) -> Result<(Hold, bool), BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
         if !hold::is_valid_token(&req.hold) {
             return Err(BookingError::invalid("hold"));
@@ -252,56 +263,66 @@ impl Booket {
             let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
+        let mut released = false;
         if !req.release_slot_id.is_empty() && req.release_slot_id != req.slot_id {
-            if let Err(e) = self
+            match self
                 .release_slot(&req.form, &req.element, &req.release_slot_id, &token)
                 .await
             {
+                Ok(wrote) => released = wrote,
                 // The old hold lapses by itself; the new one stands.
-                tracing::warn!("could not give back the previous hold: {e}");
+                Err(e) => tracing::warn!("could not give back the previous hold: {e}"),
             }
         }
-        Ok(Hold {
+        let hold = Hold {
             slot_id: req.slot_id,
             token,
             expires: expires.with_timezone(&cal.time_zone).fixed_offset(),
             seconds_left: hold_for.as_secs().min(u64::from(u32::MAX)) as u32,
-        })
+        };
+        Ok((hold, released))
     }
 
-    /// Gives a slot back if `token` holds it; anything else is left alone.
+    /// Gives a slot back if `token` holds it; anything else is left alone. True when
+    /// Graph was written to. Whether the token holds the slot is judged from the week as
+    /// cached first (one read per week and cache lifetime at most), so a release with a
+    /// made-up token costs no Graph call and clears no cache.
     pub(super) async fn release_slot(
         &self,
         form: &str,
         element: &str,
         slot_id: &str,
         token: &str,
-    ) -> Result<(), BookingError> {
+    ) -> Result<bool, BookingError> {
         let (_, cal, slot) = self.verify(form, element, slot_id)?;
         if token.is_empty() || !hold::is_valid_token(token) {
             return Err(BookingError::invalid("hold"));
+        }
+        let now = (self.clock)();
+        let markers = &self.config.exchange.markers;
+        let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        let (week, _) = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let held = week.iter().any(|e| {
+            e.id == slot.event_id && matches!(claim_of(e, markers, now, token), Claim::Mine { .. })
+        });
+        if !held {
+            return Ok(false);
         }
         let _guard = self.locks.lock(&slot.event_id).await;
         let event = match self.read_slot(cal, &slot).await {
             Ok(e) => e,
             // Gone, moved or cancelled: nothing of ours to give back.
-            Err(BookingError::Taken) => return Ok(()),
+            Err(BookingError::Taken) => return Ok(false),
             Err(e) => return Err(e),
         };
-        if !matches!(
-            claim_of(&event, &self.config.exchange.markers, (self.clock)(), token),
-            Claim::Mine { .. }
-        ) {
-            return Ok(());
+        if !matches!(claim_of(&event, markers, now, token), Claim::Mine { .. }) {
+            return Ok(false);
         }
-        let subject = base_subject(
-            event.subject.as_deref().unwrap_or(""),
-            &self.config.exchange.markers,
-        )
-        .to_owned();
+        let subject = base_subject(event.subject.as_deref().unwrap_or(""), markers).to_owned();
         match self.write_subject(cal, &event, &subject, ENDED).await {
+            Ok(_) => Ok(true),
             // Changed since we read it: no longer ours to touch.
-            Ok(_) | Err(BookingError::Taken) => Ok(()),
+            Err(BookingError::Taken) => Ok(true),
             Err(e) => Err(e),
         }
     }
@@ -747,7 +768,7 @@ impl Booket {
                 .calendar_view(&creds, &cal.owner, &id, start, end, HOLD_PROPERTY)
                 .await?;
             let markers = &self.config.exchange.markers;
-            let mut changed = false;
+            let mut changed = std::collections::BTreeSet::new();
             for event in events {
                 let subject = event.subject.clone().unwrap_or_default();
                 let lapsed = marker_of(&subject, markers) == Some(Marker::Reserved)
@@ -786,17 +807,19 @@ impl Booket {
                 {
                     Ok(_) => {
                         released += 1;
-                        changed = true;
+                        changed.insert(week_of(cal, &event));
                     }
-                    Err(BookingError::Taken) => changed = true,
+                    Err(BookingError::Taken) => {
+                        changed.insert(week_of(cal, &event));
+                    }
                     Err(e) => {
                         stuck += 1;
                         tracing::warn!(event = %event.id, "could not release a lapsed hold: {e}")
                     }
                 }
             }
-            if changed {
-                self.cache.invalidate(&cal.name);
+            for monday in changed.into_iter().flatten() {
+                self.cache.invalidate_week(&cal.name, monday);
             }
         }
         self.metrics.holds_stuck.set(stuck);

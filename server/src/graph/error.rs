@@ -28,7 +28,7 @@ impl TokenRefusal {
         } else if has(90_002) || has(900_023) {
             "the tenant was not found — check tenant_id (a GUID or a verified domain) and the login base URL"
         } else if has(70_011) || has(1_002_012) {
-            "the scope is invalid — the Graph base URL must give a scope ending in /.default"
+            "the scope is invalid — set [exchange] graph_scope to the Graph resource of your cloud (…/.default)"
         } else if has(7_000_112) {
             "the application is disabled in Entra ID"
         } else if self.error == "invalid_client" {
@@ -58,6 +58,10 @@ pub enum GraphError {
     Unavailable { status: u16 },
     #[error("Graph rejected the request ({status} {code})")]
     Rejected { status: u16, code: String },
+    /// Booket's own ceiling on Graph reads per calendar and minute was reached; nothing was
+    /// sent to Graph.
+    #[error("the calendar's Graph read ceiling for this minute is reached")]
+    ReadCeiling,
     #[error("could not reach {what}: {message}")]
     Transport { what: &'static str, message: String },
     #[error("unexpected response from Graph: {0}")]
