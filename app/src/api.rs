@@ -77,23 +77,52 @@ mod backend {
         pub value: String,
     }
 
-    /// A file as received.
+    /// A file as received: streamed to an unnamed temporary file while the request was
+    /// read (so it never sits in memory whole; the file is gone when the last handle
+    /// closes), or held in memory.
     #[derive(Clone)]
     pub struct Upload {
+        /// The name the browser sent (the server makes it safe before using it).
         pub name: String,
-        pub content_type: String,
-        pub bytes: Vec<u8>,
+        pub len: usize,
+        pub content: UploadContent,
+    }
+
+    #[derive(Clone)]
+    pub enum UploadContent {
+        Memory(Arc<Vec<u8>>),
+        File(Arc<std::fs::File>),
+    }
+
+    impl Upload {
+        pub fn in_memory(name: &str, bytes: Vec<u8>) -> Upload {
+            Upload {
+                name: name.to_owned(),
+                len: bytes.len(),
+                content: UploadContent::Memory(Arc::new(bytes)),
+            }
+        }
+
+        /// `len` bytes from `offset` (fewer at the end). Reads the temporary file in place,
+        /// without moving a shared cursor, so every handle may read at once.
+        pub fn read_at(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
+            let end = offset.saturating_add(len).min(self.len);
+            let start = offset.min(end);
+            match &self.content {
+                UploadContent::Memory(b) => Ok(b[start..end.min(b.len())].to_vec()),
+                UploadContent::File(f) => {
+                    use std::os::unix::fs::FileExt;
+                    let mut buf = vec![0; end - start];
+                    f.read_exact_at(&mut buf, start as u64)?;
+                    Ok(buf)
+                }
+            }
+        }
     }
 
     impl std::fmt::Debug for Upload {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(
-                f,
-                "Upload({:?}, {}, {} bytes)",
-                self.name,
-                self.content_type,
-                self.bytes.len()
-            )
+            write!(f, "Upload({:?}, {} bytes)", self.name, self.len)
         }
     }
 
@@ -195,7 +224,7 @@ mod backend {
         register_explicit::<super::ReserveSlot>();
         register_explicit::<super::ReleaseSlot>();
         register_explicit::<super::BookSlot>();
-        register_explicit::<super::BookWithForm>();
+        // `/api/book_form` streams its files and is served by the server itself.
     }
 }
 
@@ -295,92 +324,4 @@ pub async fn book_slot(
             fields: Vec::new(),
         })
         .await
-}
-
-/// Books a slot and sends the form along: its upload fields' files (`file` parts) and its
-/// fields (`field` parts, JSON `{"name","label","value"}`), plus `form`, `element`, `slot_id`,
-/// `idempotency_key` and `hold` as text parts.
-#[server(prefix = "/api", endpoint = "book_form", input = leptos::server_fn::codec::MultipartFormData)]
-pub async fn book_with_form(
-    data: leptos::server_fn::codec::MultipartData,
-) -> Result<Receipt, BookingError> {
-    let mut parts = data
-        .into_inner()
-        .ok_or_else(|| BookingError::invalid("request"))?;
-    let mut req = BookRequest {
-        form: String::new(),
-        element: String::new(),
-        slot_id: String::new(),
-        idempotency_key: String::new(),
-        hold: String::new(),
-        files: Vec::new(),
-        fields: Vec::new(),
-    };
-
-    while let Some(field) = parts
-        .next_field()
-        .await
-        .map_err(|_| BookingError::invalid("request"))?
-    {
-        let name = field.name().unwrap_or("").to_owned();
-        match name.as_str() {
-            "file" => {
-                let file_name = field.file_name().unwrap_or("").to_owned();
-                let content_type = field
-                    .content_type()
-                    .map(|m| m.essence_str().to_owned())
-                    .unwrap_or_else(|| "application/octet-stream".into());
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|_| BookingError::invalid("file"))?;
-                // An empty file input still sends one nameless, empty part.
-                if file_name.is_empty() && bytes.is_empty() {
-                    continue;
-                }
-                req.files.push(Upload {
-                    name: file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            "field" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|_| BookingError::invalid("field"))?;
-                let f: FormField =
-                    serde_json::from_str(&text).map_err(|_| BookingError::invalid("field"))?;
-                if f.name.len() > 200
-                    || f.label.len() > 500
-                    || f.value.len() > 20_000
-                    || req.fields.len() >= 200
-                {
-                    return Err(BookingError::invalid("field"));
-                }
-                req.fields.push(f);
-            }
-            "form" | "element" | "slot_id" | "idempotency_key" | "hold" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|_| BookingError::invalid(&name))?;
-                let slot = match name.as_str() {
-                    "form" => &mut req.form,
-                    "element" => &mut req.element,
-                    "slot_id" => &mut req.slot_id,
-                    "idempotency_key" => &mut req.idempotency_key,
-                    _ => &mut req.hold,
-                };
-                *slot = text;
-            }
-            _ => return Err(BookingError::invalid("request")),
-        }
-    }
-    short_text("form", &req.form, 64)?;
-    short_text("element", &req.element, 64)?;
-    short_text("slot_id", &req.slot_id, 1024)?;
-    key_text("idempotency_key", &req.idempotency_key)?;
-    optional_text("hold", &req.hold, 64)?;
-    backend()?.book(req).await
 }

@@ -337,6 +337,12 @@ pub fn error_text(lang: Lang, err: &BookingError) -> String {
         (Lang::En, FileProblem::Type) => {
             format!("The file type of “{name}” cannot be accepted. Use e.g. PDF, Word or images.")
         }
+        (Lang::Da, FileProblem::Content) => {
+            format!("Indholdet af “{name}” passer ikke til filtypen. Gem filen igen i det rigtige format.")
+        }
+        (Lang::En, FileProblem::Content) => {
+            format!("The content of “{name}” does not match its file type. Save it again in the right format.")
+        }
     }
 }
 

@@ -134,6 +134,13 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Which forwarding header they write.
     pub forwarded_header: crate::clients::ForwardedHeader,
+    /// Bookings that read files at once; more wait briefly, then are told to try again.
+    pub max_concurrent_uploads: usize,
+    /// Longest time for a whole request, and for a booking with files.
+    pub request_timeout: std::time::Duration,
+    pub upload_timeout: std::time::Duration,
+    /// Longest wait for the next piece of a request body.
+    pub body_timeout: std::time::Duration,
     /// Key that signs slot ids. All instances behind one load balancer need the same key;
     /// without one a random key is made at start.
     pub slot_key: Option<SecretString>,
@@ -156,9 +163,11 @@ impl Default for UploadLimits {
             max_files: 10,
             max_file_bytes: 25 * 1024 * 1024,
             max_total_bytes: 30 * 1024 * 1024,
+            // Not doc, xls or rtf: legacy formats that can carry macros or exploits, opened
+            // by staff in Outlook. An administrator may add them (README, Hardening).
             allowed_types: [
-                "pdf", "png", "jpg", "jpeg", "gif", "heic", "tif", "tiff", "txt", "rtf", "doc",
-                "docx", "odt", "xls", "xlsx", "ods", "csv",
+                "pdf", "png", "jpg", "jpeg", "gif", "heic", "tif", "tiff", "txt", "docx", "odt",
+                "xlsx", "ods", "csv",
             ]
             .map(String::from)
             .to_vec(),
@@ -449,6 +458,10 @@ mod raw {
         pub read_rate_limit_per_minute: u32,
         pub trusted_proxies: Vec<String>,
         pub forwarded_header: crate::clients::ForwardedHeader,
+        pub max_concurrent_uploads: usize,
+        pub request_timeout_seconds: u64,
+        pub upload_timeout_seconds: u64,
+        pub body_timeout_seconds: u64,
     }
 
     impl Default for Server {
@@ -467,6 +480,10 @@ mod raw {
                 read_rate_limit_per_minute: 240,
                 trusted_proxies: vec![],
                 forwarded_header: Default::default(),
+                max_concurrent_uploads: 8,
+                request_timeout_seconds: 30,
+                upload_timeout_seconds: 600,
+                body_timeout_seconds: 20,
             }
         }
     }
@@ -703,6 +720,27 @@ mod raw {
                     ));
                 }
             }
+            for (field, value, range) in [
+                (
+                    "max_concurrent_uploads",
+                    s.max_concurrent_uploads as u64,
+                    1..=256,
+                ),
+                (
+                    "request_timeout_seconds",
+                    s.request_timeout_seconds,
+                    1..=3600,
+                ),
+                ("upload_timeout_seconds", s.upload_timeout_seconds, 1..=7200),
+                ("body_timeout_seconds", s.body_timeout_seconds, 1..=600),
+            ] {
+                if !range.contains(&value) {
+                    return Err(err(
+                        format!("[server] {field}"),
+                        format!("must be {}–{} (got {value})", range.start(), range.end()),
+                    ));
+                }
+            }
             let mut trusted_proxies = Vec::new();
             for p in &s.trusted_proxies {
                 let net = p
@@ -721,6 +759,10 @@ mod raw {
                 read_rate_limit_per_minute: s.read_rate_limit_per_minute,
                 trusted_proxies,
                 forwarded_header: s.forwarded_header,
+                max_concurrent_uploads: s.max_concurrent_uploads,
+                request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
+                upload_timeout: std::time::Duration::from_secs(s.upload_timeout_seconds),
+                body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
                 uploads,
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,

@@ -56,6 +56,10 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             read_rate_limit_per_minute: 6000,
             trusted_proxies: vec![],
             forwarded_header: Default::default(),
+            max_concurrent_uploads: 8,
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
+            body_timeout: Duration::from_secs(20),
             slot_key: None,
         },
         exchange: ExchangeConfig {

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod metrics;
 pub mod sim;
 pub mod summary;
+pub mod uploads;
 pub mod web;
 
 use booking::{Booket, Clock, SlotSigner};

@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 /// What every request handler needs. One `Arc`, so the per-request clones axum makes
 /// cost one atomic increment (they showed up in profiles under load).
@@ -32,6 +33,10 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// Reads (element, week) and writes (reserve, release, book) per client.
     pub budgets: Arc<Budgets>,
+    /// Places for bookings that read files (`max_concurrent_uploads`).
+    pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Bookings with files under way per client.
+    pub uploads_by_client: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -93,6 +98,10 @@ impl AppState {
         AppState(Arc::new(Shared {
             booket,
             budgets,
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                config.server.max_concurrent_uploads,
+            )),
+            uploads_by_client: Arc::default(),
             config,
             metrics,
         }))
@@ -125,15 +134,37 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     // The booking that carries the form's files may be as large as the upload limits allow
     // (plus room for the fields); every other call is small.
     let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
+    let server = &state.config.server;
+    // No request may take longer than its time-out, nor wait longer than `body_timeout`
+    // for the next piece of its body (a trickling client is cut off).
+    let timeouts = |whole: std::time::Duration| {
+        tower::ServiceBuilder::new()
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                whole,
+            ))
+            .layer(RequestBodyTimeoutLayer::new(server.body_timeout))
+    };
     let api =
         Router::new()
             .route(
                 "/api/book_form",
-                post(server_fn).layer(RequestBodyLimitLayer::new(max_form)),
+                post(server_fn).layer(
+                    tower::ServiceBuilder::new()
+                        // The files are streamed within the upload limits (uploads.rs), not
+                        // held to axum's default 2 MB.
+                        .layer(axum::extract::DefaultBodyLimit::disable())
+                        .layer(RequestBodyLimitLayer::new(max_form))
+                        .layer(timeouts(server.upload_timeout)),
+                ),
             )
             .route(
                 "/api/{*fn_name}",
-                post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
+                post(server_fn).layer(
+                    tower::ServiceBuilder::new()
+                        .layer(RequestBodyLimitLayer::new(max_body))
+                        .layer(timeouts(server.request_timeout)),
+                ),
             )
             .layer(tower::ServiceBuilder::new().layer(cors).layer(
                 SetResponseHeaderLayer::overriding(
@@ -310,6 +341,9 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         );
         return res;
     }
+    if path == "/api/book_form" {
+        return crate::uploads::book_form(state, req, client).await;
+    }
     let backend = state.booket.clone() as Arc<dyn Backend>;
     let res = app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req))
         .await
@@ -360,7 +394,7 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     typed_error(BookingError::Internal)
 }
 
-fn typed_error(e: BookingError) -> Response {
+pub(crate) fn typed_error(e: BookingError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [("serverfnerror", "1")], axum::Json(e)).into_response()
 }

@@ -209,3 +209,67 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
         .iter()
         .all(|s| s["id"] != slot.as_str()));
 }
+
+/// A booking with a file whose body never ends: only an answer given before the file was
+/// read can come back.
+async fn book_form_without_end(env: &Env, slot: &str) -> (u16, serde_json::Value) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(b"%PDF-1.7\n".to_vec())).await.unwrap();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("form", "demo")
+        .text("element", "tid")
+        .text("slot_id", slot.to_owned())
+        .text("idempotency_key", "k1")
+        .part(
+            "file",
+            reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream))
+                .file_name("endeløs.pdf"),
+        );
+    // (The bound only keeps a server that waits for the file from hanging the run.)
+    let res = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        env.http
+            .post(format!("{}/api/book_form", env.base))
+            .multipart(form)
+            .send(),
+    )
+    .await
+    .expect("answered before the file ended")
+    .unwrap();
+    let status = res.status().as_u16();
+    let body = res.json().await.unwrap_or_default();
+    drop(tx);
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() {
+    let env = Env::start_with(Options::default(), |c| {
+        for form in &mut c.forms {
+            for el in &mut form.elements {
+                el.attach_documents = true;
+            }
+        }
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = format!("{}x", &slot[..slot.len() - 1]);
+    let (status, body) = book_form_without_end(&env, &forged).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_slot"))
+    );
+    // Someone else holds the slot: "taken", still before the file.
+    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(status, 200);
+    env.week("demo", "2026-12-02").await;
+    let (status, body) = book_form_without_end(&env, &slot).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("taken")));
+}

@@ -335,7 +335,7 @@ async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() 
             "a.pdf",
             "application/pdf",
             "booket-tag",
-            b"%PDF-1.7",
+            &b"%PDF-1.7".to_vec(),
         )
         .await
         .unwrap();

@@ -88,7 +88,8 @@ pub async fn book(
     post("book", &args).await
 }
 
-/// Books with the form's files and fields (see [`crate::api::book_with_form`]).
+/// Books with the form's files and fields: the booking's own parts first, then the fields, then
+/// the files (the server checks the slot before it reads a byte of the files).
 pub async fn book_form(data: web_sys::FormData) -> Result<Receipt, BookingError> {
     send("book_form", &data, None).await
 }

@@ -363,6 +363,7 @@ names!(FileProblem {
     "too_large" => FileProblem::TooLarge,
     "total_too_large" => FileProblem::TotalTooLarge,
     "type" => FileProblem::Type,
+    "content" => FileProblem::Content,
 });
 
 impl FromJson for ElementPublic {

@@ -130,6 +130,8 @@ pub enum FileProblem {
     TooLarge,
     TotalTooLarge,
     Type,
+    /// The bytes are not what the name says (e.g. a program renamed to .pdf).
+    Content,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,6 +310,7 @@ mod tests {
             FileProblem::TooLarge,
             FileProblem::TotalTooLarge,
             FileProblem::Type,
+            FileProblem::Content,
         ] {
             all.push(BookingError::Files {
                 problem,

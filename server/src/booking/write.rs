@@ -442,6 +442,47 @@ impl Booket {
         Ok(receipt)
     }
 
+    /// Before a booking's files are read: the slot id is genuine, the rules hold, and the
+    /// slot is free or this citizen's as far as the cached week knows (no Graph call when
+    /// the week is cached). The booking itself checks all of it again against Graph.
+    pub async fn precheck_upload(
+        &self,
+        form: &str,
+        element: &str,
+        slot_id: &str,
+        hold: &str,
+        idempotency_key: &str,
+    ) -> Result<crate::uploads::UploadPolicy, BookingError> {
+        let (el, cal, slot) = self.verify(form, element, slot_id)?;
+        if !hold::is_valid_token(hold) {
+            return Err(BookingError::invalid("hold"));
+        }
+        self.check_rules(&el, cal, slot.start, slot.end)?;
+        let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        let (week, _) = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let event = week
+            .iter()
+            .find(|e| e.id == slot.event_id)
+            .ok_or(BookingError::Taken)?;
+        let key = format!("{form}\u{1f}{element}\u{1f}{idempotency_key}");
+        let token = if hold.is_empty() {
+            hold::token_for(&key)
+        } else {
+            hold.to_owned()
+        };
+        match claim_of(event, &self.config.exchange.markers, (self.clock)(), &token) {
+            // A retry of this very booking (its answer was lost) is let through.
+            Claim::Booked if event.property(HOLD_PROPERTY) == Some(booked_value(&key).as_str()) => {
+            }
+            Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
+            Claim::Free | Claim::Mine { .. } => {}
+        }
+        Ok(crate::uploads::UploadPolicy {
+            take_files: el.attach_documents,
+            limits: self.config.server.uploads.clone(),
+        })
+    }
+
     /// Reads the slot's event and checks `token`'s holder may claim it; files a lapsed
     /// hold's owner left behind (their booking never finished) are removed first, so they
     /// never reach another citizen's booking.
@@ -617,9 +658,9 @@ impl Booket {
                     &cal.owner,
                     &slot.event_id,
                     &f.name,
-                    &f.content_type,
+                    f.content_type,
                     &tag,
-                    f.bytes,
+                    f.upload,
                 )
                 .await
                 .map_err(unavailable)?;

@@ -76,6 +76,44 @@ const _: () = assert!(
 const EVENT_FIELDS: &str =
     "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
 
+/// An attachment's content: in memory, or read a piece at a time (a citizen's upload kept
+/// in a temporary file), so a large file never has to be in memory whole. Reads are local
+/// (memory or the page cache) and made in place.
+pub trait AttachmentBody: Sync {
+    fn size(&self) -> usize;
+    /// `len` bytes from `offset` (fewer at the end).
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>>;
+}
+
+impl AttachmentBody for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
+        let start = offset.min(self.len());
+        Ok(self[start..offset.saturating_add(len).min(self.len())].to_vec())
+    }
+}
+
+impl AttachmentBody for app::api::Upload {
+    fn size(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
+        self.read_at(offset, len)
+    }
+}
+
+fn read_error(e: std::io::Error) -> GraphError {
+    tracing::error!("cannot read an attachment's content: {e}");
+    GraphError::Transport {
+        what: "the attachment's content",
+        message: "could not be read".into(),
+    }
+}
+
 /// The attachment fields Booket reads, `contentId` through the derived type's cast.
 pub const ATTACHMENT_FIELDS: &str = "id,name,microsoft.graph.fileAttachment/contentId";
 
@@ -507,10 +545,12 @@ impl GraphClient {
         name: &str,
         content_type: &str,
         content_id: &str,
-        bytes: &[u8],
+        content: &dyn AttachmentBody,
     ) -> Result<String, GraphError> {
         use base64::Engine;
-        if bytes.len() < SMALL_ATTACHMENT_LIMIT {
+        let size = content.size();
+        if size < SMALL_ATTACHMENT_LIMIT {
+            let bytes = content.read(0, size).map_err(read_error)?;
             let body = self
                 .send(
                     creds,
@@ -563,7 +603,7 @@ impl GraphClient {
                         "AttachmentItem": {
                             "attachmentType": "file",
                             "name": name,
-                            "size": bytes.len(),
+                            "size": size,
                             "contentId": content_id,
                         }
                     })),
@@ -573,7 +613,8 @@ impl GraphClient {
             .await?;
         let session: Session =
             serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
-        self.upload_chunks(creds, &session.upload_url, bytes).await
+        self.upload_chunks(creds, &session.upload_url, content)
+            .await
     }
 
     /// PUTs `bytes` to an upload URL in order, in chunks under 4 MB. The URL is
@@ -582,12 +623,14 @@ impl GraphClient {
         &self,
         creds: &AppCredentials,
         upload_url: &str,
-        bytes: &[u8],
+        content: &dyn AttachmentBody,
     ) -> Result<String, GraphError> {
-        let total = bytes.len();
+        let total = content.size();
         let mut start = 0;
         while start < total {
             let end = (start + UPLOAD_CHUNK).min(total);
+            // One chunk in memory at a time.
+            let chunk = bytes::Bytes::from(content.read(start, end - start).map_err(read_error)?);
             let mut attempt = 0u32;
             let res = loop {
                 attempt += 1;
@@ -605,7 +648,7 @@ impl GraphClient {
                         reqwest::header::CONTENT_RANGE,
                         format!("bytes {start}-{}/{total}", end - 1),
                     )
-                    .body(bytes[start..end].to_vec())
+                    .body(chunk.clone())
                     .send()
                     .await;
                 match res {

@@ -9,7 +9,7 @@ pub mod wire;
 
 pub use auth::AppCredentials;
 pub use client::{
-    parse_retry_after, AttachmentInfo, GraphClient, GraphOptions, GraphStats, ATTACHMENT_FIELDS,
-    SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
+    parse_retry_after, AttachmentBody, AttachmentInfo, GraphClient, GraphOptions, GraphStats,
+    ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
 };
 pub use error::{GraphError, TokenRefusal};
