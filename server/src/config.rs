@@ -141,6 +141,8 @@ pub struct ServerConfig {
     pub upload_timeout: std::time::Duration,
     /// Longest wait for the next piece of a request body.
     pub body_timeout: std::time::Duration,
+    /// Longest time a client may take to send a request's headers.
+    pub header_timeout: std::time::Duration,
     /// Key that signs slot ids. All instances behind one load balancer need the same key;
     /// without one a random key is made at start.
     pub slot_key: Option<SecretString>,
@@ -462,6 +464,7 @@ mod raw {
         pub request_timeout_seconds: u64,
         pub upload_timeout_seconds: u64,
         pub body_timeout_seconds: u64,
+        pub header_timeout_seconds: u64,
     }
 
     impl Default for Server {
@@ -484,6 +487,7 @@ mod raw {
                 request_timeout_seconds: 30,
                 upload_timeout_seconds: 600,
                 body_timeout_seconds: 20,
+                header_timeout_seconds: 10,
             }
         }
     }
@@ -733,6 +737,7 @@ mod raw {
                 ),
                 ("upload_timeout_seconds", s.upload_timeout_seconds, 1..=7200),
                 ("body_timeout_seconds", s.body_timeout_seconds, 1..=600),
+                ("header_timeout_seconds", s.header_timeout_seconds, 1..=600),
             ] {
                 if !range.contains(&value) {
                     return Err(err(
@@ -763,6 +768,7 @@ mod raw {
                 request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
                 upload_timeout: std::time::Duration::from_secs(s.upload_timeout_seconds),
                 body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
+                header_timeout: std::time::Duration::from_secs(s.header_timeout_seconds),
                 uploads,
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,

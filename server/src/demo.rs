@@ -60,6 +60,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),
             body_timeout: Duration::from_secs(20),
+            header_timeout: Duration::from_secs(10),
             slot_key: None,
         },
         exchange: ExchangeConfig {

@@ -23,9 +23,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How long requests under way may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A server ready to serve: its listener, router and backend.
 pub struct Server {
     pub listener: tokio::net::TcpListener,
+    header_timeout: std::time::Duration,
     pub router: axum::Router,
     pub booket: Arc<Booket>,
 }
@@ -85,6 +89,7 @@ impl Server {
             tokio::net::TcpListener::bind(listen.unwrap_or(config.server.listen)).await?;
         Ok(Server {
             listener,
+            header_timeout: config.server.header_timeout,
             router,
             booket,
         })
@@ -99,13 +104,54 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Peer addresses feed the per-client rate limit.
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pass, and try again.
+                        tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            // The peer address feeds the per-client budgets, as axum's ConnectInfo.
+            let service = tower::ServiceBuilder::new()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req.map(axum::body::Body::new)
+                })
+                .service(self.router.clone());
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // A client that does not finish its headers in time is cut off (slowloris).
+                .header_read_timeout(self.header_timeout)
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service),
+                );
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection ended: {e}");
+                }
+            });
+        }
+        drop(self.listener);
+        // Let requests under way finish, within reason.
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections were still busy at shutdown");
+        }
+        Ok(())
     }
 }

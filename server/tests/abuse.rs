@@ -273,3 +273,31 @@ async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() 
     let (status, body) = book_form_without_end(&env, &slot).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("taken")));
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.header_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"POST /api/week HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The server closes the connection (after a 408, or without an answer).
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the connection was never closed");
+    assert!(read.is_ok() || answer.is_empty());
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
