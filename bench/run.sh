@@ -16,7 +16,7 @@ scripts/build.sh --release
 BIN=target/release/booket
 ulimit -n 65536 2>/dev/null || true
 
-export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-key BOOKET_LOG=warn
+export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
 SIM_URL=http://127.0.0.1:4101
 URL=http://127.0.0.1:4100
 pids=()

@@ -119,7 +119,10 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The address citizens' browsers reach Booket at; its origin is Booket's own.
     pub public_url: String,
+    /// Whether `public_url` was configured (else it follows the bound listener).
+    pub public_url_configured: bool,
     /// Origins allowed to embed the widget (CORS). Same-origin needs none.
     pub allowed_origins: Vec<String>,
     /// Largest request body accepted, in bytes (all calls but the one with files).
@@ -143,9 +146,17 @@ pub struct ServerConfig {
     pub body_timeout: std::time::Duration,
     /// Longest time a client may take to send a request's headers.
     pub header_timeout: std::time::Duration,
-    /// Key that signs slot ids. All instances behind one load balancer need the same key;
-    /// without one a random key is made at start.
+    /// Key that signs slot ids (at least 32 bytes). All instances behind one load balancer
+    /// need the same key; `booket serve` requires one (the demo makes a random one).
     pub slot_key: Option<SecretString>,
+    /// Earlier keys, still accepted for ids they signed, so a key can be rotated without
+    /// refusing the ids citizens' open pages hold.
+    pub previous_slot_keys: Vec<SecretString>,
+    /// Bearer token that `/metrics` on the public listener requires (without one it is
+    /// not served there).
+    pub metrics_token: Option<SecretString>,
+    /// A private listener for `/metrics` (no token needed there).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +388,15 @@ impl SecretRef {
     }
 }
 
+/// Whether a URL's host is a loopback IP address (parsed, so `127.evil.example` is not).
+fn is_loopback_ip(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 /// The Graph resource of each national cloud, by the hosts its Graph root and its token
 /// authority are reached at (graph-notes §9).
 const CLOUDS: [(&str, &str, &str); 4] = [
@@ -452,6 +472,9 @@ mod raw {
         pub allowed_origins: Vec<String>,
         pub max_body_bytes: usize,
         pub slot_key: Option<SecretRef>,
+        pub previous_slot_keys: Vec<SecretRef>,
+        pub metrics_token: Option<SecretRef>,
+        pub metrics_listen: Option<String>,
         pub max_files: usize,
         pub max_file_mb: usize,
         pub max_total_mb: usize,
@@ -475,6 +498,9 @@ mod raw {
                 allowed_origins: vec![],
                 max_body_bytes: 64 * 1024,
                 slot_key: None,
+                previous_slot_keys: vec![],
+                metrics_token: None,
+                metrics_listen: None,
                 max_files: UploadLimits::default().max_files,
                 max_file_mb: 25,
                 max_total_mb: 30,
@@ -690,8 +716,45 @@ mod raw {
                     "must be at least 1024".into(),
                 ));
             }
+            let long_enough = |field: &str, key: SecretString| {
+                use secrecy::ExposeSecret;
+                if key.expose_secret().len() < 32 {
+                    Err(err(
+                        format!("[server] {field}"),
+                        "must be at least 32 bytes (e.g. `openssl rand -base64 48`)".into(),
+                    ))
+                } else {
+                    Ok(key)
+                }
+            };
             let slot_key = match &s.slot_key {
-                Some(r) => Some(r.resolve(base, |m| err("[server] slot_key".into(), m))?),
+                Some(r) => Some(long_enough(
+                    "slot_key",
+                    r.resolve(base, |m| err("[server] slot_key".into(), m))?,
+                )?),
+                None => None,
+            };
+            let mut previous_slot_keys = Vec::new();
+            for r in &s.previous_slot_keys {
+                previous_slot_keys.push(long_enough(
+                    "previous_slot_keys",
+                    r.resolve(base, |m| err("[server] previous_slot_keys".into(), m))?,
+                )?);
+            }
+            let metrics_token = match &s.metrics_token {
+                Some(r) => Some(long_enough(
+                    "metrics_token",
+                    r.resolve(base, |m| err("[server] metrics_token".into(), m))?,
+                )?),
+                None => None,
+            };
+            let metrics_listen = match &s.metrics_listen {
+                Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                    err(
+                        "[server] metrics_listen".into(),
+                        format!("`{a}` is not an address like 127.0.0.1:9100"),
+                    )
+                })?),
                 None => None,
             };
             if s.max_files > 50
@@ -770,11 +833,15 @@ mod raw {
                 body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
                 header_timeout: std::time::Duration::from_secs(s.header_timeout_seconds),
                 uploads,
+                public_url_configured: s.public_url.is_some(),
                 public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
                 listen,
                 allowed_origins: s.allowed_origins,
                 max_body_bytes: s.max_body_bytes,
                 slot_key,
+                previous_slot_keys,
+                metrics_token,
+                metrics_listen,
             };
 
             let x = self.exchange;
@@ -782,13 +849,33 @@ mod raw {
                 ("graph_base_url", &x.graph_base_url),
                 ("login_base_url", &x.login_base_url),
             ] {
-                if url::Url::parse(value)
-                    .map(|u| !matches!(u.scheme(), "http" | "https"))
+                match url::Url::parse(value) {
+                    Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                    // Plain http only to this machine (the simulator, a local test proxy):
+                    // tokens and citizens' documents never cross a network unencrypted.
+                    Ok(u) if u.scheme() == "http" && is_loopback_ip(&u) => {}
+                    Ok(u) if u.scheme() == "http" => {
+                        return Err(err(
+                            format!("[exchange] {field}"),
+                            format!("`{value}` must use https (plain http only to a loopback IP address such as 127.0.0.1)"),
+                        ))
+                    }
+                    _ => {
+                        return Err(err(
+                            format!("[exchange] {field}"),
+                            format!("`{value}` is not an http(s) URL"),
+                        ))
+                    }
+                }
+            }
+            if let Some(public) = &server.public_url_configured.then_some(&server.public_url) {
+                if url::Url::parse(public)
+                    .map(|u| !matches!(u.scheme(), "http" | "https") || u.host_str().is_none())
                     .unwrap_or(true)
                 {
                     return Err(err(
-                        format!("[exchange] {field}"),
-                        format!("`{value}` is not an http(s) URL"),
+                        "[server] public_url".into(),
+                        format!("`{public}` is not a URL like https://booking.kommune.dk"),
                     ));
                 }
             }
@@ -833,11 +920,7 @@ mod raw {
             }
             // Any site could then book with the municipality's calendar credentials.
             let loopback_graph = url::Url::parse(&x.graph_base_url)
-                .ok()
-                .and_then(|u| {
-                    u.host_str()
-                        .map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
-                })
+                .map(|u| is_loopback_ip(&u))
                 .unwrap_or(false);
             if server.allowed_origins.iter().any(|o| o == "*") && !loopback_graph {
                 return Err(err(
@@ -1243,6 +1326,57 @@ notice_days = 2
     }
 
     #[test]
+    fn slot_keys_are_long_and_plain_http_goes_only_to_loopback_addresses() {
+        let with = |server: &str, exchange: &str| {
+            parse(
+                &GOOD
+                    .replacen(
+                        "listen = \"127.0.0.1:3100\"",
+                        &format!("listen = \"127.0.0.1:3100\"\n{server}"),
+                        1,
+                    )
+                    .replacen(
+                        "[[calendars]]",
+                        &format!("[exchange]\n{exchange}\n\n[[calendars]]"),
+                        1,
+                    ),
+            )
+        };
+        std::env::set_var("BOOKET_TEST_SHORT_KEY", "short");
+        std::env::set_var("BOOKET_TEST_LONG_KEY", "k".repeat(32));
+        let e = with("slot_key = { env = \"BOOKET_TEST_SHORT_KEY\" }", "").unwrap_err();
+        assert!(e.to_string().contains("at least 32 bytes"), "{e}");
+        let e = with(
+            "slot_key = { env = \"BOOKET_TEST_LONG_KEY\" }\nprevious_slot_keys = [{ env = \"BOOKET_TEST_SHORT_KEY\" }]",
+            "",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("previous_slot_keys"), "{e}");
+        let c = with(
+            "slot_key = { env = \"BOOKET_TEST_LONG_KEY\" }\nprevious_slot_keys = [{ env = \"BOOKET_TEST_LONG_KEY\" }]",
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.server.previous_slot_keys.len(), 1);
+        for ok in [
+            "graph_base_url = \"http://127.0.0.1:3001/v1.0\"",
+            "graph_base_url = \"http://[::1]:3001/v1.0\"",
+            "login_base_url = \"http://127.1.2.3\"",
+        ] {
+            assert!(with("", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "graph_base_url = \"http://127.evil.example/v1.0\"",
+            "graph_base_url = \"http://localhost:3001/v1.0\"",
+            "login_base_url = \"http://login.microsoftonline.com\"",
+            "graph_base_url = \"http://10.0.0.5/v1.0\"",
+        ] {
+            let e = with("", bad).unwrap_err();
+            assert!(e.to_string().contains("must use https"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_and_syntax_errors_are_reported_with_a_line() {
         let e = parse(&GOOD.replace("notice_days = 2", "notice_dayz = 2")).unwrap_err();
         assert!(e.to_string().contains("notice_dayz"), "{e}");
@@ -1265,7 +1399,7 @@ mod example_tests {
 
     #[test]
     fn the_shipped_example_config_is_valid() {
-        std::env::set_var("BOOKET_SLOT_KEY", "example-key");
+        std::env::set_var("BOOKET_SLOT_KEY", "example-slot-key-0123456789abcdef-0123");
         std::env::set_var("BOOKET_BORGERSERVICE_SECRET", "example-secret");
         let path = Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),

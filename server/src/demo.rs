@@ -48,6 +48,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         server: ServerConfig {
             listen,
             public_url: format!("http://{listen}"),
+            public_url_configured: false,
             allowed_origins: vec![],
             max_body_bytes: 64 * 1024,
             uploads: crate::config::UploadLimits::default(),
@@ -62,6 +63,9 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             body_timeout: Duration::from_secs(20),
             header_timeout: Duration::from_secs(10),
             slot_key: None,
+            previous_slot_keys: vec![],
+            metrics_token: None,
+            metrics_listen: None,
         },
         exchange: ExchangeConfig {
             api: ExchangeApi::Graph,

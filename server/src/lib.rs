@@ -29,6 +29,8 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// A server ready to serve: its listener, router and backend.
 pub struct Server {
     pub listener: tokio::net::TcpListener,
+    /// The private listener for `/metrics` (`metrics_listen`).
+    pub metrics_listener: Option<tokio::net::TcpListener>,
     header_timeout: std::time::Duration,
     pub router: axum::Router,
     pub booket: Arc<Booket>,
@@ -45,6 +47,13 @@ impl Server {
         demo: Option<sim::Simulator>,
     ) -> anyhow::Result<Server> {
         app::api::register_server_fns();
+        let mut config = config;
+        let listener =
+            tokio::net::TcpListener::bind(listen.unwrap_or(config.server.listen)).await?;
+        if !config.server.public_url_configured {
+            // Without a public URL, Booket's own origin is the address it listens on.
+            config.server.public_url = format!("http://{}", listener.local_addr()?);
+        }
         let config = Arc::new(config);
         let metrics = metrics::Metrics::default();
         let graph = Arc::new(
@@ -58,16 +67,22 @@ impl Server {
             .with_metrics(metrics.clone()),
         );
         let signer = match &config.server.slot_key {
-            Some(k) => SlotSigner::new(k.expose_secret().as_bytes()),
-            None => {
-                if demo.is_none() {
-                    tracing::warn!(
-                        "[server] slot_key is not set: slot ids are signed with a random key, so \
-                         several instances behind one address would refuse each other's ids"
-                    );
-                }
-                SlotSigner::random()
+            Some(k) => {
+                let previous: Vec<&[u8]> = config
+                    .server
+                    .previous_slot_keys
+                    .iter()
+                    .map(|k| k.expose_secret().as_bytes())
+                    .collect();
+                SlotSigner::rotated(k.expose_secret().as_bytes(), &previous)
             }
+            // The demo signs with a random key; a real server must be given one, or ids
+            // would change at every restart and differ between instances.
+            None if demo.is_some() => SlotSigner::random(),
+            None => anyhow::bail!(
+                "[server] slot_key: is required for booket serve (at least 32 bytes, the same \
+                 on every instance), e.g. slot_key = {{ env = \"BOOKET_SLOT_KEY\" }}"
+            ),
         };
         let mut booket = Booket::new(config.clone(), graph, signer, clock, metrics.clone());
         if demo.is_some() {
@@ -85,9 +100,12 @@ impl Server {
             booket: booket.clone(),
         });
         let router = web::router(state, assets, pages);
-        let listener =
-            tokio::net::TcpListener::bind(listen.unwrap_or(config.server.listen)).await?;
+        let metrics_listener = match config.server.metrics_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Server {
+            metrics_listener,
             listener,
             header_timeout: config.server.header_timeout,
             router,
@@ -105,6 +123,18 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         use hyper_util::rt::{TokioIo, TokioTimer};
+        if let Some(listener) = self.metrics_listener {
+            let metrics = self.booket.metrics().clone();
+            let private = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || async move { web::metrics_answer(&metrics) }),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, private).await {
+                    tracing::error!("the metrics listener stopped: {e}");
+                }
+            });
+        }
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {

@@ -37,6 +37,9 @@ pub struct Shared {
     pub uploads: Arc<tokio::sync::Semaphore>,
     /// Bookings with files under way per client.
     pub uploads_by_client: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
+    /// Booket's own origins: `public_url`'s, and, when that only follows a loopback
+    /// listener, its `localhost` spellings too.
+    pub own_origins: Vec<String>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -102,6 +105,7 @@ impl AppState {
                 config.server.max_concurrent_uploads,
             )),
             uploads_by_client: Arc::default(),
+            own_origins: own_origins(&config.server),
             config,
             metrics,
         }))
@@ -129,6 +133,7 @@ pub fn default_assets_dir() -> PathBuf {
 
 pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Router {
     let state_metrics = state.metrics.clone();
+    let metrics_token = state.config.server.metrics_token.clone();
     let max_body = state.config.server.max_body_bytes;
     let cors = cors_layer(&state.config.server.allowed_origins);
     // The booking that carries the form's files may be as large as the upload limits allow
@@ -187,15 +192,32 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             HeaderValue::from_static("*"),
         ));
     let metrics = state_metrics;
-    let mut router = Router::new().merge(api).merge(assets).route(
-        "/metrics",
-        axum::routing::get(move || async move {
-            (
-                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                metrics.render(),
-            )
-        }),
-    );
+    let mut router = Router::new().merge(api).merge(assets);
+    // /metrics tells an outsider how busy the service is and how Graph answers: only with
+    // the bearer token (`metrics_token`), or on the private `metrics_listen`. The local demo
+    // shows it openly.
+    let token = metrics_token
+        .as_ref()
+        .map(|t| format!("Bearer {}", secrecy::ExposeSecret::expose_secret(t)));
+    if token.is_some() || demo.is_some() {
+        router = router.route(
+            "/metrics",
+            axum::routing::get(move |headers: HeaderMap| async move {
+                let authorised = match &token {
+                    None => true,
+                    Some(want) => headers.get(header::AUTHORIZATION).is_some_and(|got| {
+                        use subtle::ConstantTimeEq;
+                        got.as_bytes().ct_eq(want.as_bytes()).into()
+                    }),
+                };
+                if authorised {
+                    metrics_answer(&metrics)
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
+                }
+            }),
+        );
+    }
     if let Some(pages) = demo {
         router = router.merge(pages.router().layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -226,6 +248,16 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
+            .map_request(|mut req: Request<Body>| {
+                if req
+                    .headers()
+                    .get("x-request-id")
+                    .is_some_and(|v| !is_usable_request_id(v))
+                {
+                    req.headers_mut().remove("x-request-id");
+                }
+                req
+            })
             .layer(tower_http::request_id::SetRequestIdLayer::new(
                 request_id.clone(),
                 RequestIds::new(),
@@ -253,33 +285,71 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
 }
 
-/// Whether a browser request from `origin` may use the API: the server's own origin (as the
-/// request's Host names it) or one on the allow-list.
-pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
-    if allowed.iter().any(|a| a == "*" || a == origin) {
-        return true;
+/// Booket's own origins (see [`Shared::own_origins`]).
+pub fn own_origins(server: &crate::config::ServerConfig) -> Vec<String> {
+    let Ok(url) = url::Url::parse(&server.public_url) else {
+        return Vec::new();
+    };
+    let mut out = vec![url.origin().ascii_serialization()];
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if !server.public_url_configured && loopback {
+        if let Some(port) = url.port_or_known_default() {
+            out.push(format!("{}://localhost:{port}", url.scheme()));
+        }
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+    out
+}
+
+/// Whether a browser request from `origin` may use the API: one of Booket's own origins
+/// (from `public_url`, never from what the request's Host says) or one on the allow-list.
+pub fn origin_allowed(origin: &str, own: &[String], allowed: &[String]) -> bool {
+    allowed.iter().any(|a| a == "*" || a == origin) || own.iter().any(|o| o == origin)
 }
 
 /// Browsers send `Origin` with every cross-origin POST, and a form-encoded POST runs even
 /// when CORS hides the answer, so the check has to happen here, before the function runs.
+/// An `Origin` that cannot be read is refused (fails closed); none at all is a client
+/// that is not a browser page, which CORS does not concern.
 fn check_origin(state: &AppState, req: &Request) -> Result<(), BookingError> {
-    if let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-    {
-        if !origin_allowed(origin, req.headers(), &state.config.server.allowed_origins) {
-            tracing::warn!(%origin, "API call from an origin that is not allowed");
-            return Err(BookingError::ForbiddenOrigin);
-        }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| {
+        tracing::warn!("API call with an unreadable Origin");
+        BookingError::ForbiddenOrigin
+    })?;
+    if origin_allowed(
+        origin,
+        &state.own_origins,
+        &state.config.server.allowed_origins,
+    ) {
+        Ok(())
+    } else {
+        tracing::warn!(%origin, "API call from an origin that is not allowed");
+        Err(BookingError::ForbiddenOrigin)
     }
-    Ok(())
+}
+
+/// The Prometheus text answer.
+pub fn metrics_answer(metrics: &crate::metrics::Metrics) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// A request id a client or proxy sent is kept only when it is a short token; anything
+/// else (long, or with characters a log could be confused by) is replaced by our own.
+fn is_usable_request_id(v: &HeaderValue) -> bool {
+    (1..=64).contains(&v.len())
+        && v.as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Runs a server function with the backend in context, then gives typed errors their
@@ -404,27 +474,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_are_same_site_or_listed() {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("booking.kommune.dk"));
+    fn origins_are_our_own_or_listed() {
+        let own = vec!["https://booking.kommune.dk".to_string()];
         let allowed = vec!["https://selvbetjening.kommune.dk".to_string()];
-        assert!(origin_allowed("https://booking.kommune.dk", &h, &allowed));
+        assert!(origin_allowed("https://booking.kommune.dk", &own, &allowed));
         assert!(origin_allowed(
             "https://selvbetjening.kommune.dk",
-            &h,
+            &own,
             &allowed
         ));
-        assert!(!origin_allowed("https://evil.example", &h, &allowed));
+        assert!(!origin_allowed("https://evil.example", &own, &allowed));
         assert!(!origin_allowed(
             "https://booking.kommune.dk.evil.example",
-            &h,
+            &own,
             &allowed
         ));
-        assert!(!origin_allowed("null", &h, &allowed));
+        assert!(!origin_allowed("http://booking.kommune.dk", &own, &allowed));
+        assert!(!origin_allowed("null", &own, &allowed));
         assert!(origin_allowed(
             "https://evil.example",
-            &h,
+            &own,
             &["*".to_string()]
         ));
+    }
+
+    #[test]
+    fn request_ids_from_outside_are_kept_only_when_short_tokens() {
+        for ok in ["abc-123", "3f9a1c0e5b7d2a64-1a", "req:42.x_y"] {
+            assert!(is_usable_request_id(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        let long = "a".repeat(65);
+        for bad in ["", "a b", "x\"y", "<script>", long.as_str(), "ünï"] {
+            let v = HeaderValue::from_bytes(bad.as_bytes()).unwrap();
+            assert!(!is_usable_request_id(&v), "{bad}");
+        }
     }
 }

@@ -113,7 +113,10 @@ fn start_server(config: &std::path::Path) -> (Proc, String) {
         ],
         &[
             ("BOOKET_TEST_SECRET", server::sim::seed::DEMO_SECRET),
-            ("BOOKET_TEST_SLOT_KEY", "process-test-key"),
+            (
+                "BOOKET_TEST_SLOT_KEY",
+                "process-test-slot-key-0123456789abcdef",
+            ),
             ("BOOKET_LOG", "info"),
         ],
         "Booket serving on http://",

@@ -108,3 +108,139 @@ async fn responses_carry_the_security_headers() {
     assert_eq!(api.headers()["cache-control"], "no-store");
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
 }
+
+async fn post_with(env: &Env, path: &str, headers: &[(&str, &[u8])]) -> reqwest::Response {
+    let mut req = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .form(&[("form", "demo"), ("element", "tid")]);
+    for (name, value) in headers {
+        req = req.header(
+            *name,
+            reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn same_origin_comes_from_public_url_not_from_the_host_a_client_names() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.public_url = "https://booking.kommune.dk".into();
+        c.server.public_url_configured = true;
+    })
+    .await;
+    // A page on evil.example that names itself as Host is not "same origin".
+    let res = post_with(
+        &env,
+        "/api/element",
+        &[
+            ("origin", b"https://evil.example"),
+            ("host", b"evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 403);
+    // Booket's own public origin is.
+    let res = post_with(
+        &env,
+        "/api/element",
+        &[("origin", b"https://booking.kommune.dk")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 200);
+    // An Origin that cannot be read fails closed.
+    let res = post_with(&env, "/api/element", &[("origin", b"https://b\xf8ger.dk")]).await;
+    assert_eq!(res.status().as_u16(), 403);
+    // No Origin at all: not a browser page (curl, a form backend): CORS is not its concern.
+    let res = post_with(&env, "/api/element", &[]).await;
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_request_id_is_kept_only_when_it_is_a_short_token() {
+    let env = Env::start().await;
+    let res = post_with(&env, "/api/element", &[("x-request-id", b"proxy-42.abc")]).await;
+    assert_eq!(res.headers()["x-request-id"], "proxy-42.abc");
+    let long = "x".repeat(200);
+    for bad in [long.as_bytes(), b"a b\tc", b"\"injected\" level=error"] {
+        let res = post_with(&env, "/api/element", &[("x-request-id", bad)]).await;
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(id.as_bytes(), bad);
+        assert!(id.len() <= 64 && !id.contains(' '), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_or_the_private_listener() {
+    let env = Env::start_with(
+        Options {
+            serve: true,
+            ..Options::default()
+        },
+        |c| {
+            c.server.metrics_token = Some("metrics-token-0123456789abcdef-0123456789".into());
+            c.server.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        },
+    )
+    .await;
+    let url = format!("{}/metrics", env.base);
+    let res = env.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = env
+        .http
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = env
+        .http
+        .get(&url)
+        .bearer_auth("metrics-token-0123456789abcdef-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.unwrap().contains("booket_holds_stuck"));
+    let private = format!("http://{}/metrics", env.metrics_addr.unwrap());
+    let res = env.http.get(&private).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+
+    // Without a token /metrics is not on the public listener at all.
+    let env = Env::start_with(
+        Options {
+            serve: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let res = env
+        .http
+        .get(format!("{}/metrics", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn booket_serve_refuses_to_start_without_a_slot_key() {
+    let sim = server::sim::Simulator::demo(common::monday_11(), Default::default());
+    sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
+    assert!(config.server.slot_key.is_none());
+    let err = server::Server::build(
+        config,
+        None,
+        std::env::temp_dir(),
+        server::booking::system_clock(),
+        None,
+    )
+    .await
+    .err()
+    .expect("no server without a slot key");
+    assert!(err.to_string().contains("slot_key"), "{err}");
+}

@@ -133,6 +133,10 @@ impl Booket {
         true
     }
 
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
     pub fn graph(&self) -> &GraphClient {
         &self.graph
     }

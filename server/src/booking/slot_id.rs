@@ -17,13 +17,25 @@ pub struct SlotRef {
 }
 
 pub struct SlotSigner {
+    /// The key ids are signed with.
     key: SecretSlice<u8>,
+    /// Earlier keys whose ids are still accepted (key rotation).
+    previous: Vec<SecretSlice<u8>>,
 }
 
 impl SlotSigner {
     pub fn new(key: &[u8]) -> Self {
+        Self::rotated(key, &[])
+    }
+
+    /// A signer that signs with `key` and still accepts ids signed with `previous` keys.
+    pub fn rotated(key: &[u8], previous: &[&[u8]]) -> Self {
         SlotSigner {
             key: SecretSlice::from(key.to_vec()),
+            previous: previous
+                .iter()
+                .map(|k| SecretSlice::from(k.to_vec()))
+                .collect(),
         }
     }
 
@@ -35,8 +47,12 @@ impl SlotSigner {
     }
 
     fn mac(&self, form: &str, element: &str, body: &str) -> Hmac<Sha256> {
-        let mut m = Hmac::<Sha256>::new_from_slice(self.key.expose_secret())
-            .expect("HMAC takes any key length");
+        Self::mac_with(&self.key, form, element, body)
+    }
+
+    fn mac_with(key: &SecretSlice<u8>, form: &str, element: &str, body: &str) -> Hmac<Sha256> {
+        let mut m =
+            Hmac::<Sha256>::new_from_slice(key.expose_secret()).expect("HMAC takes any key length");
         for part in [form, element, body] {
             m.update(&(part.len() as u64).to_be_bytes());
             m.update(part.as_bytes());
@@ -63,9 +79,13 @@ impl SlotSigner {
         if tag.len() != 16 {
             return None;
         }
-        self.mac(form, element, body)
-            .verify_truncated_left(&tag)
-            .ok()?;
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .find(|key| {
+                Self::mac_with(key, form, element, body)
+                    .verify_truncated_left(&tag)
+                    .is_ok()
+            })?;
         let mut parts = body.split('.');
         let event_id = String::from_utf8(B64.decode(parts.next()?).ok()?).ok()?;
         let start = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
@@ -99,6 +119,23 @@ mod tests {
         let s = SlotSigner::new(b"k");
         let id = s.issue("f", "e", &slot());
         assert_eq!(s.verify("f", "e", &id), Some(slot()));
+    }
+
+    #[test]
+    fn a_rotated_key_still_accepts_ids_of_the_previous_one() {
+        let old = SlotSigner::new(b"old key");
+        let id = old.issue("f", "e", &slot());
+        let new = SlotSigner::rotated(b"new key", &[b"old key"]);
+        assert_eq!(new.verify("f", "e", &id), Some(slot()));
+        // New ids are signed with the new key only.
+        let fresh = new.issue("f", "e", &slot());
+        assert_eq!(old.verify("f", "e", &fresh), None);
+        assert_eq!(
+            SlotSigner::new(b"new key").verify("f", "e", &fresh),
+            Some(slot())
+        );
+        // Once the old key is dropped, its ids are refused.
+        assert_eq!(SlotSigner::new(b"new key").verify("f", "e", &id), None);
     }
 
     #[test]

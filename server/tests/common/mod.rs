@@ -23,11 +23,15 @@ pub struct Env {
     pub booket: Arc<server::booking::Booket>,
     /// Added to `now` by the server clock; see [`Env::advance`].
     offset: Arc<Mutex<chrono::TimeDelta>>,
+    /// The private `/metrics` listener, when configured.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub struct Options {
     pub now: DateTime<Utc>,
     pub sim: SimOptions,
+    /// Build the server as `booket serve` does (no demo pages), not as the demo.
+    pub serve: bool,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
         Options {
             now: monday_11(),
             sim: SimOptions::default(),
+            serve: false,
         }
     }
 }
@@ -48,14 +53,14 @@ impl Env {
     pub async fn start_with(opts: Options, tweak: impl FnOnce(&mut Config)) -> Env {
         let sim = Simulator::demo(opts.now, opts.sim);
         sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        Self::server_for(sim, opts.now, tweak).await
+        Self::server_for(sim, opts.now, opts.serve, tweak).await
     }
 
     /// Another server instance against the same simulator (same slot key, like two
     /// instances behind one load balancer).
     pub async fn second_instance(&self) -> Env {
         let config = self.config.clone();
-        let env = Self::server_for(self.sim.clone(), self.now, move |c| *c = config).await;
+        let env = Self::server_for(self.sim.clone(), self.now, false, move |c| *c = config).await;
         // Both instances read the same (test) clock.
         *env.offset.lock().unwrap() = *self.offset.lock().unwrap();
         env
@@ -69,10 +74,11 @@ impl Env {
     async fn server_for(
         sim: Simulator,
         now: DateTime<Utc>,
+        serve: bool,
         tweak: impl FnOnce(&mut Config),
     ) -> Env {
         let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
-        config.server.slot_key = Some("test-slot-key".into());
+        config.server.slot_key = Some("test-slot-key-0123456789abcdef-0123".into());
         config.exchange.retry_budget = std::time::Duration::from_secs(5);
         // Tests run the sweep themselves.
         config.exchange.hold_sweep = std::time::Duration::ZERO;
@@ -93,11 +99,15 @@ impl Env {
             Some("127.0.0.1:0".parse().unwrap()),
             std::env::temp_dir(),
             clock,
-            Some(sim.clone()),
+            (!serve).then(|| sim.clone()),
         )
         .await
         .unwrap();
         let addr = srv.local_addr().unwrap();
+        let metrics_addr = srv
+            .metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().unwrap());
         let booket = srv.booket.clone();
         tokio::spawn(srv.run(std::future::pending()));
         Env {
@@ -108,6 +118,7 @@ impl Env {
             config,
             booket,
             offset,
+            metrics_addr,
         }
     }
 
