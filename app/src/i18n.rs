@@ -384,6 +384,12 @@ pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
         (Lang::En, BookingError::RateLimited) => {
             "Too many attempts in a short time. Wait a moment and try again."
         }
+        (Lang::Da, BookingError::HoldLimit) => {
+            "Tiden kan ikke holdes længere for dig. Send blanketten nu, eller vælg en tid igen."
+        }
+        (Lang::En, BookingError::HoldLimit) => {
+            "The time cannot be held for you any longer. Send the form now, or pick a time again."
+        }
         (Lang::Da, BookingError::ForbiddenOrigin) => {
             "Denne side må ikke bruge bookingen. Kontakt den, der driver siden."
         }

@@ -113,6 +113,16 @@ pub fn client_of(
     key_of(last_trusted)
 }
 
+tokio::task_local! {
+    /// The client the request being handled comes from (set by the web layer).
+    pub static CLIENT: IpAddr;
+}
+
+/// The client of the request being handled, if the web layer said.
+pub fn current() -> Option<IpAddr> {
+    CLIENT.try_with(|c| *c).ok()
+}
+
 /// Which budget a call spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spend {

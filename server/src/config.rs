@@ -113,7 +113,24 @@ pub struct Config {
     pub exchange: ExchangeConfig,
     pub calendars: Vec<CalendarConfig>,
     pub mail: MailConfig,
+    /// Confirmation mails per day at most (`[mail]`).
+    pub mail_limits: MailLimits,
     pub forms: Vec<FormConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailLimits {
+    pub per_recipient_per_day: u32,
+    pub per_client_per_day: u32,
+}
+
+impl Default for MailLimits {
+    fn default() -> Self {
+        MailLimits {
+            per_recipient_per_day: 3,
+            per_client_per_day: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +148,8 @@ pub struct ServerConfig {
     pub uploads: UploadLimits,
     /// Reserve, release and book calls allowed per client per minute.
     pub rate_limit_per_minute: u32,
+    /// Active holds one client (address; IPv6 /64) may have at once.
+    pub max_holds_per_client: usize,
     /// Element and week reads allowed per client per minute.
     pub read_rate_limit_per_minute: u32,
     /// Reverse proxies whose forwarding header names the client (addresses or CIDRs).
@@ -212,6 +231,8 @@ pub struct ExchangeConfig {
     pub retry_budget: std::time::Duration,
     /// How long a reservation (" - Reserveret") holds a slot for a citizen.
     pub hold: std::time::Duration,
+    /// The longest a citizen may hold one slot, extensions included.
+    pub hold_max: std::time::Duration,
     /// How often lapsed holds are given back in Outlook (zero: never).
     pub hold_sweep: std::time::Duration,
     /// How many weeks ahead (from this week) the sweep looks.
@@ -480,6 +501,7 @@ mod raw {
         pub max_total_mb: usize,
         pub allowed_file_types: Vec<String>,
         pub rate_limit_per_minute: u32,
+        pub max_holds_per_client: usize,
         pub read_rate_limit_per_minute: u32,
         pub trusted_proxies: Vec<String>,
         pub forwarded_header: crate::clients::ForwardedHeader,
@@ -506,6 +528,7 @@ mod raw {
                 max_total_mb: 30,
                 allowed_file_types: UploadLimits::default().allowed_types,
                 rate_limit_per_minute: 30,
+                max_holds_per_client: 20,
                 read_rate_limit_per_minute: 240,
                 trusted_proxies: vec![],
                 forwarded_header: Default::default(),
@@ -531,6 +554,7 @@ mod raw {
         pub max_concurrency: usize,
         pub retry_budget_seconds: u64,
         pub hold_seconds: u64,
+        pub hold_max_seconds: u64,
         pub hold_sweep_seconds: u64,
         pub hold_sweep_weeks: u64,
         pub max_graph_reads_per_minute: u32,
@@ -549,6 +573,7 @@ mod raw {
                 max_concurrency: 4,
                 retry_budget_seconds: 20,
                 hold_seconds: 900,
+                hold_max_seconds: 1800,
                 hold_sweep_seconds: 60,
                 hold_sweep_weeks: 8,
                 max_graph_reads_per_minute: 120,
@@ -584,6 +609,8 @@ mod raw {
         pub credentials_from_calendar: Option<String>,
         pub sender: Option<String>,
         pub user: Option<String>,
+        pub max_per_recipient_per_day: Option<u32>,
+        pub max_per_client_per_day: Option<u32>,
     }
 
     #[derive(Deserialize)]
@@ -794,6 +821,11 @@ mod raw {
                     1..=256,
                 ),
                 (
+                    "max_holds_per_client",
+                    s.max_holds_per_client as u64,
+                    1..=10_000,
+                ),
+                (
                     "request_timeout_seconds",
                     s.request_timeout_seconds,
                     1..=3600,
@@ -824,6 +856,7 @@ mod raw {
             }
             let server = ServerConfig {
                 rate_limit_per_minute: s.rate_limit_per_minute,
+                max_holds_per_client: s.max_holds_per_client,
                 read_rate_limit_per_minute: s.read_rate_limit_per_minute,
                 trusted_proxies,
                 forwarded_header: s.forwarded_header,
@@ -900,6 +933,15 @@ mod raw {
                     format!("must be 5–86400 (got {})", x.hold_seconds),
                 ));
             }
+            if x.hold_max_seconds < x.hold_seconds || x.hold_max_seconds > 86_400 {
+                return Err(err(
+                    "[exchange] hold_max_seconds".into(),
+                    format!(
+                        "must be at least hold_seconds ({}) and at most 86400 (got {})",
+                        x.hold_seconds, x.hold_max_seconds
+                    ),
+                ));
+            }
             if !(1..=10_000).contains(&x.max_graph_reads_per_minute) {
                 return Err(err(
                     "[exchange] max_graph_reads_per_minute".into(),
@@ -956,6 +998,7 @@ mod raw {
                 max_concurrency: x.max_concurrency,
                 retry_budget: std::time::Duration::from_secs(x.retry_budget_seconds),
                 hold: std::time::Duration::from_secs(x.hold_seconds),
+                hold_max: std::time::Duration::from_secs(x.hold_max_seconds),
                 hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
                 hold_sweep_weeks: x.hold_sweep_weeks,
                 max_graph_reads_per_minute: x.max_graph_reads_per_minute,
@@ -1015,6 +1058,19 @@ mod raw {
                 });
             }
 
+            let defaults = MailLimits::default();
+            let mail_limits = MailLimits {
+                per_recipient_per_day: self
+                    .mail
+                    .as_ref()
+                    .and_then(|m| m.max_per_recipient_per_day)
+                    .unwrap_or(defaults.per_recipient_per_day),
+                per_client_per_day: self
+                    .mail
+                    .as_ref()
+                    .and_then(|m| m.max_per_client_per_day)
+                    .unwrap_or(defaults.per_client_per_day),
+            };
             let mail = match self.mail {
                 None => MailConfig::Off,
                 Some(m) if m.protocol == "off" => MailConfig::Off,
@@ -1121,6 +1177,7 @@ mod raw {
                 exchange,
                 calendars,
                 mail,
+                mail_limits,
                 forms,
             })
         }

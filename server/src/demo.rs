@@ -54,6 +54,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             uploads: crate::config::UploadLimits::default(),
             // Generous: the demo and the Playwright suite book a lot from one address.
             rate_limit_per_minute: 600,
+            max_holds_per_client: 200,
             read_rate_limit_per_minute: 6000,
             trusted_proxies: vec![],
             forwarded_header: Default::default(),
@@ -80,6 +81,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             max_concurrency: 4,
             retry_budget: Duration::from_secs(10),
             hold: Duration::from_secs(900),
+            hold_max: Duration::from_secs(1800),
             hold_sweep: Duration::from_secs(30),
             hold_sweep_weeks: 5,
             max_graph_reads_per_minute: 600,
@@ -101,6 +103,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             sender: seed::DEMO_OWNER.into(),
             user: seed::DEMO_OWNER.into(),
         },
+        mail_limits: crate::config::MailLimits::default(),
         forms: vec![
             form(
                 "demo",

@@ -294,10 +294,14 @@ pub async fn book_form(state: AppState, req: Request, client: std::net::IpAddr) 
             return crate::web::typed_error(BookingError::Unavailable);
         }
     };
-    let result = match read_request(&state, req).await {
-        Ok(req) => state.booket.book(req).await,
-        Err(e) => Err(e),
-    };
+    let result = crate::clients::CLIENT
+        .scope(client, async {
+            match read_request(&state, req).await {
+                Ok(req) => state.booket.book(req).await,
+                Err(e) => Err(e),
+            }
+        })
+        .await;
     drop(permit);
     match result {
         Ok(receipt) => axum::Json(receipt).into_response(),

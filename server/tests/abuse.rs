@@ -301,3 +301,83 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn one_client_cannot_hold_more_than_the_cap() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.max_holds_per_client = 3;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    // Three holds, each with a fresh token (as a script would), from one address.
+    let mut tokens = Vec::new();
+    for i in 0..3 {
+        let res = reserve_as(&env, Some("198.51.100.5"), &id(i)).await;
+        assert_eq!(res.status().as_u16(), 200);
+        let hold: serde_json::Value = res.json().await.unwrap();
+        tokens.push(hold["token"].as_str().unwrap().to_owned());
+    }
+    let res = reserve_as(&env, Some("198.51.100.5"), &id(3)).await;
+    assert_eq!(res.status().as_u16(), 429);
+    let held = env
+        .events()
+        .iter()
+        .filter(|e| e.subject.ends_with(" - Reserveret"))
+        .count();
+    assert_eq!(held, 3);
+    // Another citizen behind the same proxy is not affected.
+    let res = reserve_as(&env, Some("198.51.100.6"), &id(3)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    // Giving one back makes room again.
+    let (status, _) = env.release("demo", &id(0), &tokens[0]).await;
+    assert_eq!(status, 200);
+    let res = reserve_as(&env, Some("198.51.100.5"), &id(4)).await;
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn confirmation_mails_are_capped_per_recipient_a_day() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.mail = server::config::MailConfig::Graph {
+            tenant_id: server::sim::seed::DEMO_TENANT.into(),
+            client_id: server::sim::seed::DEMO_CLIENT_ID.into(),
+            client_secret: server::sim::seed::DEMO_SECRET.into(),
+            sender: server::sim::seed::DEMO_OWNER.into(),
+            user: server::sim::seed::DEMO_OWNER.into(),
+        };
+        c.mail_limits.per_recipient_per_day = 2;
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let mut outcomes = Vec::new();
+    for (i, slot) in free.iter().take(3).enumerate() {
+        let form = reqwest::multipart::Form::new()
+            .text("form", "demo")
+            .text("element", "tid")
+            .text("slot_id", slot["id"].as_str().unwrap().to_owned())
+            .text("idempotency_key", format!("k{i}"))
+            .text(
+                "field",
+                serde_json::json!({"name": "email", "label": "E-mail", "value": "offer@example.dk"})
+                    .to_string(),
+            );
+        let res = env
+            .http
+            .post(format!("{}/api/book_form", env.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let receipt: serde_json::Value = res.json().await.unwrap();
+        outcomes.push(receipt["mail"].clone());
+    }
+    assert_eq!(outcomes, vec!["sent", "sent", "failed"]);
+    assert_eq!(env.sim.outbox().len(), 2);
+    // Its text is the municipality's own: nothing the citizen typed but the address.
+    assert!(!env.sim.outbox()[0].body.contains("offer@"));
+}

@@ -240,3 +240,54 @@ async fn a_hold_made_by_hand_in_outlook_is_never_swept_or_taken() {
     let (s, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(s, 409);
 }
+
+#[tokio::test]
+async fn one_token_holds_one_slot_per_element() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let (a, b) = (
+        free[0]["id"].as_str().unwrap(),
+        free[1]["id"].as_str().unwrap(),
+    );
+    let (_, hold) = env.reserve("demo", a, "", "").await;
+    let token = hold["token"].as_str().unwrap().to_owned();
+    // A script that keeps its token and never says what to give back still holds one.
+    let (status, _) = env.reserve("demo", b, &token, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(env.event(&event_id_of(a)).subject, "Borgersamtale");
+    assert!(hold_of(&env, b).unwrap().is_owned_by(&token));
+}
+
+#[tokio::test]
+async fn a_hold_is_extended_at_most_to_its_longest_lifetime() {
+    // hold 15 min, at most 30 min in all.
+    let env = Env::start().await;
+    let slot = a_free_slot(&env).await;
+    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let token = hold["token"].as_str().unwrap().to_owned();
+    let start = env.now;
+    env.advance(chrono::TimeDelta::minutes(14));
+    let (status, hold) = env.reserve("demo", &slot, &token, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(hold["seconds_left"], 900);
+    // Near the end of its 30 minutes, an extension reaches only to them.
+    env.advance(chrono::TimeDelta::seconds(28 * 60 + 30 - 14 * 60));
+    let (status, hold) = env.reserve("demo", &slot, &token, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(hold["seconds_left"], 90);
+    assert_eq!(
+        hold_of(&env, &slot).unwrap().expires,
+        start + chrono::TimeDelta::minutes(30)
+    );
+    // With less than a minute left, extending is refused with a clear message.
+    env.advance(chrono::TimeDelta::seconds(60));
+    let (status, body) = env.reserve("demo", &slot, &token, "").await;
+    assert_eq!(
+        (status, body),
+        (409, serde_json::json!({"error": "hold_limit"}))
+    );
+    // Booking it still works.
+    let (status, _) = env.book_held("demo", &slot, "k", &token).await;
+    assert_eq!(status, 200);
+}

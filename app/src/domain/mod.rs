@@ -171,6 +171,8 @@ pub enum BookingError {
     Unavailable,
     #[error("too many attempts from this client")]
     RateLimited,
+    #[error("the hold has reached its longest lifetime")]
+    HoldLimit,
     #[error("this page may not use the booking")]
     ForbiddenOrigin,
     #[error("the server could not be reached")]
@@ -205,9 +207,10 @@ impl BookingError {
             BookingError::UnknownElement => 404,
             BookingError::InvalidSlot | BookingError::Invalid { .. } => 400,
             BookingError::Files { problem, .. } => match problem {
-                FileProblem::Type => 415,
+                FileProblem::Type | FileProblem::Content => 415,
                 _ => 413,
             },
+            BookingError::HoldLimit => 409,
             BookingError::Unavailable | BookingError::Network => 503,
             BookingError::RateLimited => 429,
             BookingError::ForbiddenOrigin => 403,
@@ -301,6 +304,7 @@ mod tests {
             BookingError::invalid("slot_id"),
             BookingError::Unavailable,
             BookingError::RateLimited,
+            BookingError::HoldLimit,
             BookingError::ForbiddenOrigin,
             BookingError::Network,
             BookingError::Internal,

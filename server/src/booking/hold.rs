@@ -18,6 +18,9 @@ pub struct HoldInfo {
     /// Hash of the owner's token.
     pub owner: String,
     pub expires: DateTime<Utc>,
+    /// When the owner first held the slot (extensions keep it), for the longest lifetime
+    /// of a hold. Unknown for records written before it was kept.
+    pub since: Option<DateTime<Utc>>,
     /// Ids of the attachments the owner's booking has added so far, recorded as each was
     /// added, so files of a booking that never finished can be removed by id.
     pub files: Vec<String>,
@@ -44,19 +47,16 @@ impl HoldInfo {
         !token.is_empty() && self.owner == owner_hash(token)
     }
 
-    /// `v1;<owner hash>;<expiry, Unix seconds>` without files (what every version of
-    /// Booket reads), `v2;<owner hash>;<expiry>;<id>,<id>…` once files were added.
+    /// `v2;<owner hash>;<expiry>;<since>;<id>,<id>…` (times in Unix seconds; the file ids
+    /// may be none). `v1;<owner hash>;<expiry>` records of earlier versions are still read.
     pub fn to_value(&self) -> String {
-        if self.files.is_empty() {
-            format!("v1;{};{}", self.owner, self.expires.timestamp())
-        } else {
-            format!(
-                "v2;{};{};{}",
-                self.owner,
-                self.expires.timestamp(),
-                self.files.join(",")
-            )
-        }
+        format!(
+            "v2;{};{};{};{}",
+            self.owner,
+            self.expires.timestamp(),
+            self.since.unwrap_or(self.expires).timestamp(),
+            self.files.join(",")
+        )
     }
 
     pub fn parse(value: &str) -> Option<HoldInfo> {
@@ -67,18 +67,23 @@ impl HoldInfo {
         }
         let owner = parts.next()?.to_owned();
         let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
-        let files = match (version, parts.next()) {
-            ("v1", None) => Vec::new(),
-            ("v2", Some(list)) => {
-                let files: Vec<String> = list.split(',').map(str::to_owned).collect();
+        let (since, files) = match version {
+            "v1" => (None, Vec::new()),
+            _ => {
+                let since = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+                let list = parts.next()?;
+                let files: Vec<String> = if list.is_empty() {
+                    Vec::new()
+                } else {
+                    list.split(',').map(str::to_owned).collect()
+                };
                 if files.len() > MAX_RECORDED_FILES
                     || !files.iter().all(|f| is_recordable_attachment_id(f))
                 {
                     return None;
                 }
-                files
+                (Some(since), files)
             }
-            _ => return None,
         };
         if parts.next().is_some() || owner.is_empty() {
             return None;
@@ -86,6 +91,7 @@ impl HoldInfo {
         Some(HoldInfo {
             owner,
             expires,
+            since,
             files,
         })
     }
@@ -128,29 +134,37 @@ mod tests {
         let h = HoldInfo {
             owner: owner_hash("tok"),
             expires: Utc.with_ymd_and_hms(2026, 12, 1, 9, 15, 0).unwrap(),
+            since: Some(Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap()),
             files: Vec::new(),
         };
         assert_eq!(HoldInfo::parse(&h.to_value()), Some(h.clone()));
-        // Without files the record stays in the format every instance reads.
-        assert!(h.to_value().starts_with("v1;"));
         let with_files = HoldInfo {
             files: vec!["AAMkAGI2=".into(), "AAMk-_/+B".into()],
             ..h.clone()
         };
-        assert!(with_files.to_value().starts_with("v2;"));
         assert_eq!(HoldInfo::parse(&with_files.to_value()), Some(with_files));
+        // Records of the earlier format are still read.
+        let v1 = format!("v1;{};{}", h.owner, h.expires.timestamp());
+        assert_eq!(
+            HoldInfo::parse(&v1),
+            Some(HoldInfo {
+                since: None,
+                ..h.clone()
+            })
+        );
         assert!(h.is_owned_by("tok"));
         assert!(!h.is_owned_by("other"));
         assert!(!h.is_owned_by(""));
         for junk in [
             "",
             ENDED,
-            "v3;a;1",
+            "v3;a;1;1;",
             "v2;a;1",
             "v2;a;1;",
-            "v2;a;1;ok,",
-            "v2;a;1;bad;id",
-            "v2;a;1;sp ace",
+            "v2;a;1;x;",
+            "v2;a;1;1;ok,",
+            "v2;a;1;1;bad;id",
+            "v2;a;1;1;sp ace",
             "v1;;1",
             "v1;a;x",
             "v1;a;1;2",

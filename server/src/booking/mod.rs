@@ -5,6 +5,7 @@
 mod cache;
 pub mod documents;
 pub mod hold;
+mod limits;
 mod locks;
 pub mod slot_id;
 mod write;
@@ -56,6 +57,10 @@ pub struct Booket {
     metrics: crate::metrics::Metrics,
     prepared: Mutex<HashMap<(String, String, NaiveDate), PreparedWeek>>,
     answers: Mutex<HashMap<(String, String, NaiveDate), CachedAnswer>>,
+    /// Holds this process wrote, per token and client.
+    holds: limits::HoldTracker,
+    /// Confirmation mails sent today, per recipient and client.
+    mails: limits::DailyCounter,
     /// Graph reads per calendar in the current minute of the clock: (minute, count).
     reads: Mutex<HashMap<String, (i64, u32)>>,
     /// The last week read from Graph per (calendar, Monday): served, marked stale, when
@@ -112,6 +117,8 @@ impl Booket {
             metrics,
             prepared: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
+            holds: limits::HoldTracker::default(),
+            mails: limits::DailyCounter::default(),
             reads: Mutex::new(HashMap::new()),
             last_good: Mutex::new(HashMap::new()),
         }

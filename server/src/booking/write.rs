@@ -82,6 +82,26 @@ pub(super) fn claim_from(
     }
 }
 
+/// When `token`'s hold on this event began: kept across extensions of an active hold
+/// (records without it count from their expiry less one hold); now for a new hold.
+fn hold_since(
+    event: &wire::Event,
+    markers: &app::domain::Markers,
+    token: &str,
+    now: DateTime<Utc>,
+    hold_for: chrono::TimeDelta,
+) -> DateTime<Utc> {
+    if marker_of(event.subject.as_deref().unwrap_or(""), markers) != Some(Marker::Reserved) {
+        return now;
+    }
+    match event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) {
+        Some(h) if h.is_owned_by(token) && h.is_active(now) => {
+            h.since.unwrap_or(h.expires - hold_for).min(now)
+        }
+        _ => now,
+    }
+}
+
 /// Monday of the local week an event starts in.
 fn week_of(cal: &CalendarConfig, event: &wire::Event) -> Option<chrono::NaiveDate> {
     wire::to_utc(&event.start)
@@ -256,17 +276,44 @@ impl Booket {
         } else {
             req.hold.clone()
         };
-        let hold_for = self.config.exchange.hold;
+        let now = (self.clock)();
+        let owner = hold::owner_hash(&token);
+        let client = crate::clients::current();
+        // One active hold per token and element: the slot this token holds now is given
+        // back in this same call (the widget says which; the server knows it too).
+        let held = self.holds.held_by(&req.form, &req.element, &owner, now);
+        let release = if req.release_slot_id.is_empty() {
+            held.clone().unwrap_or_default()
+        } else {
+            req.release_slot_id.clone()
+        };
+        // A new hold (not an extension or a move of this token's hold) counts against the
+        // client's cap.
+        if held.is_none() {
+            if let Some(c) = client {
+                if self.holds.active_for(c, now) >= self.config.server.max_holds_per_client {
+                    tracing::warn!("a client reached max_holds_per_client");
+                    return Err(BookingError::RateLimited);
+                }
+            }
+        }
         let expires;
         {
             let _guard = self.locks.lock(&slot.event_id).await;
             let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
+        self.holds.record(
+            (&req.form, &req.element, &owner),
+            &req.slot_id,
+            expires,
+            client,
+            now,
+        );
         let mut released = false;
-        if !req.release_slot_id.is_empty() && req.release_slot_id != req.slot_id {
+        if !release.is_empty() && release != req.slot_id {
             match self
-                .release_slot(&req.form, &req.element, &req.release_slot_id, &token)
+                .release_slot(&req.form, &req.element, &release, &token)
                 .await
             {
                 Ok(wrote) => released = wrote,
@@ -278,7 +325,7 @@ impl Booket {
             slot_id: req.slot_id,
             token,
             expires: expires.with_timezone(&cal.time_zone).fixed_offset(),
-            seconds_left: hold_for.as_secs().min(u64::from(u32::MAX)) as u32,
+            seconds_left: (expires - now).num_seconds().clamp(0, i64::from(u32::MAX)) as u32,
         };
         Ok((hold, released))
     }
@@ -319,6 +366,7 @@ impl Booket {
             return Ok(false);
         }
         let subject = base_subject(event.subject.as_deref().unwrap_or(""), markers).to_owned();
+        self.holds.forget(form, element, &hold::owner_hash(token));
         match self.write_subject(cal, &event, &subject, ENDED).await {
             Ok(_) => Ok(true),
             // Changed since we read it: no longer ours to touch.
@@ -437,6 +485,8 @@ impl Booket {
             attached.iter().map(|(_, name)| name.clone()).collect(),
         );
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
+        self.holds
+            .forget(&req.form, &req.element, &hold::owner_hash(&token));
         receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
         self.remember(key, req.slot_id, receipt.clone());
         Ok(receipt)
@@ -604,7 +654,9 @@ impl Booket {
         }
     }
 
-    /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses.
+    /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses. An
+    /// extension keeps the time the hold began, and no hold outlives `hold_max`: near it,
+    /// extending is refused with [`BookingError::HoldLimit`].
     async fn write_hold(
         &self,
         cal: &CalendarConfig,
@@ -612,9 +664,15 @@ impl Booket {
         token: &str,
     ) -> Result<DateTime<Utc>, BookingError> {
         let now = (self.clock)();
-        let expires = now
-            + chrono::TimeDelta::from_std(self.config.exchange.hold)
-                .unwrap_or(chrono::TimeDelta::minutes(15));
+        let hold_for = chrono::TimeDelta::from_std(self.config.exchange.hold)
+            .unwrap_or(chrono::TimeDelta::minutes(15));
+        let hold_max =
+            chrono::TimeDelta::from_std(self.config.exchange.hold_max).unwrap_or(hold_for);
+        let since = hold_since(event, &self.config.exchange.markers, token, now, hold_for);
+        let expires = (now + hold_for).min(since + hold_max);
+        if since < now && expires - now < chrono::TimeDelta::minutes(1) {
+            return Err(BookingError::HoldLimit);
+        }
         let markers = &self.config.exchange.markers;
         let subject = format!(
             "{}{}",
@@ -624,6 +682,7 @@ impl Booket {
         let info = HoldInfo {
             owner: hold::owner_hash(token),
             expires,
+            since: Some(since),
             files: Vec::new(),
         };
         self.write_subject(cal, event, &subject, &info.to_value())
@@ -749,6 +808,20 @@ impl Booket {
         }
         if !mail::is_plausible_address(&to) {
             tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
+            return Some(MailOutcome::Failed);
+        }
+        // The municipality's mailbox must not become a way to send mail to anyone: a few
+        // confirmations per recipient and per client a day.
+        let limits = self.config.mail_limits;
+        let recipient = format!("to:{}", to.to_lowercase());
+        let client = crate::clients::current().map(|c| format!("client:{c}"));
+        let mut keys = vec![(recipient.as_str(), limits.per_recipient_per_day)];
+        if let Some(c) = &client {
+            keys.push((c.as_str(), limits.per_client_per_day));
+        }
+        let today = (self.clock)().with_timezone(&cal.time_zone).date_naive();
+        if !self.mails.take(&keys, today) {
+            tracing::warn!("confirmation not sent: the daily mail limit is reached");
             return Some(MailOutcome::Failed);
         }
         let when = documents::slot_text(cal, slot);

@@ -1,0 +1,153 @@
+//! What one anonymous client may hold and send, tracked in this process (several instances
+//! each keep their own count; see the README).
+//!
+//! - One active hold per hold token and element: reserving another slot with the same
+//!   token gives the first back in the same call.
+//! - At most `max_holds_per_client` active holds per client address (IPv6: per /64).
+//! - Confirmation mails per recipient and per client per day.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// A hold this process wrote, by (form, element, owner hash).
+struct Held {
+    slot_id: String,
+    expires: DateTime<Utc>,
+    client: Option<IpAddr>,
+}
+
+#[derive(Default)]
+pub struct HoldTracker {
+    held: Mutex<HashMap<(String, String, String), Held>>,
+}
+
+impl HoldTracker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), Held>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The slot this token actively holds for this element, if any.
+    pub fn held_by(
+        &self,
+        form: &str,
+        element: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        self.lock()
+            .get(&(form.to_owned(), element.to_owned(), owner.to_owned()))
+            .filter(|h| h.expires > now)
+            .map(|h| h.slot_id.clone())
+    }
+
+    /// Active holds of one client.
+    pub fn active_for(&self, client: IpAddr, now: DateTime<Utc>) -> usize {
+        self.lock()
+            .values()
+            .filter(|h| h.client == Some(client) && h.expires > now)
+            .count()
+    }
+
+    pub fn record(
+        &self,
+        (form, element, owner): (&str, &str, &str),
+        slot_id: &str,
+        expires: DateTime<Utc>,
+        client: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) {
+        let mut held = self.lock();
+        // Lapsed holds are forgotten as new ones come, so the map stays as small as the
+        // holds that are active.
+        if held.len() >= 1024 {
+            held.retain(|_, h| h.expires > now);
+        }
+        held.insert(
+            (form.to_owned(), element.to_owned(), owner.to_owned()),
+            Held {
+                slot_id: slot_id.to_owned(),
+                expires,
+                client,
+            },
+        );
+    }
+
+    /// The token gave its slot back, or booked it.
+    pub fn forget(&self, form: &str, element: &str, owner: &str) {
+        self.lock()
+            .remove(&(form.to_owned(), element.to_owned(), owner.to_owned()));
+    }
+}
+
+/// Counts per key and day; the day's counts are forgotten when the day changes.
+#[derive(Default)]
+pub struct DailyCounter {
+    counts: Mutex<(Option<NaiveDate>, HashMap<String, u32>)>,
+}
+
+impl DailyCounter {
+    /// Counts one for each key if every key is still under `limit` today; false (and
+    /// nothing counted) otherwise.
+    pub fn take(&self, keys: &[(&str, u32)], today: NaiveDate) -> bool {
+        let mut guard = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (day, counts) = &mut *guard;
+        if *day != Some(today) {
+            *day = Some(today);
+            counts.clear();
+        }
+        if keys
+            .iter()
+            .any(|(k, limit)| counts.get(*k).copied().unwrap_or(0) >= *limit)
+        {
+            return false;
+        }
+        for (k, _) in keys {
+            *counts.entry((*k).to_owned()).or_insert(0) += 1;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn holds_are_counted_per_client_while_active_and_found_per_token() {
+        let t = HoldTracker::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        let later = now + chrono::TimeDelta::minutes(15);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        t.record(("f", "e", "o1"), "s1", later, Some(a), now);
+        t.record(("f", "e", "o2"), "s2", later, Some(a), now);
+        t.record(("f", "e", "o3"), "s3", later, None, now);
+        assert_eq!(t.active_for(a, now), 2);
+        assert_eq!(t.held_by("f", "e", "o1", now).as_deref(), Some("s1"));
+        assert_eq!(t.held_by("f", "other", "o1", now), None);
+        // Moving a token's hold keeps one entry.
+        t.record(("f", "e", "o1"), "s9", later, Some(a), now);
+        assert_eq!(t.active_for(a, now), 2);
+        t.forget("f", "e", "o2");
+        assert_eq!(t.active_for(a, now), 1);
+        // Lapsed holds do not count.
+        assert_eq!(t.active_for(a, later), 0);
+        assert_eq!(t.held_by("f", "e", "o1", later), None);
+    }
+
+    #[test]
+    fn daily_counts_refuse_past_the_limit_and_start_again_the_next_day() {
+        let c = DailyCounter::default();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert!(c.take(&[("to:a", 2), ("client:x", 3)], day));
+        assert!(c.take(&[("to:a", 2), ("client:x", 3)], day));
+        // The recipient is at its limit: nothing is counted for the client either.
+        assert!(!c.take(&[("to:a", 2), ("client:x", 3)], day));
+        assert!(c.take(&[("to:b", 2), ("client:x", 3)], day));
+        assert!(!c.take(&[("to:c", 2), ("client:x", 3)], day));
+        let next = day.succ_opt().unwrap();
+        assert!(c.take(&[("to:a", 2), ("client:x", 3)], next));
+    }
+}
