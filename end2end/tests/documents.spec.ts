@@ -51,3 +51,17 @@ test('a refused file type is explained and nothing is booked', async ({ page }) 
   await page.getByTestId('demo-submit').click();
   await page.waitForURL('**/receipt');
 });
+
+test('a file whose content is not what its name says is refused with a clear message', async ({ page }) => {
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  await fillCitizen(page);
+  // A Windows program renamed to look like a PDF.
+  await page.setInputFiles('#files', { name: 'faktura.pdf', mimeType: 'application/pdf', buffer: Buffer.from('MZ\x90\x00\x03\x00\x00\x00\x04\x00PE\x00\x00') });
+  await booket.slots('free').first().click();
+  await expect(booket.status).toContainText('reserveret til dig');
+  await page.getByTestId('demo-submit').click();
+  await expect(booket.error).toHaveText('Indholdet af “faktura.pdf” passer ikke til filtypen. Gem filen igen i det rigtige format.');
+  expect(new URL(page.url()).pathname).toBe('/');
+});

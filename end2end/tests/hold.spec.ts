@@ -1,7 +1,8 @@
 import { test, expect } from '@playwright/test';
 import { Booket, eventIdOf, simEvent, widgetViolations } from './fixtures/booket';
 
-const HOLD = /^v1;[^;]+;(\d+)$/;
+// v2;<owner hash>;<expiry>;<since>;<file ids>
+const HOLD = /^v2;[^;]+;(\d+);\d+;[^;]*$/;
 
 async function holdExpiry(request: any, slotId: string): Promise<number> {
   const event = await simEvent(request, eventIdOf(slotId));
@@ -64,4 +65,17 @@ test('the hold warning comes before it lapses and the citizen extends by keyboar
   await expect(warning).toBeHidden();
   await expect(booket.grid).toBeFocused();
   expect(await holdExpiry(request, slotId)).toBeGreaterThan(firstExpiry);
+});
+
+test('leaving the page gives the hold back', async ({ page, request }) => {
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  await booket.slots('free').first().click();
+  await expect(booket.status).toContainText('reserveret til dig');
+  const slotId = (await booket.chosenReceipt()).slot_id;
+  expect((await simEvent(request, eventIdOf(slotId))).subject).toMatch(/ - Reserveret$/);
+  // The citizen goes elsewhere: the page is left for good, so the time is given back.
+  await page.goto('about:blank');
+  await expect.poll(async () => (await simEvent(request, eventIdOf(slotId))).subject).not.toMatch(/ - /);
 });

@@ -103,6 +103,30 @@ async fn post<T: FromJson>(endpoint: &str, args: &[(&str, &String)]) -> Result<T
     send(endpoint, &body, Some("application/x-www-form-urlencoded")).await
 }
 
+/// Gives a hold back as the page is left: a `keepalive` request, which the browser
+/// completes after the page is gone. Nobody waits for its answer.
+pub fn release_on_leave(form: &str, element: &str, slot_id: &str, hold: &str) {
+    let Ok(params) = web_sys::UrlSearchParams::new() else {
+        return;
+    };
+    for (name, value) in [
+        ("form", form),
+        ("element", element),
+        ("slot_id", slot_id),
+        ("hold", hold),
+    ] {
+        params.append(name, value);
+    }
+    let body = JsValue::from(params.to_string());
+    if let Ok(init) = request("release", &body, Some("application/x-www-form-urlencoded")) {
+        // (web-sys has no setter for it: RequestInit is a plain JS object.)
+        let _ = js_sys::Reflect::set(&init.1, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+        if let Some(w) = web_sys::window() {
+            let _ = w.fetch_with_str_and_init(&init.0, &init.1);
+        }
+    }
+}
+
 async fn send<T: FromJson>(
     endpoint: &str,
     body: &JsValue,
@@ -114,11 +138,12 @@ async fn send<T: FromJson>(
     crate::domain::decode_answer(status, &text)
 }
 
-async fn fetch(
+/// The URL and the request for a call to `endpoint`.
+fn request(
     endpoint: &str,
     body: &JsValue,
     content_type: Option<&str>,
-) -> Result<(u16, String), JsValue> {
+) -> Result<(String, web_sys::RequestInit), JsValue> {
     let server = SERVER.get().map_or("", String::as_str);
     let url = format!("{server}/api/{endpoint}");
     let headers = web_sys::Headers::new()?;
@@ -130,6 +155,15 @@ async fn fetch(
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(body);
+    Ok((url, init))
+}
+
+async fn fetch(
+    endpoint: &str,
+    body: &JsValue,
+    content_type: Option<&str>,
+) -> Result<(u16, String), JsValue> {
+    let (url, init) = request(endpoint, body, content_type)?;
     let window = web_sys::window().ok_or(JsValue::NULL)?;
     let res: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
         .await?

@@ -227,6 +227,88 @@ impl WidgetState {
         .await
     }
 
+    /// Back from the back/forward cache: asks the server (a week read with the hold token)
+    /// whether the held slot is still held for this citizen; if not, the hold ends here too.
+    fn check_hold(&self) {
+        let (Some(slot), Some(h)) = (self.selected.get_untracked(), self.hold.get_untracked())
+        else {
+            return;
+        };
+        let this = *self;
+        leptos::task::spawn_local(async move {
+            let week = crate::i18n::iso_date(slot.start.date_naive());
+            let Ok(w) = super::client::week(
+                this.form.get_value(),
+                this.element.get_value(),
+                week,
+                h.token.clone(),
+            )
+            .await
+            else {
+                return;
+            };
+            let lost = w
+                .slots
+                .iter()
+                .any(|s| s.id == h.slot_id && s.state != crate::domain::SlotState::Held);
+            if lost && this.booked.get_untracked().is_none() {
+                this.hold.update(|h| {
+                    if let Some(h) = h {
+                        h.deadline_ms = 0.0;
+                    }
+                });
+                this.lapse_if_due();
+            }
+        });
+    }
+
+    /// Gives the hold back when the page is really left (`pagehide`, not when the page only
+    /// goes into the back/forward cache, not once booked or while booking), with a request
+    /// that outlives the page. Back from that cache (`pageshow`), the hold is checked: by
+    /// the clock at once, and against the server by reading the week again.
+    pub fn watch_page_life(&self) {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let this = *self;
+        let on_hide = Closure::<dyn FnMut(web_sys::PageTransitionEvent)>::new(
+            move |ev: web_sys::PageTransitionEvent| {
+                if ev.persisted()
+                    || this.booked.get_untracked().is_some()
+                    || this.busy.get_untracked()
+                {
+                    return;
+                }
+                if let Some(h) = this.hold.get_untracked() {
+                    super::client::release_on_leave(
+                        &this.form.get_value(),
+                        &this.element.get_value(),
+                        &h.slot_id,
+                        &h.token,
+                    );
+                }
+            },
+        );
+        let on_show = Closure::<dyn FnMut(web_sys::PageTransitionEvent)>::new(
+            move |ev: web_sys::PageTransitionEvent| {
+                if ev.persisted() && this.hold.get_untracked().is_some() {
+                    this.now_ms.set(js_sys::Date::now());
+                    this.lapse_if_due();
+                    this.check_hold();
+                }
+            },
+        );
+        let _ =
+            window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+        let _ =
+            window.add_event_listener_with_callback("pageshow", on_show.as_ref().unchecked_ref());
+        // They live as long as the page.
+        on_hide.forget();
+        on_show.forget();
+    }
+
     fn start_ticking(&self) {
         if self.ticker.with_value(Option::is_some) {
             return;

@@ -134,11 +134,22 @@ impl WidgetState {
     }
 }
 
+/// An idempotency key: 128 bits from the browser's cryptographic random source, so no
+/// other citizen's request can share it (Math.random is neither unique nor unpredictable).
 pub(crate) fn new_key() -> String {
-    let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let t = js_sys::Date::now() as u64;
-    format!("{t:x}-{a:08x}{b:08x}")
+    let mut b = [0u8; 16];
+    let crypto = web_sys::window().and_then(|w| w.crypto().ok());
+    if crypto
+        .and_then(|c| c.get_random_values_with_u8_array(&mut b).ok())
+        .is_none()
+    {
+        // No crypto source (a very old browser): time and Math.random, as before.
+        let t = js_sys::Date::now().to_bits().to_le_bytes();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = t[i % 8] ^ (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Mounts a widget into every `[data-booket-form][data-booket-element]` placeholder that
@@ -172,6 +183,7 @@ pub fn mount_all() {
             .map(|t| Lang::from_tag(&t))
             .unwrap_or_default();
         let state = WidgetState::new(form, element, lang, i as usize);
+        state.watch_page_life();
         let host = el.clone();
         leptos::mount::mount_to(el, move || view! { <Widget state=state host=host /> }).forget();
     }

@@ -670,7 +670,10 @@ impl Booket {
             chrono::TimeDelta::from_std(self.config.exchange.hold_max).unwrap_or(hold_for);
         let since = hold_since(event, &self.config.exchange.markers, token, now, hold_for);
         let expires = (now + hold_for).min(since + hold_max);
-        if since < now && expires - now < chrono::TimeDelta::minutes(1) {
+        // Cut short by the longest lifetime to less than a minute (or than one hold, if
+        // holds are shorter): nothing worth giving.
+        let least = hold_for.min(chrono::TimeDelta::minutes(1));
+        if expires < now + hold_for && expires - now < least {
             return Err(BookingError::HoldLimit);
         }
         let markers = &self.config.exchange.markers;
