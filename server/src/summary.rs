@@ -129,6 +129,10 @@ pub fn render(s: &Summary<'_>) -> Vec<u8> {
             push_wrapped(&mut lines, style, &text, font, width);
         };
         push(Style::Title, s.title);
+        push(
+            Style::Value,
+            "Oplysningerne herunder er som indtastet af borgeren; Booket har ikke kontrolleret dem.",
+        );
         push(Style::Gap, "");
         push(Style::Label, "Indsendt");
         push(Style::Value, s.submitted);
@@ -413,6 +417,7 @@ mod tests {
             "Jeg vil gerne tale om min sag – og om <b>andet</b>.",
             "Vedhæftede filer",
             "lønseddel.pdf",
+            "som indtastet af borgeren",
         ] {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }

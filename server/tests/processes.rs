@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process that is killed when dropped.
-struct Proc(Child);
+/// A child process that is killed when dropped, with every line it printed.
+struct Proc(Child, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -30,8 +30,11 @@ fn start(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Proc, String) {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let marker = marker.to_owned();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = printed.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            keep.lock().unwrap().push(line.clone());
             if let Some(rest) = line.split(&marker).nth(1) {
                 let addr: String = rest
                     .chars()
@@ -44,7 +47,7 @@ fn start(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Proc, String) {
     let addr = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("booket printed its address");
-    (Proc(child), addr)
+    (Proc(child, printed), addr)
 }
 
 fn start_sim(port: u16) -> (Proc, String) {
@@ -598,4 +601,81 @@ async fn a_stalled_upload_is_cut_off() {
         !event["subject"].as_str().unwrap().contains(" - "),
         "{event}"
     );
+}
+
+/// A citizen books with personal data no log line or metric may carry: their name, e-mail
+/// address, a field's value and their files' names — also when a booking is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_metrics_carry_no_personal_data() {
+    let setup = Setup::with(
+        "personal",
+        "metrics_token = { env = \"BOOKET_TEST_METRICS_TOKEN\" }",
+    );
+    std::env::set_var(
+        "BOOKET_TEST_METRICS_TOKEN",
+        "metrics-token-0123456789abcdef-0123456789",
+    );
+    let http = setup.http.clone();
+    let (server_proc, server) = start_server(&setup.config);
+    let (name, mail, secret, file) = (
+        "Zyxwvu Qpersondata",
+        "zyxwvu.qpersondata@example.dk",
+        "CPR 010203-4455 zyxwvu-hemmelig",
+        "zyxwvu-pas",
+    );
+    let field = |n: &str, l: &str, v: &str| {
+        serde_json::json!({"name": n, "label": l, "value": v}).to_string()
+    };
+    let with_person = |slot: &str, key: &str, file_name: String, bytes: Vec<u8>| {
+        booking(slot, key, &[])
+            .text("field", field("name", "Navn", name))
+            .text("field", field("email", "E-mail", mail))
+            .text("field", field("note", "Besked", secret))
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name),
+            )
+    };
+    let slot = free_slot(&http, &server).await;
+    // Refused (a program as a PDF), then booked.
+    let res = http
+        .post(format!("http://{server}/api/book_form"))
+        .multipart(with_person(
+            &slot,
+            "a",
+            format!("{file}.pdf"),
+            b"MZ\x90\x00".to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 415);
+    let res = http
+        .post(format!("http://{server}/api/book_form"))
+        .multipart(with_person(
+            &slot,
+            "b",
+            format!("{file}.pdf"),
+            b"%PDF-1.7\n".to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap());
+    let metrics = http
+        .get(format!("http://{server}/metrics"))
+        .bearer_auth("metrics-token-0123456789abcdef-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("booket_bookings_total"), "{metrics}");
+    let logs = server_proc.1.lock().unwrap().join("\n");
+    assert!(logs.contains("slot booked"), "the log was read: {logs}");
+    for personal in [name, "Zyxwvu", mail, "qpersondata", secret, "010203", file] {
+        assert!(!logs.contains(personal), "{personal:?} in the log:\n{logs}");
+        assert!(!metrics.contains(personal), "{personal:?} in the metrics");
+    }
 }

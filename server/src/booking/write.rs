@@ -769,13 +769,14 @@ impl Booket {
         attached: &[(String, String)],
     ) {
         let creds = Self::credentials(cal);
-        for (id, name) in attached {
+        for (id, _) in attached {
             if let Err(e) = self
                 .graph
                 .delete_attachment(&creds, &cal.owner, event_id, id)
                 .await
             {
-                tracing::error!(event = %event_id, file = %name, "could not remove an attachment after a failed booking: {e}");
+                // (Never the file's name: it may say who the citizen is.)
+                tracing::error!(event = %event_id, "could not remove an attachment after a failed booking: {e}");
             }
         }
     }
