@@ -136,6 +136,8 @@ mod backend {
         pub hold: String,
         /// A slot held with the same token to give back once the new one is held (or empty).
         pub release_slot_id: String,
+        /// A session token from the form's backend naming the citizen (or empty).
+        pub session: String,
     }
 
     /// What the server functions call. Implemented by the server crate against Graph.
@@ -267,12 +269,14 @@ pub async fn reserve_slot(
     slot_id: String,
     #[server(default)] hold: String,
     #[server(default)] release_slot_id: String,
+    #[server(default)] session: String,
 ) -> Result<Hold, BookingError> {
     short_text("form", &form, 64)?;
     short_text("element", &element, 64)?;
     short_text("slot_id", &slot_id, 1024)?;
     optional_text("hold", &hold, 64)?;
     optional_text("release_slot_id", &release_slot_id, 1024)?;
+    optional_text("session", &session, 4096)?;
     backend()?
         .reserve(ReserveRequest {
             form,
@@ -280,6 +284,7 @@ pub async fn reserve_slot(
             slot_id,
             hold,
             release_slot_id,
+            session,
         })
         .await
 }

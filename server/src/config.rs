@@ -273,6 +273,9 @@ pub struct FormConfig {
     pub title: String,
     pub email_field: Option<String>,
     pub elements: Vec<ElementConfig>,
+    /// The key this form's backend signs citizen session tokens with (HS256, at least 32
+    /// bytes). With a valid token the limits on holds count per citizen.
+    pub session_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -621,6 +624,7 @@ mod raw {
         pub email_field: Option<String>,
         #[serde(default)]
         pub elements: Vec<Element>,
+        pub session_key: Option<SecretRef>,
     }
 
     /// A booking element as written in the file (or drafted in the designer preview).
@@ -1165,11 +1169,34 @@ mod raw {
                         .map_err(|(field, message)| err(field, message))?;
                     elements.push(element);
                 }
+                let session_key = match &f.session_key {
+                    Some(r) => {
+                        let key = r.resolve(base, |m| {
+                            ConfigError::new(
+                                file,
+                                format!("[[forms]] \"{}\" session_key", f.id),
+                                Some(format!("forms[{i}].session_key")),
+                                m,
+                            )
+                        })?;
+                        if secrecy::ExposeSecret::expose_secret(&key).len() < 32 {
+                            return Err(ConfigError::new(
+                                file,
+                                format!("[[forms]] \"{}\" session_key", f.id),
+                                Some(format!("forms[{i}].session_key")),
+                                "must be at least 32 bytes".into(),
+                            ));
+                        }
+                        Some(key)
+                    }
+                    None => None,
+                };
                 forms.push(FormConfig {
                     id: f.id,
                     title: f.title,
                     email_field: f.email_field,
                     elements,
+                    session_key,
                 });
             }
             Ok(Config {

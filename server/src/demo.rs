@@ -43,6 +43,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         title: title.into(),
         email_field: Some("email".into()),
         elements: vec![el],
+        session_key: None,
     };
     Config {
         server: ServerConfig {
@@ -136,6 +137,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                         ..element("opfoelgning", "Opfølgende samtale")
                     },
                 ],
+                session_key: None,
             },
             form(
                 "valgfri",

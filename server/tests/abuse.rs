@@ -381,3 +381,96 @@ async fn confirmation_mails_are_capped_per_recipient_a_day() {
     // Its text is the municipality's own: nothing the citizen typed but the address.
     assert!(!env.sim.outbox()[0].body.contains("offer@"));
 }
+
+const SESSION_KEY: &str = "form-backend-session-key-0123456789abcdef";
+
+/// A session token as the form's backend would sign it.
+fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": sub, "aud": aud, "exp": exp.timestamp(), "iat": exp.timestamp() - 600}),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+async fn reserve_in_session(env: &Env, slot: &str, session: &str) -> (u16, serde_json::Value) {
+    env.call(
+        "reserve",
+        &[
+            ("form", "demo"),
+            ("element", "tid"),
+            ("slot_id", slot),
+            ("session", session),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_address() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.max_holds_per_client = 2;
+        for f in &mut c.forms {
+            f.session_key = Some(SESSION_KEY.into());
+        }
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let soon = env.now + chrono::TimeDelta::minutes(30);
+    let anna = session("pseudonym-anna", "demo", soon, SESSION_KEY);
+    // Anna reserves twice with fresh hold tokens: the first is given back.
+    let (status, _) = reserve_in_session(&env, &id(0), &anna).await;
+    assert_eq!(status, 200);
+    let (status, _) = reserve_in_session(&env, &id(1), &anna).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        env.event(&common::event_id_of(&id(0))).subject,
+        "Borgersamtale"
+    );
+    // Three other citizens at the same address (a library) each hold one: the address cap
+    // of 2 is for anonymous use.
+    for (i, who) in ["bo", "cem", "dina"].iter().enumerate() {
+        let token = session(who, "demo", soon, SESSION_KEY);
+        let (status, body) = reserve_in_session(&env, &id(2 + i), &token).await;
+        assert_eq!(status, 200, "{who}: {body}");
+    }
+    let held = env
+        .events()
+        .iter()
+        .filter(|e| e.subject.ends_with(" - Reserveret"))
+        .count();
+    assert_eq!(held, 4);
+    // Tokens that do not verify are refused, and nothing is held for them.
+    let late = env.now - chrono::TimeDelta::minutes(1);
+    let far = env.now + chrono::TimeDelta::days(30);
+    for (what, bad) in [
+        (
+            "another key",
+            session("eve", "demo", soon, "another-key-0123456789abcdef-0123456"),
+        ),
+        ("another form", session("eve", "weekend", soon, SESSION_KEY)),
+        ("expired", session("eve", "demo", late, SESSION_KEY)),
+        (
+            "valid for a month",
+            session("eve", "demo", far, SESSION_KEY),
+        ),
+        ("not a token", "eyJ.not.a-token".to_string()),
+    ] {
+        let (status, body) = reserve_in_session(&env, &id(6), &bad).await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                serde_json::json!({"error": "invalid", "field": "session"})
+            ),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        env.event(&common::event_id_of(&id(6))).subject,
+        "Borgersamtale"
+    );
+}

@@ -45,6 +45,7 @@ pub async fn reserve(
     slot_id: String,
     hold: String,
     release_slot_id: String,
+    session: String,
 ) -> Result<Hold, BookingError> {
     let args = [
         ("form", &form),
@@ -52,6 +53,7 @@ pub async fn reserve(
         ("slot_id", &slot_id),
         ("hold", &hold),
         ("release_slot_id", &release_slot_id),
+        ("session", &session),
     ];
     post("reserve", &args).await
 }

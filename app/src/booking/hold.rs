@@ -223,6 +223,7 @@ impl WidgetState {
             slot_id,
             token,
             release,
+            self.session.get_value(),
         )
         .await
     }

@@ -51,13 +51,15 @@ pub struct WidgetState {
     pub hold: RwSignal<Option<hold::HeldSlot>>,
     /// This citizen's hold token (from the first reservation on), sent with every call.
     pub token: StoredValue<String>,
+    /// A session token from the host form's backend (`data-booket-session`), or empty.
+    pub session: StoredValue<String>,
     /// Browser clock in ms, ticking once a second while a hold runs.
     pub now_ms: RwSignal<f64>,
     pub ticker: StoredValue<Option<IntervalHandle>, LocalStorage>,
 }
 
 impl WidgetState {
-    fn new(form: String, element: String, lang: Lang, index: usize) -> Self {
+    fn new(form: String, element: String, session: String, lang: Lang, index: usize) -> Self {
         WidgetState {
             id_prefix: StoredValue::new(format!("booket-{index}-{element}")),
             form: StoredValue::new(form),
@@ -74,6 +76,7 @@ impl WidgetState {
             busy: RwSignal::new(false),
             hold: RwSignal::new(None),
             token: StoredValue::new(String::new()),
+            session: StoredValue::new(session),
             now_ms: RwSignal::new(js_sys::Date::now()),
             ticker: StoredValue::new_local(None),
         }
@@ -182,7 +185,8 @@ pub fn mount_all() {
             })
             .map(|t| Lang::from_tag(&t))
             .unwrap_or_default();
-        let state = WidgetState::new(form, element, lang, i as usize);
+        let session = el.get_attribute("data-booket-session").unwrap_or_default();
+        let state = WidgetState::new(form, element, session, lang, i as usize);
         state.watch_page_life();
         let host = el.clone();
         leptos::mount::mount_to(el, move || view! { <Widget state=state host=host /> }).forget();

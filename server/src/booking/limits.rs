@@ -18,9 +18,18 @@ struct Held {
     client: Option<IpAddr>,
 }
 
+/// A signed-in citizen's hold: which slot, under which hold token.
+struct CitizenHold {
+    slot_id: String,
+    token: String,
+    expires: DateTime<Utc>,
+}
+
 #[derive(Default)]
 pub struct HoldTracker {
     held: Mutex<HashMap<(String, String, String), Held>>,
+    /// By (form, element, citizen): one active hold per citizen and element.
+    citizens: Mutex<HashMap<(String, String, String), CitizenHold>>,
 }
 
 impl HoldTracker {
@@ -78,6 +87,48 @@ impl HoldTracker {
     pub fn forget(&self, form: &str, element: &str, owner: &str) {
         self.lock()
             .remove(&(form.to_owned(), element.to_owned(), owner.to_owned()));
+    }
+
+    fn citizens(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), CitizenHold>> {
+        self.citizens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The slot (and its hold token) a signed-in citizen actively holds for this element.
+    pub fn citizen_holds(
+        &self,
+        form: &str,
+        element: &str,
+        citizen: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(String, String)> {
+        self.citizens()
+            .get(&(form.to_owned(), element.to_owned(), citizen.to_owned()))
+            .filter(|h| h.expires > now)
+            .map(|h| (h.slot_id.clone(), h.token.clone()))
+    }
+
+    pub fn record_citizen(
+        &self,
+        (form, element, citizen): (&str, &str, &str),
+        slot_id: &str,
+        token: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let mut held = self.citizens();
+        if held.len() >= 1024 {
+            held.retain(|_, h| h.expires > now);
+        }
+        held.insert(
+            (form.to_owned(), element.to_owned(), citizen.to_owned()),
+            CitizenHold {
+                slot_id: slot_id.to_owned(),
+                token: token.to_owned(),
+                expires,
+            },
+        );
     }
 }
 

@@ -82,6 +82,62 @@ pub(super) fn claim_from(
     }
 }
 
+/// A citizen session token as a form's backend signs it (HS256): who, for which form,
+/// until when.
+#[derive(serde::Deserialize)]
+struct SessionClaims {
+    sub: String,
+    exp: i64,
+}
+
+/// The longest a session token may be valid for, from now.
+const MAX_SESSION_SECONDS: i64 = 12 * 3600;
+
+impl Booket {
+    /// The citizen a session token names (a hash of the form and its `sub`), if one came
+    /// and the form has a key; a token that does not verify — wrong key, another form's,
+    /// expired, or valid for too long — is refused.
+    fn citizen_of(
+        &self,
+        form: &str,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, BookingError> {
+        if session.is_empty() {
+            return Ok(None);
+        }
+        let refuse = || BookingError::invalid("session");
+        let key = self
+            .config
+            .form(form)
+            .and_then(|f| f.session_key.as_ref())
+            .ok_or_else(refuse)?;
+        let key = jsonwebtoken::DecodingKey::from_secret(
+            secrecy::ExposeSecret::expose_secret(key).as_bytes(),
+        )
+        .map_err(|_| refuse())?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&[form]);
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        // Expiry is judged by Booket's clock, below.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<SessionClaims>(session, &key, &validation)
+            .map_err(|e| {
+                tracing::warn!("a session token was refused: {:?}", e.kind());
+                refuse()
+            })?
+            .claims;
+        let left = claims.exp - now.timestamp();
+        if left <= 0 || left > MAX_SESSION_SECONDS || claims.sub.is_empty() {
+            return Err(refuse());
+        }
+        Ok(Some(hold::owner_hash(&format!(
+            "{form}\u{1f}{}",
+            claims.sub
+        ))))
+    }
+}
+
 /// When `token`'s hold on this event began: kept across extensions of an active hold
 /// (records without it count from their expiry less one hold); now for a new hold.
 fn hold_since(
@@ -279,23 +335,40 @@ impl Booket {
         let now = (self.clock)();
         let owner = hold::owner_hash(&token);
         let client = crate::clients::current();
+        // A citizen the form's backend vouches for holds one slot per element, under
+        // whatever token; the address cap is for anonymous use only.
+        let citizen = self.citizen_of(&req.form, &req.session, now)?;
         // One active hold per token and element: the slot this token holds now is given
         // back in this same call (the widget says which; the server knows it too).
         let held = self.holds.held_by(&req.form, &req.element, &owner, now);
-        let release = if req.release_slot_id.is_empty() {
+        let mut release = if req.release_slot_id.is_empty() {
             held.clone().unwrap_or_default()
         } else {
             req.release_slot_id.clone()
         };
-        // A new hold (not an extension or a move of this token's hold) counts against the
-        // client's cap.
-        if held.is_none() {
-            if let Some(c) = client {
-                if self.holds.active_for(c, now) >= self.config.server.max_holds_per_client {
-                    tracing::warn!("a client reached max_holds_per_client");
-                    return Err(BookingError::RateLimited);
+        let mut release_token = token.clone();
+        match &citizen {
+            Some(c) => {
+                if let Some((slot_id, their_token)) = self
+                    .holds
+                    .citizen_holds(&req.form, &req.element, c, now)
+                    .filter(|(slot_id, _)| *slot_id != req.slot_id)
+                {
+                    release = slot_id;
+                    release_token = their_token;
                 }
             }
+            // A new hold (not an extension or a move of this token's hold) counts against
+            // the client's cap.
+            None if held.is_none() => {
+                if let Some(c) = client {
+                    if self.holds.active_for(c, now) >= self.config.server.max_holds_per_client {
+                        tracing::warn!("a client reached max_holds_per_client");
+                        return Err(BookingError::RateLimited);
+                    }
+                }
+            }
+            None => {}
         }
         let expires;
         {
@@ -303,17 +376,26 @@ impl Booket {
             let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
-        self.holds.record(
-            (&req.form, &req.element, &owner),
-            &req.slot_id,
-            expires,
-            client,
-            now,
-        );
+        match &citizen {
+            Some(c) => self.holds.record_citizen(
+                (&req.form, &req.element, c),
+                &req.slot_id,
+                &token,
+                expires,
+                now,
+            ),
+            None => self.holds.record(
+                (&req.form, &req.element, &owner),
+                &req.slot_id,
+                expires,
+                client,
+                now,
+            ),
+        }
         let mut released = false;
         if !release.is_empty() && release != req.slot_id {
             match self
-                .release_slot(&req.form, &req.element, &release, &token)
+                .release_slot(&req.form, &req.element, &release, &release_token)
                 .await
             {
                 Ok(wrote) => released = wrote,
