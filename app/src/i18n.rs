@@ -311,7 +311,25 @@ pub fn error_text(lang: Lang, err: &BookingError) -> String {
         limit,
     } = err
     else {
-        return error_message(lang, err).to_string();
+        return match err {
+            // Say when: "… Prøv igen om 40 sekunder."
+            BookingError::RateLimited { retry_after } if *retry_after > 0 => {
+                let (n, da, en) = if *retry_after >= 120 {
+                    (retry_after.div_ceil(60), "minutter", "minutes")
+                } else {
+                    (*retry_after, "sekunder", "seconds")
+                };
+                match lang {
+                    Lang::Da => {
+                        format!("Du har prøvet mange gange på kort tid. Prøv igen om {n} {da}.")
+                    }
+                    Lang::En => {
+                        format!("Too many attempts in a short time. Try again in {n} {en}.")
+                    }
+                }
+            }
+            _ => error_message(lang, err).to_string(),
+        };
     };
     let mb = limit / (1024 * 1024);
     match (lang, problem) {
@@ -378,10 +396,10 @@ pub fn error_message(lang: Lang, err: &BookingError) -> &'static str {
         (Lang::En, BookingError::Network) => {
             "The server could not be reached. Check your connection and try again."
         }
-        (Lang::Da, BookingError::RateLimited) => {
+        (Lang::Da, BookingError::RateLimited { .. }) => {
             "Du har prøvet mange gange på kort tid. Vent et øjeblik, og prøv igen."
         }
-        (Lang::En, BookingError::RateLimited) => {
+        (Lang::En, BookingError::RateLimited { .. }) => {
             "Too many attempts in a short time. Wait a moment and try again."
         }
         (Lang::Da, BookingError::HoldLimit) => {
@@ -428,6 +446,23 @@ mod tests {
         assert_eq!(
             week_label(Lang::En, d("2026-11-23"), d("2026-11-27")),
             "Week 48 · 23–27 November 2026"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_try_again() {
+        let rl = |retry_after| BookingError::RateLimited { retry_after };
+        assert_eq!(
+            error_text(Lang::Da, &rl(40)),
+            "Du har prøvet mange gange på kort tid. Prøv igen om 40 sekunder."
+        );
+        assert_eq!(
+            error_text(Lang::En, &rl(150)),
+            "Too many attempts in a short time. Try again in 3 minutes."
+        );
+        assert_eq!(
+            error_text(Lang::Da, &rl(0)),
+            "Du har prøvet mange gange på kort tid. Vent et øjeblik, og prøv igen."
         );
     }
 

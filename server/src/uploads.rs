@@ -284,7 +284,7 @@ impl Drop for ClientUploads {
 /// Serves `/api/book_form` (origin and budget already checked by the caller).
 pub async fn book_form(state: AppState, req: Request, client: std::net::IpAddr) -> Response {
     let Some(_share) = ClientUploads::take(&state.uploads_by_client, client) else {
-        return crate::web::typed_error(BookingError::RateLimited);
+        return crate::web::typed_error(BookingError::RateLimited { retry_after: 0 });
     };
     let permit = match tokio::time::timeout(QUEUE_WAIT, state.uploads.clone().acquire_owned()).await
     {

@@ -404,11 +404,12 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         server.forwarded_header,
     );
     if let Err(wait) = state.budgets.spend(spend, client) {
-        let mut res = typed_error(BookingError::RateLimited);
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(retry_after_secs(wait)),
-        );
+        let secs = retry_after_secs(wait);
+        let mut res = typed_error(BookingError::RateLimited {
+            retry_after: secs.min(u64::from(u32::MAX)) as u32,
+        });
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return res;
     }
     if path == "/api/book_form" {

@@ -72,7 +72,7 @@ async fn behind_a_trusted_proxy_each_citizen_has_their_own_budget_and_is_told_wh
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(
         res.json::<serde_json::Value>().await.unwrap(),
-        serde_json::json!({"error": "rate_limited"})
+        serde_json::json!({"error": "rate_limited", "retry_after": retry})
     );
     // Another citizen behind the same proxy is not locked out.
     let res = reserve_as(&env, Some("198.51.100.2"), &id(2)).await;

@@ -69,9 +69,15 @@ async fn writes_are_rate_limited_per_client_with_a_clear_error() {
     }
     let res = reserve_from(&env, None, free[3]["id"].as_str().unwrap()).await;
     assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The answer says when, so the widget can say it in words.
     assert_eq!(
         res.json::<serde_json::Value>().await.unwrap(),
-        serde_json::json!({"error": "rate_limited"})
+        serde_json::json!({"error": "rate_limited", "retry_after": retry})
     );
     assert!(!env
         .event(&event_id_of(free[3]["id"].as_str().unwrap()))

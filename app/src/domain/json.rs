@@ -451,7 +451,9 @@ impl FromJson for BookingError {
                 limit: v.field("limit")?,
             },
             "unavailable" => BookingError::Unavailable,
-            "rate_limited" => BookingError::RateLimited,
+            "rate_limited" => BookingError::RateLimited {
+                retry_after: v.field_or_default("retry_after")?,
+            },
             "hold_limit" => BookingError::HoldLimit,
             "forbidden_origin" => BookingError::ForbiddenOrigin,
             "network" => BookingError::Network,
@@ -620,7 +622,7 @@ impl ToJson for BookingError {
             BookingError::Invalid { .. } => "invalid",
             BookingError::Files { .. } => "files",
             BookingError::Unavailable => "unavailable",
-            BookingError::RateLimited => "rate_limited",
+            BookingError::RateLimited { .. } => "rate_limited",
             BookingError::HoldLimit => "hold_limit",
             BookingError::ForbiddenOrigin => "forbidden_origin",
             BookingError::Network => "network",
@@ -631,6 +633,9 @@ impl ToJson for BookingError {
         match self {
             BookingError::Invalid { field } => {
                 o.field("field", field);
+            }
+            BookingError::RateLimited { retry_after } if *retry_after > 0 => {
+                o.field("retry_after", &u64::from(*retry_after));
             }
             BookingError::Files {
                 problem,

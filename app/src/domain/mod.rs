@@ -169,8 +169,12 @@ pub enum BookingError {
     },
     #[error("the calendar is temporarily unavailable")]
     Unavailable,
+    /// `retry_after`: seconds until the client may try again (0: not known).
     #[error("too many attempts from this client")]
-    RateLimited,
+    RateLimited {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        retry_after: u32,
+    },
     #[error("the hold has reached its longest lifetime")]
     HoldLimit,
     #[error("this page may not use the booking")]
@@ -181,6 +185,10 @@ pub enum BookingError {
     Internal,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// An answer: 2xx carries the value, 4xx/5xx a [`BookingError`] as JSON. Anything that is
 /// not Booket's own answer (a proxy's error page, say) still becomes an error the widget
 /// can explain.
@@ -189,7 +197,7 @@ pub fn decode_answer<T: json::FromJson>(status: u16, text: &str) -> Result<T, Bo
         200..=299 => json::from_str(text).ok_or(BookingError::Internal),
         400..=599 => Err(json::from_str(text).unwrap_or(match status {
             403 => BookingError::ForbiddenOrigin,
-            429 => BookingError::RateLimited,
+            429 => BookingError::RateLimited { retry_after: 0 },
             500 => BookingError::Internal,
             501..=599 => BookingError::Unavailable,
             _ => BookingError::invalid("request"),
@@ -212,7 +220,7 @@ impl BookingError {
             },
             BookingError::HoldLimit => 409,
             BookingError::Unavailable | BookingError::Network => 503,
-            BookingError::RateLimited => 429,
+            BookingError::RateLimited { .. } => 429,
             BookingError::ForbiddenOrigin => 403,
             BookingError::Internal => 500,
         }
@@ -303,7 +311,8 @@ mod tests {
             BookingError::InvalidSlot,
             BookingError::invalid("slot_id"),
             BookingError::Unavailable,
-            BookingError::RateLimited,
+            BookingError::RateLimited { retry_after: 0 },
+            BookingError::RateLimited { retry_after: 42 },
             BookingError::HoldLimit,
             BookingError::ForbiddenOrigin,
             BookingError::Network,
@@ -365,7 +374,10 @@ mod tests {
             decode_answer::<()>(502, "Bad Gateway"),
             Err(BookingError::Unavailable)
         );
-        assert_eq!(decode_answer::<()>(429, ""), Err(BookingError::RateLimited));
+        assert_eq!(
+            decode_answer::<()>(429, ""),
+            Err(BookingError::RateLimited { retry_after: 0 })
+        );
         assert_eq!(
             decode_answer::<()>(403, "nope"),
             Err(BookingError::ForbiddenOrigin)

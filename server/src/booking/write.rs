@@ -364,7 +364,7 @@ impl Booket {
                 if let Some(c) = client {
                     if self.holds.active_for(c, now) >= self.config.server.max_holds_per_client {
                         tracing::warn!("a client reached max_holds_per_client");
-                        return Err(BookingError::RateLimited);
+                        return Err(BookingError::RateLimited { retry_after: 0 });
                     }
                 }
             }
