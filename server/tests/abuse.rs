@@ -474,3 +474,79 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
         "Borgersamtale"
     );
 }
+
+/// Books with one file through the real server; the status and the names on the event.
+async fn book_with_file(env: &Env, slot: &str, name: &str, bytes: &[u8]) -> (u16, Vec<String>) {
+    let form = reqwest::multipart::Form::new()
+        .text("form", "demo")
+        .text("element", "tid")
+        .text("slot_id", slot.to_owned())
+        .text("idempotency_key", format!("k-{}", name.len()))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_owned())
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let res = env
+        .http
+        .post(format!("{}/api/book_form", env.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let names = env
+        .event(&common::event_id_of(slot))
+        .attachments
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.content_type))
+        .collect();
+    (status, names)
+}
+
+#[tokio::test]
+async fn files_are_judged_by_their_bytes_and_their_names_cannot_disguise_them() {
+    let env = Env::start_with(Options::default(), |c| {
+        for form in &mut c.forms {
+            for el in &mut form.elements {
+                el.attach_documents = true;
+            }
+        }
+    })
+    .await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xffPE\0\0".as_slice();
+    // A renamed program, and an image called .pdf: refused by content, nothing attached.
+    for (i, (name, bytes)) in [
+        ("faktura.pdf", exe),
+        ("scan.pdf", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".as_slice()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, names) = book_with_file(&env, &id(i), name, bytes).await;
+        assert_eq!((status, names.len()), (415, 0), "{name}");
+    }
+    // A right-to-left override (U+202E) would make "faktura<RLO>fdp.xls" read as a PDF in Outlook: it
+    // arrives without it, with the Content-Type Booket chose (not the browser's).
+    let (status, names) =
+        book_with_file(&env, &id(2), "faktura\u{202E}fdp.pdf", b"%PDF-1.7\n").await;
+    assert_eq!(status, 200);
+    assert_eq!(names, vec!["fakturafdp.pdf (application/pdf)".to_string()]);
+    let (status, names) = book_with_file(&env, &id(3), "noter.txt", "Hej\n".as_bytes()).await;
+    assert_eq!(status, 200);
+    assert_eq!(names, vec!["noter.txt (text/plain)".to_string()]);
+    // Legacy Office formats are off by default.
+    let (status, _) = book_with_file(
+        &env,
+        &id(4),
+        "gammel.doc",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    )
+    .await;
+    assert_eq!(status, 415);
+}
