@@ -536,7 +536,7 @@ mod raw {
                 trusted_proxies: vec![],
                 forwarded_header: Default::default(),
                 max_concurrent_uploads: 8,
-                request_timeout_seconds: 30,
+                request_timeout_seconds: 60,
                 upload_timeout_seconds: 600,
                 body_timeout_seconds: 20,
                 header_timeout_seconds: 10,

@@ -60,7 +60,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             trusted_proxies: vec![],
             forwarded_header: Default::default(),
             max_concurrent_uploads: 8,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
             body_timeout: Duration::from_secs(20),
             header_timeout: Duration::from_secs(10),

@@ -141,11 +141,14 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
     let server = &state.config.server;
     // No request may take longer than its time-out, nor wait longer than `body_timeout`
-    // for the next piece of its body (a trickling client is cut off).
+    // for the next piece of its body (a trickling client is cut off). A request cut off
+    // by its time-out is answered 503, which the widget words as "svarer ikke lige nu";
+    // what it had written is left as any interrupted booking is (a hold lapses, files are
+    // swept).
     let timeouts = |whole: std::time::Duration| {
         tower::ServiceBuilder::new()
             .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
+                StatusCode::SERVICE_UNAVAILABLE,
                 whole,
             ))
             .layer(RequestBodyTimeoutLayer::new(server.body_timeout))

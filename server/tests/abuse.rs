@@ -550,3 +550,18 @@ async fn files_are_judged_by_their_bytes_and_their_names_cannot_disguise_them() 
     .await;
     assert_eq!(status, 415);
 }
+
+#[tokio::test]
+async fn a_request_that_runs_past_its_time_out_is_answered_unavailable() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.request_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    // Graph answers in 3 s: longer than the request may take.
+    env.sim.set_faults(server::sim::model::Faults {
+        latency_ms: 3000,
+        ..Default::default()
+    });
+    let (status, body) = env.week("demo", "2026-12-09").await;
+    assert_eq!(status, 503, "{body}");
+}
