@@ -1,6 +1,8 @@
-//! Server functions: the only API the widget uses (it calls them with `fetch` through
+//! Server functions: the API the widget uses (it calls them with `fetch` through
 //! `booking::client`, speaking the same wire format). Each body parses its input, takes
 //! the backend from context and calls it; the rules and Graph live behind [`Backend`].
+//! The booking with the form's files, `/api/book_form`, is read as a stream by the
+//! server itself (`server/src/uploads.rs`) and ends in [`Backend::book`] too.
 //!
 //! Endpoint names are stable (`/api/element`, `/api/week`, `/api/reserve`, `/api/release`,
 //! `/api/book`, `/api/book_form`) so embedders and tests can rely on them.
