@@ -557,11 +557,16 @@ async fn a_request_that_runs_past_its_time_out_is_answered_unavailable() {
         c.server.request_timeout = std::time::Duration::from_secs(1);
     })
     .await;
+    let (_, week) = env.week("demo", "2026-12-09").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Graph answers in 3 s: longer than the request may take.
     env.sim.set_faults(server::sim::model::Faults {
         latency_ms: 3000,
         ..Default::default()
     });
-    let (status, body) = env.week("demo", "2026-12-09").await;
+    let (status, body) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 503, "{body}");
 }
