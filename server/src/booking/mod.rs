@@ -295,10 +295,13 @@ impl Booket {
         } else {
             self.metrics.week_cache_hit.inc();
         }
-        let mut last_good = self.last_good.lock().unwrap_or_else(|e| e.into_inner());
+        // The last good read is touched only when Graph was read or refused: a cached read
+        // (the hot path) takes no further lock.
+        let last_good = || self.last_good.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(events) => {
                 if fetched.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut last_good = last_good();
                     if last_good.len() >= LAST_GOOD_WEEKS * self.config.calendars.len().max(1) {
                         // Weeks in the past go first; should that not be enough, all.
                         let this_week = monday_of((self.clock)().date_naive()) - Days::new(7);
@@ -311,10 +314,10 @@ impl Booket {
                 }
                 Ok((events, false))
             }
-            Err(GraphError::ReadCeiling) => match last_good.get(&key) {
+            Err(GraphError::ReadCeiling) => match last_good().get(&key).cloned() {
                 Some(events) => {
                     self.metrics.week_cache_stale.inc();
-                    Ok((events.clone(), true))
+                    Ok((events, true))
                 }
                 None => {
                     tracing::warn!(calendar = %cal.name, "Graph read ceiling reached and no earlier read of the week to serve");

@@ -668,6 +668,29 @@ impl Booket {
             .map_err(unavailable)
     }
 
+    /// Deletes a file an unfinished booking left; true if it was there (already gone is
+    /// fine).
+    async fn delete_if_present(
+        &self,
+        creds: &AppCredentials,
+        cal: &CalendarConfig,
+        event_id: &str,
+        attachment_id: &str,
+    ) -> Result<bool, GraphError> {
+        match self
+            .graph
+            .delete_attachment(creds, &cal.owner, event_id, attachment_id)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(event = %event_id, "removed a file left by an unfinished booking");
+                Ok(true)
+            }
+            Err(GraphError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes the files a hold's booking added, by two signals: the ids recorded in the
     /// hold as each file was added, then any file carrying the owner's `contentId` tag (one
     /// added just before the server died, before its id was recorded). A file already gone
@@ -681,18 +704,7 @@ impl Booket {
         let creds = Self::credentials(cal);
         let mut removed = false;
         for id in &hold.files {
-            match self
-                .graph
-                .delete_attachment(&creds, &cal.owner, event_id, id)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(event = %event_id, "removed a file left by an unfinished booking");
-                    removed = true;
-                }
-                Err(GraphError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            removed |= self.delete_if_present(&creds, cal, event_id, id).await?;
         }
         let tag = file_tag(&hold.owner);
         let listed = self
@@ -701,18 +713,7 @@ impl Booket {
             .await?;
         for a in listed {
             if a.content_id.as_deref() == Some(tag.as_str()) && !hold.files.contains(&a.id) {
-                match self
-                    .graph
-                    .delete_attachment(&creds, &cal.owner, event_id, &a.id)
-                    .await
-                {
-                    Ok(()) => {
-                        tracing::info!(event = %event_id, "removed a tagged file left by an unfinished booking");
-                        removed = true;
-                    }
-                    Err(GraphError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                removed |= self.delete_if_present(&creds, cal, event_id, &a.id).await?;
             }
         }
         Ok(removed)
