@@ -40,13 +40,21 @@ if [ "$mode" != "--build" ] && ! cargo fuzz --version 2>/dev/null | grep -q " $C
   log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION (about 1 minute)"
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
-if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/terser ]; then
+# npm ci again whenever the lock file changed since the last install (a stamp of its hash).
+npm_current() {
+  [ -f "$1/node_modules/.booket-lock" ] && [ "$(sha256sum < "$1/package-lock.json")" = "$(cat "$1/node_modules/.booket-lock")" ]
+}
+npm_install() {
+  (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  sha256sum < "$1/package-lock.json" > "$1/node_modules/.booket-lock"
+}
+if ! npm_current tools; then
   log "npm ci in tools/ (binaryen 132 for wasm-opt, terser)"
-  (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+  npm_install tools
 fi
-if [ "$mode" != "--build" ] && [ ! -d end2end/node_modules/@playwright/test ]; then
-  log "npm ci in end2end/ (Playwright, axe-core; browsers come from Debian)"
-  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+if [ "$mode" != "--build" ] && ! npm_current end2end; then
+  log "npm ci in end2end/ (Playwright, axe-core, jose; browsers come from Debian)"
+  npm_install end2end
 fi
 # Trunk builds offline, so every crate must be in the local registry cache first.
 cargo fetch --locked -q

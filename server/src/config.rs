@@ -116,6 +116,31 @@ pub struct Config {
     /// Confirmation mails per day at most (`[mail]`).
     pub mail_limits: MailLimits,
     pub forms: Vec<FormConfig>,
+    /// How receipts are signed (`[receipts]`).
+    pub receipts: ReceiptConfig,
+}
+
+/// `[receipts]`: the key receipts are signed with, keys retired from signing, and how long
+/// a receipt is valid.
+#[derive(Debug, Clone)]
+pub struct ReceiptConfig {
+    /// P-256 private key (PKCS#8 PEM). Without one, receipts are not signed (`booket
+    /// check` fails on it; the demo generates one).
+    pub signing_key: Option<SecretString>,
+    /// Keys that signed before, with when they stopped: published until their receipts
+    /// have expired.
+    pub previous_keys: Vec<(SecretString, chrono::DateTime<chrono::Utc>)>,
+    pub lifetime: std::time::Duration,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig {
+            signing_key: None,
+            previous_keys: Vec::new(),
+            lifetime: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -486,6 +511,33 @@ mod raw {
         pub mail: Option<Mail>,
         #[serde(default)]
         pub forms: Vec<Form>,
+        #[serde(default)]
+        pub receipts: Receipts,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Receipts {
+        pub signing_key: Option<SecretRef>,
+        pub lifetime_hours: u64,
+        pub previous_keys: Vec<PreviousKey>,
+    }
+
+    impl Default for Receipts {
+        fn default() -> Self {
+            Receipts {
+                signing_key: None,
+                lifetime_hours: 7 * 24,
+                previous_keys: Vec::new(),
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PreviousKey {
+        pub key: SecretRef,
+        pub retired_at: String,
     }
 
     #[derive(Deserialize)]
@@ -1199,6 +1251,38 @@ mod raw {
                     session_key,
                 });
             }
+            let r = self.receipts;
+            if !(1..=24 * 366).contains(&r.lifetime_hours) {
+                return Err(err(
+                    "[receipts] lifetime_hours".into(),
+                    "must be between 1 and 8784 (a year)".into(),
+                ));
+            }
+            let signing_key = match &r.signing_key {
+                Some(k) => {
+                    let key = k.resolve(base, |m| err("[receipts] signing_key".into(), m))?;
+                    crate::receipts::check_signing_key(&key)
+                        .map_err(|e| err("[receipts] signing_key".into(), e.to_string()))?;
+                    Some(key)
+                }
+                None => None,
+            };
+            let mut previous_keys = Vec::new();
+            for (i, p) in r.previous_keys.iter().enumerate() {
+                let place = format!("[receipts] previous_keys[{i}]");
+                let key = p.key.resolve(base, |m| err(format!("{place}.key"), m))?;
+                crate::receipts::check_public_key(&key)
+                    .map_err(|e| err(format!("{place}.key"), e.to_string()))?;
+                let at = chrono::DateTime::parse_from_rfc3339(&p.retired_at)
+                    .map_err(|_| {
+                        err(
+                            format!("{place}.retired_at"),
+                            format!("`{}` is not a time like 2026-12-01T00:00:00Z", p.retired_at),
+                        )
+                    })?
+                    .with_timezone(&chrono::Utc);
+                previous_keys.push((key, at));
+            }
             Ok(Config {
                 server,
                 exchange,
@@ -1206,6 +1290,11 @@ mod raw {
                 mail,
                 mail_limits,
                 forms,
+                receipts: ReceiptConfig {
+                    signing_key,
+                    previous_keys,
+                    lifetime: std::time::Duration::from_secs(r.lifetime_hours * 3600),
+                },
             })
         }
     }
@@ -1243,6 +1332,43 @@ notice_days = 2
     fn parse(text: &str) -> Result<Config, ConfigError> {
         std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
         Config::parse(text, "booket.toml", Path::new("."))
+    }
+
+    #[test]
+    fn receipt_keys_are_checked_at_load_and_openssl_keys_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("receipt.pem");
+        // What the README tells administrators to run.
+        let made = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+            ])
+            .arg(&key)
+            .status()
+            .expect("openssl is installed (scripts/setup.sh)");
+        assert!(made.success());
+        let with =
+            |extra: &str| Config::parse(&format!("{GOOD}\n{extra}"), "booket.toml", dir.path());
+        std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
+        let c = with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\nlifetime_hours = 48")
+            .unwrap();
+        assert!(c.receipts.signing_key.is_some());
+        assert_eq!(c.receipts.lifetime.as_secs(), 48 * 3600);
+        std::fs::write(
+            dir.path().join("bad.pem"),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = with("[receipts]\nsigning_key = { file = \"bad.pem\" }").unwrap_err();
+        assert!(e.to_string().contains("[receipts] signing_key"), "{e}");
+        assert!(e.to_string().contains("P-256"), "{e}");
+        let e = with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\n[[receipts.previous_keys]]\nkey = { file = \"receipt.pem\" }\nretired_at = \"yesterday\"").unwrap_err();
+        assert!(e.to_string().contains("previous_keys[0].retired_at"), "{e}");
     }
 
     #[test]

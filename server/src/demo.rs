@@ -148,6 +148,11 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                 },
             ),
         ],
+        // A fresh key per run: the demo's receipts verify against its own JWKS.
+        receipts: crate::config::ReceiptConfig {
+            signing_key: Some(crate::receipts::generate_key_pem()),
+            ..Default::default()
+        },
     }
 }
 

@@ -10,6 +10,7 @@ pub mod designer;
 pub mod graph;
 pub mod mail;
 pub mod metrics;
+pub mod receipts;
 pub mod sim;
 pub mod summary;
 pub mod uploads;
@@ -85,6 +86,14 @@ impl Server {
             ),
         };
         let mut booket = Booket::new(config.clone(), graph, signer, clock, metrics.clone());
+        if let Some(key) = &config.receipts.signing_key {
+            booket = booket.with_receipt_signer(receipts::ReceiptSigner::new(
+                key,
+                &config.receipts.previous_keys,
+                &config.server.public_url,
+                config.receipts.lifetime,
+            )?);
+        }
         if demo.is_some() {
             // The demo's designer preview serves draft elements.
             booket.enable_drafts();

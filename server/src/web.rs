@@ -131,6 +131,23 @@ pub fn default_assets_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))
 }
 
+/// The public keys that verify receipts (JWKS, RFC 7517). Public by nature: any form
+/// backend may fetch them, and may cache them for a few minutes.
+fn jwks_answer(booket: &Booket) -> Response {
+    match booket.receipt_signer() {
+        Some(signer) => (
+            [
+                (header::CACHE_CONTROL, "public, max-age=300"),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::CONTENT_TYPE, "application/jwk-set+json"),
+            ],
+            serde_json::to_string(&signer.jwks(booket.now())).unwrap_or_default(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Router {
     let state_metrics = state.metrics.clone();
     let metrics_token = state.config.server.metrics_token.clone();
@@ -140,6 +157,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     // (plus room for the fields); every other call is small.
     let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
     let server = &state.config.server;
+    let keys_of = state.booket.clone();
     // No request may take longer than its time-out, nor wait longer than `body_timeout`
     // for the next piece of its body (a trickling client is cut off). A request cut off
     // by its time-out is answered 503, which the widget words as "svarer ikke lige nu";
@@ -208,7 +226,10 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             HeaderValue::from_static("*"),
         ));
     let metrics = state_metrics;
-    let mut router = Router::new().merge(api).merge(assets);
+    let mut router = Router::new().merge(api).merge(assets).route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || async move { jwks_answer(&keys_of) }),
+    );
     // /metrics tells an outsider how busy the service is and how Graph answers: only with
     // the bearer token (`metrics_token`), or on the private `metrics_listen`. The local demo
     // shows it openly.

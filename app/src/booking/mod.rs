@@ -103,6 +103,7 @@ impl WidgetState {
             state: ReceiptState::Selected,
             attachments: Vec::new(),
             mail: None,
+            jws: None,
         })
     }
 

@@ -429,6 +429,7 @@ impl FromJson for Receipt {
             state: v.field("state")?,
             attachments: v.field_or_default("attachments")?,
             mail: v.field_or_default("mail")?,
+            jws: v.field_or_default("jws")?,
         })
     }
 }
@@ -605,6 +606,9 @@ impl ToJson for Receipt {
         }
         if let Some(mail) = &self.mail {
             o.field("mail", mail);
+        }
+        if let Some(jws) = &self.jws {
+            o.field("jws", jws.as_str());
         }
         o.end();
     }
@@ -841,6 +845,7 @@ mod tests {
                     state,
                     attachments: attachments.clone(),
                     mail,
+                    jws: mail.map(|_| "eyJhbGciOiJFUzI1NiJ9.e30.c2ln".to_owned()),
                 };
                 let text = serde_json::to_string(&receipt).unwrap();
                 assert_eq!(from_str::<Receipt>(&text), Some(receipt), "{text}");
@@ -886,6 +891,7 @@ mod tests {
                     state,
                     attachments: attachments.clone(),
                     mail,
+                    jws: mail.map(|_| "eyJhbGciOiJFUzI1NiJ9.e30.c2ln".to_owned()),
                 };
                 let ours = to_string(&receipt);
                 assert_eq!(ours, serde_json::to_string(&receipt).unwrap());

@@ -113,6 +113,10 @@ pub struct Receipt {
     /// Confirmation e-mail: `sent`, `failed` (the booking stands) or absent when off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<MailOutcome>,
+    /// The booking signed by the server (compact JWS, ES256) for the form's backend to
+    /// verify; absent before booking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jws: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,8 @@ pub struct Booket {
     /// The last week read from Graph per (calendar, Monday): served, marked stale, when
     /// the calendar's read ceiling is reached.
     last_good: Mutex<HashMap<cache::WeekKey, Arc<Vec<wire::Event>>>>,
+    /// Signs booked receipts (absent when no key is configured).
+    receipt_signer: Option<crate::receipts::ReceiptSigner>,
 }
 
 /// Most weeks kept as last good reads per calendar (a year and a bit).
@@ -121,7 +123,23 @@ impl Booket {
             mails: limits::DailyCounter::default(),
             reads: Mutex::new(HashMap::new()),
             last_good: Mutex::new(HashMap::new()),
+            receipt_signer: None,
         }
+    }
+
+    /// Signs booked receipts with this signer.
+    pub fn with_receipt_signer(mut self, signer: crate::receipts::ReceiptSigner) -> Self {
+        self.receipt_signer = Some(signer);
+        self
+    }
+
+    pub fn receipt_signer(&self) -> Option<&crate::receipts::ReceiptSigner> {
+        self.receipt_signer.as_ref()
+    }
+
+    /// The backend's clock (injected in tests).
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// Counts one Graph read of `cal` against its ceiling for this minute; false when the

@@ -492,7 +492,7 @@ impl Booket {
         // instance): the event itself says this request booked it.
         let booked_mark = booked_value(&key);
         if event.property(HOLD_PROPERTY) == Some(booked_mark.as_str()) {
-            let receipt = self.receipt(&req, cal, &slot, Vec::new());
+            let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
             self.remember(key, req.slot_id, receipt.clone());
             return Ok(receipt);
         }
@@ -564,6 +564,7 @@ impl Booket {
             &req,
             cal,
             &slot,
+            &booked_mark,
             attached.iter().map(|(_, name)| name.clone()).collect(),
         );
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
@@ -724,9 +725,10 @@ impl Booket {
         req: &BookRequest,
         cal: &CalendarConfig,
         slot: &SlotRef,
+        booked_mark: &str,
         attachments: Vec<String>,
     ) -> Receipt {
-        Receipt {
+        let mut receipt = Receipt {
             slot_id: req.slot_id.clone(),
             start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
             end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
@@ -734,7 +736,13 @@ impl Booket {
             state: ReceiptState::Booked,
             attachments,
             mail: None,
+            jws: None,
+        };
+        if let Some(signer) = &self.receipt_signer {
+            let id = crate::receipts::booking_id(&slot.event_id, booked_mark);
+            receipt.jws = signer.sign(&req.form, &req.element, &id, &receipt, (self.clock)());
         }
+        receipt
     }
 
     /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses. An

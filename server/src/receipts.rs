@@ -1,0 +1,318 @@
+//! Signed receipts: a booking's receipt carries a compact JWS (ES256) that the form's
+//! backend verifies with the public keys at `/.well-known/jwks.json`, so a citizen cannot
+//! invent or alter a booking by editing the hidden input. Signing and key handling are
+//! jsonwebtoken's (RustCrypto); nothing here is hand-written cryptography.
+
+use app::domain::Receipt;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Why a configured key cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(String);
+
+/// The private key receipts are signed with.
+#[derive(Clone)]
+struct SigningKey {
+    key: EncodingKey,
+    kid: String,
+}
+
+/// A public key published in the JWKS (the current one, and retired ones until the last
+/// receipt they signed has expired).
+#[derive(Clone)]
+struct Published {
+    jwk: Jwk,
+    /// When it stopped signing (`None`: the current key).
+    retired_at: Option<DateTime<Utc>>,
+}
+
+/// Signs receipts and publishes the keys that verify them.
+#[derive(Clone)]
+pub struct ReceiptSigner {
+    signing: SigningKey,
+    published: Vec<Published>,
+    issuer: String,
+    lifetime: chrono::TimeDelta,
+}
+
+/// What a receipt's JWS says. Registered claims first, then the booking.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReceiptClaims {
+    pub iss: String,
+    /// The form id: a receipt for one form is no good for another.
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// The booking's id; the form's backend accepts each one once.
+    pub jti: String,
+    pub element: String,
+    pub slot: String,
+    pub start: String,
+    pub end: String,
+    pub calendar: String,
+    pub state: String,
+}
+
+fn with_kid(mut jwk: Jwk) -> Result<Jwk, KeyError> {
+    // RFC 7638 thumbprint as key id: stable for a key, different for another.
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| KeyError(format!("no thumbprint: {e}")))?;
+    jwk.common.key_id = Some(kid);
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+    Ok(jwk)
+}
+
+/// A P-256 private key in PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+fn signing_key(pem: &str) -> Result<(SigningKey, Jwk), KeyError> {
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|_| {
+        KeyError("is not a P-256 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\"; `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`)".into())
+    })?;
+    let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
+        .map_err(|_| KeyError("is not a P-256 key".into()))?;
+    let jwk = with_kid(jwk)?;
+    let kid = jwk.common.key_id.clone().unwrap_or_default();
+    Ok((SigningKey { key, kid }, jwk))
+}
+
+/// A retired key: its public key (`BEGIN PUBLIC KEY`) or the old private key.
+fn public_jwk(pem: &str) -> Result<Jwk, KeyError> {
+    if pem.contains("PRIVATE KEY") {
+        return signing_key(pem).map(|(_, jwk)| jwk);
+    }
+    let key = DecodingKey::from_ec_pem(pem.as_bytes())
+        .map_err(|_| KeyError("is not a P-256 public key in PEM".into()))?;
+    let jwk = Jwk::from_decoding_key(&key, Some(Algorithm::ES256))
+        .map_err(|_| KeyError("is not a P-256 public key".into()))?;
+    with_kid(jwk)
+}
+
+/// Checks a configured key without keeping it (configuration validation).
+pub fn check_signing_key(pem: &SecretString) -> Result<(), KeyError> {
+    signing_key(pem.expose_secret()).map(|_| ())
+}
+
+pub fn check_public_key(pem: &SecretString) -> Result<(), KeyError> {
+    public_jwk(pem.expose_secret()).map(|_| ())
+}
+
+/// A fresh P-256 key as PKCS#8 PEM (`booket demo`, tests, `booket receipt-key`).
+pub fn generate_key_pem() -> SecretString {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    loop {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).expect("the system's random source is available");
+        // Out of range with a chance of about 2^-32: draw again.
+        if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .expect("a valid key encodes");
+            return SecretString::from(pem.as_str().to_owned());
+        }
+    }
+}
+
+/// A booking's id: derived from the event and the booking's mark in it, so a retry (on any
+/// instance) that finds its booking already made names the same booking. 128 bits,
+/// URL-safe; reveals neither.
+pub fn booking_id(event_id: &str, booked_mark: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"booket-booking\0");
+    h.update(event_id.as_bytes());
+    h.update(b"\0");
+    h.update(booked_mark.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
+}
+
+impl ReceiptSigner {
+    /// `issuer` is the public URL; `previous` are retired keys with the time they retired.
+    pub fn new(
+        signing_pem: &SecretString,
+        previous: &[(SecretString, DateTime<Utc>)],
+        issuer: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<Self, KeyError> {
+        let (signing, jwk) = signing_key(signing_pem.expose_secret())?;
+        let mut published = vec![Published {
+            jwk,
+            retired_at: None,
+        }];
+        for (pem, retired_at) in previous {
+            let jwk = public_jwk(pem.expose_secret())?;
+            if jwk.common.key_id.as_deref() != Some(signing.kid.as_str()) {
+                published.push(Published {
+                    jwk,
+                    retired_at: Some(*retired_at),
+                });
+            }
+        }
+        Ok(ReceiptSigner {
+            signing,
+            published,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            lifetime: chrono::TimeDelta::from_std(lifetime).unwrap_or(chrono::TimeDelta::days(30)),
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.signing.kid
+    }
+
+    /// The compact JWS for a booked receipt.
+    pub fn sign(
+        &self,
+        form: &str,
+        element: &str,
+        booking_id: &str,
+        receipt: &Receipt,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let claims = ReceiptClaims {
+            iss: self.issuer.clone(),
+            aud: form.to_owned(),
+            iat: now.timestamp(),
+            exp: (now + self.lifetime).timestamp(),
+            jti: booking_id.to_owned(),
+            element: element.to_owned(),
+            slot: receipt.slot_id.clone(),
+            start: receipt.start.to_rfc3339(),
+            end: receipt.end.to_rfc3339(),
+            calendar: receipt.calendar.clone(),
+            state: serde_json::to_value(receipt.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.signing.kid.clone());
+        header.typ = Some("booket-receipt+jwt".into());
+        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
+            Ok(jws) => Some(jws),
+            Err(e) => {
+                // The booking stands; the receipt goes out unsigned and the log says why.
+                tracing::error!("cannot sign a receipt: {e}");
+                None
+            }
+        }
+    }
+
+    /// The keys a verifier needs at `now`: the current one and retired ones whose receipts
+    /// may still be unexpired.
+    pub fn jwks(&self, now: DateTime<Utc>) -> JwkSet {
+        JwkSet {
+            keys: self
+                .published
+                .iter()
+                .filter(|p| p.retired_at.is_none_or(|at| now < at + self.lifetime))
+                .map(|p| p.jwk.clone())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn receipt() -> Receipt {
+        let start = chrono::FixedOffset::east_opt(3600)
+            .unwrap()
+            .with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+            .unwrap();
+        Receipt {
+            slot_id: "v1.abc".into(),
+            start,
+            end: start + chrono::TimeDelta::minutes(30),
+            calendar: "Borgerservice".into(),
+            state: app::domain::ReceiptState::Booked,
+            attachments: vec![],
+            mail: None,
+            jws: None,
+        }
+    }
+
+    fn verify(jws: &str, set: &JwkSet, aud: &str) -> jsonwebtoken::errors::Result<ReceiptClaims> {
+        let kid = jsonwebtoken::decode_header(jws)?.kid.unwrap_or_default();
+        let jwk = set
+            .find(&kid)
+            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidSignature)?;
+        let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);
+        v.set_audience(&[aud]);
+        v.set_issuer(&["https://booket.kommune.dk"]);
+        v.validate_exp = false;
+        jsonwebtoken::decode::<ReceiptClaims>(jws, &DecodingKey::from_jwk(jwk)?, &v)
+            .map(|d| d.claims)
+    }
+
+    #[test]
+    fn a_signed_receipt_verifies_with_the_published_key_and_not_when_altered() {
+        let pem = generate_key_pem();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let s = ReceiptSigner::new(
+            &pem,
+            &[],
+            "https://booket.kommune.dk/",
+            std::time::Duration::from_secs(86_400),
+        )
+        .unwrap();
+        let jws = s.sign("ansoegning", "tid", "bk1", &receipt(), now).unwrap();
+        let claims = verify(&jws, &s.jwks(now), "ansoegning").unwrap();
+        assert_eq!(claims.jti, "bk1");
+        assert_eq!(claims.iss, "https://booket.kommune.dk");
+        assert_eq!(claims.state, "booked");
+        assert_eq!(claims.start, "2026-12-07T09:00:00+01:00");
+        assert_eq!(claims.exp - claims.iat, 86_400);
+        assert!(verify(&jws, &s.jwks(now), "another-form").is_err());
+        // Another payload under the same signature.
+        let parts: Vec<&str> = jws.split('.').collect();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = String::from_utf8(b64.decode(parts[1]).unwrap()).unwrap();
+        let forged = b64.encode(payload.replace("09:00:00", "10:00:00"));
+        let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
+        assert!(verify(&tampered, &s.jwks(now), "ansoegning").is_err());
+    }
+
+    #[test]
+    fn retired_keys_stay_published_until_their_receipts_expire() {
+        let old = generate_key_pem();
+        let new = generate_key_pem();
+        let day = std::time::Duration::from_secs(86_400);
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let before = ReceiptSigner::new(&old, &[], "https://booket.kommune.dk", day).unwrap();
+        let issued = before.sign("f", "e", "bk", &receipt(), t0).unwrap();
+        let after =
+            ReceiptSigner::new(&new, &[(old.clone(), t0)], "https://booket.kommune.dk", day)
+                .unwrap();
+        assert_ne!(before.kid(), after.kid());
+        let soon = t0 + chrono::TimeDelta::hours(23);
+        assert_eq!(after.jwks(soon).keys.len(), 2);
+        assert!(verify(&issued, &after.jwks(soon), "f").is_ok());
+        let later = t0 + chrono::TimeDelta::hours(25);
+        assert_eq!(after.jwks(later).keys.len(), 1);
+        assert!(verify(&issued, &after.jwks(later), "f").is_err());
+    }
+
+    #[test]
+    fn a_retired_key_may_be_given_as_its_public_key() {
+        let old = generate_key_pem();
+        let jwk = public_jwk(old.expose_secret()).unwrap();
+        // The same key id from the private and the public form.
+        let der = {
+            use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+            let sk = p256::SecretKey::from_pkcs8_pem(old.expose_secret()).unwrap();
+            sk.public_key().to_public_key_pem(LineEnding::LF).unwrap()
+        };
+        assert_eq!(public_jwk(&der).unwrap().common.key_id, jwk.common.key_id);
+        assert!(check_signing_key(&SecretString::from("not a key".to_owned())).is_err());
+    }
+}
