@@ -16,6 +16,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 apt_need=()
 [ "$mode" = "--build" ] || [ -x /usr/bin/chromium ] || apt_need+=(chromium)
 command -v brotli >/dev/null 2>&1 || apt_need+=(brotli)
+command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
+# The deployment examples are checked by the tools that run them (scripts/deploy-check.sh).
+if [ "$mode" != "--build" ]; then
+  command -v systemd-analyze >/dev/null 2>&1 || apt_need+=(systemd)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_need+=(nginx-light)
+fi
 if [ ${#apt_need[@]} -gt 0 ]; then
   log "apt-get install ${apt_need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -19,6 +19,9 @@ mkdir -p target/test-logs
 echo "== cargo test"
 cargo test --locked --workspace 2>&1 | tee target/test-logs/cargo-test.log
 
+echo "== deployment examples (systemd unit, nginx site)"
+scripts/deploy-check.sh
+
 echo "== cargo fuzz (parsers of browser input, 30 s per target)"
 scripts/fuzz.sh 2>&1 | tee target/test-logs/fuzz.log
 

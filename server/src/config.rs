@@ -199,8 +199,10 @@ pub struct ServerConfig {
     /// Bearer token that `/metrics` on the public listener requires (without one it is
     /// not served there).
     pub metrics_token: Option<SecretString>,
-    /// A private listener for `/metrics` (no token needed there).
-    pub metrics_listen: Option<SocketAddr>,
+    /// The private listener: `/metrics` (no token needed there), `/healthz`, `/readyz`.
+    pub private_listen: Option<SocketAddr>,
+    /// How long requests under way may take to finish after SIGTERM.
+    pub shutdown_grace: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -550,7 +552,10 @@ mod raw {
         pub slot_key: Option<SecretRef>,
         pub previous_slot_keys: Vec<SecretRef>,
         pub metrics_token: Option<SecretRef>,
-        pub metrics_listen: Option<String>,
+        /// `metrics_listen` is its older name.
+        #[serde(alias = "metrics_listen")]
+        pub private_listen: Option<String>,
+        pub shutdown_grace_seconds: u64,
         pub max_files: usize,
         pub max_file_mb: usize,
         pub max_total_mb: usize,
@@ -577,7 +582,8 @@ mod raw {
                 slot_key: None,
                 previous_slot_keys: vec![],
                 metrics_token: None,
-                metrics_listen: None,
+                private_listen: None,
+                shutdown_grace_seconds: 25,
                 max_files: UploadLimits::default().max_files,
                 max_file_mb: 25,
                 max_total_mb: 30,
@@ -831,10 +837,16 @@ mod raw {
                 )?),
                 None => None,
             };
-            let metrics_listen = match &s.metrics_listen {
+            if !(1..=600).contains(&s.shutdown_grace_seconds) {
+                return Err(err(
+                    "[server] shutdown_grace_seconds".into(),
+                    "must be between 1 and 600 (keep it under the stop time-out of systemd or the orchestrator)".into(),
+                ));
+            }
+            let private_listen = match &s.private_listen {
                 Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
                     err(
-                        "[server] metrics_listen".into(),
+                        "[server] private_listen".into(),
                         format!("`{a}` is not an address like 127.0.0.1:9100"),
                     )
                 })?),
@@ -930,7 +942,8 @@ mod raw {
                 slot_key,
                 previous_slot_keys,
                 metrics_token,
-                metrics_listen,
+                private_listen,
+                shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
             };
 
             let x = self.exchange;

@@ -67,7 +67,8 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             slot_key: None,
             previous_slot_keys: vec![],
             metrics_token: None,
-            metrics_listen: None,
+            private_listen: None,
+            shutdown_grace: Duration::from_secs(25),
         },
         exchange: ExchangeConfig {
             api: ExchangeApi::Graph,

@@ -24,15 +24,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How long requests under way may take to finish once shutdown begins.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A server ready to serve: its listener, router and backend.
 pub struct Server {
     pub listener: tokio::net::TcpListener,
-    /// The private listener for `/metrics` (`metrics_listen`).
-    pub metrics_listener: Option<tokio::net::TcpListener>,
+    /// The private listener: `/metrics`, `/healthz`, `/readyz` (`private_listen`).
+    pub private_listener: Option<tokio::net::TcpListener>,
     header_timeout: std::time::Duration,
+    shutdown_grace: std::time::Duration,
     pub router: axum::Router,
     pub booket: Arc<Booket>,
 }
@@ -109,14 +107,15 @@ impl Server {
             booket: booket.clone(),
         });
         let router = web::router(state, assets, pages);
-        let metrics_listener = match config.server.metrics_listen {
+        let private_listener = match config.server.private_listen {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
             None => None,
         };
         Ok(Server {
-            metrics_listener,
+            private_listener,
             listener,
             header_timeout: config.server.header_timeout,
+            shutdown_grace: config.server.shutdown_grace,
             router,
             booket,
         })
@@ -132,15 +131,12 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         use hyper_util::rt::{TokioIo, TokioTimer};
-        if let Some(listener) = self.metrics_listener {
-            let metrics = self.booket.metrics().clone();
-            let private = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(move || async move { web::metrics_answer(&metrics) }),
-            );
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(listener) = self.private_listener {
+            let router = web::private_router(self.booket.clone(), draining.clone());
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, private).await {
-                    tracing::error!("the metrics listener stopped: {e}");
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!("the private listener stopped: {e}");
                 }
             });
         }
@@ -183,14 +179,24 @@ impl Server {
                 }
             });
         }
+        // No new connections (the port is closed at once), /readyz says so, idle keep-alive
+        // connections close, and requests under way — a booking between two of its writes —
+        // may finish within the grace period. Past it the process ends anyway; a booking cut
+        // off there is left as any interrupted one (its hold lapses, its files are swept).
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
         drop(self.listener);
-        // Let requests under way finish, within reason.
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("some connections were still busy at shutdown");
+        tracing::info!(grace = ?self.shutdown_grace, "shutting down: finishing requests under way");
+        match tokio::time::timeout(self.shutdown_grace, graceful.shutdown()).await {
+            Ok(()) => {
+                tracing::info!("shut down cleanly");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!("requests were still under way when the grace period ended");
+                Err(std::io::Error::other(
+                    "shutdown grace period ended with requests under way",
+                ))
+            }
         }
-        Ok(())
     }
 }

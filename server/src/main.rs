@@ -86,7 +86,22 @@ fn init_tracing() {
     }
 }
 
+/// Ctrl-C, or SIGTERM (what systemd, docker and Kubernetes send to stop a service).
 async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!("cannot listen for SIGTERM: {e}"),
+        }
+    }
     let _ = tokio::signal::ctrl_c().await;
 }
 
@@ -139,6 +154,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let server = Server::build(config, None, assets, booking::system_clock(), None).await?;
             server.booket.resolve_calendars().await;
             tracing::info!("Booket serving on http://{}", server.local_addr()?);
+            if let Some(private) = &server.private_listener {
+                tracing::info!(
+                    "private listener (healthz, readyz, metrics) on http://{}",
+                    private.local_addr()?
+                );
+            }
             server.run(shutdown_signal()).await?;
         }
         Command::Check { config, lang } => {

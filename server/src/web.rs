@@ -131,6 +131,43 @@ pub fn default_assets_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))
 }
 
+/// The private listener's routes: `/metrics`, `/healthz` (the process answers) and
+/// `/readyz` (it can book: tokens and calendars; 503 while shutting down). For the
+/// monitoring network and the orchestrator only — never route it through the proxy.
+pub fn private_router(booket: Arc<Booket>, draining: Arc<std::sync::atomic::AtomicBool>) -> Router {
+    let metrics = booket.metrics().clone();
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || async move { metrics_answer(&metrics) }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || async move {
+                if draining.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({"ready": false, "draining": true})),
+                    )
+                        .into_response();
+                }
+                let (ready, calendars) = booket.readiness().await;
+                let status = if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (
+                    status,
+                    [(header::CACHE_CONTROL, "no-store")],
+                    axum::Json(serde_json::json!({"ready": ready, "calendars": calendars})),
+                )
+                    .into_response()
+            }),
+        )
+}
+
 /// The public keys that verify receipts (JWKS, RFC 7517). Public by nature: any form
 /// backend may fetch them, and may cache them for a few minutes.
 fn jwks_answer(booket: &Booket) -> Response {
@@ -231,7 +268,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
         axum::routing::get(move || async move { jwks_answer(&keys_of) }),
     );
     // /metrics tells an outsider how busy the service is and how Graph answers: only with
-    // the bearer token (`metrics_token`), or on the private `metrics_listen`. The local demo
+    // the bearer token (`metrics_token`), or on the private `private_listen`. The local demo
     // shows it openly.
     let token = metrics_token
         .as_ref()

@@ -186,7 +186,7 @@ async fn metrics_need_the_token_or_the_private_listener() {
         },
         |c| {
             c.server.metrics_token = Some("metrics-token-0123456789abcdef-0123456789".into());
-            c.server.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+            c.server.private_listen = Some("127.0.0.1:0".parse().unwrap());
         },
     )
     .await;

@@ -187,6 +187,35 @@ impl Booket {
         }
     }
 
+    /// Whether this instance can serve bookings: a token for every calendar's app and every
+    /// calendar resolved (cached after the first success, so a probe costs no Graph call
+    /// while the token lives). One line per calendar, without secrets or Graph's wording.
+    pub async fn readiness(&self) -> (bool, Vec<serde_json::Value>) {
+        let mut ready = true;
+        let mut lines = Vec::new();
+        for cal in &self.config.calendars {
+            let problem = match self.graph.token(&Self::credentials(cal)).await {
+                Err(e) => Some(if e.is_transient() {
+                    "token endpoint unreachable"
+                } else {
+                    "token refused (run booket check)"
+                }),
+                Ok(_) => match self.calendar_id(cal).await {
+                    Ok(_) => None,
+                    Err(e) if e.is_transient() => Some("Graph unreachable"),
+                    Err(_) => Some("calendar not resolved (run booket check)"),
+                },
+            };
+            ready &= problem.is_none();
+            lines.push(serde_json::json!({
+                "calendar": cal.name,
+                "ok": problem.is_none(),
+                "problem": problem,
+            }));
+        }
+        (ready, lines)
+    }
+
     async fn calendar_id(&self, cal: &CalendarConfig) -> Result<String, GraphError> {
         if let Some(id) = self.lock_ids().get(&cal.name) {
             return Ok(id.clone());

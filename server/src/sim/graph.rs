@@ -347,6 +347,9 @@ pub(super) async fn graph(
             while sim.lock().faults.stall_after_writes == Some(0) {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
+            if sim.lock().faults.stall_resumes {
+                return route(&sim, &tenant, &method, &uri, &headers, &body);
+            }
             return graph_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "serviceNotAvailable",

@@ -155,6 +155,9 @@ pub struct Faults {
     /// stalls: neither carried out nor answered until the faults change (then it is answered
     /// 503). Lets a test stop a client between two writes, e.g. to kill it there.
     pub stall_after_writes: Option<u32>,
+    /// When the stall is lifted by faults that set this, the stalled writes are carried out
+    /// and answered as usual (a slow write rather than a failed one).
+    pub stall_resumes: bool,
     /// Deleting an attachment fails with 500.
     pub attachment_deletes_fail: bool,
     /// Type casts in `$select` are refused too (400 ParseUri), as a stricter tenant might.

@@ -105,7 +105,7 @@ impl Env {
         .unwrap();
         let addr = srv.local_addr().unwrap();
         let metrics_addr = srv
-            .metrics_listener
+            .private_listener
             .as_ref()
             .map(|l| l.local_addr().unwrap());
         let booket = srv.booket.clone();
