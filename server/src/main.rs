@@ -54,6 +54,16 @@ enum Command {
         /// Language of the report: da or en.
         #[arg(long, default_value = "da")]
         lang: String,
+        /// Instead: try the Graph behaviours Booket relies on, on this scratch calendar
+        /// (never one citizens book from); it makes test events there and deletes them.
+        #[arg(long, value_name = "OUTLOOK_CALENDAR")]
+        conformance: Option<String>,
+        /// The scratch calendar's mailbox (default: the first configured calendar's).
+        #[arg(long, requires = "conformance")]
+        owner: Option<String>,
+        /// With --conformance: also send one mail from the sending mailbox to itself.
+        #[arg(long, requires = "conformance")]
+        send_mail: bool,
     },
     /// Benchmark baseline: a bare axum handler answering POST /api/week with a fixed body
     /// of the given size (no Booket logic), to compare the real function against.
@@ -162,15 +172,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             server.run(shutdown_signal()).await?;
         }
-        Command::Check { config, lang } => {
+        Command::Check {
+            config,
+            lang,
+            conformance,
+            owner,
+            send_mail,
+        } => {
             let lang = if lang.starts_with("en") {
                 check::Lang::En
             } else {
                 check::Lang::Da
             };
-            let report = match Config::load(&config) {
-                Ok(c) => check::run(&c, lang, chrono::Utc::now()).await,
-                Err(e) => check::invalid_config(lang, &e),
+            let report = match (Config::load(&config), conformance) {
+                (Ok(c), Some(calendar)) => {
+                    let req = check::ConformanceRequest {
+                        calendar,
+                        owner,
+                        send_mail,
+                    };
+                    check::run_conformance(&c, &req, lang, chrono::Utc::now())
+                        .await
+                        .0
+                }
+                (Ok(c), None) => check::run(&c, lang, chrono::Utc::now()).await,
+                (Err(e), _) => check::invalid_config(lang, &e),
             };
             print!("{}", report.render());
             if !report.all_ok() {

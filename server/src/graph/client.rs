@@ -703,14 +703,71 @@ impl GraphClient {
         event_id: &str,
     ) -> Result<Vec<AttachmentInfo>, GraphError> {
         let segments = ["users", user, "events", event_id, "attachments"];
-        let url = self.url(&segments, &[("$select", ATTACHMENT_FIELDS)]);
-        match self.get_all(creds, url).await {
+        match self.list_attachments_with_cast(creds, user, event_id).await {
             Err(GraphError::Rejected { status: 400, code }) => {
                 tracing::warn!(%code, "Graph refused the attachment $select; listing without it");
                 self.get_all(creds, self.url(&segments, &[])).await
             }
             other => other,
         }
+    }
+
+    /// The attachments listed with the derived type's cast in `$select`, without the
+    /// fallback (the conformance check reports whether the tenant accepts it).
+    pub async fn list_attachments_with_cast(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        event_id: &str,
+    ) -> Result<Vec<AttachmentInfo>, GraphError> {
+        let segments = ["users", user, "events", event_id, "attachments"];
+        let url = self.url(&segments, &[("$select", ATTACHMENT_FIELDS)]);
+        self.get_all(creds, url).await
+    }
+
+    /// Creates an event in a calendar (`body` as Graph's event resource). Used by the
+    /// conformance check on a scratch calendar only; Booket never creates slots.
+    pub async fn create_event(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        calendar_id: &str,
+        body: serde_json::Value,
+    ) -> Result<Event, GraphError> {
+        let body = self
+            .send(
+                creds,
+                Req {
+                    method: Method::POST,
+                    url: self.url(&["users", user, "calendars", calendar_id, "events"], &[]),
+                    if_match: None,
+                    json: Some(body),
+                    replayable: false,
+                },
+            )
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
+    }
+
+    /// Deletes an event (a series master with its occurrences).
+    pub async fn delete_event(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        id: &str,
+    ) -> Result<(), GraphError> {
+        self.send(
+            creds,
+            Req {
+                method: Method::DELETE,
+                url: self.url(&["users", user, "events", id], &[]),
+                if_match: None,
+                json: None,
+                replayable: true,
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn delete_attachment(

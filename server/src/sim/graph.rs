@@ -493,6 +493,13 @@ fn route(
         | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
             patch_event(sim, tenant, user, id, headers, body, tz)
         }
+        (Method::POST, ["users", user, "calendars", cal, "events"]) => {
+            super::events::create_event(sim, tenant, user, cal, body, tz)
+        }
+        (Method::DELETE, ["users", user, "events", id])
+        | (Method::DELETE, ["users", user, "calendars", _, "events", id]) => {
+            super::events::delete_event(sim, tenant, user, id)
+        }
         (Method::GET, ["users", user, "events", id, "attachments"]) => {
             super::files::list_attachments(sim, tenant, user, id, &sel)
         }
@@ -540,7 +547,7 @@ fn preferred_zone(headers: &HeaderMap) -> Option<chrono_tz::Tz> {
     None
 }
 
-fn user_missing(user: &str) -> Response {
+pub(super) fn user_missing(user: &str) -> Response {
     graph_error(
         StatusCode::NOT_FOUND,
         "ErrorInvalidUser",
@@ -699,7 +706,7 @@ fn calendar_view(
     let mut hits: Vec<&Event> = c
         .events
         .iter()
-        .filter(|e| e.start < end && e.end > start)
+        .filter(|e| e.start < end && e.end > start && e.event_type != "seriesMaster")
         .collect();
     hits.sort_by_key(|e| (e.start, e.id.clone()));
     let total = hits.len();
@@ -719,7 +726,7 @@ fn calendar_view(
     with_preference(axum::Json(body).into_response(), tz)
 }
 
-fn with_preference(mut r: Response, tz: Option<chrono_tz::Tz>) -> Response {
+pub(super) fn with_preference(mut r: Response, tz: Option<chrono_tz::Tz>) -> Response {
     let zone = tz
         .map(|z| z.name().to_string())
         .unwrap_or_else(|| "UTC".into());
@@ -729,7 +736,7 @@ fn with_preference(mut r: Response, tz: Option<chrono_tz::Tz>) -> Response {
     r
 }
 
-fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTimeZone {
+pub(super) fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTimeZone {
     match tz {
         None => graph_utc(d),
         Some(z) => DateTimeTimeZone {
@@ -740,7 +747,7 @@ fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTimeZone {
 }
 
 /// Which single-value extended properties a request asked for with `$expand`.
-enum Expand {
+pub(super) enum Expand {
     None,
     All,
     Id(String),
@@ -784,7 +791,7 @@ impl Expand {
     }
 }
 
-fn event_json(
+pub(super) fn event_json(
     sim: &Simulator,
     e: &Event,
     mailbox: &str,
@@ -801,7 +808,8 @@ fn event_json(
         "isAllDay": e.is_all_day,
         "isCancelled": e.is_cancelled,
         "isOrganizer": e.organizer.address.eq_ignore_ascii_case(mailbox),
-        "type": "singleInstance",
+        "type": e.event_type,
+        "seriesMasterId": e.series_master_id,
         "showAs": if e.is_cancelled { "free" } else { "busy" },
         "start": in_zone(e.start, tz),
         "end": in_zone(e.end, tz),
@@ -949,12 +957,15 @@ fn patch_event(
         });
     let mut s = sim.lock();
     s.stats.event_patches += 1;
+    let s_if_match_ignored = s.faults.if_match_ignored;
+    let shared_series = s.faults.shared_series_etag;
     let new_key = s.next_change_key();
     let (upn, e) = match find_event(&mut s, tenant, user, id) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(m) = if_match {
+    let honour_if_match = !s_if_match_ignored;
+    if let Some(m) = if_match.filter(|_| honour_if_match) {
         if m != "*" && m != e.change_key {
             return graph_error(
                 StatusCode::PRECONDITION_FAILED,
@@ -976,7 +987,12 @@ fn patch_event(
             None => e.properties.push((id, value)),
         }
     }
-    e.change_key = new_key;
+    e.change_key = new_key.clone();
+    // A changed occurrence becomes an exception of its series.
+    if e.event_type == "occurrence" {
+        e.event_type = "exception".into();
+    }
+    let series = e.series_master_id.clone();
     let json = event_json(sim, e, &upn, tz, &Expand::All);
     // The organizer changed a meeting: Exchange sends the attendees an update itself.
     let update =
@@ -990,6 +1006,9 @@ fn patch_event(
         });
     if let Some(u) = update {
         s.meeting_updates.push(u);
+    }
+    if let (Some(master), true) = (series, shared_series) {
+        super::events::bump_series(&mut s, &master, &new_key);
     }
     with_preference(axum::Json(json).into_response(), tz)
 }

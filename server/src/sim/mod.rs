@@ -6,6 +6,7 @@
 //! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the
 //! simulator binds to loopback only.
 
+mod events;
 mod files;
 mod graph;
 pub mod model;

@@ -64,6 +64,10 @@ pub struct Event {
     /// What the seed meant this event to be (`slot`, `booked`, `noise:before-window`, …).
     /// Not part of the Graph shape; only in `/_sim/state`.
     pub kind: String,
+    /// Graph's `type`: `singleInstance`, `seriesMaster`, `occurrence` or `exception`.
+    pub event_type: String,
+    /// The series an occurrence or exception belongs to.
+    pub series_master_id: Option<String>,
 }
 
 /// A file attached to an event.
@@ -162,6 +166,12 @@ pub struct Faults {
     pub attachment_deletes_fail: bool,
     /// Type casts in `$select` are refused too (400 ParseUri), as a stricter tenant might.
     pub refuse_select_casts: bool,
+    /// `If-Match` on a PATCH is not checked (Microsoft documents no `If-Match` for event
+    /// updates, so a tenant that ignores it is as plausible as one that honours it).
+    pub if_match_ignored: bool,
+    /// The occurrences of a recurring series share one version: changing one makes the
+    /// others' etags stale (as the event-list-instances example suggests).
+    pub shared_series_etag: bool,
 }
 
 /// What the simulator observed.
@@ -178,6 +188,8 @@ pub struct Stats {
     pub upload_chunks: u64,
     pub attachment_deletes: u64,
     pub mails_sent: u64,
+    pub events_created: u64,
+    pub events_deleted: u64,
     pub throttled: u64,
     /// Reads refused for naming a property the type does not have (400 ParseUri).
     pub rejected_queries: u64,

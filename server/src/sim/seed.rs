@@ -92,6 +92,8 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             properties: vec![],
             attachments: vec![],
             kind: kind.into(),
+            event_type: "singleInstance".into(),
+            series_master_id: None,
         }
     };
 

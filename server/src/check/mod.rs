@@ -11,6 +11,8 @@ use base64::Engine;
 use chrono::{DateTime, Days, Utc};
 use secrecy::ExposeSecret;
 
+pub mod conformance;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     Da,
@@ -557,24 +559,111 @@ fn check_server(config: &Config, lang: Lang) -> Section {
     }
 }
 
-/// Runs every check of a validated configuration.
-pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
-    let graph = match GraphClient::new(GraphOptions {
+/// The Graph client a check uses (a short retry budget: an administrator is waiting).
+fn graph_for(config: &Config, lang: Lang) -> Result<GraphClient, Report> {
+    GraphClient::new(GraphOptions {
         graph_base_url: config.exchange.graph_base_url.clone(),
         login_base_url: config.exchange.login_base_url.clone(),
         scope: config.exchange.graph_scope.clone(),
         max_concurrency: config.exchange.max_concurrency,
         retry_budget: std::time::Duration::from_secs(5),
-    }) {
+    })
+    .map_err(|e| Report {
+        sections: vec![Section {
+            title: "Graph:".into(),
+            lines: vec![transient_line(lang, "HTTP", &e)],
+        }],
+    })
+}
+
+/// What `booket check --conformance` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ConformanceRequest {
+    /// The scratch calendar's name in Outlook.
+    pub calendar: String,
+    /// Its mailbox (default: the first configured calendar's).
+    pub owner: Option<String>,
+    /// Also send one mail from the sending mailbox to itself.
+    pub send_mail: bool,
+}
+
+/// Runs the conformance check on the scratch calendar with the app of the configured
+/// calendar in the same mailbox (else the first calendar's app).
+pub async fn run_conformance(
+    config: &Config,
+    req: &ConformanceRequest,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> (Report, Option<conformance::Outcome>) {
+    let graph = match graph_for(config, lang) {
         Ok(g) => g,
-        Err(e) => {
-            return Report {
-                sections: vec![Section {
-                    title: "Graph:".into(),
-                    lines: vec![transient_line(lang, "HTTP", &e)],
-                }],
-            }
-        }
+        Err(r) => return (r, None),
+    };
+    let Some(first) = config.calendars.first() else {
+        let report = Report {
+            sections: vec![Section {
+                title: t(lang, "Konformans:", "Conformance:"),
+                lines: vec![fail(
+                    t(lang, "Ingen kalendere er konfigureret", "No calendars are configured"),
+                    t(lang, "Konfigurér mindst én [[calendars]], så kontrollen ved, hvilken app den skal bruge.", "Configure at least one [[calendars]] so the check knows which app to use."),
+                )],
+            }],
+        };
+        return (report, None);
+    };
+    let owner = req.owner.clone().unwrap_or_else(|| first.owner.clone());
+    let app = config
+        .calendars
+        .iter()
+        .find(|c| c.owner.eq_ignore_ascii_case(&owner))
+        .unwrap_or(first);
+    let target = conformance::Target {
+        is_booking_calendar: config
+            .calendars
+            .iter()
+            .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar),
+        owner,
+        calendar: req.calendar.clone(),
+        creds: creds_of(app),
+    };
+    let mail = match (&config.mail, req.send_mail) {
+        (
+            MailConfig::Graph {
+                tenant_id,
+                client_id,
+                client_secret,
+                sender,
+                user,
+            },
+            true,
+        ) => Some(conformance::MailProbe {
+            creds: AppCredentials {
+                tenant_id: tenant_id.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            },
+            user: user.clone(),
+            sender: sender.clone(),
+        }),
+        _ => None,
+    };
+    let run_id = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::getrandom(&mut b);
+        format!("{:08x}", u32::from_le_bytes(b))
+    };
+    let outcome = conformance::run(&graph, &target, mail.as_ref(), lang, now, &run_id).await;
+    let report = Report {
+        sections: vec![outcome.section.clone()],
+    };
+    (report, Some(outcome))
+}
+
+/// Runs every check of a validated configuration.
+pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
+    let graph = match graph_for(config, lang) {
+        Ok(g) => g,
+        Err(r) => return r,
     };
     let mut report = Report {
         sections: vec![check_server(config, lang)],

@@ -1,0 +1,689 @@
+//! `booket check --conformance`: tries, on a scratch calendar the administrator names, each
+//! Graph behaviour Booket relies on that Microsoft does not document, and says what Booket
+//! does about the answer. It makes its own test events (far in the future, shown as free),
+//! and deletes everything it made, whatever happened in between.
+
+use super::{fail, pass, t, token_check, warn, Lang, Line, Section};
+use crate::booking::hold::HOLD_PROPERTY;
+use crate::graph::wire::{graph_utc, Event};
+use crate::graph::SMALL_ATTACHMENT_LIMIT;
+use crate::graph::{AppCredentials, GraphClient, GraphError};
+use chrono::{DateTime, Days, TimeDelta, Utc};
+
+/// The behaviours tried, each reported on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Behaviour {
+    /// A PATCH with a stale `If-Match` is refused (409/412).
+    StaleIfMatchRefused,
+    /// A single-value extended property written by PATCH reads back.
+    ExtendedPropertyRoundTrip,
+    /// `$select` with the `fileAttachment` cast is accepted on the attachments list.
+    AttachmentCastAccepted,
+    /// A small attachment (one POST) keeps its `contentId`.
+    ContentIdKeptSmall,
+    /// An attachment added through an upload session keeps its `contentId`.
+    ContentIdKeptUploadSession,
+    /// Attachments are deleted by id.
+    AttachmentDeletedById,
+    /// Changing one occurrence of a series leaves the others' etags as they were.
+    SeriesEtagsIndependent,
+    /// `sendMail` to the sending mailbox itself is accepted.
+    SendMailAccepted,
+    /// Everything the check made is gone afterwards.
+    CleanedUp,
+}
+
+/// What was seen for one behaviour: `Some(true)` it holds, `Some(false)` the other
+/// behaviour, `None` it could not be tried.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub behaviour: Behaviour,
+    pub holds: Option<bool>,
+}
+
+/// Where to run: a calendar in a mailbox, with the app that reaches it.
+pub struct Target {
+    pub owner: String,
+    pub calendar: String,
+    pub creds: AppCredentials,
+    /// Whether it is a calendar citizens book from (then nothing is done).
+    pub is_booking_calendar: bool,
+}
+
+/// `sendMail` to the sending mailbox itself, when asked for.
+pub struct MailProbe {
+    pub creds: AppCredentials,
+    pub user: String,
+    pub sender: String,
+}
+
+pub struct Outcome {
+    pub section: Section,
+    pub findings: Vec<Finding>,
+}
+
+impl Outcome {
+    pub fn finding(&self, b: Behaviour) -> Option<bool> {
+        self.findings
+            .iter()
+            .find(|f| f.behaviour == b)
+            .and_then(|f| f.holds)
+    }
+}
+
+struct Run<'a> {
+    graph: &'a GraphClient,
+    target: &'a Target,
+    lang: Lang,
+    calendar_id: String,
+    /// What to delete at the end (series masters delete their occurrences).
+    created: Vec<String>,
+    lines: Vec<Line>,
+    findings: Vec<Finding>,
+    /// The subject of every event it makes.
+    tag: String,
+    /// The `contentId` of every file it attaches.
+    file_tag: String,
+}
+
+impl Run<'_> {
+    fn t(&self, da: &str, en: &str) -> String {
+        t(self.lang, da, en)
+    }
+
+    fn found(&mut self, behaviour: Behaviour, holds: Option<bool>, line: Line) {
+        self.findings.push(Finding { behaviour, holds });
+        self.lines.push(line);
+    }
+
+    fn err_line(&self, what: String, e: &GraphError) -> Line {
+        fail(
+            format!("{what}: {e}"),
+            self.t(
+                "Tjek at app'en har Calendars.ReadWrite på prøvekalenderens postkasse, og kør igen.",
+                "Check that the app has Calendars.ReadWrite on the scratch calendar's mailbox, and run again.",
+            ),
+        )
+    }
+
+    /// The event as it is now, with the hold property.
+    async fn read(&self, id: &str) -> Result<Event, GraphError> {
+        let t = &self.target;
+        self.graph
+            .get_event(&t.creds, &t.owner, &self.calendar_id, id, HOLD_PROPERTY)
+            .await
+    }
+
+    async fn create(&mut self, body: serde_json::Value) -> Result<Event, GraphError> {
+        let t = &self.target;
+        let e = self
+            .graph
+            .create_event(&t.creds, &t.owner, &self.calendar_id, body)
+            .await?;
+        self.created.push(e.id.clone());
+        Ok(e)
+    }
+
+    fn event_body(&self, start: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.tag.clone(),
+            "start": graph_utc(start),
+            "end": graph_utc(start + TimeDelta::minutes(30)),
+            "showAs": "free",
+            "isReminderOn": false,
+            "body": {
+                "contentType": "text",
+                "content": "Booket's conformance check made this event and deletes it when done. It is safe to delete.",
+            },
+        })
+    }
+
+    async fn patch(
+        &self,
+        id: &str,
+        if_match: &str,
+        subject: Option<&str>,
+        property: Option<(&str, &str)>,
+    ) -> Result<Event, GraphError> {
+        let t = &self.target;
+        self.graph
+            .patch_event(&t.creds, &t.owner, id, if_match, subject, property)
+            .await
+    }
+
+    async fn if_match(&mut self, id: &str) {
+        let b = Behaviour::StaleIfMatchRefused;
+        let first = match self.read(id).await {
+            Ok(e) => e.if_match().unwrap_or_default(),
+            Err(e) => {
+                let l = self.err_line(
+                    self.t(
+                        "If-Match: kan ikke læse prøveaftalen",
+                        "If-Match: cannot read the test event",
+                    ),
+                    &e,
+                );
+                return self.found(b, None, l);
+            }
+        };
+        let changed = format!("{} (1)", self.tag);
+        if let Err(e) = self.patch(id, &first, Some(&changed), None).await {
+            let l = self.err_line(
+                self.t(
+                    "If-Match: en PATCH med den aktuelle etag blev afvist",
+                    "If-Match: a PATCH with the current etag was refused",
+                ),
+                &e,
+            );
+            return self.found(b, None, l);
+        }
+        let again = format!("{} (2)", self.tag);
+        match self.patch(id, &first, Some(&again), None).await {
+            Err(GraphError::Conflict { status, code }) => {
+                let l = pass(match self.lang {
+                    Lang::Da => format!("If-Match overholdes: en PATCH med en forældet etag afvises ({status} {code}); flere instanser kan køre side om side"),
+                    Lang::En => format!("If-Match is honoured: a PATCH with a stale etag is refused ({status} {code}); several instances may run side by side"),
+                });
+                self.found(b, Some(true), l)
+            }
+            Ok(_) => {
+                let l = warn(
+                    self.t("If-Match overholdes ikke: en PATCH med en forældet etag blev udført", "If-Match is not honoured: a PATCH with a stale etag was carried out"),
+                    self.t("Kør kun én Booket-instans mod denne tenant: inden for en instans skriver Booket én ad gangen pr. aftale, men mellem instanser er det If-Match, der forhindrer dobbeltbooking.", "Run only one Booket instance against this tenant: within an instance Booket writes one at a time per event, but between instances it is If-Match that prevents double booking."),
+                );
+                self.found(b, Some(false), l)
+            }
+            Err(e) => {
+                let l = self.err_line(
+                    self.t("If-Match: uventet svar", "If-Match: unexpected answer"),
+                    &e,
+                );
+                self.found(b, None, l)
+            }
+        }
+    }
+
+    async fn extended_property(&mut self, id: &str) {
+        let b = Behaviour::ExtendedPropertyRoundTrip;
+        let value = format!("conformance;{}", self.tag);
+        let outcome = async {
+            let etag = self.read(id).await?.if_match().unwrap_or_default();
+            self.patch(id, &etag, None, Some((HOLD_PROPERTY, &value)))
+                .await?;
+            self.read(id).await
+        }
+        .await;
+        match outcome {
+            Ok(e) if e.property(HOLD_PROPERTY) == Some(value.as_str()) => {
+                let l = pass(self.t(
+                    "Booket's udvidede egenskab (hold-posten) skrives og læses tilbage",
+                    "Booket's extended property (the hold record) is written and reads back",
+                ));
+                self.found(b, Some(true), l)
+            }
+            Ok(_) => {
+                let l = fail(
+                    self.t("Den udvidede egenskab læses ikke tilbage som skrevet", "The extended property does not read back as written"),
+                    self.t("Booket kan ikke holde tider eller registrere filer i denne tenant. Kontakt Booket-teamet med denne rapport.", "Booket cannot hold times or record files in this tenant. Contact the Booket team with this report."),
+                );
+                self.found(b, Some(false), l)
+            }
+            Err(e) => {
+                let l = self.err_line(self.t("Udvidet egenskab", "Extended property"), &e);
+                self.found(b, None, l)
+            }
+        }
+    }
+
+    async fn attachments(&mut self, id: &str) {
+        let (creds, owner) = (self.target.creds.clone(), self.target.owner.clone());
+        let tag = self.file_tag.clone();
+        let small: Vec<u8> = b"Booket conformance check: a small test file.\n".to_vec();
+        // An upload session takes 3 MB and more (smaller is refused with
+        // ErrorAttachmentSizeShouldNotBeLessThanMinimumSize).
+        let large: Vec<u8> = vec![b'.'; SMALL_ATTACHMENT_LIMIT];
+        let mut ids = Vec::new();
+        for (name, body, behaviour) in [
+            ("booket-small.txt", &small, Behaviour::ContentIdKeptSmall),
+            (
+                "booket-upload-session.txt",
+                &large,
+                Behaviour::ContentIdKeptUploadSession,
+            ),
+        ] {
+            match self
+                .graph
+                .add_attachment(&creds, &owner, id, name, "text/plain", &tag, body)
+                .await
+            {
+                Ok(aid) => ids.push((name, aid, behaviour)),
+                Err(e) => {
+                    let what = match self.lang {
+                        Lang::Da => format!("Vedhæftning af {name}"),
+                        Lang::En => format!("Attaching {name}"),
+                    };
+                    let l = self.err_line(what, &e);
+                    self.found(behaviour, None, l);
+                }
+            }
+        }
+        let listed = match self
+            .graph
+            .list_attachments_with_cast(&creds, &owner, id)
+            .await
+        {
+            Ok(list) => {
+                let l = pass(self.t(
+                    "Vedhæftninger listes med $select=…/microsoft.graph.fileAttachment/contentId",
+                    "Attachments are listed with $select=…/microsoft.graph.fileAttachment/contentId",
+                ));
+                self.found(Behaviour::AttachmentCastAccepted, Some(true), l);
+                list
+            }
+            Err(GraphError::Rejected { status: 400, code }) => {
+                let l = warn(
+                    match self.lang {
+                        Lang::Da => format!("Typecast i $select afvises (400 {code})"),
+                        Lang::En => format!("The type cast in $select is refused (400 {code})"),
+                    },
+                    self.t("Booket lister så vedhæftninger uden $select (indholdet kommer med: langsommere, men det virker). Intet at gøre.", "Booket then lists attachments without $select (contents included: slower, but it works). Nothing to do."),
+                );
+                self.found(Behaviour::AttachmentCastAccepted, Some(false), l);
+                match self.graph.list_attachments(&creds, &owner, id).await {
+                    Ok(list) => list,
+                    Err(e) => {
+                        let l = self.err_line(
+                            self.t(
+                                "Vedhæftninger kan ikke listes",
+                                "Attachments cannot be listed",
+                            ),
+                            &e,
+                        );
+                        self.lines.push(l);
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let l = self.err_line(
+                    self.t(
+                        "Vedhæftninger kan ikke listes",
+                        "Attachments cannot be listed",
+                    ),
+                    &e,
+                );
+                self.found(Behaviour::AttachmentCastAccepted, None, l);
+                return;
+            }
+        };
+        for (name, aid, behaviour) in &ids {
+            let how = match behaviour {
+                Behaviour::ContentIdKeptSmall => self.t("én POST", "one POST"),
+                _ => self.t("upload session", "upload session"),
+            };
+            let seen = listed.iter().find(|a| &a.id == aid || a.name == *name);
+            let kept = seen.is_some_and(|a| a.content_id.as_deref() == Some(tag.as_str()));
+            let line = if kept {
+                pass(match self.lang {
+                    Lang::Da => format!("contentId bevares på en fil tilføjet med {how}"),
+                    Lang::En => format!("contentId is kept on a file added with {how}"),
+                })
+            } else {
+                pass(match self.lang {
+                    Lang::Da => format!("contentId bevares ikke på en fil tilføjet med {how}: Booket finder sine filer ved de id'er, den registrerer i hold-posten (intet at gøre)"),
+                    Lang::En => format!("contentId is not kept on a file added with {how}: Booket finds its files by the ids it records in the hold (nothing to do)"),
+                })
+            };
+            self.found(*behaviour, Some(kept), line);
+        }
+        // Delete by id: the listed id where the upload gave none (no Location header).
+        let mut all_gone = true;
+        for (name, aid, _) in &ids {
+            let id_to_delete = listed
+                .iter()
+                .find(|a| &a.id == aid || a.name == *name)
+                .map(|a| a.id.clone())
+                .unwrap_or_else(|| aid.clone());
+            if self
+                .graph
+                .delete_attachment(&creds, &owner, id, &id_to_delete)
+                .await
+                .is_err()
+            {
+                all_gone = false;
+            }
+        }
+        let left = self
+            .graph
+            .list_attachments(&creds, &owner, id)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(usize::MAX);
+        let b = Behaviour::AttachmentDeletedById;
+        if ids.is_empty() {
+            return;
+        }
+        if all_gone && left == 0 {
+            let l = pass(self.t(
+                "Vedhæftninger slettes ved deres id",
+                "Attachments are deleted by their id",
+            ));
+            self.found(b, Some(true), l);
+        } else {
+            let l = fail(
+                self.t("Vedhæftninger kunne ikke slettes ved deres id", "Attachments could not be deleted by their id"),
+                self.t("Booket kan så ikke fjerne en borgers filer, når en reservation udløber. Tjek Calendars.ReadWrite og kør igen.", "Booket then cannot remove a citizen's files when a hold lapses. Check Calendars.ReadWrite and run again."),
+            );
+            self.found(b, Some(false), l);
+        }
+    }
+
+    async fn series(&mut self, day: DateTime<Utc>) {
+        let b = Behaviour::SeriesEtagsIndependent;
+        let mut body = self.event_body(day);
+        body["recurrence"] = serde_json::json!({
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {
+                "type": "numbered",
+                "startDate": day.format("%Y-%m-%d").to_string(),
+                "numberOfOccurrences": 2,
+            },
+        });
+        if let Err(e) = self.create(body).await {
+            let l = self.err_line(
+                self.t(
+                    "En gentaget aftale kunne ikke oprettes",
+                    "A recurring event could not be created",
+                ),
+                &e,
+            );
+            return self.found(b, None, l);
+        }
+        let t = self.target;
+        let occurrences: Vec<Event> = match self
+            .graph
+            .calendar_view(
+                &t.creds,
+                &t.owner,
+                &self.calendar_id,
+                day - TimeDelta::hours(1),
+                day + TimeDelta::days(2),
+                HOLD_PROPERTY,
+            )
+            .await
+        {
+            Ok(all) => all
+                .into_iter()
+                .filter(|e| e.subject.as_deref() == Some(self.tag.as_str()))
+                .collect(),
+            Err(e) => {
+                let l = self.err_line(
+                    self.t(
+                        "Kalendervisningen kunne ikke læses",
+                        "The calendar view could not be read",
+                    ),
+                    &e,
+                );
+                return self.found(b, None, l);
+            }
+        };
+        let [first, second] = occurrences.as_slice() else {
+            let l = fail(
+                match self.lang {
+                    Lang::Da => format!(
+                        "Serien viste sig som {} forekomster i stedet for 2",
+                        occurrences.len()
+                    ),
+                    Lang::En => format!(
+                        "The series showed as {} occurrences instead of 2",
+                        occurrences.len()
+                    ),
+                },
+                self.t(
+                    "Kontakt Booket-teamet med denne rapport.",
+                    "Contact the Booket team with this report.",
+                ),
+            );
+            return self.found(b, None, l);
+        };
+        let before = second.if_match();
+        let changed = format!("{} (1)", self.tag);
+        let outcome = async {
+            self.patch(
+                &first.id,
+                &first.if_match().unwrap_or_default(),
+                Some(&changed),
+                None,
+            )
+            .await?;
+            self.read(&second.id).await
+        }
+        .await;
+        match outcome {
+            Ok(after) if after.if_match() == before => {
+                let l = pass(self.t(
+                    "En ændring af én forekomst i en serie lader de andres etag være",
+                    "Changing one occurrence of a series leaves the others' etags alone",
+                ));
+                self.found(b, Some(true), l)
+            }
+            Ok(_) => {
+                let l = warn(
+                    self.t("En ændring af én forekomst i en serie gør de andre forekomsters etag forældet", "Changing one occurrence of a series makes the other occurrences' etags stale"),
+                    self.t("Booket læser aftalen lige før hver skrivning, så det betyder kun noget, når to borgere booker hver sin forekomst af samme serie i samme øjeblik: den ene får \"taget\" og vælger en anden tid. Brug enkeltstående aftaler som tider, hvis det er et problem.", "Booket reads the event just before each write, so it matters only when two citizens book two occurrences of one series at the same moment: one is told \"taken\" and picks another time. Use single events as slots if that is a problem."),
+                );
+                self.found(b, Some(false), l)
+            }
+            Err(e) => {
+                let l = self.err_line(self.t("Serie", "Series"), &e);
+                self.found(b, None, l)
+            }
+        }
+    }
+
+    async fn send_mail(&mut self, probe: Option<&MailProbe>) {
+        let b = Behaviour::SendMailAccepted;
+        let Some(m) = probe else {
+            let l = warn(
+                self.t("sendMail er ikke prøvet", "sendMail was not tried"),
+                self.t("Kør med --send-mail for at sende én prøvemail fra afsenderpostkassen til den selv.", "Run with --send-mail to send one test mail from the sending mailbox to itself."),
+            );
+            return self.found(b, None, l);
+        };
+        let message = serde_json::json!({
+            "subject": self.tag.clone(),
+            "body": {"contentType": "text", "content": "Booket's conformance check sent this mail to the sending mailbox itself. It can be deleted."},
+            "toRecipients": [{"emailAddress": {"address": m.sender}}],
+            "from": {"emailAddress": {"address": m.sender}},
+        });
+        match self.graph.send_mail(&m.creds, &m.user, message).await {
+            Ok(()) => {
+                let l = pass(match self.lang {
+                    Lang::Da => format!(
+                        "sendMail accepteret (202) — tjek at \"{}\" når frem til {}",
+                        self.tag, m.sender
+                    ),
+                    Lang::En => format!(
+                        "sendMail accepted (202) — check that \"{}\" arrives in {}",
+                        self.tag, m.sender
+                    ),
+                });
+                self.found(b, Some(true), l)
+            }
+            Err(e) => {
+                let l = fail(
+                    format!("sendMail: {e}"),
+                    self.t(
+                        "Giv app'en Mail.Send (Application) og tjek [mail] user/sender.",
+                        "Give the app Mail.Send (Application) and check [mail] user/sender.",
+                    ),
+                );
+                self.found(b, Some(false), l)
+            }
+        }
+    }
+
+    async fn clean_up(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let t = self.target;
+        let mut failed = Vec::new();
+        for id in std::mem::take(&mut self.created) {
+            match self.graph.delete_event(&t.creds, &t.owner, &id).await {
+                Ok(()) | Err(GraphError::NotFound { .. }) => {}
+                Err(_) => failed.push(id),
+            }
+        }
+        let left = self
+            .graph
+            .calendar_view(
+                &t.creds,
+                &t.owner,
+                &self.calendar_id,
+                from,
+                to,
+                HOLD_PROPERTY,
+            )
+            .await
+            .map(|all| {
+                all.iter()
+                    .filter(|e| {
+                        e.subject
+                            .as_deref()
+                            .is_some_and(|s| s.starts_with(self.tag.as_str()))
+                    })
+                    .count()
+            });
+        let b = Behaviour::CleanedUp;
+        match left {
+            Ok(0) if failed.is_empty() => {
+                let l = pass(self.t(
+                    "Alt, kontrollen oprettede, er slettet igen",
+                    "Everything the check made is deleted again",
+                ));
+                self.found(b, Some(true), l)
+            }
+            _ => {
+                let l = fail(
+                    self.t(
+                        "Ikke alt, kontrollen oprettede, kunne slettes",
+                        "Not everything the check made could be deleted",
+                    ),
+                    match self.lang {
+                        Lang::Da => format!(
+                            "Slet aftalerne \"{}\" i prøvekalenderen i hånden.",
+                            self.tag
+                        ),
+                        Lang::En => format!(
+                            "Delete the events \"{}\" in the scratch calendar by hand.",
+                            self.tag
+                        ),
+                    },
+                );
+                self.found(b, Some(false), l)
+            }
+        }
+    }
+}
+
+/// Runs the conformance check on `target`. `now` places the test events (a little over a
+/// year ahead, where no one books); `run_id` makes their subject unique.
+pub async fn run(
+    graph: &GraphClient,
+    target: &Target,
+    mail: Option<&MailProbe>,
+    lang: Lang,
+    now: DateTime<Utc>,
+    run_id: &str,
+) -> Outcome {
+    let title = match lang {
+        Lang::Da => format!(
+            "Konformans på prøvekalenderen \"{}\" ({}):",
+            target.calendar, target.owner
+        ),
+        Lang::En => format!(
+            "Conformance on the scratch calendar \"{}\" ({}):",
+            target.calendar, target.owner
+        ),
+    };
+    let mut lines = Vec::new();
+    if target.is_booking_calendar {
+        lines.push(fail(
+            t(lang, "Kalenderen er en af dem, borgerne booker i: kontrollen kører ikke her", "The calendar is one citizens book from: the check does not run there"),
+            t(lang, "Opret en tom kalender kun til prøven (fx \"Booket prøve\") i en af booking-postkasserne og angiv den med --conformance.", "Create an empty calendar just for the check (e.g. \"Booket test\") in one of the booking mailboxes and name it with --conformance."),
+        ));
+        return Outcome {
+            section: Section { title, lines },
+            findings: vec![],
+        };
+    }
+    if token_check(graph, &target.creds, lang, &mut lines)
+        .await
+        .is_none()
+    {
+        return Outcome {
+            section: Section { title, lines },
+            findings: vec![],
+        };
+    }
+    let calendar_id = match graph
+        .resolve_calendar(&target.creds, &target.owner, &target.calendar)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            lines.push(fail(
+                format!("{}: {e}", t(lang, "Prøvekalenderen", "The scratch calendar")),
+                t(lang, "Opret kalenderen i postkassen (Outlook → Tilføj kalender) eller ret navnet.", "Create the calendar in the mailbox (Outlook → Add calendar) or correct the name."),
+            ));
+            return Outcome {
+                section: Section { title, lines },
+                findings: vec![],
+            };
+        }
+    };
+    let mut run = Run {
+        graph,
+        target,
+        lang,
+        calendar_id,
+        created: Vec::new(),
+        lines,
+        findings: Vec::new(),
+        tag: format!("Booket conformance {run_id}"),
+        file_tag: format!("booket-conformance-{run_id}"),
+    };
+    // Two in-the-night slots a year and a bit ahead.
+    let day = (now + Days::new(400))
+        .date_naive()
+        .and_hms_opt(2, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
+    let single_body = run.event_body(day);
+    match run.create(single_body).await {
+        Ok(e) => {
+            run.if_match(&e.id).await;
+            run.extended_property(&e.id).await;
+            run.attachments(&e.id).await;
+        }
+        Err(e) => {
+            let l = run.err_line(
+                run.t(
+                    "Prøveaftalen kunne ikke oprettes",
+                    "The test event could not be created",
+                ),
+                &e,
+            );
+            run.lines.push(l);
+        }
+    }
+    run.series(day + Days::new(2)).await;
+    run.send_mail(mail).await;
+    run.clean_up(day - TimeDelta::days(1), day + TimeDelta::days(5))
+        .await;
+    Outcome {
+        section: Section {
+            title,
+            lines: run.lines,
+        },
+        findings: run.findings,
+    }
+}

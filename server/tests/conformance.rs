@@ -1,0 +1,203 @@
+//! `booket check --conformance` against the simulator, in every combination of the three
+//! Graph behaviours Microsoft does not document: If-Match honoured or ignored, contentId
+//! kept or dropped, occurrences of a series with their own etags or one shared.
+
+mod common;
+
+use common::Env;
+use server::check::conformance::Behaviour;
+use server::check::{self, ConformanceRequest, Lang, Status};
+use server::config::MailConfig;
+use server::sim::model::Faults;
+use server::sim::seed;
+
+const SCRATCH: &str = "Booket prøve";
+
+fn with_mail(env: &Env) -> server::config::Config {
+    let mut config = env.config.clone();
+    config.mail = MailConfig::Graph {
+        tenant_id: seed::DEMO_TENANT.into(),
+        client_id: seed::DEMO_CLIENT_ID.into(),
+        client_secret: seed::DEMO_SECRET.into(),
+        sender: seed::DEMO_OWNER.into(),
+        user: seed::DEMO_OWNER.into(),
+    };
+    config
+}
+
+fn request(send_mail: bool) -> ConformanceRequest {
+    ConformanceRequest {
+        calendar: SCRATCH.into(),
+        owner: None,
+        send_mail,
+    }
+}
+
+/// Events in the scratch calendar (what the check left behind).
+fn scratch_events(env: &Env) -> usize {
+    env.sim.calendar_events(SCRATCH).len()
+}
+
+#[tokio::test]
+async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is() {
+    let env = Env::start().await;
+    env.sim.add_calendar(seed::DEMO_OWNER, SCRATCH);
+    let config = with_mail(&env);
+    for combination in 0..8u8 {
+        let if_match_ignored = combination & 1 != 0;
+        let drop_content_id = combination & 2 != 0;
+        let shared_series_etag = combination & 4 != 0;
+        env.sim.set_faults(Faults {
+            if_match_ignored,
+            drop_content_id,
+            shared_series_etag,
+            ..Faults::default()
+        });
+        let before = env.sim.stats();
+        let (report, outcome) =
+            check::run_conformance(&config, &request(false), Lang::En, env.now).await;
+        let outcome = outcome.expect("the check ran");
+        let text = report.render();
+        let case = format!(
+            "if_match_ignored={if_match_ignored} drop_content_id={drop_content_id} \
+             shared_series_etag={shared_series_etag}\n{text}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::StaleIfMatchRefused),
+            Some(!if_match_ignored),
+            "{case}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::ContentIdKeptSmall),
+            Some(!drop_content_id),
+            "{case}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::ContentIdKeptUploadSession),
+            Some(!drop_content_id),
+            "{case}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::SeriesEtagsIndependent),
+            Some(!shared_series_etag),
+            "{case}"
+        );
+        for b in [
+            Behaviour::ExtendedPropertyRoundTrip,
+            Behaviour::AttachmentCastAccepted,
+            Behaviour::AttachmentDeletedById,
+            Behaviour::CleanedUp,
+        ] {
+            assert_eq!(outcome.finding(b), Some(true), "{b:?}: {case}");
+        }
+        // What Booket does about it is said on the line.
+        assert_eq!(
+            text.contains("Run only one Booket instance"),
+            if_match_ignored,
+            "{case}"
+        );
+        assert_eq!(
+            text.contains("Booket finds its files by the ids it records"),
+            drop_content_id,
+            "{case}"
+        );
+        assert_eq!(
+            text.contains("one is told \"taken\""),
+            shared_series_etag,
+            "{case}"
+        );
+        // Alternatives are warnings at most: none of them stops Booket.
+        assert!(report.all_ok(), "{case}");
+        // It made its events, a file through an upload session, and left nothing behind.
+        let after = env.sim.stats();
+        assert_eq!(after.events_created - before.events_created, 2, "{case}");
+        assert_eq!(after.upload_sessions - before.upload_sessions, 1, "{case}");
+        assert_eq!(scratch_events(&env), 0, "{case}");
+        assert_eq!(after.rejected_queries, 0, "{case}");
+    }
+    // Nothing touched the calendar citizens book from.
+    assert!(env
+        .sim
+        .calendar_events(seed::DEMO_CALENDAR)
+        .iter()
+        .all(|e| !e.subject.contains("conformance") && e.attachments.is_empty()));
+}
+
+#[tokio::test]
+async fn a_tenant_that_refuses_the_cast_is_reported_and_the_fallback_still_works() {
+    let env = Env::start().await;
+    env.sim.add_calendar(seed::DEMO_OWNER, SCRATCH);
+    env.sim.set_faults(Faults {
+        refuse_select_casts: true,
+        ..Faults::default()
+    });
+    let (report, outcome) =
+        check::run_conformance(&with_mail(&env), &request(false), Lang::Da, env.now).await;
+    let outcome = outcome.unwrap();
+    assert_eq!(
+        outcome.finding(Behaviour::AttachmentCastAccepted),
+        Some(false)
+    );
+    assert_eq!(
+        outcome.finding(Behaviour::AttachmentDeletedById),
+        Some(true)
+    );
+    let text = report.render();
+    assert!(text.contains("Typecast i $select afvises"), "{text}");
+    assert!(report.all_ok(), "{text}");
+    assert_eq!(scratch_events(&env), 0);
+}
+
+#[tokio::test]
+async fn send_mail_only_with_the_flag_and_only_to_the_sending_mailbox() {
+    let env = Env::start().await;
+    env.sim.add_calendar(seed::DEMO_OWNER, SCRATCH);
+    let config = with_mail(&env);
+    let (report, outcome) =
+        check::run_conformance(&config, &request(false), Lang::En, env.now).await;
+    assert_eq!(outcome.unwrap().finding(Behaviour::SendMailAccepted), None);
+    assert!(report.render().contains("--send-mail"));
+    assert!(env.sim.outbox().is_empty());
+    let (_, outcome) = check::run_conformance(&config, &request(true), Lang::En, env.now).await;
+    assert_eq!(
+        outcome.unwrap().finding(Behaviour::SendMailAccepted),
+        Some(true)
+    );
+    let outbox = env.sim.outbox();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].to, vec![seed::DEMO_OWNER.to_string()]);
+}
+
+#[tokio::test]
+async fn a_calendar_citizens_book_from_is_refused_before_any_graph_call() {
+    let env = Env::start().await;
+    let before = env.sim.stats();
+    let req = ConformanceRequest {
+        calendar: seed::DEMO_CALENDAR.into(),
+        owner: Some(seed::DEMO_OWNER.to_uppercase()),
+        send_mail: false,
+    };
+    let (report, outcome) = check::run_conformance(&env.config, &req, Lang::En, env.now).await;
+    assert!(!report.all_ok());
+    assert!(outcome.unwrap().findings.is_empty());
+    let line = &report.sections[0].lines[0];
+    assert_eq!(line.status, Status::Fail);
+    assert!(
+        line.text.contains("one citizens book from"),
+        "{}",
+        line.text
+    );
+    let after = env.sim.stats();
+    assert_eq!(after.token_requests, before.token_requests);
+    assert_eq!(after.graph_requests, before.graph_requests);
+}
+
+#[tokio::test]
+async fn a_missing_scratch_calendar_is_named() {
+    let env = Env::start().await;
+    let (report, _) = check::run_conformance(&env.config, &request(false), Lang::En, env.now).await;
+    let text = report.render();
+    assert!(!report.all_ok());
+    assert!(text.contains("Booket prøve"), "{text}");
+    assert!(text.contains("Create the calendar"), "{text}");
+}
