@@ -1,8 +1,9 @@
 //! Typed configuration: one TOML file, secrets by reference (env var or file), validated
 //! at start-up with messages that name the file, the section and the field.
 
+use crate::graph::ClientCredential;
 use app::domain::{is_valid_name, Markers, Window};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -266,6 +267,9 @@ pub struct ExchangeConfig {
     pub hold_sweep_weeks: u64,
     /// Graph reads per calendar and minute at most; past it, the last good week is served.
     pub max_graph_reads_per_minute: u32,
+    /// A mailbox the app must NOT reach: `booket check` proves the app is restricted to
+    /// the booking mailboxes by being refused there.
+    pub scope_probe_mailbox: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,7 +282,8 @@ pub struct CalendarConfig {
     pub owner: String,
     pub tenant_id: String,
     pub client_id: String,
-    pub client_secret: SecretString,
+    /// A client secret, or a certificate with its key.
+    pub credential: ClientCredential,
     pub time_zone: chrono_tz::Tz,
 }
 
@@ -288,7 +293,7 @@ pub enum MailConfig {
     Graph {
         tenant_id: String,
         client_id: String,
-        client_secret: SecretString,
+        credential: ClientCredential,
         sender: String,
         user: String,
     },
@@ -436,6 +441,45 @@ impl SecretRef {
                 "give exactly one of `env = \"VAR\"` or `file = \"path\"`".into(),
             )),
         }
+    }
+}
+
+/// An app's credential: `client_secret`, or `certificate` with `certificate_key` (all by
+/// reference). `err` takes the field name.
+fn credential_of(
+    secret: Option<&SecretRef>,
+    certificate: Option<&SecretRef>,
+    key: Option<&SecretRef>,
+    base: &Path,
+    err: impl Fn(&str, String) -> ConfigError,
+) -> Result<ClientCredential, ConfigError> {
+    match (secret, certificate, key) {
+        (Some(s), None, None) => Ok(ClientCredential::Secret(
+            s.resolve(base, |m| err("client_secret", m))?,
+        )),
+        (None, Some(c), Some(k)) => {
+            let cert = c.resolve(base, |m| err("certificate", m))?;
+            let key = k.resolve(base, |m| err("certificate_key", m))?;
+            crate::graph::Certificate::from_pem(cert.expose_secret(), &key)
+                .map(|c| ClientCredential::Certificate(std::sync::Arc::new(c)))
+                .map_err(|m| err("certificate", m))
+        }
+        (None, Some(_), None) => Err(err(
+            "certificate_key",
+            "is required with certificate (the certificate's private key, by reference)".into(),
+        )),
+        (None, None, Some(_)) => Err(err(
+            "certificate",
+            "is required with certificate_key (the certificate registered on the app, PEM)".into(),
+        )),
+        (Some(_), _, _) => Err(err(
+            "client_secret",
+            "give either client_secret or certificate + certificate_key, not both".into(),
+        )),
+        (None, None, None) => Err(err(
+            "client_secret",
+            "is required (or certificate + certificate_key)".into(),
+        )),
     }
 }
 
@@ -619,6 +663,7 @@ mod raw {
         pub hold_sweep_seconds: u64,
         pub hold_sweep_weeks: u64,
         pub max_graph_reads_per_minute: u32,
+        pub scope_probe_mailbox: Option<String>,
     }
 
     impl Default for Exchange {
@@ -638,6 +683,7 @@ mod raw {
                 hold_sweep_seconds: 60,
                 hold_sweep_weeks: 8,
                 max_graph_reads_per_minute: 120,
+                scope_probe_mailbox: None,
             }
         }
     }
@@ -650,7 +696,10 @@ mod raw {
         pub owner: String,
         pub tenant_id: String,
         pub client_id: String,
-        pub client_secret: SecretRef,
+        pub client_secret: Option<SecretRef>,
+        /// Instead of a secret: the certificate registered on the app (PEM) and its key.
+        pub certificate: Option<SecretRef>,
+        pub certificate_key: Option<SecretRef>,
         #[serde(default = "default_tz")]
         pub time_zone: String,
     }
@@ -666,6 +715,8 @@ mod raw {
         pub tenant_id: Option<String>,
         pub client_id: Option<String>,
         pub client_secret: Option<SecretRef>,
+        pub certificate: Option<SecretRef>,
+        pub certificate_key: Option<SecretRef>,
         /// Reuse the credentials of this calendar (by display name).
         pub credentials_from_calendar: Option<String>,
         pub sender: Option<String>,
@@ -1071,6 +1122,10 @@ mod raw {
                 hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
                 hold_sweep_weeks: x.hold_sweep_weeks,
                 max_graph_reads_per_minute: x.max_graph_reads_per_minute,
+                scope_probe_mailbox: x
+                    .scope_probe_mailbox
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty()),
             };
 
             let mut calendars = Vec::new();
@@ -1115,14 +1170,20 @@ mod raw {
                         ),
                     )
                 })?;
-                let client_secret = c.client_secret.resolve(base, |m| err("client_secret", m))?;
+                let credential = credential_of(
+                    c.client_secret.as_ref(),
+                    c.certificate.as_ref(),
+                    c.certificate_key.as_ref(),
+                    base,
+                    |f, m| err(f, m),
+                )?;
                 calendars.push(CalendarConfig {
                     name: c.name.clone(),
                     outlook_calendar: c.outlook_calendar,
                     owner: c.owner,
                     tenant_id: c.tenant_id,
                     client_id: c.client_id,
-                    client_secret,
+                    credential,
                     time_zone,
                 });
             }
@@ -1152,7 +1213,7 @@ mod raw {
                             )
                         })
                     };
-                    let (tenant_id, client_id, client_secret) = match &m.credentials_from_calendar {
+                    let (tenant_id, client_id, credential) = match &m.credentials_from_calendar {
                         Some(name) => {
                             let c =
                                 calendars.iter().find(|c| &c.name == name).ok_or_else(|| {
@@ -1164,26 +1225,25 @@ mod raw {
                             (
                                 c.tenant_id.clone(),
                                 c.client_id.clone(),
-                                c.client_secret.clone(),
+                                c.credential.clone(),
                             )
                         }
                         None => (
                             need("tenant_id", m.tenant_id)?,
                             need("client_id", m.client_id)?,
-                            m.client_secret
-                                .ok_or_else(|| {
-                                    err(
-                                        "[mail] client_secret".into(),
-                                        "is required when protocol = \"graph\"".into(),
-                                    )
-                                })?
-                                .resolve(base, |msg| err("[mail] client_secret".into(), msg))?,
+                            credential_of(
+                                m.client_secret.as_ref(),
+                                m.certificate.as_ref(),
+                                m.certificate_key.as_ref(),
+                                base,
+                                |f, msg| err(format!("[mail] {f}"), msg),
+                            )?,
                         ),
                     };
                     MailConfig::Graph {
                         tenant_id,
                         client_id,
-                        client_secret,
+                        credential,
                         sender: need("sender", m.sender)?,
                         user: need("user", m.user)?,
                     }
@@ -1195,6 +1255,30 @@ mod raw {
                     ))
                 }
             };
+
+            if let Some(probe) = &exchange.scope_probe_mailbox {
+                let booking = calendars
+                    .iter()
+                    .map(|c| c.owner.as_str())
+                    .chain(match &mail {
+                        MailConfig::Graph { user, .. } => Some(user.as_str()),
+                        MailConfig::Off => None,
+                    });
+                for m in booking {
+                    if m.eq_ignore_ascii_case(probe) {
+                        return Err(err(
+                            "[exchange] scope_probe_mailbox".into(),
+                            format!("`{probe}` is a mailbox Booket uses; name one the app must NOT reach"),
+                        ));
+                    }
+                }
+                if probe.contains('/') || probe.contains('?') || probe.contains('#') {
+                    return Err(err(
+                        "[exchange] scope_probe_mailbox".into(),
+                        format!("`{probe}` cannot be part of a Graph URL"),
+                    ));
+                }
+            }
 
             let mut forms = Vec::new();
             let mut form_ids = HashSet::new();
@@ -1382,6 +1466,26 @@ notice_days = 2
         assert!(e.to_string().contains("P-256"), "{e}");
         let e = with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\n[[receipts.previous_keys]]\nkey = { file = \"receipt.pem\" }\nretired_at = \"yesterday\"").unwrap_err();
         assert!(e.to_string().contains("previous_keys[0].retired_at"), "{e}");
+    }
+
+    #[test]
+    fn the_scope_probe_must_be_a_mailbox_booket_does_not_use() {
+        let e = parse(&GOOD.replace(
+            "[[calendars]]",
+            "[exchange]\nscope_probe_mailbox = \"Booking@Kommune.dk\"\n\n[[calendars]]",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("scope_probe_mailbox"), "{e}");
+        assert!(e.to_string().contains("must NOT reach"), "{e}");
+        let c = parse(&GOOD.replace(
+            "[[calendars]]",
+            "[exchange]\nscope_probe_mailbox = \"direktion@kommune.dk\"\n\n[[calendars]]",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.exchange.scope_probe_mailbox.as_deref(),
+            Some("direktion@kommune.dk")
+        );
     }
 
     #[test]

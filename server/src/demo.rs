@@ -87,6 +87,8 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             hold_sweep: Duration::from_secs(30),
             hold_sweep_weeks: 5,
             max_graph_reads_per_minute: 600,
+            // The demo tenant limits the app to the booking mailbox; this one is outside.
+            scope_probe_mailbox: Some(seed::DEMO_OUTSIDE.into()),
         },
         calendars: vec![CalendarConfig {
             name: seed::DEMO_CALENDAR.into(),
@@ -94,14 +96,14 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             owner: seed::DEMO_OWNER.into(),
             tenant_id: seed::DEMO_TENANT.into(),
             client_id: seed::DEMO_CLIENT_ID.into(),
-            client_secret: seed::DEMO_SECRET.into(),
+            credential: seed::DEMO_SECRET.into(),
             time_zone: chrono_tz::Europe::Copenhagen,
         }],
         // Mail through the same app, as the calendar's mailbox.
         mail: MailConfig::Graph {
             tenant_id: seed::DEMO_TENANT.into(),
             client_id: seed::DEMO_CLIENT_ID.into(),
-            client_secret: seed::DEMO_SECRET.into(),
+            credential: seed::DEMO_SECRET.into(),
             sender: seed::DEMO_OWNER.into(),
             user: seed::DEMO_OWNER.into(),
         },

@@ -344,7 +344,7 @@ async fn confirmation_mails_are_capped_per_recipient_a_day() {
         c.mail = server::config::MailConfig::Graph {
             tenant_id: server::sim::seed::DEMO_TENANT.into(),
             client_id: server::sim::seed::DEMO_CLIENT_ID.into(),
-            client_secret: server::sim::seed::DEMO_SECRET.into(),
+            credential: server::sim::seed::DEMO_SECRET.into(),
             sender: server::sim::seed::DEMO_OWNER.into(),
             user: server::sim::seed::DEMO_OWNER.into(),
         };

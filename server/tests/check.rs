@@ -12,7 +12,7 @@ async fn report(env: &Env, lang: Lang, tweak: impl FnOnce(&mut Config)) -> Repor
     config.mail = MailConfig::Graph {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),
-        client_secret: seed::DEMO_SECRET.into(),
+        credential: seed::DEMO_SECRET.into(),
         sender: seed::DEMO_OWNER.into(),
         user: seed::DEMO_OWNER.into(),
     };
@@ -66,12 +66,12 @@ async fn each_token_mistake_is_named_with_its_fix() {
     type Break = Box<dyn FnOnce(&mut Config)>;
     let cases: Vec<(Break, &str, &str)> = vec![
         (
-            Box::new(|c| c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into()),
+            Box::new(|c| c.calendars[0].credential = seed::DEMO_SECRET_ID.into()),
             "AADSTS7000215",
             "\"Secret ID\"",
         ),
         (
-            Box::new(|c| c.calendars[0].client_secret = "wrong".into()),
+            Box::new(|c| c.calendars[0].credential = "wrong".into()),
             "AADSTS7000215",
             "Value",
         ),
@@ -176,7 +176,7 @@ async fn mailbox_calendar_and_permission_problems_are_explained() {
 async fn the_report_speaks_english_too_and_the_exit_code_follows_it() {
     let env = Env::start_with(Options::default(), |_| {}).await;
     let r = report(&env, Lang::En, |c| {
-        c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into()
+        c.calendars[0].credential = seed::DEMO_SECRET_ID.into()
     })
     .await;
     let text = r.render();
@@ -295,4 +295,60 @@ async fn a_reverse_proxy_without_trusted_proxies_is_warned_about() {
         "{}",
         r.render()
     );
+}
+
+#[tokio::test]
+async fn least_privilege_is_proven_by_a_refusal_and_a_tenant_wide_grant_fails() {
+    let env = Env::start().await;
+    // The demo tenant limits the app to the booking mailbox: the probe is refused.
+    let r = report(&env, Lang::En, |_| {}).await;
+    let text = r.render();
+    assert!(
+        text.contains(&format!(
+            "is refused in {} (403 ErrorAccessDenied)",
+            seed::DEMO_OUTSIDE
+        )),
+        "{text}"
+    );
+    // One line per app: the calendars and mail share one here.
+    assert_eq!(text.matches("is refused in").count(), 1, "{text}");
+
+    // A tenant-wide grant: the probe mailbox can be read.
+    env.sim.set_app_scope(None);
+    let r = report(&env, Lang::En, |_| {}).await;
+    assert!(!r.all_ok());
+    let failures = failed(&r);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("the permission is tenant-wide"),
+        "{failures:?}"
+    );
+    assert!(
+        failures[0].contains("RBAC for Applications"),
+        "{failures:?}"
+    );
+    let r = report(&env, Lang::Da, |_| {}).await;
+    assert!(
+        failed(&r)[0].contains("gælder hele tenant'en"),
+        "{}",
+        r.render()
+    );
+
+    // Not configured: not proven, so not passed.
+    env.sim.set_app_scope(Some(&[seed::DEMO_OWNER]));
+    let r = report(&env, Lang::En, |c| c.exchange.scope_probe_mailbox = None).await;
+    let failures = failed(&r);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("scope_probe_mailbox is not set"),
+        "{failures:?}"
+    );
+
+    // A probe that does not exist cannot tell either way: a warning with what to do.
+    let r = report(&env, Lang::En, |c| {
+        c.exchange.scope_probe_mailbox = Some("nobody@demo.booket.dk".into())
+    })
+    .await;
+    assert!(r.all_ok(), "{}", r.render());
+    assert!(warned(&r)[0].contains("does not exist"), "{:?}", warned(&r));
 }

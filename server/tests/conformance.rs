@@ -18,7 +18,7 @@ fn with_mail(env: &Env) -> server::config::Config {
     config.mail = MailConfig::Graph {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),
-        client_secret: seed::DEMO_SECRET.into(),
+        credential: seed::DEMO_SECRET.into(),
         sender: seed::DEMO_OWNER.into(),
         user: seed::DEMO_OWNER.into(),
     };

@@ -22,7 +22,7 @@ fn full(c: &mut Config) {
     c.mail = MailConfig::Graph {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),
-        client_secret: seed::DEMO_SECRET.into(),
+        credential: seed::DEMO_SECRET.into(),
         sender: seed::DEMO_OWNER.into(),
         user: seed::DEMO_OWNER.into(),
     };
@@ -472,7 +472,7 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
     let creds = AppCredentials {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),
-        client_secret: seed::DEMO_SECRET.into(),
+        credential: seed::DEMO_SECRET.into(),
     };
     // (size, via upload session, chunks)
     let cases = [

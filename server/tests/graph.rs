@@ -28,7 +28,7 @@ fn creds(secret: &str) -> AppCredentials {
     AppCredentials {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),
-        client_secret: secret.into(),
+        credential: secret.into(),
     }
 }
 
@@ -423,7 +423,7 @@ async fn events_come_in_the_documented_shape() {
 #[tokio::test]
 async fn a_wrong_secret_gives_the_citizen_a_safe_message_and_no_graph_text() {
     let env = Env::start_with(common::Options::default(), |c| {
-        c.calendars[0].client_secret = seed::DEMO_SECRET_ID.into();
+        c.calendars[0].credential = seed::DEMO_SECRET_ID.into();
     })
     .await;
     let (status, body) = env.week("demo", "").await;

@@ -170,7 +170,7 @@ impl Booket {
         AppCredentials {
             tenant_id: cal.tenant_id.clone(),
             client_id: cal.client_id.clone(),
-            client_secret: cal.client_secret.clone(),
+            credential: cal.credential.clone(),
         }
     }
 

@@ -884,7 +884,7 @@ impl Booket {
         let MailConfig::Graph {
             tenant_id,
             client_id,
-            client_secret,
+            credential,
             sender,
             user,
         } = &self.config.mail
@@ -939,7 +939,7 @@ impl Booket {
         let creds = AppCredentials {
             tenant_id: tenant_id.clone(),
             client_id: client_id.clone(),
-            client_secret: client_secret.clone(),
+            credential: credential.clone(),
         };
         match self
             .graph

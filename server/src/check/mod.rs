@@ -156,6 +156,26 @@ fn token_line(lang: Lang, r: &TokenRefusal) -> Line {
             t(lang, "scope er ugyldigt", "the scope is invalid"),
             t(lang, "Sæt [exchange] graph_scope til Graph-ressourcen for jeres sky (fx https://graph.microsoft.com/.default) — ikke adressen på en gateway.", "Set [exchange] graph_scope to the Graph resource of your cloud (e.g. https://graph.microsoft.com/.default) — not the address of a gateway."),
         )
+    } else if has(700_027) {
+        (
+            t(lang, "certifikatet er ikke det, der er registreret på app'en, eller nøglen hører ikke til det", "the certificate is not the one registered on the app, or the key does not belong to it"),
+            t(lang, "Upload certifikatets offentlige del (.cer/.pem) under Entra ID → App registrations → Certificates & secrets → Certificates, og tjek at certificate og certificate_key peger på det og dets nøgle.", "Upload the certificate's public part (.cer/.pem) under Entra ID → App registrations → Certificates & secrets → Certificates, and check that certificate and certificate_key point to it and its key."),
+        )
+    } else if has(700_024) {
+        (
+            t(lang, "klientpåstanden er uden for sit gyldige tidsrum — maskinens ur går forkert", "the client assertion is outside its valid time range — this machine's clock is off"),
+            t(lang, "Synkronisér uret (NTP, fx chrony eller systemd-timesyncd) og prøv igen.", "Synchronise the clock (NTP, e.g. chrony or systemd-timesyncd) and try again."),
+        )
+    } else if has(1_000_502) {
+        (
+            t(lang, "certifikatet er uden for sin gyldighedsperiode (udløbet)", "the certificate is outside its validity window (expired)"),
+            t(lang, "Lav et nyt certifikat, upload det i Entra ID, og opdatér certificate og certificate_key; behold det gamle registreret, til skiftet er sket.", "Make a new certificate, upload it in Entra ID and update certificate and certificate_key; keep the old one registered until the switch is done."),
+        )
+    } else if has(50_012) {
+        (
+            t(lang, "klientpåstanden blev afvist", "the client assertion was refused"),
+            t(lang, "Tjek tenant_id og login_base_url (skyen): påstanden skal være til netop det token-endpoint.", "Check tenant_id and login_base_url (the cloud): the assertion must be for exactly that token endpoint."),
+        )
     } else if has(7_000_218) {
         (
             t(
@@ -244,7 +264,7 @@ fn creds_of(cal: &CalendarConfig) -> AppCredentials {
     AppCredentials {
         tenant_id: cal.tenant_id.clone(),
         client_id: cal.client_id.clone(),
-        client_secret: cal.client_secret.clone(),
+        credential: cal.credential.clone(),
     }
 }
 
@@ -454,7 +474,7 @@ async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Secti
     let MailConfig::Graph {
         tenant_id,
         client_id,
-        client_secret,
+        credential,
         sender,
         user,
     } = mail
@@ -472,7 +492,7 @@ async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Secti
     let creds = AppCredentials {
         tenant_id: tenant_id.clone(),
         client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
+        credential: credential.clone(),
     };
     let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
         return Section { title, lines };
@@ -631,7 +651,7 @@ pub async fn run_conformance(
             MailConfig::Graph {
                 tenant_id,
                 client_id,
-                client_secret,
+                credential,
                 sender,
                 user,
             },
@@ -640,7 +660,7 @@ pub async fn run_conformance(
             creds: AppCredentials {
                 tenant_id: tenant_id.clone(),
                 client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
+                credential: credential.clone(),
             },
             user: user.clone(),
             sender: sender.clone(),
@@ -659,6 +679,73 @@ pub async fn run_conformance(
     (report, Some(outcome))
 }
 
+/// The distinct apps Booket signs in as (calendars and mail), each once.
+fn apps_of(config: &Config) -> Vec<AppCredentials> {
+    let mut apps: Vec<AppCredentials> = config.calendars.iter().map(creds_of).collect();
+    if let MailConfig::Graph {
+        tenant_id,
+        client_id,
+        credential,
+        ..
+    } = &config.mail
+    {
+        apps.push(AppCredentials {
+            tenant_id: tenant_id.clone(),
+            client_id: client_id.clone(),
+            credential: credential.clone(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    apps.retain(|a| seen.insert((a.tenant_id.to_lowercase(), a.client_id.to_lowercase())));
+    apps
+}
+
+/// Least privilege: every app must be refused on `scope_probe_mailbox`, a mailbox outside
+/// the booking mailboxes. Reading it means the permission is tenant-wide.
+async fn check_scope(graph: &GraphClient, config: &Config, lang: Lang) -> Section {
+    let title = t(lang, "Mindste rettigheder:", "Least privilege:");
+    let how = t(lang, "Begræns app'en til booking-postkasserne med Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, og fjern den tenant-brede Calendars.ReadWrite-tilladelse i Entra ID) eller en application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). Se README, \"Going live\".", "Limit the app to the booking mailboxes with Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, and remove the tenant-wide Calendars.ReadWrite permission in Entra ID) or an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). See the README, \"Going live\".");
+    let Some(probe) = &config.exchange.scope_probe_mailbox else {
+        return Section {
+            title,
+            lines: vec![fail(
+                t(lang, "Ikke eftervist: [exchange] scope_probe_mailbox er ikke sat", "Not verified: [exchange] scope_probe_mailbox is not set"),
+                format!("{} {how}", t(lang, "Angiv en postkasse, som app'en IKKE må nå (fx en ledelsespostkasse), så check kan bevise begrænsningen.", "Name a mailbox the app must NOT reach (e.g. a management mailbox) so check can prove the restriction.")),
+            )],
+        };
+    };
+    let mut lines = Vec::new();
+    for app in apps_of(config) {
+        let line = match graph.list_calendars(&app, probe).await {
+            Err(GraphError::Forbidden { code }) => pass(match lang {
+                Lang::Da => format!("App {} afvises i {probe} (403 {code}): den er begrænset til sine postkasser", app.client_id),
+                Lang::En => format!("App {} is refused in {probe} (403 {code}): it is limited to its mailboxes", app.client_id),
+            }),
+            Ok(_) => fail(
+                match lang {
+                    Lang::Da => format!("App {} kan læse kalenderne i {probe}: tilladelsen gælder hele tenant'en", app.client_id),
+                    Lang::En => format!("App {} can read the calendars of {probe}: the permission is tenant-wide", app.client_id),
+                },
+                how.clone(),
+            ),
+            Err(GraphError::NotFound { code }) => warn(
+                match lang {
+                    Lang::Da => format!("Kan ikke afgøre: {probe} findes ikke (404 {code})"),
+                    Lang::En => format!("Cannot tell: {probe} does not exist (404 {code})"),
+                },
+                t(lang, "Angiv en eksisterende postkasse uden for app'ens område i scope_probe_mailbox.", "Name an existing mailbox outside the app's scope in scope_probe_mailbox."),
+            ),
+            Err(GraphError::TokenRefused(_)) => warn(
+                t(lang, "Kan ikke afgøre: app'en fik intet token (se ovenfor)", "Cannot tell: the app got no token (see above)"),
+                t(lang, "Ret token-fejlen og kør check igen.", "Fix the token error and run check again."),
+            ),
+            Err(e) => transient_line(lang, probe, &e),
+        };
+        lines.push(line);
+    }
+    Section { title, lines }
+}
+
 /// Runs every check of a validated configuration.
 pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     let graph = match graph_for(config, lang) {
@@ -668,6 +755,9 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     let mut report = Report {
         sections: vec![check_server(config, lang)],
     };
+    report
+        .sections
+        .push(check_scope(&graph, config, lang).await);
     for cal in &config.calendars {
         report
             .sections
@@ -710,7 +800,26 @@ mod tests {
 
     #[test]
     fn every_token_refusal_has_a_cause_and_a_fix_in_both_languages() {
-        let table: [(&[u32], &str, &str, &str); 8] = [
+        let table: [(&[u32], &str, &str, &str); 12] = [
+            (
+                &[700_027],
+                "invalid_client",
+                "registreret på app'en",
+                "registered on the app",
+            ),
+            (
+                &[700_024],
+                "invalid_client",
+                "ur går forkert",
+                "clock is off",
+            ),
+            (&[1_000_502], "invalid_client", "udløbet", "expired"),
+            (
+                &[50_012],
+                "invalid_client",
+                "påstanden blev afvist",
+                "assertion was refused",
+            ),
             (&[7_000_215], "invalid_client", "Secret ID", "Secret ID"),
             (&[7_000_222], "invalid_client", "udløbet", "expired"),
             (

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 pub struct AppCredentials {
     pub tenant_id: String,
     pub client_id: String,
-    pub client_secret: SecretString,
+    pub credential: ClientCredential,
 }
 
 impl std::fmt::Debug for AppCredentials {
@@ -22,8 +22,100 @@ impl std::fmt::Debug for AppCredentials {
         f.debug_struct("AppCredentials")
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
+            .field("credential", &self.credential)
             .finish()
+    }
+}
+
+/// How the app proves who it is: a client secret, or a certificate whose private key signs
+/// a client assertion (many municipal security policies forbid secrets).
+#[derive(Clone)]
+pub enum ClientCredential {
+    Secret(SecretString),
+    Certificate(Arc<Certificate>),
+}
+
+impl std::fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientCredential::Secret(_) => f.write_str("Secret([redacted])"),
+            ClientCredential::Certificate(c) => write!(f, "Certificate(x5t#S256={})", c.thumbprint),
+        }
+    }
+}
+
+impl From<&str> for ClientCredential {
+    fn from(secret: &str) -> Self {
+        ClientCredential::Secret(SecretString::from(secret.to_owned()))
+    }
+}
+
+/// A certificate registered on the app (its public part in Entra ID) and its private key,
+/// which signs client assertions (PS256, `x5t#S256`; Microsoft identity platform,
+/// "certificate credentials").
+pub struct Certificate {
+    /// Base64url SHA-256 of the certificate's DER: how Entra finds the registered one.
+    pub thumbprint: String,
+    key: jsonwebtoken::EncodingKey,
+}
+
+/// Lifetime of one client assertion (Entra advises 5–10 minutes).
+const ASSERTION_LIFETIME_SECS: i64 = 300;
+
+impl Certificate {
+    /// From the certificate (PEM, `BEGIN CERTIFICATE`) and its RSA private key (PEM, PKCS#8
+    /// or PKCS#1). The key must belong to the certificate.
+    pub fn from_pem(certificate: &str, key: &SecretString) -> Result<Certificate, String> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
+        use jsonwebtoken::Algorithm;
+        let parsed = pem::parse(certificate.trim())
+            .map_err(|_| "is not a PEM certificate (\"BEGIN CERTIFICATE\")".to_owned())?;
+        if parsed.tag() != "CERTIFICATE" {
+            return Err(format!(
+                "is a PEM \"{}\", not a certificate (\"BEGIN CERTIFICATE\")",
+                parsed.tag()
+            ));
+        }
+        let public = jsonwebtoken::DecodingKey::from_rsa_pem(certificate.trim().as_bytes())
+            .map_err(|_| {
+                "is not an RSA certificate (Entra signs assertions with RSA keys)".to_owned()
+            })?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.expose_secret().as_bytes())
+            .map_err(|_| "certificate_key is not an RSA private key in PEM".to_owned())?;
+        let components = |jwk: Result<Jwk, _>| match jwk.map(|j| j.algorithm) {
+            Ok(AlgorithmParameters::RSA(p)) => Some((p.n, p.e)),
+            _ => None,
+        };
+        let of_cert = components(Jwk::from_decoding_key(&public, Some(Algorithm::PS256)));
+        let of_key = components(Jwk::from_encoding_key(&key, Algorithm::PS256));
+        if of_cert.is_none() || of_cert != of_key {
+            return Err("certificate_key does not belong to this certificate".into());
+        }
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(parsed.contents()));
+        Ok(Certificate { thumbprint, key })
+    }
+
+    /// A client assertion for the token endpoint `audience`, valid for five minutes.
+    pub fn assertion(&self, client_id: &str, audience: &str) -> Result<String, GraphError> {
+        let now = chrono::Utc::now().timestamp();
+        let mut jti = [0u8; 16];
+        getrandom::getrandom(&mut jti).map_err(|e| GraphError::Decode(e.to_string()))?;
+        let claims = serde_json::json!({
+            "aud": audience,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "nbf": now,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECS,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+        header.x5t_s256 = Some(self.thumbprint.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| GraphError::Decode(format!("cannot sign the client assertion: {e}")))
     }
 }
 
@@ -107,17 +199,32 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<Token, GraphError>
     }))
 }
 
-/// The form body of a client-credentials request.
-pub(super) fn token_form<'a>(
-    creds: &'a AppCredentials,
-    scope: &'a str,
-) -> [(&'static str, &'a str); 4] {
-    [
-        ("client_id", creds.client_id.as_str()),
-        ("client_secret", creds.client_secret.expose_secret()),
-        ("scope", scope),
-        ("grant_type", "client_credentials"),
-    ]
+/// The form body of a client-credentials request to `token_url`: with the secret, or with
+/// a client assertion signed by the certificate's key.
+pub(super) fn token_form(
+    creds: &AppCredentials,
+    scope: &str,
+    token_url: &str,
+) -> Result<Vec<(&'static str, String)>, GraphError> {
+    let mut form = vec![
+        ("client_id", creds.client_id.clone()),
+        ("scope", scope.to_owned()),
+        ("grant_type", "client_credentials".to_owned()),
+    ];
+    match &creds.credential {
+        ClientCredential::Secret(s) => form.push(("client_secret", s.expose_secret().to_owned())),
+        ClientCredential::Certificate(c) => {
+            form.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ));
+            form.push((
+                "client_assertion",
+                c.assertion(&creds.client_id, token_url)?,
+            ));
+        }
+    }
+    Ok(form)
 }
 
 #[cfg(test)]

@@ -230,12 +230,9 @@ impl GraphClient {
         loop {
             attempt += 1;
             self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
-            let res = self
-                .http
-                .post(&url)
-                .form(&token_form(creds, &self.scope))
-                .send()
-                .await;
+            // A fresh form each attempt: a client assertion is single-use.
+            let form = token_form(creds, &self.scope, &url)?;
+            let res = self.http.post(&url).form(&form).send().await;
             let outcome = match res {
                 Ok(r) => {
                     let status = r.status().as_u16();

@@ -29,6 +29,14 @@ impl TokenRefusal {
             "the tenant was not found — check tenant_id (a GUID or a verified domain) and the login base URL"
         } else if has(70_011) || has(1_002_012) {
             "the scope is invalid — set [exchange] graph_scope to the Graph resource of your cloud (…/.default)"
+        } else if has(700_027) {
+            "the certificate is not the one registered on the app, or the key does not belong to it"
+        } else if has(700_024) {
+            "the client assertion is outside its valid time — this machine's clock is off"
+        } else if has(1_000_502) {
+            "the certificate is outside its validity window (expired) — register a new one"
+        } else if has(50_012) {
+            "the client assertion was refused — check tenant_id and login_base_url (the cloud)"
         } else if has(7_000_112) {
             "the application is disabled in Entra ID"
         } else if self.error == "invalid_client" {

@@ -7,7 +7,7 @@ mod client;
 pub mod error;
 pub mod wire;
 
-pub use auth::AppCredentials;
+pub use auth::{AppCredentials, Certificate, ClientCredential};
 pub use client::{
     parse_retry_after, AttachmentBody, AttachmentInfo, GraphClient, GraphOptions, GraphStats,
     ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,

@@ -95,37 +95,24 @@ pub(super) async fn token(
             &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
         );
     };
-    let secret = field("client_secret");
-    if secret.is_empty() {
-        return entra_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        );
-    }
-    if secret != app.secret_value {
-        let hint = if secret == app.secret_id {
-            " Ensure the secret being sent in the request is the client secret value, not the client secret ID,"
-        } else {
-            ""
-        };
-        return entra_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000215,
-            &format!(
-                "Invalid client secret provided.{hint} for a secret added to app '{client_id}'."
-            ),
-        );
-    }
-    if app.secret_expired {
-        return entra_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000222,
-            &format!("The provided client secret keys for app '{client_id}' are expired."),
-        );
+    let assertion = field("client_assertion");
+    if !assertion.is_empty() {
+        if field("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        {
+            return entra_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90014,
+                "The request body must contain the following parameter: 'client_assertion_type'.",
+            );
+        }
+        let audience = format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url());
+        if let Err(refused) = verify_assertion(app, client_id, assertion, &audience) {
+            return refused;
+        }
+    } else if let Some(refused) = check_secret(app, client_id, field("client_secret")) {
+        return refused;
     }
     let scope = field("scope");
     // Client credentials need `<resource>/.default`, and the resource is Graph's name in
@@ -142,6 +129,9 @@ pub(super) async fn token(
     }
     let tenant_id = t.id.clone();
     let roles = app.roles.clone();
+    if !assertion.is_empty() {
+        s.stats.tokens_by_certificate += 1;
+    }
     s.counter += 1;
     let lifetime = sim.options().token_lifetime;
     // Shaped like Entra's access tokens (a JWT whose payload carries `roles`), so tools can
@@ -182,6 +172,114 @@ pub(super) async fn token(
         "access_token": value,
     }))
     .into_response()
+}
+
+/// A client secret: sent, its Value (not its ID), not expired.
+fn check_secret(app: &super::model::App, client_id: &str, secret: &str) -> Option<Response> {
+    if secret.is_empty() {
+        return Some(entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
+    }
+    if secret != app.secret_value {
+        let hint = if secret == app.secret_id {
+            " Ensure the secret being sent in the request is the client secret value, not the client secret ID,"
+        } else {
+            ""
+        };
+        return Some(entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            &format!(
+                "Invalid client secret provided.{hint} for a secret added to app '{client_id}'."
+            ),
+        ));
+    }
+    if app.secret_expired {
+        return Some(entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            &format!("The provided client secret keys for app '{client_id}' are expired."),
+        ));
+    }
+    None
+}
+
+/// A client assertion (Microsoft identity platform, "certificate credentials"): signed
+/// (PS256 or RS256) by the key of a certificate registered on the app, found by its
+/// `x5t#S256`, for this token endpoint, from this client, within its time range.
+#[allow(clippy::result_large_err)]
+fn verify_assertion(
+    app: &super::model::App,
+    client_id: &str,
+    assertion: &str,
+    audience: &str,
+) -> Result<(), Response> {
+    use jsonwebtoken::errors::ErrorKind;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let refuse =
+        |code: u32, text: &str| entra_error(StatusCode::UNAUTHORIZED, "invalid_client", code, text);
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| refuse(50027, "JWT token is invalid or malformed."))?;
+    let thumbprint = header.x5t_s256.clone().unwrap_or_default();
+    let registered = app.certificates.iter().find(|pem| {
+        pem::parse(pem.trim()).is_ok_and(|p| {
+            use base64::Engine;
+            use sha2::{Digest, Sha256};
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(p.contents()))
+                == thumbprint
+        })
+    });
+    let Some(certificate) = registered else {
+        return Err(refuse(700027, &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}']")));
+    };
+    if app.certificates_expired {
+        return Err(refuse(
+            1000502,
+            "The provided certificate is not within its specified validity window.",
+        ));
+    }
+    if !matches!(header.alg, Algorithm::PS256 | Algorithm::RS256) {
+        return Err(refuse(
+            700027,
+            "Client assertion failed signature validation.",
+        ));
+    }
+    let key = DecodingKey::from_rsa_pem(certificate.trim().as_bytes())
+        .map_err(|_| refuse(700027, "Client assertion failed signature validation."))?;
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[client_id]);
+    v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = 60;
+    let claims =
+        jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => {
+                refuse(700027, "Client assertion contains an invalid signature.")
+            }
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => refuse(
+                700024,
+                "Client assertion is not within its valid time range.",
+            ),
+            ErrorKind::InvalidAudience => refuse(
+                50012,
+                "Client assertion audience claim does not match Realm issuer.",
+            ),
+            _ => refuse(50012, "Client assertion contains invalid claims."),
+        })?;
+    if claims.claims["sub"] != client_id {
+        return Err(refuse(
+            50012,
+            "Client assertion subject does not match the client id.",
+        ));
+    }
+    Ok(())
 }
 
 fn rand_u64() -> u64 {
@@ -281,7 +379,7 @@ pub(super) async fn graph(
             );
         }
         let (tenant, client_id, roles) = (t.tenant.clone(), t.client_id.clone(), t.roles.clone());
-        if let Some(denied) = permission_problem(&s, &method, uri.path(), &roles) {
+        if let Some(denied) = permission_problem(&s, &tenant, &method, uri.path(), &roles) {
             return denied;
         }
         // The Outlook concurrency limit: 4 requests in flight per app.
@@ -392,6 +490,7 @@ pub(super) async fn graph(
 /// Application access policies and missing permissions, as Graph reports them.
 fn permission_problem(
     s: &super::model::State,
+    tenant: &str,
     method: &Method,
     path: &str,
     roles: &[String],
@@ -413,6 +512,21 @@ fn permission_problem(
             StatusCode::FORBIDDEN,
             "ErrorAccessDenied",
             "Access to OData is disabled.",
+        ));
+    }
+    // Outside the scope the app is limited to (an existing mailbox only: an unknown one is
+    // still 404).
+    let outside_scope = s.tenants.iter().find(|t| t.id == tenant).is_some_and(|t| {
+        t.users.iter().any(|u| u.upn.eq_ignore_ascii_case(user))
+            && t.app_scope
+                .as_ref()
+                .is_some_and(|scope| !scope.iter().any(|m| m.eq_ignore_ascii_case(user)))
+    });
+    if outside_scope {
+        return Some(graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
         ));
     }
     let has = |r: &str| roles.iter().any(|x| x == r);

@@ -173,9 +173,36 @@ impl Simulator {
         }
     }
 
+    /// Gives the apps every mailbox (`None`) or limits them to these, as Exchange Online
+    /// RBAC for Applications or an application access policy does.
+    pub fn set_app_scope(&self, scope: Option<&[&str]>) {
+        for t in &mut self.lock().tenants {
+            t.app_scope = scope.map(|s| s.iter().map(|m| m.to_string()).collect());
+        }
+    }
+
     /// Keeps the apps out of these mailboxes, as an application access policy does.
     pub fn block_mailboxes(&self, mailboxes: &[&str]) {
         self.lock().blocked_mailboxes = mailboxes.iter().map(|m| m.to_string()).collect();
+    }
+
+    /// Registers a certificate (PEM) on every app, as uploading it under "Certificates &
+    /// secrets" does.
+    pub fn register_certificate(&self, pem: &str) {
+        for t in &mut self.lock().tenants {
+            for a in &mut t.apps {
+                a.certificates.push(pem.to_owned());
+            }
+        }
+    }
+
+    /// Marks the registered certificates as outside their validity window (AADSTS1000502).
+    pub fn set_certificates_expired(&self, expired: bool) {
+        for t in &mut self.lock().tenants {
+            for a in &mut t.apps {
+                a.certificates_expired = expired;
+            }
+        }
     }
 
     /// Marks the secrets of all apps as expired (AADSTS7000222) or valid again.
@@ -277,7 +304,11 @@ async fn control_roles(
 
 #[derive(serde::Deserialize)]
 struct PolicyBody {
+    #[serde(default)]
     blocked: Vec<String>,
+    /// `"tenant-wide"`, or the mailboxes the apps are limited to.
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
 }
 
 async fn control_access_policy(
@@ -286,5 +317,13 @@ async fn control_access_policy(
 ) -> impl IntoResponse {
     let blocked: Vec<&str> = b.blocked.iter().map(String::as_str).collect();
     sim.block_mailboxes(&blocked);
+    match &b.scope {
+        Some(serde_json::Value::String(s)) if s == "tenant-wide" => sim.set_app_scope(None),
+        Some(serde_json::Value::Array(list)) => {
+            let list: Vec<&str> = list.iter().filter_map(|v| v.as_str()).collect();
+            sim.set_app_scope(Some(&list));
+        }
+        _ => {}
+    }
     axum::http::StatusCode::NO_CONTENT
 }

@@ -11,6 +11,9 @@ pub struct Tenant {
     pub id: String,
     pub apps: Vec<App>,
     pub users: Vec<Mailbox>,
+    /// The mailboxes the apps are limited to (Exchange Online RBAC for Applications, or an
+    /// application access policy); `None`: a tenant-wide grant, every mailbox.
+    pub app_scope: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +25,11 @@ pub struct App {
     /// The secret's ID (what administrators sometimes paste by mistake).
     pub secret_id: String,
     pub secret_expired: bool,
+    /// Certificates registered on the app (PEM), whose keys may sign client assertions.
+    #[serde(skip)]
+    pub certificates: Vec<String>,
+    /// The registered certificates are outside their validity window.
+    pub certificates_expired: bool,
     /// Application permissions with admin consent (the token's `roles`).
     pub roles: Vec<String>,
 }
@@ -178,6 +186,8 @@ pub struct Faults {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub token_requests: u64,
+    /// Tokens issued for a verified client assertion (certificate credentials).
+    pub tokens_by_certificate: u64,
     pub graph_requests: u64,
     pub calendar_view_requests: u64,
     pub calendar_list_requests: u64,

@@ -16,6 +16,9 @@ pub const DEMO_SECRET_ID: &str = "9b8c7d6e-5f40-4a3b-8c2d-1e0f9a8b7c6d";
 pub const DEMO_OWNER: &str = "borgerservice@demo.booket.dk";
 pub const DEMO_CALENDAR: &str = "Borgerservice";
 pub const DEMO_COLLEAGUE: &str = "sagsbehandler@demo.booket.dk";
+/// A mailbox outside the demo app's scope: reading it must be refused
+/// (`scope_probe_mailbox`).
+pub const DEMO_OUTSIDE: &str = "direktion@demo.booket.dk";
 pub const DEMO_LOCATION: &str = "Borgerservice, Rådhuset, lokale 1";
 
 /// Slot start times on a weekday (local time): 09:00–12:00 and 13:00–15:30.
@@ -196,6 +199,13 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
         }
     }
     slots.sort_by_key(|e| e.start);
+    let outside_meeting = ev(
+        &mut ids,
+        "Direktionsmøde",
+        at(first_monday, 9, 0),
+        at(first_monday, 10, 0),
+        "noise:other-mailbox",
+    );
 
     Tenant {
         id: DEMO_TENANT.into(),
@@ -204,29 +214,44 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             secret_value: DEMO_SECRET.into(),
             secret_id: DEMO_SECRET_ID.into(),
             secret_expired: false,
+            certificates: vec![],
+            certificates_expired: false,
             roles: vec!["Calendars.ReadWrite".into(), "Mail.Send".into()],
         }],
-        users: vec![Mailbox {
-            upn: DEMO_OWNER.into(),
-            display_name: "Borgerservice".into(),
-            calendars: vec![
-                Calendar {
+        // Set up as the README asks: the app reaches the booking mailbox only.
+        app_scope: Some(vec![DEMO_OWNER.into()]),
+        users: vec![
+            Mailbox {
+                upn: DEMO_OWNER.into(),
+                display_name: "Borgerservice".into(),
+                calendars: vec![
+                    Calendar {
+                        id: ids.next("Ca"),
+                        name: "Kalender".into(),
+                        events: vec![],
+                    },
+                    Calendar {
+                        id: ids.next("Ca"),
+                        name: DEMO_CALENDAR.into(),
+                        events: slots,
+                    },
+                    Calendar {
+                        id: ids.next("Ca"),
+                        name: "Privat".into(),
+                        events: private,
+                    },
+                ],
+            },
+            Mailbox {
+                upn: DEMO_OUTSIDE.into(),
+                display_name: "Direktionen".into(),
+                calendars: vec![Calendar {
                     id: ids.next("Ca"),
                     name: "Kalender".into(),
-                    events: vec![],
-                },
-                Calendar {
-                    id: ids.next("Ca"),
-                    name: DEMO_CALENDAR.into(),
-                    events: slots,
-                },
-                Calendar {
-                    id: ids.next("Ca"),
-                    name: "Privat".into(),
-                    events: private,
-                },
-            ],
-        }],
+                    events: vec![outside_meeting],
+                }],
+            },
+        ],
     }
 }
 
