@@ -84,13 +84,22 @@ impl Server {
             ),
         };
         let mut booket = Booket::new(config.clone(), graph, signer, clock, metrics.clone());
-        if let Some(key) = &config.receipts.signing_key {
-            booket = booket.with_receipt_signer(receipts::ReceiptSigner::new(
-                key,
-                &config.receipts.previous_keys,
-                &config.server.public_url,
-                config.receipts.lifetime,
-            )?);
+        match &config.receipts.signing_key {
+            Some(key) => {
+                booket = booket.with_receipt_signer(receipts::ReceiptSigner::new(
+                    key,
+                    &config.receipts.previous_keys,
+                    &config.server.public_url,
+                    config.receipts.lifetime,
+                )?);
+            }
+            // Unsigned receipts would let a citizen type a booking into the hidden input.
+            None if demo.is_none() => anyhow::bail!(
+                "[receipts] signing_key: is required for booket serve (a P-256 key in PKCS#8 \
+                 PEM, e.g. `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`), \
+                 e.g. signing_key = {{ file = \"/run/credentials/booket.service/receipt-key\" }}"
+            ),
+            None => {}
         }
         if demo.is_some() {
             // The demo's designer preview serves draft elements.

@@ -352,3 +352,21 @@ async fn least_privilege_is_proven_by_a_refusal_and_a_tenant_wide_grant_fails() 
     assert!(r.all_ok(), "{}", r.render());
     assert!(warned(&r)[0].contains("does not exist"), "{:?}", warned(&r));
 }
+
+#[tokio::test]
+async fn unsigned_receipts_fail_the_check() {
+    let env = Env::start().await;
+    let r = report(&env, Lang::En, |_| {}).await;
+    assert!(
+        r.render().contains("Receipts are signed (ES256, key id "),
+        "{}",
+        r.render()
+    );
+    let r = report(&env, Lang::En, |c| c.receipts.signing_key = None).await;
+    let failures = failed(&r);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("Receipts are not signed"),
+        "{failures:?}"
+    );
+}

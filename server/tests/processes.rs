@@ -50,6 +50,14 @@ fn start(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Proc, String) {
     (Proc(child, printed), addr)
 }
 
+/// One receipt key for every server of a test run.
+static RECEIPT_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use secrecy::ExposeSecret;
+    server::receipts::generate_key_pem()
+        .expose_secret()
+        .to_owned()
+});
+
 fn start_sim(port: u16) -> (Proc, String) {
     let listen = format!("127.0.0.1:{port}");
     start(
@@ -69,6 +77,9 @@ slot_key = {{ env = "BOOKET_TEST_SLOT_KEY" }}
 rate_limit_per_minute = 1000
 read_rate_limit_per_minute = 100000
 {server_extra}
+
+[receipts]
+signing_key = {{ env = "BOOKET_TEST_RECEIPT_KEY" }}
 
 [exchange]
 graph_base_url = "http://{sim}/v1.0"
@@ -121,6 +132,7 @@ fn start_server(config: &std::path::Path) -> (Proc, String) {
                 "process-test-slot-key-0123456789abcdef",
             ),
             ("BOOKET_LOG", "info"),
+            ("BOOKET_TEST_RECEIPT_KEY", RECEIPT_KEY.as_str()),
         ],
         "Booket serving on http://",
     )

@@ -250,3 +250,23 @@ async fn booket_serve_refuses_to_start_without_a_slot_key() {
     .expect("no server without a slot key");
     assert!(err.to_string().contains("slot_key"), "{err}");
 }
+
+#[tokio::test]
+async fn booket_serve_refuses_to_start_without_a_receipt_key() {
+    let sim = server::sim::Simulator::demo(common::monday_11(), Default::default());
+    sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
+    config.server.slot_key = Some("test-slot-key-0123456789abcdef-0123".into());
+    config.receipts.signing_key = None;
+    let err = server::Server::build(
+        config,
+        None,
+        std::env::temp_dir(),
+        server::booking::system_clock(),
+        None,
+    )
+    .await
+    .err()
+    .expect("no server without a receipt key");
+    assert!(err.to_string().contains("[receipts] signing_key"), "{err}");
+}

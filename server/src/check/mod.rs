@@ -573,9 +573,27 @@ fn check_server(config: &Config, lang: Lang) -> Section {
             "The citizen's address is the connection's (no trusted proxies)",
         ))
     };
+    let receipts = match &config.receipts.signing_key {
+        Some(key) => match crate::receipts::ReceiptSigner::new(
+            key,
+            &config.receipts.previous_keys,
+            &server.public_url,
+            config.receipts.lifetime,
+        ) {
+            Ok(s) => pass(match lang {
+                Lang::Da => format!("Kvitteringer signeres (ES256, nøgle-id {}); offentlige nøgler på {}/.well-known/jwks.json", s.kid(), server.public_url.trim_end_matches('/')),
+                Lang::En => format!("Receipts are signed (ES256, key id {}); public keys at {}/.well-known/jwks.json", s.kid(), server.public_url.trim_end_matches('/')),
+            }),
+            Err(e) => fail(format!("[receipts] signing_key: {e}"), t(lang, "Angiv en P-256-nøgle i PKCS#8 PEM.", "Give a P-256 key in PKCS#8 PEM.")),
+        },
+        None => fail(
+            t(lang, "Kvitteringer signeres ikke: formularens backend kan ikke skelne en rigtig booking fra en indtastet ([receipts] signing_key mangler; booket serve starter ikke uden)", "Receipts are not signed: the form's backend cannot tell a real booking from a typed one ([receipts] signing_key is missing; booket serve does not start without it)"),
+            t(lang, "Lav en nøgle med `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out receipt-key.pem` og sæt [receipts] signing_key = { file = \"…\" }.", "Make a key with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out receipt-key.pem` and set [receipts] signing_key = { file = \"…\" }."),
+        ),
+    };
     Section {
         title: t(lang, "Server:", "Server:"),
-        lines: vec![line],
+        lines: vec![line, receipts],
     }
 }
 
