@@ -1469,6 +1469,16 @@ notice_days = 2
     }
 
     #[test]
+    fn the_private_listener_keeps_its_old_name() {
+        let c = parse(&GOOD.replace(
+            "listen = \"127.0.0.1:3100\"",
+            "listen = \"127.0.0.1:3100\"\nmetrics_listen = \"127.0.0.1:9100\"",
+        ))
+        .unwrap();
+        assert_eq!(c.server.private_listen.map(|a| a.port()), Some(9100));
+    }
+
+    #[test]
     fn the_scope_probe_must_be_a_mailbox_booket_does_not_use() {
         let e = parse(&GOOD.replace(
             "[[calendars]]",
