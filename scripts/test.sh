@@ -15,7 +15,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked -p server --all-targets -q -- -D warnings
 cargo clippy --locked -p app --features csr --target wasm32-unknown-unknown -q -- -D warnings
-mkdir -p target/test-logs
+rm -rf target/test-logs && mkdir -p target/test-logs
 echo "== cargo test"
 cargo test --locked --workspace 2>&1 | tee target/test-logs/cargo-test.log
 

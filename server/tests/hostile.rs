@@ -322,13 +322,7 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
     ] {
         bodies.push(env.call(f, &a).await.1.to_string());
     }
-    for page in [
-        "/",
-        "/simulator",
-        "/designer",
-        "/forms/demo",
-        "/booket/booket.js",
-    ] {
+    for page in ["/", "/simulator", "/designer", "/forms/demo"] {
         bodies.push(
             env.http
                 .get(format!("{}{page}", env.base))
@@ -340,6 +334,21 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
                 .unwrap(),
         );
     }
+    // The widget's loader as served (from the built dist/).
+    let loader = env
+        .http
+        .get(format!("{}/booket/booket.js", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        loader.status().as_u16(),
+        200,
+        "the widget is not built: run scripts/build.sh (scripts/test.sh does) before the tests"
+    );
+    let loader = loader.text().await.unwrap();
+    assert!(loader.contains("import"), "{loader:.200}");
+    bodies.push(loader);
     // A wrong secret configured: the refusal reaches nobody but the log.
     let wrong = Env::start_with(Options::default(), |c| {
         c.calendars[0].credential = seed::DEMO_SECRET_ID.into()
@@ -351,21 +360,25 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
             assert!(!body.contains(s), "a secret in a response: {body:.200}");
         }
     }
-    // The built widget (when present: scripts/test.sh builds it first).
+    // The built widget: every file of dist/ (scripts/test.sh builds it first; without it
+    // this check has nothing to look at, and fails).
     let dist = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"));
-    if let Ok(entries) = std::fs::read_dir(dist) {
-        let mut seen = 0;
-        for entry in entries.flatten() {
-            let bytes = std::fs::read(entry.path()).unwrap_or_default();
-            for s in secrets {
-                assert!(
-                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
-                    "{s} in {}",
-                    entry.path().display()
-                );
-            }
-            seen += 1;
+    let entries = std::fs::read_dir(dist)
+        .expect("dist/ is missing: run scripts/build.sh (scripts/test.sh does) before the tests");
+    let mut seen = 0;
+    for entry in entries.flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        for s in secrets {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s} in {}",
+                entry.path().display()
+            );
         }
-        eprintln!("checked {seen} bundle files");
+        seen += 1;
     }
+    assert!(
+        std::fs::metadata(dist.join("app_bg.wasm")).is_ok_and(|m| m.len() > 0),
+        "dist/ holds no built wasm ({seen} files)"
+    );
 }

@@ -13,6 +13,12 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // What it printed (its logs) goes where scripts/no-secrets.sh looks for secrets.
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-logs"));
+        if std::fs::create_dir_all(dir).is_ok() {
+            let lines = self.1.lock().map(|l| l.join("\n")).unwrap_or_default();
+            let _ = std::fs::write(dir.join(format!("process-{}.log", self.0.id())), lines);
+        }
     }
 }
 

@@ -44,6 +44,32 @@ impl Default for Options {
     }
 }
 
+/// Writes the in-process servers' logs (info and up) to `target/test-logs/inproc-<test
+/// binary>.log`, which `scripts/no-secrets.sh` scans for secrets after the tests.
+pub fn log_to_file() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-logs"));
+        let _ = std::fs::create_dir_all(dir);
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "tests".into());
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("inproc-{name}.log")))
+        else {
+            return;
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_ansi(false)
+            .with_writer(Mutex::new(file))
+            .try_init();
+    });
+}
+
 impl Env {
     pub async fn start() -> Env {
         Self::start_with(Options::default(), |_| {}).await
@@ -91,13 +117,15 @@ impl Env {
         }
         config.mail = server::config::MailConfig::Off;
         tweak(&mut config);
+        log_to_file();
         let offset = Arc::new(Mutex::new(chrono::TimeDelta::zero()));
         let clock_offset = offset.clone();
         let clock: Clock = Arc::new(move || now + *clock_offset.lock().unwrap());
         let srv = server::Server::build(
             config.clone(),
             Some("127.0.0.1:0".parse().unwrap()),
-            std::env::temp_dir(),
+            // The built widget (scripts/test.sh builds it before the tests).
+            server::web::default_assets_dir(),
             clock,
             (!serve).then(|| sim.clone()),
         )
