@@ -5,9 +5,11 @@ mod common;
 use common::{event_id_of, slots_in_state, Env};
 use secrecy::ExposeSecret;
 use server::booking::hold::HOLD_PROPERTY;
+use server::graph::timer::RecordingTimer;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
 use server::sim::model::Faults;
 use server::sim::seed;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn client(env: &Env) -> GraphClient {
@@ -138,44 +140,50 @@ async fn concurrent_first_calls_share_one_token_request() {
     assert_eq!(env.sim.stats().token_requests, 1);
 }
 
+/// A client whose waits are recorded instead of waited.
+fn timed_client(env: &Env) -> (GraphClient, Arc<RecordingTimer>) {
+    let timer = Arc::new(RecordingTimer::default());
+    (client(env).with_timer(timer.clone()), timer)
+}
+
 #[tokio::test]
 async fn throttling_and_unavailability_are_retried_honouring_retry_after() {
     let env = Env::start().await;
-    let c = client(&env);
+    let (c, timer) = timed_client(&env);
     let cr = creds(seed::DEMO_SECRET);
-    for retry_after in ["1", "0.25"] {
+    for (retry_after, wait) in [("1", 1000), ("0.25", 250), ("2.128", 2128)] {
         env.sim.set_faults(Faults {
             throttle_next: 2,
             retry_after: Some(retry_after.into()),
             ..Faults::default()
         });
-        let started = std::time::Instant::now();
         c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
-        let waited = started.elapsed();
-        let hinted: f64 = retry_after.parse().unwrap();
-        assert!(
-            waited.as_secs_f64() >= 2.0 * hinted,
-            "waited {waited:?} for Retry-After {retry_after}"
+        assert_eq!(
+            timer.take_waits(),
+            vec![Duration::from_millis(wait); 2],
+            "Retry-After {retry_after}"
         );
     }
+    // 503 and 504 without Retry-After: exponential back-off.
     env.sim.set_faults(Faults {
         fail_next: vec![503, 504],
         ..Faults::default()
     });
     c.list_calendars(&cr, seed::DEMO_OWNER).await.unwrap();
-    assert!(c.stats.retries.load(std::sync::atomic::Ordering::Relaxed) >= 6);
+    let waits = timer.take_waits();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits[1] >= waits[0], "{waits:?}");
 }
 
 #[tokio::test]
 async fn throttling_beyond_the_budget_is_a_typed_error() {
     let env = Env::start().await;
-    let c = client(&env);
+    let (c, timer) = timed_client(&env);
     env.sim.set_faults(Faults {
         throttle_next: 100,
         retry_after: Some("30".into()),
         ..Faults::default()
     });
-    let started = std::time::Instant::now();
     let err = c
         .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
         .await
@@ -184,9 +192,53 @@ async fn throttling_beyond_the_budget_is_a_typed_error() {
         matches!(err, GraphError::Throttled { retry_after: Some(d) } if d == Duration::from_secs(30)),
         "{err}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "gave up at once instead of waiting past the budget"
+    // 30 s is over the 5 s budget: it gave up at once instead of waiting past it.
+    assert_eq!(timer.take_waits(), Vec::<Duration>::new());
+    // Within the budget it waits, and gives up when the next wait would pass it.
+    env.sim.set_faults(Faults {
+        throttle_next: 100,
+        retry_after: Some("2".into()),
+        ..Faults::default()
+    });
+    let err = c
+        .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::Throttled { .. }), "{err}");
+    assert_eq!(timer.take_waits(), vec![Duration::from_secs(2); 2]);
+}
+
+#[tokio::test]
+async fn upload_chunks_honour_retry_after_too() {
+    let env = Env::start().await;
+    let (c, timer) = timed_client(&env);
+    let cr = creds(seed::DEMO_SECRET);
+    let event = env.events()[0].id.clone();
+    let token_waits = timer.take_waits();
+    assert!(token_waits.is_empty());
+    env.sim.set_faults(Faults {
+        throttle_uploads_next: 1,
+        retry_after: Some("3".into()),
+        ..Faults::default()
+    });
+    let big = vec![b'x'; server::graph::SMALL_ATTACHMENT_LIMIT + 10];
+    let id = c
+        .add_attachment(
+            &cr,
+            seed::DEMO_OWNER,
+            &event,
+            "big.txt",
+            "text/plain",
+            "t",
+            &big,
+        )
+        .await
+        .unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(timer.take_waits(), vec![Duration::from_secs(3)]);
+    assert_eq!(
+        env.sim.attachment_bytes(&event, "big.txt").map(|b| b.len()),
+        Some(big.len())
     );
 }
 

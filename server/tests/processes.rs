@@ -436,6 +436,9 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
     let event_id = event_id_of(&slot);
 
     setup.faults(serde_json::json!({"latency_ms": 800})).await;
+    let before = sim_state(&http, &sim).await["stats"]["graph_requests"]
+        .as_u64()
+        .unwrap();
     let url = format!("http://{server}/api/book");
     let request = tokio::spawn({
         let http = http.clone();
@@ -453,13 +456,23 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
                 .unwrap()
         }
     });
-    // Graph goes away while the booking's read is under way, for longer than the server's
-    // retry budget (2 s), and then comes back.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Graph goes away while the booking is under way (its requests reach a simulator that
+    // holds each for 800 ms; the sweep's may too), and stays away until the server has
+    // given up (its retry budget is 2 s); then it comes back.
+    wait_for(
+        "requests to reach Graph",
+        Duration::from_secs(20),
+        async || {
+            sim_state(&http, &sim).await["stats"]["graph_requests"]
+                .as_u64()
+                .unwrap()
+                > before
+        },
+    )
+    .await;
     setup.kill_sim();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (_sim2, _) = start_sim(port);
     let res = request.await.unwrap();
+    let (_sim2, _) = start_sim(port);
     // Told the truth: not booked, try again.
     assert_eq!(res.status().as_u16(), 503);
     assert_eq!(

@@ -166,7 +166,7 @@ pub(super) struct TokenErrorBody {
 
 /// Reads a token endpoint answer. `expires_in` is a number in the docs but some endpoints
 /// send a string; both are accepted.
-pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<Token, GraphError> {
+pub(super) fn parse_token(status: u16, body: &[u8], now: Instant) -> Result<Token, GraphError> {
     if (200..300).contains(&status) {
         let t: TokenResponse = serde_json::from_slice(body)
             .map_err(|e| GraphError::Decode(format!("token response: {e}")))?;
@@ -177,7 +177,6 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<Token, GraphError>
         }
         .ok_or_else(|| GraphError::Decode("token response without expires_in".into()))?;
         let lifetime = Duration::from_secs(secs.max(1));
-        let now = Instant::now();
         return Ok(Token {
             value: SecretString::from(t.access_token),
             refresh_at: now + lifetime - refresh_margin(lifetime),
@@ -246,7 +245,7 @@ mod tests {
     #[test]
     fn token_errors_keep_the_aadsts_codes() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}"#;
-        match parse_token(401, body) {
+        match parse_token(401, body, Instant::now()) {
             Err(GraphError::TokenRefused(r)) => {
                 assert_eq!(r.codes, vec![7000215]);
                 assert!(r.likely_cause().contains("Secret ID"));
@@ -255,7 +254,7 @@ mod tests {
             Ok(_) => panic!("accepted a refusal"),
         }
         assert!(matches!(
-            parse_token(503, b""),
+            parse_token(503, b"", Instant::now()),
             Err(GraphError::Unavailable { status: 503 })
         ));
     }
@@ -265,10 +264,16 @@ mod tests {
         let t = parse_token(
             200,
             br#"{"access_token":"x","expires_in":"3599","token_type":"Bearer"}"#,
+            Instant::now(),
         )
         .ok()
         .unwrap();
         assert!(t.refresh_at < t.expires_at);
-        assert!(parse_token(200, br#"{"access_token":"x","expires_in":3599}"#).is_ok());
+        assert!(parse_token(
+            200,
+            br#"{"access_token":"x","expires_in":3599}"#,
+            Instant::now()
+        )
+        .is_ok());
     }
 }

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 
 /// Settings of the client (from `[exchange]`).
 #[derive(Debug, Clone)]
@@ -42,6 +41,8 @@ pub struct GraphStats {
 
 pub struct GraphClient {
     http: reqwest::Client,
+    /// When it is and how to wait (injected in tests).
+    timer: Arc<dyn super::timer::Timer>,
     opts: GraphOptions,
     scope: String,
     tokens: TokenCache,
@@ -148,6 +149,7 @@ impl GraphClient {
             })?;
         Ok(GraphClient {
             http,
+            timer: Arc::new(super::timer::TokioTimer),
             scope: opts.scope.clone(),
             opts,
             tokens: TokenCache::default(),
@@ -155,6 +157,12 @@ impl GraphClient {
             stats: GraphStats::default(),
             metrics: None,
         })
+    }
+
+    /// Uses `timer` for the time and for every wait (retries, back-off, token renewal).
+    pub fn with_timer(mut self, timer: Arc<dyn super::timer::Timer>) -> Self {
+        self.timer = timer;
+        self
     }
 
     /// Counts Graph requests, throttles and retries in `metrics`.
@@ -190,7 +198,7 @@ impl GraphClient {
         let slot = self.tokens.slot(creds);
         let mut current = slot.lock().await;
         if let Some(t) = current.as_ref() {
-            if Instant::now() < t.refresh_at {
+            if self.timer.now() < t.refresh_at {
                 return Ok(t.value.clone());
             }
         }
@@ -202,7 +210,7 @@ impl GraphClient {
             }
             // Renewal failed for a passing reason: keep using the old token while it lives.
             Err(e) if e.is_transient() => match current.as_ref() {
-                Some(t) if Instant::now() < t.expires_at => Ok(t.value.clone()),
+                Some(t) if self.timer.now() < t.expires_at => Ok(t.value.clone()),
                 _ => Err(e),
             },
             Err(e) => Err(e),
@@ -237,7 +245,7 @@ impl GraphClient {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     match r.bytes().await {
-                        Ok(body) => parse_token(status, &body),
+                        Ok(body) => parse_token(status, &body, self.timer.now()),
                         Err(e) => Err(transport("the token endpoint", &e)),
                     }
                 }
@@ -245,7 +253,7 @@ impl GraphClient {
             };
             match outcome {
                 Err(e) if e.is_transient() && attempt < 3 => {
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    self.timer.sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 other => return other,
             }
@@ -254,7 +262,7 @@ impl GraphClient {
 
     /// Sends a request with the app's token, under its concurrency gate, with retries.
     async fn send(&self, creds: &AppCredentials, req: Req) -> Result<bytes::Bytes, GraphError> {
-        let started = Instant::now();
+        let started = self.timer.now();
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
@@ -289,7 +297,10 @@ impl GraphClient {
                     Err(e) => Err(e),
                 }
             };
-            let remaining = self.opts.retry_budget.saturating_sub(started.elapsed());
+            let remaining = self
+                .opts
+                .retry_budget
+                .saturating_sub(self.timer.now().saturating_duration_since(started));
             self.observe(
                 outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0),
                 attempt > 1,
@@ -300,7 +311,7 @@ impl GraphClient {
                     if req.replayable && attempt < MAX_ATTEMPTS && wait <= remaining {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(attempt, "Graph transport error, retrying: {e}");
-                        tokio::time::sleep(wait).await;
+                        self.timer.sleep(wait).await;
                         continue;
                     }
                     return Err(transport("Microsoft Graph", &e));
@@ -320,7 +331,7 @@ impl GraphClient {
                     if attempt < MAX_ATTEMPTS && wait <= remaining {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(status = status.as_u16(), ?wait, "Graph asked us to wait");
-                        tokio::time::sleep(wait).await;
+                        self.timer.sleep(wait).await;
                         continue;
                     }
                     return Err(if status == StatusCode::TOO_MANY_REQUESTS {
@@ -629,10 +640,13 @@ impl GraphClient {
             // One chunk in memory at a time.
             let chunk = bytes::Bytes::from(content.read(start, end - start).map_err(read_error)?);
             let mut attempt = 0u32;
+            let started = self.timer.now();
+            // Like every Graph call: 429 and 5xx (and a lost connection) are tried again,
+            // after `Retry-After` when the answer gives one, within the retry budget.
             let res = loop {
                 attempt += 1;
                 let gate = self.gate(&creds.client_id);
-                let _permit = gate
+                let permit = gate
                     .acquire()
                     .await
                     .map_err(|_| GraphError::Unavailable { status: 0 })?;
@@ -648,14 +662,30 @@ impl GraphClient {
                     .body(chunk.clone())
                     .send()
                     .await;
-                match res {
-                    Ok(r) if r.status().is_server_error() && attempt < 3 => {}
-                    Err(_) if attempt < 3 => {}
-                    other => break other,
+                drop(permit);
+                let wait = match &res {
+                    Ok(r)
+                        if r.status() == StatusCode::TOO_MANY_REQUESTS
+                            || r.status().is_server_error() =>
+                    {
+                        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                        }
+                        parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now())
+                            .unwrap_or_else(|| backoff(attempt))
+                    }
+                    Err(_) => backoff(attempt),
+                    Ok(_) => break res,
+                };
+                let remaining = self
+                    .opts
+                    .retry_budget
+                    .saturating_sub(self.timer.now().saturating_duration_since(started));
+                if attempt >= MAX_ATTEMPTS || wait > remaining {
+                    break res;
                 }
-                drop(_permit);
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff(attempt)).await;
+                self.timer.sleep(wait).await;
             };
             let r = res.map_err(|e| transport("the upload URL", &e))?;
             let status = r.status();

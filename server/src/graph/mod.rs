@@ -5,6 +5,7 @@
 mod auth;
 mod client;
 pub mod error;
+pub mod timer;
 pub mod wire;
 
 pub use auth::{AppCredentials, Certificate, ClientCredential};

@@ -239,6 +239,20 @@ pub(super) async fn upload_chunk(
     };
     let mut s = sim.lock();
     s.stats.upload_chunks += 1;
+    if s.faults.throttle_uploads_next > 0 {
+        s.faults.throttle_uploads_next -= 1;
+        s.stats.throttled += 1;
+        let mut r = graph_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ApplicationThrottled",
+            "Application is over its upload limit.",
+        );
+        let after = s.faults.retry_after.clone().unwrap_or_else(|| "1".into());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&after) {
+            r.headers_mut().insert("retry-after", v);
+        }
+        return r;
+    }
     let Some(up) = s.uploads.get_mut(&session) else {
         return graph_error(
             StatusCode::NOT_FOUND,

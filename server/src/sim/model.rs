@@ -142,6 +142,8 @@ pub struct Faults {
     pub latency_ms: u64,
     /// The next N Graph requests are answered 429 `ApplicationThrottled`.
     pub throttle_next: u32,
+    /// The next N upload-session chunks are answered 429 (with `retry_after`).
+    pub throttle_uploads_next: u32,
     /// `Retry-After` sent with injected 429s (e.g. "1", "0.25", an HTTP date).
     pub retry_after: Option<String>,
     /// The next Graph requests are answered with these statuses, in order (503, 504, …).
