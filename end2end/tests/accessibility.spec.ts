@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { Booket, fillCitizen, widgetViolations } from './fixtures/booket';
+import { Booket, eventIdOf, fillCitizen, staffSetSubject, widgetViolations } from './fixtures/booket';
 
 test('axe-core finds no violations in the widget in every state', async ({ page }) => {
   await page.goto('/');
@@ -20,6 +20,78 @@ test('axe-core finds no violations in the widget in every state', async ({ page 
 
   await page.setViewportSize({ width: 360, height: 800 });
   expect(await widgetViolations(page), 'narrow list layout').toEqual([]);
+});
+
+test('axe-core finds no violations while loading, on a load error, an empty week and the next-free offer', async ({ page }) => {
+  // Loading: the week's answer is held back until the scan is done.
+  let release!: () => void;
+  const held = new Promise<void>(r => (release = r));
+  await page.route('**/api/week', async route => { await held; await route.continue(); });
+  await page.goto('/');
+  const booket = new Booket(page);
+  await expect(booket.root.getByTestId('booket-loading')).toBeVisible();
+  expect(await widgetViolations(page), 'loading').toEqual([]);
+  release();
+  await booket.showWeekWithFreeSlot();
+  await page.unroute('**/api/week');
+
+  // A load error, with its retry button.
+  await page.route('**/api/week', route => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"unavailable"}' }));
+  await booket.root.getByTestId('booket-next').click();
+  await expect(booket.root.getByTestId('booket-load-error')).toBeVisible();
+  expect(await widgetViolations(page), 'load error').toEqual([]);
+  await page.unroute('**/api/week');
+
+  // A week without free times, with the next free week offered: every slot of a real
+  // answer shown as taken.
+  await page.route('**/api/week', async route => {
+    const res = await route.fetch();
+    const week = await res.json();
+    week.slots = week.slots.map((s: any) => ({ ...s, state: 'booked' }));
+    week.next_free_week = week.days[6] ?? week.days[week.days.length - 1];
+    await route.fulfill({ response: res, json: week });
+  });
+  await booket.root.getByTestId('booket-today').click();
+  await expect(booket.root.getByTestId('booket-next-free')).toBeVisible();
+  expect(await widgetViolations(page), 'next free offered').toEqual([]);
+  await page.unroute('**/api/week');
+
+  // An empty week with nothing free ahead: past the simulator's four seeded weeks.
+  for (let i = 0; i < 6; i++) await booket.root.getByTestId('booket-next').click();
+  await expect(booket.root.getByTestId('booket-empty')).toBeVisible();
+  await expect(booket.root.getByTestId('booket-next-free')).toHaveCount(0);
+  expect(await widgetViolations(page), 'empty week').toEqual([]);
+});
+
+test('axe-core finds no violations when held, taken, booked and in English', async ({ page, request }) => {
+  await page.goto('/?standalone=1');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+
+  // Held: picking a time reserves it.
+  await booket.slots('free').first().click();
+  await expect(booket.status).toContainText('reserveret til dig');
+  expect(await widgetViolations(page), 'held').toEqual([]);
+
+  // Taken: someone books the held time in Outlook, the citizen books.
+  const chosen = await booket.chosenReceipt();
+  await staffSetSubject(request, eventIdOf(chosen.slot_id), 'Borgersamtale - Booket');
+  await booket.root.getByTestId('booket-book').click();
+  await expect(booket.error).toContainText('taget af en anden');
+  expect(await widgetViolations(page), 'taken').toEqual([]);
+
+  // Booked.
+  await booket.slots('free').first().click();
+  await expect(booket.status).toContainText('reserveret til dig');
+  await booket.root.getByTestId('booket-book').click();
+  await expect(booket.status).toContainText('Tiden er booket');
+  expect(await widgetViolations(page), 'booked').toEqual([]);
+
+  // English.
+  await page.goto('/?lang=en');
+  await new Booket(page).showWeekWithFreeSlot();
+  await expect(page.getByTestId('booket-week-label')).toHaveText(/^Week \d+ · /);
+  expect(await widgetViolations(page), 'English').toEqual([]);
 });
 
 test('the info text is a disclosure that opens and closes by keyboard', async ({ page }) => {
