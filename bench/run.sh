@@ -13,7 +13,9 @@ if ! command -v wrk >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 scripts/build.sh --release
+cargo build --locked --release -p server --example baseline
 BIN=target/release/booket
+BASELINE=target/release/examples/baseline
 ulimit -n 65536 2>/dev/null || true
 
 export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
@@ -66,7 +68,7 @@ max_in_flight=$(sim_stat "max(s['max_in_flight'].values())")
 
 # 2 + 5. Cached reads next to a bare axum handler with a body of the same size; memory.
 body_bytes=$(curl -s -X POST -d "form=plain&element=tid&week=$(week_of 1)" "$URL/api/week" | wc -c)
-$BIN baseline --listen 127.0.0.1:4102 --bytes "$body_bytes" >/dev/null & pids+=($!)
+$BASELINE --listen 127.0.0.1:4102 --bytes "$body_bytes" >/dev/null & pids+=($!)
 wait_port http://127.0.0.1:4102/
 rss_idle=$(rss_kb "$SRV")
 reads=()

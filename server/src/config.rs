@@ -444,6 +444,14 @@ impl SecretRef {
     }
 }
 
+/// `[mail] protocol`: how confirmations are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailProtocol {
+    Graph,
+    Off,
+}
+
 /// An app's credential: `client_secret`, or `certificate` with `certificate_key` (all by
 /// reference). `err` takes the field name.
 fn credential_of(
@@ -711,7 +719,7 @@ mod raw {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Mail {
-        pub protocol: String,
+        pub protocol: MailProtocol,
         pub tenant_id: Option<String>,
         pub client_id: Option<String>,
         pub client_secret: Option<SecretRef>,
@@ -1203,8 +1211,8 @@ mod raw {
             };
             let mail = match self.mail {
                 None => MailConfig::Off,
-                Some(m) if m.protocol == "off" => MailConfig::Off,
-                Some(m) if m.protocol == "graph" => {
+                Some(m) if m.protocol == MailProtocol::Off => MailConfig::Off,
+                Some(m) => {
                     let need = |f: &str, v: Option<String>| {
                         v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
                             err(
@@ -1247,12 +1255,6 @@ mod raw {
                         sender: need("sender", m.sender)?,
                         user: need("user", m.user)?,
                     }
-                }
-                Some(m) => {
-                    return Err(err(
-                        "[mail] protocol".into(),
-                        format!("`{}` is not one of \"graph\", \"off\"", m.protocol),
-                    ))
                 }
             };
 
@@ -1466,6 +1468,14 @@ notice_days = 2
         assert!(e.to_string().contains("P-256"), "{e}");
         let e = with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\n[[receipts.previous_keys]]\nkey = { file = \"receipt.pem\" }\nretired_at = \"yesterday\"").unwrap_err();
         assert!(e.to_string().contains("previous_keys[0].retired_at"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_mail_protocol_names_the_key_and_the_choices() {
+        let e = parse(&format!("{GOOD}\n[mail]\nprotocol = \"smtp\"\n")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("mail.protocol"), "{text}");
+        assert!(text.contains("graph") && text.contains("off"), "{text}");
     }
 
     #[test]

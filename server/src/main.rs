@@ -1,6 +1,6 @@
 //! `booket`: demo, serve, sim.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use server::{booking, check, config::Config, demo, sim, web, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,9 +51,9 @@ enum Command {
     Check {
         #[arg(long, env = "BOOKET_CONFIG")]
         config: PathBuf,
-        /// Language of the report: da or en.
-        #[arg(long, default_value = "da")]
-        lang: String,
+        /// Language of the report.
+        #[arg(long, value_enum, default_value_t = LangArg::Da)]
+        lang: LangArg,
         /// Instead: try the Graph behaviours Booket relies on, on this scratch calendar
         /// (never one citizens book from); it makes test events there and deletes them.
         #[arg(long, value_name = "OUTLOOK_CALENDAR")]
@@ -65,20 +65,27 @@ enum Command {
         #[arg(long, requires = "conformance")]
         send_mail: bool,
     },
-    /// Benchmark baseline: a bare axum handler answering POST /api/week with a fixed body
-    /// of the given size (no Booket logic), to compare the real function against.
-    #[command(hide = true)]
-    Baseline {
-        #[arg(long, default_value = "127.0.0.1:4102")]
-        listen: SocketAddr,
-        #[arg(long, default_value_t = 8000)]
-        bytes: usize,
-    },
     /// The Graph simulator alone, seeded with the demo tenant.
     Sim {
         #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:3001")]
         listen: SocketAddr,
     },
+}
+
+/// `--lang` values (clap's side of [`check::Lang`]).
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Da,
+    En,
+}
+
+impl From<LangArg> for check::Lang {
+    fn from(l: LangArg) -> Self {
+        match l {
+            LangArg::Da => check::Lang::Da,
+            LangArg::En => check::Lang::En,
+        }
+    }
 }
 
 /// Logs go to stdout; `BOOKET_LOG` filters them (default `info`), `BOOKET_LOG_FORMAT=json`
@@ -179,11 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             owner,
             send_mail,
         } => {
-            let lang = if lang.starts_with("en") {
-                check::Lang::En
-            } else {
-                check::Lang::Da
-            };
+            let lang = check::Lang::from(lang);
             let report = match (Config::load(&config), conformance) {
                 (Ok(c), Some(calendar)) => {
                     let req = check::ConformanceRequest {
@@ -205,22 +208,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     check::Lang::En => "at least one check failed",
                 }));
             }
-        }
-        Command::Baseline { listen, bytes } => {
-            let body: &'static str = Box::leak(
-                format!("{{\"x\":\"{}\"}}", "a".repeat(bytes.saturating_sub(8))).into_boxed_str(),
-            );
-            let app = axum::Router::new().route(
-                "/api/week",
-                axum::routing::post(move || async move {
-                    ([("content-type", "application/json")], body)
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind(listen).await?;
-            println!("baseline on http://{}", listener.local_addr()?);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
         }
         Command::Sim { listen } => {
             let simulator =

@@ -13,11 +13,8 @@ use secrecy::ExposeSecret;
 
 pub mod conformance;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Da,
-    En,
-}
+/// The report's language: the widget's own `Lang` (one for the whole product).
+pub use app::i18n::Lang;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
