@@ -52,12 +52,6 @@ pub enum SlotState {
     Held,
 }
 
-impl SlotState {
-    pub fn is_bookable(self) -> bool {
-        self == SlotState::Free
-    }
-}
-
 /// One slot as the widget shows it. Times carry the calendar's UTC offset at that instant,
 /// so the browser needs no time-zone database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,6 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
@@ -30,15 +29,6 @@ pub struct GraphOptions {
     pub retry_budget: Duration,
 }
 
-/// Counters for tests, benchmarks and metrics.
-#[derive(Debug, Default)]
-pub struct GraphStats {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
-    pub throttled: AtomicU64,
-    pub token_requests: AtomicU64,
-}
-
 pub struct GraphClient {
     http: reqwest::Client,
     /// When it is and how to wait (injected in tests).
@@ -47,7 +37,6 @@ pub struct GraphClient {
     scope: String,
     tokens: TokenCache,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
-    pub stats: GraphStats,
     metrics: Option<crate::metrics::Metrics>,
 }
 
@@ -154,7 +143,6 @@ impl GraphClient {
             opts,
             tokens: TokenCache::default(),
             gates: Mutex::new(HashMap::new()),
-            stats: GraphStats::default(),
             metrics: None,
         })
     }
@@ -237,7 +225,6 @@ impl GraphClient {
         let mut attempt: u64 = 0;
         loop {
             attempt += 1;
-            self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
             // A fresh form each attempt: a client assertion is single-use.
             let form = token_form(creds, &self.scope, &url)?;
             let res = self.http.post(&url).form(&form).send().await;
@@ -274,7 +261,6 @@ impl GraphClient {
                     .acquire()
                     .await
                     .map_err(|_| GraphError::Unavailable { status: 0 })?;
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
                 let mut b = self
                     .http
                     .request(req.method.clone(), &req.url)
@@ -309,7 +295,6 @@ impl GraphClient {
                 Err(e) => {
                     let wait = backoff(attempt);
                     if req.replayable && attempt < MAX_ATTEMPTS && wait <= remaining {
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(attempt, "Graph transport error, retrying: {e}");
                         self.timer.sleep(wait).await;
                         continue;
@@ -325,11 +310,7 @@ impl GraphClient {
                 Ok((status, headers, body)) if matches!(status.as_u16(), 429 | 503 | 504) => {
                     let hinted = parse_retry_after(headers.get(RETRY_AFTER), SystemTime::now());
                     let wait = hinted.unwrap_or_else(|| backoff(attempt));
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
                     if attempt < MAX_ATTEMPTS && wait <= remaining {
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(status = status.as_u16(), ?wait, "Graph asked us to wait");
                         self.timer.sleep(wait).await;
                         continue;
@@ -650,7 +631,6 @@ impl GraphClient {
                     .acquire()
                     .await
                     .map_err(|_| GraphError::Unavailable { status: 0 })?;
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
                 let res = self
                     .http
                     .put(upload_url)
@@ -668,9 +648,6 @@ impl GraphClient {
                         if r.status() == StatusCode::TOO_MANY_REQUESTS
                             || r.status().is_server_error() =>
                     {
-                        if r.status() == StatusCode::TOO_MANY_REQUESTS {
-                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                        }
                         parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now())
                             .unwrap_or_else(|| backoff(attempt))
                     }
@@ -684,7 +661,6 @@ impl GraphClient {
                 if attempt >= MAX_ATTEMPTS || wait > remaining {
                     break res;
                 }
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 self.timer.sleep(wait).await;
             };
             let r = res.map_err(|e| transport("the upload URL", &e))?;

@@ -10,7 +10,7 @@ pub mod wire;
 
 pub use auth::{AppCredentials, Certificate, ClientCredential};
 pub use client::{
-    parse_retry_after, AttachmentBody, AttachmentInfo, GraphClient, GraphOptions, GraphStats,
+    parse_retry_after, AttachmentBody, AttachmentInfo, GraphClient, GraphOptions,
     ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
 };
 pub use error::{GraphError, TokenRefusal};
