@@ -2,6 +2,7 @@
 //! calls (their server side behind feature `ssr`).
 
 pub mod api;
+pub mod contract;
 pub mod domain;
 pub mod i18n;
 

@@ -11,6 +11,7 @@
 use crate::web::AppState;
 use app::api::UploadContent;
 use app::api::{key_text, optional_text, short_text, Backend, BookRequest, FormField, Upload};
+use app::contract::{BOOK_FORM, FIELD_PART, FILE_PART};
 use app::domain::{BookingError, FileProblem};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::response::{IntoResponse, Response};
@@ -168,22 +169,31 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
     {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
-            "form" | "element" | "slot_id" | "idempotency_key" | "hold" => {
+            own if BOOK_FORM.args.contains(&own) => {
                 if policy.is_some() {
                     // The slot was checked with what came before the files.
                     return Err(BookingError::invalid("request"));
                 }
                 let text = text_part(&mut field, &name, MAX_TEXT_PART).await?;
-                *match name.as_str() {
-                    "form" => &mut out.form,
-                    "element" => &mut out.element,
-                    "slot_id" => &mut out.slot_id,
-                    "idempotency_key" => &mut out.idempotency_key,
-                    _ => &mut out.hold,
-                } = text;
+                // In the contract's order: form, element, slot_id, idempotency_key, hold.
+                let slots = [
+                    &mut out.form,
+                    &mut out.element,
+                    &mut out.slot_id,
+                    &mut out.idempotency_key,
+                    &mut out.hold,
+                ];
+                if let Some((_, slot)) = BOOK_FORM
+                    .args
+                    .iter()
+                    .zip(slots)
+                    .find(|(arg, _)| **arg == own)
+                {
+                    *slot = text;
+                }
             }
-            "field" => {
-                let text = text_part(&mut field, "field", MAX_FIELD_PART).await?;
+            FIELD_PART => {
+                let text = text_part(&mut field, FIELD_PART, MAX_FIELD_PART).await?;
                 let f: FormField =
                     serde_json::from_str(&text).map_err(|_| BookingError::invalid("field"))?;
                 if f.name.len() > 200
@@ -195,7 +205,7 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                 }
                 out.fields.push(f);
             }
-            "file" => {
+            FILE_PART => {
                 let file_name = field.file_name().unwrap_or("").to_owned();
                 let policy = match &policy {
                     Some(p) => p,

@@ -211,7 +211,11 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     let api =
         Router::new()
             .route(
-                "/api/book_form",
+                &format!(
+                    "{}/{}",
+                    app::contract::PREFIX,
+                    app::contract::BOOK_FORM.name
+                ),
                 post(server_fn).layer(
                     tower::ServiceBuilder::new()
                         // The files are streamed within the upload limits (uploads.rs), not
@@ -235,11 +239,11 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             // (`max_body_bytes`), the header-read time-out still applies, and their Graph
             // reads have the client's own time-outs.
             .route(
-                "/api/week",
+                &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
                 post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
             )
             .route(
-                "/api/element",
+                &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
                 post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
             )
             .layer(tower::ServiceBuilder::new().layer(cors).layer(
@@ -444,25 +448,18 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Respons
 
 /// The function name for metrics (unknown paths are grouped, so labels stay bounded).
 fn known_function(path: &str) -> &'static str {
-    match path {
-        "/api/element" => "element",
-        "/api/week" => "week",
-        "/api/reserve" => "reserve",
-        "/api/release" => "release",
-        "/api/book" => "book",
-        "/api/book_form" => "book_form",
-        _ => "other",
-    }
+    app::contract::by_path(path).map_or("other", |e| e.name)
 }
 
 async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
-    let path = req.uri().path();
-    if path == "/api/book_form" && !has_multipart_boundary(req.headers()) {
+    let endpoint = app::contract::by_path(req.uri().path());
+    let book_form = endpoint == Some(&app::contract::BOOK_FORM);
+    if book_form && !has_multipart_boundary(req.headers()) {
         // server_fn would panic on a multipart request without a boundary.
         return typed_error(BookingError::invalid("request"));
     }
-    let spend = match path {
-        "/api/reserve" | "/api/release" | "/api/book" | "/api/book_form" => Spend::Write,
+    let spend = match endpoint {
+        Some(e) if e.write => Spend::Write,
         _ => Spend::Read,
     };
     let peer = req
@@ -486,7 +483,7 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return res;
     }
-    if path == "/api/book_form" {
+    if book_form {
         return crate::uploads::book_form(state, req, client).await;
     }
     let backend = state.booket.clone() as Arc<dyn Backend>;

@@ -5,6 +5,7 @@
 //! server_fn's generic client instead added about 15 KB (brotli) to the download. Answers
 //! are read with [`crate::domain::json`].
 
+use crate::contract::{self, arg, Endpoint};
 use crate::domain::json::FromJson;
 use crate::domain::{BookingError, ElementPublic, Hold, Receipt, WeekView};
 use std::sync::OnceLock;
@@ -21,7 +22,11 @@ pub fn set_server(url: &str) {
 }
 
 pub async fn element(form: String, element: String) -> Result<ElementPublic, BookingError> {
-    post("element", &[("form", &form), ("element", &element)]).await
+    post(
+        &contract::ELEMENT,
+        &[(arg::FORM, form.as_str()), (arg::ELEMENT, element.as_str())],
+    )
+    .await
 }
 
 pub async fn week(
@@ -31,12 +36,12 @@ pub async fn week(
     hold: String,
 ) -> Result<WeekView, BookingError> {
     let args = [
-        ("form", &form),
-        ("element", &element),
-        ("week", &week),
-        ("hold", &hold),
+        (arg::FORM, form.as_str()),
+        (arg::ELEMENT, element.as_str()),
+        (arg::WEEK, week.as_str()),
+        (arg::HOLD, hold.as_str()),
     ];
-    post("week", &args).await
+    post(&contract::WEEK, &args).await
 }
 
 pub async fn reserve(
@@ -48,14 +53,14 @@ pub async fn reserve(
     session: String,
 ) -> Result<Hold, BookingError> {
     let args = [
-        ("form", &form),
-        ("element", &element),
-        ("slot_id", &slot_id),
-        ("hold", &hold),
-        ("release_slot_id", &release_slot_id),
-        ("session", &session),
+        (arg::FORM, form.as_str()),
+        (arg::ELEMENT, element.as_str()),
+        (arg::SLOT_ID, slot_id.as_str()),
+        (arg::HOLD, hold.as_str()),
+        (arg::RELEASE_SLOT_ID, release_slot_id.as_str()),
+        (arg::SESSION, session.as_str()),
     ];
-    post("reserve", &args).await
+    post(&contract::RESERVE, &args).await
 }
 
 pub async fn release(
@@ -65,12 +70,12 @@ pub async fn release(
     hold: String,
 ) -> Result<(), BookingError> {
     let args = [
-        ("form", &form),
-        ("element", &element),
-        ("slot_id", &slot_id),
-        ("hold", &hold),
+        (arg::FORM, form.as_str()),
+        (arg::ELEMENT, element.as_str()),
+        (arg::SLOT_ID, slot_id.as_str()),
+        (arg::HOLD, hold.as_str()),
     ];
-    post("release", &args).await
+    post(&contract::RELEASE, &args).await
 }
 
 pub async fn book(
@@ -81,46 +86,61 @@ pub async fn book(
     hold: String,
 ) -> Result<Receipt, BookingError> {
     let args = [
-        ("form", &form),
-        ("element", &element),
-        ("slot_id", &slot_id),
-        ("idempotency_key", &idempotency_key),
-        ("hold", &hold),
+        (arg::FORM, form.as_str()),
+        (arg::ELEMENT, element.as_str()),
+        (arg::SLOT_ID, slot_id.as_str()),
+        (arg::IDEMPOTENCY_KEY, idempotency_key.as_str()),
+        (arg::HOLD, hold.as_str()),
     ];
-    post("book", &args).await
+    post(&contract::BOOK, &args).await
 }
 
 /// Books with the form's files and fields: the booking's own parts first, then the fields, then
 /// the files (the server checks the slot before it reads a byte of the files).
 pub async fn book_form(data: web_sys::FormData) -> Result<Receipt, BookingError> {
-    send("book_form", &data, None).await
+    send(contract::BOOK_FORM.name, &data, None).await
 }
 
-async fn post<T: FromJson>(endpoint: &str, args: &[(&str, &String)]) -> Result<T, BookingError> {
-    let params = web_sys::UrlSearchParams::new().map_err(|_| BookingError::Internal)?;
+/// Calls `endpoint` with its arguments, which must be the contract's, in its order (a
+/// call that drifted from the contract fails at once instead of sending something else).
+async fn post<T: FromJson>(endpoint: &Endpoint, args: &[(&str, &str)]) -> Result<T, BookingError> {
+    let body = encode(endpoint, args).ok_or(BookingError::Internal)?;
+    send(endpoint.name, &body, Some(FORM_ENCODED)).await
+}
+
+const FORM_ENCODED: &str = "application/x-www-form-urlencoded";
+
+/// The form-encoded body, if `args` are the endpoint's (one copy, not one per answer type).
+fn encode(endpoint: &Endpoint, args: &[(&str, &str)]) -> Option<JsValue> {
+    if args.len() != endpoint.args.len()
+        || args
+            .iter()
+            .zip(endpoint.args)
+            .any(|((n, _), want)| n != want)
+    {
+        return None;
+    }
+    let params = web_sys::UrlSearchParams::new().ok()?;
     for (name, value) in args {
         params.append(name, value);
     }
-    let body = JsValue::from(params.to_string());
-    send(endpoint, &body, Some("application/x-www-form-urlencoded")).await
+    Some(JsValue::from(params.to_string()))
 }
 
 /// Gives a hold back as the page is left: a `keepalive` request, which the browser
 /// completes after the page is gone. Nobody waits for its answer.
 pub fn release_on_leave(form: &str, element: &str, slot_id: &str, hold: &str) {
-    let Ok(params) = web_sys::UrlSearchParams::new() else {
+    let args = [
+        (arg::FORM, form),
+        (arg::ELEMENT, element),
+        (arg::SLOT_ID, slot_id),
+        (arg::HOLD, hold),
+    ];
+    let Some(body) = encode(&contract::RELEASE, &args) else {
         return;
     };
-    for (name, value) in [
-        ("form", form),
-        ("element", element),
-        ("slot_id", slot_id),
-        ("hold", hold),
-    ] {
-        params.append(name, value);
-    }
-    let body = JsValue::from(params.to_string());
-    if let Ok(init) = request("release", &body, Some("application/x-www-form-urlencoded")) {
+    let release = contract::RELEASE.name;
+    if let Ok(init) = request(release, &body, Some(FORM_ENCODED)) {
         // (web-sys has no setter for it: RequestInit is a plain JS object.)
         let _ = js_sys::Reflect::set(&init.1, &JsValue::from_str("keepalive"), &JsValue::TRUE);
         if let Some(w) = web_sys::window() {
@@ -147,7 +167,7 @@ fn request(
     content_type: Option<&str>,
 ) -> Result<(String, web_sys::RequestInit), JsValue> {
     let server = SERVER.get().map_or("", String::as_str);
-    let url = format!("{server}/api/{endpoint}");
+    let url = format!("{server}{}/{endpoint}", contract::PREFIX);
     let headers = web_sys::Headers::new()?;
     headers.set("Accept", "application/json")?;
     if let Some(ct) = content_type {

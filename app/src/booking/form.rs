@@ -206,11 +206,20 @@ fn form_payload(
     hold: &str,
 ) -> Result<web_sys::FormData, JsValue> {
     let data = web_sys::FormData::new()?;
-    data.append_with_str("form", &state.form.get_value())?;
-    data.append_with_str("element", &state.element.get_value())?;
-    data.append_with_str("slot_id", slot_id)?;
-    data.append_with_str("idempotency_key", &state.idempotency_key.get_value())?;
-    data.append_with_str("hold", hold)?;
+    use crate::contract::{arg, BOOK_FORM};
+    let own = [
+        (arg::FORM, state.form.get_value()),
+        (arg::ELEMENT, state.element.get_value()),
+        (arg::SLOT_ID, slot_id.to_owned()),
+        (arg::IDEMPOTENCY_KEY, state.idempotency_key.get_value()),
+        (arg::HOLD, hold.to_owned()),
+    ];
+    for ((name, value), want) in own.iter().zip(BOOK_FORM.args) {
+        if name != want {
+            return Err(JsValue::NULL);
+        }
+        data.append_with_str(name, value)?;
+    }
     let add_field =
         |name: String, labels: Option<web_sys::NodeList>, value: String| -> Result<(), JsValue> {
             let label = labels
@@ -225,7 +234,7 @@ fn form_payload(
                 .field("label", &label)
                 .field("value", &value)
                 .end();
-            data.append_with_str("field", &json)
+            data.append_with_str(crate::contract::FIELD_PART, &json)
         };
     let elements = form.elements();
     for i in 0..elements.length() {
@@ -240,7 +249,11 @@ fn form_payload(
                     if let Some(files) = input.files() {
                         for j in 0..files.length() {
                             if let Some(f) = files.get(j) {
-                                data.append_with_blob_and_filename("file", &f, &f.name())?;
+                                data.append_with_blob_and_filename(
+                                    crate::contract::FILE_PART,
+                                    &f,
+                                    &f.name(),
+                                )?;
                             }
                         }
                     }
