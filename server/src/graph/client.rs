@@ -1,11 +1,11 @@
-//! Sending Graph requests: at most N in flight per app (fair FIFO queue beyond that),
-//! 429/503/504 retried honouring `Retry-After` within a total budget, one token refresh on
-//! 401, and the typed calendar calls built on top.
+//! Sending Graph requests (the transport): at most N in flight per app (fair FIFO queue
+//! beyond that), 429/503/504 retried honouring `Retry-After` within a total budget, one
+//! token refresh on 401, pages followed. The calls themselves are in `calendar.rs`,
+//! `attachments.rs` and `mail.rs`.
 
 use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
 use super::error::GraphError;
-use super::wire::{Calendar, Event, Page};
-use chrono::{DateTime, Utc};
+use super::wire::Page;
 use reqwest::header::{HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -30,10 +30,10 @@ pub struct GraphOptions {
 }
 
 pub struct GraphClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// When it is and how to wait (injected in tests).
-    timer: Arc<dyn super::timer::Timer>,
-    opts: GraphOptions,
+    pub(super) timer: Arc<dyn super::timer::Timer>,
+    pub(super) opts: GraphOptions,
     scope: String,
     tokens: TokenCache,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -41,88 +41,17 @@ pub struct GraphClient {
 }
 
 /// One request before sending. `url` is absolute.
-struct Req {
-    method: Method,
-    url: String,
-    if_match: Option<String>,
-    json: Option<serde_json::Value>,
+pub(super) struct Req {
+    pub(super) method: Method,
+    pub(super) url: String,
+    pub(super) if_match: Option<String>,
+    pub(super) json: Option<serde_json::Value>,
     /// Safe to resend after a transport error (reads; writes guarded by If-Match are not,
     /// since a lost success would come back as a conflict).
-    replayable: bool,
+    pub(super) replayable: bool,
 }
 
-const MAX_ATTEMPTS: u32 = 6;
-
-/// Files of this size or more go through an upload session (graph-notes §4).
-pub const SMALL_ATTACHMENT_LIMIT: usize = 3 * 1024 * 1024;
-/// Upload-session chunk: under 4 MB, a multiple of 320 KiB.
-pub const UPLOAD_CHUNK: usize = 12 * 320 * 1024;
-const _: () = assert!(
-    UPLOAD_CHUNK < 4 * 1024 * 1024,
-    "chunks must stay under 4 MB"
-);
-
-/// The event fields Booket reads.
-const EVENT_FIELDS: &str =
-    "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
-
-/// An attachment's content: in memory, or read a piece at a time (a citizen's upload kept
-/// in a temporary file), so a large file never has to be in memory whole. Reads are local
-/// (memory or the page cache) and made in place.
-pub trait AttachmentBody: Sync {
-    fn size(&self) -> usize;
-    /// `len` bytes from `offset` (fewer at the end).
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>>;
-}
-
-impl AttachmentBody for Vec<u8> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
-        let start = offset.min(self.len());
-        Ok(self[start..offset.saturating_add(len).min(self.len())].to_vec())
-    }
-}
-
-impl AttachmentBody for app::api::Upload {
-    fn size(&self) -> usize {
-        self.len
-    }
-
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
-        self.read_at(offset, len)
-    }
-}
-
-fn read_error(e: std::io::Error) -> GraphError {
-    tracing::error!("cannot read an attachment's content: {e}");
-    GraphError::Transport {
-        what: "the attachment's content",
-        message: "could not be read".into(),
-    }
-}
-
-/// The attachment fields Booket reads, `contentId` through the derived type's cast.
-pub const ATTACHMENT_FIELDS: &str = "id,name,microsoft.graph.fileAttachment/contentId";
-
-/// An event's attachment as listed (without its content).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttachmentInfo {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    /// Only file attachments have one; Booket tags its own files with it.
-    #[serde(default)]
-    pub content_id: Option<String>,
-}
-
-/// `$expand` for one single-value extended property.
-fn expand_property(id: &str) -> String {
-    format!("singleValueExtendedProperties($filter=id eq '{id}')")
-}
+pub(super) const MAX_ATTEMPTS: u32 = 6;
 
 impl GraphClient {
     pub fn new(opts: GraphOptions) -> Result<Self, GraphError> {
@@ -173,7 +102,7 @@ impl GraphClient {
         }
     }
 
-    fn gate(&self, client_id: &str) -> Arc<Semaphore> {
+    pub(super) fn gate(&self, client_id: &str) -> Arc<Semaphore> {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(client_id.to_owned())
@@ -248,7 +177,11 @@ impl GraphClient {
     }
 
     /// Sends a request with the app's token, under its concurrency gate, with retries.
-    async fn send(&self, creds: &AppCredentials, req: Req) -> Result<bytes::Bytes, GraphError> {
+    pub(super) async fn send(
+        &self,
+        creds: &AppCredentials,
+        req: Req,
+    ) -> Result<bytes::Bytes, GraphError> {
         let started = self.timer.now();
         let mut refreshed = false;
         let mut attempt = 0;
@@ -331,7 +264,7 @@ impl GraphClient {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(
+    pub(super) async fn get_json<T: DeserializeOwned>(
         &self,
         creds: &AppCredentials,
         url: String,
@@ -353,7 +286,7 @@ impl GraphClient {
 
     /// Follows `@odata.nextLink` to the end. Links must stay on the Graph host, so a token
     /// is never sent elsewhere.
-    async fn get_all<T: DeserializeOwned>(
+    pub(super) async fn get_all<T: DeserializeOwned>(
         &self,
         creds: &AppCredentials,
         first: String,
@@ -381,7 +314,7 @@ impl GraphClient {
         Ok(out)
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+    pub(super) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
         let mut u = format!("{}/", self.opts.graph_base_url);
         u.push_str(
             &segments
@@ -405,428 +338,9 @@ impl GraphClient {
         }
         u
     }
-
-    /// All calendars of a mailbox (every page).
-    pub async fn list_calendars(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-    ) -> Result<Vec<Calendar>, GraphError> {
-        let url = self.url(
-            &["users", user, "calendars"],
-            &[("$select", "id,name"), ("$top", "100")],
-        );
-        self.get_all(creds, url).await
-    }
-
-    /// The id of the calendar with exactly this name.
-    pub async fn resolve_calendar(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        name: &str,
-    ) -> Result<String, GraphError> {
-        let all = self.list_calendars(creds, user).await?;
-        let matches: Vec<&Calendar> = all.iter().filter(|c| c.name == name).collect();
-        match matches.as_slice() {
-            [one] => Ok(one.id.clone()),
-            [] => Err(GraphError::CalendarNotFound {
-                name: name.into(),
-                found: all.iter().map(|c| c.name.clone()).collect(),
-            }),
-            many => Err(GraphError::CalendarAmbiguous {
-                name: name.into(),
-                count: many.len(),
-            }),
-        }
-    }
-
-    /// Events overlapping `[start, end)`, all pages, times in UTC, with the single-value
-    /// extended property `expand`.
-    pub async fn calendar_view(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        calendar_id: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        expand: &str,
-    ) -> Result<Vec<Event>, GraphError> {
-        let s = start.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let e = end.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let url = self.url(
-            &["users", user, "calendars", calendar_id, "calendarView"],
-            &[
-                ("startDateTime", &s),
-                ("endDateTime", &e),
-                ("$top", "250"),
-                ("$select", EVENT_FIELDS),
-                ("$expand", &expand_property(expand)),
-            ],
-        );
-        self.get_all(creds, url).await
-    }
-
-    /// One event of one calendar (Graph answers 404 for an event in another calendar), with
-    /// the single-value extended property `expand`.
-    pub async fn get_event(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        calendar_id: &str,
-        id: &str,
-        expand: &str,
-    ) -> Result<Event, GraphError> {
-        let url = self.url(
-            &["users", user, "calendars", calendar_id, "events", id],
-            &[
-                ("$select", EVENT_FIELDS),
-                ("$expand", &expand_property(expand)),
-            ],
-        );
-        self.get_json(creds, url).await
-    }
-
-    /// Sets the subject (when given) and one single-value extended property (when given)
-    /// only if the event is unchanged since `if_match` was read. A conflict comes back as
-    /// [`GraphError::Conflict`]. The answer carries the new etag.
-    pub async fn patch_event(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        id: &str,
-        if_match: &str,
-        subject: Option<&str>,
-        property: Option<(&str, &str)>,
-    ) -> Result<Event, GraphError> {
-        let mut json = serde_json::json!({});
-        if let Some(subject) = subject {
-            json["subject"] = serde_json::json!(subject);
-        }
-        if let Some((pid, value)) = property {
-            json["singleValueExtendedProperties"] =
-                serde_json::json!([{ "id": pid, "value": value }]);
-        }
-        let body = self
-            .send(
-                creds,
-                Req {
-                    method: Method::PATCH,
-                    url: self.url(&["users", user, "events", id], &[]),
-                    if_match: Some(if_match.to_owned()),
-                    json: Some(json),
-                    replayable: false,
-                },
-            )
-            .await?;
-        serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
-    }
-
-    /// Attaches a file to an event: one POST under 3 MB, an upload session in chunks under
-    /// 4 MB above. `content_id` tags the attachment (Booket marks its own files). Returns
-    /// the attachment id.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn add_attachment(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        event_id: &str,
-        name: &str,
-        content_type: &str,
-        content_id: &str,
-        content: &dyn AttachmentBody,
-    ) -> Result<String, GraphError> {
-        use base64::Engine;
-        let size = content.size();
-        if size < SMALL_ATTACHMENT_LIMIT {
-            let bytes = content.read(0, size).map_err(read_error)?;
-            let body = self
-                .send(
-                    creds,
-                    Req {
-                        method: Method::POST,
-                        url: self.url(&["users", user, "events", event_id, "attachments"], &[]),
-                        if_match: None,
-                        json: Some(serde_json::json!({
-                            "@odata.type": "#microsoft.graph.fileAttachment",
-                            "name": name,
-                                                        "contentType": content_type,
-                            "contentId": content_id,
-                            "contentBytes": base64::engine::general_purpose::STANDARD.encode(bytes),
-                        })),
-                        replayable: false,
-                    },
-                )
-                .await?;
-            #[derive(serde::Deserialize)]
-            struct Created {
-                id: String,
-            }
-            let c: Created =
-                serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
-            return Ok(c.id);
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Session {
-            upload_url: String,
-        }
-        let body = self
-            .send(
-                creds,
-                Req {
-                    method: Method::POST,
-                    url: self.url(
-                        &[
-                            "users",
-                            user,
-                            "events",
-                            event_id,
-                            "attachments",
-                            "createUploadSession",
-                        ],
-                        &[],
-                    ),
-                    if_match: None,
-                    json: Some(serde_json::json!({
-                        "AttachmentItem": {
-                            "attachmentType": "file",
-                            "name": name,
-                            "size": size,
-                            "contentId": content_id,
-                        }
-                    })),
-                    replayable: false,
-                },
-            )
-            .await?;
-        let session: Session =
-            serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
-        self.upload_chunks(creds, &session.upload_url, content)
-            .await
-    }
-
-    /// PUTs `bytes` to an upload URL in order, in chunks under 4 MB. The URL is
-    /// pre-authenticated, so no Authorization header goes with it (graph-notes §4).
-    async fn upload_chunks(
-        &self,
-        creds: &AppCredentials,
-        upload_url: &str,
-        content: &dyn AttachmentBody,
-    ) -> Result<String, GraphError> {
-        let total = content.size();
-        let mut start = 0;
-        while start < total {
-            let end = (start + UPLOAD_CHUNK).min(total);
-            // One chunk in memory at a time.
-            let chunk = bytes::Bytes::from(content.read(start, end - start).map_err(read_error)?);
-            let mut attempt = 0u32;
-            let started = self.timer.now();
-            // Like every Graph call: 429 and 5xx (and a lost connection) are tried again,
-            // after `Retry-After` when the answer gives one, within the retry budget.
-            let res = loop {
-                attempt += 1;
-                let gate = self.gate(&creds.client_id);
-                let permit = gate
-                    .acquire()
-                    .await
-                    .map_err(|_| GraphError::Unavailable { status: 0 })?;
-                let res = self
-                    .http
-                    .put(upload_url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .header(
-                        reqwest::header::CONTENT_RANGE,
-                        format!("bytes {start}-{}/{total}", end - 1),
-                    )
-                    .body(chunk.clone())
-                    .send()
-                    .await;
-                drop(permit);
-                let wait = match &res {
-                    Ok(r)
-                        if r.status() == StatusCode::TOO_MANY_REQUESTS
-                            || r.status().is_server_error() =>
-                    {
-                        parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now())
-                            .unwrap_or_else(|| backoff(attempt))
-                    }
-                    Err(_) => backoff(attempt),
-                    Ok(_) => break res,
-                };
-                let remaining = self
-                    .opts
-                    .retry_budget
-                    .saturating_sub(self.timer.now().saturating_duration_since(started));
-                if attempt >= MAX_ATTEMPTS || wait > remaining {
-                    break res;
-                }
-                self.timer.sleep(wait).await;
-            };
-            let r = res.map_err(|e| transport("the upload URL", &e))?;
-            let status = r.status();
-            let location = r
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = r
-                .bytes()
-                .await
-                .map_err(|e| transport("the upload URL", &e))?;
-            match status.as_u16() {
-                201 => {
-                    // .../attachments('<id>')
-                    let id = location
-                        .as_deref()
-                        .and_then(|l| l.rsplit_once("attachments('"))
-                        .and_then(|(_, rest)| rest.split_once("')"))
-                        .map(|(id, _)| id.to_owned())
-                        .unwrap_or_default();
-                    return Ok(id);
-                }
-                200 => start = end,
-                _ => return Err(map_error(status, &body)),
-            }
-        }
-        Err(GraphError::Decode(
-            "upload finished without 201 Created".into(),
-        ))
-    }
-
-    /// The attachments of an event, without their content. The collection is typed
-    /// `microsoft.graph.attachment`, so `contentId` (a property of the derived
-    /// `fileAttachment`) is selected through its type cast; Graph refuses it by its bare name
-    /// (400 `RequestBroker--ParseUri`). Should a tenant refuse the cast too, the list is read
-    /// once more without `$select` (contents included: slower, but it works).
-    pub async fn list_attachments(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        event_id: &str,
-    ) -> Result<Vec<AttachmentInfo>, GraphError> {
-        let segments = ["users", user, "events", event_id, "attachments"];
-        match self.list_attachments_with_cast(creds, user, event_id).await {
-            Err(GraphError::Rejected { status: 400, code }) => {
-                tracing::warn!(%code, "Graph refused the attachment $select; listing without it");
-                self.get_all(creds, self.url(&segments, &[])).await
-            }
-            other => other,
-        }
-    }
-
-    /// The attachments listed with the derived type's cast in `$select`, without the
-    /// fallback (the conformance check reports whether the tenant accepts it).
-    pub async fn list_attachments_with_cast(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        event_id: &str,
-    ) -> Result<Vec<AttachmentInfo>, GraphError> {
-        let segments = ["users", user, "events", event_id, "attachments"];
-        let url = self.url(&segments, &[("$select", ATTACHMENT_FIELDS)]);
-        self.get_all(creds, url).await
-    }
-
-    /// Creates an event in a calendar (`body` as Graph's event resource). Used by the
-    /// conformance check on a scratch calendar only; Booket never creates slots.
-    pub async fn create_event(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        calendar_id: &str,
-        body: serde_json::Value,
-    ) -> Result<Event, GraphError> {
-        let body = self
-            .send(
-                creds,
-                Req {
-                    method: Method::POST,
-                    url: self.url(&["users", user, "calendars", calendar_id, "events"], &[]),
-                    if_match: None,
-                    json: Some(body),
-                    replayable: false,
-                },
-            )
-            .await?;
-        serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))
-    }
-
-    /// Deletes an event (a series master with its occurrences).
-    pub async fn delete_event(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        id: &str,
-    ) -> Result<(), GraphError> {
-        self.send(
-            creds,
-            Req {
-                method: Method::DELETE,
-                url: self.url(&["users", user, "events", id], &[]),
-                if_match: None,
-                json: None,
-                replayable: true,
-            },
-        )
-        .await
-        .map(|_| ())
-    }
-
-    pub async fn delete_attachment(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        event_id: &str,
-        attachment_id: &str,
-    ) -> Result<(), GraphError> {
-        self.send(
-            creds,
-            Req {
-                method: Method::DELETE,
-                url: self.url(
-                    &[
-                        "users",
-                        user,
-                        "events",
-                        event_id,
-                        "attachments",
-                        attachment_id,
-                    ],
-                    &[],
-                ),
-                if_match: None,
-                json: None,
-                replayable: true,
-            },
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// `sendMail` (202 Accepted: accepted, not yet delivered).
-    pub async fn send_mail(
-        &self,
-        creds: &AppCredentials,
-        user: &str,
-        message: serde_json::Value,
-    ) -> Result<(), GraphError> {
-        self.send(
-            creds,
-            Req {
-                method: Method::POST,
-                url: self.url(&["users", user, "sendMail"], &[]),
-                if_match: None,
-                json: Some(serde_json::json!({ "message": message, "saveToSentItems": true })),
-                replayable: false,
-            },
-        )
-        .await
-        .map(|_| ())
-    }
 }
 
-fn transport(what: &'static str, e: &reqwest::Error) -> GraphError {
+pub(super) fn transport(what: &'static str, e: &reqwest::Error) -> GraphError {
     // Only the kind of failure: reqwest's text names the URL, which may hold ids.
     let message = if e.is_timeout() {
         "timed out"
@@ -863,7 +377,7 @@ fn same_origin(link: &str, base: &str) -> bool {
 }
 
 /// Exponential backoff when Graph gives no Retry-After: 0.5 s, 1 s, 2 s … capped at 8 s.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)))
         .min(Duration::from_secs(8))
 }
@@ -883,7 +397,7 @@ pub fn parse_retry_after(v: Option<&HeaderValue>, now: SystemTime) -> Option<Dur
 }
 
 /// Graph error body `{"error":{"code":...}}` to a typed error.
-fn map_error(status: StatusCode, body: &[u8]) -> GraphError {
+pub(super) fn map_error(status: StatusCode, body: &[u8]) -> GraphError {
     #[derive(serde::Deserialize)]
     struct Outer {
         error: Inner,

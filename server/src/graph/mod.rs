@@ -2,15 +2,18 @@
 //! few calendar calls Booket needs. Base URLs come from configuration, so the same code
 //! talks to Microsoft, a national cloud or the simulator.
 
+mod attachments;
 mod auth;
+mod calendar;
 mod client;
 pub mod error;
+mod mail;
 pub mod timer;
 pub mod wire;
 
-pub use auth::{AppCredentials, Certificate, ClientCredential};
-pub use client::{
-    parse_retry_after, AttachmentBody, AttachmentInfo, GraphClient, GraphOptions,
-    ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
+pub use attachments::{
+    AttachmentBody, AttachmentInfo, ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
 };
+pub use auth::{AppCredentials, Certificate, ClientCredential};
+pub use client::{parse_retry_after, GraphClient, GraphOptions};
 pub use error::{GraphError, TokenRefusal};
