@@ -5,7 +5,7 @@
 // Helpers return a finished `Response` as their error so handlers can return it as is.
 #![allow(clippy::result_large_err)]
 
-use super::graph::{event_json, find_event, graph_error, user_missing, with_preference, Expand};
+use super::common::{event_json, find_event, graph_error, user_missing, with_preference, Expand};
 use super::model::{Event, Person, State};
 use super::Simulator;
 use crate::graph::wire::{to_utc, DateTimeTimeZone};

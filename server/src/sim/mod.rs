@@ -6,9 +6,13 @@
 //! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the
 //! simulator binds to loopback only.
 
+mod calendars;
+mod common;
+mod entra;
 mod events;
 mod files;
 mod graph;
+mod mail;
 pub mod model;
 mod odata;
 pub mod seed;
@@ -216,7 +220,7 @@ impl Simulator {
 
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/{tenant}/oauth2/v2.0/token", post(graph::token))
+            .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
             .route("/v1.0/{*path}", axum::routing::any(graph::graph))
             .route("/upload/{session}", axum::routing::put(files::upload_chunk))
             .route("/_sim/state", get(control_state))
