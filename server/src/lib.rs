@@ -6,7 +6,6 @@ pub mod check;
 pub mod clients;
 pub mod config;
 pub mod demo;
-pub mod designer;
 pub mod graph;
 pub mod mail;
 pub mod metrics;
@@ -101,19 +100,23 @@ impl Server {
             ),
             None => {}
         }
-        if demo.is_some() {
-            // The demo's designer preview serves draft elements.
-            booket.enable_drafts();
+        // The demo's designer preview serves draft elements.
+        let drafts = demo
+            .as_ref()
+            .map(|_| Arc::new(demo::drafts::Drafts::default()));
+        if let Some(d) = &drafts {
+            booket = booket.with_element_source(d.clone());
         }
         let booket = Arc::new(booket);
         if !config.exchange.hold_sweep.is_zero() {
             booket.clone().spawn_sweeper(config.exchange.hold_sweep);
         }
         let state = web::AppState::new(booket.clone(), config.clone(), metrics);
-        let pages = demo.map(|sim| demo::DemoPages {
+        let pages = demo.zip(drafts).map(|(sim, drafts)| demo::DemoPages {
             sim,
             config: config.clone(),
             booket: booket.clone(),
+            drafts,
         });
         let router = web::router(state, assets, pages);
         let private_listener = match config.server.private_listen {

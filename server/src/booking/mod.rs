@@ -52,8 +52,8 @@ pub struct Booket {
     receipts: Mutex<HashMap<String, (Instant, String, Receipt)>>,
     calendar_ids: Mutex<HashMap<String, String>>,
     clock: Clock,
-    drafts: Mutex<HashMap<String, ElementConfig>>,
-    drafts_enabled: bool,
+    /// Elements beyond the configuration (the demo designer's drafts).
+    extra_elements: Option<Arc<dyn ElementSource>>,
     metrics: crate::metrics::Metrics,
     prepared: Mutex<HashMap<(String, String, NaiveDate), PreparedWeek>>,
     answers: Mutex<HashMap<(String, String, NaiveDate), CachedAnswer>>,
@@ -93,9 +93,11 @@ struct PreparedSlot {
     hold: Option<hold::HoldInfo>,
 }
 
-/// The form id under which designer drafts are served.
-pub const PREVIEW_FORM: &str = "preview";
-const MAX_DRAFTS: usize = 500;
+/// Elements served beside the configured ones (the demo's designer drafts): the core asks
+/// it for a form/element it does not know.
+pub trait ElementSource: Send + Sync {
+    fn element(&self, form: &str, element: &str) -> Option<ElementConfig>;
+}
 
 impl Booket {
     pub fn new(
@@ -114,8 +116,7 @@ impl Booket {
             receipts: Mutex::new(HashMap::new()),
             calendar_ids: Mutex::new(HashMap::new()),
             clock,
-            drafts: Mutex::new(HashMap::new()),
-            drafts_enabled: false,
+            extra_elements: None,
             metrics,
             prepared: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
@@ -238,8 +239,7 @@ impl Booket {
         self.calendar_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The element (from configuration, or a designer draft under [`PREVIEW_FORM`]) and
-    /// its calendar.
+    /// The element (from configuration, or from the extra source) and its calendar.
     fn lookup(
         &self,
         form: &str,
@@ -247,16 +247,12 @@ impl Booket {
     ) -> Result<(Cow<'_, ElementConfig>, &CalendarConfig), BookingError> {
         let el = match self.config.element(form, element) {
             Some((_, el)) => Cow::Borrowed(el),
-            None if form == PREVIEW_FORM && self.drafts_enabled => {
-                let drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
-                Cow::Owned(
-                    drafts
-                        .get(element)
-                        .cloned()
-                        .ok_or(BookingError::UnknownElement)?,
-                )
-            }
-            None => return Err(BookingError::UnknownElement),
+            None => Cow::Owned(
+                self.extra_elements
+                    .as_ref()
+                    .and_then(|source| source.element(form, element))
+                    .ok_or(BookingError::UnknownElement)?,
+            ),
         };
         let cal = self
             .config
@@ -265,38 +261,10 @@ impl Booket {
         Ok((el, cal))
     }
 
-    /// Keeps a designer's draft element (demo mode only) and returns its id, under which the
-    /// widget finds it as form [`PREVIEW_FORM`]. The same draft always gets the same id.
-    pub fn put_draft(&self, el: ElementConfig) -> Option<String> {
-        if !self.drafts_enabled {
-            return None;
-        }
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{el:?}").as_bytes());
-        let id = format!(
-            "d{}",
-            digest[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
-        let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
-        if drafts.len() >= MAX_DRAFTS && !drafts.contains_key(&id) {
-            drafts.clear();
-        }
-        drafts.insert(
-            id.clone(),
-            ElementConfig {
-                name: id.clone(),
-                ..el
-            },
-        );
-        Some(id)
-    }
-
-    /// Allows designer drafts (the demo's preview page).
-    pub fn enable_drafts(&mut self) {
-        self.drafts_enabled = true;
+    /// Serves the elements of `source` beside the configured ones.
+    pub fn with_element_source(mut self, source: Arc<dyn ElementSource>) -> Self {
+        self.extra_elements = Some(source);
+        self
     }
 
     /// The events of one local week, from the cache or Graph; `true` when they are the last

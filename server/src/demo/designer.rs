@@ -1,9 +1,9 @@
 //! The designer preview (demo mode): pick a configured element or edit a draft, see it live
 //! against the simulated calendar, and copy the embed snippet and the config block.
 
-use crate::booking::PREVIEW_FORM;
+use super::drafts::PREVIEW_FORM;
+use super::layout::{nav, DemoPages};
 use crate::config::{ElementConfig, ElementDraft};
-use crate::demo::DemoPages;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
@@ -148,10 +148,10 @@ pub async fn page(
             })
             .collect();
         match draft_from(&q).and_then(|draft| draft.validate(&names)) {
-            Ok(el) => match d.booket.put_draft(el.clone()) {
-                Some(id) => (raw, Some((PREVIEW_FORM.to_string(), id, el))),
-                None => (raw, None),
-            },
+            Ok(el) => {
+                let id = d.drafts.put(el.clone());
+                (raw, Some((PREVIEW_FORM.to_string(), id, el)))
+            }
             Err(e) => {
                 error = Some(e);
                 (raw, None)
@@ -174,7 +174,7 @@ pub async fn page(
         body,
         "{}\n<main class=\"designer\">\n<h1>Designer: bookingelementet</h1>\n\
          <p>Vælg et konfigureret element, eller ret i et udkast, og se det med det samme mod den simulerede kalender.</p>\n",
-        crate::demo::nav()
+        nav()
     );
     // Picker.
     body.push_str("<section aria-labelledby=\"pick\"><h2 id=\"pick\">Konfigurerede elementer</h2><ul data-testid=\"designer-elements\">\n");
@@ -284,7 +284,7 @@ pub async fn page(
         );
     }
     body.push_str("</main>");
-    crate::demo::page("Designer", &body)
+    super::layout::page("Designer", &body)
 }
 
 #[cfg(test)]

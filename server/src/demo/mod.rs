@@ -2,6 +2,13 @@
 //! sees — a citizen form at `/`, the receipt after submitting, and a view of the
 //! simulated calendar so a booking's " - Booket" is visible.
 
+pub mod designer;
+pub mod drafts;
+pub mod layout;
+
+pub use layout::DemoPages;
+use layout::{nav, page, page_in};
+
 use crate::config::{
     CalendarConfig, Config, ElementConfig, ExchangeApi, ExchangeConfig, FormConfig, MailConfig,
     ServerConfig,
@@ -9,8 +16,8 @@ use crate::config::{
 use crate::sim::{seed, Simulator};
 use app::domain::Markers;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
@@ -159,13 +166,6 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
     }
 }
 
-#[derive(Clone)]
-pub struct DemoPages {
-    pub sim: Simulator,
-    pub config: std::sync::Arc<Config>,
-    pub booket: std::sync::Arc<crate::booking::Booket>,
-}
-
 impl DemoPages {
     pub fn router(self) -> Router {
         Router::new()
@@ -173,29 +173,9 @@ impl DemoPages {
             .route("/forms/{id}", get(form_page))
             .route("/receipt", post(receipt))
             .route("/simulator", get(simulator))
-            .route("/designer", get(crate::designer::page))
+            .route("/designer", get(designer::page))
             .with_state(self)
     }
-}
-
-pub(crate) fn page(title: &str, body: &str) -> Response {
-    page_in("da", title, body)
-}
-
-fn page_in(lang: &str, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
-         <script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
-        esc(title)
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-}
-
-pub(crate) fn nav() -> &'static str {
-    "<nav class=\"demo-nav\" aria-label=\"Demo\"><a href=\"/\">Borgerens blanket</a> \
-     <a href=\"/simulator\">Simuleret Outlook-kalender</a> <a href=\"/designer\">Designer</a></nav>"
 }
 
 #[derive(serde::Deserialize)]

@@ -1,0 +1,36 @@
+//! What every demo page shares: the pages' state and the page frame with its navigation.
+
+use super::drafts;
+use crate::config::Config;
+use crate::sim::Simulator;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use html_escape::encode_text as esc;
+
+#[derive(Clone)]
+pub struct DemoPages {
+    pub sim: Simulator,
+    pub config: std::sync::Arc<Config>,
+    pub booket: std::sync::Arc<crate::booking::Booket>,
+    pub drafts: std::sync::Arc<drafts::Drafts>,
+}
+
+pub fn page(title: &str, body: &str) -> Response {
+    page_in("da", title, body)
+}
+
+pub fn page_in(lang: &str, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
+         <script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
+        esc(title)
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+pub fn nav() -> &'static str {
+    "<nav class=\"demo-nav\" aria-label=\"Demo\"><a href=\"/\">Borgerens blanket</a> \
+     <a href=\"/simulator\">Simuleret Outlook-kalender</a> <a href=\"/designer\">Designer</a></nav>"
+}
