@@ -79,42 +79,32 @@ fn values_of(el: &ElementConfig) -> HashMap<&'static str, String> {
     ])
 }
 
-/// A TOML string (basic string, escaped).
-fn toml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
+/// The element as a `[[forms.elements]]` block to paste under its `[[forms]]`, written by
+/// toml_edit (quoting and escapes are the library's).
 pub fn config_block(el: &ElementConfig) -> String {
-    format!(
-        "[[forms.elements]]\nname = {}\nheading = {}\ndescription = {}\ninfo_text = {}\nrequired = {}\nshow_weekend = {}\n\
-         attach_documents = {}\nnotify_attendees = {}\nattach_summary = {}\ncalendar = {}\nfirst_hour = {}\nlast_hour = {}\nnotice_days = {}\n",
-        toml_str(&el.name),
-        toml_str(&el.heading),
-        toml_str(&el.description),
-        toml_str(&el.info_text),
-        el.required,
-        el.show_weekend,
-        el.attach_documents,
-        el.notify_attendees,
-        el.attach_summary,
-        toml_str(&el.calendar),
-        el.first_hour,
-        el.last_hour,
-        el.notice_days
-    )
+    use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
+    let mut t = Table::new();
+    t["name"] = value(el.name.as_str());
+    t["heading"] = value(el.heading.as_str());
+    t["description"] = value(el.description.as_str());
+    t["info_text"] = value(el.info_text.as_str());
+    t["required"] = value(el.required);
+    t["show_weekend"] = value(el.show_weekend);
+    t["attach_documents"] = value(el.attach_documents);
+    t["notify_attendees"] = value(el.notify_attendees);
+    t["attach_summary"] = value(el.attach_summary);
+    t["calendar"] = value(el.calendar.as_str());
+    t["first_hour"] = value(i64::from(el.first_hour));
+    t["last_hour"] = value(i64::from(el.last_hour));
+    t["notice_days"] = value(i64::from(el.notice_days));
+    let mut elements = ArrayOfTables::new();
+    elements.push(t);
+    let mut forms = Table::new();
+    forms.set_implicit(true);
+    forms.insert("elements", Item::ArrayOfTables(elements));
+    let mut doc = DocumentMut::new();
+    doc.insert("forms", Item::Table(forms));
+    doc.to_string()
 }
 
 pub fn snippet(public_url: &str, form: &str, element: &str) -> String {
