@@ -1,0 +1,283 @@
+//! The configuration file as written (serde), before validation (`validate.rs`).
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub exchange: Exchange,
+    #[serde(default)]
+    pub calendars: Vec<Calendar>,
+    #[serde(default)]
+    pub mail: Option<Mail>,
+    #[serde(default)]
+    pub forms: Vec<Form>,
+    #[serde(default)]
+    pub receipts: Receipts,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Receipts {
+    pub signing_key: Option<SecretRef>,
+    pub lifetime_hours: u64,
+    pub previous_keys: Vec<PreviousKey>,
+}
+
+impl Default for Receipts {
+    fn default() -> Self {
+        Receipts {
+            signing_key: None,
+            lifetime_hours: 7 * 24,
+            previous_keys: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousKey {
+    pub key: SecretRef,
+    pub retired_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub slot_key: Option<SecretRef>,
+    pub previous_slot_keys: Vec<SecretRef>,
+    pub metrics_token: Option<SecretRef>,
+    /// `metrics_listen` is its older name.
+    #[serde(alias = "metrics_listen")]
+    pub private_listen: Option<String>,
+    pub shutdown_grace_seconds: u64,
+    pub max_files: usize,
+    pub max_file_mb: usize,
+    pub max_total_mb: usize,
+    pub allowed_file_types: Vec<String>,
+    pub rate_limit_per_minute: u32,
+    pub max_holds_per_client: usize,
+    pub read_rate_limit_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+    pub forwarded_header: crate::clients::ForwardedHeader,
+    pub max_concurrent_uploads: usize,
+    pub request_timeout_seconds: u64,
+    pub upload_timeout_seconds: u64,
+    pub body_timeout_seconds: u64,
+    pub header_timeout_seconds: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:3000".into(),
+            public_url: None,
+            allowed_origins: vec![],
+            max_body_bytes: 64 * 1024,
+            slot_key: None,
+            previous_slot_keys: vec![],
+            metrics_token: None,
+            private_listen: None,
+            shutdown_grace_seconds: 25,
+            max_files: UploadLimits::default().max_files,
+            max_file_mb: 25,
+            max_total_mb: 30,
+            allowed_file_types: UploadLimits::default().allowed_types,
+            rate_limit_per_minute: 30,
+            max_holds_per_client: 20,
+            read_rate_limit_per_minute: 240,
+            trusted_proxies: vec![],
+            forwarded_header: Default::default(),
+            max_concurrent_uploads: 8,
+            request_timeout_seconds: 60,
+            upload_timeout_seconds: 600,
+            body_timeout_seconds: 20,
+            header_timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exchange {
+    pub api: ExchangeApi,
+    pub graph_base_url: String,
+    pub login_base_url: String,
+    pub graph_scope: Option<String>,
+    pub booked_marker: String,
+    pub reserved_marker: String,
+    pub cache_ttl_seconds: u64,
+    pub max_concurrency: usize,
+    pub retry_budget_seconds: u64,
+    pub hold_seconds: u64,
+    pub hold_max_seconds: u64,
+    pub hold_sweep_seconds: u64,
+    pub hold_sweep_weeks: u64,
+    pub max_graph_reads_per_minute: u32,
+    pub scope_probe_mailbox: Option<String>,
+}
+
+impl Default for Exchange {
+    fn default() -> Self {
+        Exchange {
+            api: ExchangeApi::Graph,
+            graph_base_url: "https://graph.microsoft.com/v1.0".into(),
+            login_base_url: "https://login.microsoftonline.com".into(),
+            graph_scope: None,
+            booked_marker: Markers::default().booked,
+            reserved_marker: Markers::default().reserved,
+            cache_ttl_seconds: 10,
+            max_concurrency: 4,
+            retry_budget_seconds: 20,
+            hold_seconds: 900,
+            hold_max_seconds: 1800,
+            hold_sweep_seconds: 60,
+            hold_sweep_weeks: 8,
+            max_graph_reads_per_minute: 120,
+            scope_probe_mailbox: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calendar {
+    pub name: String,
+    pub outlook_calendar: String,
+    pub owner: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretRef>,
+    /// Instead of a secret: the certificate registered on the app (PEM) and its key.
+    pub certificate: Option<SecretRef>,
+    pub certificate_key: Option<SecretRef>,
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+}
+
+fn default_tz() -> String {
+    "Europe/Copenhagen".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub protocol: MailProtocol,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretRef>,
+    pub certificate: Option<SecretRef>,
+    pub certificate_key: Option<SecretRef>,
+    /// Reuse the credentials of this calendar (by display name).
+    pub credentials_from_calendar: Option<String>,
+    pub sender: Option<String>,
+    pub user: Option<String>,
+    pub max_per_recipient_per_day: Option<u32>,
+    pub max_per_client_per_day: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    pub id: String,
+    pub title: String,
+    pub email_field: Option<String>,
+    #[serde(default)]
+    pub elements: Vec<Element>,
+    pub session_key: Option<SecretRef>,
+}
+
+/// A booking element as written in the file (or drafted in the designer preview).
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Element {
+    pub name: String,
+    #[serde(default)]
+    pub heading: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub info_text: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub show_weekend: bool,
+    #[serde(default)]
+    pub attach_documents: bool,
+    #[serde(default)]
+    pub notify_attendees: bool,
+    #[serde(default)]
+    pub attach_summary: bool,
+    pub calendar: String,
+    #[serde(default = "default_first")]
+    pub first_hour: i64,
+    #[serde(default = "default_last")]
+    pub last_hour: i64,
+    #[serde(default)]
+    pub notice_days: i64,
+}
+
+impl Element {
+    /// Checks the element on its own (names, hours, notice, calendar); errors name the
+    /// field and say what is allowed.
+    pub fn validate(self, calendars: &[&str]) -> Result<ElementConfig, (&'static str, String)> {
+        if !is_valid_name(&self.name) {
+            return Err(("name", "must match [a-z0-9_-]+ (at most 64)".into()));
+        }
+        if !calendars.contains(&self.calendar.as_str()) {
+            return Err((
+                "calendar",
+                format!("no calendar named \"{}\" in [[calendars]]", self.calendar),
+            ));
+        }
+        if !(0..=23).contains(&self.first_hour) {
+            return Err((
+                "first_hour",
+                format!("must be 0–23 (got {})", self.first_hour),
+            ));
+        }
+        if !(1..=24).contains(&self.last_hour) || self.last_hour <= self.first_hour {
+            return Err((
+                "last_hour",
+                format!(
+                    "must be 1–24 and greater than first_hour (got {})",
+                    self.last_hour
+                ),
+            ));
+        }
+        if !(0..=365).contains(&self.notice_days) {
+            return Err((
+                "notice_days",
+                format!("must be 0–365 (got {})", self.notice_days),
+            ));
+        }
+        Ok(ElementConfig {
+            name: self.name,
+            heading: self.heading,
+            description: self.description,
+            info_text: self.info_text,
+            required: self.required,
+            show_weekend: self.show_weekend,
+            attach_documents: self.attach_documents,
+            notify_attendees: self.notify_attendees,
+            attach_summary: self.attach_summary,
+            calendar: self.calendar,
+            first_hour: self.first_hour as u8,
+            last_hour: self.last_hour as u8,
+            notice_days: self.notice_days as u16,
+        })
+    }
+}
+
+pub(super) fn default_first() -> i64 {
+    8
+}
+pub(super) fn default_last() -> i64 {
+    16
+}

@@ -1,0 +1,336 @@
+use super::*;
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:3100"
+
+[[calendars]]
+name = "Borgerservice"
+outlook_calendar = "Borgerservice"
+owner = "booking@kommune.dk"
+tenant_id = "t"
+client_id = "c"
+client_secret = { env = "BOOKET_TEST_SECRET_CFG" }
+
+[[forms]]
+id = "ansoegning"
+title = "Ansøgning"
+
+[[forms.elements]]
+name = "tid"
+heading = "Vælg tid"
+calendar = "Borgerservice"
+first_hour = 8
+last_hour = 16
+notice_days = 2
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
+    Config::parse(text, "booket.toml", Path::new("."))
+}
+
+#[test]
+fn receipt_keys_are_checked_at_load_and_openssl_keys_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("receipt.pem");
+    // What the README tells administrators to run.
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key)
+        .status()
+        .expect("openssl is installed (scripts/setup.sh)");
+    assert!(made.success());
+    let with = |extra: &str| Config::parse(&format!("{GOOD}\n{extra}"), "booket.toml", dir.path());
+    std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
+    let c =
+        with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\nlifetime_hours = 48").unwrap();
+    assert!(c.receipts.signing_key.is_some());
+    assert_eq!(c.receipts.lifetime.as_secs(), 48 * 3600);
+    std::fs::write(
+        dir.path().join("bad.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let e = with("[receipts]\nsigning_key = { file = \"bad.pem\" }").unwrap_err();
+    assert!(e.to_string().contains("[receipts] signing_key"), "{e}");
+    assert!(e.to_string().contains("P-256"), "{e}");
+    let e = with("[receipts]\nsigning_key = { file = \"receipt.pem\" }\n[[receipts.previous_keys]]\nkey = { file = \"receipt.pem\" }\nretired_at = \"yesterday\"").unwrap_err();
+    assert!(e.to_string().contains("previous_keys[0].retired_at"), "{e}");
+}
+
+#[test]
+fn an_unknown_mail_protocol_names_the_key_and_the_choices() {
+    let e = parse(&format!("{GOOD}\n[mail]\nprotocol = \"smtp\"\n")).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("mail.protocol"), "{text}");
+    assert!(text.contains("graph") && text.contains("off"), "{text}");
+}
+
+#[test]
+fn the_private_listener_keeps_its_old_name() {
+    let c = parse(&GOOD.replace(
+        "listen = \"127.0.0.1:3100\"",
+        "listen = \"127.0.0.1:3100\"\nmetrics_listen = \"127.0.0.1:9100\"",
+    ))
+    .unwrap();
+    assert_eq!(c.server.private_listen.map(|a| a.port()), Some(9100));
+}
+
+#[test]
+fn the_scope_probe_must_be_a_mailbox_booket_does_not_use() {
+    let e = parse(&GOOD.replace(
+        "[[calendars]]",
+        "[exchange]\nscope_probe_mailbox = \"Booking@Kommune.dk\"\n\n[[calendars]]",
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("scope_probe_mailbox"), "{e}");
+    assert!(e.to_string().contains("must NOT reach"), "{e}");
+    let c = parse(&GOOD.replace(
+        "[[calendars]]",
+        "[exchange]\nscope_probe_mailbox = \"direktion@kommune.dk\"\n\n[[calendars]]",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.exchange.scope_probe_mailbox.as_deref(),
+        Some("direktion@kommune.dk")
+    );
+}
+
+#[test]
+fn a_good_file_parses() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.server.listen.port(), 3100);
+    assert_eq!(c.calendars[0].time_zone, chrono_tz::Europe::Copenhagen);
+    let (_, e) = c.element("ansoegning", "tid").unwrap();
+    assert_eq!(e.notice_days, 2);
+    assert!(matches!(c.mail, MailConfig::Off));
+}
+
+#[test]
+fn errors_name_file_section_and_field() {
+    let table = [
+        (
+            "first_hour = 8",
+            "first_hour = 25",
+            "element \"tid\" first_hour",
+            "0–23",
+        ),
+        (
+            "last_hour = 16",
+            "last_hour = 8",
+            "element \"tid\" last_hour",
+            "greater than first_hour",
+        ),
+        (
+            "notice_days = 2",
+            "notice_days = 400",
+            "notice_days",
+            "0–365",
+        ),
+        (
+            "name = \"tid\"",
+            "name = \"Tid!\"",
+            "element \"Tid!\" name",
+            "[a-z0-9_-]",
+        ),
+        (
+            "calendar = \"Borgerservice\"\nfirst",
+            "calendar = \"Nope\"\nfirst",
+            "calendar",
+            "no calendar named",
+        ),
+        (
+            "BOOKET_TEST_SECRET_CFG",
+            "BOOKET_TEST_UNSET_VAR",
+            "client_secret",
+            "not set",
+        ),
+        (
+            "listen = \"127.0.0.1:3100\"",
+            "listen = \"nowhere\"",
+            "[server] listen",
+            "not an address",
+        ),
+        (
+            "listen = \"127.0.0.1:3100\"",
+            "listen = \"127.0.0.1:3100\"\nallowed_origins = [\"*\"]",
+            "[server] allowed_origins",
+            "any web site",
+        ),
+        (
+            "listen = \"127.0.0.1:3100\"",
+            "listen = \"127.0.0.1:3100\"\nallowed_origins = [\"https://x.dk/path\"]",
+            "[server] allowed_origins",
+            "not an origin",
+        ),
+    ];
+    for (from, to, place, msg) in table {
+        assert!(GOOD.contains(from), "{from}");
+        let e = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("booket.toml:"), "{text}");
+        assert!(e.key.is_some() && e.line.is_some(), "{text}");
+        assert!(text.contains(place), "{text} should name {place}");
+        assert!(text.contains(msg), "{text} should say {msg}");
+    }
+}
+
+#[test]
+fn type_errors_and_missing_fields_name_their_key_path_and_line() {
+    let e = parse(&GOOD.replace("listen = \"127.0.0.1:3100\"", "listen = 42")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.listen"), "{e}");
+    assert_eq!(e.line, Some(3), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("booket.toml:3: server.listen: invalid type: integer `42`"),
+        "{text}"
+    );
+
+    // A second [[calendars]] entry without its outlook_calendar.
+    let second = "\n[[calendars]]\nname = \"Anden\"\nowner = \"b@kommune.dk\"\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = { env = \"BOOKET_TEST_SECRET_CFG\" }\n";
+    let text = GOOD.replacen("\n[[forms]]", &format!("{second}\n[[forms]]"), 1);
+    let e = parse(&text).unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("calendars[1].outlook_calendar"),
+        "{e}"
+    );
+    let line = text.lines().position(|l| l == "name = \"Anden\"").unwrap();
+    assert!(
+        e.line.is_some_and(|l| l == line || l == line + 1),
+        "line {:?} for the entry at {line}: {e}",
+        e.line
+    );
+    assert!(e.to_string().contains("is required"), "{e}");
+
+    // Errors found by validation carry the key path and line too.
+    let e = parse(&GOOD.replace("last_hour = 16", "last_hour = 8")).unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("forms[0].elements[0].last_hour"),
+        "{e}"
+    );
+    let line = GOOD.lines().position(|l| l == "last_hour = 16").unwrap() + 1;
+    assert_eq!(e.line, Some(line), "{e}");
+    let e = parse(&GOOD.replace(
+        "client_id = \"c\"",
+        "client_id = \"c\"\ntime_zone = \"Mars/Olympus\"",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("calendars[0].time_zone"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+}
+
+#[test]
+fn the_token_scope_is_the_graph_resource_not_the_address_called() {
+    let scope = |extra: &str| {
+        parse(&GOOD.replacen(
+            "[[calendars]]",
+            &format!("[exchange]\n{extra}\n\n[[calendars]]"),
+            1,
+        ))
+        .map(|c| c.exchange.graph_scope)
+    };
+    assert_eq!(scope("").unwrap(), "https://graph.microsoft.com/.default");
+    // Through a gateway or egress proxy with its own address.
+    assert_eq!(
+        scope("graph_base_url = \"https://graph-gw.kommune.dk/v1.0\"").unwrap(),
+        "https://graph.microsoft.com/.default"
+    );
+    // National clouds, by their Graph host or, behind a gateway, their login host.
+    assert_eq!(
+        scope("graph_base_url = \"https://graph.microsoft.us/v1.0\"").unwrap(),
+        "https://graph.microsoft.us/.default"
+    );
+    assert_eq!(
+        scope("graph_base_url = \"https://dod-graph.microsoft.us/v1.0\"").unwrap(),
+        "https://dod-graph.microsoft.us/.default"
+    );
+    assert_eq!(
+        scope("graph_base_url = \"https://gw.example/v1.0\"\nlogin_base_url = \"https://login.chinacloudapi.cn\"").unwrap(),
+        "https://microsoftgraph.chinacloudapi.cn/.default"
+    );
+    // Said outright, it wins.
+    assert_eq!(
+        scope("graph_base_url = \"https://gw.example/v1.0\"\ngraph_scope = \"https://graph.microsoft.us/.default\"").unwrap(),
+        "https://graph.microsoft.us/.default"
+    );
+    let e = scope("graph_scope = \"https://graph.microsoft.com\"").unwrap_err();
+    assert!(e.to_string().contains("[exchange] graph_scope"), "{e}");
+    assert_eq!(e.key.as_deref(), Some("exchange.graph_scope"));
+}
+
+#[test]
+fn slot_keys_are_long_and_plain_http_goes_only_to_loopback_addresses() {
+    let with = |server: &str, exchange: &str| {
+        parse(
+            &GOOD
+                .replacen(
+                    "listen = \"127.0.0.1:3100\"",
+                    &format!("listen = \"127.0.0.1:3100\"\n{server}"),
+                    1,
+                )
+                .replacen(
+                    "[[calendars]]",
+                    &format!("[exchange]\n{exchange}\n\n[[calendars]]"),
+                    1,
+                ),
+        )
+    };
+    std::env::set_var("BOOKET_TEST_SHORT_KEY", "short");
+    std::env::set_var("BOOKET_TEST_LONG_KEY", "k".repeat(32));
+    let e = with("slot_key = { env = \"BOOKET_TEST_SHORT_KEY\" }", "").unwrap_err();
+    assert!(e.to_string().contains("at least 32 bytes"), "{e}");
+    let e = with(
+        "slot_key = { env = \"BOOKET_TEST_LONG_KEY\" }\nprevious_slot_keys = [{ env = \"BOOKET_TEST_SHORT_KEY\" }]",
+        "",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("previous_slot_keys"), "{e}");
+    let c = with(
+        "slot_key = { env = \"BOOKET_TEST_LONG_KEY\" }\nprevious_slot_keys = [{ env = \"BOOKET_TEST_LONG_KEY\" }]",
+        "",
+    )
+    .unwrap();
+    assert_eq!(c.server.previous_slot_keys.len(), 1);
+    for ok in [
+        "graph_base_url = \"http://127.0.0.1:3001/v1.0\"",
+        "graph_base_url = \"http://[::1]:3001/v1.0\"",
+        "login_base_url = \"http://127.1.2.3\"",
+    ] {
+        assert!(with("", ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "graph_base_url = \"http://127.evil.example/v1.0\"",
+        "graph_base_url = \"http://localhost:3001/v1.0\"",
+        "login_base_url = \"http://login.microsoftonline.com\"",
+        "graph_base_url = \"http://10.0.0.5/v1.0\"",
+    ] {
+        let e = with("", bad).unwrap_err();
+        assert!(e.to_string().contains("must use https"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn unknown_fields_and_syntax_errors_are_reported_with_a_line() {
+    let e = parse(&GOOD.replace("notice_days = 2", "notice_dayz = 2")).unwrap_err();
+    assert!(e.to_string().contains("notice_dayz"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+    let e = parse("[server\nlisten = 1").unwrap_err();
+    assert_eq!(e.line, Some(1), "{e}");
+}
+
+#[test]
+fn secrets_never_print() {
+    let c = parse(GOOD).unwrap();
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("s3cret"), "{dbg}");
+}

@@ -1,0 +1,571 @@
+//! From the file as written to the validated [`Config`]: every value checked, every secret
+//! resolved, each mistake named by file, line, section, field and key path.
+
+use super::raw::*;
+use super::*;
+
+impl File {
+    pub fn validate(self, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let err = |place: String, message: String| {
+            let key = key_of_place(&place);
+            ConfigError::new(file, place, key, message)
+        };
+        let s = self.server;
+        let listen: SocketAddr = s.listen.parse().map_err(|_| {
+            err(
+                "[server] listen".into(),
+                format!("`{}` is not an address like 127.0.0.1:3000", s.listen),
+            )
+        })?;
+        for o in &s.allowed_origins {
+            if o != "*"
+                && url::Url::parse(o)
+                    .map(|u| u.origin().ascii_serialization() != *o)
+                    .unwrap_or(true)
+            {
+                return Err(err(
+                    "[server] allowed_origins".into(),
+                    format!("`{o}` is not an origin like https://selvbetjening.kommune.dk (scheme, host and port only)"),
+                ));
+            }
+        }
+        if s.max_body_bytes < 1024 {
+            return Err(err(
+                "[server] max_body_bytes".into(),
+                "must be at least 1024".into(),
+            ));
+        }
+        let long_enough = |field: &str, key: SecretString| {
+            use secrecy::ExposeSecret;
+            if key.expose_secret().len() < 32 {
+                Err(err(
+                    format!("[server] {field}"),
+                    "must be at least 32 bytes (e.g. `openssl rand -base64 48`)".into(),
+                ))
+            } else {
+                Ok(key)
+            }
+        };
+        let slot_key = match &s.slot_key {
+            Some(r) => Some(long_enough(
+                "slot_key",
+                r.resolve(base, |m| err("[server] slot_key".into(), m))?,
+            )?),
+            None => None,
+        };
+        let mut previous_slot_keys = Vec::new();
+        for r in &s.previous_slot_keys {
+            previous_slot_keys.push(long_enough(
+                "previous_slot_keys",
+                r.resolve(base, |m| err("[server] previous_slot_keys".into(), m))?,
+            )?);
+        }
+        let metrics_token = match &s.metrics_token {
+            Some(r) => Some(long_enough(
+                "metrics_token",
+                r.resolve(base, |m| err("[server] metrics_token".into(), m))?,
+            )?),
+            None => None,
+        };
+        if !(1..=600).contains(&s.shutdown_grace_seconds) {
+            return Err(err(
+                "[server] shutdown_grace_seconds".into(),
+                "must be between 1 and 600 (keep it under the stop time-out of systemd or the orchestrator)".into(),
+            ));
+        }
+        let private_listen = match &s.private_listen {
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "[server] private_listen".into(),
+                    format!("`{a}` is not an address like 127.0.0.1:9100"),
+                )
+            })?),
+            None => None,
+        };
+        if s.max_files > 50
+            || !(1..=150).contains(&s.max_file_mb)
+            || !(1..=150).contains(&s.max_total_mb)
+        {
+            return Err(err(
+                "[server] max_files / max_file_mb / max_total_mb".into(),
+                "must be at most 50 files and 1–150 MB (Outlook's attachment limit)".into(),
+            ));
+        }
+        let uploads = UploadLimits {
+            max_files: s.max_files,
+            max_file_bytes: s.max_file_mb * 1024 * 1024,
+            max_total_bytes: s.max_total_mb * 1024 * 1024,
+            allowed_types: s
+                .allowed_file_types
+                .iter()
+                .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
+                .collect(),
+        };
+        for (field, value) in [
+            ("rate_limit_per_minute", s.rate_limit_per_minute),
+            ("read_rate_limit_per_minute", s.read_rate_limit_per_minute),
+        ] {
+            if value == 0 {
+                return Err(err(
+                    format!("[server] {field}"),
+                    "must be at least 1".into(),
+                ));
+            }
+        }
+        for (field, value, range) in [
+            (
+                "max_concurrent_uploads",
+                s.max_concurrent_uploads as u64,
+                1..=256,
+            ),
+            (
+                "max_holds_per_client",
+                s.max_holds_per_client as u64,
+                1..=10_000,
+            ),
+            (
+                "request_timeout_seconds",
+                s.request_timeout_seconds,
+                1..=3600,
+            ),
+            ("upload_timeout_seconds", s.upload_timeout_seconds, 1..=7200),
+            ("body_timeout_seconds", s.body_timeout_seconds, 1..=600),
+            ("header_timeout_seconds", s.header_timeout_seconds, 1..=600),
+        ] {
+            if !range.contains(&value) {
+                return Err(err(
+                    format!("[server] {field}"),
+                    format!("must be {}–{} (got {value})", range.start(), range.end()),
+                ));
+            }
+        }
+        let mut trusted_proxies = Vec::new();
+        for p in &s.trusted_proxies {
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    err(
+                        "[server] trusted_proxies".into(),
+                        format!("`{p}` is not an address or CIDR like 10.0.0.5 or 10.0.0.0/24"),
+                    )
+                })?;
+            trusted_proxies.push(net);
+        }
+        let server = ServerConfig {
+            rate_limit_per_minute: s.rate_limit_per_minute,
+            max_holds_per_client: s.max_holds_per_client,
+            read_rate_limit_per_minute: s.read_rate_limit_per_minute,
+            trusted_proxies,
+            forwarded_header: s.forwarded_header,
+            max_concurrent_uploads: s.max_concurrent_uploads,
+            request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
+            upload_timeout: std::time::Duration::from_secs(s.upload_timeout_seconds),
+            body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
+            header_timeout: std::time::Duration::from_secs(s.header_timeout_seconds),
+            uploads,
+            public_url_configured: s.public_url.is_some(),
+            public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),
+            listen,
+            allowed_origins: s.allowed_origins,
+            max_body_bytes: s.max_body_bytes,
+            slot_key,
+            previous_slot_keys,
+            metrics_token,
+            private_listen,
+            shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
+        };
+
+        let x = self.exchange;
+        for (field, value) in [
+            ("graph_base_url", &x.graph_base_url),
+            ("login_base_url", &x.login_base_url),
+        ] {
+            match url::Url::parse(value) {
+                Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                // Plain http only to this machine (the simulator, a local test proxy):
+                // tokens and citizens' documents never cross a network unencrypted.
+                Ok(u) if u.scheme() == "http" && is_loopback_ip(&u) => {}
+                Ok(u) if u.scheme() == "http" => {
+                    return Err(err(
+                        format!("[exchange] {field}"),
+                        format!("`{value}` must use https (plain http only to a loopback IP address such as 127.0.0.1)"),
+                    ))
+                }
+                _ => {
+                    return Err(err(
+                        format!("[exchange] {field}"),
+                        format!("`{value}` is not an http(s) URL"),
+                    ))
+                }
+            }
+        }
+        if let Some(public) = &server.public_url_configured.then_some(&server.public_url) {
+            if url::Url::parse(public)
+                .map(|u| !matches!(u.scheme(), "http" | "https") || u.host_str().is_none())
+                .unwrap_or(true)
+            {
+                return Err(err(
+                    "[server] public_url".into(),
+                    format!("`{public}` is not a URL like https://booking.kommune.dk"),
+                ));
+            }
+        }
+        if x.booked_marker.trim().is_empty()
+            || x.reserved_marker.trim().is_empty()
+            || x.booked_marker == x.reserved_marker
+        {
+            return Err(err(
+                "[exchange] booked_marker / reserved_marker".into(),
+                "markers must be non-empty and different".into(),
+            ));
+        }
+        if !(1..=4).contains(&x.max_concurrency) {
+            return Err(err(
+                "[exchange] max_concurrency".into(),
+                "must be 1–4 (Outlook allows 4 per app)".into(),
+            ));
+        }
+        if !(5..=86_400).contains(&x.hold_seconds) {
+            return Err(err(
+                "[exchange] hold_seconds".into(),
+                format!("must be 5–86400 (got {})", x.hold_seconds),
+            ));
+        }
+        if x.hold_max_seconds < x.hold_seconds || x.hold_max_seconds > 86_400 {
+            return Err(err(
+                "[exchange] hold_max_seconds".into(),
+                format!(
+                    "must be at least hold_seconds ({}) and at most 86400 (got {})",
+                    x.hold_seconds, x.hold_max_seconds
+                ),
+            ));
+        }
+        if !(1..=10_000).contains(&x.max_graph_reads_per_minute) {
+            return Err(err(
+                "[exchange] max_graph_reads_per_minute".into(),
+                format!("must be 1–10000 (got {})", x.max_graph_reads_per_minute),
+            ));
+        }
+        if !(1..=53).contains(&x.hold_sweep_weeks) {
+            return Err(err(
+                "[exchange] hold_sweep_weeks".into(),
+                format!("must be 1–53 (got {})", x.hold_sweep_weeks),
+            ));
+        }
+        if x.api == ExchangeApi::OnPremise {
+            return Err(err(
+                "[exchange] api".into(),
+                "\"on-premise\" (EWS) is not built yet; use \"graph\"".into(),
+            ));
+        }
+        // Any site could then book with the municipality's calendar credentials.
+        let loopback_graph = url::Url::parse(&x.graph_base_url)
+            .map(|u| is_loopback_ip(&u))
+            .unwrap_or(false);
+        if server.allowed_origins.iter().any(|o| o == "*") && !loopback_graph {
+            return Err(err(
+                "[server] allowed_origins".into(),
+                "\"*\" would let any web site book with your calendar credentials; list the origins that embed Booket".into(),
+            ));
+        }
+        let graph_scope = match x.graph_scope {
+            Some(scope) => {
+                let ok = url::Url::parse(&scope).is_ok_and(|u| {
+                    u.scheme() == "https" && u.host_str().is_some() && u.query().is_none()
+                }) && scope.ends_with("/.default");
+                if !ok {
+                    return Err(err(
+                        "[exchange] graph_scope".into(),
+                        format!("`{scope}` is not a scope like https://graph.microsoft.com/.default (the Graph resource of your cloud, ending in /.default)"),
+                    ));
+                }
+                scope
+            }
+            None => default_graph_scope(&x.graph_base_url, &x.login_base_url),
+        };
+        let exchange = ExchangeConfig {
+            api: x.api,
+            graph_scope,
+            graph_base_url: x.graph_base_url.trim_end_matches('/').into(),
+            login_base_url: x.login_base_url.trim_end_matches('/').into(),
+            markers: Markers {
+                booked: x.booked_marker,
+                reserved: x.reserved_marker,
+            },
+            cache_ttl: std::time::Duration::from_secs(x.cache_ttl_seconds),
+            max_concurrency: x.max_concurrency,
+            retry_budget: std::time::Duration::from_secs(x.retry_budget_seconds),
+            hold: std::time::Duration::from_secs(x.hold_seconds),
+            hold_max: std::time::Duration::from_secs(x.hold_max_seconds),
+            hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
+            hold_sweep_weeks: x.hold_sweep_weeks,
+            max_graph_reads_per_minute: x.max_graph_reads_per_minute,
+            scope_probe_mailbox: x
+                .scope_probe_mailbox
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty()),
+        };
+
+        let mut calendars = Vec::new();
+        let mut names = HashSet::new();
+        for (i, c) in self.calendars.into_iter().enumerate() {
+            let err = |f: &str, message: String| {
+                let place = if c.name.trim().is_empty() {
+                    format!("[[calendars]] {f}")
+                } else {
+                    format!("[[calendars]] \"{}\" {f}", c.name)
+                };
+                ConfigError::new(file, place, Some(format!("calendars[{i}].{f}")), message)
+            };
+            if c.name.trim().is_empty() {
+                return Err(err("name", "must not be empty".into()));
+            }
+            if !names.insert(c.name.clone()) {
+                return Err(err("name", "is used by two calendars".into()));
+            }
+            for (f, v) in [
+                ("outlook_calendar", &c.outlook_calendar),
+                ("owner", &c.owner),
+                ("tenant_id", &c.tenant_id),
+                ("client_id", &c.client_id),
+            ] {
+                if v.trim().is_empty() {
+                    return Err(err(f, "must not be empty".into()));
+                }
+                if v.contains('/') || v.contains('?') || v.contains('#') {
+                    return Err(err(
+                        f,
+                        format!("`{v}` contains characters that cannot be part of a Graph URL"),
+                    ));
+                }
+            }
+            let time_zone: chrono_tz::Tz = c.time_zone.parse().map_err(|_| {
+                err(
+                    "time_zone",
+                    format!(
+                        "`{}` is not an IANA time zone such as Europe/Copenhagen",
+                        c.time_zone
+                    ),
+                )
+            })?;
+            let credential = credential_of(
+                c.client_secret.as_ref(),
+                c.certificate.as_ref(),
+                c.certificate_key.as_ref(),
+                base,
+                |f, m| err(f, m),
+            )?;
+            calendars.push(CalendarConfig {
+                name: c.name.clone(),
+                outlook_calendar: c.outlook_calendar,
+                owner: c.owner,
+                tenant_id: c.tenant_id,
+                client_id: c.client_id,
+                credential,
+                time_zone,
+            });
+        }
+
+        let defaults = MailLimits::default();
+        let mail_limits = MailLimits {
+            per_recipient_per_day: self
+                .mail
+                .as_ref()
+                .and_then(|m| m.max_per_recipient_per_day)
+                .unwrap_or(defaults.per_recipient_per_day),
+            per_client_per_day: self
+                .mail
+                .as_ref()
+                .and_then(|m| m.max_per_client_per_day)
+                .unwrap_or(defaults.per_client_per_day),
+        };
+        let mail = match self.mail {
+            None => MailConfig::Off,
+            Some(m) if m.protocol == MailProtocol::Off => MailConfig::Off,
+            Some(m) => {
+                let need = |f: &str, v: Option<String>| {
+                    v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                        err(
+                            format!("[mail] {f}"),
+                            "is required when protocol = \"graph\"".into(),
+                        )
+                    })
+                };
+                let (tenant_id, client_id, credential) = match &m.credentials_from_calendar {
+                    Some(name) => {
+                        let c = calendars.iter().find(|c| &c.name == name).ok_or_else(|| {
+                            err(
+                                "[mail] credentials_from_calendar".into(),
+                                format!("no calendar named \"{name}\""),
+                            )
+                        })?;
+                        (
+                            c.tenant_id.clone(),
+                            c.client_id.clone(),
+                            c.credential.clone(),
+                        )
+                    }
+                    None => (
+                        need("tenant_id", m.tenant_id)?,
+                        need("client_id", m.client_id)?,
+                        credential_of(
+                            m.client_secret.as_ref(),
+                            m.certificate.as_ref(),
+                            m.certificate_key.as_ref(),
+                            base,
+                            |f, msg| err(format!("[mail] {f}"), msg),
+                        )?,
+                    ),
+                };
+                MailConfig::Graph {
+                    tenant_id,
+                    client_id,
+                    credential,
+                    sender: need("sender", m.sender)?,
+                    user: need("user", m.user)?,
+                }
+            }
+        };
+
+        if let Some(probe) = &exchange.scope_probe_mailbox {
+            let booking = calendars
+                .iter()
+                .map(|c| c.owner.as_str())
+                .chain(match &mail {
+                    MailConfig::Graph { user, .. } => Some(user.as_str()),
+                    MailConfig::Off => None,
+                });
+            for m in booking {
+                if m.eq_ignore_ascii_case(probe) {
+                    return Err(err(
+                        "[exchange] scope_probe_mailbox".into(),
+                        format!(
+                            "`{probe}` is a mailbox Booket uses; name one the app must NOT reach"
+                        ),
+                    ));
+                }
+            }
+            if probe.contains('/') || probe.contains('?') || probe.contains('#') {
+                return Err(err(
+                    "[exchange] scope_probe_mailbox".into(),
+                    format!("`{probe}` cannot be part of a Graph URL"),
+                ));
+            }
+        }
+
+        let mut forms = Vec::new();
+        let mut form_ids = HashSet::new();
+        for (i, f) in self.forms.into_iter().enumerate() {
+            let form_err = |message: &str| {
+                ConfigError::new(
+                    file,
+                    format!("[[forms]] \"{}\" id", f.id),
+                    Some(format!("forms[{i}].id")),
+                    message.into(),
+                )
+            };
+            if !is_valid_name(&f.id) {
+                return Err(form_err("must match [a-z0-9_-]+ (at most 64)"));
+            }
+            if !form_ids.insert(f.id.clone()) {
+                return Err(form_err("is used by two forms"));
+            }
+            let mut elements = Vec::new();
+            let mut el_names = HashSet::new();
+            for (j, e) in f.elements.into_iter().enumerate() {
+                let err = |field: &str, message: String| {
+                    ConfigError::new(
+                        file,
+                        format!("[[forms]] \"{}\" element \"{}\" {field}", f.id, e.name),
+                        Some(format!("forms[{i}].elements[{j}].{field}")),
+                        message,
+                    )
+                };
+                if !el_names.insert(e.name.clone()) {
+                    return Err(err("name", "is used twice in this form".into()));
+                }
+                let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
+                let element = e
+                    .clone()
+                    .validate(&names)
+                    .map_err(|(field, message)| err(field, message))?;
+                elements.push(element);
+            }
+            let session_key = match &f.session_key {
+                Some(r) => {
+                    let key = r.resolve(base, |m| {
+                        ConfigError::new(
+                            file,
+                            format!("[[forms]] \"{}\" session_key", f.id),
+                            Some(format!("forms[{i}].session_key")),
+                            m,
+                        )
+                    })?;
+                    if secrecy::ExposeSecret::expose_secret(&key).len() < 32 {
+                        return Err(ConfigError::new(
+                            file,
+                            format!("[[forms]] \"{}\" session_key", f.id),
+                            Some(format!("forms[{i}].session_key")),
+                            "must be at least 32 bytes".into(),
+                        ));
+                    }
+                    Some(key)
+                }
+                None => None,
+            };
+            forms.push(FormConfig {
+                id: f.id,
+                title: f.title,
+                email_field: f.email_field,
+                elements,
+                session_key,
+            });
+        }
+        let r = self.receipts;
+        if !(1..=24 * 366).contains(&r.lifetime_hours) {
+            return Err(err(
+                "[receipts] lifetime_hours".into(),
+                "must be between 1 and 8784 (a year)".into(),
+            ));
+        }
+        let signing_key = match &r.signing_key {
+            Some(k) => {
+                let key = k.resolve(base, |m| err("[receipts] signing_key".into(), m))?;
+                crate::receipts::check_signing_key(&key)
+                    .map_err(|e| err("[receipts] signing_key".into(), e.to_string()))?;
+                Some(key)
+            }
+            None => None,
+        };
+        let mut previous_keys = Vec::new();
+        for (i, p) in r.previous_keys.iter().enumerate() {
+            let place = format!("[receipts] previous_keys[{i}]");
+            let key = p.key.resolve(base, |m| err(format!("{place}.key"), m))?;
+            crate::receipts::check_public_key(&key)
+                .map_err(|e| err(format!("{place}.key"), e.to_string()))?;
+            let at = chrono::DateTime::parse_from_rfc3339(&p.retired_at)
+                .map_err(|_| {
+                    err(
+                        format!("{place}.retired_at"),
+                        format!("`{}` is not a time like 2026-12-01T00:00:00Z", p.retired_at),
+                    )
+                })?
+                .with_timezone(&chrono::Utc);
+            previous_keys.push((key, at));
+        }
+        Ok(Config {
+            server,
+            exchange,
+            calendars,
+            mail,
+            mail_limits,
+            forms,
+            receipts: ReceiptConfig {
+                signing_key,
+                previous_keys,
+                lifetime: std::time::Duration::from_secs(r.lifetime_hours * 3600),
+            },
+        })
+    }
+}
