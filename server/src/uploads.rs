@@ -11,7 +11,7 @@
 use crate::web::AppState;
 use app::api::UploadContent;
 use app::api::{key_text, optional_text, short_text, Backend, BookRequest, FormField, Upload};
-use app::contract::{BOOK_FORM, FIELD_PART, FILE_PART};
+use app::contract::{arg, BOOK_FORM, FIELD_PART, FILE_PART};
 use app::domain::{BookingError, FileProblem};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::response::{IntoResponse, Response};
@@ -175,22 +175,14 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                     return Err(BookingError::invalid("request"));
                 }
                 let text = text_part(&mut field, &name, MAX_TEXT_PART).await?;
-                // In the contract's order: form, element, slot_id, idempotency_key, hold.
-                let slots = [
-                    &mut out.form,
-                    &mut out.element,
-                    &mut out.slot_id,
-                    &mut out.idempotency_key,
-                    &mut out.hold,
-                ];
-                if let Some((_, slot)) = BOOK_FORM
-                    .args
-                    .iter()
-                    .zip(slots)
-                    .find(|(arg, _)| **arg == own)
-                {
-                    *slot = text;
-                }
+                *match own {
+                    arg::FORM => &mut out.form,
+                    arg::ELEMENT => &mut out.element,
+                    arg::SLOT_ID => &mut out.slot_id,
+                    arg::IDEMPOTENCY_KEY => &mut out.idempotency_key,
+                    arg::HOLD => &mut out.hold,
+                    _ => return Err(BookingError::invalid("request")),
+                } = text;
             }
             FIELD_PART => {
                 let text = text_part(&mut field, FIELD_PART, MAX_FIELD_PART).await?;
