@@ -2,12 +2,16 @@
 //! Graph behaviour Booket relies on that Microsoft does not document, and says what Booket
 //! does about the answer. It makes its own test events (far in the future, shown as free),
 //! and deletes everything it made, whatever happened in between.
+//! (Longer than most files: each behaviour's try sits with its Danish and English wording,
+//! which is most of the length.)
 
-use super::{fail, pass, t, token_check, warn, Lang, Line, Section};
+use super::report::{fail, pass, t, warn, Line, Section};
+use super::token::token_check;
 use crate::booking::hold::HOLD_PROPERTY;
 use crate::graph::wire::{graph_utc, Event};
 use crate::graph::SMALL_ATTACHMENT_LIMIT;
 use crate::graph::{AppCredentials, GraphClient, GraphError};
+use app::i18n::Lang;
 use chrono::{DateTime, Days, TimeDelta, Utc};
 
 /// The behaviours tried, each reported on one line.
