@@ -3,11 +3,16 @@
 //! conditional write. Every rule is re-checked here against the server's clock.
 
 mod cache;
+mod confirm;
 pub mod documents;
+mod files;
 pub mod hold;
 mod limits;
 mod locks;
+mod rules;
+mod session;
 pub mod slot_id;
+mod sweep;
 mod write;
 
 use crate::config::{CalendarConfig, Config, ElementConfig};
@@ -502,11 +507,11 @@ impl Booket {
             .iter()
             .map(|p| {
                 let by_time = || classify(p.start.naive_local(), None, now_local, el.notice_days);
-                let state = match write::claim_from(p.marker, p.hold.as_ref(), now, hold_token) {
-                    write::Claim::Booked => SlotState::Booked,
-                    write::Claim::HeldByOther => SlotState::Reserved,
-                    write::Claim::Free => by_time(),
-                    write::Claim::Mine { active } => match by_time() {
+                let state = match rules::claim_from(p.marker, p.hold.as_ref(), now, hold_token) {
+                    rules::Claim::Booked => SlotState::Booked,
+                    rules::Claim::HeldByOther => SlotState::Reserved,
+                    rules::Claim::Free => by_time(),
+                    rules::Claim::Mine { active } => match by_time() {
                         SlotState::Free if active => SlotState::Held,
                         other => other,
                     },

@@ -1,4 +1,6 @@
-//! The write path: reserve, extend, release and book, and the sweep of lapsed holds.
+//! The write path: reserve, extend, release and book. Its pure rules are in `rules.rs`,
+//! a booking's files in `files.rs`, the confirmation in `confirm.rs`, the sweep of lapsed
+//! holds in `sweep.rs`, signed-in citizens in `session.rs`.
 //!
 //! Every write is the same shape, serialised per event in this process and settled between
 //! processes by Graph: read the event (with its hold property), decide from its subject and
@@ -7,185 +9,22 @@
 
 use super::documents;
 use super::hold::{self, HoldInfo, ENDED, HOLD_PROPERTY};
+use super::rules::*;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
-use crate::config::{CalendarConfig, ElementConfig, MailConfig};
-use crate::graph::{wire, AppCredentials, GraphError};
-use crate::mail;
+use crate::config::{CalendarConfig, ElementConfig};
+use crate::graph::{wire, GraphError};
 use app::api::{BookRequest, ReserveRequest};
-use app::domain::rules::{base_subject, marker_of, Marker};
+use app::domain::rules::base_subject;
 use app::domain::week::monday_of;
-use app::domain::{BookingError, Hold, MailOutcome, Markers, Receipt, ReceiptState};
-use chrono::{DateTime, Days, Utc};
+use app::domain::{BookingError, Hold, Receipt, ReceiptState};
+use chrono::{DateTime, Utc};
 use std::borrow::Cow;
-
-/// What the hold property says once a booking request booked the event: a hash of the
-/// request's idempotency scope, so a retry can recognise its own booking.
-fn booked_value(idempotency_scope: &str) -> String {
-    format!("booked;{}", hold::owner_hash(idempotency_scope))
-}
-
-/// The `contentId` Booket gives the files it attaches for one hold owner.
-pub(super) fn file_tag(owner_hash: &str) -> String {
-    format!("booket-{owner_hash}")
-}
-
-/// What one citizen (by hold token) may do with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Claim {
-    /// No marker, or a reservation whose hold has lapsed.
-    Free,
-    /// Reserved with this citizen's token (`active` false once it lapsed; still untouched).
-    Mine {
-        active: bool,
-    },
-    /// Reserved by someone else and still held, or marked " - Reserveret" by hand.
-    HeldByOther,
-    Booked,
-}
-
-pub(super) fn claim_of(
-    event: &wire::Event,
-    markers: &Markers,
-    now: DateTime<Utc>,
-    token: &str,
-) -> Claim {
-    let marker = marker_of(event.subject.as_deref().unwrap_or(""), markers);
-    claim_from(
-        marker,
-        event
-            .property(HOLD_PROPERTY)
-            .and_then(HoldInfo::parse)
-            .as_ref(),
-        now,
-        token,
-    )
-}
-
-/// [`claim_of`] from an event's marker and hold, already read.
-pub(super) fn claim_from(
-    marker: Option<Marker>,
-    hold: Option<&HoldInfo>,
-    now: DateTime<Utc>,
-    token: &str,
-) -> Claim {
-    match marker {
-        None => Claim::Free,
-        Some(Marker::Booked) => Claim::Booked,
-        Some(Marker::Reserved) => match hold {
-            Some(h) if h.is_owned_by(token) => Claim::Mine {
-                active: h.is_active(now),
-            },
-            Some(h) if !h.is_active(now) => Claim::Free,
-            _ => Claim::HeldByOther,
-        },
-    }
-}
-
-/// A citizen session token as a form's backend signs it (HS256): who, for which form,
-/// until when.
-#[derive(serde::Deserialize)]
-struct SessionClaims {
-    sub: String,
-    exp: i64,
-}
-
-/// The longest a session token may be valid for, from now.
-const MAX_SESSION_SECONDS: i64 = 12 * 3600;
-
-impl Booket {
-    /// The citizen a session token names (a hash of the form and its `sub`), if one came
-    /// and the form has a key; a token that does not verify — wrong key, another form's,
-    /// expired, or valid for too long — is refused.
-    fn citizen_of(
-        &self,
-        form: &str,
-        session: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, BookingError> {
-        if session.is_empty() {
-            return Ok(None);
-        }
-        let refuse = || BookingError::invalid("session");
-        let key = self
-            .config
-            .form(form)
-            .and_then(|f| f.session_key.as_ref())
-            .ok_or_else(refuse)?;
-        let key = jsonwebtoken::DecodingKey::from_secret(
-            secrecy::ExposeSecret::expose_secret(key).as_bytes(),
-        )
-        .map_err(|_| refuse())?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        validation.set_audience(&[form]);
-        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
-        // Expiry is judged by Booket's clock, below.
-        validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<SessionClaims>(session, &key, &validation)
-            .map_err(|e| {
-                tracing::warn!("a session token was refused: {:?}", e.kind());
-                refuse()
-            })?
-            .claims;
-        let left = claims.exp - now.timestamp();
-        if left <= 0 || left > MAX_SESSION_SECONDS || claims.sub.is_empty() {
-            return Err(refuse());
-        }
-        Ok(Some(hold::owner_hash(&format!(
-            "{form}\u{1f}{}",
-            claims.sub
-        ))))
-    }
-}
-
-/// When `token`'s hold on this event began: kept across extensions of an active hold
-/// (records without it count from their expiry less one hold); now for a new hold.
-fn hold_since(
-    event: &wire::Event,
-    markers: &app::domain::Markers,
-    token: &str,
-    now: DateTime<Utc>,
-    hold_for: chrono::TimeDelta,
-) -> DateTime<Utc> {
-    if marker_of(event.subject.as_deref().unwrap_or(""), markers) != Some(Marker::Reserved) {
-        return now;
-    }
-    match event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) {
-        Some(h) if h.is_owned_by(token) && h.is_active(now) => {
-            h.since.unwrap_or(h.expires - hold_for).min(now)
-        }
-        _ => now,
-    }
-}
-
-/// When a hold begun at `since` and (re)written at `now` lapses: one hold from now, but
-/// never past `since + hold_max`. Cut short by that limit to less than a minute (or than one
-/// hold, if holds are shorter), it is not worth giving: [`BookingError::HoldLimit`].
-fn hold_expiry(
-    now: DateTime<Utc>,
-    since: DateTime<Utc>,
-    hold_for: chrono::TimeDelta,
-    hold_max: chrono::TimeDelta,
-) -> Result<DateTime<Utc>, BookingError> {
-    let expires = (now + hold_for).min(since + hold_max);
-    let least = hold_for.min(chrono::TimeDelta::minutes(1));
-    if expires < now + hold_for && expires - now < least {
-        return Err(BookingError::HoldLimit);
-    }
-    Ok(expires)
-}
-
-/// Monday of the local week an event starts in.
-fn week_of(cal: &CalendarConfig, event: &wire::Event) -> Option<chrono::NaiveDate> {
-    wire::to_utc(&event.start)
-        .ok()
-        .map(|s| monday_of(s.with_timezone(&cal.time_zone).date_naive()))
-}
 
 impl Booket {
     /// Reads the event behind a slot id and checks it is still the slot that was offered:
     /// not cancelled, not all-day, not moved.
-    async fn read_slot(
+    pub(super) async fn read_slot(
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
@@ -217,7 +56,7 @@ impl Booket {
     }
 
     /// The conditional write. A lost race is [`BookingError::Taken`].
-    async fn write_subject(
+    pub(super) async fn write_subject(
         &self,
         cal: &CalendarConfig,
         event: &wire::Event,
@@ -250,75 +89,9 @@ impl Booket {
         Ok(updated)
     }
 
-    /// Records the files added so far in the citizen's hold record: reads the event, checks
-    /// the hold is still theirs, and writes the record alone (the subject is left as it is)
-    /// with `If-Match` on what was read. A change in between (staff edited the event) is
-    /// read again once; a hold that is no longer theirs is [`BookingError::Taken`]. The
-    /// conditional write doubles as the check that the slot is still theirs.
-    async fn record_files(
-        &self,
-        cal: &CalendarConfig,
-        slot: &SlotRef,
-        token: &str,
-        attached: &[(String, String)],
-    ) -> Result<wire::Event, BookingError> {
-        let files: Vec<String> = attached
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| {
-                let ok = hold::is_recordable_attachment_id(id);
-                if !ok {
-                    tracing::warn!(event = %slot.event_id, "an attachment id cannot be recorded; its contentId tag is left to find it");
-                }
-                ok
-            })
-            .take(hold::MAX_RECORDED_FILES)
-            .collect();
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let event = self.read_slot(cal, slot).await?;
-            let Some(mut info) = event
-                .property(HOLD_PROPERTY)
-                .and_then(HoldInfo::parse)
-                .filter(|h| h.is_owned_by(token))
-            else {
-                return Err(BookingError::Taken);
-            };
-            if marker_of(
-                event.subject.as_deref().unwrap_or(""),
-                &self.config.exchange.markers,
-            ) != Some(Marker::Reserved)
-            {
-                return Err(BookingError::Taken);
-            }
-            info.files = files.clone();
-            let etag = event.if_match().ok_or(BookingError::Internal)?;
-            match self
-                .graph
-                .patch_event(
-                    &Self::credentials(cal),
-                    &cal.owner,
-                    &event.id,
-                    &etag,
-                    None,
-                    Some((HOLD_PROPERTY, &info.to_value())),
-                )
-                .await
-            {
-                Ok(updated) => return Ok(updated),
-                Err(GraphError::Conflict { .. }) if tries < 2 => continue,
-                Err(GraphError::Conflict { .. } | GraphError::NotFound { .. }) => {
-                    return Err(BookingError::Taken)
-                }
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
-    }
-
     /// The element, its calendar and the slot behind an id issued for that element.
     #[allow(clippy::type_complexity)]
-    fn verify(
+    pub(super) fn verify(
         &self,
         form: &str,
         element: &str,
@@ -592,51 +365,10 @@ impl Booket {
         Ok(receipt)
     }
 
-    /// Before a booking's files are read: the slot id is genuine, the rules hold, and the
-    /// slot is free or this citizen's as far as the cached week knows (no Graph call when
-    /// the week is cached). The booking itself checks all of it again against Graph.
-    pub async fn precheck_upload(
-        &self,
-        form: &str,
-        element: &str,
-        slot_id: &str,
-        hold: &str,
-        idempotency_key: &str,
-    ) -> Result<crate::uploads::UploadPolicy, BookingError> {
-        let (el, cal, slot) = self.verify(form, element, slot_id)?;
-        if !hold::is_valid_token(hold) {
-            return Err(BookingError::invalid("hold"));
-        }
-        self.check_rules(&el, cal, slot.start, slot.end)?;
-        let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
-        let (week, _) = self.week_events(cal, monday).await.map_err(unavailable)?;
-        let event = week
-            .iter()
-            .find(|e| e.id == slot.event_id)
-            .ok_or(BookingError::Taken)?;
-        let key = format!("{form}\u{1f}{element}\u{1f}{idempotency_key}");
-        let token = if hold.is_empty() {
-            hold::token_for(&key)
-        } else {
-            hold.to_owned()
-        };
-        match claim_of(event, &self.config.exchange.markers, (self.clock)(), &token) {
-            // A retry of this very booking (its answer was lost) is let through.
-            Claim::Booked if event.property(HOLD_PROPERTY) == Some(booked_value(&key).as_str()) => {
-            }
-            Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
-            Claim::Free | Claim::Mine { .. } => {}
-        }
-        Ok(crate::uploads::UploadPolicy {
-            take_files: el.attach_documents,
-            limits: self.config.server.uploads.clone(),
-        })
-    }
-
     /// Reads the slot's event and checks `token`'s holder may claim it; files a lapsed
     /// hold's owner left behind (their booking never finished) are removed first, so they
     /// never reach another citizen's booking.
-    async fn claimable(
+    pub(super) async fn claimable(
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
@@ -647,7 +379,7 @@ impl Booket {
     }
 
     /// [`Booket::claimable`] for an event already read.
-    async fn claimable_from(
+    pub(super) async fn claimable_from(
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
@@ -668,76 +400,7 @@ impl Booket {
         }
     }
 
-    /// Removes the files of a lapsed hold of someone else; true when any were removed.
-    async fn remove_lapsed_files(
-        &self,
-        cal: &CalendarConfig,
-        event: &wire::Event,
-        token: &str,
-    ) -> Result<bool, BookingError> {
-        let Some(lapsed) = event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) else {
-            return Ok(false);
-        };
-        if lapsed.is_owned_by(token) {
-            return Ok(false);
-        }
-        self.remove_files_of(cal, &event.id, &lapsed)
-            .await
-            .map_err(unavailable)
-    }
-
-    /// Deletes a file an unfinished booking left; true if it was there (already gone is
-    /// fine).
-    async fn delete_if_present(
-        &self,
-        creds: &AppCredentials,
-        cal: &CalendarConfig,
-        event_id: &str,
-        attachment_id: &str,
-    ) -> Result<bool, GraphError> {
-        match self
-            .graph
-            .delete_attachment(creds, &cal.owner, event_id, attachment_id)
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(event = %event_id, "removed a file left by an unfinished booking");
-                Ok(true)
-            }
-            Err(GraphError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Removes the files a hold's booking added, by two signals: the ids recorded in the
-    /// hold as each file was added, then any file carrying the owner's `contentId` tag (one
-    /// added just before the server died, before its id was recorded). A file already gone
-    /// is fine. True when any were removed.
-    async fn remove_files_of(
-        &self,
-        cal: &CalendarConfig,
-        event_id: &str,
-        hold: &HoldInfo,
-    ) -> Result<bool, GraphError> {
-        let creds = Self::credentials(cal);
-        let mut removed = false;
-        for id in &hold.files {
-            removed |= self.delete_if_present(&creds, cal, event_id, id).await?;
-        }
-        let tag = file_tag(&hold.owner);
-        let listed = self
-            .graph
-            .list_attachments(&creds, &cal.owner, event_id)
-            .await?;
-        for a in listed {
-            if a.content_id.as_deref() == Some(tag.as_str()) && !hold.files.contains(&a.id) {
-                removed |= self.delete_if_present(&creds, cal, event_id, &a.id).await?;
-            }
-        }
-        Ok(removed)
-    }
-
-    fn receipt(
+    pub(super) fn receipt(
         &self,
         req: &BookRequest,
         cal: &CalendarConfig,
@@ -765,7 +428,7 @@ impl Booket {
     /// PATCHes " - Reserveret" with a hold for `token`; returns when the hold lapses. An
     /// extension keeps the time the hold began, and no hold outlives `hold_max`: near it,
     /// extending is refused with [`BookingError::HoldLimit`].
-    async fn write_hold(
+    pub(super) async fn write_hold(
         &self,
         cal: &CalendarConfig,
         event: &wire::Event,
@@ -793,423 +456,5 @@ impl Booket {
         self.write_subject(cal, event, &subject, &info.to_value())
             .await?;
         Ok(expires)
-    }
-
-    /// Attaches the files and the summary to a slot the citizen holds, recording each file's
-    /// id in the hold as it is added ([`Booket::record_files`], which also checks the slot
-    /// is still theirs). Returns the event as the last record write left it.
-    #[allow(clippy::too_many_arguments)]
-    async fn attach_documents(
-        &self,
-        req: &BookRequest,
-        el: &ElementConfig,
-        cal: &CalendarConfig,
-        slot: &SlotRef,
-        files: &[documents::File<'_>],
-        token: &str,
-        attached: &mut Vec<(String, String)>,
-    ) -> Result<wire::Event, BookingError> {
-        let creds = Self::credentials(cal);
-        // Files carry their owner, so files left by a booking that never finished (the
-        // server died) can be found and removed before anyone else gets the slot.
-        let tag = file_tag(&hold::owner_hash(token));
-        let mut fresh = None;
-        for f in files {
-            let id = self
-                .graph
-                .add_attachment(
-                    &creds,
-                    &cal.owner,
-                    &slot.event_id,
-                    &f.name,
-                    f.content_type,
-                    &tag,
-                    f.upload,
-                )
-                .await
-                .map_err(unavailable)?;
-            attached.push((id, f.name.clone()));
-            fresh = Some(self.record_files(cal, slot, token, attached).await?);
-        }
-        if el.attach_summary {
-            let pdf = documents::summary_pdf(self, req, cal, slot, files, (self.clock)());
-            let name = documents::SUMMARY_NAME.to_string();
-            let id = self
-                .graph
-                .add_attachment(
-                    &creds,
-                    &cal.owner,
-                    &slot.event_id,
-                    &name,
-                    "application/pdf",
-                    &tag,
-                    &pdf,
-                )
-                .await
-                .map_err(unavailable)?;
-            attached.push((id, name));
-            fresh = Some(self.record_files(cal, slot, token, attached).await?);
-        }
-        match fresh {
-            Some(event) => Ok(event),
-            // Nothing to attach after all: check the slot is still theirs.
-            None => {
-                let event = self.read_slot(cal, slot).await?;
-                match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
-                    Claim::Mine { .. } => Ok(event),
-                    _ => Err(BookingError::Taken),
-                }
-            }
-        }
-    }
-
-    /// Best effort: takes back files added before a failure.
-    async fn remove_attachments(
-        &self,
-        cal: &CalendarConfig,
-        event_id: &str,
-        attached: &[(String, String)],
-    ) {
-        let creds = Self::credentials(cal);
-        for (id, _) in attached {
-            if let Err(e) = self
-                .graph
-                .delete_attachment(&creds, &cal.owner, event_id, id)
-                .await
-            {
-                // (Never the file's name: it may say who the citizen is.)
-                tracing::error!(event = %event_id, "could not remove an attachment after a failed booking: {e}");
-            }
-        }
-    }
-
-    /// Sends the confirmation e-mail when mail is on and the form names an e-mail field the
-    /// citizen filled in. A failure is logged and reported in the receipt; the booking stands.
-    async fn confirm_by_mail(
-        &self,
-        req: &BookRequest,
-        cal: &CalendarConfig,
-        slot: &SlotRef,
-        event: &wire::Event,
-    ) -> Option<MailOutcome> {
-        let MailConfig::Graph {
-            tenant_id,
-            client_id,
-            credential,
-            sender,
-            user,
-        } = &self.config.mail
-        else {
-            return None;
-        };
-        let form = self.config.form(&req.form)?;
-        let field = form.email_field.as_deref()?;
-        let to = req
-            .fields
-            .iter()
-            .find(|f| f.name == field)
-            .map(|f| f.value.trim().to_owned())?;
-        if to.is_empty() {
-            return None;
-        }
-        if !mail::is_plausible_address(&to) {
-            tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
-            return Some(MailOutcome::Failed);
-        }
-        // The municipality's mailbox must not become a way to send mail to anyone: a few
-        // confirmations per recipient and per client a day.
-        let limits = self.config.mail_limits;
-        let recipient = format!("to:{}", to.to_lowercase());
-        let client = crate::clients::current().map(|c| format!("client:{c}"));
-        let mut keys = vec![(recipient.as_str(), limits.per_recipient_per_day)];
-        if let Some(c) = &client {
-            keys.push((c.as_str(), limits.per_client_per_day));
-        }
-        let today = (self.clock)().with_timezone(&cal.time_zone).date_naive();
-        if !self.mails.take(&keys, today) {
-            tracing::warn!("confirmation not sent: the daily mail limit is reached");
-            return Some(MailOutcome::Failed);
-        }
-        let when = documents::slot_text(cal, slot);
-        let location = event
-            .location
-            .as_ref()
-            .map(|l| l.display_name.as_str())
-            .unwrap_or("");
-        let confirmation = mail::Confirmation {
-            to: &to,
-            form_title: &form.title,
-            when: &when,
-            start: slot.start,
-            end: slot.end,
-            location,
-            calendar: &cal.name,
-            uid: &slot.event_id,
-            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
-        };
-        let creds = AppCredentials {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            credential: credential.clone(),
-        };
-        match self
-            .graph
-            .send_mail(&creds, user, mail::message(&confirmation, (self.clock)()))
-            .await
-        {
-            Ok(()) => Some(MailOutcome::Sent),
-            Err(e) => {
-                tracing::error!("confirmation e-mail failed (the booking stands): {e}");
-                Some(MailOutcome::Failed)
-            }
-        }
-    }
-
-    /// Gives back every lapsed hold from the start of this week through `sweep_weeks`
-    /// ahead, each with a conditional write, so a slot booked or re-reserved meanwhile is
-    /// never touched. Returns how many holds were released.
-    pub async fn sweep_expired_holds(&self) -> Result<usize, GraphError> {
-        let mut released = 0;
-        // Lapsed holds this sweep could not give back (their files could not be removed, or
-        // the write failed): shown in metrics, and by `booket check`.
-        let mut stuck = 0;
-        for cal in &self.config.calendars {
-            let now = (self.clock)();
-            let monday = monday_of(now.with_timezone(&cal.time_zone).date_naive());
-            let start = super::local_midnight(cal.time_zone, monday);
-            let end = super::local_midnight(
-                cal.time_zone,
-                monday + Days::new(7 * self.config.exchange.hold_sweep_weeks),
-            );
-            let creds = Self::credentials(cal);
-            let id = self.calendar_id(cal).await?;
-            let events = self
-                .graph
-                .calendar_view(&creds, &cal.owner, &id, start, end, HOLD_PROPERTY)
-                .await?;
-            let markers = &self.config.exchange.markers;
-            let mut changed = std::collections::BTreeSet::new();
-            for event in events {
-                let subject = event.subject.clone().unwrap_or_default();
-                let lapsed = marker_of(&subject, markers) == Some(Marker::Reserved)
-                    && event
-                        .property(HOLD_PROPERTY)
-                        .and_then(HoldInfo::parse)
-                        .is_some_and(|h| !h.is_active(now));
-                if !lapsed {
-                    continue;
-                }
-                let _guard = self.locks.lock(&event.id).await;
-                // Files of the booking that never finished go first.
-                let event = match self.remove_lapsed_files(cal, &event, "").await {
-                    Ok(false) => event,
-                    Ok(true) => match self
-                        .graph
-                        .get_event(&creds, &cal.owner, &id, &event.id, HOLD_PROPERTY)
-                        .await
-                    {
-                        Ok(fresh) => fresh,
-                        Err(e) => {
-                            stuck += 1;
-                            tracing::warn!(event = %event.id, "could not re-read after removing files: {e}");
-                            continue;
-                        }
-                    },
-                    Err(e) => {
-                        stuck += 1;
-                        tracing::warn!(event = %event.id, "could not remove files of a lapsed hold: {e}");
-                        continue;
-                    }
-                };
-                match self
-                    .write_subject(cal, &event, base_subject(&subject, markers), ENDED)
-                    .await
-                {
-                    Ok(_) => {
-                        released += 1;
-                        changed.insert(week_of(cal, &event));
-                    }
-                    Err(BookingError::Taken) => {
-                        changed.insert(week_of(cal, &event));
-                    }
-                    Err(e) => {
-                        stuck += 1;
-                        tracing::warn!(event = %event.id, "could not release a lapsed hold: {e}")
-                    }
-                }
-            }
-            for monday in changed.into_iter().flatten() {
-                self.cache.invalidate_week(&cal.name, monday);
-            }
-        }
-        self.metrics.holds_stuck.set(stuck);
-        if released > 0 {
-            tracing::info!(released, "lapsed holds released");
-        }
-        Ok(released)
-    }
-
-    /// Runs [`Booket::sweep_expired_holds`] every `every` until the process ends.
-    pub fn spawn_sweeper(self: std::sync::Arc<Self>, every: std::time::Duration) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if let Err(e) = self.sweep_expired_holds().await {
-                    tracing::warn!("hold sweep failed: {e}");
-                }
-            }
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeDelta, TimeZone};
-
-    fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
-    }
-
-    fn hold(token: &str, expires: DateTime<Utc>, since: Option<DateTime<Utc>>) -> HoldInfo {
-        HoldInfo {
-            owner: hold::owner_hash(token),
-            expires,
-            since,
-            files: vec![],
-        }
-    }
-
-    fn event(subject: &str, hold: Option<&HoldInfo>) -> wire::Event {
-        event_with_record(subject, hold.map(HoldInfo::to_value))
-    }
-
-    fn event_with_record(subject: &str, record: Option<String>) -> wire::Event {
-        let mut v = serde_json::json!({
-            "id": "e1",
-            "subject": subject,
-            "start": {"dateTime": "2026-12-07T08:00:00.0000000", "timeZone": "UTC"},
-            "end": {"dateTime": "2026-12-07T08:30:00.0000000", "timeZone": "UTC"},
-        });
-        if let Some(r) = record {
-            v["singleValueExtendedProperties"] =
-                serde_json::json!([{"id": HOLD_PROPERTY, "value": r}]);
-        }
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn who_may_claim_an_event() {
-        let now = at(9, 0);
-        let mine = hold("me", at(9, 10), None);
-        let lapsed = hold("other", at(8, 59), None);
-        let theirs = hold("other", at(9, 10), None);
-        let reserved = Some(Marker::Reserved);
-        assert_eq!(claim_from(None, None, now, "me"), Claim::Free);
-        // A hold record without the marker (the marker was removed by hand): free.
-        assert_eq!(claim_from(None, Some(&theirs), now, "me"), Claim::Free);
-        assert_eq!(
-            claim_from(Some(Marker::Booked), Some(&mine), now, "me"),
-            Claim::Booked
-        );
-        assert_eq!(
-            claim_from(reserved, Some(&mine), now, "me"),
-            Claim::Mine { active: true }
-        );
-        assert_eq!(
-            claim_from(reserved, Some(&hold("me", at(8, 0), None)), now, "me"),
-            Claim::Mine { active: false }
-        );
-        assert_eq!(claim_from(reserved, Some(&lapsed), now, "me"), Claim::Free);
-        assert_eq!(
-            claim_from(reserved, Some(&theirs), now, "me"),
-            Claim::HeldByOther
-        );
-        // " - Reserveret" typed by hand, without a record: nobody's to take.
-        assert_eq!(claim_from(reserved, None, now, "me"), Claim::HeldByOther);
-        // A hold lapses at its expiry exactly.
-        assert_eq!(
-            claim_from(reserved, Some(&hold("other", now, None)), now, "me"),
-            Claim::Free
-        );
-    }
-
-    #[test]
-    fn claim_of_reads_the_marker_and_the_record_from_the_event() {
-        let m = Markers::default();
-        let now = at(9, 0);
-        let h = hold("me", at(9, 10), None);
-        assert_eq!(
-            claim_of(&event("Samtale - Reserveret", Some(&h)), &m, now, "me"),
-            Claim::Mine { active: true }
-        );
-        assert_eq!(
-            claim_of(&event("Samtale - Reserveret", Some(&h)), &m, now, "you"),
-            Claim::HeldByOther
-        );
-        assert_eq!(
-            claim_of(&event("Samtale", None), &m, now, "me"),
-            Claim::Free
-        );
-        assert_eq!(
-            claim_of(&event("Samtale - Booket", None), &m, now, "me"),
-            Claim::Booked
-        );
-    }
-
-    #[test]
-    fn an_extended_hold_keeps_when_it_began_and_never_passes_the_maximum() {
-        let m = Markers::default();
-        let hold_for = TimeDelta::minutes(15);
-        let hold_max = TimeDelta::minutes(30);
-        let now = at(9, 0);
-        // A new hold begins now.
-        assert_eq!(
-            hold_since(&event("Samtale", None), &m, "me", now, hold_for),
-            now
-        );
-        // Extending my active hold keeps its start.
-        let mine = hold("me", at(9, 5), Some(at(8, 50)));
-        let e = event("Samtale - Reserveret", Some(&mine));
-        assert_eq!(hold_since(&e, &m, "me", now, hold_for), at(8, 50));
-        // A v1 record (from before `since` was kept) counts from its expiry less one hold.
-        let v1 = format!("v1;{};{}", hold::owner_hash("me"), at(9, 5).timestamp());
-        let e = event_with_record("Samtale - Reserveret", Some(v1));
-        assert_eq!(hold_since(&e, &m, "me", now, hold_for), at(8, 50));
-        // Someone else's hold, or my lapsed one: a new hold.
-        let e = event("Samtale - Reserveret", Some(&hold("other", at(9, 5), None)));
-        assert_eq!(hold_since(&e, &m, "me", now, hold_for), now);
-
-        assert_eq!(
-            hold_expiry(now, now, hold_for, hold_max).unwrap(),
-            at(9, 15)
-        );
-        // Begun 20 minutes ago: cut to the 30-minute maximum.
-        assert_eq!(
-            hold_expiry(now, at(8, 40), hold_for, hold_max).unwrap(),
-            at(9, 10)
-        );
-        // Less than a minute left under the maximum: refused.
-        assert!(matches!(
-            hold_expiry(now, at(8, 30) + TimeDelta::seconds(30), hold_for, hold_max),
-            Err(BookingError::HoldLimit)
-        ));
-        // Exactly a minute left: still given.
-        assert_eq!(
-            hold_expiry(now, at(8, 31), hold_for, hold_max).unwrap(),
-            at(9, 1)
-        );
-    }
-
-    #[test]
-    fn marks_and_tags_name_their_owner_without_revealing_it() {
-        assert_ne!(booked_value("k1"), booked_value("k2"));
-        assert_eq!(booked_value("k1"), booked_value("k1"));
-        assert!(!booked_value("secret-key").contains("secret-key"));
-        assert!(booked_value("k").starts_with("booked;"));
-        assert!(file_tag(&hold::owner_hash("t")).starts_with("booket-"));
     }
 }

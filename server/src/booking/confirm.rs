@@ -1,0 +1,94 @@
+//! The confirmation mail after a booking, within the daily limits.
+
+use super::documents;
+use super::slot_id::SlotRef;
+use super::Booket;
+use crate::config::{CalendarConfig, MailConfig};
+use crate::graph::{wire, AppCredentials};
+use crate::mail;
+use app::api::BookRequest;
+use app::domain::MailOutcome;
+
+impl Booket {
+    /// Sends the confirmation e-mail when mail is on and the form names an e-mail field the
+    /// citizen filled in. A failure is logged and reported in the receipt; the booking stands.
+    pub(super) async fn confirm_by_mail(
+        &self,
+        req: &BookRequest,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        event: &wire::Event,
+    ) -> Option<MailOutcome> {
+        let MailConfig::Graph {
+            tenant_id,
+            client_id,
+            credential,
+            sender,
+            user,
+        } = &self.config.mail
+        else {
+            return None;
+        };
+        let form = self.config.form(&req.form)?;
+        let field = form.email_field.as_deref()?;
+        let to = req
+            .fields
+            .iter()
+            .find(|f| f.name == field)
+            .map(|f| f.value.trim().to_owned())?;
+        if to.is_empty() {
+            return None;
+        }
+        if !mail::is_plausible_address(&to) {
+            tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
+            return Some(MailOutcome::Failed);
+        }
+        // The municipality's mailbox must not become a way to send mail to anyone: a few
+        // confirmations per recipient and per client a day.
+        let limits = self.config.mail_limits;
+        let recipient = format!("to:{}", to.to_lowercase());
+        let client = crate::clients::current().map(|c| format!("client:{c}"));
+        let mut keys = vec![(recipient.as_str(), limits.per_recipient_per_day)];
+        if let Some(c) = &client {
+            keys.push((c.as_str(), limits.per_client_per_day));
+        }
+        let today = (self.clock)().with_timezone(&cal.time_zone).date_naive();
+        if !self.mails.take(&keys, today) {
+            tracing::warn!("confirmation not sent: the daily mail limit is reached");
+            return Some(MailOutcome::Failed);
+        }
+        let when = documents::slot_text(cal, slot);
+        let location = event
+            .location
+            .as_ref()
+            .map(|l| l.display_name.as_str())
+            .unwrap_or("");
+        let confirmation = mail::Confirmation {
+            to: &to,
+            form_title: &form.title,
+            when: &when,
+            start: slot.start,
+            end: slot.end,
+            location,
+            calendar: &cal.name,
+            uid: &slot.event_id,
+            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
+        };
+        let creds = AppCredentials {
+            tenant_id: tenant_id.clone(),
+            client_id: client_id.clone(),
+            credential: credential.clone(),
+        };
+        match self
+            .graph
+            .send_mail(&creds, user, mail::message(&confirmation, (self.clock)()))
+            .await
+        {
+            Ok(()) => Some(MailOutcome::Sent),
+            Err(e) => {
+                tracing::error!("confirmation e-mail failed (the booking stands): {e}");
+                Some(MailOutcome::Failed)
+            }
+        }
+    }
+}

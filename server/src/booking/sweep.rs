@@ -1,0 +1,111 @@
+//! The sweep: lapsed holds given back in Outlook, with the files they brought.
+
+use super::hold::{HoldInfo, ENDED, HOLD_PROPERTY};
+use super::rules::*;
+use super::Booket;
+use crate::graph::GraphError;
+use app::domain::rules::{base_subject, marker_of, Marker};
+use app::domain::week::monday_of;
+use app::domain::BookingError;
+use chrono::Days;
+
+impl Booket {
+    /// Gives back every lapsed hold from the start of this week through `sweep_weeks`
+    /// ahead, each with a conditional write, so a slot booked or re-reserved meanwhile is
+    /// never touched. Returns how many holds were released.
+    pub async fn sweep_expired_holds(&self) -> Result<usize, GraphError> {
+        let mut released = 0;
+        // Lapsed holds this sweep could not give back (their files could not be removed, or
+        // the write failed): shown in metrics, and by `booket check`.
+        let mut stuck = 0;
+        for cal in &self.config.calendars {
+            let now = (self.clock)();
+            let monday = monday_of(now.with_timezone(&cal.time_zone).date_naive());
+            let start = super::local_midnight(cal.time_zone, monday);
+            let end = super::local_midnight(
+                cal.time_zone,
+                monday + Days::new(7 * self.config.exchange.hold_sweep_weeks),
+            );
+            let creds = Self::credentials(cal);
+            let id = self.calendar_id(cal).await?;
+            let events = self
+                .graph
+                .calendar_view(&creds, &cal.owner, &id, start, end, HOLD_PROPERTY)
+                .await?;
+            let markers = &self.config.exchange.markers;
+            let mut changed = std::collections::BTreeSet::new();
+            for event in events {
+                let subject = event.subject.clone().unwrap_or_default();
+                let lapsed = marker_of(&subject, markers) == Some(Marker::Reserved)
+                    && event
+                        .property(HOLD_PROPERTY)
+                        .and_then(HoldInfo::parse)
+                        .is_some_and(|h| !h.is_active(now));
+                if !lapsed {
+                    continue;
+                }
+                let _guard = self.locks.lock(&event.id).await;
+                // Files of the booking that never finished go first.
+                let event = match self.remove_lapsed_files(cal, &event, "").await {
+                    Ok(false) => event,
+                    Ok(true) => match self
+                        .graph
+                        .get_event(&creds, &cal.owner, &id, &event.id, HOLD_PROPERTY)
+                        .await
+                    {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            stuck += 1;
+                            tracing::warn!(event = %event.id, "could not re-read after removing files: {e}");
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        stuck += 1;
+                        tracing::warn!(event = %event.id, "could not remove files of a lapsed hold: {e}");
+                        continue;
+                    }
+                };
+                match self
+                    .write_subject(cal, &event, base_subject(&subject, markers), ENDED)
+                    .await
+                {
+                    Ok(_) => {
+                        released += 1;
+                        changed.insert(week_of(cal, &event));
+                    }
+                    Err(BookingError::Taken) => {
+                        changed.insert(week_of(cal, &event));
+                    }
+                    Err(e) => {
+                        stuck += 1;
+                        tracing::warn!(event = %event.id, "could not release a lapsed hold: {e}")
+                    }
+                }
+            }
+            for monday in changed.into_iter().flatten() {
+                self.cache.invalidate_week(&cal.name, monday);
+            }
+        }
+        self.metrics.holds_stuck.set(stuck);
+        if released > 0 {
+            tracing::info!(released, "lapsed holds released");
+        }
+        Ok(released)
+    }
+
+    /// Runs [`Booket::sweep_expired_holds`] every `every` until the process ends.
+    pub fn spawn_sweeper(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.sweep_expired_holds().await {
+                    tracing::warn!("hold sweep failed: {e}");
+                }
+            }
+        });
+    }
+}
