@@ -4,7 +4,7 @@ use super::documents;
 use super::slot_id::SlotRef;
 use super::Booket;
 use crate::config::{CalendarConfig, MailConfig};
-use crate::graph::{wire, AppCredentials};
+use crate::graph::wire;
 use crate::mail;
 use app::api::BookRequest;
 use app::domain::MailOutcome;
@@ -19,16 +19,10 @@ impl Booket {
         slot: &SlotRef,
         event: &wire::Event,
     ) -> Option<MailOutcome> {
-        let MailConfig::Graph {
-            tenant_id,
-            client_id,
-            credential,
-            sender,
-            user,
-        } = &self.config.mail
-        else {
+        let MailConfig::Graph { sender, user, .. } = &self.config.mail else {
             return None;
         };
+        let creds = self.config.mail.credentials()?;
         let form = self.config.form(&req.form)?;
         let field = form.email_field.as_deref()?;
         let to = req
@@ -73,11 +67,6 @@ impl Booket {
             calendar: &cal.name,
             uid: &slot.event_id,
             from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
-        };
-        let creds = AppCredentials {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            credential: credential.clone(),
         };
         match self
             .graph

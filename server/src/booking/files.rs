@@ -61,7 +61,7 @@ impl Booket {
             match self
                 .graph
                 .patch_event(
-                    &Self::credentials(cal),
+                    &cal.credentials(),
                     &cal.owner,
                     &event.id,
                     &etag,
@@ -172,7 +172,7 @@ impl Booket {
         event_id: &str,
         hold: &HoldInfo,
     ) -> Result<bool, GraphError> {
-        let creds = Self::credentials(cal);
+        let creds = cal.credentials();
         let mut removed = false;
         for id in &hold.files {
             removed |= self.delete_if_present(&creds, cal, event_id, id).await?;
@@ -204,7 +204,7 @@ impl Booket {
         token: &str,
         attached: &mut Vec<(String, String)>,
     ) -> Result<wire::Event, BookingError> {
-        let creds = Self::credentials(cal);
+        let creds = cal.credentials();
         // Files carry their owner, so files left by a booking that never finished (the
         // server died) can be found and removed before anyone else gets the slot.
         let tag = file_tag(&hold::owner_hash(token));
@@ -265,7 +265,7 @@ impl Booket {
         event_id: &str,
         attached: &[(String, String)],
     ) {
-        let creds = Self::credentials(cal);
+        let creds = cal.credentials();
         for (id, _) in attached {
             if let Err(e) = self
                 .graph

@@ -16,7 +16,7 @@ mod sweep;
 mod write;
 
 use crate::config::{CalendarConfig, Config, ElementConfig};
-use crate::graph::{wire, AppCredentials, GraphClient, GraphError};
+use crate::graph::{wire, GraphClient, GraphError};
 use app::api::{Backend, BookRequest, ReserveRequest};
 use app::domain::rules::{classify, is_shown, marker_of};
 use app::domain::week::{monday_of, shown_days};
@@ -172,14 +172,6 @@ impl Booket {
         &self.graph
     }
 
-    pub fn credentials(cal: &CalendarConfig) -> AppCredentials {
-        AppCredentials {
-            tenant_id: cal.tenant_id.clone(),
-            client_id: cal.client_id.clone(),
-            credential: cal.credential.clone(),
-        }
-    }
-
     /// Resolves every configured Outlook calendar name to its id; failures are logged with a
     /// hint and retried on first use, so a passing outage does not stop the server.
     pub async fn resolve_calendars(&self) {
@@ -200,7 +192,7 @@ impl Booket {
         let mut ready = true;
         let mut lines = Vec::new();
         for cal in &self.config.calendars {
-            let problem = match self.graph.token(&Self::credentials(cal)).await {
+            let problem = match self.graph.token(&cal.credentials()).await {
                 Err(e) => Some(if e.is_transient() {
                     "token endpoint unreachable"
                 } else {
@@ -228,7 +220,7 @@ impl Booket {
         }
         let id = self
             .graph
-            .resolve_calendar(&Self::credentials(cal), &cal.owner, &cal.outlook_calendar)
+            .resolve_calendar(&cal.credentials(), &cal.owner, &cal.outlook_calendar)
             .await?;
         self.lock_ids().insert(cal.name.clone(), id.clone());
         Ok(id)
@@ -291,7 +283,7 @@ impl Booket {
                 fetched.store(true, std::sync::atomic::Ordering::Relaxed);
                 let start = local_midnight(cal.time_zone, monday);
                 let end = local_midnight(cal.time_zone, monday + Days::new(7));
-                let creds = Self::credentials(cal);
+                let creds = cal.credentials();
                 let id = self.calendar_id(cal).await?;
                 match self
                     .graph

@@ -26,7 +26,7 @@ impl Booket {
                 cal.time_zone,
                 monday + Days::new(7 * self.config.exchange.hold_sweep_weeks),
             );
-            let creds = Self::credentials(cal);
+            let creds = cal.credentials();
             let id = self.calendar_id(cal).await?;
             let events = self
                 .graph

@@ -34,7 +34,7 @@ impl Booket {
         let event = self
             .graph
             .get_event(
-                &Self::credentials(cal),
+                &cal.credentials(),
                 &cal.owner,
                 &calendar_id,
                 &slot.event_id,
@@ -70,7 +70,7 @@ impl Booket {
         let updated = self
             .graph
             .patch_event(
-                &Self::credentials(cal),
+                &cal.credentials(),
                 &cal.owner,
                 &event.id,
                 &etag,

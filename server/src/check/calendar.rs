@@ -22,7 +22,7 @@ pub(super) async fn check_calendar(
 ) -> Section {
     let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
     let title = format!("{} \"{}\":", t(lang, "Kalender", "Calendar"), cal.name);
-    let creds = creds_of(cal);
+    let creds = cal.credentials();
     let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
         return Section { title, lines };
     };

@@ -3,20 +3,13 @@
 use super::report::*;
 use super::token::*;
 use crate::config::MailConfig;
-use crate::graph::{AppCredentials, GraphClient};
+use crate::graph::GraphClient;
 use app::i18n::Lang;
 use secrecy::ExposeSecret;
 
 pub(super) async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Section {
     let title = t(lang, "Mail:", "Mail:");
-    let MailConfig::Graph {
-        tenant_id,
-        client_id,
-        credential,
-        sender,
-        user,
-    } = mail
-    else {
+    let (MailConfig::Graph { sender, user, .. }, Some(creds)) = (mail, mail.credentials()) else {
         return Section {
             title,
             lines: vec![pass(t(
@@ -27,11 +20,6 @@ pub(super) async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lan
         };
     };
     let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
-    let creds = AppCredentials {
-        tenant_id: tenant_id.clone(),
-        client_id: client_id.clone(),
-        credential: credential.clone(),
-    };
     let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
         return Section { title, lines };
     };

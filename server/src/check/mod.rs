@@ -2,7 +2,7 @@
 //! endpoints, one line per check with a hint on how to fix what fails.
 
 use crate::config::{Config, MailConfig};
-use crate::graph::{AppCredentials, GraphClient, GraphOptions};
+use crate::graph::{GraphClient, GraphOptions};
 use chrono::{DateTime, Utc};
 
 mod calendar;
@@ -17,7 +17,7 @@ use mail::check_mail;
 use report::{fail, t};
 pub use report::{Line, Report, Section, Status};
 use server::{check_scope, check_server};
-use token::{creds_of, transient_line};
+use token::transient_line;
 
 /// The report's language: the widget's own `Lang` (one for the whole product).
 pub use app::i18n::Lang;
@@ -88,29 +88,20 @@ pub async fn run_conformance(
             .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar),
         owner,
         calendar: req.calendar.clone(),
-        creds: creds_of(app),
+        creds: app.credentials(),
     };
-    let mail = match (&config.mail, req.send_mail) {
-        (
-            MailConfig::Graph {
-                tenant_id,
-                client_id,
-                credential,
-                sender,
-                user,
-            },
-            true,
-        ) => Some(conformance::MailProbe {
-            creds: AppCredentials {
-                tenant_id: tenant_id.clone(),
-                client_id: client_id.clone(),
-                credential: credential.clone(),
-            },
-            user: user.clone(),
-            sender: sender.clone(),
-        }),
-        _ => None,
-    };
+    let mail =
+        match &config.mail {
+            MailConfig::Graph { sender, user, .. } if req.send_mail => config
+                .mail
+                .credentials()
+                .map(|creds| conformance::MailProbe {
+                    creds,
+                    user: user.clone(),
+                    sender: sender.clone(),
+                }),
+            _ => None,
+        };
     let run_id = {
         let mut b = [0u8; 4];
         let _ = getrandom::getrandom(&mut b);

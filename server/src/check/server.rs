@@ -3,7 +3,7 @@
 
 use super::report::*;
 use super::token::*;
-use crate::config::{Config, MailConfig};
+use crate::config::{CalendarConfig, Config};
 use crate::graph::{AppCredentials, GraphClient, GraphError};
 use app::i18n::Lang;
 
@@ -65,20 +65,12 @@ pub(super) fn check_server(config: &Config, lang: Lang) -> Section {
 
 /// The distinct apps Booket signs in as (calendars and mail), each once.
 fn apps_of(config: &Config) -> Vec<AppCredentials> {
-    let mut apps: Vec<AppCredentials> = config.calendars.iter().map(creds_of).collect();
-    if let MailConfig::Graph {
-        tenant_id,
-        client_id,
-        credential,
-        ..
-    } = &config.mail
-    {
-        apps.push(AppCredentials {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            credential: credential.clone(),
-        });
-    }
+    let mut apps: Vec<AppCredentials> = config
+        .calendars
+        .iter()
+        .map(CalendarConfig::credentials)
+        .chain(config.mail.credentials())
+        .collect();
     let mut seen = std::collections::HashSet::new();
     apps.retain(|a| seen.insert((a.tenant_id.to_lowercase(), a.client_id.to_lowercase())));
     apps

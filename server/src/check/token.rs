@@ -1,7 +1,6 @@
 //! Getting a token, and what a refusal most likely means and how to fix it.
 
 use super::report::*;
-use crate::config::CalendarConfig;
 use crate::graph::{AppCredentials, GraphClient, GraphError, TokenRefusal};
 use app::i18n::Lang;
 use base64::Engine;
@@ -164,14 +163,6 @@ pub(super) fn unreadable_token(lang: Lang, permission: &str) -> Line {
             Lang::En => format!("In Entra ID → App registrations → Booket → API permissions, check that Microsoft Graph {permission} (type Application) shows \"Granted for …\" (admin consent)."),
         },
     )
-}
-
-pub(super) fn creds_of(cal: &CalendarConfig) -> AppCredentials {
-    AppCredentials {
-        tenant_id: cal.tenant_id.clone(),
-        client_id: cal.client_id.clone(),
-        credential: cal.credential.clone(),
-    }
 }
 
 #[cfg(test)]

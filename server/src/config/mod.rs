@@ -281,6 +281,36 @@ pub struct ElementConfig {
     pub notice_days: u16,
 }
 
+impl CalendarConfig {
+    /// The app Booket signs in as for this calendar.
+    pub fn credentials(&self) -> crate::graph::AppCredentials {
+        crate::graph::AppCredentials {
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            credential: self.credential.clone(),
+        }
+    }
+}
+
+impl MailConfig {
+    /// The app that sends mail, when mail is on.
+    pub fn credentials(&self) -> Option<crate::graph::AppCredentials> {
+        match self {
+            MailConfig::Graph {
+                tenant_id,
+                client_id,
+                credential,
+                ..
+            } => Some(crate::graph::AppCredentials {
+                tenant_id: tenant_id.clone(),
+                client_id: client_id.clone(),
+                credential: credential.clone(),
+            }),
+            MailConfig::Off => None,
+        }
+    }
+}
+
 impl ElementConfig {
     pub fn window(&self) -> Window {
         Window {
