@@ -805,25 +805,27 @@ async fn health_and_readiness_on_the_private_listener_only() {
     }
 }
 
-/// SIGTERM while a booking with files is between two of its writes: the port closes at
-/// once, /readyz says it is draining, the booking finishes whole, and the process ends 0.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_a_booking_under_way_finish() {
-    let setup = Setup::with("sigterm", "private_listen = \"127.0.0.1:0\"");
+/// Starts a booking with two files and waits until the simulator holds it between two
+/// writes (the claim and the first file are written; the next write waits).
+async fn stalled_booking(
+    setup: &Setup,
+    server: &str,
+    key: &str,
+) -> (
+    String,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
     let (http, sim) = (setup.http.clone(), setup.sim.clone());
-    let (mut server_proc, server) = start_server(&setup.config);
-    let private = private_addr(&server_proc);
-    let slot = free_slot(&http, &server).await;
-    // Claim and first file written; the next write waits in the simulator.
+    let slot = free_slot(&http, server).await;
     setup
         .faults(serde_json::json!({"stall_after_writes": 2}))
         .await;
     let request = tokio::spawn({
-        let (http, slot) = (http.clone(), slot.clone());
+        let (http, slot, key) = (http.clone(), slot.clone(), key.to_owned());
         let url = format!("http://{server}/api/book_form");
         async move {
             http.post(url)
-                .multipart(booking(&slot, "term", &["a.pdf", "b.pdf"]))
+                .multipart(booking(&slot, &key, &["a.pdf", "b.pdf"]))
                 .send()
                 .await
         }
@@ -834,6 +836,18 @@ async fn sigterm_lets_a_booking_under_way_finish() {
         async || sim_state(&http, &sim).await["faults"]["stall_after_writes"] == 0,
     )
     .await;
+    (slot, request)
+}
+
+/// SIGTERM while a booking with files is between two of its writes: the port closes at
+/// once, /readyz says it is draining, the booking finishes whole, and the process ends 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_booking_under_way_finish() {
+    let setup = Setup::with("sigterm", "private_listen = \"127.0.0.1:0\"");
+    let (http, sim) = (setup.http.clone(), setup.sim.clone());
+    let (mut server_proc, server) = start_server(&setup.config);
+    let private = private_addr(&server_proc);
+    let (slot, request) = stalled_booking(&setup, &server, "term").await;
     terminate(&server_proc);
     wait_for(
         "the public port to close",
@@ -873,26 +887,7 @@ async fn past_the_grace_period_the_process_ends_and_leaves_only_a_lapsing_hold()
     let setup = Setup::with("grace", "shutdown_grace_seconds = 1");
     let (http, sim) = (setup.http.clone(), setup.sim.clone());
     let (mut server_proc, server) = start_server(&setup.config);
-    let slot = free_slot(&http, &server).await;
-    setup
-        .faults(serde_json::json!({"stall_after_writes": 2}))
-        .await;
-    let request = tokio::spawn({
-        let (http, slot) = (http.clone(), slot.clone());
-        let url = format!("http://{server}/api/book_form");
-        async move {
-            http.post(url)
-                .multipart(booking(&slot, "grace", &["a.pdf", "b.pdf"]))
-                .send()
-                .await
-        }
-    });
-    wait_for(
-        "the booking to stall",
-        Duration::from_secs(20),
-        async || sim_state(&http, &sim).await["faults"]["stall_after_writes"] == 0,
-    )
-    .await;
+    let (slot, request) = stalled_booking(&setup, &server, "grace").await;
     terminate(&server_proc);
     let status = exit_status(&mut server_proc).await;
     assert!(
