@@ -341,13 +341,7 @@ async fn one_client_cannot_hold_more_than_the_cap() {
 #[tokio::test]
 async fn confirmation_mails_are_capped_per_recipient_a_day() {
     let env = Env::start_with(Options::default(), |c| {
-        c.mail = server::config::MailConfig::Graph {
-            tenant_id: server::sim::seed::DEMO_TENANT.into(),
-            client_id: server::sim::seed::DEMO_CLIENT_ID.into(),
-            credential: server::sim::seed::DEMO_SECRET.into(),
-            sender: server::sim::seed::DEMO_OWNER.into(),
-            user: server::sim::seed::DEMO_OWNER.into(),
-        };
+        common::mail_on(c);
         c.mail_limits.per_recipient_per_day = 2;
     })
     .await;

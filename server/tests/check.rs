@@ -9,13 +9,7 @@ use server::sim::seed;
 
 async fn report(env: &Env, lang: Lang, tweak: impl FnOnce(&mut Config)) -> Report {
     let mut config = env.config.clone();
-    config.mail = MailConfig::Graph {
-        tenant_id: seed::DEMO_TENANT.into(),
-        client_id: seed::DEMO_CLIENT_ID.into(),
-        credential: seed::DEMO_SECRET.into(),
-        sender: seed::DEMO_OWNER.into(),
-        user: seed::DEMO_OWNER.into(),
-    };
+    common::mail_on(&mut config);
     tweak(&mut config);
     check::run(&config, lang, env.now).await
 }

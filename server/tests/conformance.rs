@@ -7,7 +7,6 @@ mod common;
 use common::Env;
 use server::check::conformance::Behaviour;
 use server::check::{self, ConformanceRequest, Lang, Status};
-use server::config::MailConfig;
 use server::sim::model::Faults;
 use server::sim::seed;
 
@@ -15,13 +14,7 @@ const SCRATCH: &str = "Booket prøve";
 
 fn with_mail(env: &Env) -> server::config::Config {
     let mut config = env.config.clone();
-    config.mail = MailConfig::Graph {
-        tenant_id: seed::DEMO_TENANT.into(),
-        client_id: seed::DEMO_CLIENT_ID.into(),
-        credential: seed::DEMO_SECRET.into(),
-        sender: seed::DEMO_OWNER.into(),
-        user: seed::DEMO_OWNER.into(),
-    };
+    common::mail_on(&mut config);
     config
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env, Options};
-use server::config::{Config, MailConfig};
+use server::config::Config;
 use server::graph::{
     AppCredentials, GraphClient, GraphOptions, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
 };
@@ -19,13 +19,7 @@ fn full(c: &mut Config) {
             el.attach_summary = true;
         }
     }
-    c.mail = MailConfig::Graph {
-        tenant_id: seed::DEMO_TENANT.into(),
-        client_id: seed::DEMO_CLIENT_ID.into(),
-        credential: seed::DEMO_SECRET.into(),
-        sender: seed::DEMO_OWNER.into(),
-        user: seed::DEMO_OWNER.into(),
-    };
+    common::mail_on(c);
 }
 
 async fn env_full() -> Env {

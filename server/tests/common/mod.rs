@@ -256,6 +256,18 @@ impl Env {
     }
 }
 
+/// Confirmation mail through the demo app, as the calendar's mailbox (tests' servers have
+/// mail off).
+pub fn mail_on(config: &mut Config) {
+    config.mail = server::config::MailConfig::Graph {
+        tenant_id: server::sim::seed::DEMO_TENANT.into(),
+        client_id: server::sim::seed::DEMO_CLIENT_ID.into(),
+        credential: server::sim::seed::DEMO_SECRET.into(),
+        sender: server::sim::seed::DEMO_OWNER.into(),
+        user: server::sim::seed::DEMO_OWNER.into(),
+    };
+}
+
 /// Slots of a week response with the given state.
 pub fn slots_in_state(week: &serde_json::Value, state: &str) -> Vec<serde_json::Value> {
     week["slots"]
