@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod graph;
 pub mod mail;
+pub mod mailbox;
 pub mod metrics;
 pub mod receipts;
 pub mod sim;
@@ -82,7 +83,28 @@ impl Server {
                  on every instance), e.g. slot_key = {{ env = \"BOOKET_SLOT_KEY\" }}"
             ),
         };
-        let mut booket = Booket::new(config.clone(), graph, signer, clock, metrics.clone());
+        let mailboxes = booking::Mailboxes {
+            calendars: config
+                .calendars
+                .iter()
+                .map(|cal| {
+                    let mailbox: Arc<dyn mailbox::Mailbox> = Arc::new(graph::GraphMailbox::new(
+                        graph.clone(),
+                        cal.credentials(),
+                        &cal.owner,
+                        config.exchange.if_match_honoured,
+                    ));
+                    (cal.name.clone(), mailbox)
+                })
+                .collect(),
+            mail: match (&config.mail, config.mail.credentials()) {
+                (config::MailConfig::Graph { user, .. }, Some(creds)) => Some(Arc::new(
+                    graph::GraphMailbox::new(graph.clone(), creds, user, true),
+                )),
+                _ => None,
+            },
+        };
+        let mut booket = Booket::new(config.clone(), mailboxes, signer, clock, metrics.clone());
         match &config.receipts.signing_key {
             Some(key) => {
                 booket = booket.with_receipt_signer(receipts::ReceiptSigner::new(

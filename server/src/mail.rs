@@ -1,6 +1,6 @@
-//! The confirmation e-mail: time, place and an `.ics`, sent through Graph `sendMail`.
+//! The confirmation e-mail: time, place and an `.ics`, sent from the mail mailbox.
 
-use base64::Engine;
+use crate::mailbox::{MailAttachment, OutgoingMail};
 use chrono::{DateTime, Utc};
 
 pub struct Confirmation<'a> {
@@ -76,32 +76,28 @@ pub fn ics(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> String {
     lines.iter().map(|l| fold(l) + "\r\n").collect()
 }
 
-/// The Graph `message` for `sendMail`.
-pub fn message(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> serde_json::Value {
+/// The confirmation as a mail any mailbox backend sends (Graph `sendMail`, EWS
+/// `CreateItem`).
+pub fn confirmation(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> OutgoingMail {
     let place = if c.location.is_empty() {
         c.calendar
     } else {
         c.location
     };
-    let body = format!(
-        "Din tid er booket.\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n",
-        c.form_title, c.when, place
-    );
-    let mut m = serde_json::json!({
-        "subject": format!("Bekræftelse: {} – {}", c.form_title, c.when),
-        "body": { "contentType": "Text", "content": body },
-        "toRecipients": [ { "emailAddress": { "address": c.to.trim() } } ],
-        "attachments": [ {
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": "booking.ics",
-            "contentType": "text/calendar",
-            "contentBytes": base64::engine::general_purpose::STANDARD.encode(ics(c, stamp)),
-        } ],
-    });
-    if let Some(from) = c.from {
-        m["from"] = serde_json::json!({ "emailAddress": { "address": from } });
+    OutgoingMail {
+        to: c.to.trim().to_owned(),
+        from: c.from.map(str::to_owned),
+        subject: format!("Bekræftelse: {} – {}", c.form_title, c.when),
+        text: format!(
+            "Din tid er booket.\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n",
+            c.form_title, c.when, place
+        ),
+        attachments: vec![MailAttachment {
+            name: "booking.ics".into(),
+            content_type: "text/calendar".into(),
+            bytes: ics(c, stamp).into_bytes(),
+        }],
     }
-    m
 }
 
 #[cfg(test)]

@@ -85,7 +85,8 @@ async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is()
         }
         // What Booket does about it is said on the line.
         assert_eq!(
-            text.contains("Run only one Booket instance"),
+            text.contains("Set if_match_honoured = false under [exchange]")
+                && text.contains("run only one Booket instance"),
             if_match_ignored,
             "{case}"
         );

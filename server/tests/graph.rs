@@ -4,8 +4,8 @@ mod common;
 
 use common::{event_id_of, slots_in_state, Env};
 use secrecy::ExposeSecret;
-use server::booking::hold::HOLD_PROPERTY;
 use server::graph::timer::RecordingTimer;
+use server::graph::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
 use server::sim::model::Faults;
 use server::sim::seed;

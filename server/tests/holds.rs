@@ -3,7 +3,8 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env};
-use server::booking::hold::{HoldInfo, HOLD_PROPERTY};
+use server::booking::hold::HoldInfo;
+use server::graph::HOLD_PROPERTY;
 use server::sim::model::Faults;
 
 async fn a_free_slot(env: &Env) -> String {

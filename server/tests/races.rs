@@ -4,7 +4,8 @@
 mod common;
 
 use common::{event_id_of, Env, Options};
-use server::booking::hold::{HoldInfo, HOLD_PROPERTY};
+use server::booking::hold::HoldInfo;
+use server::graph::HOLD_PROPERTY;
 
 const CITIZENS: usize = 200;
 const ROUNDS: usize = 20;

@@ -1,147 +1,230 @@
-//! Week views cached briefly, with identical concurrent reads coalesced into one Graph call.
+//! Week reads kept briefly (moka: time to live, capacity, and identical concurrent reads
+//! coalesced into one call to the mailbox).
+//!
+//! A read that began before a write to its week must not be kept as if it came after: moka
+//! would insert it when it finishes, after the write's invalidation. So every read and every
+//! invalidation takes a number from one sequence, invalidations are remembered for one time
+//! to live, and a read numbered before its week's last invalidation is read again.
 
-use crate::graph::{wire::Event, GraphError};
-use std::collections::HashMap;
+use crate::mailbox::Event;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
-use tokio::time::Instant;
-
-type Cell = Arc<OnceCell<Result<Arc<Vec<Event>>, GraphError>>>;
 
 /// Key: (calendar display name, Monday of the week).
 pub type WeekKey = (String, chrono::NaiveDate);
 
+/// Most weeks kept (every calendar together).
+const CAPACITY: u64 = 4096;
+
+#[derive(Clone)]
+struct Read {
+    /// Taken from the sequence when the read began.
+    seq: u64,
+    events: Arc<Vec<Event>>,
+}
+
 pub struct WeekCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<WeekKey, (Instant, Cell)>>,
+    weeks: moka::future::Cache<WeekKey, Read>,
+    /// The sequence number of each week's last invalidation, for one time to live.
+    invalidated: moka::sync::Cache<WeekKey, u64>,
+    seq: AtomicU64,
 }
 
 impl WeekCache {
     pub fn new(ttl: Duration) -> Self {
+        // A zero time to live (caching off) is one nanosecond: moka wants a positive one.
+        let ttl = ttl.max(Duration::from_nanos(1));
         WeekCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
+            weeks: moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            invalidated: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            seq: AtomicU64::new(0),
         }
     }
 
-    /// The cached events of a week, or the result of `fetch` shared by every caller that
-    /// asks while it runs. Failures are not kept beyond the callers already waiting.
-    pub async fn get_or_fetch<F, Fut>(
+    /// The kept events of a week, or the result of `fetch` shared by every caller that asks
+    /// while it runs. Failures are not kept beyond the callers already waiting.
+    pub async fn get_or_fetch<F, Fut, E>(
         &self,
         key: WeekKey,
         fetch: F,
-    ) -> Result<Arc<Vec<Event>>, GraphError>
+    ) -> Result<Arc<Vec<Event>>, E>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<Event>, GraphError>>,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<Event>, E>>,
+        E: Clone + Send + Sync + 'static,
     {
-        let cell = {
-            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            // Keep the map small: drop stale entries as we go.
-            if entries.len() > 256 {
-                entries.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
-            }
-            match entries.get(&key) {
-                Some((at, cell)) if now.duration_since(*at) < self.ttl => cell.clone(),
-                _ => {
-                    let cell: Cell = Arc::new(OnceCell::new());
-                    entries.insert(key.clone(), (now, cell.clone()));
-                    cell
-                }
-            }
-        };
-        let result = cell
-            .get_or_init(|| async { fetch().await.map(Arc::new) })
-            .await
-            .clone();
-        if result.is_err() {
-            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if entries
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let read = self
+                .weeks
+                .try_get_with(key.clone(), async {
+                    let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+                    fetch().await.map(|events| Read {
+                        seq,
+                        events: Arc::new(events),
+                    })
+                })
+                .await
+                .map_err(|e| (*e).clone())?;
+            let stale = self
+                .invalidated
                 .get(&key)
-                .is_some_and(|(_, c)| Arc::ptr_eq(c, &cell))
-            {
-                entries.remove(&key);
+                .is_some_and(|written| read.seq < written);
+            if !stale || tries > 1 {
+                return Ok(read.events);
             }
+            // Began before the week's last write: not kept, read once more.
+            self.weeks.invalidate(&key).await;
         }
-        result
     }
 
-    /// Forgets one week of a calendar (after a write to an event in it).
-    pub fn invalidate_week(&self, calendar: &str, monday: chrono::NaiveDate) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(c, m), _| c != calendar || *m != monday);
+    /// Forgets one week of a calendar (after a write to an event in it), including a read
+    /// of it still under way.
+    pub async fn invalidate_week(&self, calendar: &str, monday: chrono::NaiveDate) {
+        let key = (calendar.to_owned(), monday);
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        self.invalidated.insert(key.clone(), seq);
+        self.weeks.invalidate(&key).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
+
+    fn monday() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+    }
 
     #[tokio::test]
     async fn concurrent_reads_share_one_fetch_and_writes_invalidate() {
         let cache = Arc::new(WeekCache::new(Duration::from_secs(60)));
         let calls = Arc::new(AtomicUsize::new(0));
-        let key: WeekKey = (
-            "Borgerservice".into(),
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-        );
+        let key: WeekKey = ("Borgerservice".into(), monday());
+        // Every reader waits on the one fetch, which is let go only after all have asked.
+        let (go, gate) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..50 {
-            let (cache, calls, key) = (cache.clone(), calls.clone(), key.clone());
+            let (cache, calls, key, gate) =
+                (cache.clone(), calls.clone(), key.clone(), gate.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_fetch(key, || async {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        Ok(vec![])
+                    .get_or_fetch(key, || {
+                        let (calls, mut gate) = (calls.clone(), gate.clone());
+                        async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            let _ = gate.wait_for(|open| *open).await;
+                            Ok::<_, ()>(vec![])
+                        }
                     })
                     .await
             }));
         }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        go.send(true).unwrap();
         for t in tasks {
             assert!(t.await.unwrap().is_ok());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        cache.invalidate_week("Borgerservice", key.1);
-        let _ = cache
-            .get_or_fetch(key.clone(), || async {
+        let fetch = || {
+            let calls = calls.clone();
+            async move {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok(vec![])
-            })
-            .await;
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
-        // Forgetting another week leaves this one; forgetting this one does not.
-        let next = key.1 + chrono::Days::new(7);
-        cache.invalidate_week("Borgerservice", next);
-        let fetch = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok(vec![])
+                Ok::<_, ()>(vec![])
+            }
         };
+        cache.invalidate_week("Borgerservice", key.1).await;
         let _ = cache.get_or_fetch(key.clone(), fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        cache.invalidate_week("Borgerservice", key.1);
+        // Forgetting another week leaves this one; forgetting this one does not.
+        cache
+            .invalidate_week("Borgerservice", key.1 + chrono::Days::new(7))
+            .await;
+        let _ = cache.get_or_fetch(key.clone(), fetch).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        cache.invalidate_week("Borgerservice", key.1).await;
         let _ = cache.get_or_fetch(key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
-    async fn failures_are_not_cached() {
+    async fn failures_are_not_kept() {
         let cache = WeekCache::new(Duration::from_secs(60));
-        let key: WeekKey = (
-            "c".into(),
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-        );
+        let key: WeekKey = ("c".into(), monday());
         let r = cache
-            .get_or_fetch(key.clone(), || async {
-                Err(GraphError::Unavailable { status: 503 })
-            })
+            .get_or_fetch(key.clone(), || async { Err::<Vec<Event>, _>("down") })
             .await;
         assert!(r.is_err());
-        let r = cache.get_or_fetch(key, || async { Ok(vec![]) }).await;
+        let r = cache
+            .get_or_fetch(key, || async { Ok::<_, &str>(vec![]) })
+            .await;
         assert!(r.is_ok());
+    }
+
+    /// A read under way when its week is written to finishes for those who waited, but is
+    /// not kept: the next reader reads again.
+    #[tokio::test]
+    async fn a_read_that_began_before_a_write_is_not_kept() {
+        let cache = Arc::new(WeekCache::new(Duration::from_secs(60)));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let key: WeekKey = ("c".into(), monday());
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let (finish, finish_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let (cache, key) = (cache.clone(), key.clone());
+            let started_tx = std::sync::Mutex::new(Some(started_tx));
+            let finish_rx = std::sync::Mutex::new(Some(finish_rx));
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(key, || {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        let started = started_tx.lock().unwrap().take();
+                        let finish = finish_rx.lock().unwrap().take();
+                        async move {
+                            if let Some(s) = started {
+                                let _ = s.send(());
+                            }
+                            if let Some(f) = finish {
+                                let _ = f.await;
+                            }
+                            Ok::<_, ()>(vec![])
+                        }
+                    })
+                    .await
+            })
+        };
+        started.await.unwrap();
+        cache.invalidate_week("c", key.1).await;
+        finish.send(()).unwrap();
+        // The waiting reader got its answer (read once more, since it began before the write).
+        assert!(slow.await.unwrap().is_ok());
+        let before = calls.load(Ordering::SeqCst);
+        assert_eq!(
+            before, 2,
+            "the read that began before the write is read again"
+        );
+        let fetch = || {
+            let calls = calls.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ()>(vec![])
+            }
+        };
+        // The fresh read is kept.
+        let _ = cache.get_or_fetch(key, fetch).await;
+        assert_eq!(calls.load(Ordering::SeqCst), before);
     }
 }

@@ -4,8 +4,8 @@ use super::documents;
 use super::slot_id::SlotRef;
 use super::Booket;
 use crate::config::{CalendarConfig, MailConfig};
-use crate::graph::wire;
 use crate::mail;
+use crate::mailbox::Event;
 use app::api::BookRequest;
 use app::domain::MailOutcome;
 
@@ -17,12 +17,12 @@ impl Booket {
         req: &BookRequest,
         cal: &CalendarConfig,
         slot: &SlotRef,
-        event: &wire::Event,
+        event: &Event,
     ) -> Option<MailOutcome> {
         let MailConfig::Graph { sender, user, .. } = &self.config.mail else {
             return None;
         };
-        let creds = self.config.mail.credentials()?;
+        let mailbox = self.mailboxes.mail.as_ref()?;
         let form = self.config.form(&req.form)?;
         let field = form.email_field.as_deref()?;
         let to = req
@@ -52,11 +52,7 @@ impl Booket {
             return Some(MailOutcome::Failed);
         }
         let when = documents::slot_text(cal, slot);
-        let location = event
-            .location
-            .as_ref()
-            .map(|l| l.display_name.as_str())
-            .unwrap_or("");
+        let location = event.location.as_str();
         let confirmation = mail::Confirmation {
             to: &to,
             form_title: &form.title,
@@ -68,9 +64,8 @@ impl Booket {
             uid: &slot.event_id,
             from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
         };
-        match self
-            .graph
-            .send_mail(&creds, user, mail::message(&confirmation, (self.clock)()))
+        match mailbox
+            .send_mail(&mail::confirmation(&confirmation, (self.clock)()))
             .await
         {
             Ok(()) => Some(MailOutcome::Sent),

@@ -2,12 +2,12 @@
 //! the hold, and removed again when a booking fails or its hold lapses.
 
 use super::documents;
-use super::hold::{self, HoldInfo, HOLD_PROPERTY};
+use super::hold::{self, HoldInfo};
 use super::rules::*;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
 use crate::config::{CalendarConfig, ElementConfig};
-use crate::graph::{wire, AppCredentials, GraphError};
+use crate::mailbox::{Event, MailboxError, NewAttachment};
 use app::api::BookRequest;
 use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;
@@ -25,7 +25,7 @@ impl Booket {
         slot: &SlotRef,
         token: &str,
         attached: &[(String, String)],
-    ) -> Result<wire::Event, BookingError> {
+    ) -> Result<Event, BookingError> {
         let files: Vec<String> = attached
             .iter()
             .map(|(id, _)| id.clone())
@@ -43,36 +43,21 @@ impl Booket {
             tries += 1;
             let event = self.read_slot(cal, slot).await?;
             let Some(mut info) = event
-                .property(HOLD_PROPERTY)
+                .hold
+                .as_deref()
                 .and_then(HoldInfo::parse)
                 .filter(|h| h.is_owned_by(token))
             else {
                 return Err(BookingError::Taken);
             };
-            if marker_of(
-                event.subject.as_deref().unwrap_or(""),
-                &self.config.exchange.markers,
-            ) != Some(Marker::Reserved)
-            {
+            if marker_of(&event.subject, &self.config.exchange.markers) != Some(Marker::Reserved) {
                 return Err(BookingError::Taken);
             }
             info.files = files.clone();
-            let etag = event.if_match().ok_or(BookingError::Internal)?;
-            match self
-                .graph
-                .patch_event(
-                    &cal.credentials(),
-                    &cal.owner,
-                    &event.id,
-                    &etag,
-                    None,
-                    Some((HOLD_PROPERTY, &info.to_value())),
-                )
-                .await
-            {
+            match self.write_event(cal, &event, None, &info.to_value()).await {
                 Ok(updated) => return Ok(updated),
-                Err(GraphError::Conflict { .. }) if tries < 2 => continue,
-                Err(GraphError::Conflict { .. } | GraphError::NotFound { .. }) => {
+                Err(MailboxError::Conflict) if tries < 2 => continue,
+                Err(MailboxError::Conflict | MailboxError::NotFound) => {
                     return Err(BookingError::Taken)
                 }
                 Err(e) => return Err(unavailable(e)),
@@ -97,7 +82,7 @@ impl Booket {
         }
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
-        let (week, _) = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let (week, _) = self.week_events(cal, monday).await?;
         let event = week
             .iter()
             .find(|e| e.id == slot.event_id)
@@ -110,14 +95,13 @@ impl Booket {
         };
         match claim_of(event, &self.config.exchange.markers, (self.clock)(), &token) {
             // A retry of this very booking (its answer was lost) is let through.
-            Claim::Booked if event.property(HOLD_PROPERTY) == Some(booked_value(&key).as_str()) => {
-            }
+            Claim::Booked if event.hold.as_deref() == Some(booked_value(&key).as_str()) => {}
             Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
             Claim::Free | Claim::Mine { .. } => {}
         }
         Ok(crate::uploads::UploadPolicy {
             take_files: el.attach_documents,
-            limits: self.config.server.uploads.clone(),
+            limits: self.upload_limits(cal),
         })
     }
 
@@ -125,10 +109,10 @@ impl Booket {
     pub(super) async fn remove_lapsed_files(
         &self,
         cal: &CalendarConfig,
-        event: &wire::Event,
+        event: &Event,
         token: &str,
     ) -> Result<bool, BookingError> {
-        let Some(lapsed) = event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) else {
+        let Some(lapsed) = event.hold.as_deref().and_then(HoldInfo::parse) else {
             return Ok(false);
         };
         if lapsed.is_owned_by(token) {
@@ -143,21 +127,20 @@ impl Booket {
     /// fine).
     pub(super) async fn delete_if_present(
         &self,
-        creds: &AppCredentials,
         cal: &CalendarConfig,
         event_id: &str,
         attachment_id: &str,
-    ) -> Result<bool, GraphError> {
+    ) -> Result<bool, MailboxError> {
         match self
-            .graph
-            .delete_attachment(creds, &cal.owner, event_id, attachment_id)
+            .mailbox(cal)
+            .remove_attachment(event_id, attachment_id)
             .await
         {
             Ok(()) => {
                 tracing::info!(event = %event_id, "removed a file left by an unfinished booking");
                 Ok(true)
             }
-            Err(GraphError::NotFound { .. }) => Ok(false),
+            Err(MailboxError::NotFound) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -171,20 +154,16 @@ impl Booket {
         cal: &CalendarConfig,
         event_id: &str,
         hold: &HoldInfo,
-    ) -> Result<bool, GraphError> {
-        let creds = cal.credentials();
+    ) -> Result<bool, MailboxError> {
         let mut removed = false;
         for id in &hold.files {
-            removed |= self.delete_if_present(&creds, cal, event_id, id).await?;
+            removed |= self.delete_if_present(cal, event_id, id).await?;
         }
         let tag = file_tag(&hold.owner);
-        let listed = self
-            .graph
-            .list_attachments(&creds, &cal.owner, event_id)
-            .await?;
+        let listed = self.mailbox(cal).attachments(event_id).await?;
         for a in listed {
-            if a.content_id.as_deref() == Some(tag.as_str()) && !hold.files.contains(&a.id) {
-                removed |= self.delete_if_present(&creds, cal, event_id, &a.id).await?;
+            if a.tag.as_deref() == Some(tag.as_str()) && !hold.files.contains(&a.id) {
+                removed |= self.delete_if_present(cal, event_id, &a.id).await?;
             }
         }
         Ok(removed)
@@ -203,24 +182,21 @@ impl Booket {
         files: &[documents::File<'_>],
         token: &str,
         attached: &mut Vec<(String, String)>,
-    ) -> Result<wire::Event, BookingError> {
-        let creds = cal.credentials();
+    ) -> Result<Event, BookingError> {
+        let mailbox = self.mailbox(cal);
         // Files carry their owner, so files left by a booking that never finished (the
         // server died) can be found and removed before anyone else gets the slot.
         let tag = file_tag(&hold::owner_hash(token));
         let mut fresh = None;
         for f in files {
-            let id = self
-                .graph
-                .add_attachment(
-                    &creds,
-                    &cal.owner,
-                    &slot.event_id,
-                    &f.name,
-                    f.content_type,
-                    &tag,
-                    f.upload,
-                )
+            let file = NewAttachment {
+                name: &f.name,
+                content_type: f.content_type,
+                tag: &tag,
+                content: f.upload,
+            };
+            let id = mailbox
+                .add_attachment(&slot.event_id, file)
                 .await
                 .map_err(unavailable)?;
             attached.push((id, f.name.clone()));
@@ -229,17 +205,14 @@ impl Booket {
         if el.attach_summary {
             let pdf = documents::summary_pdf(self, req, cal, slot, files, (self.clock)());
             let name = documents::SUMMARY_NAME.to_string();
-            let id = self
-                .graph
-                .add_attachment(
-                    &creds,
-                    &cal.owner,
-                    &slot.event_id,
-                    &name,
-                    "application/pdf",
-                    &tag,
-                    &pdf,
-                )
+            let file = NewAttachment {
+                name: &name,
+                content_type: "application/pdf",
+                tag: &tag,
+                content: &pdf,
+            };
+            let id = mailbox
+                .add_attachment(&slot.event_id, file)
                 .await
                 .map_err(unavailable)?;
             attached.push((id, name));
@@ -265,13 +238,8 @@ impl Booket {
         event_id: &str,
         attached: &[(String, String)],
     ) {
-        let creds = cal.credentials();
         for (id, _) in attached {
-            if let Err(e) = self
-                .graph
-                .delete_attachment(&creds, &cal.owner, event_id, id)
-                .await
-            {
+            if let Err(e) = self.mailbox(cal).remove_attachment(event_id, id).await {
                 // (Never the file's name: it may say who the citizen is.)
                 tracing::error!(event = %event_id, "could not remove an attachment after a failed booking: {e}");
             }

@@ -1,14 +1,11 @@
-//! Holds: who reserved a slot and until when, stored with the Outlook event as a Graph
-//! single-value extended property so a restarted server and every other instance see it.
+//! Holds: who reserved a slot and until when, stored with the Outlook event (a MAPI named
+//! property each backend reaches its own way) so a restarted server and every other instance see it.
 //! The property holds a hash of the citizen's token, never the token itself.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-
-/// The extended property's id (a string property in Booket's own namespace GUID).
-pub const HOLD_PROPERTY: &str = "String {8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09} Name BooketHold";
 
 /// What the property says once a hold has ended (a property cannot be removed by PATCH).
 pub const ENDED: &str = "ended";

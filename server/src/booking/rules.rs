@@ -1,9 +1,9 @@
 //! The write path's pure rules: who may claim an event, when a hold began and lapses,
 //! the marks Booket leaves in Outlook. No I/O; tested beside the code.
 
-use super::hold::{self, HoldInfo, HOLD_PROPERTY};
+use super::hold::{self, HoldInfo};
 use crate::config::CalendarConfig;
-use crate::graph::wire;
+use crate::mailbox::Event;
 use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, Markers};
@@ -34,19 +34,11 @@ pub(super) enum Claim {
     Booked,
 }
 
-pub(super) fn claim_of(
-    event: &wire::Event,
-    markers: &Markers,
-    now: DateTime<Utc>,
-    token: &str,
-) -> Claim {
-    let marker = marker_of(event.subject.as_deref().unwrap_or(""), markers);
+pub(super) fn claim_of(event: &Event, markers: &Markers, now: DateTime<Utc>, token: &str) -> Claim {
+    let marker = marker_of(&event.subject, markers);
     claim_from(
         marker,
-        event
-            .property(HOLD_PROPERTY)
-            .and_then(HoldInfo::parse)
-            .as_ref(),
+        event.hold.as_deref().and_then(HoldInfo::parse).as_ref(),
         now,
         token,
     )
@@ -75,16 +67,16 @@ pub(super) fn claim_from(
 /// When `token`'s hold on this event began: kept across extensions of an active hold
 /// (records without it count from their expiry less one hold); now for a new hold.
 pub(super) fn hold_since(
-    event: &wire::Event,
+    event: &Event,
     markers: &app::domain::Markers,
     token: &str,
     now: DateTime<Utc>,
     hold_for: chrono::TimeDelta,
 ) -> DateTime<Utc> {
-    if marker_of(event.subject.as_deref().unwrap_or(""), markers) != Some(Marker::Reserved) {
+    if marker_of(&event.subject, markers) != Some(Marker::Reserved) {
         return now;
     }
-    match event.property(HOLD_PROPERTY).and_then(HoldInfo::parse) {
+    match event.hold.as_deref().and_then(HoldInfo::parse) {
         Some(h) if h.is_owned_by(token) && h.is_active(now) => {
             h.since.unwrap_or(h.expires - hold_for).min(now)
         }
@@ -110,10 +102,8 @@ pub(super) fn hold_expiry(
 }
 
 /// Monday of the local week an event starts in.
-pub(super) fn week_of(cal: &CalendarConfig, event: &wire::Event) -> Option<chrono::NaiveDate> {
-    wire::to_utc(&event.start)
-        .ok()
-        .map(|s| monday_of(s.with_timezone(&cal.time_zone).date_naive()))
+pub(super) fn week_of(cal: &CalendarConfig, event: &Event) -> chrono::NaiveDate {
+    monday_of(event.start.with_timezone(&cal.time_zone).date_naive())
 }
 
 #[cfg(test)]
@@ -134,22 +124,22 @@ mod tests {
         }
     }
 
-    fn event(subject: &str, hold: Option<&HoldInfo>) -> wire::Event {
+    fn event(subject: &str, hold: Option<&HoldInfo>) -> Event {
         event_with_record(subject, hold.map(HoldInfo::to_value))
     }
 
-    fn event_with_record(subject: &str, record: Option<String>) -> wire::Event {
-        let mut v = serde_json::json!({
-            "id": "e1",
-            "subject": subject,
-            "start": {"dateTime": "2026-12-07T08:00:00.0000000", "timeZone": "UTC"},
-            "end": {"dateTime": "2026-12-07T08:30:00.0000000", "timeZone": "UTC"},
-        });
-        if let Some(r) = record {
-            v["singleValueExtendedProperties"] =
-                serde_json::json!([{"id": HOLD_PROPERTY, "value": r}]);
+    fn event_with_record(subject: &str, record: Option<String>) -> Event {
+        Event {
+            id: "e1".into(),
+            version: Some("W/\"1\"".into()),
+            subject: subject.into(),
+            start: Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 12, 7, 8, 30, 0).unwrap(),
+            all_day: false,
+            cancelled: false,
+            hold: record,
+            location: String::new(),
         }
-        serde_json::from_value(v).unwrap()
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The sweep: lapsed holds given back in Outlook, with the files they brought.
 
-use super::hold::{HoldInfo, ENDED, HOLD_PROPERTY};
+use super::hold::{HoldInfo, ENDED};
 use super::rules::*;
 use super::Booket;
-use crate::graph::GraphError;
+use crate::mailbox::MailboxError;
 use app::domain::rules::{base_subject, marker_of, Marker};
 use app::domain::week::monday_of;
 use app::domain::BookingError;
@@ -13,7 +13,7 @@ impl Booket {
     /// Gives back every lapsed hold from the start of this week through `sweep_weeks`
     /// ahead, each with a conditional write, so a slot booked or re-reserved meanwhile is
     /// never touched. Returns how many holds were released.
-    pub async fn sweep_expired_holds(&self) -> Result<usize, GraphError> {
+    pub async fn sweep_expired_holds(&self) -> Result<usize, MailboxError> {
         let mut released = 0;
         // Lapsed holds this sweep could not give back (their files could not be removed, or
         // the write failed): shown in metrics, and by `booket check`.
@@ -26,19 +26,16 @@ impl Booket {
                 cal.time_zone,
                 monday + Days::new(7 * self.config.exchange.hold_sweep_weeks),
             );
-            let creds = cal.credentials();
-            let id = self.calendar_id(cal).await?;
-            let events = self
-                .graph
-                .calendar_view(&creds, &cal.owner, &id, start, end, HOLD_PROPERTY)
-                .await?;
+            let mailbox = self.mailbox(cal);
+            let events = mailbox.events(&cal.outlook_calendar, start, end).await?;
             let markers = &self.config.exchange.markers;
             let mut changed = std::collections::BTreeSet::new();
             for event in events {
-                let subject = event.subject.clone().unwrap_or_default();
+                let subject = event.subject.clone();
                 let lapsed = marker_of(&subject, markers) == Some(Marker::Reserved)
                     && event
-                        .property(HOLD_PROPERTY)
+                        .hold
+                        .as_deref()
                         .and_then(HoldInfo::parse)
                         .is_some_and(|h| !h.is_active(now));
                 if !lapsed {
@@ -48,11 +45,7 @@ impl Booket {
                 // Files of the booking that never finished go first.
                 let event = match self.remove_lapsed_files(cal, &event, "").await {
                     Ok(false) => event,
-                    Ok(true) => match self
-                        .graph
-                        .get_event(&creds, &cal.owner, &id, &event.id, HOLD_PROPERTY)
-                        .await
-                    {
+                    Ok(true) => match mailbox.event(&cal.outlook_calendar, &event.id).await {
                         Ok(fresh) => fresh,
                         Err(e) => {
                             stuck += 1;
@@ -83,8 +76,8 @@ impl Booket {
                     }
                 }
             }
-            for monday in changed.into_iter().flatten() {
-                self.cache.invalidate_week(&cal.name, monday);
+            for monday in changed {
+                self.cache.invalidate_week(&cal.name, monday).await;
             }
         }
         self.metrics.holds_stuck.set(stuck);

@@ -8,16 +8,16 @@
 //! A 409/412 means someone else changed it first: the citizen is told the time was taken.
 
 use super::documents;
-use super::hold::{self, HoldInfo, ENDED, HOLD_PROPERTY};
+use super::hold::{self, HoldInfo, ENDED};
 use super::rules::*;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
 use crate::config::{CalendarConfig, ElementConfig};
-use crate::graph::{wire, GraphError};
+use crate::mailbox::{Change, Event, MailboxError};
 use app::api::{BookRequest, ReserveRequest};
-use app::domain::rules::base_subject;
+use app::domain::rules::{base_subject, classify, is_shown};
 use app::domain::week::monday_of;
-use app::domain::{BookingError, Hold, Receipt, ReceiptState};
+use app::domain::{BookingError, Hold, Receipt, ReceiptState, SlotState};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 
@@ -28,65 +28,122 @@ impl Booket {
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
-    ) -> Result<wire::Event, BookingError> {
+    ) -> Result<Event, BookingError> {
         // Only an event of the configured calendar is a slot.
-        let calendar_id = self.calendar_id(cal).await.map_err(unavailable)?;
         let event = self
-            .graph
-            .get_event(
-                &cal.credentials(),
-                &cal.owner,
-                &calendar_id,
-                &slot.event_id,
-                HOLD_PROPERTY,
-            )
+            .mailbox(cal)
+            .event(&cal.outlook_calendar, &slot.event_id)
             .await
             .map_err(|e| match e {
-                GraphError::NotFound { .. } => BookingError::Taken,
+                MailboxError::NotFound => BookingError::Taken,
                 other => unavailable(other),
             })?;
-        let unchanged = matches!(
-            (wire::to_utc(&event.start), wire::to_utc(&event.end)),
-            (Ok(s), Ok(e)) if s == slot.start && e == slot.end
-        );
-        if event.is_cancelled || event.is_all_day || !unchanged {
+        let unchanged = event.start == slot.start && event.end == slot.end;
+        if event.cancelled || event.all_day || !unchanged {
             return Err(BookingError::Taken);
         }
         Ok(event)
     }
 
-    /// The conditional write. A lost race is [`BookingError::Taken`].
+    /// The conditional write of subject (when given) and hold record. Where the backend
+    /// does not enforce conditional writes (a tenant that ignores `If-Match`), the write is
+    /// read back, and one that another writer overwrote meanwhile is a lost race too. That
+    /// narrows the window between instances without closing it, so such a tenant runs one
+    /// instance (README, "Conformance"). A lost race is [`BookingError::Taken`].
+    pub(super) async fn write_event(
+        &self,
+        cal: &CalendarConfig,
+        event: &Event,
+        subject: Option<&str>,
+        hold_value: &str,
+    ) -> Result<Event, MailboxError> {
+        let mailbox = self.mailbox(cal);
+        let change = Change {
+            subject,
+            hold: hold_value,
+            notify_attendees: self.notify_attendees(cal),
+        };
+        let updated = mailbox.update(event, change).await?;
+        if mailbox.capabilities().conditional_writes {
+            return Ok(updated);
+        }
+        let now = mailbox.event(&cal.outlook_calendar, &event.id).await?;
+        let ours =
+            now.hold.as_deref() == Some(hold_value) && subject.is_none_or(|s| now.subject == s);
+        if ours {
+            Ok(now)
+        } else {
+            tracing::warn!(event = %event.id, "a write was overwritten at once (this tenant does not enforce If-Match)");
+            Err(MailboxError::Conflict)
+        }
+    }
+
+    /// The upload limits for a booking in this calendar: the configured ones, no file
+    /// larger than its mailbox's backend attaches.
+    pub(super) fn upload_limits(&self, cal: &CalendarConfig) -> crate::config::UploadLimits {
+        let mut limits = self.config.server.uploads.clone();
+        let largest = self.mailbox(cal).capabilities().max_attachment_bytes;
+        limits.max_file_bytes = limits.max_file_bytes.min(largest);
+        limits
+    }
+
+    /// Whether attendees of this calendar's events should hear of Booket's writes: yes
+    /// when any element booking in it asks for it. Only a backend that can suppress meeting
+    /// updates (EWS) can honour a no; Graph always sends them (README, "Attendees").
+    fn notify_attendees(&self, cal: &CalendarConfig) -> bool {
+        self.config
+            .forms
+            .iter()
+            .flat_map(|f| &f.elements)
+            .filter(|e| e.calendar == cal.name)
+            .any(|e| e.notify_attendees)
+    }
+
+    /// The conditional write of subject and hold record. A lost race is
+    /// [`BookingError::Taken`].
     pub(super) async fn write_subject(
         &self,
         cal: &CalendarConfig,
-        event: &wire::Event,
+        event: &Event,
         subject: &str,
         hold_value: &str,
-    ) -> Result<wire::Event, BookingError> {
-        let etag = event.if_match().ok_or_else(|| {
-            tracing::error!(event = %event.id, "event without etag or changeKey");
-            BookingError::Internal
-        })?;
+    ) -> Result<Event, BookingError> {
         let updated = self
-            .graph
-            .patch_event(
-                &cal.credentials(),
-                &cal.owner,
-                &event.id,
-                &etag,
-                Some(subject),
-                Some((HOLD_PROPERTY, hold_value)),
-            )
+            .write_event(cal, event, Some(subject), hold_value)
             .await
             .map_err(|e| match e {
-                GraphError::Conflict { .. } | GraphError::NotFound { .. } => BookingError::Taken,
+                MailboxError::Conflict | MailboxError::NotFound => BookingError::Taken,
                 other => unavailable(other),
             })?;
-        if updated.subject.as_deref() != Some(subject) {
+        if updated.subject != subject {
             tracing::error!(event = %updated.id, "subject after the write is not the one written");
             return Err(BookingError::Internal);
         }
         Ok(updated)
+    }
+
+    /// The rules of SPEC §2 for a slot's times against the server clock.
+    pub(super) fn check_rules(
+        &self,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<(), BookingError> {
+        let tz = cal.time_zone;
+        let (ls, le) = (
+            start.with_timezone(&tz).naive_local(),
+            end.with_timezone(&tz).naive_local(),
+        );
+        if !is_shown(ls, le, &el.window()) {
+            return Err(BookingError::OutsideWindow);
+        }
+        let now_local = (self.clock)().with_timezone(&tz).naive_local();
+        match classify(ls, None, now_local, el.notice_days) {
+            SlotState::Past => Err(BookingError::Past),
+            SlotState::TooSoon => Err(BookingError::TooSoon),
+            _ => Ok(()),
+        }
     }
 
     /// The element, its calendar and the slot behind an id issued for that element.
@@ -220,7 +277,7 @@ impl Booket {
         let now = (self.clock)();
         let markers = &self.config.exchange.markers;
         let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
-        let (week, _) = self.week_events(cal, monday).await.map_err(unavailable)?;
+        let (week, _) = self.week_events(cal, monday).await?;
         let held = week.iter().any(|e| {
             e.id == slot.event_id && matches!(claim_of(e, markers, now, token), Claim::Mine { .. })
         });
@@ -237,7 +294,7 @@ impl Booket {
         if !matches!(claim_of(&event, markers, now, token), Claim::Mine { .. }) {
             return Ok(false);
         }
-        let subject = base_subject(event.subject.as_deref().unwrap_or(""), markers).to_owned();
+        let subject = base_subject(&event.subject, markers).to_owned();
         self.holds.forget(form, element, &hold::owner_hash(token));
         match self.write_subject(cal, &event, &subject, ENDED).await {
             Ok(_) => Ok(true),
@@ -259,7 +316,7 @@ impl Booket {
             return Err(BookingError::invalid("hold"));
         }
         let files: Vec<documents::File<'_>> = if el.attach_documents {
-            documents::checked(&req.files, &self.config.server.uploads)?
+            documents::checked(&req.files, &self.upload_limits(cal))?
         } else {
             Vec::new()
         };
@@ -281,7 +338,7 @@ impl Booket {
         // A retry of a booking whose answer was lost (a timeout, a restart, another
         // instance): the event itself says this request booked it.
         let booked_mark = booked_value(&key);
-        if event.property(HOLD_PROPERTY) == Some(booked_mark.as_str()) {
+        if event.hold.as_deref() == Some(booked_mark.as_str()) {
             let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
             self.remember(key, req.slot_id, receipt.clone());
             return Ok(receipt);
@@ -306,7 +363,8 @@ impl Booket {
             // Files an earlier, unfinished attempt of this citizen recorded (their server
             // died mid-booking) go first, so the booking carries each file once.
             let earlier = event
-                .property(HOLD_PROPERTY)
+                .hold
+                .as_deref()
                 .and_then(HoldInfo::parse)
                 .filter(|h| h.is_owned_by(&token) && !h.files.is_empty());
             let event = match earlier {
@@ -339,7 +397,7 @@ impl Booket {
         let markers = &self.config.exchange.markers;
         let subject = format!(
             "{}{}",
-            base_subject(event.subject.as_deref().unwrap_or(""), markers),
+            base_subject(&event.subject, markers),
             markers.booked
         );
         if let Err(e) = self
@@ -373,7 +431,7 @@ impl Booket {
         cal: &CalendarConfig,
         slot: &SlotRef,
         token: &str,
-    ) -> Result<wire::Event, BookingError> {
+    ) -> Result<Event, BookingError> {
         let event = self.read_slot(cal, slot).await?;
         self.claimable_from(cal, slot, event, token).await
     }
@@ -383,9 +441,9 @@ impl Booket {
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
-        event: wire::Event,
+        event: Event,
         token: &str,
-    ) -> Result<wire::Event, BookingError> {
+    ) -> Result<Event, BookingError> {
         match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
             Claim::Booked | Claim::HeldByOther => Err(BookingError::Taken),
             Claim::Mine { .. } => Ok(event),
@@ -431,7 +489,7 @@ impl Booket {
     pub(super) async fn write_hold(
         &self,
         cal: &CalendarConfig,
-        event: &wire::Event,
+        event: &Event,
         token: &str,
     ) -> Result<DateTime<Utc>, BookingError> {
         let now = (self.clock)();
@@ -444,7 +502,7 @@ impl Booket {
         let markers = &self.config.exchange.markers;
         let subject = format!(
             "{}{}",
-            base_subject(event.subject.as_deref().unwrap_or(""), markers),
+            base_subject(&event.subject, markers),
             markers.reserved
         );
         let info = HoldInfo {
@@ -456,5 +514,209 @@ impl Booket {
         self.write_subject(cal, event, &subject, &info.to_value())
             .await?;
         Ok(expires)
+    }
+}
+
+/// The write path against a mailbox that states its capabilities: what it does with them,
+/// checked with an in-memory mailbox whose writes another "instance" overwrites at once.
+#[cfg(test)]
+mod tests {
+    use super::super::{Booket, Mailboxes, SlotSigner};
+    use crate::config::Config;
+    use crate::mailbox::*;
+    use app::api::{Backend, ReserveRequest};
+    use app::domain::BookingError;
+    use chrono::{TimeZone, Utc};
+    use std::sync::{Arc, Mutex};
+
+    /// One event in memory. `enforce` says whether stale versions are refused; with
+    /// `overwrite`, every accepted write is at once overwritten by another owner's hold
+    /// (a second instance that read the same version and wrote just after).
+    struct Memory {
+        caps: Capabilities,
+        event: Mutex<Event>,
+        overwrite: bool,
+        reads: Mutex<u32>,
+        notified: Mutex<Vec<bool>>,
+    }
+
+    impl Memory {
+        fn new(conditional_writes: bool, overwrite: bool) -> Memory {
+            Memory {
+                caps: Capabilities {
+                    conditional_writes,
+                    suppress_attendee_mail: true,
+                    max_attachment_bytes: 1_000,
+                },
+                event: Mutex::new(Event {
+                    id: "e1".into(),
+                    version: Some("1".into()),
+                    subject: "Samtale".into(),
+                    start: Utc.with_ymd_and_hms(2026, 12, 8, 9, 0, 0).unwrap(),
+                    end: Utc.with_ymd_and_hms(2026, 12, 8, 9, 30, 0).unwrap(),
+                    all_day: false,
+                    cancelled: false,
+                    hold: None,
+                    location: String::new(),
+                }),
+                overwrite,
+                reads: Mutex::new(0),
+                notified: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Mailbox for Memory {
+        fn capabilities(&self) -> Capabilities {
+            self.caps
+        }
+        async fn sign_in(&self) -> Result<(), MailboxError> {
+            Ok(())
+        }
+        async fn resolve_calendar(&self, _: &str) -> Result<(), MailboxError> {
+            Ok(())
+        }
+        async fn events(
+            &self,
+            _: &str,
+            _: chrono::DateTime<Utc>,
+            _: chrono::DateTime<Utc>,
+        ) -> Result<Vec<Event>, MailboxError> {
+            Ok(vec![self.event.lock().unwrap().clone()])
+        }
+        async fn event(&self, _: &str, _: &str) -> Result<Event, MailboxError> {
+            *self.reads.lock().unwrap() += 1;
+            Ok(self.event.lock().unwrap().clone())
+        }
+        async fn update(&self, read: &Event, change: Change<'_>) -> Result<Event, MailboxError> {
+            self.notified.lock().unwrap().push(change.notify_attendees);
+            let mut e = self.event.lock().unwrap();
+            if self.caps.conditional_writes && e.version != read.version {
+                return Err(MailboxError::Conflict);
+            }
+            let next = e.version.as_deref().unwrap_or("0").parse::<u32>().unwrap() + 1;
+            e.version = Some(next.to_string());
+            if let Some(s) = change.subject {
+                e.subject = s.into();
+            }
+            e.hold = Some(change.hold.into());
+            let written = e.clone();
+            if self.overwrite {
+                e.hold = Some(format!("v2;{};2026-12-08T09:00:00Z;;", "x".repeat(43)));
+                e.version = Some((next + 1).to_string());
+            }
+            Ok(written)
+        }
+        async fn add_attachment(
+            &self,
+            _: &str,
+            _: NewAttachment<'_>,
+        ) -> Result<String, MailboxError> {
+            Err(MailboxError::Refused("not here".into()))
+        }
+        async fn attachments(&self, _: &str) -> Result<Vec<Attachment>, MailboxError> {
+            Ok(vec![])
+        }
+        async fn remove_attachment(&self, _: &str, _: &str) -> Result<(), MailboxError> {
+            Ok(())
+        }
+        async fn send_mail(&self, _: &OutgoingMail) -> Result<(), MailboxError> {
+            Ok(())
+        }
+    }
+
+    fn booket(mailbox: Arc<Memory>, notify: bool) -> Booket {
+        std::env::set_var("BOOKET_TEST_SECRET_WRITE", "s3cret");
+        let text = format!(
+            r#"
+[[calendars]]
+name = "Borgerservice"
+outlook_calendar = "Borgerservice"
+owner = "booking@kommune.dk"
+tenant_id = "t"
+client_id = "c"
+client_secret = {{ env = "BOOKET_TEST_SECRET_WRITE" }}
+
+[[forms]]
+id = "f"
+title = "F"
+
+[[forms.elements]]
+name = "tid"
+heading = "Vælg tid"
+calendar = "Borgerservice"
+notify_attendees = {notify}
+"#
+        );
+        let config = Config::parse(&text, "booket.toml", std::path::Path::new(".")).unwrap();
+        let mut mailboxes = Mailboxes::default();
+        mailboxes
+            .calendars
+            .insert("Borgerservice".into(), mailbox as Arc<dyn Mailbox>);
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        Booket::new(
+            Arc::new(config),
+            mailboxes,
+            SlotSigner::random(),
+            Arc::new(move || now),
+            crate::metrics::Metrics::default(),
+        )
+    }
+
+    async fn reserve(b: &Booket) -> Result<app::domain::Hold, BookingError> {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
+        let week: serde_json::Value =
+            serde_json::from_slice(&b.week_json("f", "tid", day, "").await.unwrap()).unwrap();
+        let slot_id = week["slots"][0]["id"].as_str().unwrap().to_owned();
+        b.reserve(ReserveRequest {
+            form: "f".into(),
+            element: "tid".into(),
+            slot_id,
+            hold: String::new(),
+            release_slot_id: String::new(),
+            session: String::new(),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn without_enforced_conditional_writes_an_overwritten_write_is_a_lost_race() {
+        let mailbox = Arc::new(Memory::new(false, true));
+        let b = booket(mailbox.clone(), true);
+        assert!(matches!(reserve(&b).await, Err(BookingError::Taken)));
+        // The slot read, then the write read back.
+        assert_eq!(*mailbox.reads.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn with_enforced_conditional_writes_the_answer_of_the_write_is_trusted() {
+        // (The overwrite here stands for a later writer that Exchange let through only
+        // because it read after us: our write was settled by the version check.)
+        let mailbox = Arc::new(Memory::new(true, true));
+        let b = booket(mailbox.clone(), true);
+        assert!(reserve(&b).await.is_ok());
+        assert_eq!(*mailbox.reads.lock().unwrap(), 1, "no read-back");
+    }
+
+    #[tokio::test]
+    async fn without_enforcement_a_write_that_stays_is_a_hold() {
+        let mailbox = Arc::new(Memory::new(false, false));
+        let b = booket(mailbox.clone(), true);
+        assert!(reserve(&b).await.is_ok());
+        assert_eq!(*mailbox.reads.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn notify_attendees_and_the_largest_attachment_reach_the_backend() {
+        for notify in [false, true] {
+            let mailbox = Arc::new(Memory::new(true, false));
+            let b = booket(mailbox.clone(), notify);
+            reserve(&b).await.unwrap();
+            assert_eq!(*mailbox.notified.lock().unwrap(), vec![notify]);
+            let cal = &b.config.calendars[0];
+            // The configured limit (10 MB by default) is cut to what the backend attaches.
+            assert_eq!(b.upload_limits(cal).max_file_bytes, 1_000);
+        }
     }
 }

@@ -3,9 +3,10 @@
 
 use super::report::*;
 use super::token::*;
-use crate::booking::hold::{HoldInfo, HOLD_PROPERTY};
+use crate::booking::hold::HoldInfo;
 use crate::config::{CalendarConfig, ExchangeConfig};
 use crate::graph::wire::Event;
+use crate::graph::HOLD_PROPERTY;
 use crate::graph::{GraphClient, GraphError};
 use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;

@@ -7,8 +7,8 @@
 
 use super::report::{fail, pass, t, warn, Line, Section};
 use super::token::token_check;
-use crate::booking::hold::HOLD_PROPERTY;
 use crate::graph::wire::{graph_utc, Event};
+use crate::graph::HOLD_PROPERTY;
 use crate::graph::SMALL_ATTACHMENT_LIMIT;
 use crate::graph::{AppCredentials, GraphClient, GraphError};
 use app::i18n::Lang;
@@ -193,7 +193,7 @@ impl Run<'_> {
             Ok(_) => {
                 let l = warn(
                     self.t("If-Match overholdes ikke: en PATCH med en forældet etag blev udført", "If-Match is not honoured: a PATCH with a stale etag was carried out"),
-                    self.t("Kør kun én Booket-instans mod denne tenant: inden for en instans skriver Booket én ad gangen pr. aftale, men mellem instanser er det If-Match, der forhindrer dobbeltbooking.", "Run only one Booket instance against this tenant: within an instance Booket writes one at a time per event, but between instances it is If-Match that prevents double booking."),
+                    self.t("Sæt if_match_honoured = false under [exchange] (så læser Booket hver skrivning tilbage) og kør kun én Booket-instans mod denne tenant: inden for en instans skriver Booket én ad gangen pr. aftale, men mellem instanser er det If-Match, der forhindrer dobbeltbooking.", "Set if_match_honoured = false under [exchange] (Booket then reads every write back) and run only one Booket instance against this tenant: within an instance Booket writes one at a time per event, but between instances it is If-Match that prevents double booking."),
                 );
                 self.found(b, Some(false), l)
             }

@@ -224,6 +224,10 @@ pub struct ExchangeConfig {
     /// A mailbox the app must NOT reach: `booket check` proves the app is restricted to
     /// the booking mailboxes by being refused there.
     pub scope_probe_mailbox: Option<String>,
+    /// Whether this tenant refuses a PATCH with a stale `If-Match` (`booket check
+    /// --conformance` answers it; Graph does not document it). When false, the write path
+    /// reads every write back before it answers, and only one instance should run.
+    pub if_match_honoured: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -121,6 +121,7 @@ pub struct Exchange {
     pub hold_sweep_weeks: u64,
     pub max_graph_reads_per_minute: u32,
     pub scope_probe_mailbox: Option<String>,
+    pub if_match_honoured: bool,
 }
 
 impl Default for Exchange {
@@ -141,6 +142,7 @@ impl Default for Exchange {
             hold_sweep_weeks: 8,
             max_graph_reads_per_minute: 120,
             scope_probe_mailbox: None,
+            if_match_honoured: true,
         }
     }
 }

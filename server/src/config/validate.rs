@@ -305,6 +305,7 @@ impl File {
                 .scope_probe_mailbox
                 .map(|m| m.trim().to_owned())
                 .filter(|m| !m.is_empty()),
+            if_match_honoured: x.if_match_honoured,
         };
 
         let mut calendars = Vec::new();

@@ -96,6 +96,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             max_graph_reads_per_minute: 600,
             // The demo tenant limits the app to the booking mailbox; this one is outside.
             scope_probe_mailbox: Some(seed::DEMO_OUTSIDE.into()),
+            if_match_honoured: true,
         },
         calendars: vec![CalendarConfig {
             name: seed::DEMO_CALENDAR.into(),

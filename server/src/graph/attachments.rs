@@ -4,6 +4,7 @@
 use super::client::{backoff, map_error, parse_retry_after, transport, Req, MAX_ATTEMPTS};
 use super::error::GraphError;
 use super::{AppCredentials, GraphClient};
+use crate::mailbox::AttachmentBody;
 use reqwest::header::RETRY_AFTER;
 use reqwest::{Method, StatusCode};
 use std::time::SystemTime;
@@ -16,36 +17,6 @@ const _: () = assert!(
     UPLOAD_CHUNK < 4 * 1024 * 1024,
     "chunks must stay under 4 MB"
 );
-
-/// An attachment's content: in memory, or read a piece at a time (a citizen's upload kept
-/// in a temporary file), so a large file never has to be in memory whole. Reads are local
-/// (memory or the page cache) and made in place.
-pub trait AttachmentBody: Sync {
-    fn size(&self) -> usize;
-    /// `len` bytes from `offset` (fewer at the end).
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>>;
-}
-
-impl AttachmentBody for Vec<u8> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
-        let start = offset.min(self.len());
-        Ok(self[start..offset.saturating_add(len).min(self.len())].to_vec())
-    }
-}
-
-impl AttachmentBody for app::api::Upload {
-    fn size(&self) -> usize {
-        self.len
-    }
-
-    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
-        self.read_at(offset, len)
-    }
-}
 
 fn read_error(e: std::io::Error) -> GraphError {
     tracing::error!("cannot read an attachment's content: {e}");

@@ -66,10 +66,6 @@ pub enum GraphError {
     Unavailable { status: u16 },
     #[error("Graph rejected the request ({status} {code})")]
     Rejected { status: u16, code: String },
-    /// Booket's own ceiling on Graph reads per calendar and minute was reached; nothing was
-    /// sent to Graph.
-    #[error("the calendar's Graph read ceiling for this minute is reached")]
-    ReadCeiling,
     #[error("could not reach {what}: {message}")]
     Transport { what: &'static str, message: String },
     #[error("unexpected response from Graph: {0}")]

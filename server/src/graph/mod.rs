@@ -8,12 +8,12 @@ mod calendar;
 mod client;
 pub mod error;
 mod mail;
+mod mailbox;
 pub mod timer;
 pub mod wire;
 
-pub use attachments::{
-    AttachmentBody, AttachmentInfo, ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
-};
+pub use attachments::{AttachmentInfo, ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK};
 pub use auth::{AppCredentials, Certificate, ClientCredential};
 pub use client::{parse_retry_after, GraphClient, GraphOptions};
 pub use error::{GraphError, TokenRefusal};
+pub use mailbox::{message, to_event, GraphMailbox, HOLD_PROPERTY, MAX_ATTACHMENT};

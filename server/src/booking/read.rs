@@ -1,0 +1,495 @@
+//! The read path: a week of events from the cache or the mailbox (within the calendar's
+//! read ceiling, else the last good read), its shown slots prepared once per read, and the
+//! week answer for this moment and this citizen — kept as JSON while nothing can change it.
+
+use super::hold;
+use super::rules;
+use super::slot_id::SlotRef;
+use super::{unavailable, Booket, CachedAnswer, PreparedSlot};
+use crate::config::{CalendarConfig, ElementConfig};
+use crate::mailbox::{Event, MailboxError};
+use app::domain::rules::{classify, is_shown, marker_of};
+use app::domain::week::{monday_of, shown_days};
+use app::domain::{BookingError, SlotState, SlotView, WeekView};
+use bytes::Bytes;
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use std::sync::Arc;
+
+/// How far ahead a citizen may look.
+const MAX_WEEKS_AHEAD: i64 = 52;
+/// How many weeks "next free time" searches.
+const NEXT_FREE_SEARCH_WEEKS: u64 = 8;
+
+/// Why a week could not be read from the mailbox.
+#[derive(Debug, Clone)]
+pub(super) enum ReadError {
+    /// Booket's own ceiling on reads per calendar and minute: nothing was sent.
+    Ceiling,
+    Mailbox(MailboxError),
+}
+
+impl From<ReadError> for BookingError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Ceiling => BookingError::Unavailable,
+            ReadError::Mailbox(e) => unavailable(e),
+        }
+    }
+}
+
+impl Booket {
+    /// Counts one read of `cal` against its ceiling for this minute; false when the
+    /// ceiling is reached (nothing may be read until the next minute).
+    fn take_read(&self, cal: &CalendarConfig) -> bool {
+        let minute = (self.clock)().timestamp().div_euclid(60);
+        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = reads.entry(cal.name.clone()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= self.config.exchange.max_graph_reads_per_minute {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+
+    /// The events of one local week, from the cache or the mailbox; `true` when they are
+    /// the last good read served because the calendar's read ceiling is reached (stale: the
+    /// write path's own read decides any booking).
+    pub(super) async fn week_events(
+        &self,
+        cal: &CalendarConfig,
+        monday: NaiveDate,
+    ) -> Result<(Arc<Vec<Event>>, bool), ReadError> {
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let key = (cal.name.clone(), monday);
+        let result = self
+            .cache
+            .get_or_fetch(key.clone(), || async {
+                if !self.take_read(cal) {
+                    return Err(ReadError::Ceiling);
+                }
+                fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+                let start = local_midnight(cal.time_zone, monday);
+                let end = local_midnight(cal.time_zone, monday + Days::new(7));
+                self.mailbox(cal)
+                    .events(&cal.outlook_calendar, start, end)
+                    .await
+                    .map_err(ReadError::Mailbox)
+            })
+            .await;
+        let fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
+        if fetched {
+            self.metrics.week_cache_miss.inc();
+        } else {
+            self.metrics.week_cache_hit.inc();
+        }
+        match result {
+            Ok(events) => {
+                // Only a read from the mailbox is remembered: a cached one (the hot path)
+                // touches nothing more.
+                if fetched {
+                    self.last_good.insert(key, events.clone());
+                }
+                Ok((events, false))
+            }
+            Err(ReadError::Ceiling) => match self.last_good.get(&key) {
+                Some(events) => {
+                    self.metrics.week_cache_stale.inc();
+                    Ok((events, true))
+                }
+                None => {
+                    tracing::warn!(calendar = %cal.name, "read ceiling reached and no earlier read of the week to serve");
+                    Err(ReadError::Ceiling)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The shown slots of a cached week read for one element, with their ids signed and
+    /// times converted — the work that does not depend on the clock or the citizen. Kept as
+    /// long as the week read it came from.
+    fn prepared(
+        &self,
+        form: &str,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        monday: NaiveDate,
+        events: &Arc<Vec<Event>>,
+    ) -> Arc<Vec<PreparedSlot>> {
+        let key = (form.to_owned(), el.name.clone(), monday);
+        if let Some((from, slots)) = self.prepared.get(&key) {
+            if Arc::ptr_eq(&from, events) {
+                return slots;
+            }
+        }
+        let window = el.window();
+        let markers = &self.config.exchange.markers;
+        let mut slots: Vec<PreparedSlot> = events
+            .iter()
+            .filter(|e| !e.cancelled && !e.all_day)
+            .filter_map(|e| {
+                let (ls, le) = (
+                    e.start.with_timezone(&cal.time_zone),
+                    e.end.with_timezone(&cal.time_zone),
+                );
+                if !is_shown(ls.naive_local(), le.naive_local(), &window) {
+                    return None;
+                }
+                let id = self.signer.issue(
+                    form,
+                    &el.name,
+                    &SlotRef {
+                        event_id: e.id.clone(),
+                        start: e.start,
+                        end: e.end,
+                    },
+                );
+                Some(PreparedSlot {
+                    id,
+                    start: ls.fixed_offset(),
+                    end: le.fixed_offset(),
+                    marker: marker_of(&e.subject, markers),
+                    hold: e.hold.as_deref().and_then(hold::HoldInfo::parse),
+                })
+            })
+            .collect();
+        slots.sort_by_key(|s| (s.start, s.end));
+        let slots = Arc::new(slots);
+        self.prepared.insert(key, (events.clone(), slots.clone()));
+        slots
+    }
+
+    /// One week of slots for this moment and this citizen (see [`Backend::week_json`]).
+    ///
+    /// [`Backend::week_json`]: app::api::Backend::week_json
+    pub async fn week(
+        &self,
+        form: &str,
+        element: &str,
+        week: Option<NaiveDate>,
+        hold: &str,
+    ) -> Result<(WeekView, bool), BookingError> {
+        let (el, cal) = self.lookup(form, element)?;
+        if !hold::is_valid_token(hold) {
+            return Err(BookingError::invalid("hold"));
+        }
+        let now = (self.clock)();
+        let monday = wanted_monday(cal, week, now)?;
+        let (events, stale) = self.week_events(cal, monday).await?;
+        self.build_week(form, &el, cal, monday, &events, now, hold)
+            .await
+            .map(|view| (view, stale))
+    }
+
+    /// The week answer from this week's events (`monday`'s read), for this moment and
+    /// this citizen's hold token.
+    #[allow(clippy::too_many_arguments)]
+    async fn build_week(
+        &self,
+        form: &str,
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        monday: NaiveDate,
+        events: &Arc<Vec<Event>>,
+        now: DateTime<Utc>,
+        hold: &str,
+    ) -> Result<WeekView, BookingError> {
+        let today = now.with_timezone(&cal.time_zone).date_naive();
+        let first_week = monday_of(today);
+        let slots = self.slots(
+            &self.prepared(form, el, cal, monday, events),
+            el,
+            cal,
+            now,
+            hold,
+        );
+        let has_free = |slots: &[SlotView]| {
+            slots
+                .iter()
+                .any(|s| matches!(s.state, SlotState::Free | SlotState::Held))
+        };
+        let next_free_week = if has_free(&slots) {
+            None
+        } else {
+            let mut found = None;
+            for i in 1..=NEXT_FREE_SEARCH_WEEKS {
+                let m = monday + Days::new(7 * i);
+                if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+                    break;
+                }
+                let (evs, _) = self.week_events(cal, m).await?;
+                if has_free(&self.slots(&self.prepared(form, el, cal, m, &evs), el, cal, now, hold))
+                {
+                    found = Some(m);
+                    break;
+                }
+            }
+            found
+        };
+        Ok(WeekView {
+            week_start: monday,
+            first_week,
+            today,
+            days: shown_days(monday, el.show_weekend),
+            slots,
+            next_free_week,
+        })
+    }
+
+    /// Shown slots of a week with their states for this moment and this citizen.
+    fn slots(
+        &self,
+        prepared: &[PreparedSlot],
+        el: &ElementConfig,
+        cal: &CalendarConfig,
+        now: DateTime<Utc>,
+        hold_token: &str,
+    ) -> Vec<SlotView> {
+        let now_local = now.with_timezone(&cal.time_zone).naive_local();
+        prepared
+            .iter()
+            .map(|p| {
+                let by_time = || classify(p.start.naive_local(), None, now_local, el.notice_days);
+                let state = match rules::claim_from(p.marker, p.hold.as_ref(), now, hold_token) {
+                    rules::Claim::Booked => SlotState::Booked,
+                    rules::Claim::HeldByOther => SlotState::Reserved,
+                    rules::Claim::Free => by_time(),
+                    rules::Claim::Mine { active } => match by_time() {
+                        SlotState::Free if active => SlotState::Held,
+                        other => other,
+                    },
+                };
+                SlotView {
+                    id: p.id.clone(),
+                    start: p.start,
+                    end: p.end,
+                    state,
+                }
+            })
+            .collect()
+    }
+
+    /// Most citizens look at the same few weeks without holding anything: their answer is
+    /// the same JSON for everyone, kept until the week's read is refreshed or the clock
+    /// could change a slot's state (a slot starts, a hold lapses, the date changes).
+    pub(super) async fn week_answer(
+        &self,
+        form: &str,
+        element: &str,
+        week: Option<NaiveDate>,
+        hold: &str,
+    ) -> Result<Bytes, BookingError> {
+        /// A week answer marked as served from the last good read.
+        #[derive(serde::Serialize)]
+        struct Stale<'a> {
+            #[serde(flatten)]
+            view: &'a WeekView,
+            stale: bool,
+        }
+        let serialise = |view: &WeekView, stale: bool| {
+            let json = if stale {
+                serde_json::to_vec(&Stale { view, stale })
+            } else {
+                serde_json::to_vec(view)
+            };
+            json.map(Bytes::from).map_err(|_| BookingError::Internal)
+        };
+        if !hold.is_empty() {
+            // The answer marks this citizen's own hold: theirs alone.
+            let (view, stale) = self.week(form, element, week, hold).await?;
+            return serialise(&view, stale);
+        }
+        let (el, cal) = self.lookup(form, element)?;
+        let now = (self.clock)();
+        let monday = wanted_monday(cal, week, now)?;
+        let (events, stale) = self.week_events(cal, monday).await?;
+        if stale {
+            let view = self
+                .build_week(form, &el, cal, monday, &events, now, hold)
+                .await?;
+            return serialise(&view, true);
+        }
+        let key = (form.to_owned(), el.name.clone(), monday);
+        if let Some(hit) = self.answers.get(&key) {
+            if Arc::ptr_eq(&hit.events, &events) && now < hit.until {
+                self.metrics.week_answer_hit.inc();
+                return Ok(hit.json.clone());
+            }
+        }
+        self.metrics.week_answer_miss.inc();
+        let view = self
+            .build_week(form, &el, cal, monday, &events, now, hold)
+            .await?;
+        let json = serialise(&view, false)?;
+        // An empty week's answer also depends on later weeks (the next free one): not kept.
+        if view.next_free_week.is_none() {
+            let until = stable_until(&self.prepared(form, &el, cal, monday, &events), cal, now);
+            self.answers.insert(
+                key,
+                Arc::new(CachedAnswer {
+                    events,
+                    until,
+                    json: json.clone(),
+                }),
+            );
+        }
+        Ok(json)
+    }
+}
+
+/// The first instant after `now` at which a slot's state could change by the clock alone:
+/// a slot starts (it becomes past), a hold lapses, or the local date changes (notice days).
+fn stable_until(
+    prepared: &[PreparedSlot],
+    cal: &CalendarConfig,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let tomorrow = now.with_timezone(&cal.time_zone).date_naive() + Days::new(1);
+    let midnight = local_midnight(cal.time_zone, tomorrow);
+    prepared
+        .iter()
+        .flat_map(|p| {
+            [
+                Some(p.start.with_timezone(&Utc)),
+                p.hold.as_ref().map(|h| h.expires),
+            ]
+        })
+        .flatten()
+        .filter(|t| *t > now)
+        .fold(midnight, DateTime::min)
+}
+
+/// Monday of the wanted week (any day of it; `None` is this week), never before this week
+/// and at most [`MAX_WEEKS_AHEAD`] weeks ahead.
+fn wanted_monday(
+    cal: &CalendarConfig,
+    week: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, BookingError> {
+    let first_week = monday_of(now.with_timezone(&cal.time_zone).date_naive());
+    let monday = week.map(monday_of).unwrap_or(first_week).max(first_week);
+    if (monday - first_week).num_weeks() > MAX_WEEKS_AHEAD {
+        return Err(BookingError::invalid("week"));
+    }
+    Ok(monday)
+}
+
+pub(crate) fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    // Midnight can fall into a DST gap in some zones; take the first instant after it.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + chrono::TimeDelta::hours(1)))
+                .earliest()
+        })
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| naive.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's path: an instant, converted to the calendar's zone, then the pure rules.
+    fn state_at(now_utc: &str, slot_local: &str, notice: u16) -> SlotState {
+        let tz = chrono_tz::Europe::Copenhagen;
+        let now = DateTime::parse_from_rfc3339(now_utc)
+            .unwrap()
+            .with_timezone(&Utc);
+        let slot = chrono::NaiveDateTime::parse_from_str(slot_local, "%Y-%m-%d %H:%M").unwrap();
+        classify(slot, None, now.with_timezone(&tz).naive_local(), notice)
+    }
+
+    #[test]
+    fn notice_days_use_the_local_date_across_dst_changes() {
+        let table = [
+            // 23:30 UTC on Saturday 28 March is already Sunday 29 March (00:30 CET) locally.
+            (
+                "2026-03-28T23:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::Free,
+            ),
+            (
+                "2026-03-28T23:30:00Z",
+                "2026-03-30 09:00",
+                2,
+                SlotState::TooSoon,
+            ),
+            // 22:30 UTC is still Saturday locally: Monday is two days away.
+            (
+                "2026-03-28T22:30:00Z",
+                "2026-03-30 09:00",
+                2,
+                SlotState::Free,
+            ),
+            // After the spring change (CEST, UTC+2): 22:30 UTC on Sunday is 00:30 Monday.
+            (
+                "2026-03-29T22:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::TooSoon,
+            ),
+            (
+                "2026-03-29T21:30:00Z",
+                "2026-03-30 09:00",
+                1,
+                SlotState::Free,
+            ),
+            // Autumn change, 25 October: 23:30 UTC on the 24th is 01:30 CEST on the 25th.
+            (
+                "2026-10-24T23:30:00Z",
+                "2026-10-26 09:00",
+                1,
+                SlotState::Free,
+            ),
+            (
+                "2026-10-24T23:30:00Z",
+                "2026-10-26 09:00",
+                2,
+                SlotState::TooSoon,
+            ),
+            // A slot that started one hour ago locally, measured across the change.
+            (
+                "2026-10-25T08:30:00Z",
+                "2026-10-25 09:00",
+                0,
+                SlotState::Past,
+            ),
+            (
+                "2026-10-25T07:30:00Z",
+                "2026-10-25 09:00",
+                0,
+                SlotState::Free,
+            ),
+        ];
+        for (now, slot, notice, want) in table {
+            assert_eq!(
+                state_at(now, slot, notice),
+                want,
+                "now {now}, slot {slot}, notice {notice}"
+            );
+        }
+    }
+
+    #[test]
+    fn week_bounds_follow_local_midnight_across_dst() {
+        let cph = chrono_tz::Europe::Copenhagen;
+        // Week 13 of 2026 holds the spring change (29 March): the week is 167 hours long.
+        let mon = NaiveDate::from_ymd_opt(2026, 3, 23).unwrap();
+        let len = local_midnight(cph, mon + Days::new(7)) - local_midnight(cph, mon);
+        assert_eq!(len.num_hours(), 167);
+        // Week 43 holds the autumn change (25 October): 169 hours.
+        let mon = NaiveDate::from_ymd_opt(2026, 10, 19).unwrap();
+        let len = local_midnight(cph, mon + Days::new(7)) - local_midnight(cph, mon);
+        assert_eq!(len.num_hours(), 169);
+        assert_eq!(
+            local_midnight(cph, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()).to_rfc3339(),
+            "2026-11-29T23:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! The Graph backend behind Booket's [`Mailbox`] seam: one mailbox reached with one app's
+//! credentials. Graph's wire types end here; the booking core sees [`Event`]s.
+
+use super::attachments::SMALL_ATTACHMENT_LIMIT;
+use super::error::GraphError;
+use super::wire;
+use super::{AppCredentials, GraphClient};
+use crate::mailbox::{
+    Attachment, Capabilities, Change, Event, Mailbox, MailboxError, NewAttachment, OutgoingMail,
+};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Booket's hold record as a Graph single-value extended property (a string property in
+/// Booket's own namespace GUID; EWS names the same MAPI property by set id and name).
+pub const HOLD_PROPERTY: &str = "String {8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09} Name BooketHold";
+
+/// The largest attachment Graph takes through an upload session (graph-notes §4).
+pub const MAX_ATTACHMENT: usize = 150 * 1024 * 1024;
+
+const _: () = assert!(SMALL_ATTACHMENT_LIMIT < MAX_ATTACHMENT);
+
+/// One mailbox through Graph.
+pub struct GraphMailbox {
+    client: Arc<GraphClient>,
+    creds: AppCredentials,
+    user: String,
+    /// Whether this tenant refuses a PATCH with a stale `If-Match` (the conformance check's
+    /// answer, `[exchange] if_match_honoured`): Graph does not document it.
+    if_match_honoured: bool,
+    /// Calendar ids by Outlook name; concurrent first uses share one lookup.
+    ids: moka::future::Cache<String, String>,
+}
+
+impl GraphMailbox {
+    pub fn new(
+        client: Arc<GraphClient>,
+        creds: AppCredentials,
+        user: impl Into<String>,
+        if_match_honoured: bool,
+    ) -> Self {
+        GraphMailbox {
+            client,
+            creds,
+            user: user.into(),
+            if_match_honoured,
+            ids: moka::future::Cache::builder().max_capacity(64).build(),
+        }
+    }
+
+    async fn calendar_id(&self, calendar: &str) -> Result<String, MailboxError> {
+        self.ids
+            .try_get_with_by_ref(calendar, async {
+                self.client
+                    .resolve_calendar(&self.creds, &self.user, calendar)
+                    .await
+                    .map_err(MailboxError::from)
+            })
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    async fn view(
+        &self,
+        id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<wire::Event>, GraphError> {
+        self.client
+            .calendar_view(&self.creds, &self.user, id, start, end, HOLD_PROPERTY)
+            .await
+    }
+}
+
+/// An event as the core sees it; `None` when its times cannot be read.
+pub fn to_event(e: wire::Event) -> Option<Event> {
+    let (start, end) = match (wire::to_utc(&e.start), wire::to_utc(&e.end)) {
+        (Ok(s), Ok(t)) => (s, t),
+        _ => {
+            tracing::warn!(event = %e.id, "event with unreadable times skipped");
+            return None;
+        }
+    };
+    Some(Event {
+        version: e.if_match(),
+        hold: e.property(HOLD_PROPERTY).map(str::to_owned),
+        subject: e.subject.unwrap_or_default(),
+        location: e.location.map(|l| l.display_name).unwrap_or_default(),
+        all_day: e.is_all_day,
+        cancelled: e.is_cancelled,
+        id: e.id,
+        start,
+        end,
+    })
+}
+
+/// Graph's `message` for `sendMail`.
+pub fn message(mail: &OutgoingMail) -> serde_json::Value {
+    use base64::Engine;
+    let attachments: Vec<serde_json::Value> = mail
+        .attachments
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": a.name,
+                "contentType": a.content_type,
+                "contentBytes": base64::engine::general_purpose::STANDARD.encode(&a.bytes),
+            })
+        })
+        .collect();
+    let mut m = serde_json::json!({
+        "subject": mail.subject,
+        "body": { "contentType": "Text", "content": mail.text },
+        "toRecipients": [ { "emailAddress": { "address": mail.to } } ],
+        "attachments": attachments,
+    });
+    if let Some(from) = &mail.from {
+        m["from"] = serde_json::json!({ "emailAddress": { "address": from } });
+    }
+    m
+}
+
+impl From<GraphError> for MailboxError {
+    fn from(e: GraphError) -> Self {
+        match e {
+            GraphError::NotFound { .. } => MailboxError::NotFound,
+            GraphError::Conflict { .. } => MailboxError::Conflict,
+            e if e.is_transient() => MailboxError::Unavailable(e.to_string()),
+            // (A refused token's message already names its likely cause.)
+            e => MailboxError::Refused(e.to_string()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailbox for GraphMailbox {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            conditional_writes: self.if_match_honoured,
+            // No header or property turns Exchange's meeting updates off (graph-notes §3).
+            suppress_attendee_mail: false,
+            max_attachment_bytes: MAX_ATTACHMENT,
+        }
+    }
+
+    async fn sign_in(&self) -> Result<(), MailboxError> {
+        self.client.token(&self.creds).await.map(|_| ())?;
+        Ok(())
+    }
+
+    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError> {
+        self.calendar_id(calendar).await.map(|_| ())
+    }
+
+    async fn events(
+        &self,
+        calendar: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Event>, MailboxError> {
+        let id = self.calendar_id(calendar).await?;
+        let events = match self.view(&id, start, end).await {
+            // The calendar was deleted or recreated: find it by name again, once.
+            Err(GraphError::NotFound { .. }) => {
+                self.ids.invalidate(calendar).await;
+                let id = self.calendar_id(calendar).await?;
+                self.view(&id, start, end).await?
+            }
+            other => other?,
+        };
+        Ok(events.into_iter().filter_map(to_event).collect())
+    }
+
+    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError> {
+        let calendar_id = self.calendar_id(calendar).await?;
+        let event = self
+            .client
+            .get_event(&self.creds, &self.user, &calendar_id, id, HOLD_PROPERTY)
+            .await?;
+        // An event whose times cannot be read is no slot.
+        to_event(event).ok_or(MailboxError::NotFound)
+    }
+
+    async fn update(&self, event: &Event, change: Change<'_>) -> Result<Event, MailboxError> {
+        let Some(version) = &event.version else {
+            return Err(MailboxError::Refused(
+                "Graph gave the event neither an etag nor a changeKey".into(),
+            ));
+        };
+        // Graph sends attendees an update for every organizer change, whatever
+        // `change.notify_attendees` says (see `capabilities`).
+        let updated = self
+            .client
+            .patch_event(
+                &self.creds,
+                &self.user,
+                &event.id,
+                version,
+                change.subject,
+                Some((HOLD_PROPERTY, change.hold)),
+            )
+            .await?;
+        to_event(updated).ok_or_else(|| {
+            MailboxError::Refused("Graph answered the update with unreadable times".into())
+        })
+    }
+
+    async fn add_attachment(
+        &self,
+        event_id: &str,
+        file: NewAttachment<'_>,
+    ) -> Result<String, MailboxError> {
+        Ok(self
+            .client
+            .add_attachment(
+                &self.creds,
+                &self.user,
+                event_id,
+                file.name,
+                file.content_type,
+                file.tag,
+                file.content,
+            )
+            .await?)
+    }
+
+    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError> {
+        let listed = self
+            .client
+            .list_attachments(&self.creds, &self.user, event_id)
+            .await?;
+        Ok(listed
+            .into_iter()
+            .map(|a| Attachment {
+                id: a.id,
+                name: a.name,
+                tag: a.content_id,
+            })
+            .collect())
+    }
+
+    async fn remove_attachment(
+        &self,
+        event_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), MailboxError> {
+        Ok(self
+            .client
+            .delete_attachment(&self.creds, &self.user, event_id, attachment_id)
+            .await?)
+    }
+
+    async fn send_mail(&self, mail: &OutgoingMail) -> Result<(), MailboxError> {
+        Ok(self
+            .client
+            .send_mail(&self.creds, &self.user, message(mail))
+            .await?)
+    }
+}

@@ -1,0 +1,192 @@
+//! The seam between Booket and Exchange: what the booking core needs from a mailbox,
+//! whichever API reaches it (Microsoft Graph today, EWS next). Nothing here knows a wire
+//! format; each backend turns its answers into these types at its own edge, and says what
+//! it can do in [`Capabilities`], which the write path consults instead of guessing.
+//!
+//! One [`Mailbox`] stands for one mailbox reached with one app's credentials; calendars in
+//! it are named as Outlook shows them, and the backend keeps their ids.
+
+use chrono::{DateTime, Utc};
+
+/// A calendar event as the booking core sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    /// The version a conditional write is made against (Graph: etag or change key; EWS:
+    /// ChangeKey). `None` when the backend gave none: such an event cannot be written.
+    pub version: Option<String>,
+    pub subject: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub all_day: bool,
+    pub cancelled: bool,
+    /// Booket's hold record, stored with the event (an extended property).
+    pub hold: Option<String>,
+    /// Where the meeting is (shown in the confirmation mail); empty when none.
+    pub location: String,
+}
+
+/// What a write changes: the subject (when given) and the hold record.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub subject: Option<&'a str>,
+    pub hold: &'a str,
+    /// Whether attendees should get a meeting update. Only a backend whose
+    /// [`Capabilities::suppress_attendee_mail`] is true can honour `false`.
+    pub notify_attendees: bool,
+}
+
+/// What a backend can do, stated once and consulted by the write path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// A write against a version that is no longer current is refused. Graph does not
+    /// document it for events: a tenant's conformance check answers it (`if_match_honoured`).
+    /// EWS always checks its ChangeKey.
+    pub conditional_writes: bool,
+    /// Attendees' meeting updates can be switched off per write (EWS
+    /// `SendMeetingInvitationsOrCancellations`); Graph has no such switch.
+    pub suppress_attendee_mail: bool,
+    /// The largest file the backend attaches (Graph: through an upload session; EWS: in one
+    /// request).
+    pub max_attachment_bytes: usize,
+}
+
+/// An event's attachment as listed (without its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: String,
+    pub name: String,
+    /// The tag Booket gave its own files (a content id); `None` when the backend dropped it.
+    pub tag: Option<String>,
+}
+
+/// An attachment's content: in memory, or read a piece at a time (a citizen's upload kept
+/// in a temporary file), so a large file never has to be in memory whole. Reads are local
+/// (memory or the page cache) and made in place.
+pub trait AttachmentBody: Sync {
+    fn size(&self) -> usize;
+    /// `len` bytes from `offset` (fewer at the end).
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>>;
+}
+
+impl AttachmentBody for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
+        let start = offset.min(self.len());
+        Ok(self[start..offset.saturating_add(len).min(self.len())].to_vec())
+    }
+}
+
+impl AttachmentBody for app::api::Upload {
+    fn size(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
+        self.read_at(offset, len)
+    }
+}
+
+/// A file to attach: its name, type, the tag that marks it as Booket's, and its content.
+pub struct NewAttachment<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub tag: &'a str,
+    pub content: &'a dyn AttachmentBody,
+}
+
+/// A plain-text mail with small attachments (the confirmation and its `.ics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: String,
+    /// The address shown as sender, when it differs from the sending mailbox.
+    pub from: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<MailAttachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a mailbox call failed, in the terms the booking core decides by. The message is for
+/// the administrator's log (never for a citizen) and carries the backend's likely cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailboxError {
+    #[error("not found")]
+    NotFound,
+    /// The item changed since it was read (someone else wrote first).
+    #[error("changed since it was read")]
+    Conflict,
+    /// Refused for a reason that does not pass by itself (credentials, permissions,
+    /// configuration, an answer Booket cannot read).
+    #[error("{0}")]
+    Refused(String),
+    /// Unreachable, throttled beyond the retry budget, or failing for now.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl MailboxError {
+    /// Worth trying again later (as opposed to a configuration mistake or a lost race).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, MailboxError::Unavailable(_))
+    }
+}
+
+/// What Booket needs from an Exchange mailbox.
+#[async_trait::async_trait]
+pub trait Mailbox: Send + Sync {
+    fn capabilities(&self) -> Capabilities;
+
+    /// Proves the credentials work (a token, a logon), without touching a calendar.
+    async fn sign_in(&self) -> Result<(), MailboxError>;
+
+    /// Finds the calendar with exactly this name (kept; found again after a
+    /// [`MailboxError::NotFound`] from [`Mailbox::events`]).
+    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError>;
+
+    /// Events overlapping `[start, end)`, recurring ones expanded, with their hold records.
+    /// Events whose times cannot be read are left out (and logged).
+    async fn events(
+        &self,
+        calendar: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Event>, MailboxError>;
+
+    /// One event of this calendar with its current version and hold record; an event of
+    /// another calendar is [`MailboxError::NotFound`].
+    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError>;
+
+    /// Writes `change` only if `event` is unchanged since it was read (as far as
+    /// [`Capabilities::conditional_writes`] allows); a newer version is
+    /// [`MailboxError::Conflict`]. Returns the event as written, with its new version.
+    async fn update(&self, event: &Event, change: Change<'_>) -> Result<Event, MailboxError>;
+
+    /// Attaches a file to an event; returns the attachment's id.
+    async fn add_attachment(
+        &self,
+        event_id: &str,
+        file: NewAttachment<'_>,
+    ) -> Result<String, MailboxError>;
+
+    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError>;
+
+    /// Removes an attachment; one already gone is [`MailboxError::NotFound`].
+    async fn remove_attachment(
+        &self,
+        event_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), MailboxError>;
+
+    /// Sends a mail from this mailbox.
+    async fn send_mail(&self, mail: &OutgoingMail) -> Result<(), MailboxError>;
+}
