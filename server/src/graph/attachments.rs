@@ -1,8 +1,9 @@
 //! Attachments on events: one POST under 3 MB, an upload session in chunks above (with
-//! the same retry policy as every call), listing with the derived type's cast, deleting.
+//! the one retry policy of every call), listing with the derived type's cast, deleting.
 
-use super::client::{backoff, map_error, parse_retry_after, transport, Req, MAX_ATTEMPTS};
+use super::client::{map_error, parse_retry_after, transport, Req};
 use super::error::GraphError;
+use super::retry::{retrying, Failure, MAX_ATTEMPTS};
 use super::{AppCredentials, GraphClient};
 use crate::mailbox::AttachmentBody;
 use reqwest::header::RETRY_AFTER;
@@ -140,50 +141,56 @@ impl GraphClient {
             let end = (start + UPLOAD_CHUNK).min(total);
             // One chunk in memory at a time.
             let chunk = bytes::Bytes::from(content.read(start, end - start).map_err(read_error)?);
-            let mut attempt = 0u32;
-            let started = self.timer.now();
-            // Like every Graph call: 429 and 5xx (and a lost connection) are tried again,
-            // after `Retry-After` when the answer gives one, within the retry budget.
-            let res = loop {
-                attempt += 1;
-                let gate = self.gate(&creds.client_id);
-                let permit = gate
-                    .acquire()
-                    .await
-                    .map_err(|_| GraphError::Unavailable { status: 0 })?;
-                let res = self
-                    .http
-                    .put(upload_url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .header(
-                        reqwest::header::CONTENT_RANGE,
-                        format!("bytes {start}-{}/{total}", end - 1),
-                    )
-                    .body(chunk.clone())
-                    .send()
-                    .await;
-                drop(permit);
-                let wait = match &res {
-                    Ok(r)
-                        if r.status() == StatusCode::TOO_MANY_REQUESTS
-                            || r.status().is_server_error() =>
-                    {
-                        parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now())
-                            .unwrap_or_else(|| backoff(attempt))
+            let chunk = &chunk;
+            // Like every Graph call: 429 and 5xx (and a lost connection) are tried again by
+            // the one retry policy, after `Retry-After` when the answer gives one.
+            let r = retrying(
+                &self.timer,
+                self.opts.retry_budget,
+                MAX_ATTEMPTS,
+                move || async move {
+                    let gate = self.gate(&creds.client_id);
+                    let permit = gate
+                        .acquire()
+                        .await
+                        .map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))?;
+                    let res = self
+                        .http
+                        .put(upload_url)
+                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .header(
+                            reqwest::header::CONTENT_RANGE,
+                            format!("bytes {start}-{}/{total}", end - 1),
+                        )
+                        .body(chunk.clone())
+                        .send()
+                        .await;
+                    drop(permit);
+                    match res {
+                        Ok(r)
+                            if r.status() == StatusCode::TOO_MANY_REQUESTS
+                                || r.status().is_server_error() =>
+                        {
+                            let retry_after =
+                                parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now());
+                            let error = if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                                GraphError::Throttled { retry_after }
+                            } else {
+                                GraphError::Unavailable {
+                                    status: r.status().as_u16(),
+                                }
+                            };
+                            Err(Failure::Again { error, retry_after })
+                        }
+                        Ok(r) => Ok(r),
+                        Err(e) => Err(Failure::Again {
+                            error: transport("the upload URL", &e),
+                            retry_after: None,
+                        }),
                     }
-                    Err(_) => backoff(attempt),
-                    Ok(_) => break res,
-                };
-                let remaining = self
-                    .opts
-                    .retry_budget
-                    .saturating_sub(self.timer.now().saturating_duration_since(started));
-                if attempt >= MAX_ATTEMPTS || wait > remaining {
-                    break res;
-                }
-                self.timer.sleep(wait).await;
-            };
-            let r = res.map_err(|e| transport("the upload URL", &e))?;
+                },
+            )
+            .await?;
             let status = r.status();
             let location = r
                 .headers()

@@ -1,16 +1,18 @@
 //! Sending Graph requests (the transport): at most N in flight per app (fair FIFO queue
-//! beyond that), 429/503/504 retried honouring `Retry-After` within a total budget, one
-//! token refresh on 401, pages followed. The calls themselves are in `calendar.rs`,
+//! beyond that), 429/503/504 retried by the one policy of `retry.rs` (`Retry-After`
+//! honoured, within a total budget), one token refresh on 401, pages followed. The calls themselves are in `calendar.rs`,
 //! `attachments.rs` and `mail.rs`.
 
 use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
 use super::error::GraphError;
+use super::retry::{retrying, Failure, MAX_ATTEMPTS};
 use super::wire::Page;
 use reqwest::header::{HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
@@ -50,8 +52,6 @@ pub(super) struct Req {
     /// since a lost success would come back as a conflict).
     pub(super) replayable: bool,
 }
-
-pub(super) const MAX_ATTEMPTS: u32 = 6;
 
 impl GraphClient {
     pub fn new(opts: GraphOptions) -> Result<Self, GraphError> {
@@ -151,117 +151,132 @@ impl GraphClient {
             self.opts.login_base_url,
             encode_segment(&creds.tenant_id)
         );
-        let mut attempt: u64 = 0;
-        loop {
-            attempt += 1;
-            // A fresh form each attempt: a client assertion is single-use.
-            let form = token_form(creds, &self.scope, &url)?;
-            let res = self.http.post(&url).form(&form).send().await;
-            let outcome = match res {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    match r.bytes().await {
-                        Ok(body) => parse_token(status, &body, self.timer.now()),
-                        Err(e) => Err(transport("the token endpoint", &e)),
-                    }
-                }
-                Err(e) => Err(transport("the token endpoint", &e)),
+        let url = &url;
+        retrying(&self.timer, self.opts.retry_budget, 3, move || async move {
+            // A fresh form each try: a client assertion is single-use.
+            let form = token_form(creds, &self.scope, url).map_err(Failure::Final)?;
+            let again = |error| Failure::Again {
+                error,
+                retry_after: None,
             };
-            match outcome {
-                Err(e) if e.is_transient() && attempt < 3 => {
-                    self.timer.sleep(Duration::from_millis(200 * attempt)).await;
+            let r = self
+                .http
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| again(transport("the token endpoint", &e)))?;
+            let status = r.status().as_u16();
+            let retry_after = parse_retry_after(r.headers().get(RETRY_AFTER), SystemTime::now());
+            let body = r
+                .bytes()
+                .await
+                .map_err(|e| again(transport("the token endpoint", &e)))?;
+            parse_token(status, &body, self.timer.now()).map_err(|error| {
+                if error.is_transient() {
+                    Failure::Again { error, retry_after }
+                } else {
+                    Failure::Final(error)
                 }
-                other => return other,
-            }
-        }
+            })
+        })
+        .await
     }
 
-    /// Sends a request with the app's token, under its concurrency gate, with retries.
+    /// Sends a request with the app's token, under its concurrency gate, with the retry
+    /// policy (`retry.rs`); a 401 renews the token once.
     pub(super) async fn send(
         &self,
         creds: &AppCredentials,
         req: Req,
     ) -> Result<bytes::Bytes, GraphError> {
-        let started = self.timer.now();
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let token = self.token(creds).await?;
-            let outcome = {
-                let gate = self.gate(&creds.client_id);
-                let _permit = gate
-                    .acquire()
-                    .await
-                    .map_err(|_| GraphError::Unavailable { status: 0 })?;
-                let mut b = self
-                    .http
-                    .request(req.method.clone(), &req.url)
-                    .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
-                    .header("Prefer", "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"");
-                if let Some(m) = &req.if_match {
-                    if let Ok(v) = HeaderValue::from_str(m) {
-                        b = b.header(IF_MATCH, v);
-                    }
-                }
-                if let Some(j) = &req.json {
-                    b = b.json(j);
-                }
-                match b.send().await {
-                    Ok(r) => {
-                        let status = r.status();
-                        let headers = r.headers().clone();
-                        r.bytes().await.map(|body| (status, headers, body))
-                    }
-                    Err(e) => Err(e),
-                }
-            };
-            let remaining = self
-                .opts
-                .retry_budget
-                .saturating_sub(self.timer.now().saturating_duration_since(started));
-            self.observe(
-                outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0),
-                attempt > 1,
-            );
-            match outcome {
-                Err(e) => {
-                    let wait = backoff(attempt);
-                    if req.replayable && attempt < MAX_ATTEMPTS && wait <= remaining {
-                        tracing::warn!(attempt, "Graph transport error, retrying: {e}");
-                        self.timer.sleep(wait).await;
-                        continue;
-                    }
-                    return Err(transport("Microsoft Graph", &e));
-                }
-                Ok((status, _, body)) if status.is_success() => return Ok(body),
-                Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed => {
-                    refreshed = true;
-                    self.invalidate_token(creds, &token).await;
-                    continue;
-                }
-                Ok((status, headers, body)) if matches!(status.as_u16(), 429 | 503 | 504) => {
-                    let hinted = parse_retry_after(headers.get(RETRY_AFTER), SystemTime::now());
-                    let wait = hinted.unwrap_or_else(|| backoff(attempt));
-                    if attempt < MAX_ATTEMPTS && wait <= remaining {
-                        tracing::debug!(status = status.as_u16(), ?wait, "Graph asked us to wait");
-                        self.timer.sleep(wait).await;
-                        continue;
-                    }
-                    return Err(if status == StatusCode::TOO_MANY_REQUESTS {
-                        GraphError::Throttled {
-                            retry_after: hinted,
+        let refreshed = &AtomicBool::new(false);
+        let tries = &AtomicU32::new(0);
+        let req = &req;
+        retrying(
+            &self.timer,
+            self.opts.retry_budget,
+            MAX_ATTEMPTS,
+            move || async move {
+                let retried = tries.fetch_add(1, Ordering::Relaxed) > 0;
+                let token = self.token(creds).await.map_err(Failure::Final)?;
+                let outcome = {
+                    let gate = self.gate(&creds.client_id);
+                    let _permit = gate
+                        .acquire()
+                        .await
+                        .map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))?;
+                    let mut b = self
+                        .http
+                        .request(req.method.clone(), &req.url)
+                        .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
+                        .header("Prefer", "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"");
+                    if let Some(m) = &req.if_match {
+                        if let Ok(v) = HeaderValue::from_str(m) {
+                            b = b.header(IF_MATCH, v);
                         }
-                    } else {
-                        let _ = body;
-                        GraphError::Unavailable {
-                            status: status.as_u16(),
+                    }
+                    if let Some(j) = &req.json {
+                        b = b.json(j);
+                    }
+                    match b.send().await {
+                        Ok(r) => {
+                            let status = r.status();
+                            let headers = r.headers().clone();
+                            r.bytes().await.map(|body| (status, headers, body))
                         }
-                    });
+                        Err(e) => Err(e),
+                    }
+                };
+                self.observe(
+                    outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0),
+                    retried,
+                );
+                match outcome {
+                    Err(e) => {
+                        let error = transport("Microsoft Graph", &e);
+                        if req.replayable {
+                            tracing::warn!("Graph transport error: {e}");
+                            Err(Failure::Again {
+                                error,
+                                retry_after: None,
+                            })
+                        } else {
+                            Err(Failure::Final(error))
+                        }
+                    }
+                    Ok((status, _, body)) if status.is_success() => Ok(body),
+                    Ok((StatusCode::UNAUTHORIZED, _, body))
+                        if !refreshed.swap(true, Ordering::Relaxed) =>
+                    {
+                        self.invalidate_token(creds, &token).await;
+                        Err(Failure::Again {
+                            error: map_error(StatusCode::UNAUTHORIZED, &body),
+                            retry_after: Some(Duration::ZERO),
+                        })
+                    }
+                    Ok((status, headers, _)) if matches!(status.as_u16(), 429 | 503 | 504) => {
+                        let retry_after =
+                            parse_retry_after(headers.get(RETRY_AFTER), SystemTime::now());
+                        tracing::debug!(
+                            status = status.as_u16(),
+                            ?retry_after,
+                            "Graph asked us to wait"
+                        );
+                        let error = if status == StatusCode::TOO_MANY_REQUESTS {
+                            GraphError::Throttled { retry_after }
+                        } else {
+                            GraphError::Unavailable {
+                                status: status.as_u16(),
+                            }
+                        };
+                        Err(Failure::Again { error, retry_after })
+                    }
+                    Ok((status, _, body)) => Err(Failure::Final(map_error(status, &body))),
                 }
-                Ok((status, _, body)) => return Err(map_error(status, &body)),
-            }
-        }
+            },
+        )
+        .await
     }
 
     pub(super) async fn get_json<T: DeserializeOwned>(
@@ -376,12 +391,6 @@ fn same_origin(link: &str, base: &str) -> bool {
     }
 }
 
-/// Exponential backoff when Graph gives no Retry-After: 0.5 s, 1 s, 2 s … capped at 8 s.
-pub(super) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)))
-        .min(Duration::from_secs(8))
-}
-
 /// `Retry-After` as seconds (integer or fractional, rounded up to the millisecond) or as
 /// an HTTP date. Negative, absurd or unreadable values give `None`.
 pub fn parse_retry_after(v: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
@@ -487,12 +496,5 @@ mod tests {
             "https://evil.example/v1.0/x",
             "https://graph.microsoft.com/v1.0"
         ));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert_eq!(backoff(10), Duration::from_secs(8));
     }
 }

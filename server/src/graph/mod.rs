@@ -9,6 +9,7 @@ mod client;
 pub mod error;
 mod mail;
 mod mailbox;
+mod retry;
 pub mod timer;
 pub mod wire;
 
