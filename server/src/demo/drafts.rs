@@ -4,17 +4,22 @@
 
 use crate::booking::ElementSource;
 use crate::config::ElementConfig;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// The form id under which drafts are served.
 pub const PREVIEW_FORM: &str = "preview";
-/// Most drafts kept; past it the store starts over (a demo, not a database).
-const MAX_DRAFTS: usize = 500;
+/// Most drafts kept; past it the least used go (a demo, not a database).
+const MAX_DRAFTS: u64 = 500;
 
-#[derive(Default)]
 pub struct Drafts {
-    drafts: Mutex<HashMap<String, ElementConfig>>,
+    drafts: moka::sync::Cache<String, ElementConfig>,
+}
+
+impl Default for Drafts {
+    fn default() -> Self {
+        Drafts {
+            drafts: moka::sync::Cache::new(MAX_DRAFTS),
+        }
+    }
 }
 
 impl Drafts {
@@ -30,11 +35,7 @@ impl Drafts {
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
         );
-        let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
-        if drafts.len() >= MAX_DRAFTS && !drafts.contains_key(&id) {
-            drafts.clear();
-        }
-        drafts.insert(
+        self.drafts.insert(
             id.clone(),
             ElementConfig {
                 name: id.clone(),
@@ -50,8 +51,7 @@ impl ElementSource for Drafts {
         if form != PREVIEW_FORM {
             return None;
         }
-        let drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
-        drafts.get(element).cloned()
+        self.drafts.get(element)
     }
 }
 
