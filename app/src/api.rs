@@ -1,6 +1,7 @@
 //! Server functions: the API the widget uses (it calls them with `fetch` through
 //! `booking::client`, speaking the same wire format). Each body parses its input, takes
 //! the backend from context and calls it; the rules and Graph live behind [`Backend`].
+//! Arguments are parsed into the types of `ids.rs` here, at the edge.
 //! The booking with the form's files, `/api/book_form`, is read as a stream by the
 //! server itself (`server/src/uploads.rs`) and ends in [`Backend::book`] too.
 //!
@@ -51,18 +52,18 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use super::*;
+    pub use crate::ids::*;
     use std::sync::Arc;
 
     /// A booking request after parsing, as the backend receives it.
     #[derive(Clone, Debug)]
     pub struct BookRequest {
-        pub form: String,
-        pub element: String,
-        pub slot_id: String,
-        /// Chosen by the widget per attempt; a retry with the same key gets the same receipt.
-        pub idempotency_key: String,
+        pub form: FormId,
+        pub element: ElementName,
+        pub slot_id: SlotId,
+        pub idempotency_key: IdempotencyKey,
         /// The citizen's hold token, if they reserved the slot (may be empty).
-        pub hold: String,
+        pub hold: HoldToken,
         /// Files from the form's upload fields (multipart booking only).
         pub files: Vec<Upload>,
         /// The form's fields, for the summary and the e-mail.
@@ -131,13 +132,13 @@ mod backend {
     /// A reserve (or extend) request after parsing.
     #[derive(Clone, Debug)]
     pub struct ReserveRequest {
-        pub form: String,
-        pub element: String,
-        pub slot_id: String,
+        pub form: FormId,
+        pub element: ElementName,
+        pub slot_id: SlotId,
         /// The citizen's hold token from an earlier reservation, or empty for a new one.
-        pub hold: String,
-        /// A slot held with the same token to give back once the new one is held (or empty).
-        pub release_slot_id: String,
+        pub hold: HoldToken,
+        /// A slot held with the same token to give back once the new one is held.
+        pub release_slot_id: Option<SlotId>,
         /// A session token from the form's backend naming the citizen (or empty).
         pub session: String,
     }
@@ -145,25 +146,29 @@ mod backend {
     /// What the server functions call. Implemented by the server crate against Graph.
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
-        async fn element(&self, form: &str, element: &str) -> Result<ElementPublic, BookingError>;
+        async fn element(
+            &self,
+            form: &FormId,
+            element: &ElementName,
+        ) -> Result<ElementPublic, BookingError>;
         /// One week of slots as JSON (a [`crate::domain::WeekView`]): `week` is any day of
         /// the wanted week, `None` the current week; `hold` marks the slot held with that
         /// token as [`crate::domain::SlotState::Held`]. JSON because the answer is usually
         /// served from a cache of serialised answers.
         async fn week_json(
             &self,
-            form: &str,
-            element: &str,
+            form: &FormId,
+            element: &ElementName,
             week: Option<chrono::NaiveDate>,
-            hold: &str,
+            hold: &HoldToken,
         ) -> Result<Bytes, BookingError>;
         async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError>;
         async fn release(
             &self,
-            form: &str,
-            element: &str,
-            slot_id: &str,
-            hold: &str,
+            form: &FormId,
+            element: &ElementName,
+            slot_id: &SlotId,
+            hold: &HoldToken,
         ) -> Result<(), BookingError>;
         async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError>;
     }
@@ -189,36 +194,6 @@ mod backend {
             .map_err(|_| BookingError::Internal)
     }
 
-    /// Rejects oversized or control-character input before anything else looks at it.
-    pub fn short_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
-        if value.is_empty() {
-            return Err(BookingError::invalid(field));
-        }
-        optional_text(field, value, max)
-    }
-
-    /// An idempotency key: 1–128 of `[A-Za-z0-9_-]` (the widget makes them from hex).
-    pub fn key_text(field: &str, value: &str) -> Result<(), BookingError> {
-        let ok = (1..=128).contains(&value.len())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(())
-        } else {
-            Err(BookingError::invalid(field))
-        }
-    }
-
-    /// Like [`short_text`] but may be empty.
-    pub fn optional_text(field: &str, value: &str, max: usize) -> Result<(), BookingError> {
-        if value.len() > max || value.chars().any(char::is_control) {
-            Err(BookingError::invalid(field))
-        } else {
-            Ok(())
-        }
-    }
-
     /// Registers the server functions with the axum handler. Needed because the server
     /// binary references nothing else from this crate that would keep them linked.
     pub fn register_server_fns() {
@@ -235,8 +210,7 @@ mod backend {
 /// The public configuration of one booking element.
 #[server(prefix = "/api", endpoint = "element")]
 pub async fn get_element(form: String, element: String) -> Result<ElementPublic, BookingError> {
-    short_text("form", &form, 64)?;
-    short_text("element", &element, 64)?;
+    let (form, element) = (FormId::parse(form)?, ElementName::parse(element)?);
     backend()?.element(&form, &element).await
 }
 
@@ -249,9 +223,8 @@ pub async fn get_week(
     #[server(default)] week: String,
     #[server(default)] hold: String,
 ) -> Result<WeekJson, BookingError> {
-    short_text("form", &form, 64)?;
-    short_text("element", &element, 64)?;
-    optional_text("hold", &hold, 64)?;
+    let (form, element) = (FormId::parse(form)?, ElementName::parse(element)?);
+    let hold = HoldToken::parse(hold)?;
     let week = if week.is_empty() {
         None
     } else {
@@ -273,19 +246,14 @@ pub async fn reserve_slot(
     #[server(default)] release_slot_id: String,
     #[server(default)] session: String,
 ) -> Result<Hold, BookingError> {
-    short_text("form", &form, 64)?;
-    short_text("element", &element, 64)?;
-    short_text("slot_id", &slot_id, 1024)?;
-    optional_text("hold", &hold, 64)?;
-    optional_text("release_slot_id", &release_slot_id, 1024)?;
     optional_text("session", &session, 4096)?;
     backend()?
         .reserve(ReserveRequest {
-            form,
-            element,
-            slot_id,
-            hold,
-            release_slot_id,
+            form: FormId::parse(form)?,
+            element: ElementName::parse(element)?,
+            slot_id: SlotId::parse(slot_id)?,
+            hold: HoldToken::parse(hold)?,
+            release_slot_id: optional_slot("release_slot_id", release_slot_id)?,
             session,
         })
         .await
@@ -299,10 +267,13 @@ pub async fn release_slot(
     slot_id: String,
     hold: String,
 ) -> Result<(), BookingError> {
-    short_text("form", &form, 64)?;
-    short_text("element", &element, 64)?;
-    short_text("slot_id", &slot_id, 1024)?;
-    short_text("hold", &hold, 64)?;
+    let (form, element) = (FormId::parse(form)?, ElementName::parse(element)?);
+    let slot_id = SlotId::parse(slot_id)?;
+    // Giving back needs a hold to give back.
+    if hold.is_empty() {
+        return Err(BookingError::invalid("hold"));
+    }
+    let hold = HoldToken::parse(hold)?;
     backend()?.release(&form, &element, &slot_id, &hold).await
 }
 
@@ -315,18 +286,13 @@ pub async fn book_slot(
     idempotency_key: String,
     #[server(default)] hold: String,
 ) -> Result<Receipt, BookingError> {
-    short_text("form", &form, 64)?;
-    short_text("element", &element, 64)?;
-    short_text("slot_id", &slot_id, 1024)?;
-    key_text("idempotency_key", &idempotency_key)?;
-    optional_text("hold", &hold, 64)?;
     backend()?
         .book(BookRequest {
-            form,
-            element,
-            slot_id,
-            idempotency_key,
-            hold,
+            form: FormId::parse(form)?,
+            element: ElementName::parse(element)?,
+            slot_id: SlotId::parse(slot_id)?,
+            idempotency_key: IdempotencyKey::parse(idempotency_key)?,
+            hold: HoldToken::parse(hold)?,
             files: Vec::new(),
             fields: Vec::new(),
         })

@@ -5,6 +5,8 @@ pub mod api;
 pub mod contract;
 pub mod domain;
 pub mod i18n;
+#[cfg(feature = "ssr")]
+pub mod ids;
 
 #[cfg(feature = "csr")]
 pub mod booking;

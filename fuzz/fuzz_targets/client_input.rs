@@ -2,13 +2,13 @@
 //! and whatever one accepts must have the shape the rest of the server relies on.
 #![no_main]
 
-use app::api::{key_text, optional_text};
+use app::api::{ElementName, FormId, HoldToken, IdempotencyKey, SlotId};
 use app::domain::wire::{parse_date, parse_date_time};
 use app::i18n::iso_date;
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
 use server::booking::documents::safe_name;
-use server::booking::hold::{is_valid_token, HoldInfo};
+use server::booking::hold::HoldInfo;
 use server::booking::slot_id::{SlotRef, SlotSigner};
 
 fuzz_target!(|data: &[u8]| {
@@ -60,20 +60,28 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Hold tokens and the hold record kept in Outlook.
-    if is_valid_token(s) && !s.is_empty() {
-        assert!(s.len() == 22 && !s.contains(['.', ';', '/', '+']));
+    if let Ok(t) = HoldToken::parse(s) {
+        assert!(t.is_empty() || (t.len() == 22 && !t.contains(['.', ';', '/', '+'])));
     }
     if let Some(h) = HoldInfo::parse(s) {
         assert!(!h.owner.is_empty() && !h.owner.contains(';'));
     }
 
-    // Plain fields and idempotency keys.
-    if optional_text("field", s, 64).is_ok() {
-        assert!(s.len() <= 64 && !s.chars().any(char::is_control));
+    // Names, ids and idempotency keys as the edge parses them.
+    for parsed in [
+        FormId::parse(s).map(|v| v.to_string()),
+        ElementName::parse(s).map(|v| v.to_string()),
+    ] {
+        if let Ok(v) = parsed {
+            assert!((1..=64).contains(&v.len()) && !v.chars().any(char::is_control));
+        }
     }
-    if key_text("idempotency_key", s).is_ok() {
-        assert!((1..=128).contains(&s.len()));
-        assert!(s
+    if let Ok(v) = SlotId::parse(s) {
+        assert!((1..=1024).contains(&v.len()) && !v.chars().any(char::is_control));
+    }
+    if let Ok(k) = IdempotencyKey::parse(s) {
+        assert!((1..=128).contains(&k.len()));
+        assert!(k
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }

@@ -10,7 +10,9 @@
 
 use crate::web::AppState;
 use app::api::UploadContent;
-use app::api::{key_text, optional_text, short_text, Backend, BookRequest, FormField, Upload};
+use app::api::{
+    Backend, BookRequest, ElementName, FormField, FormId, HoldToken, IdempotencyKey, SlotId, Upload,
+};
 use app::contract::{arg, BOOK_FORM, FIELD_PART, FILE_PART};
 use app::domain::{BookingError, FileProblem};
 use axum::extract::{FromRequest, Multipart, Request};
@@ -137,13 +139,35 @@ async fn drain(
     Ok(())
 }
 
-/// The identifying parts, checked as the server functions check them.
-fn check_parts(req: &BookRequest) -> Result<(), BookingError> {
-    short_text("form", &req.form, 64)?;
-    short_text("element", &req.element, 64)?;
-    short_text("slot_id", &req.slot_id, 1024)?;
-    key_text("idempotency_key", &req.idempotency_key)?;
-    optional_text("hold", &req.hold, 64)
+/// The identifying parts as they came.
+#[derive(Default)]
+struct RawParts {
+    form: String,
+    element: String,
+    slot_id: String,
+    idempotency_key: String,
+    hold: String,
+}
+
+/// The identifying parts, parsed as the server functions parse them.
+struct Parts {
+    form: FormId,
+    element: ElementName,
+    slot_id: SlotId,
+    idempotency_key: IdempotencyKey,
+    hold: HoldToken,
+}
+
+impl RawParts {
+    fn parse(&self) -> Result<Parts, BookingError> {
+        Ok(Parts {
+            form: FormId::parse(self.form.as_str())?,
+            element: ElementName::parse(self.element.as_str())?,
+            slot_id: SlotId::parse(self.slot_id.as_str())?,
+            idempotency_key: IdempotencyKey::parse(self.idempotency_key.as_str())?,
+            hold: HoldToken::parse(self.hold.as_str())?,
+        })
+    }
 }
 
 /// Reads the multipart request into a booking request (see the module docs).
@@ -151,15 +175,9 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
     let mut parts = Multipart::from_request(req, &())
         .await
         .map_err(|_| BookingError::invalid("request"))?;
-    let mut out = BookRequest {
-        form: String::new(),
-        element: String::new(),
-        slot_id: String::new(),
-        idempotency_key: String::new(),
-        hold: String::new(),
-        files: Vec::new(),
-        fields: Vec::new(),
-    };
+    let mut raw = RawParts::default();
+    let mut files = Vec::new();
+    let mut fields: Vec<FormField> = Vec::new();
     let mut policy: Option<UploadPolicy> = None;
     let mut total = 0usize;
     while let Some(mut field) = parts
@@ -176,11 +194,11 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                 }
                 let text = text_part(&mut field, &name, MAX_TEXT_PART).await?;
                 *match own {
-                    arg::FORM => &mut out.form,
-                    arg::ELEMENT => &mut out.element,
-                    arg::SLOT_ID => &mut out.slot_id,
-                    arg::IDEMPOTENCY_KEY => &mut out.idempotency_key,
-                    arg::HOLD => &mut out.hold,
+                    arg::FORM => &mut raw.form,
+                    arg::ELEMENT => &mut raw.element,
+                    arg::SLOT_ID => &mut raw.slot_id,
+                    arg::IDEMPOTENCY_KEY => &mut raw.idempotency_key,
+                    arg::HOLD => &mut raw.hold,
                     _ => return Err(BookingError::invalid("request")),
                 } = text;
             }
@@ -191,27 +209,27 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                 if f.name.len() > 200
                     || f.label.len() > 500
                     || f.value.len() > 20_000
-                    || out.fields.len() >= MAX_FIELDS
+                    || fields.len() >= MAX_FIELDS
                 {
                     return Err(BookingError::invalid("field"));
                 }
-                out.fields.push(f);
+                fields.push(f);
             }
             FILE_PART => {
                 let file_name = field.file_name().unwrap_or("").to_owned();
                 let policy = match &policy {
                     Some(p) => p,
                     None => {
-                        check_parts(&out)?;
+                        let p = raw.parse()?;
                         policy.insert(
                             state
                                 .booket
                                 .precheck_upload(
-                                    &out.form,
-                                    &out.element,
-                                    &out.slot_id,
-                                    &out.hold,
-                                    &out.idempotency_key,
+                                    &p.form,
+                                    &p.element,
+                                    &p.slot_id,
+                                    &p.hold,
+                                    &p.idempotency_key,
                                 )
                                 .await?,
                         )
@@ -226,20 +244,28 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                 if file_name.is_empty() && upload.len == 0 {
                     continue;
                 }
-                if out.files.len() >= policy.limits.max_files {
+                if files.len() >= policy.limits.max_files {
                     return Err(files_error(
                         FileProblem::TooMany,
                         "",
                         policy.limits.max_files,
                     ));
                 }
-                out.files.push(upload);
+                files.push(upload);
             }
             _ => return Err(BookingError::invalid("request")),
         }
     }
-    check_parts(&out)?;
-    Ok(out)
+    let p = raw.parse()?;
+    Ok(BookRequest {
+        form: p.form,
+        element: p.element,
+        slot_id: p.slot_id,
+        idempotency_key: p.idempotency_key,
+        hold: p.hold,
+        files,
+        fields,
+    })
 }
 
 /// Bookings with files one client may have under way at once, so a few slow clients

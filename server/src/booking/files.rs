@@ -77,9 +77,6 @@ impl Booket {
         idempotency_key: &str,
     ) -> Result<crate::uploads::UploadPolicy, BookingError> {
         let (el, cal, slot) = self.verify(form, element, slot_id)?;
-        if !hold::is_valid_token(hold) {
-            return Err(BookingError::invalid("hold"));
-        }
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
         let (week, _) = self.week_events(cal, monday).await?;

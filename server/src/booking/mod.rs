@@ -19,7 +19,7 @@ mod write;
 
 use crate::config::{CalendarConfig, Config, ElementConfig};
 use crate::mailbox::{Event, Mailbox, MailboxError};
-use app::api::{Backend, BookRequest, ReserveRequest};
+use app::api::{Backend, BookRequest, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, ElementPublic, Hold, Receipt};
 use bytes::Bytes;
@@ -274,10 +274,14 @@ fn unavailable(e: MailboxError) -> BookingError {
 
 #[async_trait::async_trait]
 impl Backend for Booket {
-    async fn element(&self, form: &str, element: &str) -> Result<ElementPublic, BookingError> {
+    async fn element(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+    ) -> Result<ElementPublic, BookingError> {
         let (el, cal) = self.lookup(form, element)?;
         Ok(ElementPublic {
-            form: form.to_owned(),
+            form: form.to_string(),
             name: el.name.clone(),
             heading: el.heading.clone(),
             description: el.description.clone(),
@@ -299,10 +303,10 @@ impl Backend for Booket {
 
     async fn week_json(
         &self,
-        form: &str,
-        element: &str,
+        form: &FormId,
+        element: &ElementName,
         week: Option<NaiveDate>,
-        hold: &str,
+        hold: &HoldToken,
     ) -> Result<Bytes, BookingError> {
         self.week_answer(form, element, week, hold).await
     }
@@ -311,7 +315,10 @@ impl Backend for Booket {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let extend = !req.hold.is_empty();
         let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
-        let other = self.week_of_slot(&req.form, &req.element, &req.release_slot_id);
+        let other = req
+            .release_slot_id
+            .as_ref()
+            .and_then(|id| self.week_of_slot(&req.form, &req.element, id));
         let result = self.reserve_slot(req).await;
         self.after_write(cal, week, &result).await;
         if matches!(result, Ok((_, true))) {
@@ -329,10 +336,10 @@ impl Backend for Booket {
 
     async fn release(
         &self,
-        form: &str,
-        element: &str,
-        slot_id: &str,
-        hold: &str,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
+        hold: &HoldToken,
     ) -> Result<(), BookingError> {
         let (_, cal) = self.lookup(form, element)?;
         let week = self.week_of_slot(form, element, slot_id);

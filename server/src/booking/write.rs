@@ -170,14 +170,11 @@ impl Booket {
         req: ReserveRequest,
     ) -> Result<(Hold, bool), BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
-        if !hold::is_valid_token(&req.hold) {
-            return Err(BookingError::invalid("hold"));
-        }
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let token = if req.hold.is_empty() {
             hold::new_token()
         } else {
-            req.hold.clone()
+            req.hold.to_string()
         };
         let now = (self.clock)();
         let owner = hold::owner_hash(&token);
@@ -188,10 +185,9 @@ impl Booket {
         // One active hold per token and element: the slot this token holds now is given
         // back in this same call (the widget says which; the server knows it too).
         let held = self.holds.held_by(&req.form, &req.element, &owner, now);
-        let mut release = if req.release_slot_id.is_empty() {
-            held.clone().unwrap_or_default()
-        } else {
-            req.release_slot_id.clone()
+        let mut release = match &req.release_slot_id {
+            None => held.clone().unwrap_or_default(),
+            Some(id) => id.to_string(),
         };
         let mut release_token = token.clone();
         match &citizen {
@@ -199,7 +195,7 @@ impl Booket {
                 if let Some((slot_id, their_token)) = self
                     .holds
                     .citizen_holds(&req.form, &req.element, c, now)
-                    .filter(|(slot_id, _)| *slot_id != req.slot_id)
+                    .filter(|(slot_id, _)| slot_id.as_str() != req.slot_id.as_str())
                 {
                     release = slot_id;
                     release_token = their_token;
@@ -240,7 +236,7 @@ impl Booket {
             ),
         }
         let mut released = false;
-        if !release.is_empty() && release != req.slot_id {
+        if !release.is_empty() && release != req.slot_id.as_str() {
             match self
                 .release_slot(&req.form, &req.element, &release, &release_token)
                 .await
@@ -251,7 +247,7 @@ impl Booket {
             }
         }
         let hold = Hold {
-            slot_id: req.slot_id,
+            slot_id: req.slot_id.to_string(),
             token,
             expires: expires.with_timezone(&cal.time_zone).fixed_offset(),
             seconds_left: (expires - now).num_seconds().clamp(0, i64::from(u32::MAX)) as u32,
@@ -271,7 +267,7 @@ impl Booket {
         token: &str,
     ) -> Result<bool, BookingError> {
         let (_, cal, slot) = self.verify(form, element, slot_id)?;
-        if token.is_empty() || !hold::is_valid_token(token) {
+        if token.is_empty() {
             return Err(BookingError::invalid("hold"));
         }
         let now = (self.clock)();
@@ -312,9 +308,6 @@ impl Booket {
     /// again and the slot stays reserved for the citizen until the hold lapses.
     pub(super) async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
-        if !hold::is_valid_token(&req.hold) {
-            return Err(BookingError::invalid("hold"));
-        }
         let files: Vec<documents::File<'_>> = if el.attach_documents {
             documents::checked(&req.files, &self.upload_limits(cal))?
         } else {
@@ -340,7 +333,7 @@ impl Booket {
         let booked_mark = booked_value(&key);
         if event.hold.as_deref() == Some(booked_mark.as_str()) {
             let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
-            self.remember(key, req.slot_id, receipt.clone());
+            self.remember(key, req.slot_id.to_string(), receipt.clone());
             return Ok(receipt);
         }
         // Without a hold of their own, the citizen's request holds the slot under a token
@@ -348,7 +341,7 @@ impl Booket {
         let token = if req.hold.is_empty() {
             hold::token_for(&key)
         } else {
-            req.hold.clone()
+            req.hold.to_string()
         };
         let event = self.claimable_from(cal, &slot, event, &token).await?;
         let claim = claim_of(
@@ -419,7 +412,7 @@ impl Booket {
         self.holds
             .forget(&req.form, &req.element, &hold::owner_hash(&token));
         receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
-        self.remember(key, req.slot_id, receipt.clone());
+        self.remember(key, req.slot_id.to_string(), receipt.clone());
         Ok(receipt)
     }
 
@@ -467,7 +460,7 @@ impl Booket {
         attachments: Vec<String>,
     ) -> Receipt {
         let mut receipt = Receipt {
-            slot_id: req.slot_id.clone(),
+            slot_id: req.slot_id.to_string(),
             start: slot.start.with_timezone(&cal.time_zone).fixed_offset(),
             end: slot.end.with_timezone(&cal.time_zone).fixed_offset(),
             calendar: cal.name.clone(),
@@ -524,7 +517,7 @@ mod tests {
     use super::super::{Booket, Mailboxes, SlotSigner};
     use crate::config::Config;
     use crate::mailbox::*;
-    use app::api::{Backend, ReserveRequest};
+    use app::api::{Backend, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
     use app::domain::BookingError;
     use chrono::{TimeZone, Utc};
     use std::sync::{Arc, Mutex};
@@ -666,15 +659,18 @@ notify_attendees = {notify}
 
     async fn reserve(b: &Booket) -> Result<app::domain::Hold, BookingError> {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
-        let week: serde_json::Value =
-            serde_json::from_slice(&b.week_json("f", "tid", day, "").await.unwrap()).unwrap();
-        let slot_id = week["slots"][0]["id"].as_str().unwrap().to_owned();
+        let (form, element) = (FormId::parse("f")?, ElementName::parse("tid")?);
+        let json = b
+            .week_json(&form, &element, day, &HoldToken::none())
+            .await?;
+        let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let slot_id = SlotId::parse(week["slots"][0]["id"].as_str().unwrap())?;
         b.reserve(ReserveRequest {
-            form: "f".into(),
-            element: "tid".into(),
+            form,
+            element,
             slot_id,
-            hold: String::new(),
-            release_slot_id: String::new(),
+            hold: HoldToken::none(),
+            release_slot_id: None,
             session: String::new(),
         })
         .await
