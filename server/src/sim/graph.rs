@@ -1,6 +1,7 @@
-//! The simulated Graph front door: authentication, application access policy and
-//! permissions, the per-app concurrency limit and injected faults, then the dispatch to
-//! the endpoint modules (calendars, events, files, mail).
+//! The simulated Graph API in one place: its routes (axum), and the front door every
+//! request passes first — authentication, application access policy and permissions, the
+//! per-app concurrency limit and injected faults. The endpoints themselves are in
+//! calendars.rs, events.rs, files.rs and mail.rs.
 // Helpers return a finished `Response` as their error so handlers can return it as is.
 #![allow(clippy::result_large_err)]
 
@@ -8,9 +9,12 @@ use super::common::*;
 use super::odata;
 use super::Simulator;
 use axum::body::{Body, Bytes};
-use axum::extract::State as AxState;
+use axum::extract::{FromRequest, OriginalUri, Path, Request, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
 use std::collections::HashMap;
 
 /// Releases an in-flight place when the request ends, however it ends.
@@ -51,15 +55,239 @@ fn broken_response() -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-pub(super) async fn graph(
-    AxState(sim): AxState<Simulator>,
-    method: Method,
-    uri: Uri,
+/// The Graph routes under `/v1.0`, behind the front door.
+pub(super) fn routes(sim: Simulator) -> Router<Simulator> {
+    Router::new()
+        .route("/users/{user}/calendars", get(list_calendars))
+        .route(
+            "/users/{user}/calendars/{cal}/calendarView",
+            get(calendar_view),
+        )
+        .route("/users/{user}/calendars/{cal}/events", post(create_event))
+        .route(
+            "/users/{user}/events/{id}",
+            get(get_event).patch(patch_event).delete(delete_event),
+        )
+        .route(
+            "/users/{user}/calendars/{cal}/events/{id}",
+            get(get_calendar_event)
+                .patch(patch_calendar_event)
+                .delete(delete_calendar_event),
+        )
+        .route(
+            "/users/{user}/events/{id}/attachments",
+            get(list_attachments).post(post_attachment),
+        )
+        .route(
+            "/users/{user}/events/{id}/attachments/createUploadSession",
+            post(create_upload_session),
+        )
+        .route(
+            "/users/{user}/events/{id}/attachments/{attachment}",
+            delete(delete_attachment),
+        )
+        .route("/users/{user}/sendMail", post(send_mail))
+        .fallback(unknown_segment)
+        .method_not_allowed_fallback(unknown_segment)
+        .layer(axum::middleware::from_fn_with_state(sim, front_door))
+}
+
+/// The caller's tenant, as the front door found it from the token.
+#[derive(Clone)]
+struct Caller {
+    tenant: String,
+}
+
+/// What a simulated endpoint works with: the caller, the query, the preferred time zone,
+/// headers, the full URI (for next links) and the body.
+struct Call {
+    sim: Simulator,
+    tenant: String,
+    query: HashMap<String, String>,
+    tz: Option<chrono_tz::Tz>,
     headers: HeaderMap,
+    uri: Uri,
     body: Bytes,
+}
+
+impl FromRequest<Simulator> for Call {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, sim: &Simulator) -> Result<Self, Response> {
+        let tenant = req
+            .extensions()
+            .get::<Caller>()
+            .map(|c| c.tenant.clone())
+            .unwrap_or_default();
+        let uri = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or_else(|| req.uri().clone());
+        let query = uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Call {
+            sim: sim.clone(),
+            tenant,
+            tz: preferred_zone(&headers),
+            query,
+            headers,
+            uri,
+            body,
+        })
+    }
+}
+
+impl Call {
+    /// The query options checked against the type read, as Graph does before anything
+    /// else (400 `RequestBroker--ParseUri`).
+    fn selection(&self, ty: &odata::EntityType) -> Result<odata::Selection, Response> {
+        let refuse_casts = self.sim.lock().faults.refuse_select_casts;
+        let checked = match self.query.get("$select") {
+            Some(list) if refuse_casts && list.contains('/') => Err(format!(
+                "Could not find a property named '{list}' on type '{}'.",
+                ty.name
+            )),
+            _ => odata::check(ty, &self.query),
+        };
+        checked.map_err(|message| {
+            self.sim.lock().stats.rejected_queries += 1;
+            graph_error(StatusCode::BAD_REQUEST, "RequestBroker--ParseUri", &message)
+        })
+    }
+}
+
+async fn list_calendars(Path(user): Path<String>, c: Call) -> Response {
+    match c.selection(&odata::CALENDAR) {
+        Ok(sel) => {
+            super::calendars::list_calendars(&c.sim, &c.tenant, &user, &c.query, &c.uri, &sel)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn calendar_view(Path((user, cal)): Path<(String, String)>, c: Call) -> Response {
+    match c.selection(&odata::EVENT) {
+        Ok(sel) => super::calendars::calendar_view(
+            &c.sim, &c.tenant, &user, &cal, &c.query, &c.uri, c.tz, &sel,
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn get_event(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    match c.selection(&odata::EVENT) {
+        Ok(sel) => {
+            super::calendars::get_event(&c.sim, &c.tenant, &user, None, &id, c.tz, &c.query, &sel)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn get_calendar_event(
+    Path((user, cal, id)): Path<(String, String, String)>,
+    c: Call,
 ) -> Response {
+    match c.selection(&odata::EVENT) {
+        Ok(sel) => super::calendars::get_event(
+            &c.sim,
+            &c.tenant,
+            &user,
+            Some(&cal),
+            &id,
+            c.tz,
+            &c.query,
+            &sel,
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn patch_event(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    super::calendars::patch_event(&c.sim, &c.tenant, &user, &id, &c.headers, &c.body, c.tz)
+}
+
+async fn patch_calendar_event(
+    Path((user, _, id)): Path<(String, String, String)>,
+    c: Call,
+) -> Response {
+    super::calendars::patch_event(&c.sim, &c.tenant, &user, &id, &c.headers, &c.body, c.tz)
+}
+
+async fn create_event(Path((user, cal)): Path<(String, String)>, c: Call) -> Response {
+    super::events::create_event(&c.sim, &c.tenant, &user, &cal, &c.body, c.tz)
+}
+
+async fn delete_event(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    super::events::delete_event(&c.sim, &c.tenant, &user, &id)
+}
+
+async fn delete_calendar_event(
+    Path((user, _, id)): Path<(String, String, String)>,
+    c: Call,
+) -> Response {
+    super::events::delete_event(&c.sim, &c.tenant, &user, &id)
+}
+
+async fn list_attachments(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    match c.selection(&odata::ATTACHMENT) {
+        Ok(sel) => super::files::list_attachments(&c.sim, &c.tenant, &user, &id, &sel),
+        Err(r) => r,
+    }
+}
+
+async fn post_attachment(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    super::files::post_attachment(&c.sim, &c.tenant, &user, &id, &c.body)
+}
+
+async fn create_upload_session(Path((user, id)): Path<(String, String)>, c: Call) -> Response {
+    super::files::create_upload_session(&c.sim, &c.tenant, &user, &id, &c.body)
+}
+
+async fn delete_attachment(
+    Path((user, id, attachment)): Path<(String, String, String)>,
+    c: Call,
+) -> Response {
+    super::files::delete_attachment(&c.sim, &c.tenant, &user, &id, &attachment)
+}
+
+async fn send_mail(Path(user): Path<String>, c: Call) -> Response {
+    super::mail::send_mail(&c.sim, &c.tenant, &user, &c.body)
+}
+
+/// Any other path or method, as Graph answers it.
+async fn unknown_segment(uri: Uri) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!(
+            "Resource not found for the segment '{}'.",
+            uri.path()
+                .rsplit('/')
+                .next()
+                .map(percent_decode)
+                .unwrap_or_default()
+        ),
+    )
+}
+
+/// The front door: every Graph request passes it before its route.
+async fn front_door(AxState(sim): AxState<Simulator>, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     // Authentication.
-    let token = headers
+    let token = req
+        .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -87,7 +315,7 @@ pub(super) async fn graph(
             );
         }
         let (tenant, client_id, roles) = (t.tenant.clone(), t.client_id.clone(), t.roles.clone());
-        if let Some(denied) = permission_problem(&s, &tenant, &method, uri.path(), &roles) {
+        if let Some(denied) = permission_problem(&s, &tenant, &method, &path, &roles) {
             return denied;
         }
         // The Outlook concurrency limit: 4 requests in flight per app.
@@ -141,6 +369,7 @@ pub(super) async fn graph(
         };
         (tenant, client_id, s.faults.latency_ms, injected)
     };
+    req.extensions_mut().insert(Caller { tenant });
     let _place = InFlight {
         sim: sim.clone(),
         client_id,
@@ -154,7 +383,7 @@ pub(super) async fn graph(
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             if sim.lock().faults.stall_resumes {
-                return route(&sim, &tenant, &method, &uri, &headers, &body);
+                return next.run(req).await;
             }
             return graph_error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -165,7 +394,7 @@ pub(super) async fn graph(
         Some(Injected::Drop) => return broken_response(),
         Some(Injected::DropAfter) => {
             // The request is carried out; only its answer is lost.
-            let _ = route(&sim, &tenant, &method, &uri, &headers, &body);
+            let _ = next.run(req).await;
             return broken_response();
         }
         Some(Injected::Throttle(after)) => {
@@ -192,7 +421,7 @@ pub(super) async fn graph(
         }
         None => {}
     }
-    route(&sim, &tenant, &method, &uri, &headers, &body)
+    next.run(req).await
 }
 
 /// Application access policies and missing permissions, as Graph reports them.
@@ -204,7 +433,7 @@ fn permission_problem(
     roles: &[String],
 ) -> Option<Response> {
     let seg: Vec<String> = path
-        .trim_start_matches("/v1.0/")
+        .trim_start_matches('/')
         .split('/')
         .map(percent_decode)
         .collect();
@@ -251,99 +480,4 @@ fn permission_problem(
             "Access is denied. Check credentials and try again.",
         )
     })
-}
-
-fn route(
-    sim: &Simulator,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Response {
-    let path = uri.path().trim_start_matches("/v1.0/");
-    let segments: Vec<String> = path.split('/').map(percent_decode).collect();
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let tz = preferred_zone(headers);
-    // Graph checks the query options against the type it reads before anything else.
-    let read_type = match (method.clone(), seg.as_slice()) {
-        (Method::GET, ["users", _, "calendars"]) => Some(&odata::CALENDAR),
-        (Method::GET, ["users", _, "calendars", _, "calendarView"])
-        | (Method::GET, ["users", _, "events", _])
-        | (Method::GET, ["users", _, "calendars", _, "events", _]) => Some(&odata::EVENT),
-        (Method::GET, ["users", _, "events", _, "attachments"]) => Some(&odata::ATTACHMENT),
-        _ => None,
-    };
-    let refuse_casts = sim.lock().faults.refuse_select_casts;
-    let checked = read_type.map(|ty| match query.get("$select") {
-        Some(list) if refuse_casts && list.contains('/') => Err(format!(
-            "Could not find a property named '{list}' on type '{}'.",
-            ty.name
-        )),
-        _ => odata::check(ty, &query),
-    });
-    let sel = match checked {
-        None => odata::Selection::all(),
-        Some(Ok(sel)) => sel,
-        Some(Err(message)) => {
-            sim.lock().stats.rejected_queries += 1;
-            return graph_error(StatusCode::BAD_REQUEST, "RequestBroker--ParseUri", &message);
-        }
-    };
-    match (method.clone(), seg.as_slice()) {
-        (Method::GET, ["users", user, "calendars"]) => {
-            super::calendars::list_calendars(sim, tenant, user, &query, uri, &sel)
-        }
-        (Method::GET, ["users", user, "calendars", cal, "calendarView"]) => {
-            super::calendars::calendar_view(sim, tenant, user, cal, &query, uri, tz, &sel)
-        }
-        (Method::GET, ["users", user, "events", id]) => {
-            super::calendars::get_event(sim, tenant, user, None, id, tz, &query, &sel)
-        }
-        (Method::GET, ["users", user, "calendars", cal, "events", id]) => {
-            super::calendars::get_event(sim, tenant, user, Some(cal), id, tz, &query, &sel)
-        }
-        (Method::PATCH, ["users", user, "events", id])
-        | (Method::PATCH, ["users", user, "calendars", _, "events", id]) => {
-            super::calendars::patch_event(sim, tenant, user, id, headers, body, tz)
-        }
-        (Method::POST, ["users", user, "calendars", cal, "events"]) => {
-            super::events::create_event(sim, tenant, user, cal, body, tz)
-        }
-        (Method::DELETE, ["users", user, "events", id])
-        | (Method::DELETE, ["users", user, "calendars", _, "events", id]) => {
-            super::events::delete_event(sim, tenant, user, id)
-        }
-        (Method::GET, ["users", user, "events", id, "attachments"]) => {
-            super::files::list_attachments(sim, tenant, user, id, &sel)
-        }
-        (Method::POST, ["users", user, "events", id, "attachments"]) => {
-            super::files::post_attachment(sim, tenant, user, id, body)
-        }
-        (Method::POST, ["users", user, "events", id, "attachments", "createUploadSession"]) => {
-            super::files::create_upload_session(sim, tenant, user, id, body)
-        }
-        (Method::DELETE, ["users", user, "events", id, "attachments", attachment]) => {
-            super::files::delete_attachment(sim, tenant, user, id, attachment)
-        }
-        (Method::POST, ["users", user, "sendMail"]) => {
-            super::mail::send_mail(sim, tenant, user, body)
-        }
-        _ => graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!(
-                "Resource not found for the segment '{}'.",
-                seg.last().unwrap_or(&"")
-            ),
-        ),
-    }
 }

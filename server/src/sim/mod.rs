@@ -221,7 +221,7 @@ impl Simulator {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
-            .route("/v1.0/{*path}", axum::routing::any(graph::graph))
+            .nest("/v1.0", graph::routes(self.clone()))
             .route("/upload/{session}", axum::routing::put(files::upload_chunk))
             .route("/_sim/state", get(control_state))
             .route("/_sim/faults", post(control_faults))

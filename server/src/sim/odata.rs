@@ -140,13 +140,6 @@ pub enum Selected {
 pub struct Selection(Option<Vec<Selected>>, &'static [&'static str]);
 
 impl Selection {
-    /// Everything (no `$select`).
-    pub fn all() -> Selection {
-        Selection(None, &[])
-    }
-}
-
-impl Selection {
     /// Keeps only what was selected of one item (Graph always sends `id` and the
     /// `@odata.*` annotations; a cast property only for items of that type).
     pub fn project(&self, item: Value) -> Value {
