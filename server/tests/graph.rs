@@ -3,7 +3,6 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env};
-use secrecy::ExposeSecret;
 use server::graph::timer::RecordingTimer;
 use server::graph::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
@@ -76,33 +75,6 @@ async fn token_refusals_carry_entra_codes_and_the_likely_mistake() {
     let r = refusal(&c, &creds(seed::DEMO_SECRET)).await;
     assert_eq!(r.codes, vec![7000222]);
     assert!(r.likely_cause().contains("expired"));
-}
-
-#[tokio::test]
-async fn the_token_endpoint_speaks_entra_flat_errors() {
-    let env = Env::start().await;
-    let http = reqwest::Client::new();
-    let url = env.sim_url(&format!("/{}/oauth2/v2.0/token", seed::DEMO_TENANT));
-    let res = http
-        .post(&url)
-        .form(&[
-            ("client_id", seed::DEMO_CLIENT_ID),
-            ("client_secret", seed::DEMO_SECRET),
-            ("scope", "https://graph.microsoft.com/User.Read"),
-            ("grant_type", "client_credentials"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 400);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_scope");
-    assert_eq!(body["error_codes"][0], 70011);
-    assert!(body["error_description"]
-        .as_str()
-        .unwrap()
-        .starts_with("AADSTS70011:"));
-    assert!(body.get("trace_id").is_some() && body.get("correlation_id").is_some());
 }
 
 #[tokio::test]
@@ -373,7 +345,7 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
 }
 
 #[tokio::test]
-async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() {
+async fn booket_lists_attachments_with_the_cast_or_without_select() {
     let env = Env::start().await;
     let (_, week) = env.week("demo", "2026-12-02").await;
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
@@ -391,23 +363,6 @@ async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() 
         )
         .await
         .unwrap();
-    // The collection's type has no `contentId`: by its bare name Graph refuses it.
-    let bare = env
-        .http
-        .get(format!(
-            "{}/users/{}/events/{id}/attachments?$select=id,name,contentId",
-            env.sim.graph_base_url(),
-            seed::DEMO_OWNER
-        ))
-        .bearer_auth(c.token(&cr).await.unwrap().expose_secret())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bare.status().as_u16(), 400);
-    let body: serde_json::Value = bare.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "RequestBroker--ParseUri");
-    assert_eq!(env.sim.stats().rejected_queries, 1);
-
     // Booket's client selects it through the cast, and only what it needs comes back.
     let listed = c
         .list_attachments(&cr, seed::DEMO_OWNER, &id)
@@ -419,7 +374,7 @@ async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() 
         (added.as_str(), "a.pdf")
     );
     assert_eq!(listed[0].content_id.as_deref(), Some("booket-tag"));
-    assert_eq!(env.sim.stats().rejected_queries, 1);
+    assert_eq!(env.sim.stats().rejected_queries, 0);
 
     // A tenant that refuses the cast as well: the list is read again without `$select`.
     env.sim.set_faults(Faults {
@@ -431,45 +386,7 @@ async fn attachments_are_listed_with_the_cast_graph_accepts_or_without_select() 
         .await
         .unwrap();
     assert_eq!(listed[0].content_id.as_deref(), Some("booket-tag"));
-    assert_eq!(env.sim.stats().rejected_queries, 2);
-}
-
-#[tokio::test]
-async fn events_come_in_the_documented_shape() {
-    let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
-    let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
-    let c = client(&env);
-    let token = c.token(&creds(seed::DEMO_SECRET)).await.unwrap();
-    use secrecy::ExposeSecret;
-    let raw: serde_json::Value = reqwest::Client::new()
-        .get(env.sim_url(&format!("/v1.0/users/{}/events/{id}", seed::DEMO_OWNER)))
-        .bearer_auth(token.expose_secret())
-        .header("Prefer", "outlook.timezone=\"Europe/Copenhagen\"")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dt = raw["start"]["dateTime"].as_str().unwrap();
-    assert_eq!(dt.len(), "2026-12-02T09:00:00.0000000".len(), "{dt}");
-    assert!(!dt.contains('+') && !dt.ends_with('Z'));
-    assert_eq!(raw["start"]["timeZone"], "Europe/Copenhagen");
-    assert_eq!(
-        raw["@odata.etag"],
-        format!("W/\"{}\"", raw["changeKey"].as_str().unwrap())
-    );
-    for field in [
-        "isCancelled",
-        "isAllDay",
-        "attendees",
-        "organizer",
-        "location",
-        "subject",
-    ] {
-        assert!(raw.get(field).is_some(), "{field}");
-    }
+    assert_eq!(env.sim.stats().rejected_queries, 1);
 }
 
 #[tokio::test]

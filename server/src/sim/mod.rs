@@ -16,6 +16,8 @@ mod mail;
 pub mod model;
 mod odata;
 pub mod seed;
+#[cfg(test)]
+mod tests;
 
 use axum::extract::{Path, State as AxState};
 use axum::response::{IntoResponse, Response};
