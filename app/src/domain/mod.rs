@@ -1,8 +1,9 @@
 //! Types shared by the widget and the server, and the pure booking rules.
 //!
 //! Nothing in here does I/O or reads a clock: `now` and `today` are arguments, so the
-//! widget (for display) and the server (before every write) run the very same rules and
-//! the tests can pin any moment, including daylight-saving changes.
+//! tests can pin any moment, including daylight-saving changes. The server runs the rules
+//! (`rules.rs`) for every week it answers and again before every write; the widget shows
+//! the states the server computed and runs no rule of its own (the server's clock decides).
 
 pub mod json;
 pub mod rules;
