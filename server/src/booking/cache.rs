@@ -29,6 +29,9 @@ pub struct WeekCache {
     weeks: moka::future::Cache<WeekKey, Read>,
     /// The sequence number of each week's last invalidation, for one time to live.
     invalidated: moka::sync::Cache<WeekKey, u64>,
+    /// The number of the last invalidation of any week: a read numbered after it needs no
+    /// look-up (the hot path while nobody writes).
+    last_invalidation: AtomicU64,
     seq: AtomicU64,
 }
 
@@ -45,7 +48,8 @@ impl WeekCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
                 .build(),
-            seq: AtomicU64::new(0),
+            last_invalidation: AtomicU64::new(0),
+            seq: AtomicU64::new(1),
         }
     }
 
@@ -75,10 +79,11 @@ impl WeekCache {
                 })
                 .await
                 .map_err(|e| (*e).clone())?;
-            let stale = self
-                .invalidated
-                .get(&key)
-                .is_some_and(|written| read.seq < written);
+            let stale = read.seq < self.last_invalidation.load(Ordering::SeqCst)
+                && self
+                    .invalidated
+                    .get(&key)
+                    .is_some_and(|written| read.seq < written);
             if !stale || tries > 1 {
                 return Ok(read.events);
             }
@@ -93,6 +98,7 @@ impl WeekCache {
         let key = (calendar.to_owned(), monday);
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
         self.invalidated.insert(key.clone(), seq);
+        self.last_invalidation.fetch_max(seq, Ordering::SeqCst);
         self.weeks.invalidate(&key).await;
     }
 }
