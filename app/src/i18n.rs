@@ -1,4 +1,6 @@
 //! Danish (default) and English texts, and date formatting without a locale library.
+//!
+//! (Long because every citizen-facing text is here, in both languages, side by side.)
 
 use crate::domain::{BookingError, SlotState};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};

@@ -1,6 +1,9 @@
 //! The HTTP surface: server functions under `/api`, the widget's files under `/booket`,
 //! and (in demo mode) the demo pages. Headers, limits and the origin and rate checks that
 //! apply to everything live here.
+//!
+//! (About 600 lines: the router with its layers, the origin check, the read and write
+//! budgets and their tests; uploads and clients are in their own files.)
 
 use crate::booking::Booket;
 use crate::clients::{client_of, retry_after_secs, Budgets, Spend};

@@ -6,6 +6,9 @@
 //!
 //! Only what the answers need: numbers are kept when they are integers (the answers carry
 //! no others); nesting is limited so hostile input cannot exhaust the stack.
+//!
+//! (Long: a strict parser and writer for the widget, written out instead of linking
+//! serde_json to keep the wasm inside its size budget, with their tests against serde_json.)
 
 use super::{
     BookingError, ElementPublic, FileProblem, Hold, MailOutcome, Receipt, ReceiptState, SlotState,

@@ -6,7 +6,6 @@
 //! invalidation takes a number from one sequence, invalidations are remembered for one time
 //! to live, and a read numbered before its week's last invalidation is read again.
 
-use crate::mailbox::Event;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,15 +17,24 @@ pub type WeekKey = (String, chrono::NaiveDate);
 /// Most weeks kept (every calendar together).
 const CAPACITY: u64 = 4096;
 
-#[derive(Clone)]
-struct Read {
+struct Read<V> {
     /// Taken from the sequence when the read began.
     seq: u64,
-    events: Arc<Vec<Event>>,
+    value: Arc<V>,
 }
 
-pub struct WeekCache {
-    weeks: moka::future::Cache<WeekKey, Read>,
+impl<V> Clone for Read<V> {
+    fn clone(&self) -> Self {
+        Read {
+            seq: self.seq,
+            value: self.value.clone(),
+        }
+    }
+}
+
+/// Week reads of type `V` (the events and what was made from them).
+pub struct WeekCache<V> {
+    weeks: moka::future::Cache<WeekKey, Read<V>>,
     /// The sequence number of each week's last invalidation, for one time to live.
     invalidated: moka::sync::Cache<WeekKey, u64>,
     /// The number of the last invalidation of any week: a read numbered after it needs no
@@ -35,7 +43,7 @@ pub struct WeekCache {
     seq: AtomicU64,
 }
 
-impl WeekCache {
+impl<V: Send + Sync + 'static> WeekCache<V> {
     pub fn new(ttl: Duration) -> Self {
         // A zero time to live (caching off) is one nanosecond: moka wants a positive one.
         let ttl = ttl.max(Duration::from_nanos(1));
@@ -53,42 +61,42 @@ impl WeekCache {
         }
     }
 
-    /// The kept events of a week, or the result of `fetch` shared by every caller that asks
+    /// The kept read of a week, or the result of `fetch` shared by every caller that asks
     /// while it runs. Failures are not kept beyond the callers already waiting.
-    pub async fn get_or_fetch<F, Fut, E>(
-        &self,
-        key: WeekKey,
-        fetch: F,
-    ) -> Result<Arc<Vec<Event>>, E>
+    pub async fn get_or_fetch<F, Fut, E>(&self, key: &WeekKey, fetch: F) -> Result<Arc<V>, E>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Vec<Event>, E>>,
+        Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
     {
         let mut tries = 0;
         loop {
             tries += 1;
-            let read = self
-                .weeks
-                .try_get_with(key.clone(), async {
-                    let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-                    fetch().await.map(|events| Read {
-                        seq,
-                        events: Arc::new(events),
+            // A kept read is found without the loader's machinery (the hot path).
+            let read = match self.weeks.get(key).await {
+                Some(read) => read,
+                None => self
+                    .weeks
+                    .try_get_with_by_ref(key, async {
+                        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+                        fetch().await.map(|value| Read {
+                            seq,
+                            value: Arc::new(value),
+                        })
                     })
-                })
-                .await
-                .map_err(|e| (*e).clone())?;
+                    .await
+                    .map_err(|e| (*e).clone())?,
+            };
             let stale = read.seq < self.last_invalidation.load(Ordering::SeqCst)
                 && self
                     .invalidated
-                    .get(&key)
+                    .get(key)
                     .is_some_and(|written| read.seq < written);
             if !stale || tries > 1 {
-                return Ok(read.events);
+                return Ok(read.value);
             }
             // Began before the week's last write: not kept, read once more.
-            self.weeks.invalidate(&key).await;
+            self.weeks.invalidate(key).await;
         }
     }
 
@@ -114,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_reads_share_one_fetch_and_writes_invalidate() {
-        let cache = Arc::new(WeekCache::new(Duration::from_secs(60)));
+        let cache: Arc<WeekCache<Vec<u8>>> = Arc::new(WeekCache::new(Duration::from_secs(60)));
         let calls = Arc::new(AtomicUsize::new(0));
         let key: WeekKey = ("Borgerservice".into(), monday());
         // Every reader waits on the one fetch, which is let go only after all have asked.
@@ -125,7 +133,7 @@ mod tests {
                 (cache.clone(), calls.clone(), key.clone(), gate.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_fetch(key, || {
+                    .get_or_fetch(&key, || {
                         let (calls, mut gate) = (calls.clone(), gate.clone());
                         async move {
                             calls.fetch_add(1, Ordering::SeqCst);
@@ -152,29 +160,29 @@ mod tests {
             }
         };
         cache.invalidate_week("Borgerservice", key.1).await;
-        let _ = cache.get_or_fetch(key.clone(), fetch).await;
+        let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // Forgetting another week leaves this one; forgetting this one does not.
         cache
             .invalidate_week("Borgerservice", key.1 + chrono::Days::new(7))
             .await;
-        let _ = cache.get_or_fetch(key.clone(), fetch).await;
+        let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         cache.invalidate_week("Borgerservice", key.1).await;
-        let _ = cache.get_or_fetch(key, fetch).await;
+        let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
     async fn failures_are_not_kept() {
-        let cache = WeekCache::new(Duration::from_secs(60));
+        let cache: WeekCache<Vec<u8>> = WeekCache::new(Duration::from_secs(60));
         let key: WeekKey = ("c".into(), monday());
         let r = cache
-            .get_or_fetch(key.clone(), || async { Err::<Vec<Event>, _>("down") })
+            .get_or_fetch(&key, || async { Err::<Vec<u8>, _>("down") })
             .await;
         assert!(r.is_err());
         let r = cache
-            .get_or_fetch(key, || async { Ok::<_, &str>(vec![]) })
+            .get_or_fetch(&key, || async { Ok::<_, &str>(vec![]) })
             .await;
         assert!(r.is_ok());
     }
@@ -183,7 +191,7 @@ mod tests {
     /// not kept: the next reader reads again.
     #[tokio::test]
     async fn a_read_that_began_before_a_write_is_not_kept() {
-        let cache = Arc::new(WeekCache::new(Duration::from_secs(60)));
+        let cache: Arc<WeekCache<Vec<u8>>> = Arc::new(WeekCache::new(Duration::from_secs(60)));
         let calls = Arc::new(AtomicUsize::new(0));
         let key: WeekKey = ("c".into(), monday());
         let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
@@ -195,7 +203,7 @@ mod tests {
             let calls = calls.clone();
             tokio::spawn(async move {
                 cache
-                    .get_or_fetch(key, || {
+                    .get_or_fetch(&key, || {
                         calls.fetch_add(1, Ordering::SeqCst);
                         let started = started_tx.lock().unwrap().take();
                         let finish = finish_rx.lock().unwrap().take();
@@ -230,7 +238,7 @@ mod tests {
             }
         };
         // The fresh read is kept.
-        let _ = cache.get_or_fetch(key, fetch).await;
+        let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), before);
     }
 }

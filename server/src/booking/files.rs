@@ -81,6 +81,7 @@ impl Booket {
         let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
         let (week, _) = self.week_events(cal, monday).await?;
         let event = week
+            .events
             .iter()
             .find(|e| e.id == slot.event_id)
             .ok_or(BookingError::Taken)?;

@@ -18,7 +18,7 @@ mod sweep;
 mod write;
 
 use crate::config::{CalendarConfig, Config, ElementConfig};
-use crate::mailbox::{Event, Mailbox, MailboxError};
+use crate::mailbox::{Mailbox, MailboxError};
 use app::api::{Backend, BookRequest, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, ElementPublic, Hold, Receipt};
@@ -45,8 +45,6 @@ const RECEIPT_TTL: Duration = Duration::from_secs(24 * 3600);
 const RECEIPT_CAP: u64 = 10_000;
 /// Most weeks kept as last good reads per calendar (a year and a bit).
 const LAST_GOOD_WEEKS: u64 = 60;
-/// Most prepared weeks and kept answers (per form, element and week).
-const MEMO_CAP: u64 = 512;
 
 /// The mailboxes Booket works with: one per calendar (by its display name), and the one
 /// confirmations are sent from.
@@ -60,7 +58,7 @@ pub struct Booket {
     config: Arc<Config>,
     mailboxes: Mailboxes,
     signer: SlotSigner,
-    cache: WeekCache,
+    cache: WeekCache<read::WeekRead>,
     locks: KeyedLocks,
     /// Receipts by idempotency scope, with the slot they were for.
     receipts: moka::sync::Cache<String, (String, Receipt)>,
@@ -68,8 +66,6 @@ pub struct Booket {
     /// Elements beyond the configuration (the demo designer's drafts).
     extra_elements: Option<Arc<dyn ElementSource>>,
     metrics: crate::metrics::Metrics,
-    prepared: moka::sync::Cache<(String, String, NaiveDate), PreparedWeek>,
-    answers: moka::sync::Cache<(String, String, NaiveDate), Arc<CachedAnswer>>,
     /// Holds this process wrote, per token and client.
     holds: limits::HoldTracker,
     /// Confirmation mails sent today, per recipient and client.
@@ -78,29 +74,9 @@ pub struct Booket {
     reads: Mutex<HashMap<String, (i64, u32)>>,
     /// The last week read per (calendar, Monday): served, marked stale, when the calendar's
     /// read ceiling is reached.
-    last_good: moka::sync::Cache<cache::WeekKey, Arc<Vec<Event>>>,
+    last_good: moka::sync::Cache<cache::WeekKey, Arc<read::WeekRead>>,
     /// Signs booked receipts (absent when no key is configured).
     receipt_signer: Option<crate::receipts::ReceiptSigner>,
-}
-
-/// A week answer as JSON, kept while the week read it came from is current and no slot's
-/// state can have changed with the clock.
-struct CachedAnswer {
-    events: Arc<Vec<Event>>,
-    until: DateTime<Utc>,
-    json: Bytes,
-}
-
-/// A week's prepared slots and the cached read they were made from.
-type PreparedWeek = (Arc<Vec<Event>>, Arc<Vec<PreparedSlot>>);
-
-/// A shown slot with what does not change between requests.
-struct PreparedSlot {
-    id: String,
-    start: DateTime<chrono::FixedOffset>,
-    end: DateTime<chrono::FixedOffset>,
-    marker: Option<app::domain::rules::Marker>,
-    hold: Option<hold::HoldInfo>,
 }
 
 /// Elements served beside the configured ones (the demo's designer drafts): the core asks
@@ -140,8 +116,6 @@ impl Booket {
             clock,
             extra_elements: None,
             metrics,
-            prepared: moka::sync::Cache::builder().max_capacity(MEMO_CAP).build(),
-            answers: moka::sync::Cache::builder().max_capacity(MEMO_CAP).build(),
             holds: limits::HoldTracker::default(),
             mails: limits::DailyCounter::default(),
             reads: Mutex::new(HashMap::new()),

@@ -1,11 +1,13 @@
 //! The read path: a week of events from the cache or the mailbox (within the calendar's
 //! read ceiling, else the last good read), its shown slots prepared once per read, and the
 //! week answer for this moment and this citizen — kept as JSON while nothing can change it.
+//!
+//! (About 500 lines, a fifth of them the daylight-saving tests of the week bounds.)
 
 use super::hold;
 use super::rules;
 use super::slot_id::SlotRef;
-use super::{unavailable, Booket, CachedAnswer, PreparedSlot};
+use super::{unavailable, Booket};
 use crate::config::{CalendarConfig, ElementConfig};
 use crate::mailbox::{Event, MailboxError};
 use app::domain::rules::{classify, is_shown, marker_of};
@@ -13,7 +15,8 @@ use app::domain::week::{monday_of, shown_days};
 use app::domain::{BookingError, SlotState, SlotView, WeekView};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 /// How far ahead a citizen may look.
 const MAX_WEEKS_AHEAD: i64 = 52;
@@ -34,6 +37,64 @@ impl From<ReadError> for BookingError {
             ReadError::Ceiling => BookingError::Unavailable,
             ReadError::Mailbox(e) => unavailable(e),
         }
+    }
+}
+
+/// A week read from the mailbox, with what was made from it for each form and element:
+/// its prepared slots and the kept answer. Both go with the read when it is dropped or
+/// replaced, so they never outlive the events they came from, and a cached week answer
+/// costs one cache look-up.
+pub(super) struct WeekRead {
+    pub(super) events: Vec<Event>,
+    /// By form, then element.
+    memo: RwLock<HashMap<String, HashMap<String, Memo>>>,
+}
+
+#[derive(Clone, Default)]
+struct Memo {
+    prepared: Option<Arc<Vec<PreparedSlot>>>,
+    answer: Option<Arc<CachedAnswer>>,
+}
+
+/// A week answer as JSON, kept while no slot's state can have changed with the clock.
+struct CachedAnswer {
+    until: DateTime<Utc>,
+    json: Bytes,
+}
+
+/// A shown slot with what does not change between requests.
+pub(super) struct PreparedSlot {
+    id: String,
+    start: DateTime<chrono::FixedOffset>,
+    end: DateTime<chrono::FixedOffset>,
+    marker: Option<app::domain::rules::Marker>,
+    hold: Option<hold::HoldInfo>,
+}
+
+impl WeekRead {
+    fn new(events: Vec<Event>) -> WeekRead {
+        WeekRead {
+            events,
+            memo: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn memo(&self, form: &str, element: &str) -> Memo {
+        let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
+        memo.get(form)
+            .and_then(|m| m.get(element))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn update(&self, form: &str, element: &str, change: impl FnOnce(&mut Memo)) {
+        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
+        change(
+            memo.entry(form.to_owned())
+                .or_default()
+                .entry(element.to_owned())
+                .or_default(),
+        );
     }
 }
 
@@ -61,12 +122,12 @@ impl Booket {
         &self,
         cal: &CalendarConfig,
         monday: NaiveDate,
-    ) -> Result<(Arc<Vec<Event>>, bool), ReadError> {
+    ) -> Result<(Arc<WeekRead>, bool), ReadError> {
         let fetched = std::sync::atomic::AtomicBool::new(false);
         let key = (cal.name.clone(), monday);
         let result = self
             .cache
-            .get_or_fetch(key.clone(), || async {
+            .get_or_fetch(&key, || async {
                 if !self.take_read(cal) {
                     return Err(ReadError::Ceiling);
                 }
@@ -76,6 +137,7 @@ impl Booket {
                 self.mailbox(cal)
                     .events(&cal.outlook_calendar, start, end)
                     .await
+                    .map(WeekRead::new)
                     .map_err(ReadError::Mailbox)
             })
             .await;
@@ -109,25 +171,22 @@ impl Booket {
     }
 
     /// The shown slots of a cached week read for one element, with their ids signed and
-    /// times converted — the work that does not depend on the clock or the citizen. Kept as
-    /// long as the week read it came from.
+    /// times converted — the work that does not depend on the clock or the citizen. Kept
+    /// with the week read it came from.
     fn prepared(
         &self,
         form: &str,
         el: &ElementConfig,
         cal: &CalendarConfig,
-        monday: NaiveDate,
-        events: &Arc<Vec<Event>>,
+        read: &WeekRead,
     ) -> Arc<Vec<PreparedSlot>> {
-        let key = (form.to_owned(), el.name.clone(), monday);
-        if let Some((from, slots)) = self.prepared.get(&key) {
-            if Arc::ptr_eq(&from, events) {
-                return slots;
-            }
+        if let Some(slots) = read.memo(form, &el.name).prepared {
+            return slots;
         }
         let window = el.window();
         let markers = &self.config.exchange.markers;
-        let mut slots: Vec<PreparedSlot> = events
+        let mut slots: Vec<PreparedSlot> = read
+            .events
             .iter()
             .filter(|e| !e.cancelled && !e.all_day)
             .filter_map(|e| {
@@ -158,7 +217,7 @@ impl Booket {
             .collect();
         slots.sort_by_key(|s| (s.start, s.end));
         let slots = Arc::new(slots);
-        self.prepared.insert(key, (events.clone(), slots.clone()));
+        read.update(form, &el.name, |m| m.prepared = Some(slots.clone()));
         slots
     }
 
@@ -175,8 +234,8 @@ impl Booket {
         let (el, cal) = self.lookup(form, element)?;
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
-        let (events, stale) = self.week_events(cal, monday).await?;
-        self.build_week(form, &el, cal, monday, &events, now, hold)
+        let (read, stale) = self.week_events(cal, monday).await?;
+        self.build_week(form, &el, cal, monday, &read, now, hold)
             .await
             .map(|view| (view, stale))
     }
@@ -190,19 +249,13 @@ impl Booket {
         el: &ElementConfig,
         cal: &CalendarConfig,
         monday: NaiveDate,
-        events: &Arc<Vec<Event>>,
+        read: &WeekRead,
         now: DateTime<Utc>,
         hold: &str,
     ) -> Result<WeekView, BookingError> {
         let today = now.with_timezone(&cal.time_zone).date_naive();
         let first_week = monday_of(today);
-        let slots = self.slots(
-            &self.prepared(form, el, cal, monday, events),
-            el,
-            cal,
-            now,
-            hold,
-        );
+        let slots = self.slots(&self.prepared(form, el, cal, read), el, cal, now, hold);
         let has_free = |slots: &[SlotView]| {
             slots
                 .iter()
@@ -217,8 +270,8 @@ impl Booket {
                 if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
                     break;
                 }
-                let (evs, _) = self.week_events(cal, m).await?;
-                if has_free(&self.slots(&self.prepared(form, el, cal, m, &evs), el, cal, now, hold))
+                let (later, _) = self.week_events(cal, m).await?;
+                if has_free(&self.slots(&self.prepared(form, el, cal, &later), el, cal, now, hold))
                 {
                     found = Some(m);
                     break;
@@ -302,36 +355,32 @@ impl Booket {
         let (el, cal) = self.lookup(form, element)?;
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
-        let (events, stale) = self.week_events(cal, monday).await?;
+        let (read, stale) = self.week_events(cal, monday).await?;
         if stale {
             let view = self
-                .build_week(form, &el, cal, monday, &events, now, hold)
+                .build_week(form, &el, cal, monday, &read, now, hold)
                 .await?;
             return serialise(&view, true);
         }
-        let key = (form.to_owned(), el.name.clone(), monday);
-        if let Some(hit) = self.answers.get(&key) {
-            if Arc::ptr_eq(&hit.events, &events) && now < hit.until {
+        if let Some(hit) = read.memo(form, &el.name).answer {
+            if now < hit.until {
                 self.metrics.week_answer_hit.inc();
                 return Ok(hit.json.clone());
             }
         }
         self.metrics.week_answer_miss.inc();
         let view = self
-            .build_week(form, &el, cal, monday, &events, now, hold)
+            .build_week(form, &el, cal, monday, &read, now, hold)
             .await?;
         let json = serialise(&view, false)?;
         // An empty week's answer also depends on later weeks (the next free one): not kept.
         if view.next_free_week.is_none() {
-            let until = stable_until(&self.prepared(form, &el, cal, monday, &events), cal, now);
-            self.answers.insert(
-                key,
-                Arc::new(CachedAnswer {
-                    events,
-                    until,
-                    json: json.clone(),
-                }),
-            );
+            let until = stable_until(&self.prepared(form, &el, cal, &read), cal, now);
+            let answer = Arc::new(CachedAnswer {
+                until,
+                json: json.clone(),
+            });
+            read.update(form, &el.name, |m| m.answer = Some(answer));
         }
         Ok(json)
     }

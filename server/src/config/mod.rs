@@ -1,5 +1,7 @@
 //! Typed configuration: one TOML file, secrets by reference (env var or file), validated
 //! at start-up with messages that name the file, the section and the field.
+//!
+//! (Long because the validated types carry the documentation of every setting.)
 
 use crate::graph::ClientCredential;
 use app::domain::{is_valid_name, Markers, Window};

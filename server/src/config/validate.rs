@@ -1,5 +1,7 @@
 //! From the file as written to the validated [`Config`]: every value checked, every secret
 //! resolved, each mistake named by file, line, section, field and key path.
+//!
+//! (Long because each key has its own check and message; parsing is in `raw.rs`.)
 
 use super::raw::*;
 use super::*;

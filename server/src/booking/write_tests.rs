@@ -1,0 +1,200 @@
+//! The write path against a mailbox that states its capabilities: what it does with them,
+//! checked with an in-memory mailbox whose writes another "instance" overwrites at once.
+
+use super::super::{Booket, Mailboxes, SlotSigner};
+use crate::config::Config;
+use crate::mailbox::*;
+use app::api::{Backend, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
+use app::domain::BookingError;
+use chrono::{TimeZone, Utc};
+use std::sync::{Arc, Mutex};
+
+/// One event in memory. `enforce` says whether stale versions are refused; with
+/// `overwrite`, every accepted write is at once overwritten by another owner's hold
+/// (a second instance that read the same version and wrote just after).
+struct Memory {
+    caps: Capabilities,
+    event: Mutex<Event>,
+    overwrite: bool,
+    reads: Mutex<u32>,
+    notified: Mutex<Vec<bool>>,
+}
+
+impl Memory {
+    fn new(conditional_writes: bool, overwrite: bool) -> Memory {
+        Memory {
+            caps: Capabilities {
+                conditional_writes,
+                suppress_attendee_mail: true,
+                max_attachment_bytes: 1_000,
+            },
+            event: Mutex::new(Event {
+                id: "e1".into(),
+                version: Some("1".into()),
+                subject: "Samtale".into(),
+                start: Utc.with_ymd_and_hms(2026, 12, 8, 9, 0, 0).unwrap(),
+                end: Utc.with_ymd_and_hms(2026, 12, 8, 9, 30, 0).unwrap(),
+                all_day: false,
+                cancelled: false,
+                hold: None,
+                location: String::new(),
+            }),
+            overwrite,
+            reads: Mutex::new(0),
+            notified: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailbox for Memory {
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+    async fn sign_in(&self) -> Result<(), MailboxError> {
+        Ok(())
+    }
+    async fn resolve_calendar(&self, _: &str) -> Result<(), MailboxError> {
+        Ok(())
+    }
+    async fn events(
+        &self,
+        _: &str,
+        _: chrono::DateTime<Utc>,
+        _: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Event>, MailboxError> {
+        Ok(vec![self.event.lock().unwrap().clone()])
+    }
+    async fn event(&self, _: &str, _: &str) -> Result<Event, MailboxError> {
+        *self.reads.lock().unwrap() += 1;
+        Ok(self.event.lock().unwrap().clone())
+    }
+    async fn update(&self, read: &Event, change: Change<'_>) -> Result<Event, MailboxError> {
+        self.notified.lock().unwrap().push(change.notify_attendees);
+        let mut e = self.event.lock().unwrap();
+        if self.caps.conditional_writes && e.version != read.version {
+            return Err(MailboxError::Conflict);
+        }
+        let next = e.version.as_deref().unwrap_or("0").parse::<u32>().unwrap() + 1;
+        e.version = Some(next.to_string());
+        if let Some(s) = change.subject {
+            e.subject = s.into();
+        }
+        e.hold = Some(change.hold.into());
+        let written = e.clone();
+        if self.overwrite {
+            e.hold = Some(format!("v2;{};2026-12-08T09:00:00Z;;", "x".repeat(43)));
+            e.version = Some((next + 1).to_string());
+        }
+        Ok(written)
+    }
+    async fn add_attachment(&self, _: &str, _: NewAttachment<'_>) -> Result<String, MailboxError> {
+        Err(MailboxError::Refused("not here".into()))
+    }
+    async fn attachments(&self, _: &str) -> Result<Vec<Attachment>, MailboxError> {
+        Ok(vec![])
+    }
+    async fn remove_attachment(&self, _: &str, _: &str) -> Result<(), MailboxError> {
+        Ok(())
+    }
+    async fn send_mail(&self, _: &OutgoingMail) -> Result<(), MailboxError> {
+        Ok(())
+    }
+}
+
+fn booket(mailbox: Arc<Memory>, notify: bool) -> Booket {
+    std::env::set_var("BOOKET_TEST_SECRET_WRITE", "s3cret");
+    let text = format!(
+        r#"
+[[calendars]]
+name = "Borgerservice"
+outlook_calendar = "Borgerservice"
+owner = "booking@kommune.dk"
+tenant_id = "t"
+client_id = "c"
+client_secret = {{ env = "BOOKET_TEST_SECRET_WRITE" }}
+
+[[forms]]
+id = "f"
+title = "F"
+
+[[forms.elements]]
+name = "tid"
+heading = "Vælg tid"
+calendar = "Borgerservice"
+notify_attendees = {notify}
+"#
+    );
+    let config = Config::parse(&text, "booket.toml", std::path::Path::new(".")).unwrap();
+    let mut mailboxes = Mailboxes::default();
+    mailboxes
+        .calendars
+        .insert("Borgerservice".into(), mailbox as Arc<dyn Mailbox>);
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+    Booket::new(
+        Arc::new(config),
+        mailboxes,
+        SlotSigner::random(),
+        Arc::new(move || now),
+        crate::metrics::Metrics::default(),
+    )
+}
+
+async fn reserve(b: &Booket) -> Result<app::domain::Hold, BookingError> {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
+    let (form, element) = (FormId::parse("f")?, ElementName::parse("tid")?);
+    let json = b
+        .week_json(&form, &element, day, &HoldToken::none())
+        .await?;
+    let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let slot_id = SlotId::parse(week["slots"][0]["id"].as_str().unwrap())?;
+    b.reserve(ReserveRequest {
+        form,
+        element,
+        slot_id,
+        hold: HoldToken::none(),
+        release_slot_id: None,
+        session: String::new(),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn without_enforced_conditional_writes_an_overwritten_write_is_a_lost_race() {
+    let mailbox = Arc::new(Memory::new(false, true));
+    let b = booket(mailbox.clone(), true);
+    assert!(matches!(reserve(&b).await, Err(BookingError::Taken)));
+    // The slot read, then the write read back.
+    assert_eq!(*mailbox.reads.lock().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn with_enforced_conditional_writes_the_answer_of_the_write_is_trusted() {
+    // (The overwrite here stands for a later writer that Exchange let through only
+    // because it read after us: our write was settled by the version check.)
+    let mailbox = Arc::new(Memory::new(true, true));
+    let b = booket(mailbox.clone(), true);
+    assert!(reserve(&b).await.is_ok());
+    assert_eq!(*mailbox.reads.lock().unwrap(), 1, "no read-back");
+}
+
+#[tokio::test]
+async fn without_enforcement_a_write_that_stays_is_a_hold() {
+    let mailbox = Arc::new(Memory::new(false, false));
+    let b = booket(mailbox.clone(), true);
+    assert!(reserve(&b).await.is_ok());
+    assert_eq!(*mailbox.reads.lock().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn notify_attendees_and_the_largest_attachment_reach_the_backend() {
+    for notify in [false, true] {
+        let mailbox = Arc::new(Memory::new(true, false));
+        let b = booket(mailbox.clone(), notify);
+        reserve(&b).await.unwrap();
+        assert_eq!(*mailbox.notified.lock().unwrap(), vec![notify]);
+        let cal = &b.config.calendars[0];
+        // The configured limit (10 MB by default) is cut to what the backend attaches.
+        assert_eq!(b.upload_limits(cal).max_file_bytes, 1_000);
+    }
+}
