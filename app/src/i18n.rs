@@ -1,6 +1,4 @@
-//! Danish (default) and English texts, and date formatting without a locale library.
-//!
-//! (Long because every citizen-facing text is here, in both languages, side by side.)
+//! Every citizen-facing text in Danish and English (hence long); dates without a locale crate.
 
 use crate::domain::{BookingError, SlotState};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};

@@ -4,11 +4,8 @@
 //! server uses serde; the widget uses this instead of serde_json, whose monomorphised
 //! visitors, error texts and Unicode tables cost the download about 14 KB (brotli).
 //!
-//! Only what the answers need: numbers are kept when they are integers (the answers carry
-//! no others); nesting is limited so hostile input cannot exhaust the stack.
-//!
-//! (Long: a strict parser and writer for the widget, written out instead of linking
-//! serde_json to keep the wasm inside its size budget, with their tests against serde_json.)
+//! Only integers (the answers carry no others), nesting limited against hostile input. Long,
+//! as a whole parser and writer is, with its tests against serde_json beside it.
 
 use super::{
     BookingError, ElementPublic, FileProblem, Hold, MailOutcome, Receipt, ReceiptState, SlotState,
