@@ -142,6 +142,7 @@ impl GraphClient {
             // One chunk in memory at a time.
             let chunk = bytes::Bytes::from(content.read(start, end - start).map_err(read_error)?);
             let chunk = &chunk;
+            let started = self.timer.now();
             // Like every Graph call: 429 and 5xx (and a lost connection) are tried again by
             // the one retry policy, after `Retry-After` when the answer gives one.
             let r = retrying(
@@ -149,11 +150,7 @@ impl GraphClient {
                 self.opts.retry_budget,
                 MAX_ATTEMPTS,
                 move || async move {
-                    let gate = self.gate(&creds.client_id);
-                    let permit = gate
-                        .acquire()
-                        .await
-                        .map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))?;
+                    let permit = self.place(&creds.client_id, started).await?;
                     let res = self
                         .http
                         .put(upload_url)

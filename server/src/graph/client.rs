@@ -104,6 +104,31 @@ impl GraphClient {
         }
     }
 
+    /// A place among the app's requests in flight, waited for no longer than what is left
+    /// of the retry budget counted from `started`: in a crowd no request queues without
+    /// bound, and one that gives up has sent nothing.
+    pub(super) async fn place(
+        &self,
+        client_id: &str,
+        started: tokio::time::Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Failure<GraphError>> {
+        let gate = self.gate(client_id);
+        if let Ok(permit) = gate.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let left = self
+            .opts
+            .retry_budget
+            .saturating_sub(self.timer.now().saturating_duration_since(started));
+        tokio::select! {
+            biased;
+            permit = gate.acquire_owned() => {
+                permit.map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))
+            }
+            () = self.timer.sleep(left) => Err(Failure::Final(GraphError::Queued)),
+        }
+    }
+
     pub(super) fn gate(&self, client_id: &str) -> Arc<Semaphore> {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
@@ -195,6 +220,7 @@ impl GraphClient {
         let refreshed = &AtomicBool::new(false);
         let tries = &AtomicU32::new(0);
         let req = &req;
+        let started = self.timer.now();
         retrying(
             &self.timer,
             self.opts.retry_budget,
@@ -203,11 +229,7 @@ impl GraphClient {
                 let retried = tries.fetch_add(1, Ordering::Relaxed) > 0;
                 let token = self.token(creds).await.map_err(Failure::Final)?;
                 let outcome = {
-                    let gate = self.gate(&creds.client_id);
-                    let _permit = gate
-                        .acquire()
-                        .await
-                        .map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))?;
+                    let _permit = self.place(&creds.client_id, started).await?;
                     let mut b = self
                         .http
                         .request(req.method.clone(), &req.url)
@@ -437,6 +459,53 @@ pub(super) fn map_error(status: StatusCode, body: &[u8]) -> GraphError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In a crowd a request waits for a place among the app's requests in flight no longer
+    /// than the retry budget, and then gives up having sent nothing.
+    #[tokio::test]
+    async fn a_request_queued_past_the_budget_gives_up_without_sending() {
+        use super::super::timer::Timer;
+        let timer = Arc::new(super::super::timer::RecordingTimer::default());
+        let c = GraphClient::new(GraphOptions {
+            // Nothing listens here: a request that were sent would fail differently.
+            graph_base_url: "http://127.0.0.1:9/v1.0".into(),
+            login_base_url: "http://127.0.0.1:9".into(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            max_concurrency: 1,
+            retry_budget: Duration::from_secs(5),
+        })
+        .unwrap()
+        .with_timer(timer.clone());
+        let creds = AppCredentials {
+            tenant_id: "t".into(),
+            client_id: "app".into(),
+            credential: "s".into(),
+        };
+        // The only place is taken, and a token is at hand.
+        let _busy = c.gate("app").try_acquire_owned().unwrap();
+        let later = timer.now() + Duration::from_secs(3600);
+        *c.tokens.slot(&creds).lock().await = Some(super::super::auth::Token {
+            value: SecretString::from("tok"),
+            refresh_at: later,
+            expires_at: later,
+        });
+        let err = c
+            .send(
+                &creds,
+                Req {
+                    method: Method::GET,
+                    url: c.url(&["users", "x", "calendars"], &[]),
+                    if_match: None,
+                    json: None,
+                    replayable: true,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::Queued), "{err}");
+        assert!(err.is_transient());
+        assert_eq!(timer.take_waits(), vec![Duration::from_secs(5)]);
+    }
 
     #[test]
     fn retry_after_integer_fraction_and_date() {

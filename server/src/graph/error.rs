@@ -64,6 +64,10 @@ pub enum GraphError {
     Throttled { retry_after: Option<Duration> },
     #[error("Graph unavailable ({status})")]
     Unavailable { status: u16 },
+    /// Waited the whole retry budget for a place among the app's requests in flight (a
+    /// crowd): nothing was sent.
+    #[error("no place among the app's Graph requests in flight within the retry budget")]
+    Queued,
     #[error("Graph rejected the request ({status} {code})")]
     Rejected { status: u16, code: String },
     #[error("could not reach {what}: {message}")]
@@ -83,6 +87,7 @@ impl GraphError {
             self,
             GraphError::Throttled { .. }
                 | GraphError::Unavailable { .. }
+                | GraphError::Queued
                 | GraphError::Transport { .. }
         )
     }
