@@ -340,6 +340,8 @@ pub(super) fn patch_event(
     if let Some(u) = update {
         s.meeting_updates.push(u);
     }
+    // (Wall-clock time: read by the rush benchmark against the moment citizens arrived.)
+    s.stats.last_write_unix_ms = Some(chrono::Utc::now().timestamp_millis());
     if let (Some(master), true) = (series, shared_series) {
         super::events::bump_series(&mut s, &master, &new_key);
     }

@@ -195,6 +195,8 @@ pub struct Stats {
     pub calendar_list_requests: u64,
     pub event_gets: u64,
     pub event_patches: u64,
+    /// When the last PATCH of an event was carried out (Unix milliseconds).
+    pub last_write_unix_ms: Option<i64>,
     pub attachment_posts: u64,
     pub upload_sessions: u64,
     pub upload_chunks: u64,

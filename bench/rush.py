@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""When bookings open: N citizens arrive at the same moment, each opens one of the next
+three weeks, picks a random free slot and reserves it; on "taken" they read the week again
+and try another, three tries in all. Each citizen is its own client (its own forwarded
+address, through the server's trusted proxy). One asyncio task per citizen over plain
+HTTP/1.1 (no thread per citizen, no dependency beyond Python's standard library).
+
+Usage: rush.py BASE SIM N   (prints one JSON line)
+The time to the last successful hold is read from the simulator (the time of its last
+write), against the moment the citizens were let go."""
+import asyncio
+import json
+import random
+import statistics
+import sys
+import time
+import urllib.parse
+import urllib.request
+from datetime import date, timedelta
+
+BASE, SIM, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
+HOST, PORT = urllib.parse.urlsplit(BASE).hostname, urllib.parse.urlsplit(BASE).port
+DEADLINE = 60.0
+TRIES = 3
+
+
+def sim_state():
+    with urllib.request.urlopen(SIM + "/_sim/state", timeout=30) as r:
+        return json.loads(r.read())
+
+
+async def post(path, fields, client):
+    """One request on its own connection; returns (status, json)."""
+    body = urllib.parse.urlencode(fields).encode()
+    reader, writer = await asyncio.open_connection(HOST, PORT)
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nAccept: application/json\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+            f"X-Forwarded-For: {client}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", payload
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        payload = out
+    try:
+        return status, json.loads(payload or b"null")
+    except ValueError:
+        return status, None
+
+
+def add_series():
+    """Two recurring series of free slots (10 daily occurrences from next Monday, 13:30 and
+    14:30 UTC) beside the single events: occurrences of a series share their master."""
+    tenant, client, secret, owner = (
+        "7d1f5c2e-4b8a-4e36-9a51-0c2d8e6f4b10",
+        "3f6b9a14-2c7d-4e58-8b90-d1e2f3a4b5c6",
+        "demo~Sim.Secret-Value_0123456789abcdef",
+        "borgerservice@demo.booket.dk",
+    )
+    form = urllib.parse.urlencode({
+        "client_id": client, "client_secret": secret, "grant_type": "client_credentials",
+        "scope": "https://graph.microsoft.com/.default",
+    }).encode()
+    with urllib.request.urlopen(f"{SIM}/{tenant}/oauth2/v2.0/token", data=form, timeout=30) as r:
+        token = json.loads(r.read())["access_token"]
+
+    def graph(method, path, body=None):
+        req = urllib.request.Request(
+            f"{SIM}/v1.0{path}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    cals = graph("GET", f"/users/{owner}/calendars")["value"]
+    cal = next(c["id"] for c in cals if c["name"] == "Borgerservice")
+    monday = date.today() - timedelta(days=date.today().weekday()) + timedelta(weeks=1)
+    for hour in (13, 14):
+        start = f"{monday.isoformat()}T{hour:02}:30:00.0000000"
+        end = f"{monday.isoformat()}T{hour + 1:02}:00:00.0000000"
+        graph("POST", f"/users/{owner}/calendars/{cal}/events", {
+            "subject": "Borgersamtale",
+            "start": {"dateTime": start, "timeZone": "UTC"},
+            "end": {"dateTime": end, "timeZone": "UTC"},
+            "recurrence": {
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": monday.isoformat(), "numberOfOccurrences": 10},
+            },
+        })
+
+
+def mondays():
+    today = date.today()
+    first = today - timedelta(days=today.weekday())
+    return [first + timedelta(weeks=i) for i in range(3)]
+
+
+async def citizen(i, go, weeks):
+    client = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+    await go.wait()
+    start = time.monotonic()
+    week = random.choice(weeks).isoformat()
+    outcome = "no_free"
+    for _ in range(TRIES):
+        status, view = await post("/api/week", {"form": "plain", "element": "tid", "week": week}, client)
+        if status != 200:
+            outcome = f"week_{status}"
+            break
+        free = [s["id"] for s in view["slots"] if s["state"] == "free"]
+        if not free:
+            # This week is full: the widget offers the next free week; try another week.
+            if view.get("next_free_week"):
+                week = view["next_free_week"]
+                continue
+            outcome = "no_free"
+            break
+        status, body = await post(
+            "/api/reserve", {"form": "plain", "element": "tid", "slot_id": random.choice(free)}, client
+        )
+        if status == 200:
+            outcome = "held"
+            break
+        error = (body or {}).get("error") if isinstance(body, dict) else None
+        outcome = error or f"reserve_{status}"
+        if error != "taken":
+            break
+    return outcome, time.monotonic() - start
+
+
+async def main():
+    add_series()
+    weeks = mondays()
+    # How many free slots there are before the doors open (read as one more citizen).
+    free_before = 0
+    for w in weeks:
+        _, view = await post("/api/week", {"form": "plain", "element": "tid", "week": w.isoformat()}, "10.255.255.254")
+        free_before += sum(1 for s in view["slots"] if s["state"] == "free")
+    before = sim_state()["stats"]
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(asyncio.wait_for(citizen(i, go, weeks), DEADLINE)) for i in range(N)]
+    await asyncio.sleep(0.5)  # every task is waiting at the door
+    opened_wall = time.time()
+    go.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    after = sim_state()
+    stats = after["stats"]
+    outcomes, waits = {}, []
+    for r in results:
+        if isinstance(r, BaseException):
+            outcomes["no_answer"] = outcomes.get("no_answer", 0) + 1
+            continue
+        outcomes[r[0]] = outcomes.get(r[0], 0) + 1
+        waits.append(r[1])
+    waits.sort()
+    held = outcomes.get("held", 0)
+    last_write = stats.get("last_write_unix_ms")
+    calls = {k: stats[k] - before[k] for k in ("calendar_view_requests", "event_gets", "event_patches", "graph_requests")}
+
+    def q(p):
+        return round(waits[min(len(waits) - 1, int(p * len(waits)))], 2) if waits else None
+
+    print(json.dumps({
+        "citizens": N,
+        "free_slots": free_before,
+        "last_hold_after_s": round(last_write / 1000 - opened_wall, 2) if last_write else None,
+        "answer_p50_s": q(0.5),
+        "answer_p95_s": q(0.95),
+        "answer_max_s": round(waits[-1], 2) if waits else None,
+        "outcomes": outcomes,
+        "graph_calls": calls,
+        "graph_calls_per_hold": round(calls["graph_requests"] / held, 2) if held else None,
+    }))
+
+
+asyncio.run(main())
