@@ -159,8 +159,11 @@ async fn reading_every_week_and_releasing_with_made_up_tokens_costs_one_read_per
 
 #[tokio::test]
 async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_never_books() {
+    // Nothing is kept between reads (writes keep a kept week right, so here every read of
+    // a week is one more Graph read, and the ceiling is what stops them).
     let env = Env::start_with(Options::default(), |c| {
         c.exchange.max_graph_reads_per_minute = 2;
+        c.exchange.cache_ttl = std::time::Duration::ZERO;
     })
     .await;
     let (status, first) = env.week("demo", "2026-12-02").await;
@@ -175,8 +178,8 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
         (503, serde_json::json!({"error": "unavailable"}))
     );
 
-    // A citizen reserves a slot; that week has to be read again, but cannot be this minute:
-    // its last good read is served, marked stale (the slot still looks free there).
+    // A citizen reserves a slot; that week is read again, but cannot be this minute: its
+    // last good read is served, marked stale (the slot still looks free there).
     let slot = slots_in_state(&first, "free")[0]["id"]
         .as_str()
         .unwrap()

@@ -96,7 +96,7 @@ async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is()
             "{case}"
         );
         assert_eq!(
-            text.contains("one is told \"taken\""),
+            text.contains("if only the etag moved"),
             shared_series_etag,
             "{case}"
         );

@@ -1,15 +1,19 @@
 //! Week reads kept briefly (moka: time to live, capacity, and identical concurrent reads
 //! coalesced into one call to the mailbox).
 //!
-//! A read that began before a write to its week must not be kept as if it came after: moka
-//! would insert it when it finishes, after the write's invalidation. So every read and every
-//! invalidation takes a number from one sequence, invalidations are remembered for one time
-//! to live, and a read numbered before its week's last invalidation is read again.
+//! A write keeps the week right instead of clearing it: the kept read is updated with the
+//! event as Exchange answered the write, and lives on only to the end of its own time to
+//! live (other instances' writes show within it). A read that began before a write to its
+//! week must not be kept as if it came after: moka would insert it when it finishes. So
+//! every read and every write takes a number from one sequence, writes are remembered for
+//! one time to live, and a read numbered before its week's last write is read again.
 
+use moka::ops::compute::Op;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Key: (calendar display name, Monday of the week).
 pub type WeekKey = (String, chrono::NaiveDate);
@@ -18,8 +22,11 @@ pub type WeekKey = (String, chrono::NaiveDate);
 const CAPACITY: u64 = 4096;
 
 struct Read<V> {
-    /// Taken from the sequence when the read began.
+    /// Taken from the sequence when the read began (or when a write updated it).
     seq: u64,
+    /// When the mailbox was read: a write that updates the kept read does not make the
+    /// rest of the week any fresher, so the read lives one time to live from here.
+    read_at: Instant,
     value: Arc<V>,
 }
 
@@ -27,6 +34,7 @@ impl<V> Clone for Read<V> {
     fn clone(&self) -> Self {
         Read {
             seq: self.seq,
+            read_at: self.read_at,
             value: self.value.clone(),
         }
     }
@@ -34,6 +42,7 @@ impl<V> Clone for Read<V> {
 
 /// Week reads of type `V` (the events and what was made from them).
 pub struct WeekCache<V> {
+    ttl: Duration,
     weeks: moka::future::Cache<WeekKey, Read<V>>,
     /// The sequence number of each week's last invalidation, for one time to live.
     invalidated: moka::sync::Cache<WeekKey, u64>,
@@ -48,6 +57,7 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
         // A zero time to live (caching off) is one nanosecond: moka wants a positive one.
         let ttl = ttl.max(Duration::from_nanos(1));
         WeekCache {
+            ttl,
             weeks: moka::future::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
@@ -59,6 +69,21 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
             last_invalidation: AtomicU64::new(0),
             seq: AtomicU64::new(1),
         }
+    }
+
+    /// Whether a kept read may still be served: within its time to live, and not begun
+    /// before its week's last invalidation.
+    fn current(&self, key: &WeekKey, read: &Read<V>) -> bool {
+        read.read_at.elapsed() < self.ttl && !self.missed_a_write(key, read)
+    }
+
+    /// Whether the read began before its week's last write.
+    fn missed_a_write(&self, key: &WeekKey, read: &Read<V>) -> bool {
+        read.seq < self.last_invalidation.load(Ordering::SeqCst)
+            && self
+                .invalidated
+                .get(key)
+                .is_some_and(|written| read.seq < written)
     }
 
     /// The kept read of a week, or the result of `fetch` shared by every caller that asks
@@ -73,35 +98,82 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
         loop {
             tries += 1;
             // A kept read is found without the loader's machinery (the hot path).
-            let read = match self.weeks.get(key).await {
-                Some(read) => read,
-                None => self
-                    .weeks
-                    .try_get_with_by_ref(key, async {
-                        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-                        fetch().await.map(|value| Read {
-                            seq,
-                            value: Arc::new(value),
+            let (read, kept) = match self.weeks.get(key).await {
+                Some(read) => (read, true),
+                None => (
+                    self.weeks
+                        .try_get_with_by_ref(key, async {
+                            let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+                            let read_at = Instant::now();
+                            fetch().await.map(|value| Read {
+                                seq,
+                                read_at,
+                                value: Arc::new(value),
+                            })
                         })
-                    })
-                    .await
-                    .map_err(|e| (*e).clone())?,
+                        .await
+                        .map_err(|e| (*e).clone())?,
+                    false,
+                ),
             };
-            let stale = read.seq < self.last_invalidation.load(Ordering::SeqCst)
-                && self
-                    .invalidated
-                    .get(key)
-                    .is_some_and(|written| read.seq < written);
-            if !stale || tries > 1 {
+            // A read just made (by this caller or one it joined) is served whatever the
+            // time to live; a kept one only while current.
+            let usable = if kept {
+                self.current(key, &read)
+            } else {
+                !self.missed_a_write(key, &read)
+            };
+            if tries > 1 || usable {
                 return Ok(read.value);
             }
-            // Began before the week's last write: not kept, read once more.
+            // Too old, or began before the week's last write: read once more.
             self.weeks.invalidate(key).await;
         }
     }
 
-    /// Forgets one week of a calendar (after a write to an event in it), including a read
-    /// of it still under way.
+    /// The kept read of a week if there is a current one; never reads the mailbox.
+    pub async fn peek(&self, key: &WeekKey) -> Option<Arc<V>> {
+        let read = self.weeks.get(key).await?;
+        self.current(key, &read).then_some(read.value)
+    }
+
+    /// After a write to an event of this week: the kept read is replaced by `change` of it
+    /// (`None`: left as it is), keeping when it was read; a read of the week still under
+    /// way began before the write and will not be kept.
+    pub async fn update(&self, key: &WeekKey, change: impl FnOnce(&V) -> Option<V>) {
+        let earlier_write = self.invalidated.get(key);
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        self.invalidated.insert(key.clone(), seq);
+        self.last_invalidation.fetch_max(seq, Ordering::SeqCst);
+        let ttl = self.ttl;
+        self.weeks
+            .entry_by_ref(key)
+            .and_compute_with(|kept| {
+                let op = match kept.map(|e| e.into_value()) {
+                    // Too old, or begun before an earlier write: not worth keeping.
+                    Some(read)
+                        if read.read_at.elapsed() >= ttl
+                            || earlier_write.is_some_and(|w| read.seq < w) =>
+                    {
+                        Op::Remove
+                    }
+                    Some(read) => match change(&read.value) {
+                        Some(value) => Op::Put(Read {
+                            seq,
+                            read_at: read.read_at,
+                            value: Arc::new(value),
+                        }),
+                        None => Op::Remove,
+                    },
+                    None => Op::Nop,
+                };
+                std::future::ready(op)
+            })
+            .await;
+    }
+
+    /// Forgets one week of a calendar (after a write whose outcome is unknown), including
+    /// a read of it still under way.
     pub async fn invalidate_week(&self, calendar: &str, monday: chrono::NaiveDate) {
         let key = (calendar.to_owned(), monday);
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
@@ -240,5 +312,78 @@ mod tests {
         // The fresh read is kept.
         let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), before);
+    }
+
+    fn counting(
+        calls: &Arc<AtomicUsize>,
+        value: u8,
+    ) -> impl Fn() -> std::future::Ready<Result<Vec<u8>, ()>> {
+        let calls = calls.clone();
+        move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok(vec![value]))
+        }
+    }
+
+    /// A write updates the kept read in place: no new read, the change shows at once, and the
+    /// read still ends one time to live after the mailbox was read.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_updates_the_kept_read_until_its_own_time_to_live_ends() {
+        let cache: WeekCache<Vec<u8>> = WeekCache::new(Duration::from_secs(10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let key: WeekKey = ("c".into(), monday());
+        assert_eq!(
+            *cache.get_or_fetch(&key, counting(&calls, 1)).await.unwrap(),
+            vec![1]
+        );
+        tokio::time::advance(Duration::from_secs(6)).await;
+        cache.update(&key, |v| Some(vec![v[0], 2])).await;
+        assert_eq!(
+            *cache.get_or_fetch(&key, counting(&calls, 9)).await.unwrap(),
+            vec![1, 2]
+        );
+        assert_eq!(*cache.peek(&key).await.unwrap(), vec![1, 2]);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Ten seconds after the read (not after the write) it is read again.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(cache.peek(&key).await.is_none());
+        assert_eq!(
+            *cache.get_or_fetch(&key, counting(&calls, 3)).await.unwrap(),
+            vec![3]
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Nothing kept, nothing to update: the next reader reads.
+        let other: WeekKey = ("c".into(), monday() + chrono::Days::new(7));
+        cache.update(&other, |v| Some(v.clone())).await;
+        assert!(cache.peek(&other).await.is_none());
+    }
+
+    /// A read begun before a write and kept after it is not made current by a later write.
+    #[tokio::test]
+    async fn a_write_does_not_bless_a_read_that_missed_an_earlier_write() {
+        let cache: WeekCache<Vec<u8>> = WeekCache::new(Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let key: WeekKey = ("c".into(), monday());
+        // A read that began (seq taken) before a write and landed after it.
+        let _ = cache.get_or_fetch(&key, counting(&calls, 1)).await;
+        cache.invalidate_week("c", key.1).await;
+        let stale_seq = 0;
+        cache
+            .weeks
+            .insert(
+                key.clone(),
+                Read {
+                    seq: stale_seq,
+                    read_at: Instant::now(),
+                    value: Arc::new(vec![1]),
+                },
+            )
+            .await;
+        cache.update(&key, |v| Some(vec![v[0], 2])).await;
+        assert!(cache.peek(&key).await.is_none());
+        assert_eq!(
+            *cache.get_or_fetch(&key, counting(&calls, 5)).await.unwrap(),
+            vec![5]
+        );
     }
 }

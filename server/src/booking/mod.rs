@@ -353,21 +353,20 @@ impl Booket {
         ))
     }
 
-    /// When we wrote or found the slot changed, its cached week may now be wrong: only
-    /// that week is read again. A refused call (rules, input, rate) changes nothing.
+    /// Every write and every read of an event before one already taught the cached week
+    /// what Exchange answered (`Booket::learn`); only a write whose outcome is unknown (the
+    /// mailbox failed on the way) leaves the week to be read again. A refused call (rules,
+    /// input, rate) changes nothing.
     async fn after_write<T>(
         &self,
         cal: &CalendarConfig,
         week: Option<NaiveDate>,
         result: &Result<T, BookingError>,
     ) {
-        if let Some(monday) = week {
-            if matches!(
-                result,
-                Ok(_) | Err(BookingError::Taken) | Err(BookingError::Unavailable)
-            ) {
-                self.cache.invalidate_week(&cal.name, monday).await;
-            }
+        if let (Some(monday), Err(BookingError::Unavailable | BookingError::Internal)) =
+            (week, result)
+        {
+            self.cache.invalidate_week(&cal.name, monday).await;
         }
     }
 }

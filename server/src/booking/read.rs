@@ -79,6 +79,15 @@ impl WeekRead {
         }
     }
 
+    /// This read with `event` as Exchange last answered it (a write's answer, or a read of
+    /// the event before a write); `None` when the event is not in this week's read.
+    fn with_event(&self, event: &Event) -> Option<WeekRead> {
+        let at = self.events.iter().position(|e| e.id == event.id)?;
+        let mut events = self.events.clone();
+        events[at] = event.clone();
+        Some(WeekRead::new(events))
+    }
+
     fn memo(&self, form: &str, element: &str) -> Memo {
         let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
         memo.get(form)
@@ -99,6 +108,31 @@ impl WeekRead {
 }
 
 impl Booket {
+    /// Keeps the cached week right after Exchange answered with `event` (a write, or the
+    /// read before one): its slot shows what Exchange said, without reading the week again.
+    /// The week the slot was offered in (`offered`) is read again if the event left it.
+    pub(super) async fn learn(&self, cal: &CalendarConfig, event: &Event, offered: NaiveDate) {
+        let week = rules::week_of(cal, event);
+        if week != offered {
+            self.cache.invalidate_week(&cal.name, offered).await;
+        }
+        self.cache
+            .update(&(cal.name.clone(), week), |read| read.with_event(event))
+            .await;
+    }
+
+    /// The cached week's view of one event, without reading anything (`None` when the week
+    /// is not kept): a cached "taken" may refuse a write, a cached "free" never allows one.
+    pub(super) async fn cached_event(
+        &self,
+        cal: &CalendarConfig,
+        week: NaiveDate,
+        id: &str,
+    ) -> Option<Event> {
+        let read = self.cache.peek(&(cal.name.clone(), week)).await?;
+        read.events.iter().find(|e| e.id == id).cloned()
+    }
+
     /// Counts one read of `cal` against its ceiling for this minute; false when the
     /// ceiling is reached (nothing may be read until the next minute).
     fn take_read(&self, cal: &CalendarConfig) -> bool {

@@ -5,7 +5,10 @@
 //! Every write is the same shape, serialised per event in this process and settled between
 //! processes by Graph: read the event (with its hold property), decide from its subject and
 //! hold whether this citizen may have it, then PATCH with `If-Match` on the etag just read.
-//! A 409/412 means someone else changed it first: the citizen is told the time was taken.
+//! A 409/412 means the event changed first: read again, it is a lost race ("taken") when its
+//! subject, hold or times changed, and written once more when only something else did.
+//! What Exchange answers teaches the cached week (no week read after a write), and a slot
+//! the cached week knows is taken is refused without a call.
 //!
 //! (About 500 lines: reserve, release and book are one protocol over the same read, claim
 //! and conditional write; the files, the rules and the confirmation are already apart.)
@@ -33,14 +36,21 @@ impl Booket {
         slot: &SlotRef,
     ) -> Result<Event, BookingError> {
         // Only an event of the configured calendar is a slot.
-        let event = self
+        let offered = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        let event = match self
             .mailbox(cal)
             .event(&cal.outlook_calendar, &slot.event_id)
             .await
-            .map_err(|e| match e {
-                MailboxError::NotFound => BookingError::Taken,
-                other => unavailable(other),
-            })?;
+        {
+            Ok(event) => event,
+            Err(MailboxError::NotFound) => {
+                self.cache.invalidate_week(&cal.name, offered).await;
+                return Err(BookingError::Taken);
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        // What Exchange just said about the slot is what the cached week shows from now on.
+        self.learn(cal, &event, offered).await;
         let unchanged = event.start == slot.start && event.end == slot.end;
         if event.cancelled || event.all_day || !unchanged {
             return Err(BookingError::Taken);
@@ -61,16 +71,46 @@ impl Booket {
         hold_value: &str,
     ) -> Result<Event, MailboxError> {
         let mailbox = self.mailbox(cal);
+        let offered = week_of(cal, event);
         let change = Change {
             subject,
             hold: hold_value,
             notify_attendees: self.notify_attendees(cal),
         };
-        let updated = mailbox.update(event, change).await?;
+        let updated = match mailbox.update(event, change).await {
+            // The event changed since it was read. A lost race only if what decides the
+            // claim changed (subject, hold record, times); a change of anything else (staff
+            // edited the text or location, a sibling occurrence of a series moved the shared
+            // version) is read once more and written once more.
+            Err(MailboxError::Conflict) => {
+                let now = match mailbox.event(&cal.outlook_calendar, &event.id).await {
+                    Ok(now) => now,
+                    Err(MailboxError::NotFound) => {
+                        self.cache.invalidate_week(&cal.name, offered).await;
+                        return Err(MailboxError::NotFound);
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.learn(cal, &now, offered).await;
+                let same_claim = now.subject == event.subject
+                    && now.hold == event.hold
+                    && now.start == event.start
+                    && now.end == event.end
+                    && !now.cancelled;
+                if !same_claim {
+                    return Err(MailboxError::Conflict);
+                }
+                tracing::info!(event = %event.id, "the event changed in another way since it was read; written again");
+                mailbox.update(&now, change).await?
+            }
+            other => other?,
+        };
         if mailbox.capabilities().conditional_writes {
+            self.learn(cal, &updated, offered).await;
             return Ok(updated);
         }
         let now = mailbox.event(&cal.outlook_calendar, &event.id).await?;
+        self.learn(cal, &now, offered).await;
         let ours =
             now.hold.as_deref() == Some(hold_value) && subject.is_none_or(|s| now.subject == s);
         if ours {
@@ -123,6 +163,30 @@ impl Booket {
             return Err(BookingError::Internal);
         }
         Ok(updated)
+    }
+
+    /// Whether the cached week (if kept) shows this slot booked or held by someone other
+    /// than `token`'s holder (a booking marked `mine` is this request's own).
+    async fn known_taken(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+        now: DateTime<Utc>,
+        mine: Option<&str>,
+    ) -> bool {
+        let week = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        self.cached_event(cal, week, &slot.event_id)
+            .await
+            .is_some_and(|e| {
+                e.start == slot.start
+                    && e.end == slot.end
+                    && (mine.is_none() || e.hold.as_deref() != mine)
+                    && matches!(
+                        claim_of(&e, &self.config.exchange.markers, now, token),
+                        Claim::Booked | Claim::HeldByOther
+                    )
+            })
     }
 
     /// The rules of SPEC §2 for a slot's times against the server clock.
@@ -216,9 +280,19 @@ impl Booket {
             }
             None => {}
         }
+        // A slot the cached week already knows is taken is refused without asking Exchange,
+        // before waiting for the event's lock and again after it (whoever held the lock
+        // wrote, and the cache learnt what Exchange answered). A cached "free" decides
+        // nothing: the write path reads the event itself.
+        if self.known_taken(cal, &slot, &token, now, None).await {
+            return Err(BookingError::Taken);
+        }
         let expires;
         {
             let _guard = self.locks.lock(&slot.event_id).await;
+            if self.known_taken(cal, &slot, &token, now, None).await {
+                return Err(BookingError::Taken);
+            }
             let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
@@ -323,22 +397,7 @@ impl Booket {
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }
-        // One write per event at a time in this process; the conditional writes settle
-        // races between processes.
-        let _guard = self.locks.lock(&slot.event_id).await;
-        if let Some(r) = self.remembered(&key, &req.slot_id)? {
-            return Ok(r);
-        }
-        self.check_rules(&el, cal, slot.start, slot.end)?;
-        let event = self.read_slot(cal, &slot).await?;
-        // A retry of a booking whose answer was lost (a timeout, a restart, another
-        // instance): the event itself says this request booked it.
         let booked_mark = booked_value(&key);
-        if event.hold.as_deref() == Some(booked_mark.as_str()) {
-            let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
-            self.remember(key, req.slot_id.to_string(), receipt.clone());
-            return Ok(receipt);
-        }
         // Without a hold of their own, the citizen's request holds the slot under a token
         // derived from its idempotency key, so a resubmission finds it again.
         let token = if req.hold.is_empty() {
@@ -346,6 +405,29 @@ impl Booket {
         } else {
             req.hold.to_string()
         };
+        self.check_rules(&el, cal, slot.start, slot.end)?;
+        // Known taken by someone else (not booked by this very request): no call.
+        let now = (self.clock)();
+        if self
+            .known_taken(cal, &slot, &token, now, Some(&booked_mark))
+            .await
+        {
+            return Err(BookingError::Taken);
+        }
+        // One write per event at a time in this process; the conditional writes settle
+        // races between processes.
+        let _guard = self.locks.lock(&slot.event_id).await;
+        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+            return Ok(r);
+        }
+        let event = self.read_slot(cal, &slot).await?;
+        // A retry of a booking whose answer was lost (a timeout, a restart, another
+        // instance): the event itself says this request booked it.
+        if event.hold.as_deref() == Some(booked_mark.as_str()) {
+            let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
+            self.remember(key, req.slot_id.to_string(), receipt.clone());
+            return Ok(receipt);
+        }
         let event = self.claimable_from(cal, &slot, event, &token).await?;
         let claim = claim_of(
             &event,

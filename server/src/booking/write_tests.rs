@@ -18,6 +18,10 @@ struct Memory {
     overwrite: bool,
     reads: Mutex<u32>,
     notified: Mutex<Vec<bool>>,
+    /// Applied to the stored event once, just after the first read of it (someone changes
+    /// it between the write path's read and its write).
+    change_after_read: Mutex<Option<fn(&mut Event)>>,
+    updates: Mutex<u32>,
 }
 
 impl Memory {
@@ -42,6 +46,8 @@ impl Memory {
             overwrite,
             reads: Mutex::new(0),
             notified: Mutex::new(Vec::new()),
+            change_after_read: Mutex::new(None),
+            updates: Mutex::new(0),
         }
     }
 }
@@ -67,9 +73,17 @@ impl Mailbox for Memory {
     }
     async fn event(&self, _: &str, _: &str) -> Result<Event, MailboxError> {
         *self.reads.lock().unwrap() += 1;
-        Ok(self.event.lock().unwrap().clone())
+        let mut stored = self.event.lock().unwrap();
+        let read = stored.clone();
+        if let Some(change) = self.change_after_read.lock().unwrap().take() {
+            change(&mut stored);
+            let v: u32 = stored.version.as_deref().unwrap_or("0").parse().unwrap();
+            stored.version = Some((v + 1).to_string());
+        }
+        Ok(read)
     }
     async fn update(&self, read: &Event, change: Change<'_>) -> Result<Event, MailboxError> {
+        *self.updates.lock().unwrap() += 1;
         self.notified.lock().unwrap().push(change.notify_attendees);
         let mut e = self.event.lock().unwrap();
         if self.caps.conditional_writes && e.version != read.version {
@@ -83,7 +97,7 @@ impl Mailbox for Memory {
         e.hold = Some(change.hold.into());
         let written = e.clone();
         if self.overwrite {
-            e.hold = Some(format!("v2;{};2026-12-08T09:00:00Z;;", "x".repeat(43)));
+            e.hold = Some(someone_elses_hold());
             e.version = Some((next + 1).to_string());
         }
         Ok(written)
@@ -100,6 +114,18 @@ impl Mailbox for Memory {
     async fn send_mail(&self, _: &OutgoingMail) -> Result<(), MailboxError> {
         Ok(())
     }
+}
+
+/// An active hold of another citizen, as the record stores it.
+fn someone_elses_hold() -> String {
+    use crate::booking::hold::{owner_hash, HoldInfo};
+    HoldInfo {
+        owner: owner_hash("someone else"),
+        expires: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        since: None,
+        files: vec![],
+    }
+    .to_value()
 }
 
 fn booket(mailbox: Arc<Memory>, notify: bool) -> Booket {
@@ -197,4 +223,40 @@ async fn notify_attendees_and_the_largest_attachment_reach_the_backend() {
         // The configured limit (10 MB by default) is cut to what the backend attaches.
         assert_eq!(b.upload_limits(cal).max_file_bytes, 1_000);
     }
+}
+
+/// Between the write path's read and its write, staff edit the event's location (or a
+/// sibling occurrence moves a shared version): the write is refused as stale, the event is
+/// read again, nothing that decides the claim changed, and it is written once more.
+#[tokio::test]
+async fn a_stale_write_after_a_change_of_something_else_is_written_again() {
+    let mailbox = Arc::new(Memory::new(true, false));
+    *mailbox.change_after_read.lock().unwrap() = Some(|e| e.location = "Lokale 2".into());
+    let b = booket(mailbox.clone(), true);
+    assert!(reserve(&b).await.is_ok());
+    assert_eq!(*mailbox.updates.lock().unwrap(), 2);
+    assert_eq!(*mailbox.reads.lock().unwrap(), 2);
+    assert!(mailbox
+        .event
+        .lock()
+        .unwrap()
+        .subject
+        .ends_with(" - Reserveret"));
+}
+
+/// … but when someone else claimed it meanwhile, it is a lost race: "taken", one write.
+#[tokio::test]
+async fn a_stale_write_after_someone_else_claimed_the_slot_is_taken() {
+    let mailbox = Arc::new(Memory::new(true, false));
+    *mailbox.change_after_read.lock().unwrap() = Some(|e| {
+        e.subject = "Samtale - Reserveret".into();
+        e.hold = Some(someone_elses_hold());
+    });
+    let b = booket(mailbox.clone(), true);
+    assert!(matches!(reserve(&b).await, Err(BookingError::Taken)));
+    assert_eq!(*mailbox.updates.lock().unwrap(), 1);
+    assert_eq!(
+        mailbox.event.lock().unwrap().subject,
+        "Samtale - Reserveret"
+    );
 }

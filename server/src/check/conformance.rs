@@ -474,7 +474,7 @@ impl Run<'_> {
             Ok(_) => {
                 let l = warn(
                     self.t("En ændring af én forekomst i en serie gør de andre forekomsters etag forældet", "Changing one occurrence of a series makes the other occurrences' etags stale"),
-                    self.t("Booket læser aftalen lige før hver skrivning, så det betyder kun noget, når to borgere booker hver sin forekomst af samme serie i samme øjeblik: den ene får \"taget\" og vælger en anden tid. Brug enkeltstående aftaler som tider, hvis det er et problem.", "Booket reads the event just before each write, so it matters only when two citizens book two occurrences of one series at the same moment: one is told \"taken\" and picks another time. Use single events as slots if that is a problem."),
+                    self.t("Booket læser aftalen lige før hver skrivning, og når en skrivning afvises, læser den aftalen igen og skriver én gang til, hvis kun etag'en flyttede sig (emne, reservation og tid er de samme); ingen borger får \"taget\" af den grund.", "Booket reads the event just before each write, and when a write is refused it reads the event again and writes once more if only the etag moved (subject, hold and times unchanged); no citizen is told \"taken\" for it."),
                 );
                 self.found(b, Some(false), l)
             }

@@ -1,0 +1,100 @@
+//! Writes keep the cached week right instead of clearing it (issue "When bookings open"):
+//! what Exchange answers a write shows in the week without reading it again; a slot the
+//! cache knows is taken is refused without a Graph call; a cached "free" slot never books
+//! without the write path's own read of the event.
+
+mod common;
+use common::*;
+
+fn state_of(week: &serde_json::Value, slot_id: &str) -> String {
+    week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == slot_id)
+        .map(|s| s["state"].as_str().unwrap().to_owned())
+        .expect("the slot is in the week")
+}
+
+#[tokio::test]
+async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_call() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let views = env.sim.stats().calendar_view_requests;
+    let (status, held) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(status, 200, "{held}");
+    // The week shows the hold at once, from the kept read: no calendarView.
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(state_of(&week, &slot), "reserved");
+    assert_eq!(env.sim.stats().calendar_view_requests, views);
+    // Another citizen asking for it is told "taken" without a single Graph request.
+    let requests = env.sim.stats().graph_requests;
+    let (status, body) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+    assert_eq!(env.sim.stats().graph_requests, requests);
+    // The holder still extends it (the cache refuses only others).
+    let token = held["token"].as_str().unwrap();
+    let (status, _) = env.reserve("demo", &slot, token, "").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Staff book the time in Outlook; the kept week still says "free".
+    let id = event_id_of(&slot);
+    assert!(env.sim.staff_set_subject(&id, "Borgersamtale - Booket"));
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(state_of(&week, &slot), "free");
+    let before = env.sim.stats();
+    for (status, body) in [
+        env.reserve("demo", &slot, "", "").await,
+        env.book("demo", &slot, "k1").await,
+    ] {
+        assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+    }
+    let after = env.sim.stats();
+    // The first was refused by its own read of the event, which taught the week; the
+    // second by the week. Nothing was written.
+    assert_eq!(after.event_gets, before.event_gets + 1);
+    assert_eq!(after.event_patches, before.event_patches);
+    assert_eq!(env.event(&id).subject, "Borgersamtale - Booket");
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(state_of(&week, &slot), "booked");
+    assert_eq!(
+        after.calendar_view_requests,
+        env.sim.stats().calendar_view_requests
+    );
+}
+
+#[tokio::test]
+async fn a_booking_and_a_release_show_in_the_kept_week_too() {
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let free = slots_in_state(&week, "free");
+    let (a, b) = (
+        free[0]["id"].as_str().unwrap().to_owned(),
+        free[1]["id"].as_str().unwrap().to_owned(),
+    );
+    let views = env.sim.stats().calendar_view_requests;
+    let (status, _) = env.book("demo", &a, "k-a").await;
+    assert_eq!(status, 200);
+    let (_, held) = env.reserve("demo", &b, "", "").await;
+    let (status, _) = env
+        .release("demo", &b, held["token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(state_of(&week, &a), "booked");
+    assert_eq!(state_of(&week, &b), "free");
+    assert_eq!(env.sim.stats().calendar_view_requests, views);
+}
