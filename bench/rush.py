@@ -167,6 +167,12 @@ async def main():
         waits.append(r[1])
     waits.sort()
     held = outcomes.get("held", 0)
+    # One slot, one citizen: as many reserved events in the calendar as citizens told "held".
+    reserved = sum(
+        1
+        for t in after["tenants"] for u in t["users"] for c in u["calendars"] for e in c["events"]
+        if e["subject"].endswith(" - Reserveret")
+    )
     last_write = stats.get("last_write_unix_ms")
     calls = {k: stats[k] - before[k] for k in ("calendar_view_requests", "event_gets", "event_patches", "graph_requests")}
 
@@ -181,6 +187,7 @@ async def main():
         "answer_p95_s": q(0.95),
         "answer_max_s": round(waits[-1], 2) if waits else None,
         "outcomes": outcomes,
+        "reserved_events": reserved,
         "graph_calls": calls,
         "graph_calls_per_hold": round(calls["graph_requests"] / held, 2) if held else None,
     }))

@@ -141,14 +141,16 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
     /// (`None`: left as it is), keeping when it was read; a read of the week still under
     /// way began before the write and will not be kept.
     pub async fn update(&self, key: &WeekKey, change: impl FnOnce(&V) -> Option<V>) {
-        let earlier_write = self.invalidated.get(key);
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-        self.invalidated.insert(key.clone(), seq);
-        self.last_invalidation.fetch_max(seq, Ordering::SeqCst);
         let ttl = self.ttl;
         self.weeks
             .entry_by_ref(key)
             .and_compute_with(|kept| {
+                // Numbered inside the week's compute (moka runs them one at a time per
+                // key), so concurrent writes to one week number in the order they apply.
+                let earlier_write = self.invalidated.get(key);
+                let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+                self.invalidated.insert(key.clone(), seq);
+                self.last_invalidation.fetch_max(seq, Ordering::SeqCst);
                 let op = match kept.map(|e| e.into_value()) {
                     // Too old, or begun before an earlier write: not worth keeping.
                     Some(read)
