@@ -4,6 +4,8 @@
 # bench/rush.py's citizens arriving at once. Prints one JSON line per size and writes them
 # to bench/rush-results.md. Loopback only.
 #   bash bench/rush.sh [sizes…]     (default: 300 1000 3000)
+# RUSH_SERVER_BIN=<another booket> runs that build as the server (a baseline measured in the
+# same session; the simulator is always this build's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(300 1000 3000)
@@ -19,7 +21,7 @@ out=()
 for n in "${SIZES[@]}"; do
   $BIN sim --listen 127.0.0.1:4111 >/dev/null & sim=$!
   wait_port http://127.0.0.1:4111/_sim/state
-  $BIN serve --config bench/booket.rush.toml --assets dist >/dev/null & srv=$!
+  "${RUSH_SERVER_BIN:-$BIN}" serve --config bench/booket.rush.toml --assets dist >/dev/null & srv=$!
   wait_port http://127.0.0.1:4110/healthz || wait_port http://127.0.0.1:4110/api/element
   curl -s -X POST -H 'content-type: application/json' -d '{"latency_ms": 60}' http://127.0.0.1:4111/_sim/faults >/dev/null
   line=$(python3 bench/rush.py http://127.0.0.1:4110 http://127.0.0.1:4111 "$n")
@@ -27,7 +29,7 @@ for n in "${SIZES[@]}"; do
   kill "$srv" "$sim"; wait "$srv" "$sim" 2>/dev/null || true
 done
 {
-  echo "Rush benchmark — commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 60 ms per Graph round trip, 4 in flight"
+  echo "Rush benchmark — commit $(git rev-parse --short HEAD), server ${RUSH_SERVER_BIN:-this build}, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 60 ms per Graph round trip, 4 in flight"
   echo
   for l in "${out[@]}"; do echo "    $l"; done
 } > bench/rush-results.md
