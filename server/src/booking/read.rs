@@ -258,7 +258,7 @@ impl Booket {
     /// One week of slots for this moment and this citizen (see [`Backend::week_json`]).
     ///
     /// [`Backend::week_json`]: app::api::Backend::week_json
-    pub async fn week(
+    async fn week(
         &self,
         form: &str,
         element: &str,

@@ -150,7 +150,9 @@ impl GraphClient {
                 self.opts.retry_budget,
                 MAX_ATTEMPTS,
                 move || async move {
-                    let permit = self.place(&creds.client_id, started).await?;
+                    let permit = self
+                        .place(&creds.client_id, super::gate::Class::Write, started)
+                        .await?;
                     let res = self
                         .http
                         .put(upload_url)

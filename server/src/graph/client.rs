@@ -1,5 +1,5 @@
-//! Sending Graph requests (the transport): at most N in flight per app (fair FIFO queue
-//! beyond that), 429/503/504 retried by the one policy of `retry.rs` (`Retry-After`
+//! Sending Graph requests (the transport): at most N in flight per app (beyond that a
+//! queue that serves writes before reads, `gate.rs`), 429/503/504 retried by the one policy of `retry.rs` (`Retry-After`
 //! honoured, within a total budget), one token refresh on 401, pages followed. The calls
 //! themselves are in `calendar.rs`, `attachments.rs` and `mail.rs`.
 //!
@@ -7,6 +7,7 @@
 
 use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
 use super::error::GraphError;
+use super::gate::{Class, Gate, Permit};
 use super::retry::{retrying, Failure, MAX_ATTEMPTS};
 use super::wire::Page;
 use reqwest::header::{HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
@@ -17,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Semaphore;
 
 /// Settings of the client (from `[exchange]`).
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct GraphClient {
     pub(super) opts: GraphOptions,
     scope: String,
     tokens: TokenCache,
-    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
+    gates: Mutex<HashMap<String, Gate>>,
     metrics: Option<crate::metrics::Metrics>,
 }
 
@@ -110,10 +110,11 @@ impl GraphClient {
     pub(super) async fn place(
         &self,
         client_id: &str,
+        class: Class,
         started: tokio::time::Instant,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, Failure<GraphError>> {
+    ) -> Result<Permit, Failure<GraphError>> {
         let gate = self.gate(client_id);
-        if let Ok(permit) = gate.clone().try_acquire_owned() {
+        if let Some(permit) = gate.try_acquire() {
             return Ok(permit);
         }
         let left = self
@@ -122,18 +123,16 @@ impl GraphClient {
             .saturating_sub(self.timer.now().saturating_duration_since(started));
         tokio::select! {
             biased;
-            permit = gate.acquire_owned() => {
-                permit.map_err(|_| Failure::Final(GraphError::Unavailable { status: 0 }))
-            }
+            permit = gate.acquire(class) => Ok(permit),
             () = self.timer.sleep(left) => Err(Failure::Final(GraphError::Queued)),
         }
     }
 
-    pub(super) fn gate(&self, client_id: &str) -> Arc<Semaphore> {
+    pub(super) fn gate(&self, client_id: &str) -> Gate {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(client_id.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.opts.max_concurrency)))
+            .or_insert_with(|| Gate::new(self.opts.max_concurrency))
             .clone()
     }
 
@@ -229,7 +228,12 @@ impl GraphClient {
                 let retried = tries.fetch_add(1, Ordering::Relaxed) > 0;
                 let token = self.token(creds).await.map_err(Failure::Final)?;
                 let outcome = {
-                    let _permit = self.place(&creds.client_id, started).await?;
+                    let class = if req.method == Method::GET {
+                        Class::Read
+                    } else {
+                        Class::Write
+                    };
+                    let _permit = self.place(&creds.client_id, class, started).await?;
                     let mut b = self
                         .http
                         .request(req.method.clone(), &req.url)
@@ -482,7 +486,7 @@ mod tests {
             credential: "s".into(),
         };
         // The only place is taken, and a token is at hand.
-        let _busy = c.gate("app").try_acquire_owned().unwrap();
+        let _busy = c.gate("app").try_acquire().unwrap();
         let later = timer.now() + Duration::from_secs(3600);
         *c.tokens.slot(&creds).lock().await = Some(super::super::auth::Token {
             value: SecretString::from("tok"),

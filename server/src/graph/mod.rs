@@ -7,6 +7,7 @@ mod auth;
 mod calendar;
 mod client;
 pub mod error;
+mod gate;
 mod mail;
 mod mailbox;
 mod retry;

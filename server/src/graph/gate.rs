@@ -1,0 +1,210 @@
+//! The app's Graph requests in flight: at most N at once (Outlook allows 4 per mailbox and
+//! app), and when they queue, writes go before reads — a citizen with a chosen time matters
+//! more than a refresh of a week. Each class is served in arrival order.
+//!
+//! (Hand-written, about 100 lines: tokio's semaphore has one queue, and the priority
+//! semaphore crates on crates.io are young. A permit handed to a waiter travels inside its
+//! channel, so a waiter that gave up never takes a place with it.)
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// What a request does to the mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Write,
+    Read,
+}
+
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Places free. Only ever above zero while nobody waits.
+    free: usize,
+    writes: VecDeque<oneshot::Sender<Permit>>,
+    reads: VecDeque<oneshot::Sender<Permit>>,
+}
+
+/// A place in flight, given back (to the next waiter, writes first) when dropped.
+pub struct Permit {
+    inner: Option<Arc<Inner>>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            Inner::release(&inner);
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn release(this: &Arc<Inner>) {
+        let mut state = this.lock();
+        loop {
+            let next = match state.writes.pop_front() {
+                Some(w) => Some(w),
+                None => state.reads.pop_front(),
+            };
+            let Some(waiter) = next else {
+                state.free += 1;
+                return;
+            };
+            let permit = Permit {
+                inner: Some(this.clone()),
+            };
+            match waiter.send(permit) {
+                Ok(()) => return,
+                // That waiter gave up: the place goes to the next one (taken out of the
+                // returned permit, so its drop does not release it a second time).
+                Err(mut unsent) => {
+                    unsent.inner = None;
+                }
+            }
+        }
+    }
+}
+
+impl Gate {
+    pub fn new(places: usize) -> Gate {
+        Gate {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    free: places,
+                    writes: VecDeque::new(),
+                    reads: VecDeque::new(),
+                }),
+            }),
+        }
+    }
+
+    /// A place at once, if one is free and nobody waits.
+    pub fn try_acquire(&self) -> Option<Permit> {
+        let mut state = self.inner.lock();
+        (state.free > 0).then(|| {
+            state.free -= 1;
+            Permit {
+                inner: Some(self.inner.clone()),
+            }
+        })
+    }
+
+    /// A place, waiting behind every earlier waiter of its class and, for a read, behind
+    /// every waiting write. Dropping the future gives the place up.
+    pub async fn acquire(&self, class: Class) -> Permit {
+        let waiting = {
+            let mut state = self.inner.lock();
+            if state.free > 0 {
+                state.free -= 1;
+                return Permit {
+                    inner: Some(self.inner.clone()),
+                };
+            }
+            let (tx, rx) = oneshot::channel();
+            match class {
+                Class::Write => state.writes.push_back(tx),
+                Class::Read => state.reads.push_back(tx),
+            }
+            rx
+        };
+        // The sender is only dropped unsent when the gate itself is gone; the caller then
+        // goes without a place rather than wait forever.
+        waiting.await.unwrap_or(Permit { inner: None })
+    }
+
+    /// Waiters queued (some may have given up and not been skipped yet).
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        let state = self.inner.lock();
+        state.writes.len() + state.reads.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    async fn until_queued(gate: &Gate, n: usize) {
+        while gate.queued() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_go_before_reads_and_each_class_in_order() {
+        let gate = Gate::new(1);
+        let held = gate.try_acquire().unwrap();
+        assert!(gate.try_acquire().is_none());
+        let (tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for (i, (name, class)) in [
+            ("read 1", Class::Read),
+            ("write 1", Class::Write),
+            ("read 2", Class::Read),
+            ("write 2", Class::Write),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (waiter, tx) = (gate.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                let _place = waiter.acquire(class).await;
+                tx.send(name).unwrap();
+            }));
+            until_queued(&gate, i + 1).await;
+        }
+        drop(held);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut got = Vec::new();
+        while let Ok(name) = order.try_recv() {
+            got.push(name);
+        }
+        assert_eq!(got, ["write 1", "write 2", "read 1", "read 2"]);
+        // Every place came back.
+        assert!(gate.try_acquire().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_takes_no_place_with_it() {
+        let gate = Gate::new(1);
+        let held = gate.try_acquire().unwrap();
+        let quitter = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let _ = gate.acquire(Class::Write).await;
+                unreachable!("aborted before a place was free");
+            })
+        };
+        until_queued(&gate, 1).await;
+        quitter.abort();
+        let _ = quitter.await;
+        drop(held);
+        let again = gate.try_acquire();
+        assert!(again.is_some(), "the place is free again");
+        drop(again);
+        // A waiter whose place was sent but never received: the place comes back too.
+        let held = gate.try_acquire().unwrap();
+        let waiting = gate.acquire(Class::Read);
+        let mut waiting = Box::pin(waiting);
+        // Register the waiter, then drop the future after the place was handed to it.
+        assert!(waiting.as_mut().now_or_never().is_none());
+        drop(held);
+        drop(waiting);
+        assert!(gate.try_acquire().is_some());
+    }
+}
