@@ -2,7 +2,8 @@
 //! read ceiling, else the last good read), its shown slots prepared once per read, and the
 //! week answer for this moment and this citizen — kept as JSON while nothing can change it.
 //!
-//! (About 500 lines, a fifth of them the daylight-saving tests of the week bounds.)
+//! (About 575 lines: the read path, what writes teach the kept week, and the
+//! daylight-saving tests of the week bounds, a sixth of it.)
 
 use super::hold;
 use super::rules;

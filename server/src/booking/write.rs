@@ -10,8 +10,8 @@
 //! What Exchange answers teaches the cached week (no week read after a write), and a slot
 //! the cached week knows is taken is refused without a call.
 //!
-//! (About 500 lines: reserve, release and book are one protocol over the same read, claim
-//! and conditional write; the files, the rules and the confirmation are already apart.)
+//! (About 600 lines: reserve, release and book are one protocol over the same read, claim
+//! and conditional write; the files, the rules, the confirmation and the tests are apart.)
 
 use super::documents;
 use super::hold::{self, HoldInfo, ENDED};

@@ -3,7 +3,7 @@
 //! honoured, within a total budget), one token refresh on 401, pages followed. The calls
 //! themselves are in `calendar.rs`, `attachments.rs` and `mail.rs`.
 //!
-//! (About 500 lines, the error-mapping and Retry-After tests included.)
+//! (About 575 lines, the error-mapping, Retry-After and queue-deadline tests included.)
 
 use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
 use super::error::GraphError;
