@@ -98,3 +98,66 @@ async fn a_booking_and_a_release_show_in_the_kept_week_too() {
     assert_eq!(state_of(&week, &b), "free");
     assert_eq!(env.sim.stats().calendar_view_requests, views);
 }
+
+/// Polls `done` every 10 ms until it holds (panics after 20 s: something is stuck).
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("waited in vain for {what}");
+}
+
+#[tokio::test]
+async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() {
+    use server::sim::model::Faults;
+    let env = Env::start().await;
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Anna's reservation reaches Exchange, and its write stalls there.
+    env.sim.set_faults(Faults {
+        stall_after_writes: Some(0),
+        ..Faults::default()
+    });
+    let before = env.sim.stats();
+    let anna = env.reserve("demo", &slot, "", "");
+    let meanwhile = async {
+        // Her read of the event is done and her write has arrived (and stalls).
+        until("Anna's write to stall", || {
+            let s = env.sim.stats();
+            s.event_gets == before.event_gets + 1 && s.graph_requests == before.graph_requests + 2
+        })
+        .await;
+        // Bo sees the slot taken (the kept answer from before is not served) and is
+        // refused without a Graph request.
+        let (_, week) = env.week("demo", "2026-12-02").await;
+        assert_eq!(state_of(&week, &slot), "reserved");
+        let requests = env.sim.stats().graph_requests;
+        // (Bounded: without the claim Bo would wait behind Anna's stalled write.)
+        let bo = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            env.reserve("demo", &slot, "", ""),
+        );
+        let (status, body) = bo.await.expect("Bo is answered at once");
+        assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+        assert_eq!(env.sim.stats().graph_requests, requests);
+        // Exchange fails Anna's write: answered 503, then refused when written again.
+        env.sim.set_faults(Faults {
+            fail_next: vec![403],
+            ..Faults::default()
+        });
+    };
+    let ((status, _), ()) = tokio::join!(anna, meanwhile);
+    assert_ne!(status, 200, "the write failed");
+    assert!(env.event(&event_id_of(&slot)).properties.is_empty());
+    // The claim went with the failed write: the slot is free again for Bo.
+    let (_, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(state_of(&week, &slot), "free");
+    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(status, 200);
+}

@@ -4,6 +4,7 @@
 //! server's clock. Exchange is reached only through the [`Mailbox`] seam, one per calendar.
 
 mod cache;
+mod claims;
 mod confirm;
 pub mod documents;
 mod files;
@@ -60,6 +61,8 @@ pub struct Booket {
     signer: SlotSigner,
     cache: WeekCache<read::WeekRead>,
     locks: KeyedLocks,
+    /// Reservations being written from this instance (taken for everyone else meanwhile).
+    claims: claims::Claims,
     /// Receipts by idempotency scope, with the slot they were for.
     receipts: moka::sync::Cache<String, (String, Receipt)>,
     clock: Clock,
@@ -113,6 +116,7 @@ impl Booket {
             mailboxes,
             signer,
             locks: KeyedLocks::default(),
+            claims: claims::Claims::default(),
             clock,
             extra_elements: None,
             metrics,

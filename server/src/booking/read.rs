@@ -60,12 +60,15 @@ struct Memo {
 /// A week answer as JSON, kept while no slot's state can have changed with the clock.
 struct CachedAnswer {
     until: DateTime<Utc>,
+    /// The claims in flight it was made with ([`super::claims::Claims::generation`]).
+    claims: u64,
     json: Bytes,
 }
 
 /// A shown slot with what does not change between requests.
 pub(super) struct PreparedSlot {
     id: String,
+    event_id: String,
     start: DateTime<chrono::FixedOffset>,
     end: DateTime<chrono::FixedOffset>,
     marker: Option<app::domain::rules::Marker>,
@@ -243,6 +246,7 @@ impl Booket {
                 );
                 Some(PreparedSlot {
                     id,
+                    event_id: e.id.clone(),
                     start: ls.fixed_offset(),
                     end: le.fixed_offset(),
                     marker: marker_of(&e.subject, markers),
@@ -334,6 +338,13 @@ impl Booket {
         hold_token: &str,
     ) -> Vec<SlotView> {
         let now_local = now.with_timezone(&cal.time_zone).naive_local();
+        // Whose reservations in flight are someone else's (only asked when there are any).
+        let owner = (!self.claims.is_empty()).then(|| hold::owner_hash(hold_token));
+        let claimed = |p: &PreparedSlot| {
+            owner
+                .as_ref()
+                .is_some_and(|o| self.claims.by_other(&p.event_id, o))
+        };
         prepared
             .iter()
             .map(|p| {
@@ -341,6 +352,7 @@ impl Booket {
                 let state = match rules::claim_from(p.marker, p.hold.as_ref(), now, hold_token) {
                     rules::Claim::Booked => SlotState::Booked,
                     rules::Claim::HeldByOther => SlotState::Reserved,
+                    rules::Claim::Free if claimed(p) => SlotState::Reserved,
                     rules::Claim::Free => by_time(),
                     rules::Claim::Mine { active } => match by_time() {
                         SlotState::Free if active => SlotState::Held,
@@ -397,8 +409,9 @@ impl Booket {
                 .await?;
             return serialise(&view, true);
         }
+        let claims = self.claims.generation();
         if let Some(hit) = read.memo(form, &el.name).answer {
-            if now < hit.until {
+            if now < hit.until && hit.claims == claims {
                 self.metrics.week_answer_hit.inc();
                 return Ok(hit.json.clone());
             }
@@ -413,6 +426,7 @@ impl Booket {
             let until = stable_until(&self.prepared(form, &el, cal, &read), cal, now);
             let answer = Arc::new(CachedAnswer {
                 until,
+                claims,
                 json: json.clone(),
             });
             read.update(form, &el.name, |m| m.answer = Some(answer));

@@ -287,6 +287,11 @@ impl Booket {
         if self.known_taken(cal, &slot, &token, now, None).await {
             return Err(BookingError::Taken);
         }
+        // Another citizen's reservation of it is on its way to Exchange from here: it will
+        // almost surely win, so this one does not queue behind it (see `claims.rs`).
+        let Some(claim) = self.claims.claim(&slot.event_id, &owner) else {
+            return Err(BookingError::Taken);
+        };
         let expires;
         {
             let _guard = self.locks.lock(&slot.event_id).await;
@@ -296,6 +301,7 @@ impl Booket {
             let event = self.claimable(cal, &slot, &token).await?;
             expires = self.write_hold(cal, &event, &token).await?;
         }
+        drop(claim);
         match &citizen {
             Some(c) => self.holds.record_citizen(
                 (&req.form, &req.element, c),

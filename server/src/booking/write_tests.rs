@@ -22,6 +22,8 @@ struct Memory {
     /// it between the write path's read and its write).
     change_after_read: Mutex<Option<fn(&mut Event)>>,
     updates: Mutex<u32>,
+    /// When set, every read of the event waits for a permit (Exchange is slow to answer).
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Memory {
@@ -48,6 +50,7 @@ impl Memory {
             notified: Mutex::new(Vec::new()),
             change_after_read: Mutex::new(None),
             updates: Mutex::new(0),
+            gate: None,
         }
     }
 }
@@ -72,6 +75,9 @@ impl Mailbox for Memory {
         Ok(vec![self.event.lock().unwrap().clone()])
     }
     async fn event(&self, _: &str, _: &str) -> Result<Event, MailboxError> {
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
         *self.reads.lock().unwrap() += 1;
         let mut stored = self.event.lock().unwrap();
         let read = stored.clone();
@@ -259,4 +265,40 @@ async fn a_stale_write_after_someone_else_claimed_the_slot_is_taken() {
         mailbox.event.lock().unwrap().subject,
         "Samtale - Reserveret"
     );
+}
+
+/// While a reservation waits for Exchange (here its read of the event is slow), everyone
+/// else's week shows the slot taken, also where the week's answer was kept from before.
+#[tokio::test]
+async fn a_reservation_waiting_for_exchange_shows_taken_in_the_kept_answer() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let mut memory = Memory::new(true, false);
+    memory.gate = Some(gate.clone());
+    let b = Arc::new(booket(Arc::new(memory), true));
+    async fn state(b: &Booket) -> String {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
+        let (form, element) = (
+            FormId::parse("f").unwrap(),
+            ElementName::parse("tid").unwrap(),
+        );
+        let json = b
+            .week_json(&form, &element, day, &HoldToken::none())
+            .await
+            .unwrap();
+        let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        week["slots"][0]["state"].as_str().unwrap().to_owned()
+    }
+    assert_eq!(state(&b).await, "free");
+    let anna = tokio::spawn({
+        let b = b.clone();
+        async move { reserve(&b).await }
+    });
+    while b.claims.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(state(&b).await, "reserved");
+    gate.add_permits(1);
+    assert!(anna.await.unwrap().is_ok());
+    assert!(b.claims.is_empty());
+    assert_eq!(state(&b).await, "reserved");
 }
