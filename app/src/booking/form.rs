@@ -26,6 +26,9 @@ pub fn chosen_text(state: &WidgetState) -> String {
     if let Some(r) = state.booked.get() {
         return format!("{} {}", t.booked_prefix, describe(r.start, r.end));
     }
+    if state.in_line.get() {
+        return t.in_line.into();
+    }
     match (state.selected.get(), state.hold.get()) {
         (Some(s), Some(h)) => format!(
             "{} {}. {}",
@@ -59,7 +62,6 @@ pub async fn book_selected(
         return Err(BookingError::InvalidSlot);
     };
     let t = texts(state.lang);
-    state.busy.set(true);
     state.error.set(None);
     state.status.set(t.booking.to_string());
     let hold = state
@@ -71,23 +73,25 @@ pub async fn book_selected(
         .ok()
         .flatten()
         .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok());
-    let res = match host_form.filter(|_| sends_form) {
-        Some(form) => match form_payload(&state, &form, &slot.id, &hold) {
-            Ok(data) => super::client::book_form(data).await,
-            Err(_) => Err(BookingError::Internal),
-        },
-        None => {
-            super::client::book(
-                state.form.get_value(),
-                state.element.get_value(),
-                slot.id.clone(),
-                state.idempotency_key.get_value(),
-                hold,
-            )
-            .await
+    let call = async {
+        match host_form.filter(|_| sends_form) {
+            Some(form) => match form_payload(&state, &form, &slot.id, &hold) {
+                Ok(data) => super::client::book_form(data).await,
+                Err(_) => Err(BookingError::Internal),
+            },
+            None => {
+                super::client::book(
+                    state.form.get_value(),
+                    state.element.get_value(),
+                    slot.id.clone(),
+                    state.idempotency_key.get_value(),
+                    hold,
+                )
+                .await
+            }
         }
     };
-    state.busy.set(false);
+    let res = state.busy_with(call).await;
     match res {
         Ok(receipt) => {
             let json = json::to_string(&receipt);

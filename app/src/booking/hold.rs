@@ -105,7 +105,6 @@ impl WidgetState {
             let res = this
                 .reserve_call(slot.id.clone(), this.token.get_value(), previous)
                 .await;
-            this.busy.set(false);
             match res {
                 Ok(h) => {
                     this.token.set_value(h.token.clone());
@@ -148,7 +147,6 @@ impl WidgetState {
             let res = this
                 .reserve_call(slot.id.clone(), held.token.clone(), String::new())
                 .await;
-            this.busy.set(false);
             match res {
                 Ok(h) => {
                     let held = HeldSlot::from_hold(h);
@@ -217,14 +215,14 @@ impl WidgetState {
         token: String,
         release: String,
     ) -> Result<Hold, BookingError> {
-        super::client::reserve(
+        self.busy_with(super::client::reserve(
             self.form.get_value(),
             self.element.get_value(),
             slot_id,
             token,
             release,
             self.session.get_value(),
-        )
+        ))
         .await
     }
 

@@ -16,6 +16,10 @@ use wasm_bindgen::JsCast;
 
 pub use widget::Widget;
 
+/// How long a reservation or booking may go unanswered before the widget says it is in
+/// line (a lone call to Exchange answers well within it).
+const IN_LINE_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// A value that is fetched from the server.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Load<T> {
@@ -45,6 +49,8 @@ pub struct WidgetState {
     /// Text announced through the polite live region.
     pub status: RwSignal<String>,
     pub busy: RwSignal<bool>,
+    /// The call under way has waited long enough to say it is in line.
+    pub in_line: RwSignal<bool>,
     /// Unique prefix for ids inside this instance.
     pub id_prefix: StoredValue<String>,
     /// The reservation held for the selected slot.
@@ -74,12 +80,37 @@ impl WidgetState {
             error: RwSignal::new(None),
             status: RwSignal::new(String::new()),
             busy: RwSignal::new(false),
+            in_line: RwSignal::new(false),
             hold: RwSignal::new(None),
             token: StoredValue::new(String::new()),
             session: StoredValue::new(session),
             now_ms: RwSignal::new(js_sys::Date::now()),
             ticker: StoredValue::new_local(None),
         }
+    }
+
+    /// Runs a reservation or booking call with the widget busy. When bookings open, the
+    /// server serves calls to Exchange in turn (writes first, each within a deadline), so
+    /// one still unanswered after `IN_LINE_AFTER` is waiting in that line: the citizen is
+    /// told so (shown and announced) instead of watching nothing happen.
+    pub async fn busy_with<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        self.busy.set(true);
+        let this = *self;
+        let timer = set_timeout_with_handle(
+            move || {
+                this.in_line.set(true);
+                this.status
+                    .set(crate::i18n::texts(this.lang).in_line.to_string());
+            },
+            IN_LINE_AFTER,
+        );
+        let out = call.await;
+        if let Ok(t) = timer {
+            t.clear();
+        }
+        self.in_line.set(false);
+        self.busy.set(false);
+        out
     }
 
     pub fn id(&self, suffix: &str) -> String {
