@@ -4,6 +4,7 @@
 # bench/rush.py's citizens arriving at once. Prints one JSON line per size and writes them
 # to bench/rush-results.md. Loopback only.
 #   bash bench/rush.sh [sizes…]     (default: 300 1000 3000)
+# RUSH_FREE=<n>|all: free slots left before the doors open (default 63, see rush.py).
 # RUSH_SERVER_BIN=<another booket> runs that build as the server (a baseline measured in the
 # same session; the simulator is always this build's).
 set -euo pipefail
@@ -24,7 +25,7 @@ for n in "${SIZES[@]}"; do
   "${RUSH_SERVER_BIN:-$BIN}" serve --config bench/booket.rush.toml --assets dist >/dev/null & srv=$!
   wait_port http://127.0.0.1:4110/healthz || wait_port http://127.0.0.1:4110/api/element
   curl -s -X POST -H 'content-type: application/json' -d '{"latency_ms": 60}' http://127.0.0.1:4111/_sim/faults >/dev/null
-  line=$(python3 bench/rush.py http://127.0.0.1:4110 http://127.0.0.1:4111 "$n")
+  line=$(python3 bench/rush.py http://127.0.0.1:4110 http://127.0.0.1:4111 "$n" "${RUSH_FREE:-63}")
   echo "$line"; out+=("$line")
   kill "$srv" "$sim"; wait "$srv" "$sim" 2>/dev/null || true
 done
