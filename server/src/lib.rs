@@ -6,6 +6,7 @@ pub mod check;
 pub mod clients;
 pub mod config;
 pub mod demo;
+pub mod ews;
 pub mod graph;
 pub mod mail;
 pub mod mailbox;
@@ -88,19 +89,39 @@ impl Server {
                 .calendars
                 .iter()
                 .map(|cal| {
-                    let mailbox: Arc<dyn mailbox::Mailbox> = Arc::new(graph::GraphMailbox::new(
-                        graph.clone(),
-                        cal.credentials(),
-                        &cal.owner,
-                        config.exchange.if_match_honoured,
-                    ));
-                    (cal.name.clone(), mailbox)
+                    let mailbox: Arc<dyn mailbox::Mailbox> = match &cal.access {
+                        config::CalendarAccess::Graph(app) => Arc::new(graph::GraphMailbox::new(
+                            graph.clone(),
+                            app.clone(),
+                            &cal.owner,
+                            config.exchange.if_match_honoured,
+                        )),
+                        config::CalendarAccess::Ews(account) => {
+                            let client = ews::EwsClient::new(
+                                account.clone(),
+                                config.exchange.max_concurrency,
+                                config.exchange.retry_budget,
+                            )?
+                            .with_request_limit(account.request_limit);
+                            Arc::new(ews::EwsMailbox::new(Arc::new(client), &cal.owner))
+                        }
+                    };
+                    Ok((cal.name.clone(), mailbox))
                 })
-                .collect(),
+                .collect::<anyhow::Result<_>>()?,
             mail: match (&config.mail, config.mail.credentials()) {
                 (config::MailConfig::Graph { user, .. }, Some(creds)) => Some(Arc::new(
                     graph::GraphMailbox::new(graph.clone(), creds, user, true),
                 )),
+                (config::MailConfig::Ews { account, user, .. }, _) => {
+                    let client = ews::EwsClient::new(
+                        account.clone(),
+                        config.exchange.max_concurrency,
+                        config.exchange.retry_budget,
+                    )?
+                    .with_request_limit(account.request_limit);
+                    Some(Arc::new(ews::EwsMailbox::new(Arc::new(client), user)))
+                }
                 _ => None,
             },
         };

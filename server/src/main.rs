@@ -18,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The Graph simulator with a demo tenant plus the server against it, with a demo form.
+    /// The Exchange simulator (Graph and EWS) with a demo organisation plus the server
+    /// against it, with demo forms.
     Demo {
         /// Address of the demo server.
         #[arg(long, env = "BOOKET_LISTEN", default_value = "127.0.0.1:3000")]
@@ -39,8 +40,12 @@ enum Command {
             value_delimiter = ','
         )]
         allow_origins: Vec<String>,
+        /// Which Exchange the demo books in: a Graph and an EWS calendar side by side, or
+        /// everything on the EWS simulator.
+        #[arg(long, value_enum, env = "BOOKET_DEMO_EXCHANGE", default_value_t = demo::DemoExchange::Both)]
+        exchange: demo::DemoExchange,
     },
-    /// Production: serve the configured forms against Microsoft Graph.
+    /// Production: serve the configured forms against Exchange (Graph or EWS per calendar).
     Serve {
         #[arg(long, env = "BOOKET_CONFIG")]
         config: PathBuf,
@@ -142,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             assets,
             hold_seconds,
             allow_origins,
+            exchange,
         } => {
             let simulator =
                 sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
@@ -149,6 +155,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = demo::demo_config(&simulator, listen);
             config.exchange.hold = std::time::Duration::from_secs(hold_seconds.max(10));
             config.server.allowed_origins = allow_origins;
+            if exchange == demo::DemoExchange::Ews {
+                demo::all_on_ews(&mut config);
+            }
             let assets = assets.unwrap_or_else(web::default_assets_dir);
             check_assets(&assets);
             let server = Server::build(
@@ -161,7 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             server.booket.resolve_calendars().await;
             let addr = server.local_addr()?;
-            println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph simulator at http://{sim_addr})");
+            println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph simulator at http://{sim_addr}, EWS at http://{sim_addr}/EWS/Exchange.asmx)");
             server.run(shutdown_signal()).await?;
         }
         Command::Serve { config, assets } => {

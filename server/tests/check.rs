@@ -60,22 +60,27 @@ async fn each_token_mistake_is_named_with_its_fix() {
     type Break = Box<dyn FnOnce(&mut Config)>;
     let cases: Vec<(Break, &str, &str)> = vec![
         (
-            Box::new(|c| c.calendars[0].credential = seed::DEMO_SECRET_ID.into()),
+            Box::new(|c| c.calendars[0].graph_app_mut().credential = seed::DEMO_SECRET_ID.into()),
             "AADSTS7000215",
             "\"Secret ID\"",
         ),
         (
-            Box::new(|c| c.calendars[0].credential = "wrong".into()),
+            Box::new(|c| c.calendars[0].graph_app_mut().credential = "wrong".into()),
             "AADSTS7000215",
             "Value",
         ),
         (
-            Box::new(|c| c.calendars[0].client_id = "00000000-0000-0000-0000-000000000001".into()),
+            Box::new(|c| {
+                c.calendars[0].graph_app_mut().client_id =
+                    "00000000-0000-0000-0000-000000000001".into()
+            }),
             "AADSTS700016",
             "client_id",
         ),
         (
-            Box::new(|c| c.calendars[0].tenant_id = "contoso.onmicrosoft.com".into()),
+            Box::new(|c| {
+                c.calendars[0].graph_app_mut().tenant_id = "contoso.onmicrosoft.com".into()
+            }),
             "AADSTS90002",
             "tenant",
         ),
@@ -170,7 +175,7 @@ async fn mailbox_calendar_and_permission_problems_are_explained() {
 async fn the_report_speaks_english_too_and_the_exit_code_follows_it() {
     let env = Env::start_with(Options::default(), |_| {}).await;
     let r = report(&env, Lang::En, |c| {
-        c.calendars[0].credential = seed::DEMO_SECRET_ID.into()
+        c.calendars[0].graph_app_mut().credential = seed::DEMO_SECRET_ID.into()
     })
     .await;
     let text = r.render();

@@ -44,7 +44,7 @@ fn certificate(cert: &str, key: &SecretString) -> ClientCredential {
 }
 
 fn with_certificate(config: &mut Config, credential: ClientCredential) {
-    config.calendars[0].credential = credential;
+    config.calendars[0].graph_app_mut().credential = credential;
 }
 
 #[tokio::test]

@@ -26,11 +26,7 @@ async fn env_full() -> Env {
     Env::start_with(Options::default(), full).await
 }
 
-fn field(name: &str, label: &str, value: &str) -> String {
-    serde_json::json!({"name": name, "label": label, "value": value}).to_string()
-}
-
-/// A multipart booking as the widget sends it.
+/// A multipart booking of the demo form as the widget sends it.
 async fn book_form(
     env: &Env,
     slot_id: &str,
@@ -38,41 +34,7 @@ async fn book_form(
     hold: &str,
     files: &[(&str, Vec<u8>)],
 ) -> (u16, serde_json::Value) {
-    let mut form = reqwest::multipart::Form::new()
-        .text("form", "demo")
-        .text("element", "tid")
-        .text("slot_id", slot_id.to_owned())
-        .text("idempotency_key", key.to_owned())
-        .text("hold", hold.to_owned())
-        .text("field", field("name", "Navn", "Søren Ærø"))
-        .text("field", field("email", "E-mail", "soren@example.dk"))
-        .text(
-            "field",
-            field("message", "Besked", "Om min sag – <b>vigtigt</b>"),
-        );
-    for (name, bytes) in files {
-        form = form.part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes.clone())
-                .file_name(name.to_string())
-                .mime_str("application/pdf")
-                .unwrap(),
-        );
-    }
-    let res = env
-        .http
-        .post(format!("{}/api/book_form", env.base))
-        .header("accept", "application/json")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    env.book_form("demo", slot_id, key, hold, files).await
 }
 
 /// `len` bytes that are a PDF as far as a content check can tell: the PDF signature, then

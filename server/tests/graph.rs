@@ -392,7 +392,7 @@ async fn booket_lists_attachments_with_the_cast_or_without_select() {
 #[tokio::test]
 async fn a_wrong_secret_gives_the_citizen_a_safe_message_and_no_graph_text() {
     let env = Env::start_with(common::Options::default(), |c| {
-        c.calendars[0].credential = seed::DEMO_SECRET_ID.into();
+        c.calendars[0].graph_app_mut().credential = seed::DEMO_SECRET_ID.into();
     })
     .await;
     let (status, body) = env.week("demo", "").await;

@@ -351,7 +351,7 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
     bodies.push(loader);
     // A wrong secret configured: the refusal reaches nobody but the log.
     let wrong = Env::start_with(Options::default(), |c| {
-        c.calendars[0].credential = seed::DEMO_SECRET_ID.into()
+        c.calendars[0].graph_app_mut().credential = seed::DEMO_SECRET_ID.into()
     })
     .await;
     bodies.push(wrong.week("demo", "").await.1.to_string());

@@ -3,7 +3,7 @@
 use super::documents;
 use super::slot_id::SlotRef;
 use super::Booket;
-use crate::config::{CalendarConfig, MailConfig};
+use crate::config::CalendarConfig;
 use crate::mail;
 use crate::mailbox::Event;
 use app::api::BookRequest;
@@ -19,9 +19,7 @@ impl Booket {
         slot: &SlotRef,
         event: &Event,
     ) -> Option<MailOutcome> {
-        let MailConfig::Graph { sender, user, .. } = &self.config.mail else {
-            return None;
-        };
+        let (sender, user) = self.config.mail.sending()?;
         let mailbox = self.mailboxes.mail.as_ref()?;
         let form = self.config.form(&req.form)?;
         let field = form.email_field.as_deref()?;
@@ -62,7 +60,7 @@ impl Booket {
             location,
             calendar: &cal.name,
             uid: &slot.event_id,
-            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender.as_str()),
+            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender),
         };
         match mailbox
             .send_mail(&mail::confirmation(&confirmation, (self.clock)()))

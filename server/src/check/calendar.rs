@@ -17,13 +17,14 @@ use secrecy::ExposeSecret;
 pub(super) async fn check_calendar(
     graph: &GraphClient,
     cal: &CalendarConfig,
+    creds: &crate::graph::AppCredentials,
     exchange: &ExchangeConfig,
     lang: Lang,
     now: DateTime<Utc>,
 ) -> Section {
     let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
     let title = format!("{} \"{}\":", t(lang, "Kalender", "Calendar"), cal.name);
-    let creds = cal.credentials();
+    let creds = creds.clone();
     let Some(token) = token_check(graph, &creds, lang, &mut lines).await else {
         return Section { title, lines };
     };

@@ -9,6 +9,9 @@ use secrecy::ExposeSecret;
 
 pub(super) async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lang) -> Section {
     let title = t(lang, "Mail:", "Mail:");
+    if let MailConfig::Ews { account, user, .. } = mail {
+        return check_ews_mail(account, user, lang).await;
+    }
     let (MailConfig::Graph { sender, user, .. }, Some(creds)) = (mail, mail.credentials()) else {
         return Section {
             title,
@@ -48,6 +51,39 @@ pub(super) async fn check_mail(graph: &GraphClient, mail: &MailConfig, lang: Lan
             ),
         )),
         None => lines.push(unreadable_token(lang, "Mail.Send")),
+    }
+    Section { title, lines }
+}
+
+/// Mail through EWS: the service account logs on and may act for the sending mailbox (no
+/// mail is sent).
+async fn check_ews_mail(account: &crate::config::EwsAccount, user: &str, lang: Lang) -> Section {
+    use crate::mailbox::Mailbox;
+    let title = t(lang, "Mail (EWS):", "Mail (EWS):");
+    let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
+    let client =
+        match crate::ews::EwsClient::new(account.clone(), 1, std::time::Duration::from_secs(10)) {
+            Ok(c) => c,
+            Err(e) => {
+                lines.push(fail(e.to_string(), String::new()));
+                return Section { title, lines };
+            }
+        };
+    let mailbox = crate::ews::EwsMailbox::new(std::sync::Arc::new(client), user);
+    match mailbox.sign_in().await {
+        Ok(()) => lines.push(pass(format!(
+            "{} {user} {}",
+            t(lang, "Tjenestekontoen når", "The service account reaches"),
+            t(lang, "(der sendes ingen mail)", "(no mail is sent)")
+        ))),
+        Err(e) => lines.push(fail(
+            e.to_string(),
+            t(
+                lang,
+                "Tjek kalenderen i credentials_from_calendar og tjenestekontoens ret til at sende som user.",
+                "Check the calendar in credentials_from_calendar and the service account's right to send as user.",
+            ),
+        )),
     }
     Section { title, lines }
 }

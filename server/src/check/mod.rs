@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 mod calendar;
 pub mod conformance;
+mod ews;
 mod mail;
 mod report;
 mod server;
@@ -63,23 +64,29 @@ pub async fn run_conformance(
         Ok(g) => g,
         Err(r) => return (r, None),
     };
-    let Some(first) = config.calendars.first() else {
+    // (The conformance check proves Graph's undocumented behaviours: Graph calendars only.)
+    let graph_calendars: Vec<(&crate::config::CalendarConfig, crate::graph::AppCredentials)> =
+        config
+            .calendars
+            .iter()
+            .filter_map(|c| c.credentials().map(|a| (c, a)))
+            .collect();
+    let Some(first) = graph_calendars.first() else {
         let report = Report {
             sections: vec![Section {
                 title: t(lang, "Konformans:", "Conformance:"),
                 lines: vec![fail(
-                    t(lang, "Ingen kalendere er konfigureret", "No calendars are configured"),
-                    t(lang, "Konfigurér mindst én [[calendars]], så kontrollen ved, hvilken app den skal bruge.", "Configure at least one [[calendars]] so the check knows which app to use."),
+                    t(lang, "Ingen Graph-kalendere er konfigureret", "No Graph calendars are configured"),
+                    t(lang, "Konfigurér mindst én [[calendars]] med api = \"graph\", så kontrollen ved, hvilken app den skal bruge.", "Configure at least one [[calendars]] with api = \"graph\" so the check knows which app to use."),
                 )],
             }],
         };
         return (report, None);
     };
-    let owner = req.owner.clone().unwrap_or_else(|| first.owner.clone());
-    let app = config
-        .calendars
+    let owner = req.owner.clone().unwrap_or_else(|| first.0.owner.clone());
+    let app = graph_calendars
         .iter()
-        .find(|c| c.owner.eq_ignore_ascii_case(&owner))
+        .find(|(c, _)| c.owner.eq_ignore_ascii_case(&owner))
         .unwrap_or(first);
     let target = conformance::Target {
         is_booking_calendar: config
@@ -88,7 +95,7 @@ pub async fn run_conformance(
             .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar),
         owner,
         calendar: req.calendar.clone(),
-        creds: app.credentials(),
+        creds: app.1.clone(),
     };
     let mail =
         match &config.mail {
@@ -127,9 +134,15 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
         .sections
         .push(check_scope(&graph, config, lang).await);
     for cal in &config.calendars {
-        report
-            .sections
-            .push(check_calendar(&graph, cal, &config.exchange, lang, now).await);
+        let section = match &cal.access {
+            crate::config::CalendarAccess::Graph(app) => {
+                check_calendar(&graph, cal, app, &config.exchange, lang, now).await
+            }
+            crate::config::CalendarAccess::Ews(account) => {
+                ews::check_ews_calendar(cal, account, &config.exchange, lang, now).await
+            }
+        };
+        report.sections.push(section);
     }
     report
         .sections

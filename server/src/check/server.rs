@@ -68,7 +68,7 @@ fn apps_of(config: &Config) -> Vec<AppCredentials> {
     let mut apps: Vec<AppCredentials> = config
         .calendars
         .iter()
-        .map(CalendarConfig::credentials)
+        .filter_map(CalendarConfig::credentials)
         .chain(config.mail.credentials())
         .collect();
     let mut seen = std::collections::HashSet::new();

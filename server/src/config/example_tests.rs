@@ -16,7 +16,7 @@ fn the_shipped_example_config_is_valid() {
     let c = Config::load(path).unwrap();
     assert_eq!(c.forms[0].elements[0].notice_days, 2);
     assert!(
-        matches!(&c.mail, MailConfig::Graph { client_id, .. } if *client_id == c.calendars[0].client_id)
+        matches!(&c.mail, MailConfig::Graph { client_id, .. } if Some(client_id) == c.calendars[0].credentials().map(|a| a.client_id).as_ref())
     );
     assert_eq!(c.server.uploads.max_total_bytes, 30 * 1024 * 1024);
     assert!(c.receipts.signing_key.is_some());

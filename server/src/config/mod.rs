@@ -191,11 +191,73 @@ impl Default for UploadLimits {
     }
 }
 
+/// The API a calendar's mailbox is reached through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExchangeApi {
+    /// Microsoft Graph (Exchange Online).
     Graph,
-    OnPremise,
+    /// Exchange Web Services (Exchange Server on premises). `"on-premise"` is what the
+    /// product Booket replaces called it.
+    #[serde(alias = "on-premise")]
+    Ews,
+}
+
+/// How Booket reaches one calendar's mailbox.
+#[derive(Debug, Clone)]
+pub enum CalendarAccess {
+    /// Graph, signed in as an Entra app.
+    Graph(crate::graph::AppCredentials),
+    /// EWS, logged on as a service account.
+    Ews(EwsAccount),
+}
+
+/// A service account on an on-premises Exchange server.
+#[derive(Clone)]
+pub struct EwsAccount {
+    /// `https://mail.<domain>/EWS/Exchange.asmx`.
+    pub url: String,
+    pub auth: EwsAuth,
+    pub username: String,
+    /// The Windows domain for NTLM (`None`: part of `username`, or not needed).
+    pub domain: Option<String>,
+    pub password: SecretString,
+    pub access: EwsAccess,
+    /// The largest request the EWS virtual directory accepts (an attachment travels in
+    /// one request, base64-encoded).
+    pub request_limit: usize,
+}
+
+impl std::fmt::Debug for EwsAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EwsAccount")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("username", &self.username)
+            .field("domain", &self.domain)
+            .field("access", &self.access)
+            .field("request_limit", &self.request_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the service account authenticates (Negotiate/Kerberos is not built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EwsAuth {
+    Ntlm,
+    /// Only over TLS.
+    Basic,
+}
+
+/// Whose rights the service account uses on the calendar's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EwsAccess {
+    /// ApplicationImpersonation: acts as the owner (`ExchangeImpersonation` header).
+    Impersonation,
+    /// Full Access or folder permissions granted to the service account itself.
+    Delegate,
 }
 
 #[derive(Debug, Clone)]
@@ -238,12 +300,10 @@ pub struct CalendarConfig {
     pub name: String,
     /// The calendar's name as Outlook shows it (Kalendernavn).
     pub outlook_calendar: String,
-    /// Owner mailbox (UPN or object id).
+    /// Owner mailbox (UPN or object id; for EWS its primary SMTP address).
     pub owner: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    /// A client secret, or a certificate with its key.
-    pub credential: ClientCredential,
+    /// Graph with an app's credentials, or EWS with a service account.
+    pub access: CalendarAccess,
     pub time_zone: chrono_tz::Tz,
 }
 
@@ -254,6 +314,12 @@ pub enum MailConfig {
         tenant_id: String,
         client_id: String,
         credential: ClientCredential,
+        sender: String,
+        user: String,
+    },
+    /// Through EWS with an EWS calendar's service account (`credentials_from_calendar`).
+    Ews {
+        account: EwsAccount,
         sender: String,
         user: String,
     },
@@ -288,12 +354,20 @@ pub struct ElementConfig {
 }
 
 impl CalendarConfig {
-    /// The app Booket signs in as for this calendar.
-    pub fn credentials(&self) -> crate::graph::AppCredentials {
-        crate::graph::AppCredentials {
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            credential: self.credential.clone(),
+    /// The app Booket signs in as for this calendar (`None`: it is reached through EWS).
+    pub fn credentials(&self) -> Option<crate::graph::AppCredentials> {
+        match &self.access {
+            CalendarAccess::Graph(app) => Some(app.clone()),
+            CalendarAccess::Ews(_) => None,
+        }
+    }
+
+    /// The Graph app of this calendar, to change in tests.
+    #[doc(hidden)]
+    pub fn graph_app_mut(&mut self) -> &mut crate::graph::AppCredentials {
+        match &mut self.access {
+            CalendarAccess::Graph(app) => app,
+            CalendarAccess::Ews(_) => panic!("calendar {} is reached through EWS", self.name),
         }
     }
 }
@@ -312,6 +386,16 @@ impl MailConfig {
                 client_id: client_id.clone(),
                 credential: credential.clone(),
             }),
+            MailConfig::Ews { .. } | MailConfig::Off => None,
+        }
+    }
+
+    /// The address shown as sender and the mailbox that sends, when mail is on.
+    pub fn sending(&self) -> Option<(&str, &str)> {
+        match self {
+            MailConfig::Graph { sender, user, .. } | MailConfig::Ews { sender, user, .. } => {
+                Some((sender, user))
+            }
             MailConfig::Off => None,
         }
     }
@@ -396,6 +480,8 @@ impl Config {
 #[serde(rename_all = "kebab-case")]
 pub enum MailProtocol {
     Graph,
+    /// Through an on-premises mailbox (EWS CreateItem/SendItem), as the original product.
+    Ews,
     Off,
 }
 

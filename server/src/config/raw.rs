@@ -153,12 +153,23 @@ pub struct Calendar {
     pub name: String,
     pub outlook_calendar: String,
     pub owner: String,
-    pub tenant_id: String,
-    pub client_id: String,
+    /// This calendar's API; `[exchange] api` when not given.
+    pub api: Option<ExchangeApi>,
+    // Graph:
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
     pub client_secret: Option<SecretRef>,
     /// Instead of a secret: the certificate registered on the app (PEM) and its key.
     pub certificate: Option<SecretRef>,
     pub certificate_key: Option<SecretRef>,
+    // EWS:
+    pub ews_url: Option<String>,
+    pub auth: Option<EwsAuth>,
+    pub username: Option<String>,
+    pub domain: Option<String>,
+    pub password: Option<SecretRef>,
+    pub access: Option<EwsAccess>,
+    pub ews_request_limit_mb: Option<u32>,
     #[serde(default = "default_tz")]
     pub time_zone: String,
 }

@@ -334,3 +334,138 @@ fn secrets_never_print() {
     let dbg = format!("{c:?}");
     assert!(!dbg.contains("s3cret"), "{dbg}");
 }
+
+/// A second calendar reached through EWS (`extra` goes into its table).
+fn with_ews(extra: &str) -> Result<Config, ConfigError> {
+    std::env::set_var("BOOKET_TEST_EWS_PASSWORD", "pa55word");
+    parse(&format!(
+        "{GOOD}\n[[calendars]]\nname = \"Jobcenter\"\noutlook_calendar = \"Jobcenter\"\nowner = \"jobcenter@kommune.dk\"\n{extra}\n"
+    ))
+}
+
+const EWS: &str = r#"api = "ews"
+ews_url = "https://mail.kommune.dk/EWS/Exchange.asmx"
+auth = "basic"
+username = "svc-booket"
+domain = "KOMMUNE"
+password = { env = "BOOKET_TEST_EWS_PASSWORD" }"#;
+
+#[test]
+fn a_calendar_may_use_ews_beside_graph() {
+    let c = with_ews(EWS).unwrap();
+    assert!(matches!(c.calendars[0].access, CalendarAccess::Graph(_)));
+    let CalendarAccess::Ews(a) = &c.calendars[1].access else {
+        panic!("the second calendar uses EWS");
+    };
+    assert_eq!(a.url, "https://mail.kommune.dk/EWS/Exchange.asmx");
+    assert_eq!(
+        (a.auth, a.access),
+        (EwsAuth::Basic, EwsAccess::Impersonation)
+    );
+    assert_eq!(a.domain.as_deref(), Some("KOMMUNE"));
+    assert_eq!(a.request_limit, 64 * 1024 * 1024);
+    assert!(c.calendars[1].credentials().is_none());
+    // The password never shows in debug output.
+    assert!(!format!("{a:?}").contains("pa55word"));
+    // "on-premise" (the original product's name) is the same choice.
+    let c = with_ews(&EWS.replace("api = \"ews\"", "api = \"on-premise\"")).unwrap();
+    assert!(matches!(c.calendars[1].access, CalendarAccess::Ews(_)));
+}
+
+#[test]
+fn ews_settings_are_checked_field_by_field() {
+    let cases = [
+        // (change to the EWS table, the field named, words of the message)
+        (
+            EWS.replace(
+                "ews_url = \"https://mail.kommune.dk/EWS/Exchange.asmx\"\n",
+                "",
+            ),
+            "ews_url",
+            "required",
+        ),
+        (
+            EWS.replace("https://mail", "http://mail"),
+            "ews_url",
+            "https",
+        ),
+        (
+            EWS.replace("username = \"svc-booket\"\n", ""),
+            "username",
+            "required",
+        ),
+        (
+            EWS.replace("password = { env = \"BOOKET_TEST_EWS_PASSWORD\" }", ""),
+            "password",
+            "by reference",
+        ),
+        (
+            EWS.replace("auth = \"basic\"", "auth = \"ntlm\""),
+            "auth",
+            "not built",
+        ),
+        (EWS.replace("auth = \"basic\"\n", ""), "auth", "not built"),
+        (
+            format!("{EWS}\ntenant_id = \"t\""),
+            "tenant_id",
+            "api = \"graph\"",
+        ),
+        (
+            format!("{EWS}\nclient_secret = {{ env = \"X\" }}"),
+            "client_secret",
+            "api = \"graph\"",
+        ),
+        (
+            format!("{EWS}\news_request_limit_mb = 0"),
+            "ews_request_limit_mb",
+            "1–2048",
+        ),
+    ];
+    for (table, field, words) in cases {
+        let e = with_ews(&table).unwrap_err().to_string();
+        assert!(e.contains("[[calendars]] \"Jobcenter\""), "{e}");
+        assert!(e.contains(field) && e.contains(words), "{field}: {e}");
+    }
+    // EWS settings on a Graph calendar are named too.
+    let e = parse(&GOOD.replace("tenant_id = \"t\"", "tenant_id = \"t\"\nusername = \"x\""))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("username") && e.contains("api = \"ews\""), "{e}");
+    // Plain HTTP is for a simulator on this machine only.
+    let c = with_ews(&EWS.replace("https://mail.kommune.dk", "http://127.0.0.1:4111")).unwrap();
+    assert!(
+        matches!(&c.calendars[1].access, CalendarAccess::Ews(a) if a.url.starts_with("http://127.0.0.1"))
+    );
+}
+
+#[test]
+fn mail_may_go_through_an_ews_calendars_service_account() {
+    let mail = "[mail]\nprotocol = \"ews\"\ncredentials_from_calendar = \"Jobcenter\"\nsender = \"noreply@kommune.dk\"\nuser = \"jobcenter@kommune.dk\"\n";
+    let c = with_ews(&format!("{EWS}\n{mail}")).unwrap();
+    assert!(matches!(&c.mail, MailConfig::Ews { user, .. } if user == "jobcenter@kommune.dk"));
+    assert_eq!(
+        c.mail.sending(),
+        Some(("noreply@kommune.dk", "jobcenter@kommune.dk"))
+    );
+    // A Graph calendar's app cannot send through EWS.
+    let e = with_ews(&format!(
+        "{EWS}\n{}",
+        mail.replace("\"Jobcenter\"", "\"Borgerservice\"")
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("credentials_from_calendar") && e.contains("uses Graph"),
+        "{e}"
+    );
+    let e = with_ews(&format!(
+        "{EWS}\n{}",
+        mail.replace("user = \"jobcenter@kommune.dk\"\n", "")
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("[mail] user") && e.contains("protocol = \"ews\""),
+        "{e}"
+    );
+}

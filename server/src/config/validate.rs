@@ -255,12 +255,6 @@ impl File {
                 format!("must be 1–53 (got {})", x.hold_sweep_weeks),
             ));
         }
-        if x.api == ExchangeApi::OnPremise {
-            return Err(err(
-                "[exchange] api".into(),
-                "\"on-premise\" (EWS) is not built yet; use \"graph\"".into(),
-            ));
-        }
         // Any site could then book with the municipality's calendar credentials.
         let loopback_graph = url::Url::parse(&x.graph_base_url)
             .map(|u| is_loopback_ip(&u))
@@ -327,12 +321,17 @@ impl File {
             if !names.insert(c.name.clone()) {
                 return Err(err("name", "is used by two calendars".into()));
             }
-            for (f, v) in [
+            let api = c.api.unwrap_or(x.api);
+            let empty = String::new();
+            let mut fields = vec![
                 ("outlook_calendar", &c.outlook_calendar),
                 ("owner", &c.owner),
-                ("tenant_id", &c.tenant_id),
-                ("client_id", &c.client_id),
-            ] {
+            ];
+            if api == ExchangeApi::Graph {
+                fields.push(("tenant_id", c.tenant_id.as_ref().unwrap_or(&empty)));
+                fields.push(("client_id", c.client_id.as_ref().unwrap_or(&empty)));
+            }
+            for (f, v) in fields {
                 if v.trim().is_empty() {
                     return Err(err(f, "must not be empty".into()));
                 }
@@ -343,6 +342,39 @@ impl File {
                     ));
                 }
             }
+            // Settings of the other API are a mistake worth naming, not something to ignore.
+            let graph_only = [
+                ("tenant_id", c.tenant_id.is_some()),
+                ("client_id", c.client_id.is_some()),
+                ("client_secret", c.client_secret.is_some()),
+                ("certificate", c.certificate.is_some()),
+                ("certificate_key", c.certificate_key.is_some()),
+            ];
+            let ews_only = [
+                ("ews_url", c.ews_url.is_some()),
+                ("auth", c.auth.is_some()),
+                ("username", c.username.is_some()),
+                ("domain", c.domain.is_some()),
+                ("password", c.password.is_some()),
+                ("access", c.access.is_some()),
+                ("ews_request_limit_mb", c.ews_request_limit_mb.is_some()),
+            ];
+            let (other, other_api): (&[(&str, bool)], _) = match api {
+                ExchangeApi::Graph => (&ews_only, "ews"),
+                ExchangeApi::Ews => (&graph_only, "graph"),
+            };
+            if let Some((f, _)) = other.iter().find(|(_, given)| *given) {
+                return Err(err(
+                    f,
+                    format!(
+                        "belongs to api = \"{other_api}\"; this calendar uses api = \"{}\"",
+                        match api {
+                            ExchangeApi::Graph => "graph",
+                            ExchangeApi::Ews => "ews",
+                        }
+                    ),
+                ));
+            }
             let time_zone: chrono_tz::Tz = c.time_zone.parse().map_err(|_| {
                 err(
                     "time_zone",
@@ -352,20 +384,25 @@ impl File {
                     ),
                 )
             })?;
-            let credential = credential_of(
-                c.client_secret.as_ref(),
-                c.certificate.as_ref(),
-                c.certificate_key.as_ref(),
-                base,
-                |f, m| err(f, m),
-            )?;
+            let access = match api {
+                ExchangeApi::Graph => CalendarAccess::Graph(crate::graph::AppCredentials {
+                    credential: credential_of(
+                        c.client_secret.as_ref(),
+                        c.certificate.as_ref(),
+                        c.certificate_key.as_ref(),
+                        base,
+                        |f, m| err(f, m),
+                    )?,
+                    tenant_id: c.tenant_id.clone().unwrap_or_default(),
+                    client_id: c.client_id.clone().unwrap_or_default(),
+                }),
+                ExchangeApi::Ews => CalendarAccess::Ews(ews_account(&c, base, &err)?),
+            };
             calendars.push(CalendarConfig {
                 name: c.name.clone(),
                 outlook_calendar: c.outlook_calendar,
                 owner: c.owner,
-                tenant_id: c.tenant_id,
-                client_id: c.client_id,
-                credential,
+                access,
                 time_zone,
             });
         }
@@ -386,6 +423,37 @@ impl File {
         let mail = match self.mail {
             None => MailConfig::Off,
             Some(m) if m.protocol == MailProtocol::Off => MailConfig::Off,
+            Some(m) if m.protocol == MailProtocol::Ews => {
+                let need = |f: &str, v: Option<String>| {
+                    v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                        err(
+                            format!("[mail] {f}"),
+                            "is required when protocol = \"ews\"".into(),
+                        )
+                    })
+                };
+                let name = need("credentials_from_calendar", m.credentials_from_calendar)?;
+                let account = match calendars.iter().find(|c| c.name == name).map(|c| &c.access) {
+                    Some(CalendarAccess::Ews(a)) => a.clone(),
+                    Some(CalendarAccess::Graph(_)) => {
+                        return Err(err(
+                            "[mail] credentials_from_calendar".into(),
+                            format!("calendar \"{name}\" uses Graph; protocol = \"ews\" sends with an EWS calendar's service account"),
+                        ))
+                    }
+                    None => {
+                        return Err(err(
+                            "[mail] credentials_from_calendar".into(),
+                            format!("no calendar named \"{name}\""),
+                        ))
+                    }
+                };
+                MailConfig::Ews {
+                    account,
+                    sender: need("sender", m.sender)?,
+                    user: need("user", m.user)?,
+                }
+            }
             Some(m) => {
                 let need = |f: &str, v: Option<String>| {
                     v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
@@ -403,11 +471,13 @@ impl File {
                                 format!("no calendar named \"{name}\""),
                             )
                         })?;
-                        (
-                            c.tenant_id.clone(),
-                            c.client_id.clone(),
-                            c.credential.clone(),
-                        )
+                        let app = c.credentials().ok_or_else(|| {
+                            err(
+                                "[mail] credentials_from_calendar".into(),
+                                format!("calendar \"{name}\" is reached through EWS; mail through Graph needs an Entra app"),
+                            )
+                        })?;
+                        (app.tenant_id, app.client_id, app.credential)
                     }
                     None => (
                         need("tenant_id", m.tenant_id)?,
@@ -435,10 +505,7 @@ impl File {
             let booking = calendars
                 .iter()
                 .map(|c| c.owner.as_str())
-                .chain(match &mail {
-                    MailConfig::Graph { user, .. } => Some(user.as_str()),
-                    MailConfig::Off => None,
-                });
+                .chain(mail.sending().map(|(_, user)| user));
             for m in booking {
                 if m.eq_ignore_ascii_case(probe) {
                     return Err(err(
@@ -571,4 +638,93 @@ impl File {
             },
         })
     }
+}
+
+/// An EWS calendar's service account: `ews_url` over TLS (plain HTTP only to this machine,
+/// for the simulator), `auth` (NTLM by default), `username`, optional `domain`, `password`
+/// by reference, `access` (impersonation by default).
+fn ews_account(
+    c: &Calendar,
+    base: &Path,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<EwsAccount, ConfigError> {
+    let Some(raw_url) = c
+        .ews_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        return Err(err(
+            "ews_url",
+            "is required for api = \"ews\" (like https://mail.kommune.dk/EWS/Exchange.asmx)".into(),
+        ));
+    };
+    let url = url::Url::parse(raw_url)
+        .ok()
+        .filter(|u| u.host_str().is_some() && u.query().is_none() && u.fragment().is_none())
+        .ok_or_else(|| {
+            err(
+                "ews_url",
+                format!("`{raw_url}` is not a URL like https://mail.kommune.dk/EWS/Exchange.asmx"),
+            )
+        })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_ip(&url) => {}
+        _ => {
+            return Err(err(
+                "ews_url",
+                format!("`{raw_url}` must use https: the password and the calendar travel over it"),
+            ))
+        }
+    }
+    let username = c
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            err(
+                "username",
+                "is required for api = \"ews\" (the service account)".into(),
+            )
+        })?;
+    let password = c
+        .password
+        .as_ref()
+        .ok_or_else(|| {
+            err(
+                "password",
+                "is required for api = \"ews\", by reference: { env = \"VAR\" } or { file = \"path\" }".into(),
+            )
+        })?
+        .resolve(base, |m| err("password", m))?;
+    let auth = c.auth.unwrap_or(EwsAuth::Ntlm);
+    if auth == EwsAuth::Ntlm {
+        return Err(err(
+            "auth",
+            "NTLM (the default) is not built in this version yet; set auth = \"basic\" with Basic authentication enabled on the EWS virtual directory (https only)".into(),
+        ));
+    }
+    let limit_mb = c.ews_request_limit_mb.unwrap_or(64);
+    if !(1..=2048).contains(&limit_mb) {
+        return Err(err(
+            "ews_request_limit_mb",
+            format!("must be 1–2048 (the EWS virtual directory's maxAllowedContentLength in MB; got {limit_mb})"),
+        ));
+    }
+    Ok(EwsAccount {
+        request_limit: limit_mb as usize * 1024 * 1024,
+        url: url.as_str().to_owned(),
+        auth,
+        username: username.to_owned(),
+        domain: c
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned),
+        password,
+        access: c.access.unwrap_or(EwsAccess::Impersonation),
+    })
 }

@@ -10,8 +10,8 @@ pub use layout::DemoPages;
 use layout::{nav, page, page_in};
 
 use crate::config::{
-    CalendarConfig, Config, ElementConfig, ExchangeApi, ExchangeConfig, FormConfig, MailConfig,
-    ServerConfig,
+    CalendarAccess, CalendarConfig, Config, ElementConfig, ExchangeApi, ExchangeConfig, FormConfig,
+    MailConfig, ServerConfig,
 };
 use crate::sim::{seed, Simulator};
 use app::domain::Markers;
@@ -27,6 +27,39 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The demo configuration, pointed at a running simulator.
+/// Which Exchange the demo books in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoExchange {
+    /// A calendar in Exchange Online (Graph) and one in Exchange Server (EWS), side by side.
+    Both,
+    /// Everything on the EWS simulator: every element and the confirmation mail.
+    Ews,
+}
+
+/// The whole demo on EWS: every element books in the on-premises calendar, and mail goes
+/// through the on-premises mailbox.
+pub fn all_on_ews(config: &mut Config) {
+    for f in &mut config.forms {
+        // The front page's second element would now repeat the first.
+        f.elements
+            .retain(|e| e.name != "jobcenter" || f.id != "demo");
+        for el in &mut f.elements {
+            el.calendar = seed::DEMO_EWS_CALENDAR.into();
+        }
+    }
+    let account = config.calendars.iter().find_map(|c| match &c.access {
+        CalendarAccess::Ews(a) => Some(a.clone()),
+        CalendarAccess::Graph(_) => None,
+    });
+    if let Some(account) = account {
+        config.mail = MailConfig::Ews {
+            account,
+            sender: seed::DEMO_EWS_OWNER.into(),
+            user: seed::DEMO_EWS_OWNER.into(),
+        };
+    }
+}
+
 pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
     let element = |name: &str, heading: &str| {
         ElementConfig {
@@ -102,9 +135,27 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             name: seed::DEMO_CALENDAR.into(),
             outlook_calendar: seed::DEMO_CALENDAR.into(),
             owner: seed::DEMO_OWNER.into(),
-            tenant_id: seed::DEMO_TENANT.into(),
-            client_id: seed::DEMO_CLIENT_ID.into(),
-            credential: seed::DEMO_SECRET.into(),
+            access: CalendarAccess::Graph(crate::graph::AppCredentials {
+                tenant_id: seed::DEMO_TENANT.into(),
+                client_id: seed::DEMO_CLIENT_ID.into(),
+                credential: seed::DEMO_SECRET.into(),
+            }),
+            time_zone: chrono_tz::Europe::Copenhagen,
+        },
+        // The on-premises side of the demo organisation: Exchange Server through EWS.
+        CalendarConfig {
+            name: seed::DEMO_EWS_CALENDAR.into(),
+            outlook_calendar: seed::DEMO_EWS_CALENDAR.into(),
+            owner: seed::DEMO_EWS_OWNER.into(),
+            access: CalendarAccess::Ews(crate::config::EwsAccount {
+                url: format!("{}/EWS/Exchange.asmx", sim.base_url()),
+                auth: crate::config::EwsAuth::Basic,
+                username: seed::DEMO_EWS_USER.into(),
+                domain: Some(seed::DEMO_EWS_DOMAIN.into()),
+                password: secrecy::SecretString::from(seed::DEMO_EWS_PASSWORD.to_owned()),
+                access: crate::config::EwsAccess::Impersonation,
+                request_limit: crate::ews::client::DEFAULT_REQUEST_LIMIT,
+            }),
             time_zone: chrono_tz::Europe::Copenhagen,
         }],
         // Mail through the same app, as the calendar's mailbox.
@@ -121,11 +172,23 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             per_client_per_day: 1000,
         },
         forms: vec![
-            form(
-                "demo",
-                "Ansøgning om borgersamtale",
-                element("tid", "Book en tid til borgersamtale"),
-            ),
+            // The front page: one calendar in Exchange Online (Graph) and one in Exchange
+            // Server (EWS), side by side, as in a hybrid organisation.
+            FormConfig {
+                id: "demo".into(),
+                title: "Ansøgning om borgersamtale".into(),
+                email_field: Some("email".into()),
+                elements: vec![
+                    element("tid", "Book en tid til borgersamtale"),
+                    ElementConfig {
+                        required: false,
+                        calendar: seed::DEMO_EWS_CALENDAR.into(),
+                        description: "Vil du også tale med Jobcenteret? Samtalen varer 30 minutter (kalender i Exchange Server, via EWS).".into(),
+                        ..element("jobcenter", "Book også en tid i Jobcenteret (valgfrit)")
+                    },
+                ],
+                session_key: None,
+            },
             form(
                 "weekend",
                 "Weekend og udvidet åbningstid",
@@ -150,6 +213,14 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                 ],
                 session_key: None,
             },
+            form(
+                "jobcenter",
+                "Samtale i Jobcenteret (Exchange Server, EWS)",
+                ElementConfig {
+                    calendar: seed::DEMO_EWS_CALENDAR.into(),
+                    ..element("tid", "Book en tid i Jobcenteret")
+                },
+            ),
             form(
                 "valgfri",
                 "Henvendelse uden krav om tid",
@@ -312,9 +383,10 @@ async fn receipt(State(d): State<DemoPages>, mut multipart: Multipart) -> Respon
     page("Kvittering", &body)
 }
 
-async fn simulator(State(d): State<DemoPages>) -> Response {
+/// One calendar's events as staff see them in Outlook.
+fn calendar_table(d: &DemoPages, calendar: &str, caption: &str) -> String {
     let tz = chrono_tz::Europe::Copenhagen;
-    let events = d.sim.calendar_events(seed::DEMO_CALENDAR);
+    let events = d.sim.calendar_events(calendar);
     let mut rows = String::new();
     for e in &events {
         let start = e.start.with_timezone(&tz);
@@ -349,6 +421,17 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
             esc(&e.kind),
         );
     }
+    format!(
+        "<table class=\"demo-table\" data-testid=\"sim-events\" data-calendar=\"{}\"><caption>{}</caption>\n\
+         <thead><tr><th scope=\"col\">Dag</th><th scope=\"col\">Tid</th><th scope=\"col\">Emne</th><th scope=\"col\">Deltagere</th><th scope=\"col\">Vedhæftet</th><th scope=\"col\">Seed</th></tr></thead>\n\
+         <tbody>{rows}</tbody></table>",
+        esc(calendar),
+        esc(caption)
+    )
+}
+
+async fn simulator(State(d): State<DemoPages>) -> Response {
+    let tz = chrono_tz::Europe::Copenhagen;
     let mut updates = String::new();
     for u in d.sim.meeting_updates() {
         let _ = writeln!(
@@ -380,16 +463,31 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
     if outbox.is_empty() {
         outbox.push_str("<li>Ingen endnu.</li>");
     }
+    let graph = calendar_table(
+        &d,
+        seed::DEMO_CALENDAR,
+        &format!(
+            "“{}” ({}, Exchange Online via Microsoft Graph)",
+            seed::DEMO_CALENDAR,
+            seed::DEMO_OWNER
+        ),
+    );
+    let ews = calendar_table(
+        &d,
+        seed::DEMO_EWS_CALENDAR,
+        &format!(
+            "“{}” ({}, Exchange Server via EWS)",
+            seed::DEMO_EWS_CALENDAR,
+            seed::DEMO_EWS_OWNER
+        ),
+    );
     let body = format!(
-        "{}\n<main>\n<h1>Simuleret Outlook: kalenderen “{}”</h1>\n\
-         <p>Sådan ser personalet kalenderen. Opdateret {} (genindlæs siden for at se nye bookinger).</p>\n\
+        "{}\n<main>\n<h1>Simuleret Outlook</h1>\n\
+         <p>Sådan ser personalet kalenderne. Opdateret {} (genindlæs siden for at se nye bookinger).</p>\n\
          <h2>Mødeopdateringer sendt til deltagere</h2>\n<ul data-testid=\"meeting-updates\">{updates}</ul>\n\
          <h2>Sendte e-mails</h2>\n<ul data-testid=\"outbox\">{outbox}</ul>\n\
-         <table class=\"demo-table\" data-testid=\"sim-events\"><caption>Begivenheder</caption>\n\
-         <thead><tr><th scope=\"col\">Dag</th><th scope=\"col\">Tid</th><th scope=\"col\">Emne</th><th scope=\"col\">Deltagere</th><th scope=\"col\">Vedhæftet</th><th scope=\"col\">Seed</th></tr></thead>\n\
-         <tbody>{rows}</tbody></table>\n</main>",
+         <h2>Kalendere</h2>\n{graph}\n{ews}\n</main>",
         nav(),
-        seed::DEMO_CALENDAR,
         Utc::now().with_timezone(&tz).format("%H:%M:%S"),
     );
     page("Simuleret Outlook", &body)

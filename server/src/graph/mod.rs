@@ -7,10 +7,10 @@ mod auth;
 mod calendar;
 mod client;
 pub mod error;
-mod gate;
+pub(crate) mod gate;
 mod mail;
 mod mailbox;
-mod retry;
+pub(crate) mod retry;
 pub mod timer;
 pub mod wire;
 

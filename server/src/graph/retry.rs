@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Most tries of one call (the first one included).
-pub(super) const MAX_ATTEMPTS: usize = 6;
+pub(crate) const MAX_ATTEMPTS: usize = 6;
 
 /// How one try ended, when it did not succeed.
-pub(super) enum Failure<E> {
+pub(crate) enum Failure<E> {
     /// Worth another try: after `retry_after` when the answer asked for a wait, else after
     /// the back-off.
     Again {
@@ -46,7 +46,7 @@ impl backon::Sleeper for TimerSleeper {
 
 /// Runs `attempt` until it succeeds, fails for good, runs out of tries (`max_attempts`), or
 /// the next wait would end past `budget` (counted from the first try).
-pub(super) async fn retrying<T, E, F, Fut>(
+pub(crate) async fn retrying<T, E, F, Fut>(
     timer: &Arc<dyn Timer>,
     budget: Duration,
     max_attempts: usize,

@@ -10,6 +10,7 @@ mod calendars;
 mod common;
 mod entra;
 mod events;
+mod ews;
 mod files;
 mod graph;
 mod mail;
@@ -211,6 +212,17 @@ impl Simulator {
         }
     }
 
+    /// Sets the EWS service accounts' rights: the ApplicationImpersonation role, and the
+    /// mailboxes they have Full Access to (delegate access).
+    pub fn set_service_account_rights(&self, impersonation: bool, full_access: &[&str]) {
+        for t in &mut self.lock().tenants {
+            for a in &mut t.service_accounts {
+                a.impersonation = impersonation;
+                a.full_access = full_access.iter().map(|m| m.to_string()).collect();
+            }
+        }
+    }
+
     /// Marks the secrets of all apps as expired (AADSTS7000222) or valid again.
     pub fn set_secrets_expired(&self, expired: bool) {
         for t in &mut self.lock().tenants {
@@ -225,6 +237,14 @@ impl Simulator {
             .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
             .nest("/v1.0", graph::routes(self.clone()))
             .route("/upload/{session}", axum::routing::put(files::upload_chunk))
+            // EWS carries attachments inside the request: up to its 64 MB limit, and more
+            // so that a larger request reaches the simulated limit's 413.
+            .route(
+                "/EWS/Exchange.asmx",
+                post(ews::endpoint).layer(axum::extract::DefaultBodyLimit::max(
+                    ews::REQUEST_LIMIT + 1024 * 1024,
+                )),
+            )
             .route("/_sim/state", get(control_state))
             .route("/_sim/faults", post(control_faults))
             .route("/_sim/events/{id}", patch(control_event))

@@ -14,6 +14,29 @@ pub struct Tenant {
     /// The mailboxes the apps are limited to (Exchange Online RBAC for Applications, or an
     /// application access policy); `None`: a tenant-wide grant, every mailbox.
     pub app_scope: Option<Vec<String>>,
+    /// On-premises service accounts (EWS).
+    pub service_accounts: Vec<ServiceAccount>,
+}
+
+/// A service account that logs on to EWS, with its rights.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccount {
+    pub username: String,
+    pub domain: String,
+    #[serde(skip)]
+    pub password: String,
+    /// Holds the ApplicationImpersonation role (may act as any mailbox).
+    pub impersonation: bool,
+    /// Mailboxes it has Full Access to (delegate access).
+    pub full_access: Vec<String>,
+}
+
+/// A message saved by EWS CreateItem (`SaveOnly`), sent later by SendItem.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: String,
+    pub change_key: String,
+    pub mail: SentMail,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,6 +205,10 @@ pub struct Faults {
     /// The occurrences of a recurring series share one version: changing one makes the
     /// others' etags stale (as the event-list-instances example suggests).
     pub shared_series_etag: bool,
+    /// EWS: the server's cap on items in one FindItem answer (default 1000).
+    pub ews_view_cap: Option<usize>,
+    /// EWS: the largest request accepted, in bytes (default 64 MB); larger ones get 413.
+    pub ews_request_limit: Option<usize>,
 }
 
 /// What the simulator observed.
@@ -207,6 +234,14 @@ pub struct Stats {
     pub throttled: u64,
     /// Reads refused for naming a property the type does not have (400 ParseUri).
     pub rejected_queries: u64,
+    /// EWS requests (each SOAP call), and by operation.
+    pub ews_requests: u64,
+    pub ews_find_folders: u64,
+    pub ews_find_items: u64,
+    pub ews_get_items: u64,
+    pub ews_updates: u64,
+    pub ews_attachment_creates: u64,
+    pub ews_attachment_deletes: u64,
     /// Highest number of Graph requests from one app that were in flight at once,
     /// counting the one arriving (so a client that exceeds the limit shows up here).
     pub max_in_flight: HashMap<String, usize>,
@@ -229,6 +264,8 @@ pub struct State {
     pub counter: u64,
     pub uploads: HashMap<String, UploadSession>,
     pub outbox: Vec<SentMail>,
+    /// EWS drafts waiting for SendItem.
+    pub ews_drafts: Vec<Draft>,
     /// Mailboxes an application access policy keeps the app out of.
     pub blocked_mailboxes: Vec<String>,
 }
@@ -245,6 +282,7 @@ impl State {
             counter: 1000,
             uploads: HashMap::new(),
             outbox: Vec::new(),
+            ews_drafts: Vec::new(),
             blocked_mailboxes: Vec::new(),
         }
     }

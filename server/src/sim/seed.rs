@@ -2,7 +2,7 @@
 //! with 30-minute weekday slots for the current and the next three weeks (some booked,
 //! some with an attendee), plus events that must never be offered.
 
-use super::model::{App, Calendar, Event, Mailbox, Person, Tenant};
+use super::model::{App, Calendar, Event, Mailbox, Person, ServiceAccount, Tenant};
 use app::domain::week::monday_of;
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Copenhagen;
@@ -20,6 +20,14 @@ pub const DEMO_COLLEAGUE: &str = "sagsbehandler@demo.booket.dk";
 /// (`scope_probe_mailbox`).
 pub const DEMO_OUTSIDE: &str = "direktion@demo.booket.dk";
 pub const DEMO_LOCATION: &str = "Borgerservice, Rådhuset, lokale 1";
+/// The on-premises side of the demo organisation (EWS): a service account with
+/// ApplicationImpersonation, and a mailbox whose calendar has the same slots.
+pub const DEMO_EWS_USER: &str = "svc-booket";
+pub const DEMO_EWS_DOMAIN: &str = "DEMO";
+/// Only the simulator accepts it.
+pub const DEMO_EWS_PASSWORD: &str = "demo~Ews.Password-0123456789";
+pub const DEMO_EWS_OWNER: &str = "jobcenter@demo.booket.dk";
+pub const DEMO_EWS_CALENDAR: &str = "Jobcenter";
 
 /// Slot start times on a weekday (local time): 09:00–12:00 and 13:00–15:30.
 const SLOT_STARTS: [(u32, u32); 11] = [
@@ -199,6 +207,24 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
         }
     }
     slots.sort_by_key(|e| e.start);
+    // The on-premises mailbox's calendar: the same times and cases, its own ids and keys.
+    let jobcenter: Vec<Event> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            use base64::Engine;
+            let mut e = e.clone();
+            e.id = ids.next("Jc");
+            e.change_key =
+                base64::engine::general_purpose::STANDARD.encode(format!("seed-j{i:05}"));
+            e.organizer = Person {
+                name: "Jobcenter".into(),
+                address: DEMO_EWS_OWNER.into(),
+            };
+            e.location = "Jobcenter, Rådhuset, lokale 7".into();
+            e
+        })
+        .collect();
     let outside_meeting = ev(
         &mut ids,
         "Direktionsmøde",
@@ -220,6 +246,13 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
         }],
         // Set up as the README asks: the app reaches the booking mailbox only.
         app_scope: Some(vec![DEMO_OWNER.into()]),
+        service_accounts: vec![ServiceAccount {
+            username: DEMO_EWS_USER.into(),
+            domain: DEMO_EWS_DOMAIN.into(),
+            password: DEMO_EWS_PASSWORD.into(),
+            impersonation: true,
+            full_access: vec![DEMO_EWS_OWNER.into()],
+        }],
         users: vec![
             Mailbox {
                 upn: DEMO_OWNER.into(),
@@ -250,6 +283,22 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
                     name: "Kalender".into(),
                     events: vec![outside_meeting],
                 }],
+            },
+            Mailbox {
+                upn: DEMO_EWS_OWNER.into(),
+                display_name: "Jobcenter".into(),
+                calendars: vec![
+                    Calendar {
+                        id: ids.next("Ca"),
+                        name: "Kalender".into(),
+                        events: vec![],
+                    },
+                    Calendar {
+                        id: ids.next("Ca"),
+                        name: DEMO_EWS_CALENDAR.into(),
+                        events: jobcenter,
+                    },
+                ],
             },
         ],
     }

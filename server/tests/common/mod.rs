@@ -251,6 +251,53 @@ impl Env {
             .expect("event exists")
     }
 
+    /// A multipart booking of `form` as the widget sends it (name, e-mail and a message
+    /// field, and `files`).
+    pub async fn book_form(
+        &self,
+        form_id: &str,
+        slot_id: &str,
+        key: &str,
+        hold: &str,
+        files: &[(&str, Vec<u8>)],
+    ) -> (u16, serde_json::Value) {
+        let mut form = reqwest::multipart::Form::new()
+            .text("form", form_id.to_owned())
+            .text("element", "tid")
+            .text("slot_id", slot_id.to_owned())
+            .text("idempotency_key", key.to_owned())
+            .text("hold", hold.to_owned())
+            .text("field", field("name", "Navn", "Søren Ærø"))
+            .text("field", field("email", "E-mail", "soren@example.dk"))
+            .text(
+                "field",
+                field("message", "Besked", "Om min sag – <b>vigtigt</b>"),
+            );
+        for (name, bytes) in files {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(name.to_string())
+                    .mime_str("application/pdf")
+                    .unwrap(),
+            );
+        }
+        let res = self
+            .http
+            .post(format!("{}/api/book_form", self.base))
+            .header("accept", "application/json")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
     pub fn sim_url(&self, path: &str) -> String {
         format!("{}{path}", self.sim.base_url())
     }
@@ -289,4 +336,9 @@ pub fn event_id_of(slot_id: &str) -> String {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// One form field as the widget sends it.
+pub fn field(name: &str, label: &str, value: &str) -> String {
+    serde_json::json!({"name": name, "label": label, "value": value}).to_string()
 }

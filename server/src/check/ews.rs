@@ -1,0 +1,131 @@
+//! `booket check` for a calendar reached through EWS: the service account logs on, may act
+//! for the owner (impersonation or Full Access), the calendar folder is found exactly once,
+//! and a week can be read. Each failure says what to change, in Danish and English.
+
+use super::report::{fail, pass, t, Line, Section};
+use crate::check::Lang;
+use crate::config::{CalendarConfig, EwsAccess, EwsAccount, ExchangeConfig};
+use crate::ews::{EwsClient, EwsMailbox};
+use crate::mailbox::{Mailbox, MailboxError};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+pub(super) async fn check_ews_calendar(
+    cal: &CalendarConfig,
+    account: &EwsAccount,
+    exchange: &ExchangeConfig,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Section {
+    let title = format!(
+        "{} \"{}\" (EWS):",
+        t(lang, "Kalender", "Calendar"),
+        cal.name
+    );
+    let mut lines = vec![pass(t(lang, "Konfiguration gyldig", "Configuration valid"))];
+    let client = match EwsClient::new(
+        account.clone(),
+        exchange.max_concurrency,
+        exchange.retry_budget,
+    ) {
+        Ok(c) => c.with_request_limit(account.request_limit),
+        Err(e) => {
+            lines.push(fail(e.to_string(), String::new()));
+            return Section { title, lines };
+        }
+    };
+    let mailbox = EwsMailbox::new(Arc::new(client), &cal.owner);
+    let who = match account.access {
+        EwsAccess::Impersonation => t(lang, "med impersonation", "by impersonation"),
+        EwsAccess::Delegate => t(
+            lang,
+            "som stedfortræder (Full Access)",
+            "as a delegate (Full Access)",
+        ),
+    };
+    if let Err(e) = mailbox.sign_in().await {
+        lines.push(failure(lang, &account.username, &cal.owner, &e));
+        return Section { title, lines };
+    }
+    lines.push(pass(format!(
+        "{} {} {} {} {who}",
+        t(lang, "Tjenestekontoen", "The service account"),
+        account.username,
+        t(lang, "er logget på og når", "is logged on and reaches"),
+        cal.owner
+    )));
+    if let Err(e) = mailbox.resolve_calendar(&cal.outlook_calendar).await {
+        lines.push(fail(
+            e.to_string(),
+            t(
+                lang,
+                "Tjek outlook_calendar: kalenderens navn præcis som Outlook viser det, og at kun én mappe har det.",
+                "Check outlook_calendar: the calendar's name exactly as Outlook shows it, held by one folder only.",
+            ),
+        ));
+        return Section { title, lines };
+    }
+    lines.push(pass(format!(
+        "{} \"{}\" {}",
+        t(lang, "Kalenderen", "The calendar"),
+        cal.outlook_calendar,
+        t(lang, "er fundet én gang", "is found once")
+    )));
+    let monday = crate::booking::local_midnight(
+        cal.time_zone,
+        app::domain::week::monday_of(now.with_timezone(&cal.time_zone).date_naive()),
+    );
+    match mailbox
+        .events(
+            &cal.outlook_calendar,
+            monday,
+            monday + chrono::TimeDelta::days(7),
+        )
+        .await
+    {
+        Ok(events) => lines.push(pass(format!(
+            "{} ({} {})",
+            t(lang, "Denne uge kan læses", "This week can be read"),
+            events.len(),
+            t(lang, "aftaler", "events")
+        ))),
+        Err(e) => lines.push(failure(lang, &account.username, &cal.owner, &e)),
+    }
+    Section { title, lines }
+}
+
+/// A failed call, with what to do about it.
+fn failure(lang: Lang, user: &str, owner: &str, e: &MailboxError) -> Line {
+    let text = e.to_string();
+    let hint = if text.contains("(401)") {
+        t(
+            lang,
+            "Tjek username, domain og password (fx { env = \"BOOKET_EWS_PASSWORD\" }), og at Basic-godkendelse er slået til på EWS' virtuelle mappe.",
+            "Check username, domain and password (e.g. { env = \"BOOKET_EWS_PASSWORD\" }), and that Basic authentication is enabled on the EWS virtual directory.",
+        )
+    } else if text.contains("Impersonat") || text.contains("ErrorAccessDenied") {
+        format!(
+            "{} {user} {} {owner}: {}",
+            t(lang, "Giv", "Give"),
+            t(lang, "ret til at handle for", "the right to act for"),
+            t(
+                lang,
+                "New-ManagementRoleAssignment -Role ApplicationImpersonation (access = \"impersonation\") eller Add-MailboxPermission -AccessRights FullAccess (access = \"delegate\").",
+                "New-ManagementRoleAssignment -Role ApplicationImpersonation (access = \"impersonation\") or Add-MailboxPermission -AccessRights FullAccess (access = \"delegate\").",
+            )
+        )
+    } else if text.contains("ErrorNonExistentMailbox") {
+        t(
+            lang,
+            "Tjek owner: postkassens primære SMTP-adresse.",
+            "Check owner: the mailbox's primary SMTP address.",
+        )
+    } else {
+        t(
+            lang,
+            "Tjek ews_url (fx https://mail.kommune.dk/EWS/Exchange.asmx), at serveren kan nås herfra, og prøv igen.",
+            "Check ews_url (e.g. https://mail.kommune.dk/EWS/Exchange.asmx), that the server is reachable from here, and try again.",
+        )
+    };
+    fail(text, hint)
+}

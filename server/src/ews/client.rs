@@ -1,0 +1,382 @@
+//! Sending EWS requests as the service account: SOAP over HTTPS, at most N in flight per
+//! mailbox (the same writes-first gate as Graph), ErrorServerBusy and 503 waited out with the
+//! one retry policy (`BackOffMilliseconds` honoured, within the retry budget), no
+//! redirects, time-outs, and requests over the server's size limit refused before sending.
+//!
+//! Authentication: Basic (only over TLS; the configuration refuses it otherwise). NTLM
+//! authenticates a connection rather than a request, so it needs connections of its own
+//! (`auth = "ntlm"` is refused by the configuration until that is built).
+
+use super::xml::{self, Message};
+use crate::config::{EwsAccount, EwsAuth};
+use crate::graph::gate::{Class, Gate, Permit};
+use crate::graph::retry::{retrying, Failure, MAX_ATTEMPTS};
+use crate::graph::timer::{Timer, TokioTimer};
+use crate::mailbox::MailboxError;
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Exchange's default limit on one EWS request (`maxAllowedContentLength` of the EWS
+/// virtual directory; an attachment travels inside one request, base64-encoded).
+pub const DEFAULT_REQUEST_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Why an EWS call failed. Messages are for the administrator's log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EwsError {
+    #[error("EWS refused the service account's logon (401): check username, domain and password, and that {0} authentication is enabled on the EWS virtual directory")]
+    Logon(&'static str),
+    #[error("{code}: {text} (the service account needs ApplicationImpersonation, or Full Access to the mailbox for access = \"delegate\")")]
+    Denied { code: String, text: String },
+    #[error("not found ({0})")]
+    NotFound(String),
+    #[error("changed since it was read ({0})")]
+    Conflict(String),
+    #[error("Exchange stayed busy (ErrorServerBusy) beyond the retry budget")]
+    Busy,
+    #[error("EWS unavailable (HTTP {0})")]
+    Unavailable(u16),
+    #[error("no place among the mailbox's EWS requests in flight within the retry budget")]
+    Queued,
+    #[error("could not reach EWS: {0}")]
+    Transport(String),
+    #[error("unexpected answer from EWS: {0}")]
+    Decode(String),
+    #[error("EWS refused the request ({code}): {text}")]
+    Rejected { code: String, text: String },
+    #[error("the request is {size} bytes, over the EWS request limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+}
+
+impl EwsError {
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EwsError::Busy | EwsError::Unavailable(_) | EwsError::Queued | EwsError::Transport(_)
+        )
+    }
+
+    /// What an error response code means for Booket.
+    pub fn from_code(code: &str, text: &str) -> EwsError {
+        match code {
+            "ErrorIrresolvableConflict" | "ErrorStaleObject" => EwsError::Conflict(code.into()),
+            "ErrorItemNotFound"
+            | "ErrorInvalidIdMalformed"
+            | "ErrorInvalidAttachmentId"
+            | "ErrorAttachmentNotFound" => EwsError::NotFound(code.into()),
+            "ErrorImpersonateUserDenied"
+            | "ErrorImpersonationDenied"
+            | "ErrorNonExistentMailbox"
+            | "ErrorAccessDenied" => EwsError::Denied {
+                code: code.into(),
+                text: text.into(),
+            },
+            "ErrorServerBusy" => EwsError::Busy,
+            _ => EwsError::Rejected {
+                code: code.into(),
+                text: text.into(),
+            },
+        }
+    }
+}
+
+impl From<EwsError> for MailboxError {
+    fn from(e: EwsError) -> Self {
+        match e {
+            EwsError::NotFound(_) => MailboxError::NotFound,
+            EwsError::Conflict(_) => MailboxError::Conflict,
+            e if e.is_transient() => MailboxError::Unavailable(e.to_string()),
+            e => MailboxError::Refused(e.to_string()),
+        }
+    }
+}
+
+/// One service account against one EWS endpoint.
+pub struct EwsClient {
+    http: reqwest::Client,
+    account: EwsAccount,
+    timer: Arc<dyn Timer>,
+    gate: Gate,
+    retry_budget: Duration,
+    request_limit: usize,
+}
+
+impl EwsClient {
+    pub fn new(
+        account: EwsAccount,
+        max_concurrency: usize,
+        retry_budget: Duration,
+    ) -> Result<Self, EwsError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("booket/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EwsError::Transport(e.to_string()))?;
+        Ok(EwsClient {
+            http,
+            account,
+            timer: Arc::new(TokioTimer),
+            gate: Gate::new(max_concurrency.max(1)),
+            retry_budget,
+            request_limit: DEFAULT_REQUEST_LIMIT,
+        })
+    }
+
+    /// Uses `timer` for the time and for every wait.
+    pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = timer;
+        self
+    }
+
+    /// The largest request this endpoint takes (`[[calendars]] ews_request_limit_mb`).
+    pub fn with_request_limit(mut self, bytes: usize) -> Self {
+        self.request_limit = bytes;
+        self
+    }
+
+    pub fn account(&self) -> &EwsAccount {
+        &self.account
+    }
+
+    pub fn request_limit(&self) -> usize {
+        self.request_limit
+    }
+
+    /// The user name as the server expects it: `DOMAIN\user` when a domain is configured.
+    fn logon_name(&self) -> String {
+        match &self.account.domain {
+            Some(d) => format!("{d}\\{}", self.account.username),
+            None => self.account.username.clone(),
+        }
+    }
+
+    async fn place(&self, class: Class, started: tokio::time::Instant) -> Result<Permit, EwsError> {
+        if let Some(p) = self.gate.try_acquire() {
+            return Ok(p);
+        }
+        let left = self
+            .retry_budget
+            .saturating_sub(self.timer.now().saturating_duration_since(started));
+        tokio::select! {
+            biased;
+            permit = self.gate.acquire(class) => Ok(permit),
+            () = self.timer.sleep(left) => Err(EwsError::Queued),
+        }
+    }
+
+    /// Sends one SOAP request (`anchor`: the mailbox it concerns, for `X-AnchorMailbox`) and
+    /// returns its one response message. A read is resent after a transport error; a write
+    /// is not (its outcome is unknown, which the caller treats as such).
+    pub async fn call(
+        &self,
+        class: Class,
+        anchor: &str,
+        body: String,
+    ) -> Result<Message, EwsError> {
+        if body.len() > self.request_limit {
+            return Err(EwsError::TooLarge {
+                size: body.len(),
+                limit: self.request_limit,
+            });
+        }
+        let started = self.timer.now();
+        let body = &body;
+        retrying(
+            &self.timer,
+            self.retry_budget,
+            MAX_ATTEMPTS,
+            move || async move {
+                let answer = {
+                    let _permit = self.place(class, started).await.map_err(Failure::Final)?;
+                    let req = self
+                        .http
+                        .post(&self.account.url)
+                        .header("Content-Type", "text/xml; charset=utf-8")
+                        .header("X-AnchorMailbox", anchor)
+                        .body(body.clone());
+                    let req = match self.account.auth {
+                        EwsAuth::Basic => req.basic_auth(
+                            self.logon_name(),
+                            Some(self.account.password.expose_secret()),
+                        ),
+                        EwsAuth::Ntlm => {
+                            return Err(Failure::Final(EwsError::Rejected {
+                                code: "NTLM".into(),
+                                text: "NTLM is not built yet".into(),
+                            }))
+                        }
+                    };
+                    match req.send().await {
+                        Ok(r) => {
+                            let status = r.status();
+                            let retry_after = crate::graph::parse_retry_after(
+                                r.headers().get(reqwest::header::RETRY_AFTER),
+                                std::time::SystemTime::now(),
+                            );
+                            r.bytes().await.map(|b| (status, retry_after, b))
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
+                let (status, retry_after, bytes) = match answer {
+                    Ok(a) => a,
+                    Err(e) if class == Class::Read => {
+                        return Err(Failure::Again {
+                            error: EwsError::Transport(e.to_string()),
+                            retry_after: None,
+                        })
+                    }
+                    Err(e) => return Err(Failure::Final(EwsError::Transport(e.to_string()))),
+                };
+                interpret(status, retry_after, &bytes)
+            },
+        )
+        .await
+    }
+}
+
+/// What one HTTP answer means: the response message, a wait, or a final error.
+fn interpret(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+) -> Result<Message, Failure<EwsError>> {
+    match status.as_u16() {
+        401 => return Err(Failure::Final(EwsError::Logon("Basic"))),
+        503 | 504 => {
+            return Err(Failure::Again {
+                error: EwsError::Unavailable(status.as_u16()),
+                retry_after,
+            })
+        }
+        200 | 500 => {}
+        other => return Err(Failure::Final(EwsError::Unavailable(other))),
+    }
+    let envelope = xml::parse(bytes).map_err(|e| {
+        // A 500 that is not SOAP is the server failing, not an answer.
+        if status.as_u16() == 500 {
+            Failure::Again {
+                error: EwsError::Unavailable(500),
+                retry_after: None,
+            }
+        } else {
+            Failure::Final(EwsError::Decode(e))
+        }
+    })?;
+    let response = envelope.body.content;
+    if let Some(detail) = response.detail {
+        let code = detail.code.unwrap_or_default();
+        if code == "ErrorServerBusy" {
+            return Err(Failure::Again {
+                error: EwsError::Busy,
+                retry_after: xml::back_off(detail.xml.as_ref()),
+            });
+        }
+        let text = response.fault.unwrap_or_default();
+        return Err(Failure::Final(EwsError::from_code(&code, &text)));
+    }
+    let message = response
+        .messages
+        .and_then(|m| m.list.into_iter().next())
+        .ok_or_else(|| Failure::Final(EwsError::Decode("no response message".into())))?;
+    if message.is_error() {
+        if message.code == "ErrorServerBusy" {
+            return Err(Failure::Again {
+                error: EwsError::Busy,
+                retry_after: message.back_off(),
+            });
+        }
+        return Err(Failure::Final(EwsError::from_code(
+            &message.code,
+            &message.text,
+        )));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(code: &str, back_off: Option<u64>) -> String {
+        let xml = back_off
+            .map(|ms| format!(r#"<t:MessageXml xmlns:t="t"><t:Value Name="BackOffMilliseconds">{ms}</t:Value></t:MessageXml>"#))
+            .unwrap_or_default();
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:{code}</faultcode><faultstring>busy</faultstring><detail><e:ResponseCode xmlns:e="e">{code}</e:ResponseCode>{xml}</detail></s:Fault></s:Body></s:Envelope>"#
+        )
+    }
+
+    fn message(class: &str, code: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetItemResponse xmlns:m="m"><m:ResponseMessages><m:GetItemResponseMessage ResponseClass="{class}"><m:MessageText>text</m:MessageText><m:ResponseCode>{code}</m:ResponseCode></m:GetItemResponseMessage></m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"#
+        )
+    }
+
+    fn outcome(status: u16, body: &str) -> Result<String, (bool, EwsError, Option<Duration>)> {
+        match interpret(StatusCode::from_u16(status).unwrap(), None, body.as_bytes()) {
+            Ok(m) => Ok(m.code),
+            Err(Failure::Again { error, retry_after }) => Err((true, error, retry_after)),
+            Err(Failure::Final(error)) => Err((false, error, None)),
+        }
+    }
+
+    #[test]
+    fn answers_map_to_what_booket_does_about_them() {
+        assert_eq!(
+            outcome(200, &message("Success", "NoError")),
+            Ok("NoError".into())
+        );
+        // Busy: wait what Exchange asks, as a fault or as a message.
+        assert_eq!(
+            outcome(500, &fault("ErrorServerBusy", Some(1500))),
+            Err((true, EwsError::Busy, Some(Duration::from_millis(1500))))
+        );
+        assert_eq!(
+            outcome(200, &message("Error", "ErrorServerBusy")),
+            Err((true, EwsError::Busy, None))
+        );
+        assert_eq!(
+            outcome(503, ""),
+            Err((true, EwsError::Unavailable(503), None))
+        );
+        // A lost race, a missing item, denied impersonation, a wrong password.
+        assert_eq!(
+            outcome(200, &message("Error", "ErrorIrresolvableConflict")),
+            Err((
+                false,
+                EwsError::Conflict("ErrorIrresolvableConflict".into()),
+                None
+            ))
+        );
+        assert!(matches!(
+            outcome(200, &message("Error", "ErrorItemNotFound")),
+            Err((false, EwsError::NotFound(_), None))
+        ));
+        assert!(matches!(
+            outcome(200, &message("Error", "ErrorImpersonateUserDenied")),
+            Err((false, EwsError::Denied { .. }, None))
+        ));
+        assert_eq!(
+            outcome(401, ""),
+            Err((false, EwsError::Logon("Basic"), None))
+        );
+        // Not SOAP: a 500 is the server failing (again), a 200 cannot be read (final).
+        assert!(matches!(
+            outcome(500, "<html/>"),
+            Err((true, EwsError::Unavailable(500), None))
+        ));
+        assert!(matches!(
+            outcome(200, "oops"),
+            Err((false, EwsError::Decode(_), None))
+        ));
+        assert_eq!(
+            MailboxError::from(EwsError::Conflict("x".into())),
+            MailboxError::Conflict
+        );
+        assert!(MailboxError::from(EwsError::Busy).is_transient());
+    }
+}

@@ -1,0 +1,365 @@
+//! One on-premises mailbox through EWS, behind the seam: calendars found by display name
+//! (exactly one), weeks read with a CalendarView (split when truncated: EWS does not page
+//! it), conditional writes by ChangeKey (`NeverOverwrite`; a stale key is refused with
+//! ErrorIrresolvableConflict), attendee updates only when asked (`SendToNone` otherwise),
+//! attachments in one request each, mail through CreateItem/SendItem.
+
+use super::client::{EwsClient, EwsError};
+use super::xml::{self, Acting, Item};
+use crate::config::EwsAccess;
+use crate::graph::gate::Class;
+use crate::mailbox::*;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Items asked for per CalendarView (Exchange caps it at 1000 by default).
+const VIEW_PAGE: usize = 500;
+/// A truncated view is split no finer than this.
+const SMALLEST_SPLIT: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+/// SOAP around an attachment's base64 (name, type and envelope), with room to spare.
+const ATTACHMENT_OVERHEAD: usize = 8 * 1024;
+
+pub struct EwsMailbox {
+    client: Arc<EwsClient>,
+    owner: String,
+    /// Calendar folder ids by display name; concurrent first uses share one lookup.
+    ids: moka::future::Cache<String, String>,
+}
+
+impl EwsMailbox {
+    pub fn new(client: Arc<EwsClient>, owner: impl Into<String>) -> Self {
+        EwsMailbox {
+            client,
+            owner: owner.into(),
+            ids: moka::future::Cache::builder().max_capacity(64).build(),
+        }
+    }
+
+    fn acting(&self) -> Acting<'_> {
+        Acting {
+            owner: &self.owner,
+            impersonate: self.client.account().access == EwsAccess::Impersonation,
+        }
+    }
+
+    async fn call(&self, class: Class, body: String) -> Result<xml::Message, EwsError> {
+        self.client.call(class, &self.owner, body).await
+    }
+
+    async fn folder_id(&self, calendar: &str) -> Result<String, MailboxError> {
+        self.ids
+            .try_get_with_by_ref(calendar, async {
+                let m = self
+                    .call(Class::Read, xml::find_folder(self.acting(), calendar))
+                    .await
+                    .map_err(MailboxError::from)?;
+                let folders: Vec<_> = m
+                    .root
+                    .and_then(|r| r.folders)
+                    .map(|f| f.list)
+                    .unwrap_or_default()
+                    .into_iter()
+                    // The restriction matches case-insensitively; Outlook names are exact.
+                    .filter(|f| f.name == calendar)
+                    .filter(|f| {
+                        f.class
+                            .as_deref()
+                            .is_none_or(|c| c.starts_with("IPF.Appointment"))
+                    })
+                    .collect();
+                match folders.as_slice() {
+                    [one] => Ok(one.id.id.clone()),
+                    [] => Err(MailboxError::Refused(format!(
+                        "Outlook calendar \"{calendar}\" not found in {} (EWS FindFolder under the mailbox root)",
+                        self.owner
+                    ))),
+                    more => Err(MailboxError::Refused(format!(
+                        "Outlook calendar name \"{calendar}\" matches {} folders in {}; rename one",
+                        more.len(),
+                        self.owner
+                    ))),
+                }
+            })
+            .await
+            .map_err(|e: Arc<MailboxError>| (*e).clone())
+    }
+
+    /// One CalendarView, split in halves while Exchange says it left items out.
+    async fn view(
+        &self,
+        folder: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Item>, MailboxError> {
+        let mut out = Vec::new();
+        let mut ranges = vec![(start, end)];
+        while let Some((from, to)) = ranges.pop() {
+            let m = self
+                .call(
+                    Class::Read,
+                    xml::calendar_view(self.acting(), folder, from, to, VIEW_PAGE),
+                )
+                .await?;
+            let root = m.root.unwrap_or_default();
+            if !root.includes_last {
+                let half = (to - from) / 2;
+                if half < SMALLEST_SPLIT {
+                    return Err(MailboxError::Refused(format!(
+                        "more than {VIEW_PAGE} calendar items between {from} and {to}"
+                    )));
+                }
+                // Later half first on the stack: the earlier half is read first.
+                ranges.push((from + half, to));
+                ranges.push((from, from + half));
+                continue;
+            }
+            out.extend(root.items.map(|i| i.list).unwrap_or_default());
+        }
+        // An item that spans a split point comes twice.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|i| i.id.as_ref().is_some_and(|id| seen.insert(id.id.clone())));
+        Ok(out)
+    }
+}
+
+/// The seam's event from an EWS calendar item; `None` when its times cannot be read.
+fn to_event(item: Item) -> Option<Event> {
+    let id = item.id.as_ref()?;
+    let (Some(start), Some(end)) = (
+        item.start.as_deref().and_then(xml::parse_time),
+        item.end.as_deref().and_then(xml::parse_time),
+    ) else {
+        tracing::warn!(event = %id.id, "calendar item with unreadable times skipped");
+        return None;
+    };
+    Some(Event {
+        id: id.id.clone(),
+        version: id.change_key.clone(),
+        hold: item.hold().map(str::to_owned),
+        subject: item.subject.unwrap_or_default(),
+        location: item.location.unwrap_or_default(),
+        all_day: item.all_day.unwrap_or(false),
+        cancelled: item.cancelled.unwrap_or(false),
+        start,
+        end,
+    })
+}
+
+#[async_trait::async_trait]
+impl Mailbox for EwsMailbox {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            // A stale ChangeKey is always refused (ConflictResolution="NeverOverwrite").
+            conditional_writes: true,
+            // SendMeetingInvitationsOrCancellations="SendToNone".
+            suppress_attendee_mail: true,
+            // One request carries the whole file, base64-encoded.
+            max_attachment_bytes: self
+                .client
+                .request_limit()
+                .saturating_sub(ATTACHMENT_OVERHEAD)
+                / 4
+                * 3,
+        }
+    }
+
+    async fn sign_in(&self) -> Result<(), MailboxError> {
+        // FindFolder for a name no calendar has proves logon and rights without reading one.
+        self.call(
+            Class::Read,
+            xml::find_folder(self.acting(), "booket sign-in probe"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError> {
+        self.folder_id(calendar).await.map(|_| ())
+    }
+
+    async fn events(
+        &self,
+        calendar: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Event>, MailboxError> {
+        let folder = self.folder_id(calendar).await?;
+        match self.view(&folder, start, end).await {
+            Ok(items) => Ok(items.into_iter().filter_map(to_event).collect()),
+            Err(MailboxError::NotFound) => {
+                // The folder went (renamed or deleted): look it up again next time.
+                self.ids.invalidate(calendar).await;
+                Err(MailboxError::NotFound)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError> {
+        let folder = self.folder_id(calendar).await?;
+        let m = self
+            .call(Class::Read, xml::get_item(self.acting(), id, false))
+            .await?;
+        let item = m
+            .items
+            .and_then(|i| i.list.into_iter().next())
+            .ok_or(MailboxError::NotFound)?;
+        // Only an item of this calendar is a slot.
+        if item.parent.as_ref().is_none_or(|p| p.id != folder) {
+            return Err(MailboxError::NotFound);
+        }
+        to_event(item).ok_or_else(|| MailboxError::Refused("an item without readable times".into()))
+    }
+
+    async fn update(&self, event: &Event, change: Change<'_>) -> Result<Event, MailboxError> {
+        let Some(change_key) = event.version.as_deref() else {
+            return Err(MailboxError::Refused("an item without a ChangeKey".into()));
+        };
+        let m = self
+            .call(
+                Class::Write,
+                xml::update_item(
+                    self.acting(),
+                    &event.id,
+                    change_key,
+                    change.subject,
+                    change.hold,
+                    change.notify_attendees,
+                ),
+            )
+            .await?;
+        let new_key = m
+            .items
+            .and_then(|i| i.list.into_iter().next())
+            .and_then(|i| i.id)
+            .and_then(|id| id.change_key);
+        let mut written = event.clone();
+        if let Some(s) = change.subject {
+            written.subject = s.to_owned();
+        }
+        written.hold = Some(change.hold.to_owned());
+        // Without the new key the next write is refused as stale and read again: safe.
+        written.version = new_key;
+        Ok(written)
+    }
+
+    async fn add_attachment(
+        &self,
+        event_id: &str,
+        file: NewAttachment<'_>,
+    ) -> Result<String, MailboxError> {
+        use base64::Engine;
+        let limit = self.capabilities().max_attachment_bytes;
+        if file.content.size() > limit {
+            return Err(MailboxError::Refused(format!(
+                "\"{}\" is {} bytes, over what one EWS request carries ({limit} bytes)",
+                file.name,
+                file.content.size()
+            )));
+        }
+        let bytes = file
+            .content
+            .read(0, file.content.size())
+            .map_err(|e| MailboxError::Unavailable(format!("reading the upload: {e}")))?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let m = self
+            .call(
+                Class::Write,
+                xml::create_attachment(
+                    self.acting(),
+                    event_id,
+                    file.name,
+                    file.content_type,
+                    file.tag,
+                    &encoded,
+                ),
+            )
+            .await?;
+        m.attachments
+            .and_then(|a| a.list.into_iter().next())
+            .map(|a| a.id.id)
+            .ok_or_else(|| {
+                MailboxError::Refused("CreateAttachment answered no attachment id".into())
+            })
+    }
+
+    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError> {
+        let m = self
+            .call(Class::Read, xml::get_item(self.acting(), event_id, true))
+            .await?;
+        let item = m
+            .items
+            .and_then(|i| i.list.into_iter().next())
+            .ok_or(MailboxError::NotFound)?;
+        Ok(item
+            .attachments
+            .map(|a| a.list)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| Attachment {
+                id: a.id.id,
+                name: a.name,
+                tag: a.content_id.filter(|c| !c.is_empty()),
+            })
+            .collect())
+    }
+
+    async fn remove_attachment(
+        &self,
+        _event_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), MailboxError> {
+        self.call(
+            Class::Write,
+            xml::delete_attachment(self.acting(), attachment_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn send_mail(&self, mail: &OutgoingMail) -> Result<(), MailboxError> {
+        use base64::Engine;
+        let acting = self.acting();
+        let draft = |send_now| {
+            xml::create_message(
+                acting,
+                &mail.to,
+                mail.from.as_deref(),
+                &mail.subject,
+                &mail.text,
+                send_now,
+            )
+        };
+        if mail.attachments.is_empty() {
+            self.call(Class::Write, draft(true)).await?;
+            return Ok(());
+        }
+        // With attachments: a draft, its files, then send (each write moves the ChangeKey).
+        let m = self.call(Class::Write, draft(false)).await?;
+        let id = m
+            .items
+            .and_then(|i| i.list.into_iter().next())
+            .and_then(|i| i.id)
+            .ok_or_else(|| MailboxError::Refused("CreateItem answered no item id".into()))?;
+        let mut change_key = id.change_key.unwrap_or_default();
+        for a in &mail.attachments {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&a.bytes);
+            let m = self
+                .call(
+                    Class::Write,
+                    xml::create_attachment(acting, &id.id, &a.name, &a.content_type, "", &encoded),
+                )
+                .await?;
+            if let Some(ck) = m
+                .attachments
+                .and_then(|l| l.list.into_iter().next())
+                .and_then(|a| a.id.root_change_key)
+            {
+                change_key = ck;
+            }
+        }
+        self.call(Class::Write, xml::send_item(acting, &id.id, &change_key))
+            .await?;
+        Ok(())
+    }
+}

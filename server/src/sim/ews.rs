@@ -1,0 +1,1201 @@
+//! The simulated EWS endpoint (`POST /EWS/Exchange.asmx`): SOAP over the same tenant data
+//! the Graph side serves, written from Microsoft's documented request and response shapes.
+//! Service accounts log on with Basic (NTLM is not simulated yet); impersonation needs the
+//! ApplicationImpersonation role, delegate access Full Access to the mailbox. Operations:
+//! FindFolder by display name, FindItem with a CalendarView (truncated at
+//! `MaxEntriesReturned` or the server's cap, `IncludesLastItemInRange="false"`), GetItem,
+//! UpdateItem (ChangeKey checked under `NeverOverwrite`, ErrorIrresolvableConflict when
+//! stale, `SendMeetingInvitationsOrCancellations` required and obeyed), CreateAttachment,
+//! DeleteAttachment, CreateItem and SendItem (the outbox). Every write changes the item's
+//! ChangeKey, attachments included. Faults: latency, ErrorServerBusy with
+//! BackOffMilliseconds (`throttle_next`), HTTP statuses (`fail_next`), the server's view
+//! cap (`ews_view_cap`) and request size limit (`ews_request_limit`).
+//!
+//! (About 600 lines: parsing the requests, the front door and eight operations.)
+
+use super::model::{Attachment, Event, MeetingUpdate, SentMail, ServiceAccount, State};
+use super::Simulator;
+use crate::ews::xml::{MESSAGES_NS, SOAP_NS, TYPES_NS};
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use quick_xml::escape::escape;
+use serde::Deserialize;
+
+/// Exchange's default cap on items in one FindItem answer (EWSFindCountLimit).
+pub const VIEW_CAP: usize = 1000;
+/// The default request size limit of the EWS virtual directory.
+pub const REQUEST_LIMIT: usize = 64 * 1024 * 1024;
+
+// ---- Requests (read by local element names) ----
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "Header", default)]
+    header: ReqHeader,
+    #[serde(rename = "Body")]
+    body: ReqBody,
+}
+
+#[derive(Deserialize, Default)]
+struct ReqHeader {
+    #[serde(rename = "ExchangeImpersonation", default)]
+    impersonation: Option<Impersonation>,
+}
+
+#[derive(Deserialize)]
+struct Impersonation {
+    #[serde(rename = "ConnectingSID")]
+    sid: ConnectingSid,
+}
+
+#[derive(Deserialize)]
+struct ConnectingSid {
+    #[serde(rename = "SmtpAddress", alias = "PrimarySmtpAddress", default)]
+    smtp: String,
+}
+
+#[derive(Deserialize)]
+struct ReqBody {
+    #[serde(rename = "$value")]
+    op: Operation,
+}
+
+#[derive(Deserialize)]
+enum Operation {
+    FindFolder(FindFolder),
+    FindItem(FindItem),
+    GetItem(GetItem),
+    UpdateItem(UpdateItem),
+    CreateAttachment(CreateAttachment),
+    DeleteAttachment(DeleteAttachment),
+    CreateItem(CreateItem),
+    SendItem(SendItem),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct FindFolder {
+    #[serde(rename = "Restriction", default)]
+    restriction: Option<Restriction>,
+    #[serde(rename = "ParentFolderIds")]
+    parents: ParentFolders,
+}
+
+#[derive(Deserialize)]
+struct Restriction {
+    #[serde(rename = "IsEqualTo")]
+    equal: IsEqualTo,
+}
+
+#[derive(Deserialize)]
+struct IsEqualTo {
+    #[serde(rename = "FieldURIOrConstant")]
+    value: FieldOrConstant,
+}
+
+#[derive(Deserialize)]
+struct FieldOrConstant {
+    #[serde(rename = "Constant")]
+    constant: Constant,
+}
+
+#[derive(Deserialize)]
+struct Constant {
+    #[serde(rename = "@Value")]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct ParentFolders {
+    #[serde(rename = "DistinguishedFolderId", default)]
+    distinguished: Option<Distinguished>,
+    #[serde(rename = "FolderId", default)]
+    folder: Option<IdAttr>,
+}
+
+#[derive(Deserialize)]
+struct Distinguished {
+    #[serde(rename = "@Id")]
+    id: String,
+    #[serde(rename = "Mailbox", default)]
+    mailbox: Option<MailboxEl>,
+}
+
+#[derive(Deserialize)]
+struct MailboxEl {
+    #[serde(rename = "EmailAddress")]
+    address: String,
+}
+
+#[derive(Deserialize)]
+struct IdAttr {
+    #[serde(rename = "@Id")]
+    id: String,
+    #[serde(rename = "@ChangeKey", default)]
+    change_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Shape {
+    #[serde(rename = "AdditionalProperties", default)]
+    more: Option<Additional>,
+}
+
+#[derive(Deserialize, Default)]
+struct Additional {
+    #[serde(rename = "FieldURI", default)]
+    fields: Vec<FieldUri>,
+    #[serde(rename = "ExtendedFieldURI", default)]
+    extended: Vec<ExtendedUri>,
+}
+
+#[derive(Deserialize)]
+struct FieldUri {
+    #[serde(rename = "@FieldURI")]
+    uri: String,
+}
+
+#[derive(Deserialize)]
+struct ExtendedUri {
+    #[serde(rename = "@PropertySetId", default)]
+    set: String,
+    #[serde(rename = "@PropertyName", default)]
+    name: String,
+}
+
+impl ExtendedUri {
+    /// The property's id in the simulator's store (Graph's spelling of a named property).
+    fn key(&self) -> String {
+        format!("String {{{}}} Name {}", self.set, self.name)
+    }
+}
+
+#[derive(Deserialize)]
+struct FindItem {
+    #[serde(rename = "ItemShape")]
+    shape: Shape,
+    #[serde(rename = "CalendarView", default)]
+    view: Option<CalendarView>,
+    #[serde(rename = "ParentFolderIds")]
+    parents: ParentFolders,
+}
+
+#[derive(Deserialize)]
+struct CalendarView {
+    #[serde(rename = "@MaxEntriesReturned", default)]
+    max: Option<usize>,
+    #[serde(rename = "@StartDate")]
+    start: String,
+    #[serde(rename = "@EndDate")]
+    end: String,
+}
+
+#[derive(Deserialize)]
+struct GetItem {
+    #[serde(rename = "ItemShape")]
+    shape: Shape,
+    #[serde(rename = "ItemIds")]
+    ids: ItemIds,
+}
+
+#[derive(Deserialize)]
+struct ItemIds {
+    #[serde(rename = "ItemId", default)]
+    ids: Vec<IdAttr>,
+}
+
+#[derive(Deserialize)]
+struct UpdateItem {
+    #[serde(rename = "@ConflictResolution", default)]
+    conflict: Option<String>,
+    #[serde(rename = "@SendMeetingInvitationsOrCancellations", default)]
+    send: Option<String>,
+    #[serde(rename = "ItemChanges")]
+    changes: ItemChanges,
+}
+
+#[derive(Deserialize)]
+struct ItemChanges {
+    #[serde(rename = "ItemChange", default)]
+    list: Vec<ItemChange>,
+}
+
+#[derive(Deserialize)]
+struct ItemChange {
+    #[serde(rename = "ItemId")]
+    id: IdAttr,
+    #[serde(rename = "Updates")]
+    updates: Updates,
+}
+
+#[derive(Deserialize)]
+struct Updates {
+    #[serde(rename = "SetItemField", default)]
+    set: Vec<SetItemField>,
+}
+
+#[derive(Deserialize)]
+struct SetItemField {
+    #[serde(rename = "FieldURI", default)]
+    field: Option<FieldUri>,
+    #[serde(rename = "ExtendedFieldURI", default)]
+    extended: Option<ExtendedUri>,
+    #[serde(rename = "CalendarItem")]
+    item: CalendarItemChange,
+}
+
+#[derive(Deserialize)]
+struct CalendarItemChange {
+    #[serde(rename = "Subject", default)]
+    subject: Option<String>,
+    #[serde(rename = "ExtendedProperty", default)]
+    extended: Option<ExtendedValue>,
+}
+
+#[derive(Deserialize)]
+struct ExtendedValue {
+    #[serde(rename = "Value", default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct CreateAttachment {
+    #[serde(rename = "ParentItemId")]
+    parent: IdAttr,
+    #[serde(rename = "Attachments")]
+    attachments: FileAttachments,
+}
+
+#[derive(Deserialize)]
+struct FileAttachments {
+    #[serde(rename = "FileAttachment", default)]
+    files: Vec<FileAttachment>,
+}
+
+#[derive(Deserialize)]
+struct FileAttachment {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "ContentType", default)]
+    content_type: String,
+    #[serde(rename = "ContentId", default)]
+    content_id: String,
+    #[serde(rename = "Content")]
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct DeleteAttachment {
+    #[serde(rename = "AttachmentIds")]
+    ids: AttachmentIds,
+}
+
+#[derive(Deserialize)]
+struct AttachmentIds {
+    #[serde(rename = "AttachmentId", default)]
+    ids: Vec<IdAttr>,
+}
+
+#[derive(Deserialize)]
+struct CreateItem {
+    #[serde(rename = "@MessageDisposition", default)]
+    disposition: String,
+    #[serde(rename = "Items")]
+    items: MessageItems,
+}
+
+#[derive(Deserialize)]
+struct MessageItems {
+    #[serde(rename = "Message")]
+    message: MessageEl,
+}
+
+#[derive(Deserialize)]
+struct MessageEl {
+    #[serde(rename = "Subject", default)]
+    subject: String,
+    #[serde(rename = "Body", default)]
+    body: Option<TextEl>,
+    #[serde(rename = "ToRecipients")]
+    to: Recipients,
+    #[serde(rename = "From", default)]
+    from: Option<FromEl>,
+}
+
+#[derive(Deserialize)]
+struct TextEl {
+    #[serde(rename = "$text", default)]
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct Recipients {
+    #[serde(rename = "Mailbox", default)]
+    list: Vec<MailboxEl>,
+}
+
+#[derive(Deserialize)]
+struct FromEl {
+    #[serde(rename = "Mailbox")]
+    mailbox: MailboxEl,
+}
+
+#[derive(Deserialize)]
+struct SendItem {
+    #[serde(rename = "ItemIds")]
+    ids: ItemIds,
+}
+
+// ---- Answers ----
+
+fn soap(body: &str) -> String {
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{soap}"><s:Header>"#,
+            r#"<h:ServerVersionInfo MajorVersion="15" MinorVersion="2" MajorBuildNumber="1748" MinorBuildNumber="10" Version="V2017_07_11" xmlns:h="{t}"/>"#,
+            r#"</s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+        ),
+        soap = SOAP_NS,
+        t = TYPES_NS,
+        body = body
+    )
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// One operation's answer with one response message (`inner` goes inside it).
+fn answer(op: &str, inner: &str) -> Response {
+    xml_response(
+        StatusCode::OK,
+        soap(&format!(
+            concat!(
+                r#"<m:{op}Response xmlns:m="{m}" xmlns:t="{t}"><m:ResponseMessages>"#,
+                r#"<m:{op}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>{inner}</m:{op}ResponseMessage>"#,
+                r#"</m:ResponseMessages></m:{op}Response>"#
+            ),
+            op = op,
+            m = MESSAGES_NS,
+            t = TYPES_NS,
+            inner = inner
+        )),
+    )
+}
+
+/// An error response message (HTTP 200), as EWS reports most failures.
+fn error(op: &str, code: &str, text: &str) -> Response {
+    xml_response(
+        StatusCode::OK,
+        soap(&format!(
+            concat!(
+                r#"<m:{op}Response xmlns:m="{m}" xmlns:t="{t}"><m:ResponseMessages>"#,
+                r#"<m:{op}ResponseMessage ResponseClass="Error"><m:MessageText>{text}</m:MessageText>"#,
+                r#"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:{op}ResponseMessage>"#,
+                r#"</m:ResponseMessages></m:{op}Response>"#
+            ),
+            op = op,
+            m = MESSAGES_NS,
+            t = TYPES_NS,
+            code = code,
+            text = escape(text)
+        )),
+    )
+}
+
+/// A SOAP fault (HTTP 500), as EWS reports busy servers, denied impersonation and
+/// requests it cannot read.
+fn fault(code: &str, text: &str, back_off_ms: Option<u64>) -> Response {
+    let xml = back_off_ms
+        .map(|ms| {
+            format!(r#"<t:MessageXml xmlns:t="{TYPES_NS}"><t:Value Name="BackOffMilliseconds">{ms}</t:Value></t:MessageXml>"#)
+        })
+        .unwrap_or_default();
+    xml_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        soap(&format!(
+            concat!(
+                r#"<s:Fault><faultcode xmlns:a="{t}">a:{code}</faultcode><faultstring xml:lang="en-US">{text}</faultstring>"#,
+                r#"<detail><e:ResponseCode xmlns:e="{t}">{code}</e:ResponseCode><e:Message xmlns:e="{t}">{text}</e:Message>{xml}</detail></s:Fault>"#
+            ),
+            t = TYPES_NS,
+            code = code,
+            text = escape(text),
+            xml = xml
+        )),
+    )
+}
+
+fn unauthorized() -> Response {
+    let mut r = StatusCode::UNAUTHORIZED.into_response();
+    let h = r.headers_mut();
+    h.append("www-authenticate", "Negotiate".parse().expect("static"));
+    h.append("www-authenticate", "NTLM".parse().expect("static"));
+    h.append(
+        "www-authenticate",
+        r#"Basic realm="mail.demo.booket.dk""#.parse().expect("static"),
+    );
+    r
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A calendar item with what the request's shape asked for.
+fn item_xml(e: &Event, folder: &str, extended: &[String], with_attachments: bool) -> String {
+    let props: String = e
+        .properties
+        .iter()
+        .filter(|(id, _)| extended.iter().any(|x| x.eq_ignore_ascii_case(id)))
+        .filter_map(|(id, value)| {
+            // "String {set} Name name"
+            let rest = id.strip_prefix("String {")?;
+            let (set, name) = rest.split_once("} Name ")?;
+            Some(format!(
+                r#"<t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="{}" PropertyName="{}" PropertyType="String"/><t:Value>{}</t:Value></t:ExtendedProperty>"#,
+                escape(set),
+                escape(name),
+                escape(value)
+            ))
+        })
+        .collect();
+    let attachments = if with_attachments && !e.attachments.is_empty() {
+        let list: String = e
+            .attachments
+            .iter()
+            .map(|a| {
+                format!(
+                    r#"<t:FileAttachment><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType><t:ContentId>{}</t:ContentId><t:Size>{}</t:Size></t:FileAttachment>"#,
+                    escape(&a.id),
+                    escape(&a.name),
+                    escape(&a.content_type),
+                    escape(&a.content_id),
+                    a.size
+                )
+            })
+            .collect();
+        format!("<t:Attachments>{list}</t:Attachments>")
+    } else {
+        String::new()
+    };
+    let kind = match e.event_type.as_str() {
+        "occurrence" => "Occurrence",
+        "exception" => "Exception",
+        _ => "Single",
+    };
+    format!(
+        concat!(
+            r#"<t:CalendarItem><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:ParentFolderId Id="{folder}"/>"#,
+            "<t:Subject>{subject}</t:Subject>{attachments}<t:Start>{start}</t:Start><t:End>{end}</t:End>",
+            "<t:IsAllDayEvent>{all_day}</t:IsAllDayEvent><t:IsCancelled>{cancelled}</t:IsCancelled>",
+            "<t:Location>{location}</t:Location><t:CalendarItemType>{kind}</t:CalendarItemType>{props}</t:CalendarItem>"
+        ),
+        id = escape(&e.id),
+        ck = escape(&e.change_key),
+        folder = escape(folder),
+        subject = escape(&e.subject),
+        attachments = attachments,
+        start = time(e.start),
+        end = time(e.end),
+        all_day = e.is_all_day,
+        cancelled = e.is_cancelled,
+        location = escape(&e.location),
+        kind = kind,
+        props = props
+    )
+}
+
+// ---- The front door ----
+
+/// Who is calling, and as whom.
+struct Caller {
+    tenant: String,
+    account: ServiceAccount,
+    /// The impersonated mailbox, when the request asked for one.
+    acting_as: Option<String>,
+}
+
+impl Caller {
+    /// Whether the caller may work in `mailbox`.
+    fn reaches(&self, mailbox: &str) -> bool {
+        match &self.acting_as {
+            Some(m) => m.eq_ignore_ascii_case(mailbox),
+            None => self
+                .account
+                .full_access
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(mailbox)),
+        }
+    }
+}
+
+/// The account for a Basic `Authorization` header (`DOMAIN\user`, `user@domain` or `user`).
+fn logon(s: &State, headers: &HeaderMap) -> Option<(String, ServiceAccount)> {
+    use base64::Engine;
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    let (domain, name) = match user.split_once('\\') {
+        Some((d, n)) => (Some(d), n),
+        None => match user.split_once('@') {
+            Some((n, _)) => (None, n),
+            None => (None, user),
+        },
+    };
+    s.tenants.iter().find_map(|t| {
+        t.service_accounts
+            .iter()
+            .find(|a| {
+                a.username.eq_ignore_ascii_case(name)
+                    && domain.is_none_or(|d| a.domain.eq_ignore_ascii_case(d))
+                    && a.password == password
+            })
+            .map(|a| (t.id.clone(), a.clone()))
+    })
+}
+
+/// `POST /EWS/Exchange.asmx`.
+pub(super) async fn endpoint(
+    AxState(sim): AxState<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (caller, latency, injected) = {
+        let mut s = sim.lock();
+        s.stats.ews_requests += 1;
+        let limit = s.faults.ews_request_limit.unwrap_or(REQUEST_LIMIT);
+        if body.len() > limit {
+            // IIS refuses it before EWS sees it.
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        }
+        let Some((tenant, account)) = logon(&s, &headers) else {
+            return unauthorized();
+        };
+        let injected = if s.faults.throttle_next > 0 {
+            s.faults.throttle_next -= 1;
+            s.stats.throttled += 1;
+            let ms = s
+                .faults
+                .retry_after
+                .as_deref()
+                .and_then(|r| r.parse::<f64>().ok())
+                .map(|secs| (secs * 1000.0) as u64)
+                .unwrap_or(500);
+            Some(fault(
+                "ErrorServerBusy",
+                "The server cannot service this request right now. Try again later.",
+                Some(ms),
+            ))
+        } else if !s.faults.fail_next.is_empty() {
+            let status = s.faults.fail_next.remove(0);
+            Some(
+                StatusCode::from_u16(status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                    .into_response(),
+            )
+        } else {
+            None
+        };
+        (
+            Caller {
+                tenant,
+                account,
+                acting_as: None,
+            },
+            s.faults.latency_ms,
+            injected,
+        )
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    if let Some(r) = injected {
+        return r;
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return fault("ErrorSchemaValidation", "The request is not UTF-8.", None);
+    };
+    let envelope: Envelope = match quick_xml::de::from_str(text) {
+        Ok(e) => e,
+        Err(e) => {
+            return fault(
+                "ErrorSchemaValidation",
+                &format!("The request failed schema validation: {e}"),
+                None,
+            )
+        }
+    };
+    let mut caller = caller;
+    if let Some(imp) = envelope.header.impersonation {
+        if !caller.account.impersonation {
+            return fault(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+                None,
+            );
+        }
+        let exists = sim
+            .lock()
+            .mailbox_mut(&caller.tenant, &imp.sid.smtp)
+            .is_some();
+        if !exists {
+            return fault(
+                "ErrorNonExistentMailbox",
+                &format!(
+                    "The SMTP address has no mailbox associated with it: {}",
+                    imp.sid.smtp
+                ),
+                None,
+            );
+        }
+        caller.acting_as = Some(imp.sid.smtp);
+    }
+    match envelope.body.op {
+        Operation::FindFolder(r) => find_folder(&sim, &caller, r),
+        Operation::FindItem(r) => find_item(&sim, &caller, r),
+        Operation::GetItem(r) => get_item(&sim, &caller, r),
+        Operation::UpdateItem(r) => update_item(&sim, &caller, r),
+        Operation::CreateAttachment(r) => create_attachment(&sim, &caller, r),
+        Operation::DeleteAttachment(r) => delete_attachment(&sim, &caller, r),
+        Operation::CreateItem(r) => create_item(&sim, &caller, r),
+        Operation::SendItem(r) => send_item(&sim, &caller, r),
+        Operation::Other => fault(
+            "ErrorInvalidRequest",
+            "The simulator does not serve this operation.",
+            None,
+        ),
+    }
+}
+
+// ---- Operations ----
+
+/// The mailbox a distinguished folder names (or, impersonating, the impersonated one).
+fn mailbox_of(caller: &Caller, parents: &ParentFolders) -> Option<String> {
+    parents
+        .distinguished
+        .as_ref()
+        .and_then(|d| d.mailbox.as_ref().map(|m| m.address.clone()))
+        .or_else(|| caller.acting_as.clone())
+}
+
+fn find_folder(sim: &Simulator, caller: &Caller, r: FindFolder) -> Response {
+    const OP: &str = "FindFolder";
+    if r.parents
+        .distinguished
+        .as_ref()
+        .is_none_or(|d| d.id != "msgfolderroot")
+    {
+        return error(
+            OP,
+            "ErrorInvalidRequest",
+            "The simulator searches msgfolderroot only.",
+        );
+    }
+    let Some(mailbox) = mailbox_of(caller, &r.parents) else {
+        return error(OP, "ErrorInvalidRequest", "No mailbox given.");
+    };
+    if !caller.reaches(&mailbox) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    let mut s = sim.lock();
+    s.stats.ews_find_folders += 1;
+    let Some(mb) = s.mailbox_mut(&caller.tenant, &mailbox) else {
+        return error(
+            OP,
+            "ErrorNonExistentMailbox",
+            &format!("The SMTP address has no mailbox associated with it: {mailbox}"),
+        );
+    };
+    // IsEqualTo on the display name matches without regard to case, as Exchange does.
+    let wanted = r.restriction.map(|x| x.equal.value.constant.value);
+    let folders: String = mb
+        .calendars
+        .iter()
+        .filter(|c| wanted.as_ref().is_none_or(|w| c.name.eq_ignore_ascii_case(w)))
+        .map(|c| {
+            format!(
+                r#"<t:CalendarFolder><t:FolderId Id="{}" ChangeKey="AgAAAB"/><t:DisplayName>{}</t:DisplayName><t:FolderClass>IPF.Appointment</t:FolderClass></t:CalendarFolder>"#,
+                escape(&c.id),
+                escape(&c.name)
+            )
+        })
+        .collect();
+    let count = folders.matches("<t:CalendarFolder>").count();
+    answer(
+        OP,
+        &format!(
+            r#"<m:RootFolder TotalItemsInView="{count}" IncludesLastItemInRange="true"><t:Folders>{folders}</t:Folders></m:RootFolder>"#
+        ),
+    )
+}
+
+/// The mailbox and folder holding item `id`, and the item.
+fn locate<'a>(s: &'a mut State, tenant: &str, id: &str) -> Option<(String, String, &'a mut Event)> {
+    s.tenants
+        .iter_mut()
+        .filter(|t| t.id == tenant)
+        .flat_map(|t| t.users.iter_mut())
+        .flat_map(|u| {
+            let upn = u.upn.clone();
+            u.calendars.iter_mut().flat_map(move |c| {
+                let (upn, folder) = (upn.clone(), c.id.clone());
+                c.events
+                    .iter_mut()
+                    .map(move |e| (upn.clone(), folder.clone(), e))
+            })
+        })
+        .find(|(_, _, e)| e.id == id)
+}
+
+fn wanted_extended(shape: &Shape) -> Vec<String> {
+    shape
+        .more
+        .as_ref()
+        .map(|m| m.extended.iter().map(ExtendedUri::key).collect())
+        .unwrap_or_default()
+}
+
+fn wants_attachments(shape: &Shape) -> bool {
+    shape
+        .more
+        .as_ref()
+        .is_some_and(|m| m.fields.iter().any(|f| f.uri == "item:Attachments"))
+}
+
+fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
+    const OP: &str = "FindItem";
+    let Some(view) = r.view else {
+        return error(
+            OP,
+            "ErrorInvalidRequest",
+            "The simulator serves CalendarView searches only.",
+        );
+    };
+    let (Ok(start), Ok(end)) = (
+        DateTime::parse_from_rfc3339(&view.start),
+        DateTime::parse_from_rfc3339(&view.end),
+    ) else {
+        return fault(
+            "ErrorSchemaValidation",
+            "StartDate and EndDate must be xs:dateTime.",
+            None,
+        );
+    };
+    let (start, end) = (start.with_timezone(&Utc), end.with_timezone(&Utc));
+    if end - start > chrono::TimeDelta::days(730) {
+        return error(
+            OP,
+            "ErrorCalendarViewRangeTooBig",
+            "The duration specified for CalendarView exceeds the maximum allowed (2 years).",
+        );
+    }
+    let Some(folder) = r.parents.folder.map(|f| f.id) else {
+        return error(OP, "ErrorInvalidRequest", "Give the calendar's FolderId.");
+    };
+    let extended = wanted_extended(&r.shape);
+    let mut s = sim.lock();
+    s.stats.ews_find_items += 1;
+    let cap = s.faults.ews_view_cap.unwrap_or(VIEW_CAP);
+    let found = s
+        .tenants
+        .iter()
+        .filter(|t| t.id == caller.tenant)
+        .flat_map(|t| t.users.iter())
+        .find_map(|u| {
+            u.calendars
+                .iter()
+                .find(|c| c.id == folder)
+                .map(|c| (u.upn.clone(), c))
+        });
+    let Some((owner, cal)) = found else {
+        return error(
+            OP,
+            "ErrorFolderNotFound",
+            "The specified folder could not be found in the store.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    let mut hits: Vec<&Event> = cal
+        .events
+        .iter()
+        .filter(|e| e.start < end && e.end > start && e.event_type != "seriesMaster")
+        .collect();
+    hits.sort_by_key(|e| (e.start, e.id.clone()));
+    let total = hits.len();
+    let take = view.max.unwrap_or(cap).min(cap);
+    let items: String = hits
+        .iter()
+        .take(take)
+        .map(|e| item_xml(e, &folder, &extended, false))
+        .collect();
+    answer(
+        OP,
+        &format!(
+            r#"<m:RootFolder TotalItemsInView="{total}" IncludesLastItemInRange="{}"><t:Items>{items}</t:Items></m:RootFolder>"#,
+            total <= take
+        ),
+    )
+}
+
+fn get_item(sim: &Simulator, caller: &Caller, r: GetItem) -> Response {
+    const OP: &str = "GetItem";
+    let Some(id) = r.ids.ids.first() else {
+        return error(OP, "ErrorInvalidRequest", "No ItemId.");
+    };
+    let extended = wanted_extended(&r.shape);
+    let attachments = wants_attachments(&r.shape);
+    let mut s = sim.lock();
+    s.stats.ews_get_items += 1;
+    let Some((owner, folder, e)) = locate(&mut s, &caller.tenant, &id.id) else {
+        return error(
+            OP,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    let item = item_xml(e, &folder, &extended, attachments);
+    answer(OP, &format!("<m:Items>{item}</m:Items>"))
+}
+
+fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
+    const OP: &str = "UpdateItem";
+    // Required for calendar items (ErrorSendMeetingInvitationsOrCancellationsRequired).
+    let Some(send) = r.send else {
+        return error(
+            OP,
+            "ErrorSendMeetingInvitationsOrCancellationsRequired",
+            "SendMeetingInvitationsOrCancellations is required for calendar items.",
+        );
+    };
+    let notify = match send.as_str() {
+        "SendToNone" => false,
+        "SendOnlyToAll"
+        | "SendToAllAndSaveCopy"
+        | "SendOnlyToChanged"
+        | "SendToChangedAndSaveCopy" => true,
+        _ => {
+            return fault(
+                "ErrorSchemaValidation",
+                "Unknown SendMeetingInvitationsOrCancellations.",
+                None,
+            )
+        }
+    };
+    let Some(change) = r.changes.list.into_iter().next() else {
+        return error(OP, "ErrorInvalidRequest", "No ItemChange.");
+    };
+    let mut s = sim.lock();
+    s.stats.ews_updates += 1;
+    let new_key = s.next_change_key();
+    let Some((owner, _folder, e)) = locate(&mut s, &caller.tenant, &change.id.id) else {
+        return error(
+            OP,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    let never_overwrite = r.conflict.as_deref().is_none_or(|c| c == "NeverOverwrite");
+    match change.id.change_key.as_deref() {
+        None => {
+            return error(
+                OP,
+                "ErrorChangeKeyRequiredForWriteOperations",
+                "The ChangeKey is required for this operation.",
+            )
+        }
+        Some(ck) if never_overwrite && ck != e.change_key => {
+            return error(
+                OP,
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+            )
+        }
+        Some(_) => {}
+    }
+    for set in change.updates.set {
+        match (set.field, set.extended) {
+            (Some(f), None) if f.uri == "item:Subject" => {
+                if let Some(subject) = set.item.subject {
+                    e.subject = subject;
+                }
+            }
+            (None, Some(x)) => {
+                let key = x.key();
+                let value = set.item.extended.map(|v| v.value).unwrap_or_default();
+                match e
+                    .properties
+                    .iter_mut()
+                    .find(|(id, _)| id.eq_ignore_ascii_case(&key))
+                {
+                    Some(p) => p.1 = value,
+                    None => e.properties.push((key, value)),
+                }
+            }
+            _ => {
+                return error(
+                    OP,
+                    "ErrorInvalidPropertySet",
+                    "The simulator sets item:Subject and string extended properties only.",
+                )
+            }
+        }
+    }
+    e.change_key = new_key.clone();
+    if e.event_type == "occurrence" {
+        e.event_type = "exception".into();
+    }
+    let update = (notify && !e.attendees.is_empty()).then(|| MeetingUpdate {
+        event_id: e.id.clone(),
+        recipients: e.attendees.iter().map(|a| a.address.clone()).collect(),
+        subject: e.subject.clone(),
+        attachments: e.attachments.iter().map(|a| a.name.clone()).collect(),
+    });
+    let id = e.id.clone();
+    if let Some(u) = update {
+        s.meeting_updates.push(u);
+    }
+    s.stats.last_write_unix_ms = Some(Utc::now().timestamp_millis());
+    answer(
+        OP,
+        &format!(
+            r#"<m:Items><t:CalendarItem><t:ItemId Id="{}" ChangeKey="{}"/></t:CalendarItem></m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"#,
+            escape(&id),
+            escape(&new_key)
+        ),
+    )
+}
+
+fn create_attachment(sim: &Simulator, caller: &Caller, r: CreateAttachment) -> Response {
+    use base64::Engine;
+    const OP: &str = "CreateAttachment";
+    let mut s = sim.lock();
+    s.stats.ews_attachment_creates += 1;
+    let new_key = s.next_change_key();
+    // A draft message (mail with attachments) or a calendar item.
+    if let Some(d) = s.ews_drafts.iter_mut().find(|d| d.id == r.parent.id) {
+        let mut out = String::new();
+        for f in r.attachments.files {
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(f.content.trim())
+            else {
+                return fault("ErrorSchemaValidation", "Content is not base64.", None);
+            };
+            d.mail.attachments.push(super::model::MailAttachment {
+                name: f.name.clone(),
+                text: if f.content_type.starts_with("text/") {
+                    String::from_utf8_lossy(&bytes).into_owned()
+                } else {
+                    String::new()
+                },
+                content_type: f.content_type,
+                size: bytes.len(),
+            });
+            d.change_key = new_key.clone();
+            out.push_str(&format!(
+                r#"<t:FileAttachment><t:AttachmentId Id="{}" RootItemId="{}" RootItemChangeKey="{}"/></t:FileAttachment>"#,
+                super::common::rand_u64(),
+                escape(&d.id),
+                escape(&new_key)
+            ));
+        }
+        return answer(OP, &format!("<m:Attachments>{out}</m:Attachments>"));
+    }
+    let Some((owner, _, e)) = locate(&mut s, &caller.tenant, &r.parent.id) else {
+        return error(
+            OP,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    let mut out = String::new();
+    for f in r.attachments.files {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(f.content.trim()) else {
+            return fault("ErrorSchemaValidation", "Content is not base64.", None);
+        };
+        let id = format!("AAMkATT{:016X}", super::common::rand_u64());
+        e.attachments.push(Attachment {
+            id: id.clone(),
+            name: f.name,
+            content_type: f.content_type,
+            size: bytes.len(),
+            via_upload_session: false,
+            content_id: f.content_id,
+            bytes,
+        });
+        e.change_key = new_key.clone();
+        out.push_str(&format!(
+            r#"<t:FileAttachment><t:AttachmentId Id="{}" RootItemId="{}" RootItemChangeKey="{}"/></t:FileAttachment>"#,
+            escape(&id),
+            escape(&e.id),
+            escape(&new_key)
+        ));
+    }
+    answer(OP, &format!("<m:Attachments>{out}</m:Attachments>"))
+}
+
+fn delete_attachment(sim: &Simulator, caller: &Caller, r: DeleteAttachment) -> Response {
+    const OP: &str = "DeleteAttachment";
+    let Some(id) = r.ids.ids.first().map(|i| i.id.clone()) else {
+        return error(OP, "ErrorInvalidRequest", "No AttachmentId.");
+    };
+    let mut s = sim.lock();
+    s.stats.ews_attachment_deletes += 1;
+    let new_key = s.next_change_key();
+    let tenant = caller.tenant.clone();
+    let found = s
+        .tenants
+        .iter_mut()
+        .filter(|t| t.id == tenant)
+        .flat_map(|t| t.users.iter_mut())
+        .flat_map(|u| {
+            let upn = u.upn.clone();
+            u.calendars
+                .iter_mut()
+                .flat_map(|c| c.events.iter_mut())
+                .map(move |e| (upn.clone(), e))
+        })
+        .find(|(_, e)| e.attachments.iter().any(|a| a.id == id));
+    let Some((owner, e)) = found else {
+        return error(
+            OP,
+            "ErrorInvalidAttachmentId",
+            "The attachment could not be found.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    e.attachments.retain(|a| a.id != id);
+    e.change_key = new_key.clone();
+    let root = e.id.clone();
+    answer(
+        OP,
+        &format!(
+            r#"<m:RootItemId RootItemId="{}" RootItemChangeKey="{}"/>"#,
+            escape(&root),
+            escape(&new_key)
+        ),
+    )
+}
+
+fn create_item(sim: &Simulator, caller: &Caller, r: CreateItem) -> Response {
+    const OP: &str = "CreateItem";
+    let Some(from) = caller
+        .acting_as
+        .clone()
+        .or_else(|| caller.account.full_access.first().cloned())
+    else {
+        return error(
+            OP,
+            "ErrorAccessDenied",
+            "The account has no mailbox to send from.",
+        );
+    };
+    let m = r.items.message;
+    let mail = SentMail {
+        from: m.from.map(|f| f.mailbox.address).unwrap_or(from),
+        to: m.to.list.into_iter().map(|t| t.address).collect(),
+        subject: m.subject,
+        body: m.body.map(|b| b.text).unwrap_or_default(),
+        attachments: vec![],
+    };
+    let mut s = sim.lock();
+    let key = s.next_change_key();
+    match r.disposition.as_str() {
+        "SendAndSaveCopy" | "SendOnly" => {
+            s.stats.mails_sent += 1;
+            s.outbox.push(mail);
+            answer(OP, "<m:Items/>")
+        }
+        "SaveOnly" => {
+            let id = format!("AAMkMSG{:016X}", super::common::rand_u64());
+            s.ews_drafts.push(super::model::Draft {
+                id: id.clone(),
+                change_key: key.clone(),
+                mail,
+            });
+            answer(
+                OP,
+                &format!(
+                    r#"<m:Items><t:Message><t:ItemId Id="{}" ChangeKey="{}"/></t:Message></m:Items>"#,
+                    escape(&id),
+                    escape(&key)
+                ),
+            )
+        }
+        _ => fault(
+            "ErrorSchemaValidation",
+            "MessageDisposition is required.",
+            None,
+        ),
+    }
+}
+
+fn send_item(sim: &Simulator, _caller: &Caller, r: SendItem) -> Response {
+    const OP: &str = "SendItem";
+    let Some(id) = r.ids.ids.into_iter().next() else {
+        return error(OP, "ErrorInvalidRequest", "No ItemId.");
+    };
+    let mut s = sim.lock();
+    let Some(at) = s.ews_drafts.iter().position(|d| d.id == id.id) else {
+        return error(
+            OP,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    if id.change_key.as_deref() != Some(s.ews_drafts[at].change_key.as_str()) {
+        return error(
+            OP,
+            "ErrorIrresolvableConflict",
+            "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+        );
+    }
+    let draft = s.ews_drafts.remove(at);
+    s.stats.mails_sent += 1;
+    s.outbox.push(draft.mail);
+    answer(OP, "")
+}

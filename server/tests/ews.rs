@@ -1,0 +1,337 @@
+//! The EWS backend through the real server against the simulator's EWS endpoint: the demo's
+//! "Jobcenter" calendar (form `jobcenter`) lives in an on-premises mailbox reached by a
+//! service account with impersonation. Listing, holding and booking by ChangeKey, attendee
+//! updates only when asked, a stale ChangeKey, ErrorServerBusy, a truncated CalendarView,
+//! and logon and rights failures.
+
+mod common;
+use common::*;
+use server::config::{CalendarAccess, MailConfig};
+use server::sim::model::Faults;
+use server::sim::seed;
+
+const WEEK: &str = "2026-12-02";
+
+fn ews_event(env: &Env, id: &str) -> server::sim::model::Event {
+    env.sim
+        .calendar_events(seed::DEMO_EWS_CALENDAR)
+        .into_iter()
+        .find(|e| e.id == id)
+        .expect("an event of the EWS calendar")
+}
+
+fn hold_of(e: &server::sim::model::Event) -> Option<String> {
+    e.properties
+        .iter()
+        .find(|(id, _)| id.contains("BooketHold"))
+        .map(|(_, v)| v.clone())
+}
+
+#[tokio::test]
+async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
+    let env = Env::start().await;
+    let (status, week) = env.week("jobcenter", WEEK).await;
+    assert_eq!(status, 200, "{week}");
+    // The same slots as the Graph calendar: same seed, other mailbox.
+    let (_, graph_week) = env.week("demo", WEEK).await;
+    assert_eq!(
+        slots_in_state(&week, "free").len(),
+        slots_in_state(&graph_week, "free").len()
+    );
+    assert!(!slots_in_state(&week, "booked").is_empty());
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = event_id_of(&slot);
+    let before = ews_event(&env, &id);
+    let graph_before = env.sim.stats().graph_requests;
+
+    let (status, held) = env.reserve("jobcenter", &slot, "", "").await;
+    assert_eq!(status, 200, "{held}");
+    let after = ews_event(&env, &id);
+    assert!(
+        after.subject.ends_with(" - Reserveret"),
+        "{}",
+        after.subject
+    );
+    assert!(hold_of(&after).is_some());
+    assert_ne!(after.change_key, before.change_key);
+
+    let token = held["token"].as_str().unwrap();
+    let (status, receipt) = env.book_held("jobcenter", &slot, "k-ews-1", token).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["calendar"], seed::DEMO_EWS_CALENDAR);
+    let booked = ews_event(&env, &id);
+    assert!(booked.subject.ends_with(" - Booket"), "{}", booked.subject);
+    // Through EWS only: not one Graph request for this calendar.
+    assert_eq!(env.sim.stats().graph_requests, graph_before);
+    assert!(env.sim.stats().ews_updates >= 2);
+    // Another citizen is told "taken".
+    let (status, body) = env.reserve("jobcenter", &slot, "", "").await;
+    assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+}
+
+/// EWS can leave attendees alone (`SendToNone`); Graph cannot (its limitation stays tested
+/// in `graph.rs`). The seed puts a colleague on every third slot of a day.
+#[tokio::test]
+async fn attendees_hear_of_a_booking_on_ews_only_when_the_element_says_so() {
+    for notify in [false, true] {
+        let env = Env::start_with(Default::default(), |c| {
+            for f in &mut c.forms {
+                for el in &mut f.elements {
+                    el.notify_attendees = notify;
+                }
+            }
+        })
+        .await;
+        let (_, week) = env.week("jobcenter", WEEK).await;
+        let with_attendee = slots_in_state(&week, "free")
+            .into_iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .find(|s| !ews_event(&env, &event_id_of(s)).attendees.is_empty())
+            .expect("a free slot with an attendee");
+        let (status, body) = env.book("jobcenter", &with_attendee, "k-notify").await;
+        assert_eq!(status, 200, "{body}");
+        let updates = env.sim.meeting_updates();
+        if notify {
+            assert!(
+                !updates.is_empty(),
+                "SendToAllAndSaveCopy mails the attendees"
+            );
+        } else {
+            assert!(updates.is_empty(), "SendToNone mails no one: {updates:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stale_change_key_after_a_staff_edit_is_read_again_and_a_lost_race_is_taken() {
+    let env = Env::start().await;
+    let (_, week) = env.week("jobcenter", WEEK).await;
+    let free = slots_in_state(&week, "free");
+    let (a, b) = (
+        free[0]["id"].as_str().unwrap().to_owned(),
+        free[1]["id"].as_str().unwrap().to_owned(),
+    );
+    // Staff book b in Outlook: the kept week still says free; the write path's own read
+    // of the item refuses it.
+    assert!(env
+        .sim
+        .staff_set_subject(&event_id_of(&b), "Samtale - Booket"));
+    let (status, body) = env.reserve("jobcenter", &b, "", "").await;
+    assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+    // Two instances race for a: one holds it, the other is told "taken".
+    let other = env.second_instance().await;
+    let (r1, r2) = tokio::join!(
+        env.reserve("jobcenter", &a, "", ""),
+        other.reserve("jobcenter", &a, "", "")
+    );
+    let mut statuses = [r1.0, r2.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{r1:?} {r2:?}");
+}
+
+#[tokio::test]
+async fn a_busy_server_is_waited_out_and_a_lasting_one_is_reported() {
+    let env = Env::start().await;
+    let (_, week) = env.week("jobcenter", WEEK).await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // ErrorServerBusy with BackOffMilliseconds 200: waited out.
+    env.sim.set_faults(Faults {
+        throttle_next: 2,
+        retry_after: Some("0.2".into()),
+        ..Faults::default()
+    });
+    let (status, body) = env.reserve("jobcenter", &slot, "", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(env.sim.stats().throttled, 2);
+    // Busy beyond the retry budget (5 s in tests): "try again", the calendar unchanged.
+    let slot2 = slots_in_state(&week, "free")[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.sim.set_faults(Faults {
+        throttle_next: 100,
+        retry_after: Some("3".into()),
+        ..Faults::default()
+    });
+    let (status, body) = env.reserve("jobcenter", &slot2, "", "").await;
+    assert_eq!(status, 503, "{body}");
+    env.sim.set_faults(Faults::default());
+    assert!(!ews_event(&env, &event_id_of(&slot2))
+        .subject
+        .contains(" - "));
+}
+
+#[tokio::test]
+async fn a_truncated_calendar_view_is_split_until_nothing_is_left_out() {
+    let whole = {
+        let env = Env::start().await;
+        let (_, week) = env.week("jobcenter", WEEK).await;
+        (
+            week["slots"].as_array().unwrap().len(),
+            env.sim.stats().ews_find_items,
+        )
+    };
+    let env = Env::start().await;
+    // The server answers at most 7 items per FindItem (IncludesLastItemInRange="false").
+    env.sim.set_faults(Faults {
+        ews_view_cap: Some(7),
+        ..Faults::default()
+    });
+    let (status, week) = env.week("jobcenter", WEEK).await;
+    assert_eq!(status, 200, "{week}");
+    assert_eq!(week["slots"].as_array().unwrap().len(), whole.0);
+    assert!(env.sim.stats().ews_find_items > whole.1 + 4);
+}
+
+#[tokio::test]
+async fn logon_and_rights_failures_are_named_by_booket_check() {
+    use server::check::{self, Lang};
+    use server::config::EwsAccess;
+    let env = Env::start().await;
+    fn ews(c: &mut server::config::Config) -> &mut server::config::EwsAccount {
+        match &mut c.calendars[1].access {
+            CalendarAccess::Ews(a) => a,
+            CalendarAccess::Graph(_) => panic!("the demo's second calendar is EWS"),
+        }
+    }
+    let mut config = env.config.clone();
+    let report = check::run(&config, Lang::En, env.now).await;
+    let text = report.render();
+    assert!(
+        text.contains("is logged on and reaches jobcenter@demo.booket.dk by impersonation"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The calendar \"Jobcenter\" is found once"),
+        "{text}"
+    );
+    assert!(text.contains("This week can be read"), "{text}");
+
+    ews(&mut config).password = "wrong".to_owned().into();
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(text.contains("(401)"), "{text}");
+    assert!(text.contains("Basic authentication is enabled"), "{text}");
+    let text = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(text.contains("Basic-godkendelse"), "{text}");
+
+    // Delegate access without Full Access to the mailbox, and impersonation without the role.
+    let mut config = env.config.clone();
+    ews(&mut config).access = EwsAccess::Delegate;
+    env.sim.set_service_account_rights(false, &[]);
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(text.contains("ErrorAccessDenied"), "{text}");
+    assert!(text.contains("Add-MailboxPermission"), "{text}");
+    let text = check::run(&env.config, Lang::En, env.now).await.render();
+    assert!(text.contains("ErrorImpersonateUserDenied"), "{text}");
+    assert!(text.contains("ApplicationImpersonation"), "{text}");
+    // Full Access is enough for delegate access.
+    env.sim
+        .set_service_account_rights(false, &[seed::DEMO_EWS_OWNER]);
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(text.contains("as a delegate (Full Access)"), "{text}");
+    assert!(text.contains("This week can be read"), "{text}");
+}
+
+/// Documents, the PDF summary and the confirmation mail, all through EWS: the files are
+/// attached with CreateAttachment (one request each), the mail goes out through the
+/// on-premises mailbox with its `.ics` (draft, attachment, SendItem).
+#[tokio::test]
+async fn documents_summary_and_mail_go_through_ews() {
+    let env = Env::start_with(Default::default(), |c| {
+        for f in &mut c.forms {
+            f.email_field = Some("email".into());
+            for el in &mut f.elements {
+                el.attach_documents = true;
+                el.attach_summary = true;
+            }
+        }
+        let CalendarAccess::Ews(account) = &c.calendars[1].access else {
+            panic!("the demo's second calendar is EWS");
+        };
+        c.mail = MailConfig::Ews {
+            account: account.clone(),
+            sender: seed::DEMO_EWS_OWNER.into(),
+            user: seed::DEMO_EWS_OWNER.into(),
+        };
+    })
+    .await;
+    let (_, week) = env.week("jobcenter", WEEK).await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pdf = [b"%PDF-1.7\n".as_slice(), &[7u8; 4000]].concat();
+    let (status, receipt) = env
+        .book_form(
+            "jobcenter",
+            &slot,
+            "k-ews-docs",
+            "",
+            &[("lønseddel.pdf", pdf)],
+        )
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    let e = ews_event(&env, &event_id_of(&slot));
+    assert!(e.subject.ends_with(" - Booket"), "{}", e.subject);
+    let names: Vec<&str> = e.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert!(names.contains(&"lønseddel.pdf"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with(".pdf") && n.starts_with("Resum")),
+        "{names:?}"
+    );
+    assert!(env.sim.stats().ews_attachment_creates >= 2);
+    assert_eq!(receipt["mail"], "sent", "{receipt}");
+    let mail = env
+        .sim
+        .outbox()
+        .into_iter()
+        .find(|m| m.to.iter().any(|t| t == "soren@example.dk"))
+        .expect("the confirmation is in the outbox");
+    assert_eq!(mail.from, seed::DEMO_EWS_OWNER);
+    assert!(
+        mail.attachments.iter().any(|a| a.name.ends_with(".ics")),
+        "{mail:?}"
+    );
+}
+
+/// A file larger than one EWS request carries is refused before anything is written.
+#[tokio::test]
+async fn a_file_over_the_ews_request_limit_is_refused_before_any_write() {
+    let env = Env::start_with(Default::default(), |c| {
+        for f in &mut c.forms {
+            for el in &mut f.elements {
+                el.attach_documents = true;
+            }
+        }
+        if let CalendarAccess::Ews(a) = &mut c.calendars[1].access {
+            // A server configured for 1 MB requests: about 760 KB of file.
+            a.request_limit = 1024 * 1024;
+        }
+    })
+    .await;
+    let (_, week) = env.week("jobcenter", WEEK).await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let updates = env.sim.stats().ews_updates;
+    let big = [b"%PDF-1.7\n".as_slice(), &vec![7u8; 900 * 1024]].concat();
+    let (status, body) = env
+        .book_form("jobcenter", &slot, "k-ews-big", "", &[("stor.pdf", big)])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["problem"].as_str()),
+        (413, Some("files"), Some("too_large")),
+        "{body}"
+    );
+    assert_eq!(env.sim.stats().ews_updates, updates, "nothing written");
+    assert!(!ews_event(&env, &event_id_of(&slot)).subject.contains(" - "));
+}
