@@ -89,8 +89,9 @@ test('axe-core finds no violations when held, taken, booked and in English', asy
 
   // English.
   await page.goto('/?lang=en');
-  await new Booket(page).showWeekWithFreeSlot();
-  await expect(page.getByTestId('booket-week-label')).toHaveText(/^Week \d+ · /);
+  const english = new Booket(page);
+  await english.showWeekWithFreeSlot();
+  await expect(english.weekLabel).toHaveText(/^Week \d+ · /);
   expect(await widgetViolations(page), 'English').toEqual([]);
 });
 
