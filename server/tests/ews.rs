@@ -212,6 +212,26 @@ async fn logon_and_rights_failures_are_named_by_booket_check() {
         "{text}"
     );
     assert!(text.contains("This week can be read"), "{text}");
+    assert!(
+        text.contains("EWS answers over plain HTTP on this machine (a simulator)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Exchange version 15.2.1748.10 (Exchange Server 2019 or Subscription Edition)"
+        ),
+        "{text}"
+    );
+    let da = check::run(&config, Lang::Da, env.now).await.render();
+    for words in [
+        "er logget på og når jobcenter@demo.booket.dk med impersonation",
+        "Kalenderen \"Jobcenter\" er fundet én gang",
+        "Denne uge kan læses",
+        "almindelig HTTP på denne maskine",
+        "Exchange-version 15.2.1748.10 (Exchange Server 2019 eller Subscription Edition)",
+    ] {
+        assert!(da.contains(words), "{words}: {da}");
+    }
 
     ews(&mut config).password = "wrong".to_owned().into();
     let text = check::run(&config, Lang::En, env.now).await.render();
@@ -334,4 +354,76 @@ async fn a_file_over_the_ews_request_limit_is_refused_before_any_write() {
     );
     assert_eq!(env.sim.stats().ews_updates, updates, "nothing written");
     assert!(!ews_event(&env, &event_id_of(&slot)).subject.contains(" - "));
+}
+
+/// An EWS endpoint whose certificate this server does not trust (a self-signed one, served
+/// by `openssl s_server`): the check says so and how to fix it.
+#[tokio::test]
+async fn an_untrusted_certificate_is_named_by_booket_check() {
+    use server::check::{self, Lang};
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (scripts/setup.sh)");
+    assert!(made.status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &port.to_string(),
+            "-key",
+        ])
+        .arg(&key)
+        .arg("-cert")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until it listens (bounded: it starts in milliseconds).
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut config = env.config.clone();
+    if let CalendarAccess::Ews(a) = &mut config.calendars[1].access {
+        a.url = format!("https://127.0.0.1:{port}/EWS/Exchange.asmx");
+    }
+    let en = check::run(&config, Lang::En, env.now).await.render();
+    let da = check::run(&config, Lang::Da, env.now).await.render();
+    let _ = server.kill();
+    assert!(
+        en.contains("The server's TLS certificate is not accepted"),
+        "{en}"
+    );
+    assert!(
+        da.contains("Serverens TLS-certifikat godtages ikke"),
+        "{da}"
+    );
 }

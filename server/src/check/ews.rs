@@ -34,7 +34,8 @@ pub(super) async fn check_ews_calendar(
             return Section { title, lines };
         }
     };
-    let mailbox = EwsMailbox::new(Arc::new(client), &cal.owner);
+    let client = Arc::new(client);
+    let mailbox = EwsMailbox::new(client.clone(), &cal.owner);
     let who = match account.access {
         EwsAccess::Impersonation => t(lang, "med impersonation", "by impersonation"),
         EwsAccess::Delegate => t(
@@ -47,6 +48,19 @@ pub(super) async fn check_ews_calendar(
         lines.push(failure(lang, &account.username, &cal.owner, &e));
         return Section { title, lines };
     }
+    lines.push(pass(if account.url.starts_with("https:") {
+        t(
+            lang,
+            "EWS svarer over TLS med et certifikat, serveren stoler på",
+            "EWS answers over TLS with a certificate this server trusts",
+        )
+    } else {
+        t(
+            lang,
+            "EWS svarer over almindelig HTTP på denne maskine (en simulator)",
+            "EWS answers over plain HTTP on this machine (a simulator)",
+        )
+    }));
     lines.push(pass(format!(
         "{} {} {} {} {who}",
         t(lang, "Tjenestekontoen", "The service account"),
@@ -54,6 +68,22 @@ pub(super) async fn check_ews_calendar(
         t(lang, "er logget på og når", "is logged on and reaches"),
         cal.owner
     )));
+    if let Some(v) = client.server_version() {
+        let product = match v.split('.').take(2).collect::<Vec<_>>().as_slice() {
+            ["15", "2"] => t(
+                lang,
+                " (Exchange Server 2019 eller Subscription Edition)",
+                " (Exchange Server 2019 or Subscription Edition)",
+            ),
+            ["15", "1"] => " (Exchange Server 2016)".into(),
+            ["15", "0"] => " (Exchange Server 2013)".into(),
+            _ => String::new(),
+        };
+        lines.push(pass(format!(
+            "{} {v}{product}",
+            t(lang, "Exchange-version", "Exchange version")
+        )));
+    }
     if let Err(e) = mailbox.resolve_calendar(&cal.outlook_calendar).await {
         lines.push(fail(
             e.to_string(),
@@ -97,7 +127,13 @@ pub(super) async fn check_ews_calendar(
 /// A failed call, with what to do about it.
 fn failure(lang: Lang, user: &str, owner: &str, e: &MailboxError) -> Line {
     let text = e.to_string();
-    let hint = if text.contains("(401)") {
+    let hint = if text.to_lowercase().contains("certificate") {
+        t(
+            lang,
+            "Serverens TLS-certifikat godtages ikke: det skal være udstedt til navnet i ews_url af en CA, serveren stoler på (installér organisationens rod-CA i systemets certifikatlager).",
+            "The server's TLS certificate is not accepted: it must be issued for the name in ews_url by a CA this server trusts (install the organisation's root CA in the system store).",
+        )
+    } else if text.contains("(401)") {
         t(
             lang,
             "Tjek username, domain og password (fx { env = \"BOOKET_EWS_PASSWORD\" }), og at Basic-godkendelse er slået til på EWS' virtuelle mappe.",

@@ -100,6 +100,8 @@ pub struct EwsClient {
     gate: Gate,
     retry_budget: Duration,
     request_limit: usize,
+    /// What the server said it is in its last answer (`ServerVersionInfo`).
+    version: std::sync::Mutex<Option<xml::ServerVersion>>,
 }
 
 impl EwsClient {
@@ -122,6 +124,7 @@ impl EwsClient {
             gate: Gate::new(max_concurrency.max(1)),
             retry_budget,
             request_limit: DEFAULT_REQUEST_LIMIT,
+            version: std::sync::Mutex::new(None),
         })
     }
 
@@ -143,6 +146,14 @@ impl EwsClient {
 
     pub fn request_limit(&self) -> usize {
         self.request_limit
+    }
+
+    /// The Exchange version the server reported in its last answer, e.g. `15.2.1748.10`.
+    pub fn server_version(&self) -> Option<String> {
+        let v = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        v.as_ref()
+            .filter(|v| !v.major.is_empty())
+            .map(|v| format!("{}.{}.{}.{}", v.major, v.minor, v.build, v.revision))
     }
 
     /// The user name as the server expects it: `DOMAIN\user` when a domain is configured.
@@ -223,27 +234,53 @@ impl EwsClient {
                 };
                 let (status, retry_after, bytes) = match answer {
                     Ok(a) => a,
-                    Err(e) if class == Class::Read => {
-                        return Err(Failure::Again {
-                            error: EwsError::Transport(e.to_string()),
-                            retry_after: None,
-                        })
+                    Err(e) => {
+                        let message = with_causes(&e);
+                        // A certificate this server does not trust stays untrusted; a
+                        // write whose outcome is unknown is not sent twice.
+                        let untrusted = message.to_lowercase().contains("certificate");
+                        let error = EwsError::Transport(message);
+                        return Err(if class == Class::Read && !untrusted {
+                            Failure::Again {
+                                error,
+                                retry_after: None,
+                            }
+                        } else {
+                            Failure::Final(error)
+                        });
                     }
-                    Err(e) => return Err(Failure::Final(EwsError::Transport(e.to_string()))),
                 };
-                interpret(status, retry_after, &bytes)
+                let (message, version) = interpret(status, retry_after, &bytes)?;
+                if let Some(v) = version {
+                    *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+                }
+                Ok(message)
             },
         )
         .await
     }
 }
 
-/// What one HTTP answer means: the response message, a wait, or a final error.
+/// An error with its causes ("error sending request: …: invalid peer certificate: …"):
+/// reqwest's own text leaves out why.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// What one HTTP answer means: the response message (with the server's version when it
+/// said), a wait, or a final error.
 fn interpret(
     status: StatusCode,
     retry_after: Option<Duration>,
     bytes: &[u8],
-) -> Result<Message, Failure<EwsError>> {
+) -> Result<(Message, Option<xml::ServerVersion>), Failure<EwsError>> {
     match status.as_u16() {
         401 => return Err(Failure::Final(EwsError::Logon("Basic"))),
         503 | 504 => {
@@ -266,6 +303,7 @@ fn interpret(
             Failure::Final(EwsError::Decode(e))
         }
     })?;
+    let version = envelope.header.and_then(|h| h.version);
     let response = envelope.body.content;
     if let Some(detail) = response.detail {
         let code = detail.code.unwrap_or_default();
@@ -294,7 +332,7 @@ fn interpret(
             &message.text,
         )));
     }
-    Ok(message)
+    Ok((message, version))
 }
 
 #[cfg(test)]
@@ -318,7 +356,7 @@ mod tests {
 
     fn outcome(status: u16, body: &str) -> Result<String, (bool, EwsError, Option<Duration>)> {
         match interpret(StatusCode::from_u16(status).unwrap(), None, body.as_bytes()) {
-            Ok(m) => Ok(m.code),
+            Ok((m, _)) => Ok(m.code),
             Err(Failure::Again { error, retry_after }) => Err((true, error, retry_after)),
             Err(Failure::Final(error)) => Err((false, error, None)),
         }
