@@ -418,6 +418,7 @@ async fn an_untrusted_certificate_is_named_by_booket_check() {
     let en = check::run(&config, Lang::En, env.now).await.render();
     let da = check::run(&config, Lang::Da, env.now).await.render();
     let _ = server.kill();
+    let _ = server.wait();
     assert!(
         en.contains("The server's TLS certificate is not accepted"),
         "{en}"
