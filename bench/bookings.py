@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Booking cost: wall time per booking (p50/p99) and Graph round trips per booking, read
-from the simulator's counters. Usage: bookings.py BASE SIM FORM N FILE_BYTES"""
+"""Booking cost: wall time per booking (p50/p99) and round trips to Exchange per booking
+(Graph requests and upload chunks, or EWS requests), read from the simulator's counters.
+Usage: bookings.py BASE SIM FORM N FILE_BYTES"""
 import json
 import statistics
 import sys
@@ -45,7 +46,7 @@ def stats():
 
 
 def trips(s):
-    return s["graph_requests"] + s["upload_chunks"]
+    return s["graph_requests"] + s["upload_chunks"] + s["ews_requests"]
 
 
 slots = []
@@ -80,5 +81,6 @@ print(json.dumps({
     "n": len(times),
     "p50_ms": round(statistics.median(times), 1),
     "p99_ms": round(p99, 1),
-    "graph_round_trips_per_booking": round((trips(after) - trips(before)) / len(times), 2),
+    "round_trips_per_booking": round((trips(after) - trips(before)) / len(times), 2),
+    "ews_share": round((after["ews_requests"] - before["ews_requests"]) / max(1, trips(after) - trips(before)), 2),
 }))

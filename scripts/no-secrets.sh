@@ -10,6 +10,8 @@ secrets=(
   '9b8c7d6e-5f40-4a3b-8c2d-1e0f9a8b7c6d'     # its secret ID (pasted by mistake in tests)
   'test-slot-key-0123456789abcdef'           # the in-process servers' slot key
   'process-test-slot-key-0123456789abcdef'   # the server processes' slot key
+  'demo~Ews.Password-0123456789'             # the EWS service account's password
+  'REVNT1xzdmMtYm9va2V0OmRlbW9+RXdzLlBhc3N3b3JkLTAxMjM0NTY3ODk='  # … as its Basic header
 )
 logs=$(find "$@" \( -name 'inproc-*.log' -o -name 'process-*.log' \) -size +0 2>/dev/null | wc -l)
 if [ "$logs" -eq 0 ]; then
