@@ -1,8 +1,9 @@
 //! The EWS backend through the real server against the simulator's EWS endpoint: the demo's
 //! "Jobcenter" calendar (form `jobcenter`) lives in an on-premises mailbox reached by a
-//! service account with impersonation. Listing, holding and booking by ChangeKey, attendee
-//! updates only when asked, a stale ChangeKey, ErrorServerBusy, a truncated CalendarView,
-//! and logon and rights failures.
+//! service account with impersonation. What only EWS does: holding and booking by
+//! ChangeKey without a Graph request, attendee updates only when asked, a stale ChangeKey, a
+//! truncated CalendarView, the request size limit, and `booket check`'s logon, rights and
+//! TLS lines. What both backends must do alike is in `backends.rs`.
 
 mod common;
 use common::*;
@@ -133,41 +134,6 @@ async fn a_stale_change_key_after_a_staff_edit_is_read_again_and_a_lost_race_is_
 }
 
 #[tokio::test]
-async fn a_busy_server_is_waited_out_and_a_lasting_one_is_reported() {
-    let env = Env::start().await;
-    let (_, week) = env.week("jobcenter", WEEK).await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    // ErrorServerBusy with BackOffMilliseconds 200: waited out.
-    env.sim.set_faults(Faults {
-        throttle_next: 2,
-        retry_after: Some("0.2".into()),
-        ..Faults::default()
-    });
-    let (status, body) = env.reserve("jobcenter", &slot, "", "").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(env.sim.stats().throttled, 2);
-    // Busy beyond the retry budget (5 s in tests): "try again", the calendar unchanged.
-    let slot2 = slots_in_state(&week, "free")[1]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    env.sim.set_faults(Faults {
-        throttle_next: 100,
-        retry_after: Some("3".into()),
-        ..Faults::default()
-    });
-    let (status, body) = env.reserve("jobcenter", &slot2, "", "").await;
-    assert_eq!(status, 503, "{body}");
-    env.sim.set_faults(Faults::default());
-    assert!(!ews_event(&env, &event_id_of(&slot2))
-        .subject
-        .contains(" - "));
-}
-
-#[tokio::test]
 async fn a_truncated_calendar_view_is_split_until_nothing_is_left_out() {
     let whole = {
         let env = Env::start().await;
@@ -256,70 +222,6 @@ async fn logon_and_rights_failures_are_named_by_booket_check() {
     let text = check::run(&config, Lang::En, env.now).await.render();
     assert!(text.contains("as a delegate (Full Access)"), "{text}");
     assert!(text.contains("This week can be read"), "{text}");
-}
-
-/// Documents, the PDF summary and the confirmation mail, all through EWS: the files are
-/// attached with CreateAttachment (one request each), the mail goes out through the
-/// on-premises mailbox with its `.ics` (draft, attachment, SendItem).
-#[tokio::test]
-async fn documents_summary_and_mail_go_through_ews() {
-    let env = Env::start_with(Default::default(), |c| {
-        for f in &mut c.forms {
-            f.email_field = Some("email".into());
-            for el in &mut f.elements {
-                el.attach_documents = true;
-                el.attach_summary = true;
-            }
-        }
-        let CalendarAccess::Ews(account) = &c.calendars[1].access else {
-            panic!("the demo's second calendar is EWS");
-        };
-        c.mail = MailConfig::Ews {
-            account: account.clone(),
-            sender: seed::DEMO_EWS_OWNER.into(),
-            user: seed::DEMO_EWS_OWNER.into(),
-        };
-    })
-    .await;
-    let (_, week) = env.week("jobcenter", WEEK).await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pdf = [b"%PDF-1.7\n".as_slice(), &[7u8; 4000]].concat();
-    let (status, receipt) = env
-        .book_form(
-            "jobcenter",
-            &slot,
-            "k-ews-docs",
-            "",
-            &[("lønseddel.pdf", pdf)],
-        )
-        .await;
-    assert_eq!(status, 200, "{receipt}");
-    let e = ews_event(&env, &event_id_of(&slot));
-    assert!(e.subject.ends_with(" - Booket"), "{}", e.subject);
-    let names: Vec<&str> = e.attachments.iter().map(|a| a.name.as_str()).collect();
-    assert!(names.contains(&"lønseddel.pdf"), "{names:?}");
-    assert!(
-        names
-            .iter()
-            .any(|n| n.ends_with(".pdf") && n.starts_with("Resum")),
-        "{names:?}"
-    );
-    assert!(env.sim.stats().ews_attachment_creates >= 2);
-    assert_eq!(receipt["mail"], "sent", "{receipt}");
-    let mail = env
-        .sim
-        .outbox()
-        .into_iter()
-        .find(|m| m.to.iter().any(|t| t == "soren@example.dk"))
-        .expect("the confirmation is in the outbox");
-    assert_eq!(mail.from, seed::DEMO_EWS_OWNER);
-    assert!(
-        mail.attachments.iter().any(|a| a.name.ends_with(".ics")),
-        "{mail:?}"
-    );
 }
 
 /// A file larger than one EWS request carries is refused before anything is written.
