@@ -7,7 +7,7 @@
 
 mod common;
 use common::*;
-use server::config::{CalendarAccess, MailConfig};
+use server::config::CalendarAccess;
 use server::sim::model::Faults;
 use server::sim::seed;
 
