@@ -330,3 +330,37 @@ async fn an_untrusted_certificate_is_named_by_booket_check() {
         "{da}"
     );
 }
+
+/// With every calendar on EWS there is no Graph app to restrict: the least-privilege
+/// section says so instead of failing, and mail through EWS is checked by logging on.
+#[tokio::test]
+async fn an_ews_only_configuration_is_checked_without_a_graph_app() {
+    use server::check::{self, Lang};
+    let env = Env::start().await;
+    let mut config = env.config.clone();
+    server::demo::all_on_ews(&mut config);
+    config
+        .calendars
+        .retain(|c| matches!(c.access, CalendarAccess::Ews(_)));
+    config.exchange.scope_probe_mailbox = None;
+    let en = check::run(&config, Lang::En, env.now).await.render();
+    assert!(
+        en.contains("No Graph app to restrict: every calendar is reached through EWS"),
+        "{en}"
+    );
+    assert!(en.contains("Mail (EWS):"), "{en}");
+    assert!(
+        en.contains("The service account reaches jobcenter@demo.booket.dk (no mail is sent)"),
+        "{en}"
+    );
+    let da = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(da.contains("Ingen Graph-app at begrænse"), "{da}");
+    assert!(
+        da.contains("Tjenestekontoen når jobcenter@demo.booket.dk (der sendes ingen mail)"),
+        "{da}"
+    );
+    // A service account that may not act for the sending mailbox is named.
+    env.sim.set_service_account_rights(false, &[]);
+    let en = check::run(&config, Lang::En, env.now).await.render();
+    assert!(en.contains("credentials_from_calendar"), "{en}");
+}

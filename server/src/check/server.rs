@@ -81,6 +81,19 @@ fn apps_of(config: &Config) -> Vec<AppCredentials> {
 pub(super) async fn check_scope(graph: &GraphClient, config: &Config, lang: Lang) -> Section {
     let title = t(lang, "Mindste rettigheder:", "Least privilege:");
     let how = t(lang, "Begræns app'en til booking-postkasserne med Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, og fjern den tenant-brede Calendars.ReadWrite-tilladelse i Entra ID) eller en application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). Se README, \"Going live\".", "Limit the app to the booking mailboxes with Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, and remove the tenant-wide Calendars.ReadWrite permission in Entra ID) or an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). See the README, \"Going live\".");
+    let apps = apps_of(config);
+    if apps.is_empty() {
+        // EWS service accounts are limited by their management scope (README, "On-premises
+        // Exchange"); there is no Graph app to prove anything about.
+        return Section {
+            title,
+            lines: vec![pass(t(
+                lang,
+                "Ingen Graph-app at begrænse: alle kalendere nås gennem EWS",
+                "No Graph app to restrict: every calendar is reached through EWS",
+            ))],
+        };
+    }
     let Some(probe) = &config.exchange.scope_probe_mailbox else {
         return Section {
             title,
@@ -91,7 +104,7 @@ pub(super) async fn check_scope(graph: &GraphClient, config: &Config, lang: Lang
         };
     };
     let mut lines = Vec::new();
-    for app in apps_of(config) {
+    for app in apps {
         let line = match graph.list_calendars(&app, probe).await {
             Err(GraphError::Forbidden { code }) => pass(match lang {
                 Lang::Da => format!("App {} afvises i {probe} (403 {code}): den er begrænset til sine postkasser", app.client_id),

@@ -72,7 +72,7 @@ impl EwsError {
                 code: code.into(),
                 text: text.into(),
             },
-            "ErrorServerBusy" => EwsError::Busy,
+            "ErrorServerBusy" | "ErrorExceededConnectionCount" => EwsError::Busy,
             _ => EwsError::Rejected {
                 code: code.into(),
                 text: text.into(),
@@ -250,7 +250,8 @@ impl EwsClient {
                         });
                     }
                 };
-                let (message, version) = interpret(status, retry_after, &bytes)?;
+                let (message, version) =
+                    interpret(status, retry_after, &bytes, class == Class::Read)?;
                 if let Some(v) = version {
                     *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
                 }
@@ -274,12 +275,20 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Exchange asks for a wait: busy, or too many connections of this account
+/// (EWSMaxConcurrency) — both pass, neither was carried out.
+fn is_busy(code: &str) -> bool {
+    matches!(code, "ErrorServerBusy" | "ErrorExceededConnectionCount")
+}
+
 /// What one HTTP answer means: the response message (with the server's version when it
 /// said), a wait, or a final error.
+/// `replayable`: a read, safe to send again when the server failed without saying why.
 fn interpret(
     status: StatusCode,
     retry_after: Option<Duration>,
     bytes: &[u8],
+    replayable: bool,
 ) -> Result<(Message, Option<xml::ServerVersion>), Failure<EwsError>> {
     match status.as_u16() {
         401 => return Err(Failure::Final(EwsError::Logon("Basic"))),
@@ -292,22 +301,21 @@ fn interpret(
         200 | 500 => {}
         other => return Err(Failure::Final(EwsError::Unavailable(other))),
     }
-    let envelope = xml::parse(bytes).map_err(|e| {
-        // A 500 that is not SOAP is the server failing, not an answer.
-        if status.as_u16() == 500 {
-            Failure::Again {
-                error: EwsError::Unavailable(500),
-                retry_after: None,
-            }
-        } else {
-            Failure::Final(EwsError::Decode(e))
-        }
+    let envelope = xml::parse(bytes).map_err(|e| match status.as_u16() {
+        // A 500 that is not SOAP is the server failing, not an answer: a read is tried
+        // again; a write's outcome is unknown, and it is not sent twice.
+        500 if replayable => Failure::Again {
+            error: EwsError::Unavailable(500),
+            retry_after: None,
+        },
+        500 => Failure::Final(EwsError::Unavailable(500)),
+        _ => Failure::Final(EwsError::Decode(e)),
     })?;
     let version = envelope.header.and_then(|h| h.version);
     let response = envelope.body.content;
     if let Some(detail) = response.detail {
         let code = detail.code.unwrap_or_default();
-        if code == "ErrorServerBusy" {
+        if is_busy(&code) {
             return Err(Failure::Again {
                 error: EwsError::Busy,
                 retry_after: xml::back_off(detail.xml.as_ref()),
@@ -321,7 +329,7 @@ fn interpret(
         .and_then(|m| m.list.into_iter().next())
         .ok_or_else(|| Failure::Final(EwsError::Decode("no response message".into())))?;
     if message.is_error() {
-        if message.code == "ErrorServerBusy" {
+        if is_busy(&message.code) {
             return Err(Failure::Again {
                 error: EwsError::Busy,
                 retry_after: message.back_off(),
@@ -355,7 +363,12 @@ mod tests {
     }
 
     fn outcome(status: u16, body: &str) -> Result<String, (bool, EwsError, Option<Duration>)> {
-        match interpret(StatusCode::from_u16(status).unwrap(), None, body.as_bytes()) {
+        match interpret(
+            StatusCode::from_u16(status).unwrap(),
+            None,
+            body.as_bytes(),
+            true,
+        ) {
             Ok((m, _)) => Ok(m.code),
             Err(Failure::Again { error, retry_after }) => Err((true, error, retry_after)),
             Err(Failure::Final(error)) => Err((false, error, None)),
@@ -375,6 +388,10 @@ mod tests {
         );
         assert_eq!(
             outcome(200, &message("Error", "ErrorServerBusy")),
+            Err((true, EwsError::Busy, None))
+        );
+        assert_eq!(
+            outcome(200, &message("Error", "ErrorExceededConnectionCount")),
             Err((true, EwsError::Busy, None))
         );
         assert_eq!(
@@ -402,10 +419,15 @@ mod tests {
             outcome(401, ""),
             Err((false, EwsError::Logon("Basic"), None))
         );
-        // Not SOAP: a 500 is the server failing (again), a 200 cannot be read (final).
+        // Not SOAP: a 500 is the server failing (a read again, a write not: its outcome is
+        // unknown), a 200 cannot be read (final).
         assert!(matches!(
             outcome(500, "<html/>"),
             Err((true, EwsError::Unavailable(500), None))
+        ));
+        assert!(matches!(
+            interpret(StatusCode::INTERNAL_SERVER_ERROR, None, b"<html/>", false),
+            Err(Failure::Final(EwsError::Unavailable(500)))
         ));
         assert!(matches!(
             outcome(200, "oops"),

@@ -238,7 +238,8 @@ impl Mailbox for EwsMailbox {
             written.subject = s.to_owned();
         }
         written.hold = Some(change.hold.to_owned());
-        // Without the new key the next write is refused as stale and read again: safe.
+        // (Exchange answers the new key; were it missing, this copy could not be written
+        // again — every write path reads the item first anyway.)
         written.version = new_key;
         Ok(written)
     }
