@@ -327,3 +327,47 @@ async fn a_busy_or_failing_exchange_is_waited_out_and_a_lasting_one_changes_noth
         assert!(!b.event(&env, &free[2]).subject.contains(" - "), "{b:?}");
     }
 }
+
+#[tokio::test]
+async fn a_dropped_read_is_retried_and_a_write_whose_answer_was_lost_is_recognised() {
+    for b in BACKENDS {
+        let env = Env::start().await;
+        let other = env.second_instance().await;
+        // The connection breaks mid-answer on the week's first read: read again.
+        env.sim.set_faults(Faults {
+            drop_next: 1,
+            ..Faults::default()
+        });
+        let free = b.free(&env).await;
+        assert_eq!(env.sim.snapshot()["faults"]["drop_next"], 0, "{b:?}: the read met it");
+        // The write is carried out but its answer never arrives: not replayed blindly.
+        env.sim.set_faults(Faults {
+            drop_answer_of_next_write: 1,
+            ..Faults::default()
+        });
+        let (s, body) = env.book(b.form, &free[0], "k").await;
+        assert_eq!(
+            (s, body),
+            (503, serde_json::json!({"error": "unavailable"})),
+            "{b:?}"
+        );
+        assert!(
+            b.event(&env, &free[0]).subject.ends_with(" - Booket"),
+            "{b:?}"
+        );
+        // The citizen's retry (same key), even on another instance, learns it is theirs.
+        let (s, receipt) = other.book(b.form, &free[0], "k").await;
+        assert_eq!(
+            (s, receipt["state"].as_str()),
+            (200, Some("booked")),
+            "{b:?}: {receipt}"
+        );
+        // Anyone else is told it is taken; one marker.
+        let (s, _) = other.book(b.form, &free[0], "someone-else").await;
+        assert_eq!(s, 409, "{b:?}");
+        assert_eq!(
+            b.event(&env, &free[0]).subject.matches(" - Booket").count(),
+            1
+        );
+    }
+}

@@ -8,8 +8,9 @@
 //! stale, `SendMeetingInvitationsOrCancellations` required and obeyed), CreateAttachment,
 //! DeleteAttachment, CreateItem and SendItem (the outbox). Every write changes the item's
 //! ChangeKey, attachments included. Faults: latency, ErrorServerBusy with
-//! BackOffMilliseconds (`throttle_next`), HTTP statuses (`fail_next`), the server's view
-//! cap (`ews_view_cap`) and request size limit (`ews_request_limit`).
+//! BackOffMilliseconds (`throttle_next`), HTTP statuses (`fail_next`), dropped connections
+//! (`drop_next`), a write carried out whose answer is lost (`drop_answer_of_next_write`),
+//! the server's view cap (`ews_view_cap`) and request size limit (`ews_request_limit`).
 //!
 //! (About 600 lines: parsing the requests, the front door and eight operations.)
 
@@ -569,7 +570,7 @@ pub(super) async fn endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (caller, latency, injected) = {
+    let (caller, latency, injected, drop_answer) = {
         let mut s = sim.lock();
         s.stats.ews_requests += 1;
         let limit = s.faults.ews_request_limit.unwrap_or(REQUEST_LIMIT);
@@ -580,7 +581,10 @@ pub(super) async fn endpoint(
         let Some((tenant, account)) = logon(&s, &headers) else {
             return unauthorized();
         };
-        let injected = if s.faults.throttle_next > 0 {
+        let injected = if s.faults.drop_next > 0 {
+            s.faults.drop_next -= 1;
+            Some(super::graph::broken_response())
+        } else if s.faults.throttle_next > 0 {
             s.faults.throttle_next -= 1;
             s.stats.throttled += 1;
             let ms = s
@@ -605,6 +609,8 @@ pub(super) async fn endpoint(
         } else {
             None
         };
+        // Whether the next write's answer is lost (decided once the operation is known).
+        let drop_answer = s.faults.drop_answer_of_next_write > 0;
         (
             Caller {
                 tenant,
@@ -613,6 +619,7 @@ pub(super) async fn endpoint(
             },
             s.faults.latency_ms,
             injected,
+            drop_answer,
         )
     };
     if latency > 0 {
@@ -659,7 +666,19 @@ pub(super) async fn endpoint(
         }
         caller.acting_as = Some(imp.sid.smtp);
     }
-    match envelope.body.op {
+    let is_write = matches!(
+        envelope.body.op,
+        Operation::UpdateItem(_)
+            | Operation::CreateAttachment(_)
+            | Operation::DeleteAttachment(_)
+            | Operation::CreateItem(_)
+            | Operation::SendItem(_)
+    );
+    if is_write && drop_answer {
+        let mut s = sim.lock();
+        s.faults.drop_answer_of_next_write = s.faults.drop_answer_of_next_write.saturating_sub(1);
+    }
+    let answer = match envelope.body.op {
         Operation::FindFolder(r) => find_folder(&sim, &caller, r),
         Operation::FindItem(r) => find_item(&sim, &caller, r),
         Operation::GetItem(r) => get_item(&sim, &caller, r),
@@ -673,7 +692,12 @@ pub(super) async fn endpoint(
             "The simulator does not serve this operation.",
             None,
         ),
+    };
+    if is_write && drop_answer {
+        // Carried out; only its answer is lost.
+        return super::graph::broken_response();
     }
+    answer
 }
 
 // ---- Operations ----

@@ -44,7 +44,7 @@ enum Injected {
 }
 
 /// Headers go out, then the connection breaks mid-body.
-fn broken_response() -> Response {
+pub(super) fn broken_response() -> Response {
     let stream = futures::stream::once(async {
         Err::<Bytes, std::io::Error>(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
