@@ -101,8 +101,7 @@ impl Server {
                                 account.clone(),
                                 config.exchange.max_concurrency,
                                 config.exchange.retry_budget,
-                            )?
-                            .with_request_limit(account.request_limit);
+                            )?;
                             Arc::new(ews::EwsMailbox::new(Arc::new(client), &cal.owner))
                         }
                     };
@@ -118,8 +117,7 @@ impl Server {
                         account.clone(),
                         config.exchange.max_concurrency,
                         config.exchange.retry_budget,
-                    )?
-                    .with_request_limit(account.request_limit);
+                    )?;
                     Some(Arc::new(ews::EwsMailbox::new(Arc::new(client), user)))
                 }
                 _ => None,

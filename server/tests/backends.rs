@@ -339,7 +339,11 @@ async fn a_dropped_read_is_retried_and_a_write_whose_answer_was_lost_is_recognis
             ..Faults::default()
         });
         let free = b.free(&env).await;
-        assert_eq!(env.sim.snapshot()["faults"]["drop_next"], 0, "{b:?}: the read met it");
+        assert_eq!(
+            env.sim.snapshot()["faults"]["drop_next"],
+            0,
+            "{b:?}: the read met it"
+        );
         // The write is carried out but its answer never arrives: not replayed blindly.
         env.sim.set_faults(Faults {
             drop_answer_of_next_write: 1,

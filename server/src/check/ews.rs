@@ -28,7 +28,7 @@ pub(super) async fn check_ews_calendar(
         exchange.max_concurrency,
         exchange.retry_budget,
     ) {
-        Ok(c) => c.with_request_limit(account.request_limit),
+        Ok(c) => c,
         Err(e) => {
             lines.push(fail(e.to_string(), String::new()));
             return Section { title, lines };

@@ -99,7 +99,6 @@ pub struct EwsClient {
     timer: Arc<dyn Timer>,
     gate: Gate,
     retry_budget: Duration,
-    request_limit: usize,
     /// What the server said it is in its last answer (`ServerVersionInfo`).
     version: std::sync::Mutex<Option<xml::ServerVersion>>,
 }
@@ -123,7 +122,6 @@ impl EwsClient {
             timer: Arc::new(TokioTimer),
             gate: Gate::new(max_concurrency.max(1)),
             retry_budget,
-            request_limit: DEFAULT_REQUEST_LIMIT,
             version: std::sync::Mutex::new(None),
         })
     }
@@ -134,18 +132,13 @@ impl EwsClient {
         self
     }
 
-    /// The largest request this endpoint takes (`[[calendars]] ews_request_limit_mb`).
-    pub fn with_request_limit(mut self, bytes: usize) -> Self {
-        self.request_limit = bytes;
-        self
-    }
-
     pub fn account(&self) -> &EwsAccount {
         &self.account
     }
 
+    /// The largest request this endpoint takes (`ews_request_limit_mb`).
     pub fn request_limit(&self) -> usize {
-        self.request_limit
+        self.account.request_limit
     }
 
     /// The Exchange version the server reported in its last answer, e.g. `15.2.1748.10`.
@@ -187,10 +180,10 @@ impl EwsClient {
         anchor: &str,
         body: String,
     ) -> Result<Message, EwsError> {
-        if body.len() > self.request_limit {
+        if body.len() > self.request_limit() {
             return Err(EwsError::TooLarge {
                 size: body.len(),
-                limit: self.request_limit,
+                limit: self.request_limit(),
             });
         }
         let started = self.timer.now();
