@@ -26,7 +26,6 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The demo configuration, pointed at a running simulator.
 /// Which Exchange the demo books in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DemoExchange {
@@ -60,6 +59,7 @@ pub fn all_on_ews(config: &mut Config) {
     }
 }
 
+/// The demo configuration, pointed at a running simulator: a Graph calendar and an EWS one.
 pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
     let element = |name: &str, heading: &str| {
         ElementConfig {
