@@ -4,7 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::common::*;
-use super::model::{Event, MeetingUpdate};
+use super::model::MeetingUpdate;
 use super::odata;
 use super::Simulator;
 use axum::body::Bytes;
@@ -162,12 +162,7 @@ pub(super) fn calendar_view(
             "The specified object was not found in the store.",
         );
     };
-    let mut hits: Vec<&Event> = c
-        .events
-        .iter()
-        .filter(|e| e.start < end && e.end > start && e.event_type != "seriesMaster")
-        .collect();
-    hits.sort_by_key(|e| (e.start, e.id.clone()));
+    let hits = c.view(start, end);
     let total = hits.len();
     let page: Vec<Value> = hits
         .into_iter()

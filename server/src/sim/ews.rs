@@ -12,9 +12,12 @@
 //! (`drop_next`), a write carried out whose answer is lost (`drop_answer_of_next_write`),
 //! the server's view cap (`ews_view_cap`) and request size limit (`ews_request_limit`).
 //!
-//! (About 1,200 lines, a third of them the typed request structs: the requests, the front
+//! (About 1,190 lines, a third of them the typed request structs: the requests, the front
 //! door and eight operations belong together as the one SOAP endpoint; NTLM's handshake,
 //! when it comes, goes into a file of its own.)
+
+// Helpers return a finished `Response` as their error so handlers can return it as is.
+#![allow(clippy::result_large_err)]
 
 use super::model::{Attachment, Event, MeetingUpdate, SentMail, ServiceAccount, State};
 use super::Simulator;
@@ -730,11 +733,7 @@ fn find_folder(sim: &Simulator, caller: &Caller, r: FindFolder) -> Response {
         return error(OP, "ErrorInvalidRequest", "No mailbox given.");
     };
     if !caller.reaches(&mailbox) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
+        return denied(OP);
     }
     let mut s = sim.lock();
     s.stats.ews_find_folders += 1;
@@ -768,22 +767,36 @@ fn find_folder(sim: &Simulator, caller: &Caller, r: FindFolder) -> Response {
     )
 }
 
-/// The mailbox and folder holding item `id`, and the item.
-fn locate<'a>(s: &'a mut State, tenant: &str, id: &str) -> Option<(String, String, &'a mut Event)> {
-    s.tenants
-        .iter_mut()
-        .filter(|t| t.id == tenant)
-        .flat_map(|t| t.users.iter_mut())
-        .flat_map(|u| {
-            let upn = u.upn.clone();
-            u.calendars.iter_mut().flat_map(move |c| {
-                let (upn, folder) = (upn.clone(), c.id.clone());
-                c.events
-                    .iter_mut()
-                    .map(move |e| (upn.clone(), folder.clone(), e))
-            })
-        })
+/// Item `id` of the caller's organisation, with its mailbox's folder, when the caller may
+/// work in that mailbox; else the answer that says why not.
+fn reachable_item<'a>(
+    s: &'a mut State,
+    caller: &'a Caller,
+    op: &str,
+    id: &str,
+) -> Result<(String, &'a mut Event), Response> {
+    let Some((owner, folder, e)) = s
+        .events_mut(Some(&caller.tenant))
         .find(|(_, _, e)| e.id == id)
+    else {
+        return Err(error(
+            op,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        ));
+    };
+    if !caller.reaches(&owner) {
+        return Err(denied(op));
+    }
+    Ok((folder, e))
+}
+
+fn denied(op: &str) -> Response {
+    error(
+        op,
+        "ErrorAccessDenied",
+        "Access is denied. Check credentials and try again.",
+    )
 }
 
 fn wanted_extended(shape: &Shape) -> Vec<String> {
@@ -854,18 +867,9 @@ fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
         );
     };
     if !caller.reaches(&owner) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
+        return denied(OP);
     }
-    let mut hits: Vec<&Event> = cal
-        .events
-        .iter()
-        .filter(|e| e.start < end && e.end > start && e.event_type != "seriesMaster")
-        .collect();
-    hits.sort_by_key(|e| (e.start, e.id.clone()));
+    let hits = cal.view(start, end);
     let total = hits.len();
     let take = view.max.unwrap_or(cap).min(cap);
     let items: String = hits
@@ -891,20 +895,10 @@ fn get_item(sim: &Simulator, caller: &Caller, r: GetItem) -> Response {
     let attachments = wants_attachments(&r.shape);
     let mut s = sim.lock();
     s.stats.ews_get_items += 1;
-    let Some((owner, folder, e)) = locate(&mut s, &caller.tenant, &id.id) else {
-        return error(
-            OP,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        );
+    let (folder, e) = match reachable_item(&mut s, caller, OP, &id.id) {
+        Ok(found) => found,
+        Err(r) => return r,
     };
-    if !caller.reaches(&owner) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
-    }
     let item = item_xml(e, &folder, &extended, attachments);
     answer(OP, &format!("<m:Items>{item}</m:Items>"))
 }
@@ -939,20 +933,10 @@ fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
     let mut s = sim.lock();
     s.stats.ews_updates += 1;
     let new_key = s.next_change_key();
-    let Some((owner, _folder, e)) = locate(&mut s, &caller.tenant, &change.id.id) else {
-        return error(
-            OP,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        );
+    let (_, e) = match reachable_item(&mut s, caller, OP, &change.id.id) {
+        Ok(found) => found,
+        Err(r) => return r,
     };
-    if !caller.reaches(&owner) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
-    }
     let never_overwrite = r.conflict.as_deref().is_none_or(|c| c == "NeverOverwrite");
     match change.id.change_key.as_deref() {
         None => {
@@ -1058,20 +1042,10 @@ fn create_attachment(sim: &Simulator, caller: &Caller, r: CreateAttachment) -> R
         }
         return answer(OP, &format!("<m:Attachments>{out}</m:Attachments>"));
     }
-    let Some((owner, _, e)) = locate(&mut s, &caller.tenant, &r.parent.id) else {
-        return error(
-            OP,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        );
+    let (_, e) = match reachable_item(&mut s, caller, OP, &r.parent.id) {
+        Ok(found) => found,
+        Err(r) => return r,
     };
-    if !caller.reaches(&owner) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
-    }
     let mut out = String::new();
     for f in r.attachments.files {
         let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(f.content.trim()) else {
@@ -1106,21 +1080,10 @@ fn delete_attachment(sim: &Simulator, caller: &Caller, r: DeleteAttachment) -> R
     let mut s = sim.lock();
     s.stats.ews_attachment_deletes += 1;
     let new_key = s.next_change_key();
-    let tenant = caller.tenant.clone();
     let found = s
-        .tenants
-        .iter_mut()
-        .filter(|t| t.id == tenant)
-        .flat_map(|t| t.users.iter_mut())
-        .flat_map(|u| {
-            let upn = u.upn.clone();
-            u.calendars
-                .iter_mut()
-                .flat_map(|c| c.events.iter_mut())
-                .map(move |e| (upn.clone(), e))
-        })
-        .find(|(_, e)| e.attachments.iter().any(|a| a.id == id));
-    let Some((owner, e)) = found else {
+        .events_mut(Some(&caller.tenant))
+        .find(|(_, _, e)| e.attachments.iter().any(|a| a.id == id));
+    let Some((owner, _, e)) = found else {
         return error(
             OP,
             "ErrorInvalidAttachmentId",
@@ -1128,11 +1091,7 @@ fn delete_attachment(sim: &Simulator, caller: &Caller, r: DeleteAttachment) -> R
         );
     };
     if !caller.reaches(&owner) {
-        return error(
-            OP,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        );
+        return denied(OP);
     }
     e.attachments.retain(|a| a.id != id);
     e.change_key = new_key.clone();

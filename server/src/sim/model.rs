@@ -71,6 +71,20 @@ pub struct Calendar {
     pub events: Vec<Event>,
 }
 
+impl Calendar {
+    /// A calendar view of `[start, end)`: occurrences of series, never their master, in
+    /// order of start (as both Graph's calendarView and EWS's CalendarView answer).
+    pub fn view(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<&Event> {
+        let mut hits: Vec<&Event> = self
+            .events
+            .iter()
+            .filter(|e| e.start < end && e.end > start && e.event_type != "seriesMaster")
+            .collect();
+        hits.sort_by_key(|e| (e.start, e.id.clone()));
+        hits
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Person {
     pub name: String,
@@ -304,17 +318,30 @@ impl State {
 
     /// Finds an event anywhere (for the test control endpoints), with its mailbox's UPN.
     pub fn event_mut(&mut self, id: &str) -> Option<(String, &mut Event)> {
+        self.events_mut(None)
+            .find(|(_, _, e)| e.id == id)
+            .map(|(upn, _, e)| (upn, e))
+    }
+
+    /// Every event of `tenant` (of all tenants when `None`), with its mailbox's UPN and its
+    /// calendar's id.
+    pub fn events_mut<'a>(
+        &'a mut self,
+        tenant: Option<&'a str>,
+    ) -> impl Iterator<Item = (String, String, &'a mut Event)> + 'a {
         self.tenants
             .iter_mut()
+            .filter(move |t| tenant.is_none_or(|id| t.id == id))
             .flat_map(|t| t.users.iter_mut())
             .flat_map(|u| {
                 let upn = u.upn.clone();
-                u.calendars
-                    .iter_mut()
-                    .flat_map(|c| c.events.iter_mut())
-                    .map(move |e| (upn.clone(), e))
+                u.calendars.iter_mut().flat_map(move |c| {
+                    let (upn, calendar) = (upn.clone(), c.id.clone());
+                    c.events
+                        .iter_mut()
+                        .map(move |e| (upn.clone(), calendar.clone(), e))
+                })
             })
-            .find(|(_, e)| e.id == id)
     }
 }
 
