@@ -53,10 +53,7 @@ impl Backend {
     async fn free(&self, env: &Env) -> Vec<String> {
         let (status, week) = env.week(self.form, WEEK).await;
         assert_eq!(status, 200, "{self:?}: {week}");
-        slots_in_state(&week, "free")
-            .iter()
-            .map(|s| s["id"].as_str().unwrap().to_owned())
-            .collect()
+        free_ids(&week)
     }
 
     async fn state(&self, env: &Env, slot_id: &str, hold: &str) -> String {
@@ -71,13 +68,7 @@ impl Backend {
                 ],
             )
             .await;
-        week["slots"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == slot_id)
-            .map(|s| s["state"].as_str().unwrap().to_owned())
-            .unwrap_or_else(|| panic!("{self:?}: {slot_id} is not in the week"))
+        state_of(&week, slot_id)
     }
 
     /// Round trips to this backend so far (Graph requests and upload chunks, or EWS

@@ -6,24 +6,11 @@
 mod common;
 use common::*;
 
-fn state_of(week: &serde_json::Value, slot_id: &str) -> String {
-    week["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == slot_id)
-        .map(|s| s["state"].as_str().unwrap().to_owned())
-        .expect("the slot is in the week")
-}
-
 #[tokio::test]
 async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_call() {
     let env = Env::start().await;
     let (_, week) = env.week("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = free_ids(&week).remove(0);
     let views = env.sim.stats().calendar_view_requests;
     let (status, held) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200, "{held}");
@@ -46,10 +33,7 @@ async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_cal
 async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
     let env = Env::start().await;
     let (_, week) = env.week("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = free_ids(&week).remove(0);
     // Staff book the time in Outlook; the kept week still says "free".
     let id = event_id_of(&slot);
     assert!(env.sim.staff_set_subject(&id, "Borgersamtale - Booket"));
@@ -80,11 +64,8 @@ async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
 async fn a_booking_and_a_release_show_in_the_kept_week_too() {
     let env = Env::start().await;
     let (_, week) = env.week("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free");
-    let (a, b) = (
-        free[0]["id"].as_str().unwrap().to_owned(),
-        free[1]["id"].as_str().unwrap().to_owned(),
-    );
+    let free = free_ids(&week);
+    let (a, b) = (free[0].clone(), free[1].clone());
     let views = env.sim.stats().calendar_view_requests;
     let (status, _) = env.book("demo", &a, "k-a").await;
     assert_eq!(status, 200);
@@ -115,10 +96,7 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
     use server::sim::model::Faults;
     let env = Env::start().await;
     let (_, week) = env.week("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = free_ids(&week).remove(0);
     // Anna's reservation reaches Exchange, and its write stalls there.
     env.sim.set_faults(Faults {
         stall_after_writes: Some(0),

@@ -40,10 +40,7 @@ async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
         slots_in_state(&graph_week, "free").len()
     );
     assert!(!slots_in_state(&week, "booked").is_empty());
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = free_ids(&week).remove(0);
     let id = event_id_of(&slot);
     let before = ews_event(&env, &id);
     let graph_before = env.sim.stats().graph_requests;
@@ -87,9 +84,8 @@ async fn attendees_hear_of_a_booking_on_ews_only_when_the_element_says_so() {
         })
         .await;
         let (_, week) = env.week("jobcenter", WEEK).await;
-        let with_attendee = slots_in_state(&week, "free")
+        let with_attendee = free_ids(&week)
             .into_iter()
-            .map(|s| s["id"].as_str().unwrap().to_owned())
             .find(|s| !ews_event(&env, &event_id_of(s)).attendees.is_empty())
             .expect("a free slot with an attendee");
         let (status, body) = env.book("jobcenter", &with_attendee, "k-notify").await;
@@ -110,11 +106,8 @@ async fn attendees_hear_of_a_booking_on_ews_only_when_the_element_says_so() {
 async fn a_stale_change_key_after_a_staff_edit_is_read_again_and_a_lost_race_is_taken() {
     let env = Env::start().await;
     let (_, week) = env.week("jobcenter", WEEK).await;
-    let free = slots_in_state(&week, "free");
-    let (a, b) = (
-        free[0]["id"].as_str().unwrap().to_owned(),
-        free[1]["id"].as_str().unwrap().to_owned(),
-    );
+    let free = free_ids(&week);
+    let (a, b) = (free[0].clone(), free[1].clone());
     // Staff book b in Outlook: the kept week still says free; the write path's own read
     // of the item refuses it.
     assert!(env
@@ -240,10 +233,7 @@ async fn a_file_over_the_ews_request_limit_is_refused_before_any_write() {
     })
     .await;
     let (_, week) = env.week("jobcenter", WEEK).await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = free_ids(&week).remove(0);
     let updates = env.sim.stats().ews_updates;
     let big = [b"%PDF-1.7\n".as_slice(), &vec![7u8; 900 * 1024]].concat();
     let (status, body) = env

@@ -326,6 +326,25 @@ pub fn slots_in_state(week: &serde_json::Value, state: &str) -> Vec<serde_json::
         .collect()
 }
 
+/// The ids of a week response's free slots, in order.
+pub fn free_ids(week: &serde_json::Value) -> Vec<String> {
+    slots_in_state(week, "free")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The state of one slot in a week response.
+pub fn state_of(week: &serde_json::Value, slot_id: &str) -> String {
+    week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == slot_id)
+        .map(|s| s["state"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{slot_id} is not in the week"))
+}
+
 /// The event id inside a slot id (its first dot-separated part, base64url).
 pub fn event_id_of(slot_id: &str) -> String {
     use base64::Engine;
