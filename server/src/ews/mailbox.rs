@@ -200,10 +200,7 @@ impl Mailbox for EwsMailbox {
         let m = self
             .call(Class::Read, xml::get_item(self.acting(), id, false))
             .await?;
-        let item = m
-            .items
-            .and_then(|i| i.list.into_iter().next())
-            .ok_or(MailboxError::NotFound)?;
+        let item = m.into_item().ok_or(MailboxError::NotFound)?;
         // Only an item of this calendar is a slot.
         if item.parent.as_ref().is_none_or(|p| p.id != folder) {
             return Err(MailboxError::NotFound);
@@ -229,8 +226,7 @@ impl Mailbox for EwsMailbox {
             )
             .await?;
         let new_key = m
-            .items
-            .and_then(|i| i.list.into_iter().next())
+            .into_item()
             .and_then(|i| i.id)
             .and_then(|id| id.change_key);
         let mut written = event.clone();
@@ -288,10 +284,7 @@ impl Mailbox for EwsMailbox {
         let m = self
             .call(Class::Read, xml::get_item(self.acting(), event_id, true))
             .await?;
-        let item = m
-            .items
-            .and_then(|i| i.list.into_iter().next())
-            .ok_or(MailboxError::NotFound)?;
+        let item = m.into_item().ok_or(MailboxError::NotFound)?;
         Ok(item
             .attachments
             .map(|a| a.list)
@@ -338,8 +331,7 @@ impl Mailbox for EwsMailbox {
         // With attachments: a draft, its files, then send (each write moves the ChangeKey).
         let m = self.call(Class::Write, draft(false)).await?;
         let id = m
-            .items
-            .and_then(|i| i.list.into_iter().next())
+            .into_item()
             .and_then(|i| i.id)
             .ok_or_else(|| MailboxError::Refused("CreateItem answered no item id".into()))?;
         let mut change_key = id.change_key.unwrap_or_default();

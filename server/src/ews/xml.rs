@@ -515,6 +515,11 @@ pub fn parse(body: &[u8]) -> Result<Envelope, String> {
 }
 
 impl Message {
+    /// The one item of an answer about one item (GetItem, UpdateItem, CreateItem).
+    pub fn into_item(self) -> Option<Item> {
+        self.items?.list.into_iter().next()
+    }
+
     pub fn is_error(&self) -> bool {
         self.class == "Error"
     }
