@@ -151,7 +151,7 @@ async fn a_truncated_calendar_view_is_split_until_nothing_is_left_out() {
 #[tokio::test]
 async fn logon_and_rights_failures_are_named_by_booket_check() {
     use server::check::{self, Lang};
-    use server::config::EwsAccess;
+    use server::config::{EwsAccess, EwsAuth};
     let env = Env::start().await;
     fn ews(c: &mut server::config::Config) -> &mut server::config::EwsAccount {
         match &mut c.calendars[1].access {
@@ -192,12 +192,65 @@ async fn logon_and_rights_failures_are_named_by_booket_check() {
         assert!(da.contains(words), "{words}: {da}");
     }
 
+    // NTLM (the default) over plain HTTP: said, since Exchange would refuse it.
+    assert!(
+        text.contains("Logon: NTLMv2 without channel binding (plain HTTP"),
+        "{text}"
+    );
+    assert!(da.contains("Logon: NTLMv2 uden kanalbinding"), "{da}");
+
+    // A wrong password: the NTLM proof does not verify.
     ews(&mut config).password = "wrong".to_owned().into();
     let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(text.contains("(401)"), "{text}");
+    assert!(
+        text.contains("EWS refused the service account's NTLM logon (401)"),
+        "{text}"
+    );
+    assert!(text.contains("SSL offloading"), "{text}");
+    let text = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(text.contains("lad TLS gå igennem til Exchange"), "{text}");
+    // Windows authentication switched off on the virtual directory: NTLM is not offered.
+    let mut config = env.config.clone();
+    env.sim.set_faults(Faults {
+        ews_ntlm_off: true,
+        ..Default::default()
+    });
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(
+        text.contains("EWS does not accept NTLM logons (401; it offers Basic)"),
+        "{text}"
+    );
+    assert!(text.contains("-WindowsAuthentication $true"), "{text}");
+    let text = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(text.contains("Windows-godkendelse er slået fra"), "{text}");
+    // … so Basic, which logs on (each request carries it).
+    ews(&mut config).auth = EwsAuth::Basic;
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(text.contains("Logon: Basic"), "{text}");
+    assert!(text.contains("This week can be read"), "{text}");
+    // Basic switched off (as recommended): not offered; a wrong Basic password: refused.
+    env.sim.set_faults(Faults {
+        ews_basic_off: true,
+        ..Default::default()
+    });
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(
+        text.contains("EWS does not accept Basic logons (401; it offers Negotiate, NTLM)"),
+        "{text}"
+    );
+    assert!(text.contains("use auth = \"ntlm\""), "{text}");
+    let text = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(text.contains("brug auth = \"ntlm\""), "{text}");
+    env.sim.set_faults(Faults::default());
+    ews(&mut config).password = "wrong".to_owned().into();
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(
+        text.contains("EWS refused the service account's Basic logon (401)"),
+        "{text}"
+    );
     assert!(text.contains("Basic authentication is enabled"), "{text}");
     let text = check::run(&config, Lang::Da, env.now).await.render();
-    assert!(text.contains("Basic-godkendelse"), "{text}");
+    assert!(text.contains("Basic-godkendelse er slået til"), "{text}");
 
     // Delegate access without Full Access to the mailbox, and impersonation without the role.
     let mut config = env.config.clone();
@@ -353,4 +406,232 @@ async fn an_ews_only_configuration_is_checked_without_a_graph_app() {
     env.sim.set_service_account_rights(false, &[]);
     let en = check::run(&config, Lang::En, env.now).await.render();
     assert!(en.contains("credentials_from_calendar"), "{en}");
+}
+
+/// The demo calendar's EWS account (the second calendar).
+fn ews_account(config: &server::config::Config) -> server::config::EwsAccount {
+    match &config.calendars[1].access {
+        CalendarAccess::Ews(a) => a.clone(),
+        CalendarAccess::Graph(_) => panic!("the demo's second calendar is EWS"),
+    }
+}
+
+/// NTLM authenticates a connection: one logon serves every request on it, concurrent
+/// requests each get a logged-on connection of their own (never one that has not logged
+/// on), and a server that forgot the logon (401) gets a new one without the caller noticing.
+#[tokio::test]
+async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
+    use server::ews::{EwsClient, EwsMailbox};
+    use server::mailbox::Mailbox;
+    let env = Env::start().await;
+    let client = std::sync::Arc::new(
+        EwsClient::new(
+            ews_account(&env.config),
+            4,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap(),
+    );
+    let mailbox = EwsMailbox::new(client.clone(), seed::DEMO_EWS_OWNER);
+    let week = |d: u32| {
+        let from = env.now + chrono::TimeDelta::days(i64::from(d));
+        (from, from + chrono::TimeDelta::days(7))
+    };
+    let before = env.sim.stats();
+    mailbox.sign_in().await.unwrap();
+    mailbox
+        .resolve_calendar(seed::DEMO_EWS_CALENDAR)
+        .await
+        .unwrap();
+    for d in 0..5 {
+        let (from, to) = week(d);
+        mailbox
+            .events(seed::DEMO_EWS_CALENDAR, from, to)
+            .await
+            .unwrap();
+    }
+    let after = env.sim.stats();
+    assert_eq!(client.logons(), 1, "one connection carried every request");
+    assert_eq!(after.ews_logons - before.ews_logons, 1);
+    assert_eq!(
+        after.ews_unauthorized - before.ews_unauthorized,
+        1,
+        "the negotiation's 401 only"
+    );
+
+    // Eight reads at once through four places: at most four connections, each logged on.
+    let reads = (0..8).map(|d| {
+        let (from, to) = week(d);
+        let mailbox = &mailbox;
+        async move { mailbox.events(seed::DEMO_EWS_CALENDAR, from, to).await }
+    });
+    for r in futures::future::join_all(reads).await {
+        r.unwrap();
+    }
+    let concurrent = env.sim.stats();
+    let logons = concurrent.ews_logons - before.ews_logons;
+    assert!((1..=4).contains(&logons), "{logons} logons");
+    assert_eq!(
+        concurrent.ews_unauthorized - before.ews_unauthorized,
+        logons,
+        "no request went on a connection that had not logged on"
+    );
+
+    // The server forgets (a restart, an expired logon): one 401, a new logon, the answer.
+    env.sim.forget_ews_logons();
+    let (from, to) = week(0);
+    let events = mailbox
+        .events(seed::DEMO_EWS_CALENDAR, from, to)
+        .await
+        .unwrap();
+    assert!(!events.is_empty());
+    let forgotten = env.sim.stats();
+    assert_eq!(forgotten.ews_logons - concurrent.ews_logons, 1);
+    assert_eq!(
+        forgotten.ews_unauthorized - concurrent.ews_unauthorized,
+        2,
+        "the forgotten connection's 401 and the new negotiation's"
+    );
+    assert_eq!(client.logons(), logons + 1);
+}
+
+/// Extended Protection ("Require"): over TLS the NTLM logon carries the channel binding of
+/// the certificate Booket was shown, which the server checks; over plain HTTP there is none
+/// and the logon is refused. The organisation's own CA is trusted through `ews_ca_file`.
+#[tokio::test]
+async fn extended_protection_binds_the_ntlm_logon_to_the_tls_certificate() {
+    use server::check::{self, Lang};
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("openssl is installed (scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-days",
+                "1",
+                "-subj",
+                "/CN=Kommune Root CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &ec[..],
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    let exchange = server::sim::Simulator::demo(env.now, Default::default());
+    exchange
+        .spawn_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &std::fs::read(path("leaf.pem")).unwrap(),
+            &std::fs::read(path("leaf.key")).unwrap(),
+        )
+        .await
+        .unwrap();
+    exchange.set_faults(Faults {
+        ews_channel_binding: true,
+        ..Default::default()
+    });
+    let ca = pem::parse(std::fs::read(path("ca.pem")).unwrap()).unwrap();
+    let mut config = env.config.clone();
+    if let CalendarAccess::Ews(a) = &mut config.calendars[1].access {
+        a.url = format!("{}/EWS/Exchange.asmx", exchange.base_url());
+        a.extra_roots = vec![ca.contents().to_vec()];
+    }
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(
+        text.contains("EWS answers over TLS with a certificate this server trusts"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Logon: NTLMv2 with Extended Protection's channel binding to the server's certificate"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("This week can be read"), "{text}");
+    assert!(exchange.stats().ews_logons >= 1);
+    let da = check::run(&config, Lang::Da, env.now).await.render();
+    assert!(
+        da.contains("NTLMv2 med Extended Protections kanalbinding"),
+        "{da}"
+    );
+
+    // Without the organisation's CA the certificate is not trusted, and nothing is sent.
+    let logons = exchange.stats().ews_logons;
+    if let CalendarAccess::Ews(a) = &mut config.calendars[1].access {
+        a.extra_roots.clear();
+    }
+    let text = check::run(&config, Lang::En, env.now).await.render();
+    assert!(text.contains("given as ews_ca_file (PEM)"), "{text}");
+    assert_eq!(exchange.stats().ews_logons, logons);
+
+    // Plain HTTP to a server that requires the binding: refused, and why it may be.
+    env.sim.set_faults(Faults {
+        ews_channel_binding: true,
+        ..Default::default()
+    });
+    let text = check::run(&env.config, Lang::En, env.now).await.render();
+    assert!(
+        text.contains("NTLM logon (401): the password, or Extended Protection, which refuses NTLM without TLS"),
+        "{text}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use super::report::{fail, pass, t, Line, Section};
 use crate::check::Lang;
-use crate::config::{CalendarConfig, EwsAccess, EwsAccount, ExchangeConfig};
+use crate::config::{CalendarConfig, EwsAccess, EwsAccount, EwsAuth, ExchangeConfig};
 use crate::ews::{EwsClient, EwsMailbox};
 use crate::mailbox::{Mailbox, MailboxError};
 use chrono::{DateTime, Utc};
@@ -68,6 +68,20 @@ pub(super) async fn check_ews_calendar(
         t(lang, "er logget på og når", "is logged on and reaches"),
         cal.owner
     )));
+    let tls = account.url.starts_with("https:");
+    lines.push(pass(match (account.auth, tls) {
+        (EwsAuth::Ntlm, true) => t(
+            lang,
+            "Logon: NTLMv2 med Extended Protections kanalbinding til serverens certifikat",
+            "Logon: NTLMv2 with Extended Protection's channel binding to the server's certificate",
+        ),
+        (EwsAuth::Ntlm, false) => t(
+            lang,
+            "Logon: NTLMv2 uden kanalbinding (almindelig HTTP; Exchange med Extended Protection afviser det)",
+            "Logon: NTLMv2 without channel binding (plain HTTP; Exchange with Extended Protection refuses that)",
+        ),
+        (EwsAuth::Basic, _) => t(lang, "Logon: Basic", "Logon: Basic"),
+    }));
     if let Some(v) = client.server_version() {
         let product = match v.split('.').take(2).collect::<Vec<_>>().as_slice() {
             ["15", "2"] => t(
@@ -130,8 +144,26 @@ fn failure(lang: Lang, user: &str, owner: &str, e: &MailboxError) -> Line {
     let hint = if text.to_lowercase().contains("certificate") {
         t(
             lang,
-            "Serverens TLS-certifikat godtages ikke: det skal være udstedt til navnet i ews_url af en CA, serveren stoler på (installér organisationens rod-CA i systemets certifikatlager).",
-            "The server's TLS certificate is not accepted: it must be issued for the name in ews_url by a CA this server trusts (install the organisation's root CA in the system store).",
+            "Serverens TLS-certifikat godtages ikke: det skal være udstedt til navnet i ews_url af en offentlig CA eller af organisationens egen rod-CA, angivet med ews_ca_file (PEM).",
+            "The server's TLS certificate is not accepted: it must be issued for the name in ews_url by a public CA or by the organisation's own root CA, given as ews_ca_file (PEM).",
+        )
+    } else if text.contains("does not accept NTLM") {
+        t(
+            lang,
+            "Windows-godkendelse er slået fra på EWS' virtuelle mappe: slå den til (Set-WebServicesVirtualDirectory -WindowsAuthentication $true), eller brug auth = \"basic\", hvis serveren tilbyder Basic (over https).",
+            "Windows authentication is off on the EWS virtual directory: switch it on (Set-WebServicesVirtualDirectory -WindowsAuthentication $true), or use auth = \"basic\" if the server offers Basic (over https).",
+        )
+    } else if text.contains("does not accept Basic") {
+        t(
+            lang,
+            "Basic-godkendelse er slået fra på EWS' virtuelle mappe (som anbefalet): brug auth = \"ntlm\".",
+            "Basic authentication is off on the EWS virtual directory (as recommended): use auth = \"ntlm\".",
+        )
+    } else if text.contains("NTLM logon (401)") {
+        t(
+            lang,
+            "Tjek username, domain og password (fx { env = \"BOOKET_EWS_PASSWORD\" }). Extended Protection (standard fra Exchange 2019 CU14) kræver, at NTLM går over https direkte til Exchange: Booket sender kanalbindingen til det certifikat, det ser, så en proxy eller load balancer, der afslutter TLS (SSL offloading), får logon afvist — lad TLS gå igennem til Exchange.",
+            "Check username, domain and password (e.g. { env = \"BOOKET_EWS_PASSWORD\" }). Extended Protection (on by default since Exchange 2019 CU14) needs NTLM over https straight to Exchange: Booket binds the logon to the certificate it sees, so a proxy or load balancer that terminates TLS (SSL offloading) gets the logon refused — pass TLS through to Exchange.",
         )
     } else if text.contains("(401)") {
         t(

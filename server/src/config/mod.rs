@@ -226,6 +226,9 @@ pub struct EwsAccount {
     /// The largest request the EWS virtual directory accepts (an attachment travels in
     /// one request, base64-encoded).
     pub request_limit: usize,
+    /// Root certificates (DER) trusted beside the web's, from `ews_ca_file`: an
+    /// organisation's own CA.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for EwsAccount {
@@ -237,6 +240,7 @@ impl std::fmt::Debug for EwsAccount {
             .field("domain", &self.domain)
             .field("access", &self.access)
             .field("request_limit", &self.request_limit)
+            .field("extra_roots", &self.extra_roots.len())
             .finish_non_exhaustive()
     }
 }

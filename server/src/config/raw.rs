@@ -170,6 +170,8 @@ pub struct Calendar {
     pub password: Option<SecretRef>,
     pub access: Option<EwsAccess>,
     pub ews_request_limit_mb: Option<u32>,
+    /// The organisation's root CA (PEM) when Exchange's certificate is not from a public CA.
+    pub ews_ca_file: Option<std::path::PathBuf>,
     #[serde(default = "default_tz")]
     pub time_zone: String,
 }

@@ -400,11 +400,10 @@ fn ews_settings_are_checked_field_by_field() {
             "by reference",
         ),
         (
-            EWS.replace("auth = \"basic\"", "auth = \"ntlm\""),
-            "auth",
-            "not built",
+            format!("{EWS}\news_ca_file = \"/nonexistent/ca.pem\""),
+            "ews_ca_file",
+            "cannot read",
         ),
-        (EWS.replace("auth = \"basic\"\n", ""), "auth", "not built"),
         (
             format!("{EWS}\ntenant_id = \"t\""),
             "tenant_id",
@@ -426,11 +425,47 @@ fn ews_settings_are_checked_field_by_field() {
         assert!(e.contains("[[calendars]] \"Jobcenter\""), "{e}");
         assert!(e.contains(field) && e.contains(words), "{field}: {e}");
     }
+    // Kerberos (Negotiate) is not built: named with its line.
+    let e = with_ews(&EWS.replace("auth = \"basic\"", "auth = \"kerberos\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("calendars[1].auth") && e.contains("`ntlm` or `basic`"),
+        "{e}"
+    );
     // EWS settings on a Graph calendar are named too.
     let e = parse(&GOOD.replace("tenant_id = \"t\"", "tenant_id = \"t\"\nusername = \"x\""))
         .unwrap_err()
         .to_string();
     assert!(e.contains("username") && e.contains("api = \"ews\""), "{e}");
+    // NTLM is the default; the organisation's own root CA is read from ews_ca_file.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, TEST_CA).unwrap();
+    let c = with_ews(&format!(
+        "{}\news_ca_file = \"{}\"",
+        EWS.replace("auth = \"basic\"\n", ""),
+        ca.display()
+    ))
+    .unwrap();
+    let CalendarAccess::Ews(a) = &c.calendars[1].access else {
+        panic!("the second calendar uses EWS");
+    };
+    assert_eq!((a.auth, a.extra_roots.len()), (EwsAuth::Ntlm, 1));
+    // A file with no certificate, or one that is not a certificate, is named.
+    for (text, words) in [
+        ("not pem", "holds no certificate"),
+        (
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "is not a certificate",
+        ),
+    ] {
+        std::fs::write(&ca, text).unwrap();
+        let e = with_ews(&format!("{EWS}\news_ca_file = \"{}\"", ca.display()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ews_ca_file") && e.contains(words), "{e}");
+    }
     // Plain HTTP is for a simulator on this machine only.
     let c = with_ews(&EWS.replace("https://mail.kommune.dk", "http://127.0.0.1:4111")).unwrap();
     assert!(
@@ -469,3 +504,6 @@ fn mail_may_go_through_an_ews_calendars_service_account() {
         "{e}"
     );
 }
+
+/// A root CA (EC P-256, self-signed, made with openssl for these tests).
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUFOD09csLgPeHph7s2rrizSpD+rUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUS29tbXVuZSBUZXN0IFJvb3QgQ0EwHhcNMjYxMTMwMTk0MzA5\nWhcNMzYxMTI3MTk0MzA5WjAfMR0wGwYDVQQDDBRLb21tdW5lIFRlc3QgUm9vdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABEytRyIGhxfbI6L5+kPNxeR7/q1d\nRQKhXPtyJ6Hy7sWtc2d1RYNYLlYu0zm3jOTzNYlnv0Tec64nuu5NE8gjOlmjUzBR\nMB0GA1UdDgQWBBRu+DlwXEGtEhgl7wvQzAr7FtA9FTAfBgNVHSMEGDAWgBRu+Dlw\nXEGtEhgl7wvQzAr7FtA9FTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIBwnF1n9moq0MShNxueiYWa2azL3FFFdfS/hsCcwFkLyAiEAndiK04fz+WYz\n0+8Bdygmj0XteZhV8uQtZjewT2raSoQ=\n-----END CERTIFICATE-----\n";

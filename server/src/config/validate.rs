@@ -358,6 +358,7 @@ impl File {
                 ("password", c.password.is_some()),
                 ("access", c.access.is_some()),
                 ("ews_request_limit_mb", c.ews_request_limit_mb.is_some()),
+                ("ews_ca_file", c.ews_ca_file.is_some()),
             ];
             let (other, other_api): (&[(&str, bool)], _) = match api {
                 ExchangeApi::Graph => (&ews_only, "ews"),
@@ -700,12 +701,53 @@ fn ews_account(
         })?
         .resolve(base, |m| err("password", m))?;
     let auth = c.auth.unwrap_or(EwsAuth::Ntlm);
-    if auth == EwsAuth::Ntlm {
-        return Err(err(
-            "auth",
-            "NTLM (the default) is not built in this version yet; set auth = \"basic\" with Basic authentication enabled on the EWS virtual directory (https only)".into(),
-        ));
-    }
+    let extra_roots = match &c.ews_ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            let path = base.join(path);
+            let text = std::fs::read(&path).map_err(|e| {
+                err(
+                    "ews_ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let roots: Vec<Vec<u8>> = pem::parse_many(&text)
+                .map_err(|e| err("ews_ca_file", format!("{} is not PEM: {e}", path.display())))?
+                .into_iter()
+                .filter(|p| p.tag() == "CERTIFICATE")
+                .map(|p| p.into_contents())
+                .collect();
+            if roots.is_empty() {
+                return Err(err(
+                    "ews_ca_file",
+                    format!(
+                        "{} holds no certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    ),
+                ));
+            }
+            let mut store = rustls::RootCertStore::empty();
+            for der in &roots {
+                let added = if crate::ews::ntlm::is_certificate(der) {
+                    store
+                        .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err("not X.509".into())
+                };
+                added.map_err(|e| {
+                    err(
+                        "ews_ca_file",
+                        format!(
+                            "{} is not a certificate a TLS client can trust: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+            }
+            roots
+        }
+    };
     let limit_mb = c.ews_request_limit_mb.unwrap_or(64);
     if !(1..=2048).contains(&limit_mb) {
         return Err(err(
@@ -726,5 +768,6 @@ fn ews_account(
             .map(str::to_owned),
         password,
         access: c.access.unwrap_or(EwsAccess::Impersonation),
+        extra_roots,
     })
 }

@@ -3,20 +3,20 @@
 //! one retry policy (`BackOffMilliseconds` honoured, within the retry budget), no
 //! redirects, time-outs, and requests over the server's size limit refused before sending.
 //!
-//! Authentication: Basic (only over TLS; the configuration refuses it otherwise). NTLM
-//! authenticates a connection rather than a request, so it needs connections of its own
-//! (`auth = "ntlm"` is refused by the configuration until that is built).
+//! Authentication: NTLMv2 with Extended Protection's channel binding over TLS, or Basic
+//! (only over TLS; the configuration refuses it otherwise), on connections of its own
+//! (`connection.rs`: NTLM authenticates a connection, not a request).
 //!
 //! (About 430 lines with the tests of how each answer is taken.)
 
+use super::connection::{Connections, TransportError};
 use super::xml::{self, Message};
 use crate::config::{EwsAccount, EwsAuth};
 use crate::graph::gate::{Class, Gate, Permit};
 use crate::graph::retry::{retrying, Failure, MAX_ATTEMPTS};
 use crate::graph::timer::{Timer, TokioTimer};
 use crate::mailbox::MailboxError;
-use reqwest::StatusCode;
-use secrecy::ExposeSecret;
+use hyper::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +27,13 @@ pub const DEFAULT_REQUEST_LIMIT: usize = 64 * 1024 * 1024;
 /// Why an EWS call failed. Messages are for the administrator's log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EwsError {
-    #[error("EWS refused the service account's logon (401): check username, domain and password, and that {0} authentication is enabled on the EWS virtual directory")]
-    Logon(&'static str),
+    #[error("EWS refused the service account's {auth} logon (401){why}")]
+    Logon {
+        auth: &'static str,
+        why: &'static str,
+    },
+    #[error("EWS does not accept {auth} logons (401; it offers {offered})")]
+    NotOffered { auth: &'static str, offered: String },
     #[error("{code}: {text} (the service account needs ApplicationImpersonation, or Full Access to the mailbox for access = \"delegate\")")]
     Denied { code: String, text: String },
     #[error("not found ({0})")]
@@ -96,7 +101,7 @@ impl From<EwsError> for MailboxError {
 
 /// One service account against one EWS endpoint.
 pub struct EwsClient {
-    http: reqwest::Client,
+    http: Connections,
     account: EwsAccount,
     timer: Arc<dyn Timer>,
     gate: Gate,
@@ -111,18 +116,13 @@ impl EwsClient {
         max_concurrency: usize,
         retry_budget: Duration,
     ) -> Result<Self, EwsError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("booket/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EwsError::Transport(e.to_string()))?;
+        let max_concurrency = max_concurrency.max(1);
+        let http = Connections::new(&account, max_concurrency).map_err(EwsError::Transport)?;
         Ok(EwsClient {
             http,
             account,
             timer: Arc::new(TokioTimer),
-            gate: Gate::new(max_concurrency.max(1)),
+            gate: Gate::new(max_concurrency),
             retry_budget,
             version: std::sync::Mutex::new(None),
         })
@@ -151,12 +151,30 @@ impl EwsClient {
             .map(|v| format!("{}.{}.{}.{}", v.major, v.minor, v.build, v.revision))
     }
 
-    /// The user name as the server expects it: `DOMAIN\user` when a domain is configured.
-    fn logon_name(&self) -> String {
-        match &self.account.domain {
-            Some(d) => format!("{d}\\{}", self.account.username),
-            None => self.account.username.clone(),
+    /// How many times the service account has logged on (new NTLM sessions).
+    pub fn logons(&self) -> u64 {
+        self.http.logons()
+    }
+
+    /// What a 401 means: this kind of logon is not offered, or it was refused (with why
+    /// that may be, for NTLM: Extended Protection).
+    fn refusal(&self, offered: &[String]) -> EwsError {
+        let auth = match self.account.auth {
+            EwsAuth::Ntlm => "NTLM",
+            EwsAuth::Basic => "Basic",
+        };
+        if !offered.is_empty() && !offered.iter().any(|o| o.eq_ignore_ascii_case(auth)) {
+            return EwsError::NotOffered {
+                auth,
+                offered: offered.join(", "),
+            };
         }
+        let why = match (self.account.auth, self.http.is_tls()) {
+            (EwsAuth::Basic, _) => "",
+            (EwsAuth::Ntlm, true) => ": the password, or Extended Protection refusing the channel binding (a TLS-inspecting proxy between Booket and Exchange changes the certificate)",
+            (EwsAuth::Ntlm, false) => ": the password, or Extended Protection, which refuses NTLM without TLS",
+        };
+        EwsError::Logon { auth, why }
     }
 
     async fn place(&self, class: Class, started: tokio::time::Instant) -> Result<Permit, EwsError> {
@@ -197,45 +215,23 @@ impl EwsClient {
             move || async move {
                 let answer = {
                     let _permit = self.place(class, started).await.map_err(Failure::Final)?;
-                    let req = self
-                        .http
-                        .post(&self.account.url)
-                        .header("Content-Type", "text/xml; charset=utf-8")
-                        .header("X-AnchorMailbox", anchor)
-                        .body(body.clone());
-                    let req = match self.account.auth {
-                        EwsAuth::Basic => req.basic_auth(
-                            self.logon_name(),
-                            Some(self.account.password.expose_secret()),
-                        ),
-                        EwsAuth::Ntlm => {
-                            return Err(Failure::Final(EwsError::Rejected {
-                                code: "NTLM".into(),
-                                text: "NTLM is not built yet".into(),
-                            }))
-                        }
-                    };
-                    match req.send().await {
-                        Ok(r) => {
-                            let status = r.status();
-                            let retry_after = crate::graph::parse_retry_after(
-                                r.headers().get(reqwest::header::RETRY_AFTER),
-                                std::time::SystemTime::now(),
-                            );
-                            r.bytes().await.map(|b| (status, retry_after, b))
-                        }
-                        Err(e) => Err(e),
-                    }
+                    self.http
+                        .post(anchor, bytes::Bytes::from(body.clone()))
+                        .await
                 };
-                let (status, retry_after, bytes) = match answer {
-                    Ok(a) => a,
+                let reply = match answer {
+                    Ok(r) => r,
+                    Err(TransportError::Refused { offered }) => {
+                        return Err(Failure::Final(self.refusal(&offered)))
+                    }
                     Err(e) => {
-                        let message = with_causes(&e);
                         // A certificate this server does not trust stays untrusted; a
                         // write whose outcome is unknown is not sent twice.
+                        let sent = !matches!(e, TransportError::NotSent(_));
+                        let message = e.to_string();
                         let untrusted = message.to_lowercase().contains("certificate");
                         let error = EwsError::Transport(message);
-                        return Err(if class == Class::Read && !untrusted {
+                        return Err(if (class == Class::Read || !sent) && !untrusted {
                             Failure::Again {
                                 error,
                                 retry_after: None,
@@ -245,6 +241,7 @@ impl EwsClient {
                         });
                     }
                 };
+                let (status, retry_after, bytes) = (reply.status, reply.retry_after, reply.body);
                 let (message, version) =
                     interpret(status, retry_after, &bytes, class == Class::Read)?;
                 if let Some(v) = version {
@@ -255,19 +252,6 @@ impl EwsClient {
         )
         .await
     }
-}
-
-/// An error with its causes ("error sending request: …: invalid peer certificate: …"):
-/// reqwest's own text leaves out why.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Exchange asks for a wait: busy, or too many connections of this account
@@ -286,7 +270,6 @@ fn interpret(
     replayable: bool,
 ) -> Result<(Message, Option<xml::ServerVersion>), Failure<EwsError>> {
     match status.as_u16() {
-        401 => return Err(Failure::Final(EwsError::Logon("Basic"))),
         503 | 504 => {
             return Err(Failure::Again {
                 error: EwsError::Unavailable(status.as_u16()),
@@ -393,7 +376,7 @@ mod tests {
             outcome(503, ""),
             Err((true, EwsError::Unavailable(503), None))
         );
-        // A lost race, a missing item, denied impersonation, a wrong password.
+        // A lost race, a missing item, denied impersonation.
         assert_eq!(
             outcome(200, &message("Error", "ErrorIrresolvableConflict")),
             Err((
@@ -410,10 +393,6 @@ mod tests {
             outcome(200, &message("Error", "ErrorImpersonateUserDenied")),
             Err((false, EwsError::Denied { .. }, None))
         ));
-        assert_eq!(
-            outcome(401, ""),
-            Err((false, EwsError::Logon("Basic"), None))
-        );
         // Not SOAP: a 500 is the server failing (a read again, a write not: its outcome is
         // unknown), a 200 cannot be read (final).
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! The simulated EWS endpoint (`POST /EWS/Exchange.asmx`): SOAP over the same tenant data
 //! the Graph side serves, written from Microsoft's documented request and response shapes.
-//! Service accounts log on with Basic (NTLM is not simulated yet); impersonation needs the
+//! Service accounts log on with NTLM (per connection, `ntlm.rs`, with Extended Protection as
+//! a switch) or Basic, each of which can be switched off; impersonation needs the
 //! ApplicationImpersonation role, delegate access Full Access to the mailbox. Operations:
 //! FindFolder by display name, FindItem with a CalendarView (truncated at
 //! `MaxEntriesReturned` or the server's cap, `IncludesLastItemInRange="false"`), GetItem,
@@ -12,14 +13,15 @@
 //! (`drop_next`), a write carried out whose answer is lost (`drop_answer_of_next_write`),
 //! the server's view cap (`ews_view_cap`) and request size limit (`ews_request_limit`).
 //!
-//! (About 1,190 lines, a third of them the typed request structs: the requests, the front
-//! door and eight operations belong together as the one SOAP endpoint; NTLM's handshake,
-//! when it comes, goes into a file of its own.)
+//! (About 1,200 lines, a third of them the typed request structs: the requests, the front
+//! door and eight operations belong together as the one SOAP endpoint; NTLM's handshake is
+//! in a file of its own.)
 
 // Helpers return a finished `Response` as their error so handlers can return it as is.
 #![allow(clippy::result_large_err)]
 
 use super::model::{Attachment, Event, MeetingUpdate, SentMail, ServiceAccount, State};
+use super::ntlm;
 use super::Simulator;
 use crate::ews::xml::{MESSAGES_NS, SOAP_NS, TYPES_NS};
 use axum::body::Bytes;
@@ -436,16 +438,41 @@ fn fault(code: &str, text: &str, back_off_ms: Option<u64>) -> Response {
     )
 }
 
-fn unauthorized() -> Response {
+/// 401 naming the logons the virtual directory has switched on.
+fn unauthorized(s: &mut State) -> Response {
+    s.stats.ews_unauthorized += 1;
     let mut r = StatusCode::UNAUTHORIZED.into_response();
     let h = r.headers_mut();
-    h.append("www-authenticate", "Negotiate".parse().expect("static"));
-    h.append("www-authenticate", "NTLM".parse().expect("static"));
-    h.append(
-        "www-authenticate",
-        r#"Basic realm="mail.demo.booket.dk""#.parse().expect("static"),
-    );
+    if !s.faults.ews_ntlm_off {
+        h.append("www-authenticate", "Negotiate".parse().expect("static"));
+        h.append("www-authenticate", "NTLM".parse().expect("static"));
+    }
+    if !s.faults.ews_basic_off {
+        h.append(
+            "www-authenticate",
+            r#"Basic realm="mail.demo.booket.dk""#.parse().expect("static"),
+        );
+    }
     r
+}
+
+/// Who is calling: an NTLM step on this connection (which may answer for itself: the
+/// challenge), the account this connection logged on as, or a Basic logon.
+fn front_door(
+    s: &mut State,
+    conn: Option<ntlm::Conn>,
+    headers: &HeaderMap,
+) -> Result<(String, ServiceAccount), Response> {
+    if let (Some(token), Some(conn), false) = (ntlm::token(headers), conn, s.faults.ews_ntlm_off) {
+        return ntlm::step(s, conn, token).map_err(|r| r.unwrap_or_else(|| unauthorized(s)));
+    }
+    if let Some(who) = conn.and_then(|c| ntlm::session(s, c)) {
+        return Ok(who);
+    }
+    match logon(s, headers) {
+        Some(who) if !s.faults.ews_basic_off => Ok(who),
+        _ => Err(unauthorized(s)),
+    }
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -572,6 +599,7 @@ fn logon(s: &State, headers: &HeaderMap) -> Option<(String, ServiceAccount)> {
 /// `POST /EWS/Exchange.asmx`.
 pub(super) async fn endpoint(
     AxState(sim): AxState<Simulator>,
+    conn: Option<axum::Extension<ntlm::Conn>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -583,8 +611,9 @@ pub(super) async fn endpoint(
             // IIS refuses it before EWS sees it.
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         }
-        let Some((tenant, account)) = logon(&s, &headers) else {
-            return unauthorized();
+        let (tenant, account) = match front_door(&mut s, conn.map(|c| c.0), &headers) {
+            Ok(who) => who,
+            Err(r) => return r,
         };
         let injected = if s.faults.drop_next > 0 {
             s.faults.drop_next -= 1;

@@ -15,6 +15,7 @@ mod files;
 mod graph;
 mod mail;
 pub mod model;
+mod ntlm;
 mod odata;
 pub mod seed;
 #[cfg(test)]
@@ -262,15 +263,101 @@ impl Simulator {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let _ = self.inner.base_url.set(format!("http://{local}"));
-        let router = self.router();
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!("simulator stopped: {e}");
-            }
-        });
+        tokio::spawn(self.clone().accept(listener, None));
         Ok(local)
     }
+
+    /// As `spawn`, over TLS with `cert_pem` (the chain, leaf first) and `key_pem`; the base
+    /// URL names `localhost`, which the certificate must too. For Extended Protection.
+    pub async fn spawn_tls(
+        &self,
+        addr: SocketAddr,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> std::io::Result<SocketAddr> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(&e))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid(&e))?;
+        let binding = chain
+            .first()
+            .map(|c| crate::ews::ntlm::channel_binding(c.as_ref()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(&e))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| invalid(&e))?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let _ = self
+            .inner
+            .base_url
+            .set(format!("https://localhost:{}", local.port()));
+        let tls = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        tokio::spawn(self.clone().accept(listener, Some((tls, binding))));
+        Ok(local)
+    }
+
+    /// Serves each connection with its own number (and, over TLS, its certificate's channel
+    /// binding) on every request, so that EWS's NTLM can belong to the connection; its
+    /// NTLM state goes when it closes.
+    async fn accept(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Option<(tokio_rustls::TlsAcceptor, Option<[u8; 16]>)>,
+    ) {
+        use hyper_util::rt::TokioIo;
+        use tower::ServiceExt;
+        let router = self.router();
+        let mut next = 0u64;
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("simulator: accept failed: {e}");
+                    continue;
+                }
+            };
+            next += 1;
+            let (id, router, sim, tls) = (next, router.clone(), self.clone(), tls.clone());
+            tokio::spawn(async move {
+                let serve = |io, binding| {
+                    let conn = ntlm::Conn { id, binding };
+                    let service = hyper::service::service_fn(
+                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(conn);
+                            router.clone().oneshot(req)
+                        },
+                    );
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service)
+                };
+                let _ = match tls {
+                    None => serve(TokioIo::new(Box::new(stream) as Box<dyn Io>), None).await,
+                    Some((acceptor, binding)) => match acceptor.accept(stream).await {
+                        Ok(s) => serve(TokioIo::new(Box::new(s) as Box<dyn Io>), binding).await,
+                        Err(_) => return,
+                    },
+                };
+                sim.lock().ews_logons.remove(&id);
+            });
+        }
+    }
+
+    /// Forgets every NTLM logon, as a restarted server would: the next request on an
+    /// authenticated connection is answered 401.
+    pub fn forget_ews_logons(&self) {
+        self.lock().ews_logons.clear();
+    }
 }
+
+/// A connection's byte stream, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 async fn control_state(AxState(sim): AxState<Simulator>) -> Json<serde_json::Value> {
     Json(sim.snapshot())

@@ -223,6 +223,13 @@ pub struct Faults {
     pub ews_view_cap: Option<usize>,
     /// EWS: the largest request accepted, in bytes (default 64 MB); larger ones get 413.
     pub ews_request_limit: Option<usize>,
+    /// EWS: Basic authentication is off on the virtual directory (as many admins leave it).
+    pub ews_basic_off: bool,
+    /// EWS: Windows authentication (NTLM, Negotiate) is off on the virtual directory.
+    pub ews_ntlm_off: bool,
+    /// EWS: Extended Protection set to "Require": an NTLM logon must carry the channel
+    /// binding of the connection's TLS certificate.
+    pub ews_channel_binding: bool,
 }
 
 /// What the simulator observed.
@@ -250,6 +257,10 @@ pub struct Stats {
     pub rejected_queries: u64,
     /// EWS requests (each SOAP call), and by operation.
     pub ews_requests: u64,
+    /// NTLM logons accepted (one per authenticated connection).
+    pub ews_logons: u64,
+    /// EWS requests answered 401.
+    pub ews_unauthorized: u64,
     pub ews_find_folders: u64,
     pub ews_find_items: u64,
     pub ews_get_items: u64,
@@ -280,6 +291,8 @@ pub struct State {
     pub outbox: Vec<SentMail>,
     /// EWS drafts waiting for SendItem.
     pub ews_drafts: Vec<Draft>,
+    /// NTLM state of each open connection (by the accept loop's connection number).
+    pub ews_logons: HashMap<u64, super::ntlm::Logon>,
     /// Mailboxes an application access policy keeps the app out of.
     pub blocked_mailboxes: Vec<String>,
 }
@@ -297,6 +310,7 @@ impl State {
             uploads: HashMap::new(),
             outbox: Vec::new(),
             ews_drafts: Vec::new(),
+            ews_logons: HashMap::new(),
             blocked_mailboxes: Vec::new(),
         }
     }

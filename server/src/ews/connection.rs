@@ -1,0 +1,390 @@
+//! EWS's HTTP: connections Booket opens and keeps itself, because NTLM authenticates a
+//! connection, not a request. Each session is one HTTP/1.1 keep-alive connection that logged
+//! on once (negotiate → challenge → authenticate, the last one carrying the first real
+//! request) and is then used for one request at a time; idle sessions wait in a small pool
+//! (at most as many as the mailbox's requests in flight). A session the server has
+//! forgotten answers 401: it is dropped and the request goes again on a fresh logon (a 401 is
+//! answered before EWS does anything, so even a write is safe to send again); a request that
+//! could not be handed to an idle connection (closed meanwhile) goes on a new one. Basic
+//! sends its header on every request over the same kind of pooled connections.
+//!
+//! Over TLS the server's certificate is checked against the web's roots plus
+//! `ews_ca_file`, and its `tls-server-end-point` binding goes into the NTLM logon
+//! (Extended Protection). No redirects are followed; connecting has 5 s, a request 60 s,
+//! and an answer may be at most 32 MB.
+
+use super::ntlm;
+use crate::config::{EwsAccount, EwsAuth};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const ANSWER_LIMIT: usize = 32 * 1024 * 1024;
+
+/// An HTTP answer from EWS.
+pub struct Reply {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Connecting, TLS or the exchange itself failed (the text says why).
+    #[error("{0}")]
+    Failed(String),
+    /// The failure happened before the request left: it was not carried out.
+    #[error("{0}")]
+    NotSent(String),
+    /// 401 to a logon of this kind (`offered`: the schemes the server named).
+    #[error("logon refused")]
+    Refused { offered: Vec<String> },
+}
+
+/// The service account's logon.
+enum Logon {
+    Basic(HeaderValue),
+    Ntlm(ntlmclient::Credentials),
+}
+
+/// One connection, logged on (NTLM) or not needing it (Basic).
+struct Session {
+    send: SendRequest<Full<Bytes>>,
+}
+
+/// The connections to one EWS endpoint as one service account.
+pub struct Connections {
+    uri: hyper::Uri,
+    host: String,
+    port: u16,
+    authority: String,
+    tls: Option<tokio_rustls::TlsConnector>,
+    logon: Logon,
+    idle: Mutex<Vec<Session>>,
+    keep: usize,
+    logons: AtomicU64,
+}
+
+impl Connections {
+    /// `keep`: how many idle sessions to keep (the mailbox's requests in flight).
+    pub fn new(account: &EwsAccount, keep: usize) -> Result<Self, String> {
+        let url = url::Url::parse(&account.url).map_err(|e| e.to_string())?;
+        let host = url.host_str().ok_or("ews_url has no host")?.to_owned();
+        let https = url.scheme() == "https";
+        let port = url.port_or_known_default().unwrap_or(443);
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let uri = path
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
+        let tls = https
+            .then(|| tls_connector(&account.extra_roots))
+            .transpose()?;
+        let password = account.password.expose_secret();
+        let logon = match account.auth {
+            EwsAuth::Basic => {
+                use base64::Engine;
+                let user = match &account.domain {
+                    Some(d) => format!("{d}\\{}", account.username),
+                    None => account.username.clone(),
+                };
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                let mut value = HeaderValue::from_str(&format!("Basic {token}"))
+                    .map_err(|_| "the user name or password cannot travel in a header")?;
+                value.set_sensitive(true);
+                Logon::Basic(value)
+            }
+            EwsAuth::Ntlm => Logon::Ntlm(ntlm::credentials(
+                &account.username,
+                account.domain.as_deref(),
+                password,
+            )),
+        };
+        Ok(Connections {
+            uri,
+            host,
+            port,
+            authority,
+            tls,
+            logon,
+            idle: Mutex::new(Vec::new()),
+            keep: keep.max(1),
+            logons: AtomicU64::new(0),
+        })
+    }
+
+    /// How many logons (new authenticated connections) this account has made.
+    pub fn logons(&self) -> u64 {
+        self.logons.load(Ordering::Relaxed)
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// POSTs one SOAP request; the answer whatever its status, except a refused logon.
+    pub async fn post(&self, anchor: &str, body: Bytes) -> Result<Reply, TransportError> {
+        let mut relogged = false;
+        loop {
+            // After a forgotten logon, a new connection (the idle ones may be forgotten too).
+            let idle = if relogged { None } else { self.take_idle() };
+            let reused = idle.is_some();
+            let (mut session, auth) = match idle {
+                Some(s) => (s, self.basic()),
+                None => self.open().await?,
+            };
+            let mut req = Request::post(self.uri.clone())
+                .header(hyper::header::HOST, &self.authority)
+                .header(hyper::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+                .header(
+                    hyper::header::USER_AGENT,
+                    concat!("booket/", env!("CARGO_PKG_VERSION")),
+                )
+                .header("X-AnchorMailbox", anchor)
+                .body(Full::new(body.clone()))
+                .map_err(|e| TransportError::NotSent(e.to_string()))?;
+            if let Some(auth) = auth {
+                req.headers_mut().insert(AUTHORIZATION, auth);
+            }
+            let sent = tokio::time::timeout(REQUEST_TIMEOUT, session.send.try_send_request(req));
+            let response = match sent.await {
+                Err(_) => return Err(TransportError::Failed("no answer within 60 s".into())),
+                Ok(Ok(r)) => r,
+                // Handed to a connection that had closed meanwhile: never sent; again on
+                // a new one.
+                Ok(Err(mut e)) => {
+                    if reused && e.take_message().is_some() {
+                        continue;
+                    }
+                    return Err(TransportError::Failed(with_causes(e.error())));
+                }
+            };
+            let status = response.status();
+            let offered = offered(response.headers());
+            let retry_after = crate::graph::parse_retry_after(
+                response.headers().get(hyper::header::RETRY_AFTER),
+                std::time::SystemTime::now(),
+            );
+            let keep_alive = !response
+                .headers()
+                .get(hyper::header::CONNECTION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            let read = Limited::new(response.into_body(), ANSWER_LIMIT).collect();
+            let body = match tokio::time::timeout(REQUEST_TIMEOUT, read).await {
+                Ok(Ok(b)) => b.to_bytes(),
+                Ok(Err(e)) => {
+                    return Err(TransportError::Failed(format!("reading the answer: {e}")))
+                }
+                Err(_) => return Err(TransportError::Failed("no answer within 60 s".into())),
+            };
+            if status == StatusCode::UNAUTHORIZED {
+                // An NTLM session the server has forgotten (it restarted, or its logon
+                // lapsed): log on again once. A 401 is given before EWS does anything.
+                if reused && !relogged && matches!(self.logon, Logon::Ntlm(_)) {
+                    relogged = true;
+                    continue;
+                }
+                return Err(TransportError::Refused { offered });
+            }
+            if keep_alive {
+                self.put_back(session);
+            }
+            return Ok(Reply {
+                status,
+                retry_after,
+                body,
+            });
+        }
+    }
+
+    fn basic(&self) -> Option<HeaderValue> {
+        match &self.logon {
+            Logon::Basic(h) => Some(h.clone()),
+            Logon::Ntlm(_) => None,
+        }
+    }
+
+    fn take_idle(&self) -> Option<Session> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(s) = idle.pop() {
+            if !s.send.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put_back(&self, session: Session) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.keep {
+            idle.push(session);
+        }
+    }
+
+    /// A new connection, logged on: with NTLM the negotiate/challenge exchange is done and
+    /// the returned header (authenticate) goes with the first request; Basic's header goes
+    /// with every request.
+    async fn open(&self) -> Result<(Session, Option<HeaderValue>), TransportError> {
+        let (mut send, binding) = self.connect().await?;
+        let creds = match &self.logon {
+            Logon::Basic(h) => return Ok((Session { send }, Some(h.clone()))),
+            Logon::Ntlm(c) => c,
+        };
+        let hello = Request::post(self.uri.clone())
+            .header(hyper::header::HOST, &self.authority)
+            .header(hyper::header::CONTENT_LENGTH, "0")
+            .header(AUTHORIZATION, ntlm::negotiate())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| TransportError::NotSent(e.to_string()))?;
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, send.send_request(hello))
+            .await
+            .map_err(|_| {
+                TransportError::NotSent("no answer to the NTLM negotiation within 60 s".into())
+            })?
+            .map_err(|e| TransportError::NotSent(with_causes(&e)))?;
+        let headers = answer.headers().clone();
+        // Read (and drop) the 401's body so that the connection can carry the next request.
+        let _ = Limited::new(answer.into_body(), 64 * 1024).collect().await;
+        let values = headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let Some(challenge) = ntlm::challenge(values) else {
+            return Err(TransportError::Refused {
+                offered: offered(&headers),
+            });
+        };
+        let header = ntlm::authenticate(
+            &challenge,
+            creds,
+            binding,
+            &self.host,
+            ntlm::ntlm_time(chrono::Utc::now()),
+        );
+        self.logons.fetch_add(1, Ordering::Relaxed);
+        let header =
+            HeaderValue::from_str(&header).map_err(|e| TransportError::NotSent(e.to_string()))?;
+        Ok((Session { send }, Some(header)))
+    }
+
+    /// A TCP (and TLS) connection with hyper's HTTP/1.1 on it, and the channel binding of
+    /// the certificate it was made to.
+    async fn connect(
+        &self,
+    ) -> Result<(SendRequest<Full<Bytes>>, Option<[u8; 16]>), TransportError> {
+        let failed = |e: &dyn std::error::Error| TransportError::NotSent(with_causes(e));
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.trim_matches(['[', ']']), self.port)),
+        )
+        .await
+        .map_err(|_| {
+            TransportError::NotSent(format!("no connection to {} within 5 s", self.authority))
+        })?
+        .map_err(|e| failed(&e))?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok((handshake(tcp).await?, None)),
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::try_from(
+                    self.host.trim_matches(['[', ']']).to_owned(),
+                )
+                .map_err(|e| failed(&e))?;
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(name, tcp))
+                    .await
+                    .map_err(|_| TransportError::NotSent("no TLS handshake within 5 s".into()))?
+                    .map_err(|e| failed(&e))?;
+                let binding = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| ntlm::channel_binding(c.as_ref()));
+                Ok((handshake(stream).await?, binding))
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 on `io`, its connection driven in the background until either side closes.
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, TransportError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| TransportError::NotSent(with_causes(&e)))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(send)
+}
+
+/// The schemes a 401 names (`NTLM`, `Negotiate`, `Basic`), without their tokens.
+fn offered(headers: &hyper::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// TLS with the web's roots (as reqwest has them) and the organisation's own.
+fn tls_connector(extra_roots: &[Vec<u8>]) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in extra_roots {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("ews_ca_file: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// An error with its causes ("…: invalid peer certificate: UnknownIssuer").
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("authority", &self.authority)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
