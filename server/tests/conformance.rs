@@ -195,3 +195,119 @@ async fn a_missing_scratch_calendar_is_named() {
     assert!(text.contains("Booket prøve"), "{text}");
     assert!(text.contains("Create the calendar"), "{text}");
 }
+
+/// On a scratch folder in the on-premises mailbox the check goes through EWS (chosen by
+/// `--owner`) and reports each behaviour as the server has it: ChangeKeys checked or
+/// ignored, `SendToNone` obeyed or meeting updates sent anyway — in both languages, leaving
+/// nothing behind and never touching the booking calendar.
+#[tokio::test]
+async fn ews_conformance_proves_change_keys_and_send_to_none_on_a_scratch_folder() {
+    let env = Env::start().await;
+    env.sim.add_calendar(seed::DEMO_EWS_OWNER, SCRATCH);
+    let req = ConformanceRequest {
+        calendar: SCRATCH.into(),
+        owner: Some(seed::DEMO_EWS_OWNER.into()),
+        send_mail: false,
+    };
+    for combination in 0..4u8 {
+        let ews_change_keys_ignored = combination & 1 != 0;
+        let ews_updates_always_sent = combination & 2 != 0;
+        env.sim.set_faults(Faults {
+            ews_change_keys_ignored,
+            ews_updates_always_sent,
+            ..Faults::default()
+        });
+        let graph_before = env.sim.stats().graph_requests;
+        let booking_before = env.sim.calendar_events(seed::DEMO_EWS_CALENDAR);
+        let (report, outcome) = check::run_conformance(&env.config, &req, Lang::En, env.now).await;
+        let outcome = outcome.expect("the check ran");
+        let text = report.render();
+        let case = format!(
+            "ews_change_keys_ignored={ews_change_keys_ignored} \
+             ews_updates_always_sent={ews_updates_always_sent}\n{text}"
+        );
+        assert!(
+            text.contains("Conformance on the scratch folder \"Booket prøve\" (jobcenter@demo.booket.dk, EWS)"),
+            "{case}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::StaleChangeKeyRefused),
+            Some(!ews_change_keys_ignored),
+            "{case}"
+        );
+        assert_eq!(
+            outcome.finding(Behaviour::SendToNoneSendsNothing),
+            Some(!ews_updates_always_sent),
+            "{case}"
+        );
+        for b in [
+            Behaviour::ExtendedPropertyRoundTrip,
+            Behaviour::AttachmentDeletedById,
+            Behaviour::CleanedUp,
+        ] {
+            assert_eq!(outcome.finding(b), Some(true), "{b:?}: {case}");
+        }
+        if ews_change_keys_ignored {
+            assert!(text.contains("A stale ChangeKey was accepted"), "{case}");
+        } else {
+            assert!(
+                text.contains(
+                    "A stale ChangeKey is refused under NeverOverwrite (ErrorIrresolvableConflict)"
+                ),
+                "{case}"
+            );
+        }
+        if ews_updates_always_sent {
+            assert!(text.contains("sent despite SendToNone"), "{case}");
+        } else {
+            assert!(text.contains("SendToNone sends nothing"), "{case}");
+        }
+        assert_eq!(scratch_events(&env), 0, "nothing left behind: {case}");
+        assert_eq!(
+            env.sim.calendar_events(seed::DEMO_EWS_CALENDAR).len(),
+            booking_before.len()
+        );
+        assert_eq!(
+            env.sim.stats().graph_requests,
+            graph_before,
+            "no Graph request"
+        );
+    }
+    // In Danish too.
+    env.sim.set_faults(Faults::default());
+    let (report, _) = check::run_conformance(&env.config, &req, Lang::Da, env.now).await;
+    let da = report.render();
+    for words in [
+        "Prøvemappen \"Booket prøve\" er fundet én gang",
+        "En forældet ChangeKey afvises under NeverOverwrite",
+        "SendToNone sender intet",
+        "Hold-posten (en udvidet egenskab) læses tilbage",
+        "Et bilag lægges på og slettes igen ved sit id",
+        "Alt, kontrollen oprettede, er slettet igen",
+    ] {
+        assert!(da.contains(words), "{words}: {da}");
+    }
+    // The booking calendar itself is refused, and an unknown folder is named.
+    let booking = ConformanceRequest {
+        calendar: seed::DEMO_EWS_CALENDAR.into(),
+        ..req.clone()
+    };
+    let (report, _) = check::run_conformance(&env.config, &booking, Lang::En, env.now).await;
+    assert!(
+        report
+            .render()
+            .contains("The calendar is one citizens book from"),
+        "{}",
+        report.render()
+    );
+    let missing = ConformanceRequest {
+        calendar: "Findes ikke".into(),
+        ..req
+    };
+    let (report, _) = check::run_conformance(&env.config, &missing, Lang::En, env.now).await;
+    assert!(
+        report.render().contains("The scratch folder"),
+        "{}",
+        report.render()
+    );
+}

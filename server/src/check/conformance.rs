@@ -33,6 +33,10 @@ pub enum Behaviour {
     SeriesEtagsIndependent,
     /// `sendMail` to the sending mailbox itself is accepted.
     SendMailAccepted,
+    /// EWS: an UpdateItem with a stale ChangeKey is refused under `NeverOverwrite`.
+    StaleChangeKeyRefused,
+    /// EWS: changes with `SendToNone` send no meeting update.
+    SendToNoneSendsNothing,
     /// Everything the check made is gone afterwards.
     CleanedUp,
 }
@@ -588,6 +592,14 @@ impl Run<'_> {
     }
 }
 
+/// The line for a scratch calendar that is one citizens book from.
+pub fn booking_calendar_refused(lang: Lang) -> Line {
+    fail(
+        t(lang, "Kalenderen er en af dem, borgerne booker i: kontrollen kører ikke her", "The calendar is one citizens book from: the check does not run there"),
+        t(lang, "Opret en tom kalender kun til prøven (fx \"Booket prøve\") i en af booking-postkasserne og angiv den med --conformance.", "Create an empty calendar just for the check (e.g. \"Booket test\") in one of the booking mailboxes and name it with --conformance."),
+    )
+}
+
 /// Runs the conformance check on `target`. `now` places the test events (a little over a
 /// year ahead, where no one books); `run_id` makes their subject unique.
 pub async fn run(
@@ -610,10 +622,7 @@ pub async fn run(
     };
     let mut lines = Vec::new();
     if target.is_booking_calendar {
-        lines.push(fail(
-            t(lang, "Kalenderen er en af dem, borgerne booker i: kontrollen kører ikke her", "The calendar is one citizens book from: the check does not run there"),
-            t(lang, "Opret en tom kalender kun til prøven (fx \"Booket prøve\") i en af booking-postkasserne og angiv den med --conformance.", "Create an empty calendar just for the check (e.g. \"Booket test\") in one of the booking mailboxes and name it with --conformance."),
-        ));
+        lines.push(booking_calendar_refused(lang));
         return Outcome {
             section: Section { title, lines },
             findings: vec![],

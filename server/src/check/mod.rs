@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 mod calendar;
 pub mod conformance;
+pub mod conformance_ews;
 mod ews;
 mod mail;
 mod report;
@@ -60,11 +61,61 @@ pub async fn run_conformance(
     lang: Lang,
     now: DateTime<Utc>,
 ) -> (Report, Option<conformance::Outcome>) {
+    let run_id = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::getrandom(&mut b);
+        format!("{:08x}", u32::from_le_bytes(b))
+    };
+    // A scratch folder in a mailbox reached through EWS (named by --owner, or the only
+    // kind configured) is checked through EWS, with that calendar's service account.
+    let ews_calendar = config.calendars.iter().find_map(|c| match &c.access {
+        crate::config::CalendarAccess::Ews(a)
+            if req.owner.as_deref().map_or(
+                config.calendars.iter().all(|c| c.credentials().is_none()),
+                |o| c.owner.eq_ignore_ascii_case(o),
+            ) =>
+        {
+            Some((c, a))
+        }
+        _ => None,
+    });
+    if let Some((cal, account)) = ews_calendar {
+        let owner = req.owner.clone().unwrap_or_else(|| cal.owner.clone());
+        let outcome = if config
+            .calendars
+            .iter()
+            .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar)
+        {
+            conformance::Outcome {
+                section: Section {
+                    title: t(lang, "Konformans:", "Conformance:"),
+                    lines: vec![conformance::booking_calendar_refused(lang)],
+                },
+                findings: vec![],
+            }
+        } else {
+            conformance_ews::run(
+                account,
+                config.exchange.max_concurrency,
+                config.exchange.retry_budget,
+                &owner,
+                &req.calendar,
+                lang,
+                now,
+                &run_id,
+            )
+            .await
+        };
+        let report = Report {
+            sections: vec![outcome.section.clone()],
+        };
+        return (report, Some(outcome));
+    }
     let graph = match graph_for(config, lang) {
         Ok(g) => g,
         Err(r) => return (r, None),
     };
-    // (The conformance check proves Graph's undocumented behaviours: Graph calendars only.)
+    // (Graph's undocumented behaviours: Graph calendars.)
     let graph_calendars: Vec<(&crate::config::CalendarConfig, crate::graph::AppCredentials)> =
         config
             .calendars
@@ -109,11 +160,6 @@ pub async fn run_conformance(
                 }),
             _ => None,
         };
-    let run_id = {
-        let mut b = [0u8; 4];
-        let _ = getrandom::getrandom(&mut b);
-        format!("{:08x}", u32::from_le_bytes(b))
-    };
     let outcome = conformance::run(&graph, &target, mail.as_ref(), lang, now, &run_id).await;
     let report = Report {
         sections: vec![outcome.section.clone()],

@@ -35,18 +35,19 @@ impl EwsMailbox {
         }
     }
 
-    fn acting(&self) -> Acting<'_> {
+    pub(crate) fn acting(&self) -> Acting<'_> {
         Acting {
             owner: &self.owner,
             impersonate: self.client.account().access == EwsAccess::Impersonation,
         }
     }
 
-    async fn call(&self, class: Class, body: String) -> Result<xml::Message, EwsError> {
+    pub(crate) async fn call(&self, class: Class, body: String) -> Result<xml::Message, EwsError> {
         self.client.call(class, &self.owner, body).await
     }
 
-    async fn folder_id(&self, calendar: &str) -> Result<String, MailboxError> {
+    /// The calendar folder's id (looked up once).
+    pub(crate) async fn folder_id(&self, calendar: &str) -> Result<String, MailboxError> {
         self.ids
             .try_get_with_by_ref(calendar, async {
                 let m = self

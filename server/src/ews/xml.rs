@@ -280,6 +280,65 @@ pub fn send_item(acting: Acting<'_>, id: &str, change_key: &str) -> String {
     )
 }
 
+/// CreateItem of a calendar item in `folder` (for `booket check --conformance`): free, no
+/// reminder, one required attendee, and no invitation sent.
+pub fn create_calendar_item(
+    acting: Acting<'_>,
+    folder: &str,
+    subject: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    attendee: &str,
+) -> String {
+    envelope(
+        acting,
+        &format!(
+            concat!(
+                r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:FolderId Id="{folder}"/></m:SavedItemFolderId>"#,
+                "<m:Items><t:CalendarItem><t:Subject>{subject}</t:Subject><t:ReminderIsSet>false</t:ReminderIsSet>",
+                "<t:Start>{start}</t:Start><t:End>{end}</t:End><t:LegacyFreeBusyStatus>Free</t:LegacyFreeBusyStatus>",
+                "<t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{attendee}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees>",
+                "</t:CalendarItem></m:Items></m:CreateItem>"
+            ),
+            folder = escape(folder),
+            subject = escape(subject),
+            start = time(start),
+            end = time(end),
+            attendee = escape(attendee)
+        ),
+    )
+}
+
+/// DeleteItem, for good and without a cancellation to anyone.
+pub fn delete_item(acting: Acting<'_>, id: &str) -> String {
+    envelope(
+        acting,
+        &format!(
+            r#"<m:DeleteItem DeleteType="HardDelete" SendMeetingCancellations="SendToNone"><m:ItemIds><t:ItemId Id="{}"/></m:ItemIds></m:DeleteItem>"#,
+            escape(id)
+        ),
+    )
+}
+
+/// FindItem in the mailbox's Sent Items: the items whose subject contains `text`.
+pub fn find_sent(acting: Acting<'_>, text: &str) -> String {
+    envelope(
+        acting,
+        &format!(
+            concat!(
+                r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"#,
+                r#"<t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape>"#,
+                r#"<m:IndexedPageItemView MaxEntriesReturned="50" Offset="0" BasePoint="Beginning"/>"#,
+                r#"<m:Restriction><t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase">"#,
+                r#"<t:FieldURI FieldURI="item:Subject"/><t:Constant Value="{text}"/></t:Contains></m:Restriction>"#,
+                r#"<m:ParentFolderIds><t:DistinguishedFolderId Id="sentitems">{mbx}</t:DistinguishedFolderId></m:ParentFolderIds></m:FindItem>"#
+            ),
+            text = escape(text),
+            mbx = mailbox(acting)
+        ),
+    )
+}
+
 // ---- Answers ----
 
 #[derive(Debug, Deserialize)]

@@ -327,6 +327,7 @@ pub(super) fn patch_event(
         (!e.attendees.is_empty() && e.organizer.address.eq_ignore_ascii_case(&upn)).then(|| {
             MeetingUpdate {
                 event_id: e.id.clone(),
+                from: upn.clone(),
                 recipients: e.attendees.iter().map(|a| a.address.clone()).collect(),
                 subject: e.subject.clone(),
                 attachments: e.attachments.iter().map(|a| a.name.clone()).collect(),

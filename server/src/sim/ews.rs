@@ -20,6 +20,8 @@
 // Helpers return a finished `Response` as their error so handlers can return it as is.
 #![allow(clippy::result_large_err)]
 
+mod scratch;
+
 use super::model::{Attachment, Event, MeetingUpdate, SentMail, ServiceAccount, State};
 use super::ntlm;
 use super::Simulator;
@@ -81,6 +83,7 @@ enum Operation {
     DeleteAttachment(DeleteAttachment),
     CreateItem(CreateItem),
     SendItem(SendItem),
+    DeleteItem(scratch::DeleteItem),
     #[serde(other)]
     Other,
 }
@@ -188,6 +191,8 @@ struct FindItem {
     shape: Shape,
     #[serde(rename = "CalendarView", default)]
     view: Option<CalendarView>,
+    #[serde(rename = "Restriction", default)]
+    restriction: Option<scratch::ItemRestriction>,
     #[serde(rename = "ParentFolderIds")]
     parents: ParentFolders,
 }
@@ -312,14 +317,20 @@ struct AttachmentIds {
 struct CreateItem {
     #[serde(rename = "@MessageDisposition", default)]
     disposition: String,
+    #[serde(rename = "@SendMeetingInvitations", default)]
+    send: Option<String>,
+    #[serde(rename = "SavedItemFolderId", default)]
+    saved: Option<ParentFolders>,
     #[serde(rename = "Items")]
-    items: MessageItems,
+    items: NewItems,
 }
 
 #[derive(Deserialize)]
-struct MessageItems {
-    #[serde(rename = "Message")]
-    message: MessageEl,
+struct NewItems {
+    #[serde(rename = "Message", default)]
+    message: Option<MessageEl>,
+    #[serde(rename = "CalendarItem", default)]
+    calendar: Option<scratch::CalendarItemEl>,
 }
 
 #[derive(Deserialize)]
@@ -707,6 +718,7 @@ pub(super) async fn endpoint(
             | Operation::DeleteAttachment(_)
             | Operation::CreateItem(_)
             | Operation::SendItem(_)
+            | Operation::DeleteItem(_)
     );
     if is_write && drop_answer {
         let mut s = sim.lock();
@@ -721,6 +733,7 @@ pub(super) async fn endpoint(
         Operation::DeleteAttachment(r) => delete_attachment(&sim, &caller, r),
         Operation::CreateItem(r) => create_item(&sim, &caller, r),
         Operation::SendItem(r) => send_item(&sim, &caller, r),
+        Operation::DeleteItem(r) => scratch::delete_item(&sim, &caller, r),
         Operation::Other => fault(
             "ErrorInvalidRequest",
             "The simulator does not serve this operation.",
@@ -845,11 +858,19 @@ fn wants_attachments(shape: &Shape) -> bool {
 
 fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
     const OP: &str = "FindItem";
+    if r.view.is_none()
+        && r.parents
+            .distinguished
+            .as_ref()
+            .is_some_and(|d| d.id == "sentitems")
+    {
+        return scratch::find_sent(sim, caller, r);
+    }
     let Some(view) = r.view else {
         return error(
             OP,
             "ErrorInvalidRequest",
-            "The simulator serves CalendarView searches only.",
+            "The simulator serves CalendarView searches and Sent Items only.",
         );
     };
     let (Ok(start), Ok(end)) = (
@@ -962,6 +983,8 @@ fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
     let mut s = sim.lock();
     s.stats.ews_updates += 1;
     let new_key = s.next_change_key();
+    let notify = notify || s.faults.ews_updates_always_sent;
+    let check_key = !s.faults.ews_change_keys_ignored;
     let (_, e) = match reachable_item(&mut s, caller, OP, &change.id.id) {
         Ok(found) => found,
         Err(r) => return r,
@@ -975,7 +998,7 @@ fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
                 "The ChangeKey is required for this operation.",
             )
         }
-        Some(ck) if never_overwrite && ck != e.change_key => {
+        Some(ck) if check_key && never_overwrite && ck != e.change_key => {
             return error(
                 OP,
                 "ErrorIrresolvableConflict",
@@ -1018,6 +1041,7 @@ fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
     }
     let update = (notify && !e.attendees.is_empty()).then(|| MeetingUpdate {
         event_id: e.id.clone(),
+        from: e.organizer.address.clone(),
         recipients: e.attendees.iter().map(|a| a.address.clone()).collect(),
         subject: e.subject.clone(),
         attachments: e.attachments.iter().map(|a| a.name.clone()).collect(),
@@ -1148,7 +1172,12 @@ fn create_item(sim: &Simulator, caller: &Caller, r: CreateItem) -> Response {
             "The account has no mailbox to send from.",
         );
     };
-    let m = r.items.message;
+    if let Some(item) = r.items.calendar {
+        return scratch::create_calendar_item(sim, caller, item, r.send, r.saved);
+    }
+    let Some(m) = r.items.message else {
+        return error(OP, "ErrorInvalidRequest", "No item to create.");
+    };
     let mail = SentMail {
         from: m.from.map(|f| f.mailbox.address).unwrap_or(from),
         to: m.to.list.into_iter().map(|t| t.address).collect(),

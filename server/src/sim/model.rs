@@ -166,6 +166,8 @@ pub struct MailAttachment {
 #[derive(Debug, Clone, Serialize)]
 pub struct MeetingUpdate {
     pub event_id: String,
+    /// The organizer's mailbox (where Exchange saves its copy).
+    pub from: String,
     pub recipients: Vec<String>,
     pub subject: String,
     pub attachments: Vec<String>,
@@ -230,6 +232,12 @@ pub struct Faults {
     /// EWS: Extended Protection set to "Require": an NTLM logon must carry the channel
     /// binding of the connection's TLS certificate.
     pub ews_channel_binding: bool,
+    /// EWS: ChangeKeys are not checked (a server that would break `NeverOverwrite`; not
+    /// documented anywhere, so that the conformance check's other answer is tested).
+    pub ews_change_keys_ignored: bool,
+    /// EWS: meeting updates go out whatever `SendMeetingInvitationsOrCancellations` says
+    /// (a transport rule or add-in that would; likewise for the conformance check).
+    pub ews_updates_always_sent: bool,
 }
 
 /// What the simulator observed.
@@ -267,6 +275,8 @@ pub struct Stats {
     pub ews_updates: u64,
     pub ews_attachment_creates: u64,
     pub ews_attachment_deletes: u64,
+    pub ews_creates: u64,
+    pub ews_deletes: u64,
     /// Highest number of Graph requests from one app that were in flight at once,
     /// counting the one arriving (so a client that exceeds the limit shows up here).
     pub max_in_flight: HashMap<String, usize>,
