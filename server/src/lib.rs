@@ -101,7 +101,8 @@ impl Server {
                                 account.clone(),
                                 config.exchange.max_concurrency,
                                 config.exchange.retry_budget,
-                            )?;
+                            )?
+                            .with_metrics(metrics.clone());
                             Arc::new(ews::EwsMailbox::new(Arc::new(client), &cal.owner))
                         }
                     };
@@ -117,7 +118,8 @@ impl Server {
                         account.clone(),
                         config.exchange.max_concurrency,
                         config.exchange.retry_budget,
-                    )?;
+                    )?
+                    .with_metrics(metrics.clone());
                     Some(Arc::new(ews::EwsMailbox::new(Arc::new(client), user)))
                 }
                 _ => None,

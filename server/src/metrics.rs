@@ -1,5 +1,6 @@
-//! Prometheus metrics, served at `/metrics`: requests by function and outcome, Graph calls
-//! by status, throttles and retries, holds and bookings by outcome, week-cache hits.
+//! Prometheus metrics, served at `/metrics`: requests by function and outcome, Graph and EWS
+//! calls by status, throttles and retries, EWS logons, holds and bookings by outcome,
+//! week-cache hits.
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
@@ -10,6 +11,12 @@ pub struct Metrics {
     pub graph_calls: IntCounterVec,
     pub graph_throttled: IntCounter,
     pub graph_retries: IntCounter,
+    pub ews_calls: IntCounterVec,
+    /// ErrorServerBusy / ErrorExceededConnectionCount answers (Exchange's throttling).
+    pub ews_busy: IntCounter,
+    pub ews_retries: IntCounter,
+    /// NTLM logons: one per new connection; a rising rate means connections are lost.
+    pub ews_logons: IntCounter,
     pub holds: IntCounterVec,
     pub bookings: IntCounterVec,
     /// Lapsed holds the last sweep could not give back (files not removable, or the write
@@ -75,6 +82,27 @@ impl Default for Metrics {
                 &r,
                 "booket_graph_retries_total",
                 "Graph requests sent again after 429/503/504 or a transport error.",
+            ),
+            ews_calls: counter_vec(
+                &r,
+                "booket_ews_requests_total",
+                "EWS requests by HTTP status (0: no answer).",
+                &["status"],
+            ),
+            ews_busy: counter(
+                &r,
+                "booket_ews_busy_total",
+                "EWS answers ErrorServerBusy or ErrorExceededConnectionCount.",
+            ),
+            ews_retries: counter(
+                &r,
+                "booket_ews_retries_total",
+                "EWS requests sent again after a busy answer, 503/504 or a transport error.",
+            ),
+            ews_logons: counter(
+                &r,
+                "booket_ews_logons_total",
+                "NTLM logons (each authenticates one new connection).",
             ),
             holds: counter_vec(
                 &r,

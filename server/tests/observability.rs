@@ -80,6 +80,53 @@ async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
     );
 }
 
+/// EWS calls are counted beside Graph's: by status, busy answers, retries and NTLM logons.
+#[tokio::test]
+async fn metrics_count_ews_calls_busy_answers_retries_and_logons() {
+    let env = Env::start().await;
+    let (_, week) = env.week("jobcenter", "2026-12-02").await;
+    let slot = slots_in_state(&week, "free")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Exchange is busy once: waited out and sent again.
+    env.sim.set_faults(server::sim::model::Faults {
+        throttle_next: 1,
+        retry_after: Some("0".into()),
+        ..Default::default()
+    });
+    let (status, _) = env.book("jobcenter", &slot, "k-ews-metrics").await;
+    assert_eq!(status, 200);
+    let m = env
+        .http
+        .get(format!("{}/metrics", env.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sim = env.sim.stats();
+    let ok = value(&m, r#"booket_ews_requests_total{status="200"}"#);
+    let busy = value(&m, r#"booket_ews_requests_total{status="500"}"#);
+    assert_eq!(busy, 1, "the busy answer is a SOAP fault with 500: {m}");
+    assert_eq!(value(&m, "booket_ews_busy_total"), 1, "{m}");
+    assert_eq!(value(&m, "booket_ews_retries_total"), 1, "{m}");
+    assert!(value(&m, "booket_ews_logons_total") >= 1, "{m}");
+    assert_eq!(
+        value(&m, "booket_ews_logons_total"),
+        sim.ews_logons,
+        "every logon counted: {m}"
+    );
+    // Every EWS request the simulator answered past its front door, counted once.
+    assert_eq!(ok + busy, sim.ews_requests - sim.ews_unauthorized, "{m}");
+    assert_eq!(
+        value(&m, r#"booket_graph_requests_total{status="200"}"#),
+        0,
+        "{m}"
+    );
+}
+
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
     let env = Env::start().await;

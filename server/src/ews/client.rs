@@ -108,6 +108,7 @@ pub struct EwsClient {
     retry_budget: Duration,
     /// What the server said it is in its last answer (`ServerVersionInfo`).
     version: std::sync::Mutex<Option<xml::ServerVersion>>,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl EwsClient {
@@ -125,6 +126,7 @@ impl EwsClient {
             gate: Gate::new(max_concurrency),
             retry_budget,
             version: std::sync::Mutex::new(None),
+            metrics: None,
         })
     }
 
@@ -132,6 +134,25 @@ impl EwsClient {
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
         self.timer = timer;
         self
+    }
+
+    /// Counts EWS requests, busy answers, retries and logons in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.http.count_logons(metrics.ews_logons.clone());
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn observe(&self, status: u16, busy: bool, retried: bool) {
+        if let Some(m) = &self.metrics {
+            m.ews_calls.with_label_values(&[&status.to_string()]).inc();
+            if busy {
+                m.ews_busy.inc();
+            }
+            if retried {
+                m.ews_retries.inc();
+            }
+        }
     }
 
     pub fn account(&self) -> &EwsAccount {
@@ -208,6 +229,7 @@ impl EwsClient {
         }
         let started = self.timer.now();
         let body = &body;
+        let attempts = &std::sync::atomic::AtomicU32::new(0);
         retrying(
             &self.timer,
             self.retry_budget,
@@ -219,12 +241,15 @@ impl EwsClient {
                         .post(anchor, bytes::Bytes::from(body.clone()))
                         .await
                 };
+                let retried = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
                 let reply = match answer {
                     Ok(r) => r,
                     Err(TransportError::Refused { offered }) => {
-                        return Err(Failure::Final(self.refusal(&offered)))
+                        self.observe(401, false, retried);
+                        return Err(Failure::Final(self.refusal(&offered)));
                     }
                     Err(e) => {
+                        self.observe(0, false, retried);
                         // A certificate this server does not trust stays untrusted; a
                         // write whose outcome is unknown is not sent twice.
                         let sent = !matches!(e, TransportError::NotSent(_));
@@ -242,8 +267,16 @@ impl EwsClient {
                     }
                 };
                 let (status, retry_after, bytes) = (reply.status, reply.retry_after, reply.body);
-                let (message, version) =
-                    interpret(status, retry_after, &bytes, class == Class::Read)?;
+                let interpreted = interpret(status, retry_after, &bytes, class == Class::Read);
+                let busy = matches!(
+                    interpreted,
+                    Err(Failure::Again {
+                        error: EwsError::Busy,
+                        ..
+                    })
+                );
+                self.observe(status.as_u16(), busy, retried);
+                let (message, version) = interpreted?;
                 if let Some(v) = version {
                     *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
                 }

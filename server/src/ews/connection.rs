@@ -73,6 +73,8 @@ pub struct Connections {
     idle: Mutex<Vec<Session>>,
     keep: usize,
     logons: AtomicU64,
+    /// Counts logons for `/metrics`, when set.
+    logon_metric: Option<prometheus::IntCounter>,
 }
 
 impl Connections {
@@ -127,7 +129,13 @@ impl Connections {
             idle: Mutex::new(Vec::new()),
             keep: keep.max(1),
             logons: AtomicU64::new(0),
+            logon_metric: None,
         })
+    }
+
+    /// Counts every logon in `counter` too.
+    pub fn count_logons(&mut self, counter: prometheus::IntCounter) {
+        self.logon_metric = Some(counter);
     }
 
     /// How many logons (new authenticated connections) this account has made.
@@ -280,6 +288,9 @@ impl Connections {
             ntlm::ntlm_time(chrono::Utc::now()),
         );
         self.logons.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = &self.logon_metric {
+            c.inc();
+        }
         let header =
             HeaderValue::from_str(&header).map_err(|e| TransportError::NotSent(e.to_string()))?;
         Ok((Session { send }, Some(header)))
