@@ -184,6 +184,15 @@ fn default_tz() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Mail {
     pub protocol: MailProtocol,
+    // protocol = "ews" with an account of its own (instead of credentials_from_calendar):
+    pub ews_url: Option<String>,
+    pub auth: Option<EwsAuth>,
+    pub username: Option<String>,
+    pub domain: Option<String>,
+    pub password: Option<SecretRef>,
+    pub access: Option<EwsAccess>,
+    pub ews_request_limit_mb: Option<u32>,
+    pub ews_ca_file: Option<std::path::PathBuf>,
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretRef>,
@@ -295,4 +304,58 @@ pub(super) fn default_first() -> i64 {
 }
 pub(super) fn default_last() -> i64 {
     16
+}
+
+/// The EWS service-account fields of a `[[calendars]]` entry or of `[mail]`.
+pub struct EwsFields<'a> {
+    pub ews_url: Option<&'a str>,
+    pub auth: Option<EwsAuth>,
+    pub username: Option<&'a str>,
+    pub domain: Option<&'a str>,
+    pub password: Option<&'a SecretRef>,
+    pub access: Option<EwsAccess>,
+    pub ews_request_limit_mb: Option<u32>,
+    pub ews_ca_file: Option<&'a std::path::Path>,
+}
+
+impl Calendar {
+    pub fn ews_fields(&self) -> EwsFields<'_> {
+        EwsFields {
+            ews_url: self.ews_url.as_deref(),
+            auth: self.auth,
+            username: self.username.as_deref(),
+            domain: self.domain.as_deref(),
+            password: self.password.as_ref(),
+            access: self.access,
+            ews_request_limit_mb: self.ews_request_limit_mb,
+            ews_ca_file: self.ews_ca_file.as_deref(),
+        }
+    }
+}
+
+impl Mail {
+    pub fn ews_fields(&self) -> EwsFields<'_> {
+        EwsFields {
+            ews_url: self.ews_url.as_deref(),
+            auth: self.auth,
+            username: self.username.as_deref(),
+            domain: self.domain.as_deref(),
+            password: self.password.as_ref(),
+            access: self.access,
+            ews_request_limit_mb: self.ews_request_limit_mb,
+            ews_ca_file: self.ews_ca_file.as_deref(),
+        }
+    }
+
+    /// Whether any field of an own EWS account is given.
+    pub fn has_ews_account(&self) -> bool {
+        self.ews_url.is_some()
+            || self.auth.is_some()
+            || self.username.is_some()
+            || self.domain.is_some()
+            || self.password.is_some()
+            || self.access.is_some()
+            || self.ews_request_limit_mb.is_some()
+            || self.ews_ca_file.is_some()
+    }
 }

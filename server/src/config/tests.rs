@@ -505,5 +505,59 @@ fn mail_may_go_through_an_ews_calendars_service_account() {
     );
 }
 
+#[test]
+fn mail_through_ews_may_have_a_service_account_of_its_own() {
+    std::env::set_var("BOOKET_TEST_MAIL_PASSWORD", "ma1l");
+    let own = "[mail]\nprotocol = \"ews\"\news_url = \"https://mail.kommune.dk/EWS/Exchange.asmx\"\nusername = \"svc-mail\"\ndomain = \"KOMMUNE\"\npassword = { env = \"BOOKET_TEST_MAIL_PASSWORD\" }\nsender = \"noreply@kommune.dk\"\nuser = \"noreply@kommune.dk\"\n";
+    // Beside Graph calendars only: the mail needs no EWS calendar.
+    let c = parse(&format!("{GOOD}\n{own}")).unwrap();
+    let MailConfig::Ews { account, user, .. } = &c.mail else {
+        panic!("mail through EWS");
+    };
+    assert_eq!(
+        (account.username.as_str(), account.auth, user.as_str()),
+        ("svc-mail", EwsAuth::Ntlm, "noreply@kommune.dk")
+    );
+    assert!(!format!("{account:?}").contains("ma1l"));
+    // Each field is checked as on a calendar, and named under [mail].
+    for (changed, field, words) in [
+        (
+            own.replace("https://mail", "http://mail"),
+            "[mail] ews_url",
+            "https",
+        ),
+        (
+            own.replace("username = \"svc-mail\"\n", ""),
+            "[mail] username",
+            "required",
+        ),
+        (
+            own.replace("password = { env = \"BOOKET_TEST_MAIL_PASSWORD\" }\n", ""),
+            "[mail] password",
+            "by reference",
+        ),
+        (
+            format!("{own}tenant_id = \"t\"\n"),
+            "[mail] tenant_id",
+            "protocol = \"graph\"",
+        ),
+        (
+            format!("{own}credentials_from_calendar = \"Borgerservice\"\n"),
+            "[mail] credentials_from_calendar",
+            "not both",
+        ),
+        (
+            own.replace("protocol = \"ews\"", "protocol = \"graph\""),
+            "[mail] ews_url",
+            "protocol = \"ews\"",
+        ),
+    ] {
+        let e = parse(&format!("{GOOD}\n{changed}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(words), "{field}: {e}");
+    }
+}
+
 /// A root CA (EC P-256, self-signed, made with openssl for these tests).
 const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUFOD09csLgPeHph7s2rrizSpD+rUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUS29tbXVuZSBUZXN0IFJvb3QgQ0EwHhcNMjYxMTMwMTk0MzA5\nWhcNMzYxMTI3MTk0MzA5WjAfMR0wGwYDVQQDDBRLb21tdW5lIFRlc3QgUm9vdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABEytRyIGhxfbI6L5+kPNxeR7/q1d\nRQKhXPtyJ6Hy7sWtc2d1RYNYLlYu0zm3jOTzNYlnv0Tec64nuu5NE8gjOlmjUzBR\nMB0GA1UdDgQWBBRu+DlwXEGtEhgl7wvQzAr7FtA9FTAfBgNVHSMEGDAWgBRu+Dlw\nXEGtEhgl7wvQzAr7FtA9FTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIBwnF1n9moq0MShNxueiYWa2azL3FFFdfS/hsCcwFkLyAiEAndiK04fz+WYz\n0+8Bdygmj0XteZhV8uQtZjewT2raSoQ=\n-----END CERTIFICATE-----\n";

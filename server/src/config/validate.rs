@@ -397,7 +397,7 @@ impl File {
                     tenant_id: c.tenant_id.clone().unwrap_or_default(),
                     client_id: c.client_id.clone().unwrap_or_default(),
                 }),
-                ExchangeApi::Ews => CalendarAccess::Ews(ews_account(&c, base, &err)?),
+                ExchangeApi::Ews => CalendarAccess::Ews(ews_account(c.ews_fields(), base, &err)?),
             };
             calendars.push(CalendarConfig {
                 name: c.name.clone(),
@@ -433,8 +433,31 @@ impl File {
                         )
                     })
                 };
-                let name = need("credentials_from_calendar", m.credentials_from_calendar)?;
-                let account = match calendars.iter().find(|c| c.name == name).map(|c| &c.access) {
+                let graph_fields = [
+                    ("tenant_id", m.tenant_id.is_some()),
+                    ("client_id", m.client_id.is_some()),
+                    ("client_secret", m.client_secret.is_some()),
+                    ("certificate", m.certificate.is_some()),
+                    ("certificate_key", m.certificate_key.is_some()),
+                ];
+                if let Some((f, _)) = graph_fields.iter().find(|(_, given)| *given) {
+                    return Err(err(
+                        format!("[mail] {f}"),
+                        "belongs to protocol = \"graph\"; this mail uses protocol = \"ews\"".into(),
+                    ));
+                }
+                let own = m.has_ews_account();
+                let account = match m.credentials_from_calendar.clone() {
+                    Some(_) if own => {
+                        return Err(err(
+                            "[mail] credentials_from_calendar".into(),
+                            "give either credentials_from_calendar or the mail's own ews_url, username and password, not both".into(),
+                        ))
+                    }
+                    None => ews_account(m.ews_fields(), base, &|f: &str, msg| {
+                        err(format!("[mail] {f}"), msg)
+                    })?,
+                    Some(name) => match calendars.iter().find(|c| c.name == name).map(|c| &c.access) {
                     Some(CalendarAccess::Ews(a)) => a.clone(),
                     Some(CalendarAccess::Graph(_)) => {
                         return Err(err(
@@ -448,6 +471,7 @@ impl File {
                             format!("no calendar named \"{name}\""),
                         ))
                     }
+                    },
                 };
                 MailConfig::Ews {
                     account,
@@ -456,6 +480,12 @@ impl File {
                 }
             }
             Some(m) => {
+                if m.has_ews_account() {
+                    return Err(err(
+                        "[mail] ews_url".into(),
+                        "and the other EWS account fields belong to protocol = \"ews\"; this mail uses protocol = \"graph\"".into(),
+                    ));
+                }
                 let need = |f: &str, v: Option<String>| {
                     v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
                         err(
@@ -641,23 +671,18 @@ impl File {
     }
 }
 
-/// An EWS calendar's service account: `ews_url` over TLS (plain HTTP only to this machine,
+/// An EWS service account (a calendar's, or `[mail]`'s own): `ews_url` over TLS (plain HTTP only to this machine,
 /// for the simulator), `auth` (NTLM by default), `username`, optional `domain`, `password`
 /// by reference, `access` (impersonation by default).
 fn ews_account(
-    c: &Calendar,
+    c: super::raw::EwsFields<'_>,
     base: &Path,
     err: &impl Fn(&str, String) -> ConfigError,
 ) -> Result<EwsAccount, ConfigError> {
-    let Some(raw_url) = c
-        .ews_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(raw_url) = c.ews_url.map(str::trim).filter(|u| !u.is_empty()) else {
         return Err(err(
             "ews_url",
-            "is required for api = \"ews\" (like https://mail.kommune.dk/EWS/Exchange.asmx)".into(),
+            "is required for EWS (like https://mail.kommune.dk/EWS/Exchange.asmx)".into(),
         ));
     };
     let url = url::Url::parse(raw_url)
@@ -681,27 +706,26 @@ fn ews_account(
     }
     let username = c
         .username
-        .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .ok_or_else(|| {
             err(
                 "username",
-                "is required for api = \"ews\" (the service account)".into(),
+                "is required for EWS (the service account)".into(),
             )
         })?;
     let password = c
         .password
-        .as_ref()
         .ok_or_else(|| {
             err(
                 "password",
-                "is required for api = \"ews\", by reference: { env = \"VAR\" } or { file = \"path\" }".into(),
+                "is required for EWS, by reference: { env = \"VAR\" } or { file = \"path\" }"
+                    .into(),
             )
         })?
         .resolve(base, |m| err("password", m))?;
     let auth = c.auth.unwrap_or(EwsAuth::Ntlm);
-    let extra_roots = match &c.ews_ca_file {
+    let extra_roots = match c.ews_ca_file {
         None => Vec::new(),
         Some(path) => {
             let path = base.join(path);
@@ -762,7 +786,6 @@ fn ews_account(
         username: username.to_owned(),
         domain: c
             .domain
-            .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(str::to_owned),
