@@ -456,7 +456,7 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
     assert_eq!(
         after.ews_unauthorized - before.ews_unauthorized,
         1,
-        "the negotiation's 401 only"
+        "the (second) negotiation's 401 only"
     );
 
     // Eight reads at once through four places: at most four connections, each logged on.
@@ -493,6 +493,32 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
         "the forgotten connection's 401 and the new negotiation's"
     );
     assert_eq!(client.logons(), logons + 1);
+
+    // A negotiation that meets a 503 (IIS answers it before any logon): nothing was carried
+    // out, so it is waited out (the wait recorded, not waited) and tried again.
+    let timer = std::sync::Arc::new(server::graph::timer::RecordingTimer::default());
+    let timed = std::sync::Arc::new(
+        EwsClient::new(
+            ews_account(&env.config),
+            1,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap()
+        .with_timer(timer.clone()),
+    );
+    env.sim.set_faults(Faults {
+        fail_next: vec![503],
+        ..Default::default()
+    });
+    let before = env.sim.stats();
+    EwsMailbox::new(timed.clone(), seed::DEMO_EWS_OWNER)
+        .sign_in()
+        .await
+        .unwrap();
+    assert_eq!(timer.take_waits().len(), 1, "one wait after the 503");
+    // The 503, the negotiation, the logon carrying the request.
+    assert_eq!(env.sim.stats().ews_requests - before.ews_requests, 3);
+    assert_eq!(timed.logons(), 1);
 }
 
 /// Extended Protection ("Require"): over TLS the NTLM logon carries the channel binding of

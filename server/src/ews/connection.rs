@@ -10,8 +10,8 @@
 //!
 //! Over TLS the server's certificate is checked against the web's roots plus
 //! `ews_ca_file`, and its `tls-server-end-point` binding goes into the NTLM logon
-//! (Extended Protection). No redirects are followed; connecting has 5 s, a request 60 s,
-//! and an answer may be at most 32 MB.
+//! (Extended Protection). No redirects are followed; connecting has 5 s, an answer 60 s to
+//! begin and 60 s more to arrive, and may be at most 32 MB.
 
 use super::ntlm;
 use crate::config::{EwsAccount, EwsAuth};
@@ -268,9 +268,18 @@ impl Connections {
                 TransportError::NotSent("no answer to the NTLM negotiation within 60 s".into())
             })?
             .map_err(|e| TransportError::NotSent(with_causes(&e)))?;
+        let status = answer.status();
         let headers = answer.headers().clone();
         // Read (and drop) the 401's body so that the connection can carry the next request.
         let _ = Limited::new(answer.into_body(), 64 * 1024).collect().await;
+        if status != StatusCode::UNAUTHORIZED {
+            // Not an answer to the logon (503 while Exchange restarts, say): nothing was
+            // carried out, and the caller may try again.
+            return Err(TransportError::NotSent(format!(
+                "EWS answered HTTP {} to the NTLM negotiation",
+                status.as_u16()
+            )));
+        }
         let values = headers
             .get_all(WWW_AUTHENTICATE)
             .iter()
@@ -286,7 +295,8 @@ impl Connections {
             binding,
             &self.host,
             ntlm::ntlm_time(chrono::Utc::now()),
-        );
+        )
+        .ok_or_else(|| TransportError::Failed("the server's NTLM challenge is too large".into()))?;
         self.logons.fetch_add(1, Ordering::Relaxed);
         if let Some(c) = &self.logon_metric {
             c.inc();
@@ -380,7 +390,7 @@ fn tls_connector(extra_roots: &[Vec<u8>]) -> Result<tokio_rustls::TlsConnector, 
 }
 
 /// An error with its causes ("…: invalid peer certificate: UnknownIssuer").
-pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+fn with_causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

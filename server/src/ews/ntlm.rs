@@ -76,16 +76,29 @@ pub fn credentials(username: &str, domain: Option<&str>, password: &str) -> Cred
     }
 }
 
-/// The authenticate message (type 3) answering `challenge`, as the header value.
-/// `binding`: the connection's channel binding hash (`None` over plain HTTP); `host` names the
-/// service (`HTTP/<host>`); `now` is the NTLM time used when the server sent none.
+/// The most target information Booket answers (a real challenge carries a few hundred bytes;
+/// the authenticate message's fields are limited to 64 KB).
+const MAX_TARGET_INFO: usize = 8 * 1024;
+
+/// The authenticate message (type 3) answering `challenge`, as the header value; `None` for
+/// a challenge too large to answer. `binding`: the connection's channel binding hash (`None`
+/// over plain HTTP); `host` names the service (`HTTP/<host>`); `now` is the NTLM time used
+/// when the server sent none.
 pub fn authenticate(
     challenge: &ntlmclient::ChallengeMessage,
     creds: &Credentials,
     binding: Option<[u8; 16]>,
     host: &str,
     now: i64,
-) -> String {
+) -> Option<String> {
+    let info: usize = challenge
+        .target_information
+        .iter()
+        .map(|e| 4 + e.data.len())
+        .sum();
+    if info > MAX_TARGET_INFO || host.len() > 1024 {
+        return None;
+    }
     let mut server_time = None;
     let mut pairs: Vec<u8> = Vec::new();
     for entry in &challenge.target_information {
@@ -126,7 +139,7 @@ pub fn authenticate(
     response.session_key.clear();
     let flags = (negotiate_flags() & challenge.flags) | Flags::NEGOTIATE_UNICODE;
     let message = response.to_message(creds, "BOOKET", flags);
-    header(&message.to_bytes().unwrap_or_default())
+    message.to_bytes().ok().map(|b| header(&b))
 }
 
 /// The NTLM time (100 ns since 1601) of `t`.
@@ -281,7 +294,7 @@ mod tests {
             ("DEMO", "svc-booket")
         );
         let binding = [7u8; 16];
-        let header = authenticate(&challenge, &creds, Some(binding), "mail.demo", 0);
+        let header = authenticate(&challenge, &creds, Some(binding), "mail.demo", 0).unwrap();
         let Message::Authenticate(a) = decode(&header) else {
             panic!("not an authenticate message")
         };
@@ -326,7 +339,13 @@ mod tests {
         let other = ntlmclient::ntlm_v2_password_func(&credentials("DEMO\\svc-booket", None, "px"));
         assert_ne!(key, other);
         // Without TLS, no binding is claimed.
-        let plain = authenticate(&challenge, &creds, None, "mail.demo", 0);
+        let plain = authenticate(&challenge, &creds, None, "mail.demo", 0).unwrap();
+        // A challenge too large to answer is refused, not a panic.
+        let huge = server_challenge(&[TargetInfoEntry {
+            entry_type: TargetInfoType::Unknown(0x7f),
+            data: vec![0; 60_000],
+        }]);
+        assert_eq!(authenticate(&huge, &creds, None, "mail.demo", 0), None);
         let Message::Authenticate(a) = decode(&plain) else {
             panic!("not an authenticate message")
         };

@@ -622,6 +622,15 @@ pub(super) async fn endpoint(
             // IIS refuses it before EWS sees it.
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         }
+        // An HTTP status (503 while the application pool restarts, say) comes from IIS,
+        // before any logon: an NTLM negotiation can get it too.
+        if s.faults.drop_next == 0 && s.faults.throttle_next == 0 && !s.faults.fail_next.is_empty()
+        {
+            let status = s.faults.fail_next.remove(0);
+            return StatusCode::from_u16(status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response();
+        }
         let (tenant, account) = match front_door(&mut s, conn.map(|c| c.0), &headers) {
             Ok(who) => who,
             Err(r) => return r,
@@ -644,13 +653,6 @@ pub(super) async fn endpoint(
                 "The server cannot service this request right now. Try again later.",
                 Some(ms),
             ))
-        } else if !s.faults.fail_next.is_empty() {
-            let status = s.faults.fail_next.remove(0);
-            Some(
-                StatusCode::from_u16(status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-                    .into_response(),
-            )
         } else {
             None
         };

@@ -319,7 +319,9 @@ impl Simulator {
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    // (Out of descriptors, say: do not spin.)
                     tracing::warn!("simulator: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             };

@@ -281,4 +281,51 @@ mod tests {
             "a challenge is not a negotiate message"
         );
     }
+
+    /// What Booket reads from a server's 401 — every truncation of a challenge and every
+    /// byte of it set to 0x00 or 0xff — is taken or refused, never a panic.
+    #[test]
+    fn a_damaged_challenge_is_refused_without_a_panic() {
+        use base64::Engine;
+        let pairs = [
+            TargetInfoEntry::from_string(TargetInfoType::NtDomain, "DEMO"),
+            TargetInfoEntry {
+                entry_type: TargetInfoType::Timestamp,
+                data: 7i64.to_le_bytes().to_vec(),
+            },
+            TargetInfoEntry {
+                entry_type: TargetInfoType::Terminator,
+                data: Vec::new(),
+            },
+        ];
+        let good = challenge_message([3; 8], Flags::NEGOTIATE_UNICODE, &pairs);
+        let creds = ntlm::credentials("svc", Some("DEMO"), "pw");
+        let header = |b: &[u8]| {
+            format!(
+                "NTLM {}",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
+        };
+        let mut taken = 0;
+        let mut cases: Vec<Vec<u8>> = (0..good.len()).map(|n| good[..n].to_vec()).collect();
+        for at in 0..good.len() {
+            for value in [0x00, 0xff] {
+                let mut b = good.clone();
+                b[at] = value;
+                cases.push(b);
+            }
+        }
+        for bytes in &cases {
+            if let Some(c) = ntlm::challenge([header(bytes).as_str()]) {
+                taken += 1;
+                // Whatever was read can be answered.
+                let _ = ntlm::authenticate(&c, &creds, None, "mail", 0);
+            }
+        }
+        assert!(
+            taken > 0 && taken < cases.len(),
+            "{taken} of {}",
+            cases.len()
+        );
+    }
 }
