@@ -279,15 +279,7 @@ async fn kept_week_answers_always_equal_fresh_ones() {
         }
     };
     let hits = || async {
-        let text = env
-            .http
-            .get(format!("{}/metrics", env.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = env.metrics().await;
         text.lines()
             .find(|l| l.starts_with("booket_week_answers_total{result=\"hit\"}"))
             .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())

@@ -347,16 +347,7 @@ async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_che
     env.advance(chrono::TimeDelta::minutes(20));
     let later = env.now + chrono::TimeDelta::minutes(20);
     assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 0);
-    let metrics = || async {
-        env.http
-            .get(format!("{}/metrics", env.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || env.metrics();
     assert!(
         metrics().await.contains("booket_holds_stuck 1"),
         "{}",

@@ -97,15 +97,7 @@ async fn metrics_count_ews_calls_busy_answers_retries_and_logons() {
     });
     let (status, _) = env.book("jobcenter", &slot, "k-ews-metrics").await;
     assert_eq!(status, 200);
-    let m = env
-        .http
-        .get(format!("{}/metrics", env.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = env.metrics().await;
     let sim = env.sim.stats();
     let ok = value(&m, r#"booket_ews_requests_total{status="200"}"#);
     let busy = value(&m, r#"booket_ews_requests_total{status="500"}"#);

@@ -306,6 +306,22 @@ pub(super) fn default_last() -> i64 {
     16
 }
 
+/// The EWS fields of a raw table that has them all (`[[calendars]]`, `[mail]`).
+macro_rules! ews_fields {
+    ($t:expr) => {
+        EwsFields {
+            ews_url: $t.ews_url.as_deref(),
+            auth: $t.auth,
+            username: $t.username.as_deref(),
+            domain: $t.domain.as_deref(),
+            password: $t.password.as_ref(),
+            access: $t.access,
+            ews_request_limit_mb: $t.ews_request_limit_mb,
+            ews_ca_file: $t.ews_ca_file.as_deref(),
+        }
+    };
+}
+
 /// The EWS service-account fields of a `[[calendars]]` entry or of `[mail]`.
 pub struct EwsFields<'a> {
     pub ews_url: Option<&'a str>,
@@ -320,31 +336,13 @@ pub struct EwsFields<'a> {
 
 impl Calendar {
     pub fn ews_fields(&self) -> EwsFields<'_> {
-        EwsFields {
-            ews_url: self.ews_url.as_deref(),
-            auth: self.auth,
-            username: self.username.as_deref(),
-            domain: self.domain.as_deref(),
-            password: self.password.as_ref(),
-            access: self.access,
-            ews_request_limit_mb: self.ews_request_limit_mb,
-            ews_ca_file: self.ews_ca_file.as_deref(),
-        }
+        ews_fields!(self)
     }
 }
 
 impl Mail {
     pub fn ews_fields(&self) -> EwsFields<'_> {
-        EwsFields {
-            ews_url: self.ews_url.as_deref(),
-            auth: self.auth,
-            username: self.username.as_deref(),
-            domain: self.domain.as_deref(),
-            password: self.password.as_ref(),
-            access: self.access,
-            ews_request_limit_mb: self.ews_request_limit_mb,
-            ews_ca_file: self.ews_ca_file.as_deref(),
-        }
+        ews_fields!(self)
     }
 
     /// Whether any field of an own EWS account is given.

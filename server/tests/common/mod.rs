@@ -166,6 +166,18 @@ impl Env {
         (status, json)
     }
 
+    /// The text of `/metrics` (the test server shows it without a token).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn week(&self, form: &str, week: &str) -> (u16, serde_json::Value) {
         self.call(
             "week",
