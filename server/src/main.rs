@@ -59,14 +59,16 @@ enum Command {
         /// Language of the report.
         #[arg(long, value_enum, default_value_t = LangArg::Da)]
         lang: LangArg,
-        /// Instead: try the Graph behaviours Booket relies on, on this scratch calendar
-        /// (never one citizens book from); it makes test events there and deletes them.
+        /// Instead: try the Graph (or, for an EWS mailbox, EWS) behaviours Booket relies on,
+        /// on this scratch calendar (never one citizens book from); it makes test events
+        /// there and deletes them.
         #[arg(long, value_name = "OUTLOOK_CALENDAR")]
         conformance: Option<String>,
-        /// The scratch calendar's mailbox (default: the first configured calendar's).
+        /// The scratch calendar's mailbox (default: the first Graph calendar's); a mailbox
+        /// configured with api = "ews" is checked through EWS.
         #[arg(long, requires = "conformance")]
         owner: Option<String>,
-        /// With --conformance: also send one mail from the sending mailbox to itself.
+        /// With --conformance: also send one mail from the sending mailbox to itself (Graph).
         #[arg(long, requires = "conformance")]
         send_mail: bool,
     },

@@ -478,7 +478,13 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
     );
 
     // The server forgets (a restart, an expired logon): one 401, a new logon, the answer.
-    env.sim.forget_ews_logons();
+    let forgot = env
+        .http
+        .post(format!("{}/_sim/ews/forget-logons", env.sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgot.status().as_u16(), 204);
     let (from, to) = week(0);
     let events = mailbox
         .events(seed::DEMO_EWS_CALENDAR, from, to)

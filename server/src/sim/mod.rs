@@ -253,6 +253,7 @@ impl Simulator {
             .route("/_sim/secrets/expired", post(control_secrets_expired))
             .route("/_sim/roles", post(control_roles))
             .route("/_sim/access-policy", post(control_access_policy))
+            .route("/_sim/ews/forget-logons", post(control_forget_logons))
             .with_state(self.clone())
             // A 3 MB attachment is 4 MB of base64; upload chunks are up to 4 MB.
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -392,6 +393,11 @@ async fn control_event(
 
 async fn control_expire_tokens(AxState(sim): AxState<Simulator>) -> impl IntoResponse {
     sim.expire_tokens();
+    axum::http::StatusCode::NO_CONTENT
+}
+
+async fn control_forget_logons(AxState(sim): AxState<Simulator>) -> impl IntoResponse {
+    sim.forget_ews_logons();
     axum::http::StatusCode::NO_CONTENT
 }
 
