@@ -82,32 +82,67 @@ impl Outcome {
 struct Run<'a> {
     graph: &'a GraphClient,
     target: &'a Target,
-    lang: Lang,
     calendar_id: String,
     /// What to delete at the end (series masters delete their occurrences).
     created: Vec<String>,
-    lines: Vec<Line>,
-    findings: Vec<Finding>,
+    tally: Tally,
     /// The subject of every event it makes.
     tag: String,
     /// The `contentId` of every file it attaches.
     file_tag: String,
 }
 
-impl Run<'_> {
-    fn t(&self, da: &str, en: &str) -> String {
+/// What a conformance run has found so far, in its language: its report lines and one
+/// finding per behaviour tried (the Graph and the EWS run alike).
+pub(super) struct Tally {
+    pub lang: Lang,
+    pub lines: Vec<Line>,
+    pub findings: Vec<Finding>,
+}
+
+impl Tally {
+    pub fn new(lang: Lang, lines: Vec<Line>) -> Self {
+        Tally {
+            lang,
+            lines,
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn t(&self, da: &str, en: &str) -> String {
         t(self.lang, da, en)
     }
 
-    fn found(&mut self, behaviour: Behaviour, holds: Option<bool>, line: Line) {
+    pub fn found(&mut self, behaviour: Behaviour, holds: Option<bool>, line: Line) {
         self.findings.push(Finding { behaviour, holds });
         self.lines.push(line);
     }
 
+    /// The last line: everything the run made is gone, or what to delete by hand.
+    pub fn cleaned_up(&mut self, gone: bool, by_hand: String) {
+        let line = if gone {
+            pass(self.t(
+                "Alt, kontrollen oprettede, er slettet igen",
+                "Everything the check made is deleted again",
+            ))
+        } else {
+            fail(
+                self.t(
+                    "Ikke alt, kontrollen oprettede, kunne slettes",
+                    "Not everything the check made could be deleted",
+                ),
+                by_hand,
+            )
+        };
+        self.found(Behaviour::CleanedUp, Some(gone), line)
+    }
+}
+
+impl Run<'_> {
     fn err_line(&self, what: String, e: &GraphError) -> Line {
         fail(
             format!("{what}: {e}"),
-            self.t(
+            self.tally.t(
                 "Tjek at app'en har Calendars.ReadWrite på prøvekalenderens postkasse, og kør igen.",
                 "Check that the app has Calendars.ReadWrite on the scratch calendar's mailbox, and run again.",
             ),
@@ -165,48 +200,49 @@ impl Run<'_> {
             Ok(e) => e.if_match().unwrap_or_default(),
             Err(e) => {
                 let l = self.err_line(
-                    self.t(
+                    self.tally.t(
                         "If-Match: kan ikke læse prøveaftalen",
                         "If-Match: cannot read the test event",
                     ),
                     &e,
                 );
-                return self.found(b, None, l);
+                return self.tally.found(b, None, l);
             }
         };
         let changed = format!("{} (1)", self.tag);
         if let Err(e) = self.patch(id, &first, Some(&changed), None).await {
             let l = self.err_line(
-                self.t(
+                self.tally.t(
                     "If-Match: en PATCH med den aktuelle etag blev afvist",
                     "If-Match: a PATCH with the current etag was refused",
                 ),
                 &e,
             );
-            return self.found(b, None, l);
+            return self.tally.found(b, None, l);
         }
         let again = format!("{} (2)", self.tag);
         match self.patch(id, &first, Some(&again), None).await {
             Err(GraphError::Conflict { status, code }) => {
-                let l = pass(match self.lang {
+                let l = pass(match self.tally.lang {
                     Lang::Da => format!("If-Match overholdes: en PATCH med en forældet etag afvises ({status} {code}); flere instanser kan køre side om side"),
                     Lang::En => format!("If-Match is honoured: a PATCH with a stale etag is refused ({status} {code}); several instances may run side by side"),
                 });
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = warn(
-                    self.t("If-Match overholdes ikke: en PATCH med en forældet etag blev udført", "If-Match is not honoured: a PATCH with a stale etag was carried out"),
-                    self.t("Sæt if_match_honoured = false under [exchange] (så læser Booket hver skrivning tilbage) og kør kun én Booket-instans mod denne tenant: inden for en instans skriver Booket én ad gangen pr. aftale, men mellem instanser er det If-Match, der forhindrer dobbeltbooking.", "Set if_match_honoured = false under [exchange] (Booket then reads every write back) and run only one Booket instance against this tenant: within an instance Booket writes one at a time per event, but between instances it is If-Match that prevents double booking."),
+                    self.tally.t("If-Match overholdes ikke: en PATCH med en forældet etag blev udført", "If-Match is not honoured: a PATCH with a stale etag was carried out"),
+                    self.tally.t("Sæt if_match_honoured = false under [exchange] (så læser Booket hver skrivning tilbage) og kør kun én Booket-instans mod denne tenant: inden for en instans skriver Booket én ad gangen pr. aftale, men mellem instanser er det If-Match, der forhindrer dobbeltbooking.", "Set if_match_honoured = false under [exchange] (Booket then reads every write back) and run only one Booket instance against this tenant: within an instance Booket writes one at a time per event, but between instances it is If-Match that prevents double booking."),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => {
                 let l = self.err_line(
-                    self.t("If-Match: uventet svar", "If-Match: unexpected answer"),
+                    self.tally
+                        .t("If-Match: uventet svar", "If-Match: unexpected answer"),
                     &e,
                 );
-                self.found(b, None, l)
+                self.tally.found(b, None, l)
             }
         }
     }
@@ -223,22 +259,22 @@ impl Run<'_> {
         .await;
         match outcome {
             Ok(e) if e.property(HOLD_PROPERTY) == Some(value.as_str()) => {
-                let l = pass(self.t(
+                let l = pass(self.tally.t(
                     "Booket's udvidede egenskab (hold-posten) skrives og læses tilbage",
                     "Booket's extended property (the hold record) is written and reads back",
                 ));
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = fail(
-                    self.t("Den udvidede egenskab læses ikke tilbage som skrevet", "The extended property does not read back as written"),
-                    self.t("Booket kan ikke holde tider eller registrere filer i denne tenant. Kontakt Booket-teamet med denne rapport.", "Booket cannot hold times or record files in this tenant. Contact the Booket team with this report."),
+                    self.tally.t("Den udvidede egenskab læses ikke tilbage som skrevet", "The extended property does not read back as written"),
+                    self.tally.t("Booket kan ikke holde tider eller registrere filer i denne tenant. Kontakt Booket-teamet med denne rapport.", "Booket cannot hold times or record files in this tenant. Contact the Booket team with this report."),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => {
-                let l = self.err_line(self.t("Udvidet egenskab", "Extended property"), &e);
-                self.found(b, None, l)
+                let l = self.err_line(self.tally.t("Udvidet egenskab", "Extended property"), &e);
+                self.tally.found(b, None, l)
             }
         }
     }
@@ -266,12 +302,12 @@ impl Run<'_> {
             {
                 Ok(aid) => ids.push((name, aid, behaviour)),
                 Err(e) => {
-                    let what = match self.lang {
+                    let what = match self.tally.lang {
                         Lang::Da => format!("Vedhæftning af {name}"),
                         Lang::En => format!("Attaching {name}"),
                     };
                     let l = self.err_line(what, &e);
-                    self.found(behaviour, None, l);
+                    self.tally.found(behaviour, None, l);
                 }
             }
         }
@@ -281,68 +317,70 @@ impl Run<'_> {
             .await
         {
             Ok(list) => {
-                let l = pass(self.t(
+                let l = pass(self.tally.t(
                     "Vedhæftninger listes med $select=…/microsoft.graph.fileAttachment/contentId",
                     "Attachments are listed with $select=…/microsoft.graph.fileAttachment/contentId",
                 ));
-                self.found(Behaviour::AttachmentCastAccepted, Some(true), l);
+                self.tally
+                    .found(Behaviour::AttachmentCastAccepted, Some(true), l);
                 list
             }
             Err(GraphError::Rejected { status: 400, code }) => {
                 let l = warn(
-                    match self.lang {
+                    match self.tally.lang {
                         Lang::Da => format!("Typecast i $select afvises (400 {code})"),
                         Lang::En => format!("The type cast in $select is refused (400 {code})"),
                     },
-                    self.t("Booket lister så vedhæftninger uden $select (indholdet kommer med: langsommere, men det virker). Intet at gøre.", "Booket then lists attachments without $select (contents included: slower, but it works). Nothing to do."),
+                    self.tally.t("Booket lister så vedhæftninger uden $select (indholdet kommer med: langsommere, men det virker). Intet at gøre.", "Booket then lists attachments without $select (contents included: slower, but it works). Nothing to do."),
                 );
-                self.found(Behaviour::AttachmentCastAccepted, Some(false), l);
+                self.tally
+                    .found(Behaviour::AttachmentCastAccepted, Some(false), l);
                 match self.graph.list_attachments(&creds, &owner, id).await {
                     Ok(list) => list,
                     Err(e) => {
                         let l = self.err_line(
-                            self.t(
+                            self.tally.t(
                                 "Vedhæftninger kan ikke listes",
                                 "Attachments cannot be listed",
                             ),
                             &e,
                         );
-                        self.lines.push(l);
+                        self.tally.lines.push(l);
                         return;
                     }
                 }
             }
             Err(e) => {
                 let l = self.err_line(
-                    self.t(
+                    self.tally.t(
                         "Vedhæftninger kan ikke listes",
                         "Attachments cannot be listed",
                     ),
                     &e,
                 );
-                self.found(Behaviour::AttachmentCastAccepted, None, l);
+                self.tally.found(Behaviour::AttachmentCastAccepted, None, l);
                 return;
             }
         };
         for (name, aid, behaviour) in &ids {
             let how = match behaviour {
-                Behaviour::ContentIdKeptSmall => self.t("én POST", "one POST"),
-                _ => self.t("upload session", "upload session"),
+                Behaviour::ContentIdKeptSmall => self.tally.t("én POST", "one POST"),
+                _ => self.tally.t("upload session", "upload session"),
             };
             let seen = listed.iter().find(|a| &a.id == aid || a.name == *name);
             let kept = seen.is_some_and(|a| a.content_id.as_deref() == Some(tag.as_str()));
             let line = if kept {
-                pass(match self.lang {
+                pass(match self.tally.lang {
                     Lang::Da => format!("contentId bevares på en fil tilføjet med {how}"),
                     Lang::En => format!("contentId is kept on a file added with {how}"),
                 })
             } else {
-                pass(match self.lang {
+                pass(match self.tally.lang {
                     Lang::Da => format!("contentId bevares ikke på en fil tilføjet med {how}: Booket finder sine filer ved de id'er, den registrerer i hold-posten (intet at gøre)"),
                     Lang::En => format!("contentId is not kept on a file added with {how}: Booket finds its files by the ids it records in the hold (nothing to do)"),
                 })
             };
-            self.found(*behaviour, Some(kept), line);
+            self.tally.found(*behaviour, Some(kept), line);
         }
         // Delete by id: the listed id where the upload gave none (no Location header).
         let mut all_gone = true;
@@ -372,17 +410,17 @@ impl Run<'_> {
             return;
         }
         if all_gone && left == 0 {
-            let l = pass(self.t(
+            let l = pass(self.tally.t(
                 "Vedhæftninger slettes ved deres id",
                 "Attachments are deleted by their id",
             ));
-            self.found(b, Some(true), l);
+            self.tally.found(b, Some(true), l);
         } else {
             let l = fail(
-                self.t("Vedhæftninger kunne ikke slettes ved deres id", "Attachments could not be deleted by their id"),
-                self.t("Booket kan så ikke fjerne en borgers filer, når en reservation udløber. Tjek Calendars.ReadWrite og kør igen.", "Booket then cannot remove a citizen's files when a hold lapses. Check Calendars.ReadWrite and run again."),
+                self.tally.t("Vedhæftninger kunne ikke slettes ved deres id", "Attachments could not be deleted by their id"),
+                self.tally.t("Booket kan så ikke fjerne en borgers filer, når en reservation udløber. Tjek Calendars.ReadWrite og kør igen.", "Booket then cannot remove a citizen's files when a hold lapses. Check Calendars.ReadWrite and run again."),
             );
-            self.found(b, Some(false), l);
+            self.tally.found(b, Some(false), l);
         }
     }
 
@@ -399,13 +437,13 @@ impl Run<'_> {
         });
         if let Err(e) = self.create(body).await {
             let l = self.err_line(
-                self.t(
+                self.tally.t(
                     "En gentaget aftale kunne ikke oprettes",
                     "A recurring event could not be created",
                 ),
                 &e,
             );
-            return self.found(b, None, l);
+            return self.tally.found(b, None, l);
         }
         let t = self.target;
         let occurrences: Vec<Event> = match self
@@ -426,18 +464,18 @@ impl Run<'_> {
                 .collect(),
             Err(e) => {
                 let l = self.err_line(
-                    self.t(
+                    self.tally.t(
                         "Kalendervisningen kunne ikke læses",
                         "The calendar view could not be read",
                     ),
                     &e,
                 );
-                return self.found(b, None, l);
+                return self.tally.found(b, None, l);
             }
         };
         let [first, second] = occurrences.as_slice() else {
             let l = fail(
-                match self.lang {
+                match self.tally.lang {
                     Lang::Da => format!(
                         "Serien viste sig som {} forekomster i stedet for 2",
                         occurrences.len()
@@ -447,12 +485,12 @@ impl Run<'_> {
                         occurrences.len()
                     ),
                 },
-                self.t(
+                self.tally.t(
                     "Kontakt Booket-teamet med denne rapport.",
                     "Contact the Booket team with this report.",
                 ),
             );
-            return self.found(b, None, l);
+            return self.tally.found(b, None, l);
         };
         let before = second.if_match();
         let changed = format!("{} (1)", self.tag);
@@ -469,22 +507,22 @@ impl Run<'_> {
         .await;
         match outcome {
             Ok(after) if after.if_match() == before => {
-                let l = pass(self.t(
+                let l = pass(self.tally.t(
                     "En ændring af én forekomst i en serie lader de andres etag være",
                     "Changing one occurrence of a series leaves the others' etags alone",
                 ));
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = warn(
-                    self.t("En ændring af én forekomst i en serie gør de andre forekomsters etag forældet", "Changing one occurrence of a series makes the other occurrences' etags stale"),
-                    self.t("Booket læser aftalen lige før hver skrivning, og når en skrivning afvises, læser den aftalen igen og skriver én gang til, hvis kun etag'en flyttede sig (emne, reservation og tid er de samme); ingen borger får \"taget\" af den grund.", "Booket reads the event just before each write, and when a write is refused it reads the event again and writes once more if only the etag moved (subject, hold and times unchanged); no citizen is told \"taken\" for it."),
+                    self.tally.t("En ændring af én forekomst i en serie gør de andre forekomsters etag forældet", "Changing one occurrence of a series makes the other occurrences' etags stale"),
+                    self.tally.t("Booket læser aftalen lige før hver skrivning, og når en skrivning afvises, læser den aftalen igen og skriver én gang til, hvis kun etag'en flyttede sig (emne, reservation og tid er de samme); ingen borger får \"taget\" af den grund.", "Booket reads the event just before each write, and when a write is refused it reads the event again and writes once more if only the etag moved (subject, hold and times unchanged); no citizen is told \"taken\" for it."),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => {
-                let l = self.err_line(self.t("Serie", "Series"), &e);
-                self.found(b, None, l)
+                let l = self.err_line(self.tally.t("Serie", "Series"), &e);
+                self.tally.found(b, None, l)
             }
         }
     }
@@ -493,10 +531,10 @@ impl Run<'_> {
         let b = Behaviour::SendMailAccepted;
         let Some(m) = probe else {
             let l = warn(
-                self.t("sendMail er ikke prøvet", "sendMail was not tried"),
-                self.t("Kør med --send-mail for at sende én prøvemail fra afsenderpostkassen til den selv.", "Run with --send-mail to send one test mail from the sending mailbox to itself."),
+                self.tally.t("sendMail er ikke prøvet", "sendMail was not tried"),
+                self.tally.t("Kør med --send-mail for at sende én prøvemail fra afsenderpostkassen til den selv.", "Run with --send-mail to send one test mail from the sending mailbox to itself."),
             );
-            return self.found(b, None, l);
+            return self.tally.found(b, None, l);
         };
         let message = serde_json::json!({
             "subject": self.tag.clone(),
@@ -506,7 +544,7 @@ impl Run<'_> {
         });
         match self.graph.send_mail(&m.creds, &m.user, message).await {
             Ok(()) => {
-                let l = pass(match self.lang {
+                let l = pass(match self.tally.lang {
                     Lang::Da => format!(
                         "sendMail accepteret (202) — tjek at \"{}\" når frem til {}",
                         self.tag, m.sender
@@ -516,17 +554,17 @@ impl Run<'_> {
                         self.tag, m.sender
                     ),
                 });
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Err(e) => {
                 let l = fail(
                     format!("sendMail: {e}"),
-                    self.t(
+                    self.tally.t(
                         "Giv app'en Mail.Send (Application) og tjek [mail] user/sender.",
                         "Give the app Mail.Send (Application) and check [mail] user/sender.",
                     ),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
         }
     }
@@ -560,35 +598,18 @@ impl Run<'_> {
                     })
                     .count()
             });
-        let b = Behaviour::CleanedUp;
-        match left {
-            Ok(0) if failed.is_empty() => {
-                let l = pass(self.t(
-                    "Alt, kontrollen oprettede, er slettet igen",
-                    "Everything the check made is deleted again",
-                ));
-                self.found(b, Some(true), l)
-            }
-            _ => {
-                let l = fail(
-                    self.t(
-                        "Ikke alt, kontrollen oprettede, kunne slettes",
-                        "Not everything the check made could be deleted",
-                    ),
-                    match self.lang {
-                        Lang::Da => format!(
-                            "Slet aftalerne \"{}\" i prøvekalenderen i hånden.",
-                            self.tag
-                        ),
-                        Lang::En => format!(
-                            "Delete the events \"{}\" in the scratch calendar by hand.",
-                            self.tag
-                        ),
-                    },
-                );
-                self.found(b, Some(false), l)
-            }
-        }
+        let by_hand = match self.tally.lang {
+            Lang::Da => format!(
+                "Slet aftalerne \"{}\" i prøvekalenderen i hånden.",
+                self.tag
+            ),
+            Lang::En => format!(
+                "Delete the events \"{}\" in the scratch calendar by hand.",
+                self.tag
+            ),
+        };
+        self.tally
+            .cleaned_up(matches!(left, Ok(0)) && failed.is_empty(), by_hand);
     }
 }
 
@@ -656,11 +677,9 @@ pub async fn run(
     let mut run = Run {
         graph,
         target,
-        lang,
         calendar_id,
         created: Vec::new(),
-        lines,
-        findings: Vec::new(),
+        tally: Tally::new(lang, lines),
         tag: format!("Booket conformance {run_id}"),
         file_tag: format!("booket-conformance-{run_id}"),
     };
@@ -679,13 +698,13 @@ pub async fn run(
         }
         Err(e) => {
             let l = run.err_line(
-                run.t(
+                run.tally.t(
                     "Prøveaftalen kunne ikke oprettes",
                     "The test event could not be created",
                 ),
                 &e,
             );
-            run.lines.push(l);
+            run.tally.lines.push(l);
         }
     }
     run.series(day + Days::new(2)).await;
@@ -695,8 +714,8 @@ pub async fn run(
     Outcome {
         section: Section {
             title,
-            lines: run.lines,
+            lines: run.tally.lines,
         },
-        findings: run.findings,
+        findings: run.tally.findings,
     }
 }

@@ -5,8 +5,8 @@
 //! everything it made. Its test item lies a little over a year ahead at night, is free, and
 //! has one attendee at an `.invalid` address, so that an update sent by mistake shows.
 
-use super::conformance::{Behaviour, Finding, Outcome};
-use super::report::{fail, pass, t, Line, Section};
+use super::conformance::{Behaviour, Outcome, Tally};
+use super::report::{fail, pass, t, Section};
 use crate::config::EwsAccount;
 use crate::ews::client::EwsError;
 use crate::ews::{xml, EwsClient, EwsMailbox};
@@ -21,23 +21,12 @@ const ATTENDEE: &str = "booket-conformance@example.invalid";
 
 struct Run<'a> {
     mailbox: &'a EwsMailbox,
-    lang: Lang,
     folder: String,
     tag: String,
-    lines: Vec<Line>,
-    findings: Vec<Finding>,
+    tally: Tally,
 }
 
 impl Run<'_> {
-    fn t(&self, da: &str, en: &str) -> String {
-        t(self.lang, da, en)
-    }
-
-    fn found(&mut self, behaviour: Behaviour, holds: Option<bool>, line: Line) {
-        self.findings.push(Finding { behaviour, holds });
-        self.lines.push(line);
-    }
-
     async fn call(&self, class: Class, body: String) -> Result<xml::Message, EwsError> {
         self.mailbox.call(class, body).await
     }
@@ -49,13 +38,13 @@ impl Run<'_> {
     /// A step that could not be tried: the error, and what to check.
     fn broken(&mut self, behaviour: Behaviour, what: (&str, &str), e: &EwsError) {
         let line = fail(
-            format!("{}: {e}", self.t(what.0, what.1)),
-            self.t(
+            format!("{}: {e}", self.tally.t(what.0, what.1)),
+            self.tally.t(
                 "Tjek at tjenestekontoen må skrive i prøvemappens postkasse (impersonation eller Full Access), og kør igen.",
                 "Check that the service account may write in the scratch folder's mailbox (impersonation or Full Access), and run again.",
             ),
         );
-        self.found(behaviour, None, line);
+        self.tally.found(behaviour, None, line);
     }
 
     /// The item's ChangeKey and hold record now.
@@ -104,25 +93,25 @@ impl Run<'_> {
             Err(EwsError::Conflict(code)) => {
                 let l = pass(format!(
                     "{} ({code})",
-                    self.t(
+                    self.tally.t(
                         "En forældet ChangeKey afvises under NeverOverwrite",
                         "A stale ChangeKey is refused under NeverOverwrite"
                     )
                 ));
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = fail(
-                    self.t(
+                    self.tally.t(
                         "En forældet ChangeKey blev godtaget: to borgere kan få samme tid",
                         "A stale ChangeKey was accepted: two citizens could get the same time",
                     ),
-                    self.t(
+                    self.tally.t(
                         "Book ikke i kalendere på denne server, før Exchange-administratoren har fundet årsagen (ConflictResolution=\"NeverOverwrite\" skal afvise forældede ChangeKeys).",
                         "Do not book in calendars on this server until the Exchange administrator has found why (ConflictResolution=\"NeverOverwrite\" must refuse stale ChangeKeys).",
                     ),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => self.broken(b, ("Anden ændring", "Second change"), &e),
         }
@@ -132,24 +121,24 @@ impl Run<'_> {
         let b = Behaviour::ExtendedPropertyRoundTrip;
         match self.read(id).await {
             Ok(item) if item.hold() == Some(self.tag.as_str()) => {
-                let l = pass(self.t(
+                let l = pass(self.tally.t(
                     "Hold-posten (en udvidet egenskab) læses tilbage, som den blev skrevet",
                     "The hold record (an extended property) reads back as written",
                 ));
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = fail(
-                    self.t(
+                    self.tally.t(
                         "Hold-posten læses ikke tilbage: reservationer kan ikke holdes",
                         "The hold record does not read back: reservations cannot be held",
                     ),
-                    self.t(
+                    self.tally.t(
                         "Spørg Exchange-administratoren, om udvidede egenskaber (named properties) er begrænset på serveren.",
                         "Ask the Exchange administrator whether extended (named) properties are restricted on the server.",
                     ),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => self.broken(
                 b,
@@ -226,24 +215,24 @@ impl Run<'_> {
         }
         match self.read(id).await {
             Ok(item) if item.attachments.as_ref().is_none_or(|a| a.list.is_empty()) => {
-                let l = pass(self.t(
+                let l = pass(self.tally.t(
                     "Et bilag lægges på og slettes igen ved sit id",
                     "An attachment is added and deleted again by its id",
                 ));
-                self.found(b, Some(true), l)
+                self.tally.found(b, Some(true), l)
             }
             Ok(_) => {
                 let l = fail(
-                    self.t(
+                    self.tally.t(
                         "Bilaget er der stadig efter DeleteAttachment",
                         "The attachment is still there after DeleteAttachment",
                     ),
-                    self.t(
+                    self.tally.t(
                         "Spørg Exchange-administratoren; fjern bilaget i hånden.",
                         "Ask the Exchange administrator; remove the attachment by hand.",
                     ),
                 );
-                self.found(b, Some(false), l)
+                self.tally.found(b, Some(false), l)
             }
             Err(e) => self.broken(
                 b,
@@ -270,23 +259,23 @@ impl Run<'_> {
                     .map(|i| i.list.len())
                     .unwrap_or(0);
                 if sent == 0 {
-                    let l = pass(self.t(
+                    let l = pass(self.tally.t(
                         "SendToNone sender intet: ingen mødeopdatering i Sendt post",
                         "SendToNone sends nothing: no meeting update in Sent Items",
                     ));
-                    self.found(b, Some(true), l)
+                    self.tally.found(b, Some(true), l)
                 } else {
                     let l = fail(
-                        match self.lang {
+                        match self.tally.lang {
                             Lang::Da => format!("{sent} mødeopdatering(er) sendt trods SendToNone: deltagere ville få post ved hver booking"),
                             Lang::En => format!("{sent} meeting update(s) sent despite SendToNone: attendees would get mail for every booking"),
                         },
-                        self.t(
+                        self.tally.t(
                             "Bed Exchange-administratoren undersøge transportregler og tilføjelsesprogrammer; indtil da: book kun i aftaler uden deltagere.",
                             "Ask the Exchange administrator to look at transport rules and add-ins; until then, book only in events without attendees.",
                         ),
                     );
-                    self.found(b, Some(false), l)
+                    self.tally.found(b, Some(false), l)
                 }
             }
             Err(e) => self.broken(
@@ -335,28 +324,13 @@ impl Run<'_> {
             }
             Err(_) => failed = true,
         }
-        let b = Behaviour::CleanedUp;
         let gone = !failed
             && matches!(self.call(Class::Read, view()).await.map(left), Ok(ids) if ids.is_empty());
-        if gone {
-            let l = pass(self.t(
-                "Alt, kontrollen oprettede, er slettet igen",
-                "Everything the check made is deleted again",
-            ));
-            self.found(b, Some(true), l)
-        } else {
-            let l = fail(
-                self.t(
-                    "Ikke alt, kontrollen oprettede, kunne slettes",
-                    "Not everything the check made could be deleted",
-                ),
-                self.t(
-                    "Slet elementerne \"Booket conformance …\" i prøvemappen i hånden.",
-                    "Delete the items \"Booket conformance …\" in the scratch folder by hand.",
-                ),
-            );
-            self.found(b, Some(false), l)
-        }
+        let by_hand = self.tally.t(
+            "Slet elementerne \"Booket conformance …\" i prøvemappen i hånden.",
+            "Delete the items \"Booket conformance …\" in the scratch folder by hand.",
+        );
+        self.tally.cleaned_up(gone, by_hand);
     }
 }
 
@@ -415,14 +389,15 @@ pub async fn run(
     };
     let mut run = Run {
         mailbox: &mailbox,
-        lang,
         folder,
         tag: format!("Booket conformance {run_id}"),
-        lines: vec![pass(match lang {
-            Lang::Da => format!("Prøvemappen \"{calendar}\" er fundet én gang"),
-            Lang::En => format!("The scratch folder \"{calendar}\" is found once"),
-        })],
-        findings: Vec::new(),
+        tally: Tally::new(
+            lang,
+            vec![pass(match lang {
+                Lang::Da => format!("Prøvemappen \"{calendar}\" er fundet én gang"),
+                Lang::En => format!("The scratch folder \"{calendar}\" is found once"),
+            })],
+        ),
     };
     let day = (now + Days::new(400))
         .date_naive()
@@ -458,17 +433,17 @@ pub async fn run(
         }
         Err(e) => {
             let l = fail(
-                format!("{}: {e}", run.t("Prøveelementet kunne ikke oprettes", "The test item could not be created")),
-                run.t(
+                format!("{}: {e}", run.tally.t("Prøveelementet kunne ikke oprettes", "The test item could not be created")),
+                run.tally.t(
                     "Tjek at tjenestekontoen må skrive i prøvemappens postkasse, og kør igen.",
                     "Check that the service account may write in the scratch folder's mailbox, and run again.",
                 ),
             );
-            run.lines.push(l);
+            run.tally.lines.push(l);
             None
         }
     };
     run.clean_up(made, day - TimeDelta::days(1), day + TimeDelta::days(2))
         .await;
-    outcome(run.lines, run.findings)
+    outcome(run.tally.lines, run.tally.findings)
 }
