@@ -48,7 +48,8 @@ pub(super) async fn check_ews_calendar(
         lines.push(failure(lang, &account.username, &cal.owner, &e));
         return Section { title, lines };
     }
-    lines.push(pass(if account.url.starts_with("https:") {
+    let tls = account.url.starts_with("https:");
+    lines.push(pass(if tls {
         t(
             lang,
             "EWS svarer over TLS med et certifikat, serveren stoler på",
@@ -68,7 +69,6 @@ pub(super) async fn check_ews_calendar(
         t(lang, "er logget på og når", "is logged on and reaches"),
         cal.owner
     )));
-    let tls = account.url.starts_with("https:");
     lines.push(pass(match (account.auth, tls) {
         (EwsAuth::Ntlm, true) => t(
             lang,
