@@ -26,6 +26,22 @@ pub struct Event {
     pub location: String,
 }
 
+impl Event {
+    /// The event as a write of `change` left it, built from what was sent and the new
+    /// version the answer gave: a write's answer is never read for anything else. Graph's
+    /// PATCH answer leaves out extended properties (the hold record), EWS's UpdateItem
+    /// answer carries the ItemId alone (docs/graph-notes.md §3, docs/ews-notes.md).
+    pub fn written(&self, change: &Change<'_>, version: Option<String>) -> Event {
+        let mut written = self.clone();
+        if let Some(subject) = change.subject {
+            written.subject = subject.to_owned();
+        }
+        written.hold = Some(change.hold.to_owned());
+        written.version = version;
+        written
+    }
+}
+
 /// What a write changes: the subject (when given) and the hold record.
 #[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
@@ -149,8 +165,8 @@ pub trait Mailbox: Send + Sync {
     /// Proves the credentials work (a token, a logon), without touching a calendar.
     async fn sign_in(&self) -> Result<(), MailboxError>;
 
-    /// Finds the calendar with exactly this name (kept; found again after a
-    /// [`MailboxError::NotFound`] from [`Mailbox::events`]).
+    /// Finds the calendar with exactly this name (kept; found again when reading it
+    /// answers that it is gone, as after staff delete and recreate it).
     async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError>;
 
     /// Events overlapping `[start, end)`, recurring ones expanded, with their hold records.
@@ -162,8 +178,9 @@ pub trait Mailbox: Send + Sync {
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError>;
 
-    /// One event of this calendar with its current version and hold record; an event of
-    /// another calendar is [`MailboxError::NotFound`].
+    /// One event with its current version and hold record, by an id read from this
+    /// calendar's view. Graph looks it up within the calendar (an event of another one is
+    /// [`MailboxError::NotFound`]); EWS cannot, and its opaque ids are not compared.
     async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError>;
 
     /// Writes `change` only if `event` is unchanged since it was read (as far as

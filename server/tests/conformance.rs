@@ -79,10 +79,22 @@ async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is()
             Behaviour::ExtendedPropertyRoundTrip,
             Behaviour::AttachmentCastAccepted,
             Behaviour::AttachmentDeletedById,
+            Behaviour::UploadLocationNamesId,
             Behaviour::CleanedUp,
         ] {
             assert_eq!(outcome.finding(b), Some(true), "{b:?}: {case}");
         }
+        // The simulator answers a PATCH as Microsoft documents it: without the property.
+        assert_eq!(
+            outcome.finding(Behaviour::PatchAnswerCarriesProperty),
+            Some(false),
+            "{case}"
+        );
+        assert!(
+            text.contains("The PATCH answer leaves out the extended property it set")
+                && text.contains("The upload session's Location names the attachment: https://outlook.office.com/api/v2.0/Users('"),
+            "{case}"
+        );
         // What Booket does about it is said on the line.
         assert_eq!(
             text.contains("Set if_match_honoured = false under [exchange]")
@@ -115,6 +127,44 @@ async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is()
         .calendar_events(seed::DEMO_CALENDAR)
         .iter()
         .all(|e| !e.subject.contains("conformance") && e.attachments.is_empty()));
+}
+
+/// An upload session whose `Location` names no attachment is reported with its shape,
+/// and the check still deletes the file (by the id the list gives).
+#[tokio::test]
+async fn an_upload_location_without_an_id_is_reported_and_nothing_is_left() {
+    let env = Env::start().await;
+    env.sim.add_calendar(seed::DEMO_OWNER, SCRATCH);
+    for (location, lang, said) in [
+        ("", Lang::En, "names no attachment Booket can read (-)"),
+        (
+            "https://outlook.office.com/api/v2.0/Users('x')/Events('y')",
+            Lang::Da,
+            "navngiver ingen vedhæftning Booket kan læse (https://outlook.office.com/api/v2.0/Users('x')/Events('y'))",
+        ),
+    ] {
+        env.sim.set_faults(Faults {
+            upload_location: Some(location.into()),
+            ..Faults::default()
+        });
+        let (report, outcome) =
+            check::run_conformance(&with_mail(&env), &request(false), lang, env.now).await;
+        let outcome = outcome.unwrap();
+        let text = report.render();
+        assert_eq!(
+            outcome.finding(Behaviour::UploadLocationNamesId),
+            Some(false),
+            "{text}"
+        );
+        assert!(text.contains(said), "{text}");
+        assert_eq!(
+            outcome.finding(Behaviour::AttachmentDeletedById),
+            Some(true),
+            "{text}"
+        );
+        assert!(report.all_ok(), "{text}");
+        assert_eq!(scratch_events(&env), 0);
+    }
 }
 
 #[tokio::test]

@@ -447,7 +447,7 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
             )
             .await
             .unwrap();
-        assert!(!att.is_empty());
+        assert!(att.id.is_some_and(|id| !id.is_empty()), "size {size}");
         let after = env.sim.stats();
         assert_eq!(
             after.upload_sessions - before.upload_sessions,

@@ -206,7 +206,14 @@ async fn upload_chunks_honour_retry_after_too() {
         )
         .await
         .unwrap();
-    assert!(!id.is_empty());
+    // Read from the Location as Microsoft's example shows it (Outlook REST form).
+    assert!(id.id.as_deref().is_some_and(|i| !i.is_empty()), "{id:?}");
+    assert!(
+        id.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("https://outlook.office.com/api/v2.0/Users('")),
+        "{id:?}"
+    );
     assert_eq!(timer.take_waits(), vec![Duration::from_secs(3)]);
     assert_eq!(
         env.sim.attachment_bytes(&event, "big.txt").map(|b| b.len()),
@@ -371,7 +378,7 @@ async fn booket_lists_attachments_with_the_cast_or_without_select() {
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (listed[0].id.as_str(), listed[0].name.as_str()),
-        (added.as_str(), "a.pdf")
+        (added.id.as_deref().unwrap(), "a.pdf")
     );
     assert_eq!(listed[0].content_id.as_deref(), Some("booket-tag"));
     assert_eq!(env.sim.stats().rejected_queries, 0);

@@ -94,8 +94,10 @@ impl Booket {
         match claim_of(event, &self.config.exchange.markers, (self.clock)(), &token) {
             // A retry of this very booking (its answer was lost) is let through.
             Claim::Booked if event.hold.as_deref() == Some(booked_value(&key).as_str()) => {}
-            Claim::Booked | Claim::HeldByOther => return Err(BookingError::Taken),
-            Claim::Free | Claim::Mine { .. } => {}
+            Claim::Booked => return Err(BookingError::Taken),
+            // Whose hold it is, only a hold record says (the booking reads the event).
+            Claim::HeldByOther if event.hold.is_some() => return Err(BookingError::Taken),
+            Claim::HeldByOther | Claim::Free | Claim::Mine { .. } => {}
         }
         Ok(crate::uploads::UploadPolicy {
             take_files: el.attach_documents,
@@ -139,6 +141,16 @@ impl Booket {
                 Ok(true)
             }
             Err(MailboxError::NotFound) => Ok(false),
+            // That a file already gone is answered "not found" is not documented: a refusal
+            // is "gone" when the event no longer lists the file.
+            Err(MailboxError::Refused(why)) => {
+                let listed = self.mailbox(cal).attachments(event_id).await?;
+                if listed.iter().any(|a| a.id == attachment_id) {
+                    Err(MailboxError::Refused(why))
+                } else {
+                    Ok(false)
+                }
+            }
             Err(e) => Err(e),
         }
     }

@@ -19,6 +19,9 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// Reserved events per week read whose hold record is read one by one when the view left
+/// it out (see `complete_holds`).
+const MAX_HOLD_READS: usize = 16;
 /// How far ahead a citizen may look.
 const MAX_WEEKS_AHEAD: i64 = 52;
 /// How many weeks "next free time" searches.
@@ -153,6 +156,35 @@ impl Booket {
         true
     }
 
+    /// Reads again, one by one, the reserved events a view gave without their hold record.
+    /// A view of a series' occurrences is reported to leave extended properties out
+    /// (microsoft-graph-docs#13385; EWS documents nothing either way), and a hold only the
+    /// event itself carries must not read as someone else's. Events marked by hand (no
+    /// record at all) stay as the view gave them; at most [`MAX_HOLD_READS`] per week read.
+    pub(super) async fn complete_holds(
+        &self,
+        cal: &CalendarConfig,
+        mut events: Vec<Event>,
+    ) -> Vec<Event> {
+        let markers = &self.config.exchange.markers;
+        let mailbox = self.mailbox(cal);
+        let unknown = events.iter_mut().filter(|e| {
+            e.hold.is_none()
+                && !e.cancelled
+                && marker_of(&e.subject, markers) == Some(app::domain::rules::Marker::Reserved)
+        });
+        for e in unknown.take(MAX_HOLD_READS) {
+            match mailbox.event(&cal.outlook_calendar, &e.id).await {
+                Ok(read) if read.start == e.start && read.end == e.end => *e = read,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(event = %e.id, "a reserved event's hold could not be read: {err}")
+                }
+            }
+        }
+        events
+    }
+
     /// The events of one local week, from the cache or the mailbox; `true` when they are
     /// the last good read served because the calendar's read ceiling is reached (stale: the
     /// write path's own read decides any booking).
@@ -172,11 +204,12 @@ impl Booket {
                 fetched.store(true, std::sync::atomic::Ordering::Relaxed);
                 let start = local_midnight(cal.time_zone, monday);
                 let end = local_midnight(cal.time_zone, monday + Days::new(7));
-                self.mailbox(cal)
+                let events = self
+                    .mailbox(cal)
                     .events(&cal.outlook_calendar, start, end)
                     .await
-                    .map(WeekRead::new)
-                    .map_err(ReadError::Mailbox)
+                    .map_err(ReadError::Mailbox)?;
+                Ok(WeekRead::new(self.complete_holds(cal, events).await))
             })
             .await;
         let fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);

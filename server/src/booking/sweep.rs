@@ -28,6 +28,8 @@ impl Booket {
             );
             let mailbox = self.mailbox(cal);
             let events = mailbox.events(&cal.outlook_calendar, start, end).await?;
+            // (Occurrences' hold records, where the view left them out.)
+            let events = self.complete_holds(cal, events).await;
             let markers = &self.config.exchange.markers;
             let mut changed = std::collections::BTreeSet::new();
             for event in events {

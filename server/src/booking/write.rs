@@ -182,10 +182,13 @@ impl Booket {
                 e.start == slot.start
                     && e.end == slot.end
                     && (mine.is_none() || e.hold.as_deref() != mine)
-                    && matches!(
-                        claim_of(&e, &self.config.exchange.markers, now, token),
-                        Claim::Booked | Claim::HeldByOther
-                    )
+                    && match claim_of(&e, &self.config.exchange.markers, now, token) {
+                        Claim::Booked => true,
+                        // Only a hold record the cache has seen says whose hold it is; a
+                        // reservation known without one is decided by reading the event.
+                        Claim::HeldByOther => e.hold.is_some(),
+                        Claim::Free | Claim::Mine { .. } => false,
+                    }
             })
     }
 

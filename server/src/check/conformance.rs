@@ -21,6 +21,12 @@ pub enum Behaviour {
     StaleIfMatchRefused,
     /// A single-value extended property written by PATCH reads back.
     ExtendedPropertyRoundTrip,
+    /// The PATCH answer carries the extended property it set (Microsoft documents that it
+    /// does not; Booket depends on neither answer).
+    PatchAnswerCarriesProperty,
+    /// The upload session's `Location` names the attachment in a form Booket reads (its
+    /// shape is reported; Booket lists the attachments where it cannot read one).
+    UploadLocationNamesId,
     /// `$select` with the `fileAttachment` cast is accepted on the attachments list.
     AttachmentCastAccepted,
     /// A small attachment (one POST) keeps its `contentId`.
@@ -252,12 +258,24 @@ impl Run<'_> {
         let value = format!("conformance;{}", self.tag);
         let outcome = async {
             let etag = self.read(id).await?.if_match().unwrap_or_default();
-            self.patch(id, &etag, None, Some((HOLD_PROPERTY, &value)))
+            let answer = self
+                .patch(id, &etag, None, Some((HOLD_PROPERTY, &value)))
                 .await?;
-            self.read(id).await
+            Ok((answer, self.read(id).await?))
         }
         .await;
-        match outcome {
+        if let Ok((answer, _)) = &outcome {
+            let carried = answer.property(HOLD_PROPERTY) == Some(value.as_str());
+            let l = pass(match (self.tally.lang, carried) {
+                (Lang::Da, true) => "PATCH-svaret indeholder den udvidede egenskab, der blev sat (Microsoft dokumenterer det modsatte); Booket bruger kun svarets nye etag og afhænger ikke af det".to_owned(),
+                (Lang::Da, false) => "PATCH-svaret indeholder ikke den udvidede egenskab, der blev sat (som Microsoft dokumenterer); Booket bruger kun svarets nye etag og afhænger ikke af det".to_owned(),
+                (Lang::En, true) => "The PATCH answer carries the extended property it set (Microsoft documents that it does not); Booket takes only the new etag from it and depends on neither".to_owned(),
+                (Lang::En, false) => "The PATCH answer leaves out the extended property it set (as Microsoft documents); Booket takes only the new etag from it and depends on neither".to_owned(),
+            });
+            self.tally
+                .found(Behaviour::PatchAnswerCarriesProperty, Some(carried), l);
+        }
+        match outcome.map(|(_, read)| read) {
             Ok(e) if e.property(HOLD_PROPERTY) == Some(value.as_str()) => {
                 let l = pass(self.tally.t(
                     "Booket's udvidede egenskab (hold-posten) skrives og læses tilbage",
@@ -300,7 +318,12 @@ impl Run<'_> {
                 .add_attachment(&creds, &owner, id, name, "text/plain", &tag, body)
                 .await
             {
-                Ok(aid) => ids.push((name, aid, behaviour)),
+                Ok(added) => {
+                    if behaviour == Behaviour::ContentIdKeptUploadSession {
+                        self.upload_location(&added);
+                    }
+                    ids.push((name, added.id.unwrap_or_default(), behaviour))
+                }
                 Err(e) => {
                     let what = match self.tally.lang {
                         Lang::Da => format!("Vedhæftning af {name}"),
@@ -422,6 +445,20 @@ impl Run<'_> {
             );
             self.tally.found(b, Some(false), l);
         }
+    }
+
+    /// Reports what the last chunk of the upload session pointed to.
+    fn upload_location(&mut self, added: &crate::graph::Added) {
+        let shown = added.location.as_deref().unwrap_or("-");
+        let named = added.id.is_some();
+        let l = pass(match (self.tally.lang, named) {
+            (Lang::Da, true) => format!("Upload-sessionens Location navngiver vedhæftningen: {shown}"),
+            (Lang::Da, false) => format!("Upload-sessionens Location navngiver ingen vedhæftning Booket kan læse ({shown}): Booket finder id'et ved at liste aftalens vedhæftninger (intet at gøre)"),
+            (Lang::En, true) => format!("The upload session's Location names the attachment: {shown}"),
+            (Lang::En, false) => format!("The upload session's Location names no attachment Booket can read ({shown}): Booket learns the id by listing the event's attachments (nothing to do)"),
+        });
+        self.tally
+            .found(Behaviour::UploadLocationNamesId, Some(named), l);
     }
 
     async fn series(&mut self, day: DateTime<Utc>) {

@@ -68,7 +68,10 @@ impl EwsError {
     pub fn from_code(code: &str, text: &str) -> EwsError {
         match code {
             "ErrorIrresolvableConflict" | "ErrorStaleObject" => EwsError::Conflict(code.into()),
+            // A folder that went (staff deleted or recreated the calendar) is "not found"
+            // like an item, so the cached folder id is dropped and the name resolved again.
             "ErrorItemNotFound"
+            | "ErrorFolderNotFound"
             | "ErrorInvalidIdMalformed"
             | "ErrorInvalidAttachmentId"
             | "ErrorAttachmentNotFound" => EwsError::NotFound(code.into()),

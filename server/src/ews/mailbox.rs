@@ -114,11 +114,19 @@ impl EwsMailbox {
                 ranges.push((from, from + half));
                 continue;
             }
-            out.extend(root.items.map(|i| i.list).unwrap_or_default());
+            // An item that spans a split point comes in both halves. It is kept from the
+            // part its start falls in (the first part keeps what began before the window),
+            // so no two answers' ids are compared: EWS ids are opaque, and Microsoft
+            // defines no equality for them.
+            let items = root.items.map(|i| i.list).unwrap_or_default();
+            out.extend(items.into_iter().filter(|i| {
+                from == start
+                    || i.start
+                        .as_deref()
+                        .and_then(xml::parse_time)
+                        .is_none_or(|s| s >= from)
+            }));
         }
-        // An item that spans a split point comes twice.
-        let mut seen = std::collections::HashSet::new();
-        out.retain(|i| i.id.as_ref().is_some_and(|id| seen.insert(id.id.clone())));
         Ok(out)
     }
 }
@@ -185,27 +193,29 @@ impl Mailbox for EwsMailbox {
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
         let folder = self.folder_id(calendar).await?;
-        match self.view(&folder, start, end).await {
-            Ok(items) => Ok(items.into_iter().filter_map(to_event).collect()),
+        let items = match self.view(&folder, start, end).await {
+            // The folder went (ErrorFolderNotFound: deleted, or recreated under the same
+            // name): find it by name again, once.
             Err(MailboxError::NotFound) => {
-                // The folder went (renamed or deleted): look it up again next time.
                 self.ids.invalidate(calendar).await;
-                Err(MailboxError::NotFound)
+                let folder = self.folder_id(calendar).await?;
+                self.view(&folder, start, end).await?
             }
-            Err(e) => Err(e),
-        }
+            other => other?,
+        };
+        Ok(items.into_iter().filter_map(to_event).collect())
     }
 
-    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError> {
-        let folder = self.folder_id(calendar).await?;
+    async fn event(&self, _calendar: &str, id: &str) -> Result<Event, MailboxError> {
+        // GetItem cannot be asked within a folder, and EWS ids are opaque (Microsoft
+        // defines no equality for them), so the item's parent folder is not compared with
+        // the calendar's. The id itself is only ever one Booket signed into a slot id for
+        // an element of this calendar, after reading it from this calendar's view, and
+        // the write path checks the slot's times against the item's.
         let m = self
             .call(Class::Read, xml::get_item(self.acting(), id, false))
             .await?;
         let item = m.into_item().ok_or(MailboxError::NotFound)?;
-        // Only an item of this calendar is a slot.
-        if item.parent.as_ref().is_none_or(|p| p.id != folder) {
-            return Err(MailboxError::NotFound);
-        }
         to_event(item).ok_or_else(|| MailboxError::Refused("an item without readable times".into()))
     }
 
@@ -230,15 +240,9 @@ impl Mailbox for EwsMailbox {
             .into_item()
             .and_then(|i| i.id)
             .and_then(|id| id.change_key);
-        let mut written = event.clone();
-        if let Some(s) = change.subject {
-            written.subject = s.to_owned();
-        }
-        written.hold = Some(change.hold.to_owned());
         // (Exchange answers the new key; were it missing, this copy could not be written
         // again — every write path reads the item first anyway.)
-        written.version = new_key;
-        Ok(written)
+        Ok(event.written(&change, new_key))
     }
 
     async fn add_attachment(

@@ -78,7 +78,7 @@ fn item_shape(with_attachments: bool) -> String {
     format!(
         concat!(
             "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>",
-            r#"<t:FieldURI FieldURI="item:Subject"/><t:FieldURI FieldURI="item:ParentFolderId"/>"#,
+            r#"<t:FieldURI FieldURI="item:Subject"/>"#,
             r#"<t:FieldURI FieldURI="calendar:Start"/><t:FieldURI FieldURI="calendar:End"/>"#,
             r#"<t:FieldURI FieldURI="calendar:IsAllDayEvent"/><t:FieldURI FieldURI="calendar:IsCancelled"/>"#,
             r#"<t:FieldURI FieldURI="calendar:Location"/>{att}{hold}"#,
@@ -138,7 +138,7 @@ pub fn calendar_view(
     )
 }
 
-/// GetItem of one item with its ChangeKey, parent folder and (optionally) attachments.
+/// GetItem of one item with its ChangeKey and (optionally) attachments.
 pub fn get_item(acting: Acting<'_>, id: &str, with_attachments: bool) -> String {
     envelope(
         acting,
@@ -483,8 +483,6 @@ pub struct Items {
 pub struct Item {
     #[serde(rename = "ItemId")]
     pub id: Option<Id>,
-    #[serde(rename = "ParentFolderId", default)]
-    pub parent: Option<Id>,
     #[serde(rename = "Subject", default)]
     pub subject: Option<String>,
     #[serde(rename = "Start", default)]

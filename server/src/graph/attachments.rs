@@ -42,10 +42,32 @@ pub struct AttachmentInfo {
     pub content_id: Option<String>,
 }
 
+/// What attaching a file answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// The attachment's id, when the answer named it (an upload session names it only in
+    /// its `Location`).
+    pub id: Option<String>,
+    /// Where the last chunk of an upload session pointed (`Location`), if anywhere.
+    pub location: Option<String>,
+}
+
+/// The attachment id in an upload session's `Location`. Microsoft's example is the Outlook
+/// REST form, `https://outlook.office.com/api/v2.0/Users('…')/Events('…')/Attachments('…')`
+/// (concepts/outlook-large-attachments.md); Graph's own form is lowercase. Any host, any
+/// case; `None` when no non-empty id is there.
+pub fn attachment_id_in(location: &str) -> Option<String> {
+    const SEGMENT: &str = "attachments('";
+    // ASCII lowercasing keeps every byte offset, so the id is cut from the original.
+    let at = location.to_ascii_lowercase().rfind(SEGMENT)? + SEGMENT.len();
+    let (id, _) = location[at..].split_once("')")?;
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
 impl GraphClient {
     /// Attaches a file to an event: one POST under 3 MB, an upload session in chunks under
     /// 4 MB above. `content_id` tags the attachment (Booket marks its own files). Returns
-    /// the attachment id.
+    /// the attachment id where the answer gave one.
     #[allow(clippy::too_many_arguments)]
     pub async fn add_attachment(
         &self,
@@ -56,7 +78,7 @@ impl GraphClient {
         content_type: &str,
         content_id: &str,
         content: &dyn AttachmentBody,
-    ) -> Result<String, GraphError> {
+    ) -> Result<Added, GraphError> {
         use base64::Engine;
         let size = content.size();
         if size < SMALL_ATTACHMENT_LIMIT {
@@ -85,7 +107,10 @@ impl GraphClient {
             }
             let c: Created =
                 serde_json::from_slice(&body).map_err(|e| GraphError::Decode(e.to_string()))?;
-            return Ok(c.id);
+            return Ok(Added {
+                id: Some(c.id),
+                location: None,
+            });
         }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -134,7 +159,7 @@ impl GraphClient {
         creds: &AppCredentials,
         upload_url: &str,
         content: &dyn AttachmentBody,
-    ) -> Result<String, GraphError> {
+    ) -> Result<Added, GraphError> {
         let total = content.size();
         let mut start = 0;
         while start < total {
@@ -202,14 +227,8 @@ impl GraphClient {
                 .map_err(|e| transport("the upload URL", &e))?;
             match status.as_u16() {
                 201 => {
-                    // .../attachments('<id>')
-                    let id = location
-                        .as_deref()
-                        .and_then(|l| l.rsplit_once("attachments('"))
-                        .and_then(|(_, rest)| rest.split_once("')"))
-                        .map(|(id, _)| id.to_owned())
-                        .unwrap_or_default();
-                    return Ok(id);
+                    let id = location.as_deref().and_then(attachment_id_in);
+                    return Ok(Added { id, location });
                 }
                 200 => start = end,
                 _ => return Err(map_error(status, &body)),
@@ -283,5 +302,43 @@ impl GraphClient {
         )
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment_id_in;
+
+    #[test]
+    fn the_id_is_read_from_any_documented_location_or_not_at_all() {
+        // Microsoft's example: Outlook REST host and capitalised segments.
+        assert_eq!(
+            attachment_id_in("https://outlook.office.com/api/v2.0/Users('a8e8e219@72aa88bf')/Messages('AAMkADI5MAAIT3drCAAA=')/Attachments('AAMkADI5MAAIT3k0tAAABEgAQAPsm7DQ46UpMgrnnuy2Z9Wk=')").as_deref(),
+            Some("AAMkADI5MAAIT3k0tAAABEgAQAPsm7DQ46UpMgrnnuy2Z9Wk=")
+        );
+        // Events instead of messages, and Graph's own lowercase form.
+        assert_eq!(
+            attachment_id_in(
+                "https://outlook.office.com/api/v2.0/Users('u')/Events('e')/Attachments('X1')"
+            )
+            .as_deref(),
+            Some("X1")
+        );
+        assert_eq!(
+            attachment_id_in(
+                "https://graph.microsoft.com/v1.0/users('u')/events('e')/attachments('AAMk/x+2=')"
+            )
+            .as_deref(),
+            Some("AAMk/x+2=")
+        );
+        // No id to be had: never an empty one.
+        for l in [
+            "",
+            "https://outlook.office.com/api/v2.0/Users('u')",
+            "…/Attachments('')",
+            "…/Attachments('open",
+        ] {
+            assert_eq!(attachment_id_in(l), None, "{l}");
+        }
     }
 }

@@ -9,9 +9,9 @@ use super::{AppCredentials, GraphClient};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 
-/// The event fields Booket reads.
-const EVENT_FIELDS: &str =
-    "id,subject,start,end,isAllDay,isCancelled,attendees,organizer,location,changeKey";
+/// The event fields Booket reads, and no more: an attendee or organizer Booket never
+/// reads cannot fail a page (one without `emailAddress` would), nor cost bytes.
+pub const EVENT_FIELDS: &str = "id,subject,start,end,isAllDay,isCancelled,location,changeKey";
 
 /// `$expand` for one single-value extended property.
 fn expand_property(id: &str) -> String {

@@ -190,7 +190,7 @@ impl Mailbox for GraphMailbox {
         };
         // Graph sends attendees an update for every organizer change, whatever
         // `change.notify_attendees` says (see `capabilities`).
-        let updated = self
+        let answer = self
             .client
             .patch_event(
                 &self.creds,
@@ -201,9 +201,9 @@ impl Mailbox for GraphMailbox {
                 Some((HOLD_PROPERTY, change.hold)),
             )
             .await?;
-        to_event(updated).ok_or_else(|| {
-            MailboxError::Refused("Graph answered the update with unreadable times".into())
-        })
+        // The answer is the event without `singleValueExtendedProperties` (graph-notes §3):
+        // only its new version is taken; the rest is what was sent.
+        Ok(event.written(&change, answer.if_match()))
     }
 
     async fn add_attachment(
@@ -211,7 +211,7 @@ impl Mailbox for GraphMailbox {
         event_id: &str,
         file: NewAttachment<'_>,
     ) -> Result<String, MailboxError> {
-        Ok(self
+        let added = self
             .client
             .add_attachment(
                 &self.creds,
@@ -222,7 +222,29 @@ impl Mailbox for GraphMailbox {
                 file.tag,
                 file.content,
             )
-            .await?)
+            .await?;
+        if let Some(id) = added.id {
+            return Ok(id);
+        }
+        // An upload session whose `Location` named no id Booket could read: the event's
+        // attachments tell it (by name, and by tag where the tag survived). Never an empty
+        // id: cleaning up would then delete `…/attachments/`.
+        tracing::warn!(location = ?added.location, "no attachment id in the upload session's Location; listing the event's attachments");
+        let listed = self.attachments(event_id).await?;
+        let mut ours = listed
+            .into_iter()
+            .filter(|a| a.name == file.name && a.tag.as_deref().is_none_or(|t| t == file.tag));
+        match (ours.next(), ours.next()) {
+            (Some(one), None) => Ok(one.id),
+            (Some(_), Some(_)) => Err(MailboxError::Refused(format!(
+                "the attachment id of \"{}\" cannot be told from another file of that name",
+                file.name
+            ))),
+            (None, _) => Err(MailboxError::Refused(format!(
+                "\"{}\" was uploaded, but the event does not list it",
+                file.name
+            ))),
+        }
     }
 
     async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError> {

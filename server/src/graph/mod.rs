@@ -14,7 +14,10 @@ pub(crate) mod retry;
 pub mod timer;
 pub mod wire;
 
-pub use attachments::{AttachmentInfo, ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK};
+pub use attachments::{
+    attachment_id_in, Added, AttachmentInfo, ATTACHMENT_FIELDS, SMALL_ATTACHMENT_LIMIT,
+    UPLOAD_CHUNK,
+};
 pub use auth::{AppCredentials, Certificate, ClientCredential};
 pub use client::{parse_retry_after, GraphClient, GraphOptions};
 pub use error::{GraphError, TokenRefusal};

@@ -27,26 +27,6 @@ pub struct DateTimeTimeZone {
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
-pub struct EmailAddress {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub address: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Attendee {
-    pub email_address: EmailAddress,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Recipient {
-    pub email_address: EmailAddress,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Location {
     #[serde(default)]
@@ -69,10 +49,6 @@ pub struct Event {
     pub is_all_day: bool,
     #[serde(default)]
     pub is_cancelled: bool,
-    #[serde(default)]
-    pub attendees: Vec<Attendee>,
-    #[serde(default)]
-    pub organizer: Option<Recipient>,
     #[serde(default)]
     pub location: Option<Location>,
     /// Only those asked for with `$expand=singleValueExtendedProperties(...)`.

@@ -151,6 +151,7 @@ pub(super) fn calendar_view(
             "The calendar view could not be read.",
         );
     }
+    let occurrence_properties = s.faults.view_carries_occurrence_properties;
     let Some(mb) = s.mailbox_mut(tenant, user) else {
         return user_missing(user);
     };
@@ -164,11 +165,22 @@ pub(super) fn calendar_view(
     };
     let hits = c.view(start, end);
     let total = hits.len();
+    // Occurrences of a series are reported to come without the extended properties asked
+    // for (microsoft-graph-docs#13385); Microsoft documents neither way, so they come
+    // without unless the fault says otherwise.
+    let series_expand = if occurrence_properties {
+        &expand
+    } else {
+        &Expand::None
+    };
     let page: Vec<Value> = hits
         .into_iter()
         .skip(skip)
         .take(top)
-        .map(|e| sel.project(event_json(sim, e, &organizer, tz, &expand)))
+        .map(|e| {
+            let expand = if in_series(e) { series_expand } else { &expand };
+            sel.project(event_json(sim, e, &organizer, tz, expand))
+        })
         .collect();
     let mut body = json!({
         "@odata.context": format!("{}/v1.0/$metadata#users('{user}')/calendars('{cal}')/calendarView", sim.base_url()),
@@ -288,10 +300,15 @@ pub(super) fn patch_event(
     let s_if_match_ignored = s.faults.if_match_ignored;
     let shared_series = s.faults.shared_series_etag;
     let new_key = s.next_change_key();
+    let staff_edit = s.staff_edits_now().then(|| s.next_change_key());
     let (upn, e) = match find_event(&mut s, tenant, user, id) {
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Some(key) = staff_edit {
+        e.subject = format!("{} (ændret)", e.subject);
+        e.change_key = key;
+    }
     let honour_if_match = !s_if_match_ignored;
     if let Some(m) = if_match.filter(|_| honour_if_match) {
         if m != "*" && m != e.change_key {
@@ -321,7 +338,9 @@ pub(super) fn patch_event(
         e.event_type = "exception".into();
     }
     let series = e.series_master_id.clone();
-    let json = event_json(sim, e, &upn, tz, &Expand::All);
+    // The answer is the updated event without `singleValueExtendedProperties`, even those
+    // just written (graph-notes §3: event-update.md; msgraph-sdk-dotnet#2908).
+    let json = event_json(sim, e, &upn, tz, &Expand::None);
     // The organizer changed a meeting: Exchange sends the attendees an update itself.
     let update =
         (!e.attendees.is_empty() && e.organizer.address.eq_ignore_ascii_case(&upn)).then(|| {

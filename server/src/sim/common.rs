@@ -77,10 +77,13 @@ pub(super) fn in_zone(d: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> DateTimeTi
     }
 }
 
-/// Which single-value extended properties a request asked for with `$expand`.
+/// Which single-value extended properties a request asked for with `$expand`. Graph
+/// gives one only to a GET or list that names it,
+/// `$expand=singleValueExtendedProperties($filter=id eq '<id>')` — "currently the only way"
+/// (Microsoft's page "Get singleValueLegacyExtendedProperty"); a bare `$expand` of the
+/// collection is not documented, so the simulator takes the harsher reading and gives none.
 pub(super) enum Expand {
     None,
-    All,
     Id(String),
 }
 
@@ -99,27 +102,28 @@ impl Expand {
             .and_then(|r| r.strip_suffix("')"))
         {
             Some(id) => Expand::Id(id.to_owned()),
-            None => Expand::All,
+            None => Expand::None,
         }
     }
 
     pub(super) fn pick(&self, e: &Event) -> Option<Value> {
-        let wanted = |id: &str| match self {
-            Expand::None => false,
-            Expand::All => true,
-            Expand::Id(w) => w.eq_ignore_ascii_case(id),
-        };
-        if matches!(self, Expand::None) {
+        let Expand::Id(wanted) = self else {
             return None;
-        }
+        };
         Some(Value::Array(
             e.properties
                 .iter()
-                .filter(|(id, _)| wanted(id))
+                .filter(|(id, _)| wanted.eq_ignore_ascii_case(id))
                 .map(|(id, value)| json!({"id": id, "value": value}))
                 .collect(),
         ))
     }
+}
+
+/// Whether an event is part of a recurring series (an occurrence, or one changed into an
+/// exception).
+pub(super) fn in_series(e: &Event) -> bool {
+    matches!(e.event_type.as_str(), "occurrence" | "exception")
 }
 
 pub(super) fn event_json(

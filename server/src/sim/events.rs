@@ -151,7 +151,8 @@ pub(super) fn create_event(
             }
         }
     };
-    let json = event_json(sim, &master, &upn, tz, &Expand::All);
+    // Like a PATCH, a POST answers without extended properties (graph-notes §3).
+    let json = event_json(sim, &master, &upn, tz, &Expand::None);
     cal.events.push(master);
     cal.events.sort_by_key(|e| e.start);
     (

@@ -152,6 +152,8 @@ struct IdAttr {
 
 #[derive(Deserialize)]
 struct Shape {
+    #[serde(rename = "BaseShape", default)]
+    base: Option<String>,
     #[serde(rename = "AdditionalProperties", default)]
     more: Option<Additional>,
 }
@@ -490,12 +492,58 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A calendar item with what the request's shape asked for.
-fn item_xml(e: &Event, folder: &str, extended: &[String], with_attachments: bool) -> String {
+/// What a request's `ItemShape` asks for. Exchange answers those properties and no more
+/// (web-service-reference/itemshape.md, baseshape.md): `IdOnly` is the ItemId alone plus
+/// the `AdditionalProperties`; `Default` and `AllProperties` give the item's ordinary
+/// properties (here the ones the simulator keeps), never an extended property that was not
+/// named.
+struct Wanted {
+    ordinary: bool,
+    fields: Vec<String>,
+    extended: Vec<String>,
+}
+
+impl Wanted {
+    fn of(shape: &Shape) -> Wanted {
+        Wanted {
+            ordinary: shape.base.as_deref().is_some_and(|b| b != "IdOnly"),
+            fields: shape
+                .more
+                .as_ref()
+                .map(|m| m.fields.iter().map(|f| f.uri.clone()).collect())
+                .unwrap_or_default(),
+            extended: shape
+                .more
+                .as_ref()
+                .map(|m| m.extended.iter().map(ExtendedUri::key).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn has(&self, uri: &str) -> bool {
+        self.fields.iter().any(|f| f == uri) || (self.ordinary && uri != "item:Attachments")
+    }
+}
+
+/// A calendar item with what the request's shape asked for. `series_properties`: whether
+/// an occurrence or exception carries the extended properties asked for (a calendar view
+/// gives them only with the fault `view_carries_occurrence_properties`).
+/// `content_ids`: whether listed attachments show their `ContentId` (the switch
+/// `ews_attachment_content_ids`; by default not: the documented GetItem answers list an
+/// attachment by id, name and type).
+fn item_xml(
+    e: &Event,
+    folder: &str,
+    wanted: &Wanted,
+    series_properties: bool,
+    content_ids: bool,
+) -> String {
+    let in_series = matches!(e.event_type.as_str(), "occurrence" | "exception");
     let props: String = e
         .properties
         .iter()
-        .filter(|(id, _)| extended.iter().any(|x| x.eq_ignore_ascii_case(id)))
+        .filter(|_| series_properties || !in_series)
+        .filter(|(id, _)| wanted.extended.iter().any(|x| x.eq_ignore_ascii_case(id)))
         .filter_map(|(id, value)| {
             // "String {set} Name name"
             let rest = id.strip_prefix("String {")?;
@@ -508,17 +556,21 @@ fn item_xml(e: &Event, folder: &str, extended: &[String], with_attachments: bool
             ))
         })
         .collect();
-    let attachments = if with_attachments && !e.attachments.is_empty() {
+    let attachments = if wanted.has("item:Attachments") && !e.attachments.is_empty() {
         let list: String = e
             .attachments
             .iter()
             .map(|a| {
+                let content_id = if content_ids {
+                    format!("<t:ContentId>{}</t:ContentId>", escape(&a.content_id))
+                } else {
+                    String::new()
+                };
                 format!(
-                    r#"<t:FileAttachment><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType><t:ContentId>{}</t:ContentId><t:Size>{}</t:Size></t:FileAttachment>"#,
+                    r#"<t:FileAttachment><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>{content_id}<t:Size>{}</t:Size></t:FileAttachment>"#,
                     escape(&a.id),
                     escape(&a.name),
                     escape(&a.content_type),
-                    escape(&a.content_id),
                     a.size
                 )
             })
@@ -532,26 +584,40 @@ fn item_xml(e: &Event, folder: &str, extended: &[String], with_attachments: bool
         "exception" => "Exception",
         _ => "Single",
     };
-    format!(
-        concat!(
-            r#"<t:CalendarItem><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:ParentFolderId Id="{folder}"/>"#,
-            "<t:Subject>{subject}</t:Subject>{attachments}<t:Start>{start}</t:Start><t:End>{end}</t:End>",
-            "<t:IsAllDayEvent>{all_day}</t:IsAllDayEvent><t:IsCancelled>{cancelled}</t:IsCancelled>",
-            "<t:Location>{location}</t:Location><t:CalendarItemType>{kind}</t:CalendarItemType>{props}</t:CalendarItem>"
-        ),
-        id = escape(&e.id),
-        ck = escape(&e.change_key),
-        folder = escape(folder),
-        subject = escape(&e.subject),
-        attachments = attachments,
-        start = time(e.start),
-        end = time(e.end),
-        all_day = e.is_all_day,
-        cancelled = e.is_cancelled,
-        location = escape(&e.location),
-        kind = kind,
-        props = props
-    )
+    let mut out = format!(
+        r#"<t:CalendarItem><t:ItemId Id="{}" ChangeKey="{}"/>"#,
+        escape(&e.id),
+        escape(&e.change_key)
+    );
+    let mut field = |uri: &str, element: &str, value: &str| {
+        if wanted.has(uri) {
+            out.push_str(&format!("<t:{element}>{value}</t:{element}>"));
+        }
+    };
+    field("item:Subject", "Subject", &escape(&e.subject));
+    let start = time(e.start);
+    let end = time(e.end);
+    field("calendar:Start", "Start", &start);
+    field("calendar:End", "End", &end);
+    field(
+        "calendar:IsAllDayEvent",
+        "IsAllDayEvent",
+        &e.is_all_day.to_string(),
+    );
+    field(
+        "calendar:IsCancelled",
+        "IsCancelled",
+        &e.is_cancelled.to_string(),
+    );
+    field("calendar:Location", "Location", &escape(&e.location));
+    field("calendar:CalendarItemType", "CalendarItemType", kind);
+    if wanted.has("item:ParentFolderId") {
+        out.push_str(&format!(r#"<t:ParentFolderId Id="{}"/>"#, escape(folder)));
+    }
+    out.push_str(&attachments);
+    out.push_str(&props);
+    out.push_str("</t:CalendarItem>");
+    out
 }
 
 // ---- The front door ----
@@ -843,21 +909,6 @@ fn denied(op: &str) -> Response {
     )
 }
 
-fn wanted_extended(shape: &Shape) -> Vec<String> {
-    shape
-        .more
-        .as_ref()
-        .map(|m| m.extended.iter().map(ExtendedUri::key).collect())
-        .unwrap_or_default()
-}
-
-fn wants_attachments(shape: &Shape) -> bool {
-    shape
-        .more
-        .as_ref()
-        .is_some_and(|m| m.fields.iter().any(|f| f.uri == "item:Attachments"))
-}
-
 fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
     const OP: &str = "FindItem";
     if r.view.is_none()
@@ -896,9 +947,10 @@ fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
     let Some(folder) = r.parents.folder.map(|f| f.id) else {
         return error(OP, "ErrorInvalidRequest", "Give the calendar's FolderId.");
     };
-    let extended = wanted_extended(&r.shape);
+    let wanted = Wanted::of(&r.shape);
     let mut s = sim.lock();
     s.stats.ews_find_items += 1;
+    let series_properties = s.faults.view_carries_occurrence_properties;
     let cap = s.faults.ews_view_cap.unwrap_or(VIEW_CAP);
     let found = s
         .tenants
@@ -927,7 +979,7 @@ fn find_item(sim: &Simulator, caller: &Caller, r: FindItem) -> Response {
     let items: String = hits
         .iter()
         .take(take)
-        .map(|e| item_xml(e, &folder, &extended, false))
+        .map(|e| item_xml(e, &folder, &wanted, series_properties, false))
         .collect();
     answer(
         OP,
@@ -943,15 +995,15 @@ fn get_item(sim: &Simulator, caller: &Caller, r: GetItem) -> Response {
     let Some(id) = r.ids.ids.first() else {
         return error(OP, "ErrorInvalidRequest", "No ItemId.");
     };
-    let extended = wanted_extended(&r.shape);
-    let attachments = wants_attachments(&r.shape);
+    let wanted = Wanted::of(&r.shape);
     let mut s = sim.lock();
     s.stats.ews_get_items += 1;
+    let content_ids = s.faults.ews_attachment_content_ids;
     let (folder, e) = match reachable_item(&mut s, caller, OP, &id.id) {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let item = item_xml(e, &folder, &extended, attachments);
+    let item = item_xml(e, &folder, &wanted, true, content_ids);
     answer(OP, &format!("<m:Items>{item}</m:Items>"))
 }
 
@@ -987,11 +1039,20 @@ fn update_item(sim: &Simulator, caller: &Caller, r: UpdateItem) -> Response {
     let new_key = s.next_change_key();
     let notify = notify || s.faults.ews_updates_always_sent;
     let check_key = !s.faults.ews_change_keys_ignored;
+    let staff_edit = s.staff_edits_now().then(|| s.next_change_key());
     let (_, e) = match reachable_item(&mut s, caller, OP, &change.id.id) {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let never_overwrite = r.conflict.as_deref().is_none_or(|c| c == "NeverOverwrite");
+    if let Some(key) = staff_edit {
+        e.subject = format!("{} (ændret)", e.subject);
+        e.change_key = key;
+    }
+    // ConflictResolution defaults to AutoResolve (web-service-reference/updateitem.md):
+    // only a request that says NeverOverwrite has a stale ChangeKey refused. (What
+    // AutoResolve does with a stale key Microsoft leaves open; the simulator lets the
+    // change through, the reading that protects nothing.)
+    let never_overwrite = r.conflict.as_deref() == Some("NeverOverwrite");
     match change.id.change_key.as_deref() {
         None => {
             return error(

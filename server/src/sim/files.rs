@@ -309,7 +309,7 @@ pub(super) async fn upload_chunk(
     let id = format!("AAMkATT{:08}", s.counter);
     let change_key = s.next_change_key();
     let drop_content_id = s.faults.drop_content_id;
-    let base = sim.base_url();
+    let location_fault = s.faults.upload_location.clone();
     let (_, event) = match find_event(&mut s, &up.tenant, &up.user, &up.event_id) {
         Ok(v) => v,
         Err(r) => return r,
@@ -328,12 +328,18 @@ pub(super) async fn upload_chunk(
         bytes: up.received,
     });
     event.change_key = change_key;
-    let location = format!(
-        "{base}/v1.0/users('{}')/events('{}')/attachments('{id}')",
-        up.user, up.event_id
-    );
+    // As Microsoft's example shows it (concepts/outlook-large-attachments.md): the Outlook
+    // REST form on its own host, capitalised — not the Graph URL the session was made on.
+    let location = match location_fault {
+        None => Some(format!(
+            "https://outlook.office.com/api/v2.0/Users('{}')/Events('{}')/Attachments('{id}')",
+            up.user, up.event_id
+        )),
+        Some(l) if l.is_empty() => None,
+        Some(l) => Some(l),
+    };
     let mut r = StatusCode::CREATED.into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         r.headers_mut().insert("location", v);
     }
     r
@@ -381,6 +387,7 @@ pub(super) fn delete_attachment(
     }
     s.stats.attachment_deletes += 1;
     let change_key = s.next_change_key();
+    let gone_is_404 = s.faults.gone_attachment_not_found;
     let (_, event) = match find_event(&mut s, tenant, user, event_id) {
         Ok(v) => v,
         Err(r) => return r,
@@ -388,11 +395,21 @@ pub(super) fn delete_attachment(
     let before = event.attachments.len();
     event.attachments.retain(|a| a.id != attachment);
     if event.attachments.len() == before {
-        return graph_error(
-            StatusCode::NOT_FOUND,
-            "ErrorItemNotFound",
-            "The attachment was not found.",
-        );
+        // What Graph answers for an attachment already gone is not documented: 404 is
+        // the switch; by default the harsher reading, an answer that is not "not found".
+        return if gone_is_404 {
+            graph_error(
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The attachment was not found.",
+            )
+        } else {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidAttachmentId",
+                "The attachment id is invalid.",
+            )
+        };
     }
     event.change_key = change_key;
     StatusCode::NO_CONTENT.into_response()

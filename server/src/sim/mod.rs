@@ -145,6 +145,21 @@ impl Simulator {
         }
     }
 
+    /// Changes an event as staff (or an earlier Booket) left it, without a request: a new
+    /// change key. False when there is no such event.
+    pub fn edit_event(&self, event_id: &str, edit: impl FnOnce(&mut model::Event)) -> bool {
+        let mut s = self.lock();
+        let ck = s.next_change_key();
+        match s.event_mut(event_id) {
+            Some((_, e)) => {
+                edit(e);
+                e.change_key = ck;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Marks every issued token as expired (Graph then answers 401).
     pub fn expire_tokens(&self) {
         let now = tokio::time::Instant::now();
@@ -179,6 +194,66 @@ impl Simulator {
                 events: vec![],
             });
         }
+    }
+
+    /// Staff delete a calendar and make it again under the same name with the same
+    /// appointments (an import): a new folder id, new item ids, the old ones gone.
+    /// False when no calendar has that name.
+    pub fn recreate_calendar(&self, name: &str) -> bool {
+        let mut s = self.lock();
+        s.counter += 1;
+        let n = s.counter;
+        let Some(cal) = s
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.users.iter_mut())
+            .flat_map(|u| u.calendars.iter_mut())
+            .find(|c| c.name == name)
+        else {
+            return false;
+        };
+        cal.id = format!("AAMkADCa{n:08}");
+        let renamed: Vec<(String, String)> = cal
+            .events
+            .iter()
+            .map(|e| (e.id.clone(), format!("{}R{n}", e.id)))
+            .collect();
+        for e in &mut cal.events {
+            e.id = format!("{}R{n}", e.id);
+            if let Some(master) = &e.series_master_id {
+                e.series_master_id = renamed
+                    .iter()
+                    .find(|(old, _)| old == master)
+                    .map(|(_, new)| new.clone());
+            }
+        }
+        true
+    }
+
+    /// Makes every single appointment of a calendar an occurrence of one recurring series
+    /// (as if staff had created them as a daily series); false when no calendar has that
+    /// name.
+    pub fn make_series(&self, name: &str) -> bool {
+        let mut s = self.lock();
+        let Some(cal) = s
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.users.iter_mut())
+            .flat_map(|u| u.calendars.iter_mut())
+            .find(|c| c.name == name)
+        else {
+            return false;
+        };
+        let master = format!("{}Series", cal.id);
+        for e in cal
+            .events
+            .iter_mut()
+            .filter(|e| e.event_type == "singleInstance")
+        {
+            e.event_type = "occurrence".into();
+            e.series_master_id = Some(master.clone());
+        }
+        true
     }
 
     /// Gives the apps every mailbox (`None`) or limits them to these, as Exchange Online

@@ -221,6 +221,26 @@ pub struct Faults {
     /// The occurrences of a recurring series share one version: changing one makes the
     /// others' etags stale (as the event-list-instances example suggests).
     pub shared_series_etag: bool,
+    /// A calendar view (Graph calendarView, EWS FindItem with a CalendarView) carries the
+    /// extended properties asked for on occurrences and exceptions of a series too. Off by
+    /// default: reported not to (microsoft-graph-docs#13385), documented nowhere.
+    pub view_carries_occurrence_properties: bool,
+    /// Graph: where the last chunk of an upload session points (`Location`). `None` as
+    /// Microsoft's example shows it (Outlook REST host, capitalised segments);
+    /// `Some("")` no `Location` at all; any other value is sent as it is.
+    pub upload_location: Option<String>,
+    /// After this many more event writes (Graph PATCH, EWS UpdateItem) are carried out,
+    /// staff edit the event's subject just before the next write arrives, so that write
+    /// meets a moved version (a booking whose final write fails).
+    pub staff_edit_before_write: Option<u32>,
+    /// Graph: deleting an attachment that is no longer there answers 404
+    /// `ErrorItemNotFound`. Off by default: Microsoft does not say, and the simulator then
+    /// answers 400 `ErrorInvalidAttachmentId`, which Booket must also read as "gone".
+    pub gone_attachment_not_found: bool,
+    /// EWS: GetItem lists attachments with their `ContentId`. Off by default: the
+    /// documented answers do not show it, so Booket must not need it (it records each
+    /// file's id in the hold).
+    pub ews_attachment_content_ids: bool,
     /// EWS: the server's cap on items in one FindItem answer (default 1000).
     pub ews_view_cap: Option<usize>,
     /// EWS: the largest request accepted, in bytes (default 64 MB); larger ones get 413.
@@ -341,6 +361,22 @@ impl State {
     }
 
     /// Finds an event anywhere (for the test control endpoints), with its mailbox's UPN.
+    /// Whether staff edit the event before this write (the `staff_edit_before_write`
+    /// fault counts writes down to it).
+    pub fn staff_edits_now(&mut self) -> bool {
+        match self.faults.staff_edit_before_write {
+            Some(0) => {
+                self.faults.staff_edit_before_write = None;
+                true
+            }
+            Some(n) => {
+                self.faults.staff_edit_before_write = Some(n - 1);
+                false
+            }
+            None => false,
+        }
+    }
+
     pub fn event_mut(&mut self, id: &str) -> Option<(String, &mut Event)> {
         self.events_mut(None)
             .find(|(_, _, e)| e.id == id)
