@@ -185,3 +185,52 @@ async fn unknown_paths_and_methods_are_answered_as_graph_does() {
         );
     }
 }
+
+/// Extended properties come back only from a read that names one with
+/// `$expand=singleValueExtendedProperties($filter=id eq '…')` — never in a PATCH answer,
+/// even for the property the PATCH set, and not for a bare `$expand`.
+#[tokio::test]
+async fn extended_properties_come_only_from_a_read_that_names_them() {
+    let r = running().await;
+    let token = r.token().await;
+    let id = r.some_event();
+    let property = "String {8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09} Name BooketHold";
+    let res = r
+        .http
+        .patch(format!(
+            "{}/users/{DEMO_OWNER}/events/{id}",
+            r.sim.graph_base_url()
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "subject": "Samtale - Reserveret",
+            "singleValueExtendedProperties": [{"id": property, "value": "v1"}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["subject"], "Samtale - Reserveret");
+    assert!(answer["@odata.etag"].is_string());
+    assert!(
+        answer.get("singleValueExtendedProperties").is_none(),
+        "{answer}"
+    );
+    let path = format!("/users/{DEMO_OWNER}/events/{id}");
+    for (query, carries) in [
+        (String::new(), false),
+        ("?$expand=singleValueExtendedProperties".to_owned(), false),
+        (
+            format!("?$expand=singleValueExtendedProperties($filter=id eq '{property}')"),
+            true,
+        ),
+    ] {
+        let (status, read) = r
+            .graph(reqwest::Method::GET, &format!("{path}{query}"), &token)
+            .await;
+        assert_eq!(status, 200, "{query}: {read}");
+        let value = read["singleValueExtendedProperties"][0]["value"].as_str();
+        assert_eq!(value == Some("v1"), carries, "{query}: {read}");
+    }
+}
