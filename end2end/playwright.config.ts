@@ -14,6 +14,9 @@ const chromiumArgs = [
 const port = Number(process.env.BOOKET_E2E_PORT ?? 3900);
 export const simPort = Number(process.env.BOOKET_E2E_SIM_PORT ?? 3901);
 const bin = process.env.BOOKET_BIN ?? '../target/debug/booket';
+// The demo runs on a pinned clock from a Monday morning (it then moves on in real time), so
+// every run sees the same week, whatever day it is.
+export const demoClockStart = '2026-11-30T08:00:00+01:00';
 const assets = process.env.BOOKET_ASSETS ?? '../dist';
 
 export default defineConfig({
@@ -31,7 +34,7 @@ export default defineConfig({
   webServer: [
     {
       // A 30 s hold lets the hold tests see the warning quickly; the host page on :3902 may embed.
-      command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets} --hold-seconds 30 --allow-origin http://127.0.0.1:3902`,
+      command: `${bin} demo --listen 127.0.0.1:${port} --sim-listen 127.0.0.1:${simPort} --assets ${assets} --hold-seconds 30 --allow-origin http://127.0.0.1:3902 --clock-start ${demoClockStart}`,
       url: `http://127.0.0.1:${port}/`,
       reuseExistingServer: false,
       timeout: 30_000,

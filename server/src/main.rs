@@ -40,6 +40,11 @@ enum Command {
             value_delimiter = ','
         )]
         allow_origins: Vec<String>,
+        /// Start the demo's clock at this instant (RFC 3339) instead of now; it then moves
+        /// on in real time. The end-to-end suite pins a Monday morning, so what it sees
+        /// does not depend on the day it runs.
+        #[arg(long, env = "BOOKET_DEMO_CLOCK_START")]
+        clock_start: Option<chrono::DateTime<chrono::FixedOffset>>,
         /// Which Exchange the demo books in: a Graph and an EWS calendar side by side, or
         /// everything on the EWS simulator.
         #[arg(long, value_enum, env = "BOOKET_DEMO_EXCHANGE", default_value_t = demo::DemoExchange::Both)]
@@ -149,10 +154,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             assets,
             hold_seconds,
             allow_origins,
+            clock_start,
             exchange,
         } => {
-            let simulator =
-                sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
+            let clock = match clock_start {
+                Some(start) => booking::clock_from(start.with_timezone(&chrono::Utc)),
+                None => booking::system_clock(),
+            };
+            let simulator = sim::Simulator::demo(clock(), sim::model::SimOptions::default());
             let sim_addr = simulator.spawn(sim_listen).await?;
             let mut config = demo::demo_config(&simulator, listen);
             config.exchange.hold = std::time::Duration::from_secs(hold_seconds.max(10));
@@ -162,14 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let assets = assets.unwrap_or_else(web::default_assets_dir);
             check_assets(&assets);
-            let server = Server::build(
-                config,
-                None,
-                assets,
-                booking::system_clock(),
-                Some(simulator),
-            )
-            .await?;
+            let server = Server::build(config, None, assets, clock, Some(simulator)).await?;
             server.booket.resolve_calendars().await;
             let addr = server.local_addr()?;
             println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph simulator at http://{sim_addr}, EWS at http://{sim_addr}/EWS/Exchange.asmx)");

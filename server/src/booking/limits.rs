@@ -25,16 +25,77 @@ struct CitizenHold {
     expires: DateTime<Utc>,
 }
 
+type HoldKey = (String, String, String);
+
+#[derive(Default)]
+struct Holds {
+    /// Active holds by (form, element, owner hash).
+    held: HashMap<HoldKey, Held>,
+    /// New holds on their way to Exchange, by client: they count against the cap until
+    /// they are recorded or fail.
+    pending: HashMap<IpAddr, usize>,
+}
+
 #[derive(Default)]
 pub struct HoldTracker {
-    held: Mutex<HashMap<(String, String, String), Held>>,
+    holds: Mutex<Holds>,
     /// By (form, element, citizen): one active hold per citizen and element.
     citizens: Mutex<HashMap<(String, String, String), CitizenHold>>,
 }
 
+/// A client's place under the cap, taken for a new hold on its way to Exchange. Dropped
+/// without [`HoldTracker::record`] (the write failed), the place is given back.
+pub struct CapPlace<'a> {
+    tracker: &'a HoldTracker,
+    client: IpAddr,
+}
+
+impl Drop for CapPlace<'_> {
+    fn drop(&mut self) {
+        let mut holds = self.tracker.lock();
+        if let Some(n) = holds.pending.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                holds.pending.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Active holds of one client.
+fn active(held: &HashMap<HoldKey, Held>, client: IpAddr, now: DateTime<Utc>) -> usize {
+    held.values()
+        .filter(|h| h.client == Some(client) && h.expires > now)
+        .count()
+}
+
 impl HoldTracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), Held>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Holds> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks and takes one of `client`'s places under the cap in one step: its active
+    /// holds and the new holds it has on their way count. `None` when the cap is reached.
+    pub fn take_place(
+        &self,
+        client: IpAddr,
+        cap: usize,
+        now: DateTime<Utc>,
+    ) -> Option<CapPlace<'_>> {
+        let mut holds = self.lock();
+        let active = active(&holds.held, client, now);
+        let pending = holds.pending.entry(client).or_default();
+        if active + *pending >= cap {
+            if *pending == 0 {
+                holds.pending.remove(&client);
+            }
+            return None;
+        }
+        *pending += 1;
+        Some(CapPlace {
+            tracker: self,
+            client,
+        })
     }
 
     /// The slot this token actively holds for this element, if any.
@@ -46,28 +107,40 @@ impl HoldTracker {
         now: DateTime<Utc>,
     ) -> Option<String> {
         self.lock()
+            .held
             .get(&(form.to_owned(), element.to_owned(), owner.to_owned()))
             .filter(|h| h.expires > now)
             .map(|h| h.slot_id.clone())
     }
 
     /// Active holds of one client.
-    pub fn active_for(&self, client: IpAddr, now: DateTime<Utc>) -> usize {
-        self.lock()
-            .values()
-            .filter(|h| h.client == Some(client) && h.expires > now)
-            .count()
+    #[cfg(test)]
+    fn active_for(&self, client: IpAddr, now: DateTime<Utc>) -> usize {
+        active(&self.lock().held, client, now)
     }
 
+    /// Records the token's hold (replacing the one it had); a new hold's place under the
+    /// cap becomes the hold itself in the same step.
     pub fn record(
         &self,
         (form, element, owner): (&str, &str, &str),
         slot_id: &str,
         expires: DateTime<Utc>,
         client: Option<IpAddr>,
+        place: Option<CapPlace<'_>>,
         now: DateTime<Utc>,
     ) {
-        let mut held = self.lock();
+        let mut holds = self.lock();
+        if let Some(place) = place {
+            if let Some(n) = holds.pending.get_mut(&place.client) {
+                *n -= 1;
+                if *n == 0 {
+                    holds.pending.remove(&place.client);
+                }
+            }
+            std::mem::forget(place);
+        }
+        let held = &mut holds.held;
         // Lapsed holds are forgotten as new ones come, so the map stays as small as the
         // holds that are active.
         if held.len() >= 1024 {
@@ -83,9 +156,20 @@ impl HoldTracker {
         );
     }
 
-    /// The token gave its slot back, or booked it.
+    /// The token gave this slot back: forgotten only if it is still the hold recorded for
+    /// the token (a move records the new slot before the old one is given back).
+    pub fn forget_slot(&self, (form, element, owner): (&str, &str, &str), slot_id: &str) {
+        let key = (form.to_owned(), element.to_owned(), owner.to_owned());
+        let mut holds = self.lock();
+        if holds.held.get(&key).is_some_and(|h| h.slot_id == slot_id) {
+            holds.held.remove(&key);
+        }
+    }
+
+    /// The token booked: its hold is used up.
     pub fn forget(&self, form: &str, element: &str, owner: &str) {
         self.lock()
+            .held
             .remove(&(form.to_owned(), element.to_owned(), owner.to_owned()));
     }
 
@@ -172,20 +256,43 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
         let later = now + chrono::TimeDelta::minutes(15);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        t.record(("f", "e", "o1"), "s1", later, Some(a), now);
-        t.record(("f", "e", "o2"), "s2", later, Some(a), now);
-        t.record(("f", "e", "o3"), "s3", later, None, now);
+        t.record(("f", "e", "o1"), "s1", later, Some(a), None, now);
+        t.record(("f", "e", "o2"), "s2", later, Some(a), None, now);
+        t.record(("f", "e", "o3"), "s3", later, None, None, now);
         assert_eq!(t.active_for(a, now), 2);
         assert_eq!(t.held_by("f", "e", "o1", now).as_deref(), Some("s1"));
         assert_eq!(t.held_by("f", "other", "o1", now), None);
         // Moving a token's hold keeps one entry.
-        t.record(("f", "e", "o1"), "s9", later, Some(a), now);
+        t.record(("f", "e", "o1"), "s9", later, Some(a), None, now);
         assert_eq!(t.active_for(a, now), 2);
         t.forget("f", "e", "o2");
         assert_eq!(t.active_for(a, now), 1);
         // Lapsed holds do not count.
         assert_eq!(t.active_for(a, later), 0);
         assert_eq!(t.held_by("f", "e", "o1", later), None);
+    }
+
+    #[test]
+    fn a_place_under_the_cap_is_taken_in_one_step_and_given_back_unless_recorded() {
+        let t = HoldTracker::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        let later = now + chrono::TimeDelta::minutes(15);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let first = t.take_place(a, 2, now).expect("a first place");
+        let second = t.take_place(a, 2, now).expect("a second place");
+        // Two on their way fill the cap: a third is refused before any write.
+        assert!(t.take_place(a, 2, now).is_none());
+        // The first write failed: its place comes back.
+        drop(first);
+        let third = t.take_place(a, 2, now).expect("the place given back");
+        // Recorded holds keep their places; the cap stays full.
+        t.record(("f", "e", "o2"), "s2", later, Some(a), Some(second), now);
+        t.record(("f", "e", "o3"), "s3", later, Some(a), Some(third), now);
+        assert_eq!(t.active_for(a, now), 2);
+        assert!(t.take_place(a, 2, now).is_none());
+        // Another client is not affected, and lapsed holds free the places.
+        assert!(t.take_place("192.0.2.2".parse().unwrap(), 2, now).is_some());
+        assert!(t.take_place(a, 2, later).is_some());
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
+/// A clock that starts at `start` and moves on in real time (the demo's pinned clock).
+pub fn clock_from(start: DateTime<Utc>) -> Clock {
+    let began = std::time::Instant::now();
+    Arc::new(move || {
+        start + chrono::TimeDelta::from_std(began.elapsed()).unwrap_or(chrono::TimeDelta::zero())
+    })
+}
+
 /// How long a booking receipt answers retries with the same idempotency key.
 const RECEIPT_TTL: Duration = Duration::from_secs(24 * 3600);
 const RECEIPT_CAP: u64 = 10_000;
@@ -293,13 +301,11 @@ impl Backend for Booket {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let extend = !req.hold.is_empty();
         let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
-        let other = req
-            .release_slot_id
-            .as_ref()
-            .and_then(|id| self.week_of_slot(&req.form, &req.element, id));
+        let (form, element) = (req.form.clone(), req.element.clone());
         let result = self.reserve_slot(req).await;
         self.after_write(cal, week, &result).await;
-        if matches!(result, Ok((_, true))) {
+        if let Ok((_, Some(released))) = &result {
+            let other = self.week_of_slot(&form, &element, released);
             self.after_write(cal, other, &result).await;
         }
         let result = result.map(|(hold, _)| hold);

@@ -233,12 +233,12 @@ impl Booket {
     }
 
     /// Reserves (or extends) a slot for the holder of `req.hold` (a new holder when empty),
-    /// then gives back `req.release_slot_id` if that was theirs. Also says whether that
-    /// second slot was written.
+    /// then gives back the slot that holder had for this element. Also says which slot was
+    /// given back (written), if any.
     pub(super) async fn reserve_slot(
         &self,
         req: ReserveRequest,
-    ) -> Result<(Hold, bool), BookingError> {
+    ) -> Result<(Hold, Option<String>), BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let token = if req.hold.is_empty() {
@@ -252,14 +252,27 @@ impl Booket {
         // A citizen the form's backend vouches for holds one slot per element, under
         // whatever token; the address cap is for anonymous use only.
         let citizen = self.citizen_of(&req.form, &req.session, now)?;
-        // One active hold per token and element: the slot this token holds now is given
-        // back in this same call (the widget says which; the server knows it too).
+        // One reservation per token and element at a time, so what the token holds is
+        // decided here and not raced by its own concurrent requests.
+        let _token = self
+            .locks
+            .lock(&format!(
+                "hold\u{1f}{}\u{1f}{}\u{1f}{owner}",
+                req.form, req.element
+            ))
+            .await;
+        // One active hold per token and element: the slot this token holds is given back
+        // in this same call — the one the server knows of, whatever the client names. The
+        // client's `release_slot_id` counts only when this process knows of no hold (it
+        // restarted); giving it back then checks on the event that the token holds it.
         let held = self.holds.held_by(&req.form, &req.element, &owner, now);
-        let mut release = match &req.release_slot_id {
-            None => held.clone().unwrap_or_default(),
-            Some(id) => id.to_string(),
+        let mut release = match (&held, &req.release_slot_id) {
+            (Some(held), _) => held.clone(),
+            (None, Some(hint)) => hint.to_string(),
+            (None, None) => String::new(),
         };
         let mut release_token = token.clone();
+        let mut place = None;
         match &citizen {
             Some(c) => {
                 if let Some((slot_id, their_token)) = self
@@ -271,13 +284,18 @@ impl Booket {
                     release_token = their_token;
                 }
             }
-            // A new hold (not an extension or a move of this token's hold) counts against
-            // the client's cap.
+            // A new hold (not an extension or a move of this token's hold) takes one of
+            // the client's places under the cap, checked and counted in one step; a write
+            // that fails gives it back.
             None if held.is_none() => {
                 if let Some(c) = client {
-                    if self.holds.active_for(c, now) >= self.config.server.max_holds_per_client {
-                        tracing::warn!("a client reached max_holds_per_client");
-                        return Err(BookingError::RateLimited { retry_after: 0 });
+                    let cap = self.config.server.max_holds_per_client;
+                    match self.holds.take_place(c, cap, now) {
+                        Some(p) => place = Some(p),
+                        None => {
+                            tracing::warn!("a client reached max_holds_per_client");
+                            return Err(BookingError::RateLimited { retry_after: 0 });
+                        }
                     }
                 }
             }
@@ -318,16 +336,17 @@ impl Booket {
                 &req.slot_id,
                 expires,
                 client,
+                place,
                 now,
             ),
         }
-        let mut released = false;
+        let mut released = None;
         if !release.is_empty() && release != req.slot_id.as_str() {
             match self
                 .release_slot(&req.form, &req.element, &release, &release_token)
                 .await
             {
-                Ok(wrote) => released = wrote,
+                Ok(wrote) => released = wrote.then_some(release),
                 // The old hold lapses by itself; the new one stands.
                 Err(e) => tracing::warn!("could not give back the previous hold: {e}"),
             }
@@ -377,7 +396,8 @@ impl Booket {
             return Ok(false);
         }
         let subject = base_subject(&event.subject, markers).to_owned();
-        self.holds.forget(form, element, &hold::owner_hash(token));
+        self.holds
+            .forget_slot((form, element, &hold::owner_hash(token)), slot_id);
         match self.write_subject(cal, &event, &subject, ENDED).await {
             Ok(_) => Ok(true),
             // Changed since we read it: no longer ours to touch.
