@@ -4,8 +4,11 @@
 //! every TCP connection comes from the proxy. Only from peers listed in
 //! `[server] trusted_proxies` is the client taken from the forwarding header, as the
 //! right-most address in it that is not itself a trusted proxy (a client can put anything
-//! at the left end). IPv6 clients are keyed by their /64, which one subscriber usually
-//! has whole, so rotating through it gains nothing.
+//! at the left end; what lies left of the first untrusted address is never read, and a
+//! malformed element spoils only itself). IPv6 clients are keyed by their /64, which one
+//! subscriber usually has whole, so rotating through it gains nothing; and a /48 (one
+//! site) has an outer budget of [`SITE_SHARE`] clients, so rotating through its 65,536
+//! /64s gains little more.
 //!
 //! Reads (element, week) and writes (reserve, release, book) have separate per-client
 //! budgets; the keyed state is pruned, so a stream of new addresses cannot grow it.
@@ -30,6 +33,25 @@ pub enum ForwardedHeader {
     XForwardedFor,
     /// `Forwarded: for=client, for=proxy1` (RFC 7239).
     Forwarded,
+}
+
+/// How many clients' worth one IPv6 /48 may spend in all (its outer budget, beside each
+/// /64's own): a /48 is one site — an ISP customer may get one whole, and with it 65,536
+/// /64s — so rotating through its /64s gains at most this many budgets. Sized for a
+/// shared network: a campus, a library or a company behind one /48 still gets 16 busy
+/// citizens' worth of reads, writes and holds.
+pub const SITE_SHARE: usize = 16;
+
+/// The site an IPv6 client key belongs to (its /48); `None` for IPv4, whose key is the
+/// address itself.
+pub fn site_of(key: IpAddr) -> Option<IpAddr> {
+    match key.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)))
+        }
+        IpAddr::V4(_) => None,
+    }
 }
 
 /// The key for per-client budgets: an IPv4 address, or an IPv6 address cut to its /64.
@@ -59,7 +81,9 @@ fn parse_hop(s: &str) -> Option<IpAddr> {
 }
 
 /// The hops a forwarding header lists, nearest last (`None` for a hop that is not an
-/// address). Several header lines count as one list, in order.
+/// address). Several header lines count as one list, in order. Each element is read on
+/// its own: a byte that is not text spoils only the element it is in, never the hops a
+/// proxy appended to its right.
 fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<Option<IpAddr>> {
     let name = match which {
         ForwardedHeader::XForwardedFor => "x-forwarded-for",
@@ -67,11 +91,11 @@ fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<Option<IpAddr>> {
     };
     let mut out = Vec::new();
     for line in headers.get_all(name) {
-        let Ok(line) = line.to_str() else {
-            out.push(None);
-            continue;
-        };
-        for element in line.split(',') {
+        for element in line.as_bytes().split(|b| *b == b',') {
+            let Ok(element) = std::str::from_utf8(element) else {
+                out.push(None);
+                continue;
+            };
             let hop = match which {
                 ForwardedHeader::XForwardedFor => parse_hop(element),
                 ForwardedHeader::Forwarded => element
@@ -133,11 +157,14 @@ pub enum Spend {
 type Limiter<C> =
     RateLimiter<IpAddr, HashMapStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
-/// Per-client budgets for reads and writes.
+/// Per-client budgets for reads and writes, and an outer one per IPv6 site (/48, see
+/// [`SITE_SHARE`]).
 pub struct Budgets<C: Clock + Clone = DefaultClock> {
     clock: C,
     reads: Limiter<C>,
     writes: Limiter<C>,
+    site_reads: Limiter<C>,
+    site_writes: Limiter<C>,
 }
 
 impl Budgets<DefaultClock> {
@@ -149,36 +176,48 @@ impl Budgets<DefaultClock> {
 impl<C: Clock + Clone> Budgets<C> {
     pub fn with_clock(reads_per_minute: u32, writes_per_minute: u32, clock: C) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        let site = |n: u32| quota(n.saturating_mul(SITE_SHARE as u32));
         Budgets {
             reads: RateLimiter::hashmap_with_clock(quota(reads_per_minute), clock.clone()),
             writes: RateLimiter::hashmap_with_clock(quota(writes_per_minute), clock.clone()),
+            site_reads: RateLimiter::hashmap_with_clock(site(reads_per_minute), clock.clone()),
+            site_writes: RateLimiter::hashmap_with_clock(site(writes_per_minute), clock.clone()),
             clock,
         }
     }
 
-    /// Spends one call of `client`'s budget; `Err` says how long until the next is
-    /// allowed.
+    /// Spends one call of `client`'s budget (and, for IPv6, of its site's); `Err` says how
+    /// long until the next is allowed.
     pub fn spend(&self, spend: Spend, client: IpAddr) -> Result<(), Duration> {
-        let limiter = match spend {
-            Spend::Read => &self.reads,
-            Spend::Write => &self.writes,
+        let (own, site) = match spend {
+            Spend::Read => (&self.reads, &self.site_reads),
+            Spend::Write => (&self.writes, &self.site_writes),
         };
-        limiter
-            .check_key(&client)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        let wait =
+            |not_until: governor::NotUntil<C::Instant>| not_until.wait_time_from(self.clock.now());
+        own.check_key(&client).map_err(wait)?;
+        match site_of(client) {
+            Some(net) => site.check_key(&net).map_err(wait),
+            None => Ok(()),
+        }
     }
 
     /// Forgets clients whose budget has filled up again (they are as if never seen).
     pub fn prune(&self) {
-        for l in [&self.reads, &self.writes] {
+        for l in [
+            &self.reads,
+            &self.writes,
+            &self.site_reads,
+            &self.site_writes,
+        ] {
             l.retain_recent();
             l.shrink_to_fit();
         }
     }
 
-    /// Clients remembered (both budgets).
+    /// Clients remembered (both budgets, and sites).
     pub fn len(&self) -> usize {
-        self.reads.len() + self.writes.len()
+        self.reads.len() + self.writes.len() + self.site_reads.len() + self.site_writes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -244,6 +283,49 @@ mod tests {
         );
         // Without trusted proxies every header is ignored.
         assert_eq!(client_of(ip("10.0.0.2"), &chain, &[], xff), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn a_bad_byte_spoils_only_its_own_element_never_the_hops_to_its_right() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = ForwardedHeader::XForwardedFor;
+        // What the client wrote, then what the proxy appended, on one line.
+        for left in [&b"\xff\xfe"[..], b"1.2.3.4\x80", b"\xc3(, 5.6.7.8"] {
+            let mut line = left.to_vec();
+            line.extend_from_slice(b", 198.51.100.7");
+            let mut h = HeaderMap::new();
+            h.append(
+                "x-forwarded-for",
+                axum::http::HeaderValue::from_bytes(&line).unwrap(),
+            );
+            assert_eq!(
+                client_of(ip("10.0.0.2"), &h, &trusted, xff),
+                ip("198.51.100.7"),
+                "{left:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ipv6_site_has_an_outer_budget_over_its_64s() {
+        let clock = FakeRelativeClock::default();
+        let b = Budgets::with_clock(100, 1, clock.clone());
+        // One write each from 16 different /64s of one /48: the site's budget is spent.
+        for i in 0..SITE_SHARE as u16 {
+            let c = key_of(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 7, i, 0, 0, 0, 1)));
+            assert!(b.spend(Spend::Write, c).is_ok(), "/64 number {i}");
+        }
+        let fresh = key_of(ip("2001:db8:7:ffff::1"));
+        assert!(
+            b.spend(Spend::Write, fresh).is_err(),
+            "a fresh /64 of the site"
+        );
+        // Another site, and IPv4, are not touched; reads have their own site budget.
+        assert!(b.spend(Spend::Write, key_of(ip("2001:db8:8::1"))).is_ok());
+        assert!(b.spend(Spend::Write, ip("192.0.2.1")).is_ok());
+        assert!(b.spend(Spend::Read, fresh).is_ok());
+        assert_eq!(site_of(ip("192.0.2.1")), None);
+        assert_eq!(site_of(fresh), Some(ip("2001:db8:7::")));
     }
 
     #[test]

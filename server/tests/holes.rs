@@ -94,3 +94,68 @@ async fn concurrent_reserves_cannot_pass_the_cap_together_and_a_failed_write_giv
     let (s, body) = env.reserve("demo", &free[1], "", "").await;
     assert_eq!(s, 200, "the failed write kept no place: {body}");
 }
+
+/// A release (a write, cheap for Exchange) from behind the trusted proxy, with the
+/// forwarding header as the proxy passes it on: what the client wrote, then the address the
+/// proxy appended.
+async fn release_behind_proxy(env: &Env, slot: &str, forwarded: &[u8]) -> u16 {
+    env.http
+        .post(format!("{}/api/release", env.base))
+        .header(
+            "x-forwarded-for",
+            reqwest::header::HeaderValue::from_bytes(forwarded).unwrap(),
+        )
+        .form(&[
+            ("form", "demo"),
+            ("element", "tid"),
+            ("slot_id", slot),
+            ("hold", "MadeUpHoldToken0123456"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// One bad byte the client puts in `X-Forwarded-For` does not make its requests count as
+/// the proxy's (a second budget, shared with every malformed header): the address the proxy
+/// appended still names the client. And an IPv6 /48 has one outer budget over its /64s.
+#[tokio::test]
+async fn the_client_key_is_not_the_clients_to_choose() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.server.rate_limit_per_minute = 2;
+    })
+    .await;
+    let slot = free_slots(&env, &["2026-12-02"]).await.remove(0);
+    let a = b"\xff, 198.51.100.7";
+    assert_eq!(release_behind_proxy(&env, &slot, a).await, 200);
+    assert_eq!(release_behind_proxy(&env, &slot, a).await, 200);
+    assert_eq!(release_behind_proxy(&env, &slot, a).await, 429);
+    // The same trick from another citizen: their own budget, not one shared with A's.
+    let b = b"1.2.3.4\x80, 198.51.100.8";
+    assert_eq!(release_behind_proxy(&env, &slot, b).await, 200);
+    // A well-formed header from A is still A.
+    assert_eq!(
+        release_behind_proxy(&env, &slot, b"203.0.113.1, 198.51.100.7").await,
+        429
+    );
+
+    // One /48: 16 × 2 writes across its /64s, then every /64 of it waits.
+    let mut statuses = Vec::new();
+    for i in 0..40u16 {
+        let forwarded = format!("2001:db8:7:{i:x}::1");
+        statuses.push(release_behind_proxy(&env, &slot, forwarded.as_bytes()).await);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        32,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        release_behind_proxy(&env, &slot, b"2001:db8:8::1").await,
+        200,
+        "another site"
+    );
+}

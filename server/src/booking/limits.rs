@@ -3,7 +3,8 @@
 //!
 //! - One active hold per hold token and element: reserving another slot with the same
 //!   token gives the first back in the same call.
-//! - At most `max_holds_per_client` active holds per client address (IPv6: per /64).
+//! - At most `max_holds_per_client` active holds per client address (IPv6: per /64, and
+//!   16 times that per /48 site).
 //! - Confirmation mails per recipient and per client per day.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -75,23 +76,39 @@ impl HoldTracker {
     }
 
     /// Checks and takes one of `client`'s places under the cap in one step: its active
-    /// holds and the new holds it has on their way count. `None` when the cap is reached.
+    /// holds and the new holds it has on their way count. An IPv6 client's site (/48) may
+    /// hold [`crate::clients::SITE_SHARE`] times the cap in all. `None` when a cap is
+    /// reached.
     pub fn take_place(
         &self,
         client: IpAddr,
         cap: usize,
         now: DateTime<Utc>,
     ) -> Option<CapPlace<'_>> {
+        use crate::clients::{site_of, SITE_SHARE};
         let mut holds = self.lock();
-        let active = active(&holds.held, client, now);
-        let pending = holds.pending.entry(client).or_default();
-        if active + *pending >= cap {
-            if *pending == 0 {
-                holds.pending.remove(&client);
-            }
+        let own = active(&holds.held, client, now) + holds.pending.get(&client).unwrap_or(&0);
+        if own >= cap {
             return None;
         }
-        *pending += 1;
+        if let Some(site) = site_of(client) {
+            let in_site = |c: &IpAddr| site_of(*c) == Some(site);
+            let site_active = holds
+                .held
+                .values()
+                .filter(|h| h.expires > now && h.client.as_ref().is_some_and(in_site))
+                .count();
+            let site_pending: usize = holds
+                .pending
+                .iter()
+                .filter(|(c, _)| in_site(c))
+                .map(|(_, n)| n)
+                .sum();
+            if site_active + site_pending >= cap.saturating_mul(SITE_SHARE) {
+                return None;
+            }
+        }
+        *holds.pending.entry(client).or_default() += 1;
         Some(CapPlace {
             tracker: self,
             client,
@@ -290,6 +307,24 @@ mod tests {
         t.record(("f", "e", "o3"), "s3", later, Some(a), Some(third), now);
         assert_eq!(t.active_for(a, now), 2);
         assert!(t.take_place(a, 2, now).is_none());
+        // An IPv6 site holds SITE_SHARE times the cap across its /64s, no more.
+        let site = |i: u16| {
+            crate::clients::key_of(IpAddr::V6(std::net::Ipv6Addr::new(
+                0x2001, 0xdb8, 7, i, 0, 0, 0, 1,
+            )))
+        };
+        let places: Vec<_> = (0..2 * crate::clients::SITE_SHARE as u16)
+            .map(|i| {
+                t.take_place(site(i), 2, now)
+                    .expect("within the site's share")
+            })
+            .collect();
+        assert!(
+            t.take_place(site(999), 2, now).is_none(),
+            "the site is full"
+        );
+        drop(places);
+        assert!(t.take_place(site(999), 2, now).is_some());
         // Another client is not affected, and lapsed holds free the places.
         assert!(t.take_place("192.0.2.2".parse().unwrap(), 2, now).is_some());
         assert!(t.take_place(a, 2, later).is_some());
