@@ -5,6 +5,7 @@ pub mod booking;
 pub mod check;
 pub mod clients;
 pub mod config;
+pub mod deadline;
 pub mod demo;
 pub mod ews;
 pub mod graph;
@@ -32,6 +33,10 @@ pub struct Server {
     pub private_listener: Option<tokio::net::TcpListener>,
     header_timeout: std::time::Duration,
     shutdown_grace: std::time::Duration,
+    /// Open connections at most; past it a new one is refused at once (503).
+    max_connections: usize,
+    connections_open: prometheus::IntGauge,
+    connections_refused: prometheus::IntCounter,
     pub router: axum::Router,
     pub booket: Arc<Booket>,
 }
@@ -154,6 +159,10 @@ impl Server {
         if !config.exchange.hold_sweep.is_zero() {
             booket.clone().spawn_sweeper(config.exchange.hold_sweep);
         }
+        let (connections_open, connections_refused) = (
+            metrics.connections_open.clone(),
+            metrics.connections_refused.clone(),
+        );
         let state = web::AppState::new(booket.clone(), config.clone(), metrics);
         let pages = demo.zip(drafts).map(|(sim, drafts)| demo::DemoPages {
             sim,
@@ -171,6 +180,9 @@ impl Server {
             listener,
             header_timeout: config.server.header_timeout,
             shutdown_grace: config.server.shutdown_grace,
+            max_connections: config.server.max_connections,
+            connections_open,
+            connections_refused,
             router,
             booket,
         })
@@ -210,6 +222,15 @@ impl Server {
                 },
                 _ = &mut shutdown => break,
             };
+            // Every connection holds a socket, a task and its buffers until it closes: past
+            // `max_connections` a new one is told so at once and closed, and counted.
+            let open = self.connections_open.clone();
+            if open.get() >= self.max_connections as i64 {
+                self.connections_refused.inc();
+                tokio::spawn(refuse_connection(stream));
+                continue;
+            }
+            open.inc();
             let _ = stream.set_nodelay(true);
             // The peer address feeds the per-client budgets, as axum's ConnectInfo.
             let service = tower::ServiceBuilder::new()
@@ -232,6 +253,7 @@ impl Server {
                 if let Err(e) = conn.await {
                     tracing::debug!("connection ended: {e}");
                 }
+                open.dec();
             });
         }
         // No new connections (the port is closed at once), /readyz says so, idle keep-alive
@@ -254,4 +276,22 @@ impl Server {
             }
         }
     }
+}
+
+/// The answer to a connection over `max_connections`: 503 with `Retry-After`, in the
+/// widget's error shape, then closed. Written without reading the request (whatever the
+/// client sends is dropped with the socket); a client too slow to take it is not waited
+/// for.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = r#"{"error":"unavailable"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 5\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let write = async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
 }

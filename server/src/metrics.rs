@@ -31,6 +31,10 @@ pub struct Metrics {
     pub week_cache_stale: IntCounter,
     pub week_answer_hit: IntCounter,
     pub week_answer_miss: IntCounter,
+    /// Connections open on the public listener.
+    pub connections_open: IntGauge,
+    /// Connections refused at once because `max_connections` were open.
+    pub connections_refused: IntCounter,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -125,6 +129,20 @@ impl Default for Metrics {
                 r.register(Box::new(g.clone())).expect("registered once");
                 g
             },
+            connections_open: {
+                let g = IntGauge::new(
+                    "booket_connections_open",
+                    "Connections open on the public listener.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
+            connections_refused: counter(
+                &r,
+                "booket_connections_refused_total",
+                "Connections refused at once because max_connections were open.",
+            ),
             week_cache_hit: week_cache.with_label_values(&["hit"]),
             week_cache_miss: week_cache.with_label_values(&["miss"]),
             week_cache_stale: week_cache.with_label_values(&["stale"]),

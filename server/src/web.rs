@@ -211,6 +211,15 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             ))
             .layer(RequestBodyTimeoutLayer::new(server.body_timeout))
     };
+    // A small body: at most `max_body_bytes`, all of it within `body_timeout`.
+    let body_deadline = server.body_timeout;
+    let small_body = || {
+        tower::ServiceBuilder::new()
+            .map_request(move |req: Request| {
+                req.map(|b| crate::deadline::with_deadline(b, body_deadline))
+            })
+            .layer(RequestBodyLimitLayer::new(max_body))
+    };
     let api =
         Router::new()
             .route(
@@ -239,15 +248,17 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
             // The reads every citizen makes (most answered from memory) carry no per-request
             // timers: with them the cached reads of bench/run.sh fell to 0.40 of bare axum
             // at 500 clients, without them 0.46. Their bodies are small
-            // (`max_body_bytes`), the header-read time-out still applies, and their Graph
-            // reads have the client's own time-outs.
+            // (`max_body_bytes`) and must arrive whole within `body_timeout`, a deadline
+            // that arms a timer only for a body not already there (deadline.rs); the
+            // header-read time-out still applies, and their Graph reads have the client's
+            // own time-outs.
             .route(
                 &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
-                post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
+                post(server_fn).layer(small_body()),
             )
             .route(
                 &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
-                post(server_fn).layer(RequestBodyLimitLayer::new(max_body)),
+                post(server_fn).layer(small_body()),
             )
             .layer(tower::ServiceBuilder::new().layer(cors).layer(
                 SetResponseHeaderLayer::overriding(

@@ -159,3 +159,125 @@ async fn the_client_key_is_not_the_clients_to_choose() {
         "another site"
     );
 }
+
+/// Opens a connection and sends a week request's headers announcing `len` bytes of body,
+/// then drips the body one byte every 200 ms. Returns whether the server answered (or
+/// closed) before the body was complete, and the status line it sent, if any.
+async fn drip_week(addr: &str, len: usize) -> (bool, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/week HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        let n = read.read(&mut buf).await.unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    });
+    for _ in 0..len {
+        if reader.is_finished() {
+            return (true, reader.await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if write.write_all(b"x").await.is_err() {
+            break;
+        }
+    }
+    let finished_early = reader.is_finished();
+    (finished_early, reader.await.unwrap())
+}
+
+/// 50 bodies dripping into `/api/week` are cut once `body_timeout` has passed — long
+/// before they would be complete — and a citizen's week is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_dripping_into_the_week_are_cut_and_citizens_are_still_served() {
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.body_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    // 100 bytes at 5 a second would take 20 s; the deadline is 1 s.
+    let drips: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(drip_week_owned(addr.clone(), 100)))
+        .collect();
+    let (status, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200, "{week}");
+    for d in drips {
+        let (early, status_line) = d.await.unwrap();
+        assert!(early, "answered only after the whole body: {status_line:?}");
+        assert!(
+            status_line.is_empty() || !status_line.contains(" 200 "),
+            "{status_line}"
+        );
+    }
+    let (status, _) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200);
+}
+
+async fn drip_week_owned(addr: String, len: usize) -> (bool, String) {
+    drip_week(&addr, len).await
+}
+
+/// Past `max_connections` open connections a new one is answered 503 at once (with
+/// `Retry-After`) and counted; once they close, citizens are served again.
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_clearly_and_counted() {
+    use tokio::io::AsyncReadExt;
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.max_connections = 16;
+        // A connection taken in under the cap that says nothing is closed after this.
+        c.server.header_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Wait until the server has taken all 16 in (they say nothing).
+    let mut refused = None;
+    for _ in 0..5 {
+        let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut answer = String::new();
+        let _ = extra.read_to_string(&mut answer).await;
+        if answer.starts_with("HTTP/1.1 503") {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let answer = refused.expect("a connection past the cap is refused");
+    assert!(answer.contains("retry-after: 5"), "{answer}");
+    assert!(answer.ends_with(r#"{"error":"unavailable"}"#), "{answer}");
+    drop(idle);
+    // Once closed, a citizen is served again (the server notices the closes first).
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(res) = env
+            .http
+            .post(format!("{}/api/week", env.base))
+            .form(&[("form", "demo"), ("element", "tid"), ("week", "2026-12-02")])
+            .send()
+            .await
+        {
+            if res.status() == 200 {
+                served = true;
+                break;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(served);
+    let metrics = env.metrics().await;
+    let refused_count: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("booket_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the refusals are counted");
+    assert!(refused_count >= 1, "{metrics}");
+}

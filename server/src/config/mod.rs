@@ -147,6 +147,8 @@ pub struct ServerConfig {
     pub body_timeout: std::time::Duration,
     /// Longest time a client may take to send a request's headers.
     pub header_timeout: std::time::Duration,
+    /// Connections open at once on the public listener; a new one past it is refused.
+    pub max_connections: usize,
     /// Key that signs slot ids (at least 32 bytes). All instances behind one load balancer
     /// need the same key; `booket serve` requires one (the demo makes a random one).
     pub slot_key: Option<SecretString>,

@@ -71,6 +71,7 @@ pub struct Server {
     pub upload_timeout_seconds: u64,
     pub body_timeout_seconds: u64,
     pub header_timeout_seconds: u64,
+    pub max_connections: usize,
 }
 
 impl Default for Server {
@@ -99,6 +100,7 @@ impl Default for Server {
             upload_timeout_seconds: 600,
             body_timeout_seconds: 20,
             header_timeout_seconds: 10,
+            max_connections: 4096,
         }
     }
 }

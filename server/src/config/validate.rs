@@ -133,6 +133,7 @@ impl File {
             ("upload_timeout_seconds", s.upload_timeout_seconds, 1..=7200),
             ("body_timeout_seconds", s.body_timeout_seconds, 1..=600),
             ("header_timeout_seconds", s.header_timeout_seconds, 1..=600),
+            ("max_connections", s.max_connections as u64, 16..=1_000_000),
         ] {
             if !range.contains(&value) {
                 return Err(err(
@@ -165,6 +166,7 @@ impl File {
             upload_timeout: std::time::Duration::from_secs(s.upload_timeout_seconds),
             body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
             header_timeout: std::time::Duration::from_secs(s.header_timeout_seconds),
+            max_connections: s.max_connections,
             uploads,
             public_url_configured: s.public_url.is_some(),
             public_url: s.public_url.unwrap_or_else(|| format!("http://{listen}")),

@@ -104,6 +104,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             upload_timeout: Duration::from_secs(600),
             body_timeout: Duration::from_secs(20),
             header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             slot_key: None,
             previous_slot_keys: vec![],
             metrics_token: None,
