@@ -68,9 +68,131 @@ impl http_body::Body for DeadlineBody {
     }
 }
 
+/// A minimum transfer rate for one request body (Apache's `mod_reqtimeout` `MinRate`):
+/// once [`MinRate::arm`]ed, and after `grace`, the body must keep arriving at `rate` bytes
+/// a second on average since it was armed, or reading it fails. It is armed when the
+/// server starts to read in earnest (a booking's files, once it has its place), so time
+/// the server itself spent — checking the slot, waiting for a place while the client is
+/// held back by flow control — is never counted against the client. A timer is armed only
+/// while the body waits.
+pub struct MinRate {
+    grace: Duration,
+    rate: u64,
+    state: std::sync::Mutex<RateState>,
+}
+
+#[derive(Default)]
+struct RateState {
+    armed: Option<tokio::time::Instant>,
+    received: u64,
+    slow: bool,
+}
+
+impl MinRate {
+    pub fn new(grace: Duration, rate: u64) -> std::sync::Arc<MinRate> {
+        std::sync::Arc::new(MinRate {
+            grace,
+            rate: rate.max(1),
+            state: Default::default(),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, RateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on the rate counts.
+    pub fn arm(&self) {
+        let mut s = self.state();
+        s.armed = Some(tokio::time::Instant::now());
+        s.received = 0;
+    }
+
+    /// Whether the body was cut off for falling behind.
+    pub fn was_too_slow(&self) -> bool {
+        self.state().slow
+    }
+
+    /// When what has arrived since arming stops being enough (`None` while not armed).
+    fn due(&self) -> Option<tokio::time::Instant> {
+        let s = self.state();
+        s.armed.map(|at| {
+            at + self.grace + Duration::from_secs_f64(s.received as f64 / self.rate as f64)
+        })
+    }
+
+    /// Wraps `body` under this rate.
+    pub fn wrap(self: &std::sync::Arc<Self>, body: Body) -> Body {
+        Body::new(MinRateBody {
+            inner: body,
+            rate: self.clone(),
+            sleep: None,
+        })
+    }
+}
+
+/// The body fell behind its minimum transfer rate.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body arrived slower than {0} bytes a second")]
+pub struct TooSlow(u64);
+
+struct MinRateBody {
+    inner: Body,
+    rate: std::sync::Arc<MinRate>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl http_body::Body for MinRateBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if let Some(Ok(f)) = &frame {
+                if let Some(data) = f.data_ref() {
+                    this.rate.state().received += data.len() as u64;
+                }
+            }
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let Some(due) = this.rate.due() else {
+            return Poll::Pending;
+        };
+        let sleep = match &mut this.sleep {
+            Some(s) => {
+                if s.deadline() != due {
+                    s.as_mut().reset(due);
+                }
+                s
+            }
+            None => this.sleep.insert(Box::pin(tokio::time::sleep_until(due))),
+        };
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.rate.state().slow = true;
+                Poll::Ready(Some(Err(TooSlow(this.rate.rate).into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
     use http_body_util::BodyExt;
 
     #[tokio::test(start_paused = true)]
@@ -91,5 +213,46 @@ mod tests {
             "{err}"
         );
         assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_must_keep_its_minimum_rate_after_the_grace_period() {
+        // 1 KB every second: 1,000 B/s, above a 500 B/s minimum — it passes however long.
+        let steady = futures::stream::iter(0..30).then(|_| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 1000]))
+        });
+        let rate = MinRate::new(Duration::from_secs(10), 500);
+        rate.arm();
+        let body = rate.wrap(Body::from_stream(steady));
+        assert_eq!(body.collect().await.unwrap().to_bytes().len(), 30_000);
+        assert!(!rate.was_too_slow());
+
+        // One byte every 2 s: fine within the 10 s grace, cut soon after it.
+        let drip = || {
+            futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), ()))
+            })
+        };
+        let rate = MinRate::new(Duration::from_secs(10), 500);
+        let mut body = rate.wrap(Body::from_stream(drip()));
+        // Not armed yet (the server is busy elsewhere): nothing counts, nothing is cut.
+        for _ in 0..20 {
+            body.frame().await.unwrap().unwrap();
+        }
+        assert!(!rate.was_too_slow());
+        rate.arm();
+        let armed = tokio::time::Instant::now();
+        let err = body.collect().await.unwrap_err();
+        assert!(err.to_string().contains("slower than 500 bytes"), "{err}");
+        assert!(rate.was_too_slow());
+        // Due 10 s after arming plus 2 ms for each byte received since (4, at 2, 4, 6
+        // and 8 s; the fifth would come at 10 s, the same instant the rule bites).
+        let cut = armed.elapsed();
+        assert!(
+            cut >= Duration::from_secs(10) && cut <= Duration::from_millis(10_010),
+            "{cut:?}"
+        );
     }
 }

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub connections_open: IntGauge,
     /// Connections refused at once because `max_connections` were open.
     pub connections_refused: IntCounter,
+    /// Bookings reading their files from the client now (upload places in use).
+    pub upload_places_reading: IntGauge,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -133,6 +135,15 @@ impl Default for Metrics {
                 let g = IntGauge::new(
                     "booket_connections_open",
                     "Connections open on the public listener.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
+            upload_places_reading: {
+                let g = IntGauge::new(
+                    "booket_upload_places_reading",
+                    "Bookings reading their files from the client now.",
                 )
                 .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("registered once");

@@ -5,8 +5,13 @@
 //! slot is free or the citizen's, judged from the cached week — before a byte of any file
 //! is read, so a forged or taken slot costs nothing. Files are then streamed to unnamed
 //! temporary files with the count, per-file and total limits enforced as the bytes arrive,
-//! so no file sits in memory whole; at most `max_concurrent_uploads` requests read files at
-//! once, and the router bounds the time between body frames and the whole request.
+//! so no file sits in memory whole. A place to read files is taken only then, once the
+//! booking's own parts passed (at most `max_concurrent_upload_reads`, two per client), and
+//! the body must keep arriving at `upload_min_rate_bytes_per_second` once
+//! `upload_rate_grace_seconds` have passed, so a dripping client loses its place in
+//! seconds. Sending the files on to Exchange takes one of `max_concurrent_uploads` places
+//! (a client that never finishes sending never reaches it). The router bounds the time
+//! between body frames and the whole request.
 
 use crate::web::AppState;
 use app::api::UploadContent;
@@ -17,7 +22,6 @@ use app::contract::{arg, BOOK_FORM, FIELD_PART, FILE_PART};
 use app::domain::{BookingError, FileProblem};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::response::{IntoResponse, Response};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,18 +69,20 @@ fn files_error(problem: FileProblem, name: &str, limit: usize) -> BookingError {
     }
 }
 
-/// Streams one file part into an unnamed temporary file, within the limits.
+/// Streams one file part into an unnamed temporary file, within the limits. The file is
+/// made at the first byte (an empty part costs none) and written off the async workers.
 async fn spool(
     field: &mut axum::extract::multipart::Field<'_>,
     name: &str,
     limits: &crate::config::UploadLimits,
     total: &mut usize,
 ) -> Result<Upload, BookingError> {
-    let file = tempfile::tempfile().map_err(|e| {
-        tracing::error!("cannot create a temporary file for an upload: {e}");
+    use tokio::io::AsyncWriteExt;
+    let internal = |what: &str, e: std::io::Error| {
+        tracing::error!("cannot {what} for an upload: {e}");
         BookingError::Internal
-    })?;
-    let mut writer = std::io::BufWriter::with_capacity(64 * 1024, file);
+    };
+    let mut writer: Option<tokio::io::BufWriter<tokio::fs::File>> = None;
     let mut len = 0usize;
     while let Some(chunk) = field
         .chunk()
@@ -99,19 +105,39 @@ async fn spool(
                 limits.max_total_bytes,
             ));
         }
-        writer.write_all(&chunk).map_err(|e| {
-            tracing::error!("cannot write an upload to its temporary file: {e}");
-            BookingError::Internal
-        })?;
+        if chunk.is_empty() {
+            continue;
+        }
+        let w = match &mut writer {
+            Some(w) => w,
+            None => {
+                let file = tokio::task::spawn_blocking(tempfile::tempfile)
+                    .await
+                    .map_err(|e| internal("make a temporary file", std::io::Error::other(e)))?
+                    .map_err(|e| internal("make a temporary file", e))?;
+                writer.insert(tokio::io::BufWriter::with_capacity(
+                    64 * 1024,
+                    tokio::fs::File::from_std(file),
+                ))
+            }
+        };
+        w.write_all(&chunk)
+            .await
+            .map_err(|e| internal("write a temporary file", e))?;
     }
-    let file = writer.into_inner().map_err(|e| {
-        tracing::error!("cannot write an upload to its temporary file: {e}");
-        BookingError::Internal
-    })?;
+    let content = match writer {
+        None => UploadContent::Memory(Arc::new(Vec::new())),
+        Some(mut w) => {
+            w.flush()
+                .await
+                .map_err(|e| internal("write a temporary file", e))?;
+            UploadContent::File(Arc::new(w.into_inner().into_std().await))
+        }
+    };
     Ok(Upload {
         name: name.to_owned(),
         len,
-        content: UploadContent::File(Arc::new(file)),
+        content,
     })
 }
 
@@ -170,8 +196,54 @@ impl RawParts {
     }
 }
 
+/// A booking's place to read its files from the client: one of the client's two, and one
+/// of `max_concurrent_upload_reads`; given back when dropped.
+struct ReadingPlace {
+    _share: ClientUploads,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    gauge: prometheus::IntGauge,
+}
+
+impl Drop for ReadingPlace {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// Takes a reading place for `client`: refused when the client already reads two, and
+/// after [`QUEUE_WAIT`] when every place stays taken.
+async fn reading_place(
+    state: &AppState,
+    client: std::net::IpAddr,
+) -> Result<ReadingPlace, BookingError> {
+    let share = ClientUploads::take(&state.uploads_by_client, client)
+        .ok_or(BookingError::RateLimited { retry_after: 0 })?;
+    let permit =
+        match tokio::time::timeout(QUEUE_WAIT, state.upload_reads.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                tracing::warn!(
+                    "every place to read files was busy: a booking with files was turned away"
+                );
+                return Err(BookingError::Unavailable);
+            }
+        };
+    let gauge = state.metrics.upload_places_reading.clone();
+    gauge.inc();
+    Ok(ReadingPlace {
+        _share: share,
+        _permit: permit,
+        gauge,
+    })
+}
+
 /// Reads the multipart request into a booking request (see the module docs).
-async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, BookingError> {
+async fn read_request(
+    state: &AppState,
+    req: Request,
+    client: std::net::IpAddr,
+    rate: &crate::deadline::MinRate,
+) -> Result<BookRequest, BookingError> {
     let mut parts = Multipart::from_request(req, &())
         .await
         .map_err(|_| BookingError::invalid("request"))?;
@@ -179,6 +251,8 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
     let mut files = Vec::new();
     let mut fields: Vec<FormField> = Vec::new();
     let mut policy: Option<UploadPolicy> = None;
+    let mut _place: Option<ReadingPlace> = None;
+    let mut file_parts = 0usize;
     let mut total = 0usize;
     while let Some(mut field) = parts
         .next_field()
@@ -221,20 +295,33 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                     Some(p) => p,
                     None => {
                         let p = raw.parse()?;
-                        policy.insert(
-                            state
-                                .booket
-                                .precheck_upload(
-                                    &p.form,
-                                    &p.element,
-                                    &p.slot_id,
-                                    &p.hold,
-                                    &p.idempotency_key,
-                                )
-                                .await?,
-                        )
+                        let checked = state
+                            .booket
+                            .precheck_upload(
+                                &p.form,
+                                &p.element,
+                                &p.slot_id,
+                                &p.hold,
+                                &p.idempotency_key,
+                            )
+                            .await?;
+                        // Only a booking whose own parts passed takes a place to read files.
+                        _place = Some(reading_place(state, client).await?);
+                        // From here the client's sending speed counts, not ours.
+                        rate.arm();
+                        policy.insert(checked)
                     }
                 };
+                // Every file part counts, empty ones too (an empty file input sends one;
+                // each would otherwise cost a parse and a look at the limits for nothing).
+                file_parts += 1;
+                if file_parts > policy.limits.max_files {
+                    return Err(files_error(
+                        FileProblem::TooMany,
+                        "",
+                        policy.limits.max_files,
+                    ));
+                }
                 if !policy.take_files {
                     drain(&mut field, &file_name, &policy.limits, &mut total).await?;
                     continue;
@@ -243,13 +330,6 @@ async fn read_request(state: &AppState, req: Request) -> Result<BookRequest, Boo
                 // An empty file input still sends one nameless, empty part.
                 if file_name.is_empty() && upload.len == 0 {
                     continue;
-                }
-                if files.len() >= policy.limits.max_files {
-                    return Err(files_error(
-                        FileProblem::TooMany,
-                        "",
-                        policy.limits.max_files,
-                    ));
                 }
                 files.push(upload);
             }
@@ -311,26 +391,33 @@ impl Drop for ClientUploads {
 
 /// Serves `/api/book_form` (origin and budget already checked by the caller).
 pub async fn book_form(state: AppState, req: Request, client: std::net::IpAddr) -> Response {
-    let Some(_share) = ClientUploads::take(&state.uploads_by_client, client) else {
-        return crate::web::typed_error(BookingError::RateLimited { retry_after: 0 });
-    };
-    let permit = match tokio::time::timeout(QUEUE_WAIT, state.uploads.clone().acquire_owned()).await
-    {
-        Ok(Ok(p)) => p,
-        _ => {
-            tracing::warn!("every upload place was busy: a booking with files was turned away");
-            return crate::web::typed_error(BookingError::Unavailable);
-        }
-    };
+    let server = &state.config.server;
+    let rate = crate::deadline::MinRate::new(server.upload_rate_grace, server.upload_min_rate);
+    let req = req.map(|b| rate.wrap(b));
     let result = crate::clients::CLIENT
         .scope(client, async {
-            match read_request(&state, req).await {
-                Ok(req) => state.booket.book(req).await,
-                Err(e) => Err(e),
-            }
+            let req = match read_request(&state, req, client, &rate).await {
+                Ok(req) => req,
+                // Too slow a client is told to check its connection.
+                Err(_) if rate.was_too_slow() => {
+                    tracing::info!(
+                        "a booking's body arrived below the minimum rate and was cut off"
+                    );
+                    return Err(BookingError::Network);
+                }
+                Err(e) => return Err(e),
+            };
+            let Ok(Ok(_permit)) =
+                tokio::time::timeout(QUEUE_WAIT, state.uploads.clone().acquire_owned()).await
+            else {
+                tracing::warn!(
+                    "every place to send files on was busy: a booking with files was turned away"
+                );
+                return Err(BookingError::Unavailable);
+            };
+            state.booket.book(req).await
         })
         .await;
-    drop(permit);
     match result {
         Ok(receipt) => axum::Json(receipt).into_response(),
         Err(e) => crate::web::typed_error(e),

@@ -36,9 +36,11 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// Reads (element, week) and writes (reserve, release, book) per client.
     pub budgets: Arc<Budgets>,
-    /// Places for bookings that read files (`max_concurrent_uploads`).
+    /// Places for bookings that send their files on to Exchange (`max_concurrent_uploads`).
     pub uploads: Arc<tokio::sync::Semaphore>,
-    /// Bookings with files under way per client.
+    /// Places for bookings that read files from the client (`max_concurrent_upload_reads`).
+    pub upload_reads: Arc<tokio::sync::Semaphore>,
+    /// Reading places taken per client.
     pub uploads_by_client: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
     /// Booket's own origins: `public_url`'s, and, when that only follows a loopback
     /// listener, its `localhost` spellings too.
@@ -106,6 +108,9 @@ impl AppState {
             budgets,
             uploads: Arc::new(tokio::sync::Semaphore::new(
                 config.server.max_concurrent_uploads,
+            )),
+            upload_reads: Arc::new(tokio::sync::Semaphore::new(
+                config.server.max_concurrent_upload_reads,
             )),
             uploads_by_client: Arc::default(),
             own_origins: own_origins(&config.server),

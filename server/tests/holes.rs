@@ -281,3 +281,158 @@ async fn connections_past_the_cap_are_refused_clearly_and_counted() {
         .expect("the refusals are counted");
     assert!(refused_count >= 1, "{metrics}");
 }
+
+/// A booking with files whose identifying parts are real and whose one file then drips a
+/// byte every second, from behind the trusted proxy as `client`. Returns the status it
+/// was answered with (or 0 when the connection closed without an answer), and whether that
+/// came before its file was complete.
+async fn drip_upload(addr: String, client: String, slot: String, key: String) -> (u16, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let boundary = "dripdripdrip";
+    let part = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let mut head = String::new();
+    for (n, v) in [
+        ("form", "demo"),
+        ("element", "tid"),
+        ("slot_id", slot.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("hold", ""),
+    ] {
+        head.push_str(&part(n, v));
+    }
+    head.push_str(&format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\ncontent-type: text/plain\r\n\r\n"
+    ));
+    let file_len = 300;
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let len = head.len() + file_len + tail.len();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!(
+        "POST /api/book_form HTTP/1.1\r\nhost: x\r\naccept: application/json\r\nx-forwarded-for: {client}\r\ncontent-type: multipart/form-data; boundary={boundary}\r\ncontent-length: {len}\r\n\r\n{head}"
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        let n = read.read(&mut buf).await.unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        text.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    });
+    for _ in 0..file_len {
+        if reader.is_finished() {
+            return (reader.await.unwrap(), true);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if write.write_all(b"x").await.is_err() {
+            break;
+        }
+    }
+    let early = reader.is_finished();
+    (reader.await.unwrap(), early)
+}
+
+fn with_proxy_and_documents(c: &mut server::config::Config) {
+    c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    for f in &mut c.forms {
+        for el in &mut f.elements {
+            el.attach_documents = true;
+        }
+    }
+}
+
+/// 8 addresses each drip 2 uploads (real slots, so they pass every check before the
+/// files): they cannot take every place, and a citizen from a ninth address books with a
+/// 2 KB document while all 16 are still dripping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_uploads_from_a_handful_of_addresses_cannot_take_every_place() {
+    let env = Env::start_with(Options::default(), with_proxy_and_documents).await;
+    let free = free_slots(&env, &["2026-12-02", "2026-12-09"]).await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let drips: Vec<_> = (0..16)
+        .map(|i| {
+            tokio::spawn(drip_upload(
+                addr.clone(),
+                format!("198.51.100.{}", 10 + i / 2),
+                free[i].clone(),
+                format!("k-drip-{i}"),
+            ))
+        })
+        .collect();
+    // Until the drips hold what places they can get (all 16 when the places are enough).
+    let reading = || async {
+        env.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix("booket_upload_places_reading "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    for _ in 0..200 {
+        if reading().await >= 16 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reading().await >= 8, "the drips read");
+    let doc = vec![b'a'; 2048];
+    let res = env
+        .http
+        .post(format!("{}/api/book_form", env.base))
+        .header("accept", "application/json")
+        .header("x-forwarded-for", "203.0.113.50")
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("form", "demo")
+                .text("element", "tid")
+                .text("slot_id", free[20].clone())
+                .text("idempotency_key", "k-citizen")
+                .text("hold", "")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(doc)
+                        .file_name("notat.txt")
+                        .mime_str("text/plain")
+                        .unwrap(),
+                ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    assert_eq!(status, 200, "{}", res.text().await.unwrap());
+    // Every drip was still holding its place when the citizen was served.
+    assert_eq!(reading().await, 16, "every drip reads");
+    for d in drips {
+        d.abort();
+    }
+}
+
+/// A file that arrives slower than the minimum rate loses its place once the grace period
+/// has passed, long before it would be complete, and the client is told to check its
+/// connection (503 "network").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripping_upload_is_cut_after_the_grace_period() {
+    let env = Env::start_with(Options::default(), |c| {
+        with_proxy_and_documents(c);
+        c.server.upload_rate_grace = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let free = free_slots(&env, &["2026-12-02"]).await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let (status, early) = drip_upload(
+        addr,
+        "198.51.100.77".into(),
+        free[0].clone(),
+        "k-slow".into(),
+    )
+    .await;
+    assert!(early, "cut before the 300 s the file would take");
+    assert_eq!(status, 503);
+}

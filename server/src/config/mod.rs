@@ -138,8 +138,15 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Which forwarding header they write.
     pub forwarded_header: crate::clients::ForwardedHeader,
-    /// Bookings that read files at once; more wait briefly, then are told to try again.
+    /// Bookings with files sent on to Exchange at once; more wait briefly, then are told
+    /// to try again.
     pub max_concurrent_uploads: usize,
+    /// Bookings reading their files from the client at once (two per client at most).
+    pub max_concurrent_upload_reads: usize,
+    /// Bytes a second a booking's body must keep arriving at, on average, once
+    /// `upload_rate_grace` has passed.
+    pub upload_min_rate: u64,
+    pub upload_rate_grace: std::time::Duration,
     /// Longest time for a whole request, and for a booking with files.
     pub request_timeout: std::time::Duration,
     pub upload_timeout: std::time::Duration,

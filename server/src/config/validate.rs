@@ -121,6 +121,21 @@ impl File {
                 1..=256,
             ),
             (
+                "max_concurrent_upload_reads",
+                s.max_concurrent_upload_reads as u64,
+                1..=4096,
+            ),
+            (
+                "upload_min_rate_bytes_per_second",
+                s.upload_min_rate_bytes_per_second,
+                1..=10_000_000,
+            ),
+            (
+                "upload_rate_grace_seconds",
+                s.upload_rate_grace_seconds,
+                1..=600,
+            ),
+            (
                 "max_holds_per_client",
                 s.max_holds_per_client as u64,
                 1..=10_000,
@@ -162,6 +177,9 @@ impl File {
             trusted_proxies,
             forwarded_header: s.forwarded_header,
             max_concurrent_uploads: s.max_concurrent_uploads,
+            max_concurrent_upload_reads: s.max_concurrent_upload_reads,
+            upload_min_rate: s.upload_min_rate_bytes_per_second,
+            upload_rate_grace: std::time::Duration::from_secs(s.upload_rate_grace_seconds),
             request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
             upload_timeout: std::time::Duration::from_secs(s.upload_timeout_seconds),
             body_timeout: std::time::Duration::from_secs(s.body_timeout_seconds),
