@@ -289,7 +289,8 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     conn.write_all(b"POST /api/week HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    // The server closes the connection (after a 408, or without an answer).
+    // The server closes the connection without an answer (hyper's header-read time-out
+    // sends none: there is no request to answer).
     let mut answer = Vec::new();
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(60),
@@ -297,12 +298,8 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     )
     .await
     .expect("the connection was never closed");
-    assert!(read.is_ok() || answer.is_empty());
-    let text = String::from_utf8_lossy(&answer);
-    assert!(
-        text.is_empty() || text.starts_with("HTTP/1.1 408"),
-        "{text}"
-    );
+    assert_eq!(read.expect("closed, not reset"), 0);
+    assert_eq!(String::from_utf8_lossy(&answer), "");
 }
 
 #[tokio::test]
@@ -565,5 +562,12 @@ async fn a_request_that_runs_past_its_time_out_is_answered_unavailable() {
         ..Default::default()
     });
     let (status, body) = env.reserve("demo", &slot, "", "").await;
-    assert_eq!(status, 503, "{body}");
+    // The time-out's own answer (an empty 503), not an error Booket made of Graph's: Graph
+    // had not answered yet, and nothing was written.
+    assert_eq!((status, body), (503, serde_json::json!("")));
+    assert_eq!(env.sim.stats().event_patches, 0);
+    assert!(!env
+        .event(&common::event_id_of(&slot))
+        .subject
+        .contains(" - "));
 }

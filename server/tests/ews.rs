@@ -349,13 +349,20 @@ async fn an_untrusted_certificate_is_named_by_booket_check() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Until it listens (bounded: it starts in milliseconds).
+    // Until it listens (it starts in milliseconds); a server that never does fails here,
+    // not later as a misleading TLS finding.
+    let mut listening = false;
     for _ in 0..500 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            listening = true;
             break;
+        }
+        if let Ok(Some(exit)) = server.try_wait() {
+            panic!("openssl s_server ended before it listened: {exit}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    assert!(listening, "openssl s_server never listened on {port}");
     let mut config = env.config.clone();
     if let CalendarAccess::Ews(a) = &mut config.calendars[1].access {
         a.url = format!("https://127.0.0.1:{port}/EWS/Exchange.asmx");

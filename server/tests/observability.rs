@@ -16,16 +16,21 @@ fn value(metrics: &str, line_start: &str) -> u64 {
 #[tokio::test]
 async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
-    env.week("demo", "2026-12-02").await;
+    let (status, week) = env.week("demo", "2026-12-02").await;
+    assert_eq!(status, 200, "{week}");
+    assert_eq!(env.week("demo", "2026-12-02").await.0, 200);
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
-    env.book_held("demo", &slot, "k", hold["token"].as_str().unwrap())
+    let (status, hold) = env.reserve("demo", &slot, "", "").await;
+    assert_eq!(status, 200, "{hold}");
+    let (status, receipt) = env
+        .book_held("demo", &slot, "k", hold["token"].as_str().unwrap())
         .await;
-    env.book("demo", &slot, "other").await;
+    assert_eq!(status, 200, "{receipt}");
+    let (status, body) = env.book("demo", &slot, "other").await;
+    assert_eq!(status, 409, "{body}");
     let res = env
         .http
         .get(format!("{}/metrics", env.base))
@@ -84,7 +89,8 @@ async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
 #[tokio::test]
 async fn metrics_count_ews_calls_busy_answers_retries_and_logons() {
     let env = Env::start().await;
-    let (_, week) = env.week("jobcenter", "2026-12-02").await;
+    let (status, week) = env.week("jobcenter", "2026-12-02").await;
+    assert_eq!(status, 200, "{week}");
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()

@@ -51,10 +51,32 @@ pub enum TransportError {
     Refused { offered: Vec<String> },
 }
 
-/// The service account's logon.
+/// The service account's logon. The NTLM password stays a secret until the moment an
+/// authenticate message is computed (`ntlmclient::Credentials` would print it in its
+/// `Debug`).
 enum Logon {
     Basic(HeaderValue),
-    Ntlm(ntlmclient::Credentials),
+    Ntlm {
+        username: String,
+        domain: Option<String>,
+        password: secrecy::SecretString,
+    },
+}
+
+impl std::fmt::Debug for Logon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Logon::Basic(_) => f.write_str("Basic([redacted])"),
+            Logon::Ntlm {
+                username, domain, ..
+            } => f
+                .debug_struct("Ntlm")
+                .field("username", username)
+                .field("domain", domain)
+                .field("password", &"[redacted]")
+                .finish(),
+        }
+    }
 }
 
 /// One connection, logged on (NTLM) or not needing it (Basic).
@@ -98,7 +120,6 @@ impl Connections {
         let tls = https
             .then(|| tls_connector(&account.extra_roots))
             .transpose()?;
-        let password = account.password.expose_secret();
         let logon = match account.auth {
             EwsAuth::Basic => {
                 use base64::Engine;
@@ -106,6 +127,7 @@ impl Connections {
                     Some(d) => format!("{d}\\{}", account.username),
                     None => account.username.clone(),
                 };
+                let password = account.password.expose_secret();
                 let token =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 let mut value = HeaderValue::from_str(&format!("Basic {token}"))
@@ -113,11 +135,11 @@ impl Connections {
                 value.set_sensitive(true);
                 Logon::Basic(value)
             }
-            EwsAuth::Ntlm => Logon::Ntlm(ntlm::credentials(
-                &account.username,
-                account.domain.as_deref(),
-                password,
-            )),
+            EwsAuth::Ntlm => Logon::Ntlm {
+                username: account.username.clone(),
+                domain: account.domain.clone(),
+                password: account.password.clone(),
+            },
         };
         Ok(Connections {
             uri,
@@ -206,7 +228,7 @@ impl Connections {
             if status == StatusCode::UNAUTHORIZED {
                 // An NTLM session the server has forgotten (it restarted, or its logon
                 // lapsed): log on again once. A 401 is given before EWS does anything.
-                if reused && !relogged && matches!(self.logon, Logon::Ntlm(_)) {
+                if reused && !relogged && matches!(self.logon, Logon::Ntlm { .. }) {
                     relogged = true;
                     continue;
                 }
@@ -226,7 +248,7 @@ impl Connections {
     fn basic(&self) -> Option<HeaderValue> {
         match &self.logon {
             Logon::Basic(h) => Some(h.clone()),
-            Logon::Ntlm(_) => None,
+            Logon::Ntlm { .. } => None,
         }
     }
 
@@ -252,9 +274,13 @@ impl Connections {
     /// with every request.
     async fn open(&self) -> Result<(Session, Option<HeaderValue>), TransportError> {
         let (mut send, binding) = self.connect().await?;
-        let creds = match &self.logon {
+        let (username, domain, password) = match &self.logon {
             Logon::Basic(h) => return Ok((Session { send }, Some(h.clone()))),
-            Logon::Ntlm(c) => c,
+            Logon::Ntlm {
+                username,
+                domain,
+                password,
+            } => (username, domain, password),
         };
         let hello = Request::post(self.uri.clone())
             .header(hyper::header::HOST, &self.authority)
@@ -289,9 +315,11 @@ impl Connections {
                 offered: offered(&headers),
             });
         };
+        // The password in the clear only for this computation.
+        let creds = ntlm::credentials(username, domain.as_deref(), password.expose_secret());
         let header = ntlm::authenticate(
             &challenge,
-            creds,
+            &creds,
             binding,
             &self.host,
             ntlm::ntlm_time(chrono::Utc::now()),
@@ -407,5 +435,25 @@ impl std::fmt::Debug for Connections {
             .field("authority", &self.authority)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Logon;
+
+    #[test]
+    fn the_ntlm_logon_never_shows_its_password() {
+        let logon = Logon::Ntlm {
+            username: "svc-booket".into(),
+            domain: Some("DEMO".into()),
+            password: "Sekret-Ord-123".into(),
+        };
+        let shown = format!("{logon:?} {logon:#?}");
+        assert!(
+            shown.contains("svc-booket") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Sekret-Ord-123"), "{shown}");
     }
 }
