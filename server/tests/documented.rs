@@ -283,3 +283,48 @@ async fn a_file_already_gone_is_gone_whatever_the_delete_answers() {
         assert!(e.attachments.is_empty(), "gone is 404: {gone_is_404}");
     }
 }
+
+/// On EWS, DeleteAttachment names an attachment alone, wherever it is. Staff copied an
+/// item whose lapsed hold record names the original's file: booking the copy removes only
+/// what the copy carries, and the original keeps its file.
+#[tokio::test]
+async fn a_copied_items_cleanup_never_removes_the_originals_files() {
+    use server::booking::hold::{owner_hash, HoldInfo};
+    use server::sim::model::Attachment;
+    let b = BACKENDS[1];
+    let env = Env::start().await;
+    let free = free_ids(&b.week(&env, "").await);
+    let (original, copy) = (event_id_of(&free[0]), event_id_of(&free[1]));
+    assert!(env.sim.edit_event(&original, |e| {
+        e.attachments.push(Attachment {
+            id: "AAMkATTorig".into(),
+            name: "borgerens.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 3,
+            via_upload_session: false,
+            content_id: String::new(),
+            bytes: b"pdf".to_vec(),
+        });
+    }));
+    let lapsed = HoldInfo {
+        owner: owner_hash("a-citizen-long-gone"),
+        expires: env.now - chrono::TimeDelta::minutes(5),
+        since: Some(env.now - chrono::TimeDelta::minutes(20)),
+        files: vec!["AAMkATTorig".into()],
+    };
+    assert!(env.sim.edit_event(&copy, |e| {
+        e.subject.push_str(" - Reserveret");
+        e.properties
+            .push((server::graph::HOLD_PROPERTY.into(), lapsed.to_value()));
+    }));
+    let (s, receipt) = env.book(b.form, &free[1], "k-copy").await;
+    assert_eq!(s, 200, "{receipt}");
+    assert!(b.event(&env, &free[1]).subject.ends_with(" - Booket"));
+    let kept: Vec<String> = b
+        .event(&env, &free[0])
+        .attachments
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(kept, ["AAMkATTorig"], "the original keeps its file");
+}

@@ -305,9 +305,16 @@ impl Mailbox for EwsMailbox {
 
     async fn remove_attachment(
         &self,
-        _event_id: &str,
+        event_id: &str,
         attachment_id: &str,
     ) -> Result<(), MailboxError> {
+        // DeleteAttachment names the attachment alone, wherever it is: a copy of an item
+        // whose hold record names the original's files must not remove them. Only an
+        // attachment this item lists (as the server spelt its id there) is deleted.
+        let listed = self.attachments(event_id).await?;
+        if !listed.iter().any(|a| a.id == attachment_id) {
+            return Err(MailboxError::NotFound);
+        }
         self.call(
             Class::Write,
             xml::delete_attachment(self.acting(), attachment_id),
