@@ -83,6 +83,10 @@ pub trait AttachmentBody: Sync {
     fn size(&self) -> usize;
     /// `len` bytes from `offset` (fewer at the end).
     fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>>;
+    /// The same content for a request body that outlives this borrow (a stream to
+    /// Exchange): the upload's own file handle, or a copy of what is in memory (a summary,
+    /// a mail's small files).
+    fn to_shared(&self) -> std::sync::Arc<dyn AttachmentBody + Send>;
 }
 
 impl AttachmentBody for Vec<u8> {
@@ -94,6 +98,10 @@ impl AttachmentBody for Vec<u8> {
         let start = offset.min(self.len());
         Ok(self[start..offset.saturating_add(len).min(self.len())].to_vec())
     }
+
+    fn to_shared(&self) -> std::sync::Arc<dyn AttachmentBody + Send> {
+        std::sync::Arc::new(self.clone())
+    }
 }
 
 impl AttachmentBody for app::api::Upload {
@@ -103,6 +111,10 @@ impl AttachmentBody for app::api::Upload {
 
     fn read(&self, offset: usize, len: usize) -> std::io::Result<Vec<u8>> {
         self.read_at(offset, len)
+    }
+
+    fn to_shared(&self) -> std::sync::Arc<dyn AttachmentBody + Send> {
+        std::sync::Arc::new(self.clone())
     }
 }
 

@@ -902,3 +902,119 @@ async fn past_the_grace_period_the_process_ends_and_leaves_only_a_lapsing_hold()
     assert!(subject.ends_with(" - Reserveret"), "{event}");
     assert!(!subject.contains(" - Booket"), "{event}");
 }
+
+/// 8 citizens at once book on the EWS calendar, each with a 25 MB file: EWS takes a file in
+/// one request, base64-encoded, and Booket streams it there from the temporary file a chunk
+/// at a time, so the server's memory stays bounded (it would hold each file four or five
+/// times over as strings: about a gigabyte).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_large_ews_bookings_at_once_keep_memory_bounded() {
+    let setup = Setup::with("ews-uploads", "trusted_proxies = [\"127.0.0.1\"]");
+    let password = setup.dir.join("ews-password");
+    std::fs::write(&password, server::sim::seed::DEMO_EWS_PASSWORD).unwrap();
+    let mut config = std::fs::read_to_string(&setup.config).unwrap();
+    config.push_str(&format!(
+        r#"
+[[calendars]]
+name = "Jobcenter"
+outlook_calendar = "{calendar}"
+owner = "{owner}"
+api = "ews"
+ews_url = "http://{sim}/EWS/Exchange.asmx"
+username = "{user}"
+domain = "{domain}"
+password = {{ file = "{password}" }}
+access = "impersonation"
+
+[[forms]]
+id = "jobcenter"
+title = "Jobcenter"
+
+[[forms.elements]]
+name = "tid"
+calendar = "Jobcenter"
+attach_documents = true
+first_hour = 8
+last_hour = 16
+notice_days = 0
+"#,
+        calendar = server::sim::seed::DEMO_EWS_CALENDAR,
+        owner = server::sim::seed::DEMO_EWS_OWNER,
+        sim = setup.sim,
+        user = server::sim::seed::DEMO_EWS_USER,
+        domain = server::sim::seed::DEMO_EWS_DOMAIN,
+        password = password.display(),
+    ));
+    std::fs::write(&setup.config, config).unwrap();
+    let http = setup.http.clone();
+    let (server_proc, server) = start_server(&setup.config);
+    // Eight free slots of the EWS calendar (the next weeks).
+    let mut slots = Vec::new();
+    for weeks in 1..4 {
+        let week = (chrono::Utc::now() + chrono::TimeDelta::days(7 * weeks))
+            .format("%Y-%m-%d")
+            .to_string();
+        let answer: serde_json::Value = http
+            .post(format!("http://{server}/api/week"))
+            .form(&[("form", "jobcenter"), ("element", "tid"), ("week", &week)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for s in answer["slots"].as_array().unwrap() {
+            if s["state"] == "free" && slots.len() < 8 {
+                slots.push(s["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(slots.len(), 8);
+    let before = peak_rss(&server_proc);
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(25 * 1024 * 1024, b'2');
+    let pdf = bytes::Bytes::from(pdf);
+    let mut tasks = Vec::new();
+    for (i, slot) in slots.iter().enumerate() {
+        let (http, server, slot, pdf) = (http.clone(), server.clone(), slot.clone(), pdf.clone());
+        tasks.push(tokio::spawn(async move {
+            let form = reqwest::multipart::Form::new()
+                .text("form", "jobcenter")
+                .text("element", "tid")
+                .text("slot_id", slot)
+                .text("idempotency_key", format!("k-ews-{i}"))
+                .part(
+                    "file",
+                    reqwest::multipart::Part::stream(pdf).file_name("stor.pdf"),
+                );
+            let res = http
+                .post(format!("http://{server}/api/book_form"))
+                .header("x-forwarded-for", format!("198.51.100.{i}"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    for slot in &slots {
+        let event = sim_event(&http, &setup.sim, &event_id_of(slot)).await;
+        assert_eq!(event["attachments"][0]["size"], 25 * 1024 * 1024, "{event}");
+    }
+    let peak = peak_rss(&server_proc);
+    eprintln!(
+        "ews uploads: peak RSS {} MB (before {} MB)",
+        peak >> 20,
+        before >> 20
+    );
+    assert!(
+        peak < 150 * 1024 * 1024,
+        "peak RSS {} MB (before {} MB)",
+        peak >> 20,
+        before >> 20
+    );
+}

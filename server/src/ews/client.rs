@@ -9,7 +9,7 @@
 //!
 //! (About 430 lines with the tests of how each answer is taken.)
 
-use super::connection::{Connections, TransportError};
+use super::connection::{Connections, RequestBody, TransportError};
 use super::xml::{self, Message};
 use crate::config::{EwsAccount, EwsAuth};
 use crate::graph::gate::{Class, Gate, Permit};
@@ -224,6 +224,17 @@ impl EwsClient {
         anchor: &str,
         body: String,
     ) -> Result<Message, EwsError> {
+        self.send(class, anchor, RequestBody::Whole(body.into()))
+            .await
+    }
+
+    /// [`EwsClient::call`] with a body that may be streamed (a file's base64).
+    pub async fn send(
+        &self,
+        class: Class,
+        anchor: &str,
+        body: RequestBody,
+    ) -> Result<Message, EwsError> {
         if body.len() > self.request_limit() {
             return Err(EwsError::TooLarge {
                 size: body.len(),
@@ -240,9 +251,7 @@ impl EwsClient {
             move || async move {
                 let answer = {
                     let _permit = self.place(class, started).await.map_err(Failure::Final)?;
-                    self.http
-                        .post(anchor, bytes::Bytes::from(body.clone()))
-                        .await
+                    self.http.post(anchor, body).await
                 };
                 let retried = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
                 let reply = match answer {

@@ -16,7 +16,8 @@
 use super::ntlm;
 use crate::config::{EwsAccount, EwsAuth};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
@@ -29,6 +30,85 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const ANSWER_LIMIT: usize = 32 * 1024 * 1024;
+
+/// What a request's body goes out as: one buffer (every ordinary request), or a file's
+/// base64 streamed between the envelope's text a chunk at a time (CreateAttachment), so a
+/// large file is never in memory whole — neither its bytes nor its base64 nor the SOAP
+/// around it. A body is made anew for each attempt (a logon may have to be redone).
+pub enum RequestBody {
+    Whole(Bytes),
+    Streamed {
+        head: Bytes,
+        file: Arc<dyn crate::mailbox::AttachmentBody + Send>,
+        tail: Bytes,
+    },
+}
+
+/// Raw bytes read per streamed chunk: a multiple of 3, so the chunks' base64 put together
+/// is the whole file's (padding only at its end).
+const STREAM_CHUNK: usize = 3 * 64 * 1024;
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+impl RequestBody {
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            RequestBody::Whole(b) => b.len(),
+            RequestBody::Streamed { head, file, tail } => {
+                head.len() + file.size().div_ceil(3) * 4 + tail.len()
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn body(&self) -> Body {
+        use base64::Engine;
+        use futures::StreamExt;
+        use hyper::body::Frame;
+        match self {
+            RequestBody::Whole(b) => Full::new(b.clone()).map_err(|never| match never {}).boxed(),
+            RequestBody::Streamed { head, file, tail } => {
+                let size = file.size();
+                let file = file.clone();
+                // Read off the async workers, one chunk ahead of the connection at most.
+                let chunks = futures::stream::unfold(0usize, move |offset| {
+                    let file = file.clone();
+                    async move {
+                        if offset >= size {
+                            return None;
+                        }
+                        let len = STREAM_CHUNK.min(size - offset);
+                        let read = tokio::task::spawn_blocking(move || file.read(offset, len))
+                            .await
+                            .map_err(std::io::Error::other)
+                            .and_then(|r| r);
+                        Some(match read {
+                            Ok(bytes) => (
+                                Ok(Bytes::from(
+                                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                                )),
+                                offset + len,
+                            ),
+                            // Stops after the error.
+                            Err(e) => (Err(e), usize::MAX),
+                        })
+                    }
+                });
+                let parts = futures::stream::once(futures::future::ready(Ok(head.clone())))
+                    .chain(chunks)
+                    .chain(futures::stream::once(futures::future::ready(Ok(
+                        tail.clone()
+                    ))))
+                    .map(|r| r.map(Frame::data));
+                BodyExt::boxed(StreamBody::new(parts))
+            }
+        }
+    }
+}
 
 /// An HTTP answer from EWS.
 pub struct Reply {
@@ -81,7 +161,7 @@ impl std::fmt::Debug for Logon {
 
 /// One connection, logged on (NTLM) or not needing it (Basic).
 struct Session {
-    send: SendRequest<Full<Bytes>>,
+    send: SendRequest<Body>,
 }
 
 /// The connections to one EWS endpoint as one service account.
@@ -170,7 +250,7 @@ impl Connections {
     }
 
     /// POSTs one SOAP request; the answer whatever its status, except a refused logon.
-    pub async fn post(&self, anchor: &str, body: Bytes) -> Result<Reply, TransportError> {
+    pub async fn post(&self, anchor: &str, body: &RequestBody) -> Result<Reply, TransportError> {
         let mut relogged = false;
         loop {
             // After a forgotten logon, a new connection (the idle ones may be forgotten too).
@@ -188,7 +268,8 @@ impl Connections {
                     concat!("booket/", env!("CARGO_PKG_VERSION")),
                 )
                 .header("X-AnchorMailbox", anchor)
-                .body(Full::new(body.clone()))
+                .header(hyper::header::CONTENT_LENGTH, body.len())
+                .body(body.body())
                 .map_err(|e| TransportError::NotSent(e.to_string()))?;
             if let Some(auth) = auth {
                 req.headers_mut().insert(AUTHORIZATION, auth);
@@ -286,7 +367,7 @@ impl Connections {
             .header(hyper::header::HOST, &self.authority)
             .header(hyper::header::CONTENT_LENGTH, "0")
             .header(AUTHORIZATION, ntlm::negotiate())
-            .body(Full::new(Bytes::new()))
+            .body(RequestBody::Whole(Bytes::new()).body())
             .map_err(|e| TransportError::NotSent(e.to_string()))?;
         let answer = tokio::time::timeout(REQUEST_TIMEOUT, send.send_request(hello))
             .await
@@ -336,9 +417,7 @@ impl Connections {
 
     /// A TCP (and TLS) connection with hyper's HTTP/1.1 on it, and the channel binding of
     /// the certificate it was made to.
-    async fn connect(
-        &self,
-    ) -> Result<(SendRequest<Full<Bytes>>, Option<[u8; 16]>), TransportError> {
+    async fn connect(&self) -> Result<(SendRequest<Body>, Option<[u8; 16]>), TransportError> {
         let failed = |e: &dyn std::error::Error| TransportError::NotSent(with_causes(e));
         let tcp = tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -374,7 +453,7 @@ impl Connections {
 }
 
 /// HTTP/1.1 on `io`, its connection driven in the background until either side closes.
-async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, TransportError>
+async fn handshake<T>(io: T) -> Result<SendRequest<Body>, TransportError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
@@ -440,7 +519,48 @@ impl std::fmt::Debug for Connections {
 
 #[cfg(test)]
 mod tests {
-    use super::Logon;
+    use super::{Logon, RequestBody};
+
+    #[tokio::test]
+    async fn a_streamed_body_is_the_whole_envelope_a_chunk_at_a_time() {
+        use base64::Engine;
+        use http_body_util::BodyExt;
+        for size in [
+            0,
+            1,
+            2,
+            3,
+            super::STREAM_CHUNK - 1,
+            super::STREAM_CHUNK,
+            1_000_001,
+        ] {
+            let file: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let body = RequestBody::Streamed {
+                head: "<head>".into(),
+                file: std::sync::Arc::new(file.clone()),
+                tail: "</tail>".into(),
+            };
+            let mut frames = 0;
+            let mut sent = Vec::new();
+            let mut stream = body.body();
+            while let Some(frame) = stream.frame().await {
+                frames += 1;
+                sent.extend_from_slice(&frame.unwrap().into_data().unwrap());
+            }
+            let whole = format!(
+                "<head>{}</tail>",
+                base64::engine::general_purpose::STANDARD.encode(&file)
+            );
+            assert_eq!(sent, whole.as_bytes(), "size {size}");
+            assert_eq!(body.len(), whole.len(), "size {size}");
+            // Head, one frame per chunk of the file, tail: never the file in one piece.
+            assert_eq!(
+                frames,
+                2 + size.div_ceil(super::STREAM_CHUNK),
+                "size {size}"
+            );
+        }
+    }
 
     #[test]
     fn the_ntlm_logon_never_shows_its_password() {

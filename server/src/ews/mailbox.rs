@@ -5,6 +5,7 @@
 //! attachments in one request each, mail through CreateItem/SendItem.
 
 use super::client::{EwsClient, EwsError};
+use super::connection::RequestBody;
 use super::xml::{self, Acting, Item};
 use crate::config::EwsAccess;
 use crate::graph::gate::Class;
@@ -250,7 +251,6 @@ impl Mailbox for EwsMailbox {
         event_id: &str,
         file: NewAttachment<'_>,
     ) -> Result<String, MailboxError> {
-        use base64::Engine;
         let limit = self.capabilities().max_attachment_bytes;
         if file.content.size() > limit {
             return Err(MailboxError::Refused(format!(
@@ -259,24 +259,21 @@ impl Mailbox for EwsMailbox {
                 file.content.size()
             )));
         }
-        let bytes = file
-            .content
-            .read(0, file.content.size())
-            .map_err(|e| MailboxError::Unavailable(format!("reading the upload: {e}")))?;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        let m = self
-            .call(
-                Class::Write,
-                xml::create_attachment(
-                    self.acting(),
-                    event_id,
-                    file.name,
-                    file.content_type,
-                    file.tag,
-                    &encoded,
-                ),
-            )
-            .await?;
+        // The file's base64 is streamed between the envelope's text from where it lies (a
+        // citizen's upload: its temporary file), never built in memory.
+        let (head, tail) = xml::create_attachment_around(
+            self.acting(),
+            event_id,
+            file.name,
+            file.content_type,
+            file.tag,
+        );
+        let body = RequestBody::Streamed {
+            head: head.into(),
+            file: file.content.to_shared(),
+            tail: tail.into(),
+        };
+        let m = self.client.send(Class::Write, &self.owner, body).await?;
         m.attachments
             .and_then(|a| a.list.into_iter().next())
             .map(|a| a.id.id)

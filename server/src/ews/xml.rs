@@ -202,7 +202,21 @@ pub fn create_attachment(
     tag: &str,
     base64: &str,
 ) -> String {
-    envelope(
+    let (head, tail) = create_attachment_around(acting, item_id, name, content_type, tag);
+    format!("{head}{base64}{tail}")
+}
+
+/// CreateAttachment as the text before and after the file's base64 `Content`, so a large
+/// file can be streamed between them a chunk at a time instead of built into one string.
+pub fn create_attachment_around(
+    acting: Acting<'_>,
+    item_id: &str,
+    name: &str,
+    content_type: &str,
+    tag: &str,
+) -> (String, String) {
+    const MARK: &str = "\u{0}content\u{0}";
+    let whole = envelope(
         acting,
         &format!(
             concat!(
@@ -214,9 +228,12 @@ pub fn create_attachment(
             name = escape(name),
             ct = escape(content_type),
             tag = escape(tag),
-            content = base64
+            content = MARK
         ),
-    )
+    );
+    // (Escaped text never holds a NUL, so the mark is found once, where it was put.)
+    let (head, tail) = whole.split_once(MARK).unwrap_or((&whole, ""));
+    (head.to_owned(), tail.to_owned())
 }
 
 pub fn delete_attachment(acting: Acting<'_>, attachment_id: &str) -> String {
