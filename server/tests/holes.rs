@@ -436,3 +436,21 @@ async fn a_dripping_upload_is_cut_after_the_grace_period() {
     assert!(early, "cut before the 300 s the file would take");
     assert_eq!(status, 503);
 }
+
+/// An Exchange server hardened against NTLM relay requires a MIC in the logon: Booket's
+/// NTLMv2 logon carries `MsvAvFlags` with the MIC bit and a MIC over all three messages,
+/// so a citizen books on it as on any other.
+#[tokio::test]
+async fn an_exchange_that_requires_a_mic_takes_bookets_logon() {
+    let env = Env::start().await;
+    env.sim.set_faults(Faults {
+        ews_require_mic: true,
+        ..Faults::default()
+    });
+    let (status, week) = env.week("jobcenter", "2026-12-02").await;
+    assert_eq!(status, 200, "{week}");
+    let slot = free_ids(&week).remove(0);
+    let (status, receipt) = env.book("jobcenter", &slot, "k-mic").await;
+    assert_eq!(status, 200, "{receipt}");
+    assert!(env.sim.stats().ews_logons >= 1);
+}

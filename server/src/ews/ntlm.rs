@@ -24,15 +24,58 @@ fn negotiate_flags() -> Flags {
         | Flags::NEGOTIATE_56BIT
 }
 
-/// The negotiate message (type 1), as the `Authorization: NTLM …` header value.
-pub fn negotiate() -> String {
+/// The negotiate message (type 1) as sent.
+fn negotiate_bytes() -> Vec<u8> {
     let message = Message::Negotiate(ntlmclient::NegotiateMessage {
         flags: negotiate_flags(),
         supplied_domain: String::new(),
         supplied_workstation: String::new(),
         os_version: Default::default(),
     });
-    header(&message.to_bytes().unwrap_or_default())
+    message.to_bytes().unwrap_or_default()
+}
+
+/// The negotiate message (type 1), as the `Authorization: NTLM …` header value.
+pub fn negotiate() -> String {
+    header(&negotiate_bytes())
+}
+
+/// A server's challenge: as read, and as it came (the MIC covers the bytes).
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub message: ntlmclient::ChallengeMessage,
+    pub raw: Vec<u8>,
+}
+
+/// `MsvAvFlags` bit: the authenticate message carries a MIC ([MS-NLMP] 2.2.2.1).
+pub const AV_FLAG_MIC: u32 = 0x2;
+/// Where the MIC sits in an authenticate message: after the flags and the version.
+pub const MIC_AT: std::ops::Range<usize> = 72..88;
+
+/// The MIC: HMAC-MD5 under the exported session key (NTLMv2 without key exchange: the
+/// session base key) of the three messages, the authenticate one with its MIC zeroed
+/// ([MS-NLMP] 3.1.5.1.2).
+pub fn mic(
+    session_key: &[u8],
+    negotiate: &[u8],
+    challenge: &[u8],
+    authenticate: &[u8],
+) -> [u8; 16] {
+    use hmac::{Hmac, Mac};
+    let mut zeroed = authenticate.to_vec();
+    if let Some(field) = zeroed.get_mut(MIC_AT) {
+        field.fill(0);
+    }
+    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(session_key).expect("HMAC takes any key");
+    mac.update(negotiate);
+    mac.update(challenge);
+    mac.update(&zeroed);
+    mac.finalize().into_bytes().into()
+}
+
+/// The negotiate message Booket sends, as the server saw it (for the MIC).
+pub fn sent_negotiate() -> Vec<u8> {
+    negotiate_bytes()
 }
 
 fn header(bytes: &[u8]) -> String {
@@ -45,9 +88,7 @@ fn header(bytes: &[u8]) -> String {
 
 /// The server's challenge (type 2) from the `WWW-Authenticate` values of a 401, if one of
 /// them carries one.
-pub fn challenge<'a>(
-    www_authenticate: impl IntoIterator<Item = &'a str>,
-) -> Option<ntlmclient::ChallengeMessage> {
+pub fn challenge<'a>(www_authenticate: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
     use base64::Engine;
     www_authenticate.into_iter().find_map(|v| {
         let token = v.trim().strip_prefix("NTLM ")?;
@@ -55,7 +96,10 @@ pub fn challenge<'a>(
             .decode(token.trim())
             .ok()?;
         match Message::try_from(bytes.as_slice()).ok()? {
-            Message::Challenge(c) => Some(c),
+            Message::Challenge(message) => Some(Challenge {
+                message,
+                raw: bytes,
+            }),
             _ => None,
         }
     })
@@ -85,12 +129,14 @@ const MAX_TARGET_INFO: usize = 8 * 1024;
 /// over plain HTTP); `host` names the service (`HTTP/<host>`); `now` is the NTLM time used
 /// when the server sent none.
 pub fn authenticate(
-    challenge: &ntlmclient::ChallengeMessage,
+    challenge: &Challenge,
     creds: &Credentials,
     binding: Option<[u8; 16]>,
     host: &str,
     now: i64,
 ) -> Option<String> {
+    let raw_challenge = &challenge.raw;
+    let challenge = &challenge.message;
     let info: usize = challenge
         .target_information
         .iter()
@@ -100,12 +146,20 @@ pub fn authenticate(
         return None;
     }
     let mut server_time = None;
+    let mut av_flags = AV_FLAG_MIC;
     let mut pairs: Vec<u8> = Vec::new();
     for entry in &challenge.target_information {
         match entry.entry_type {
             TargetInfoType::Terminator => break,
             // Booket states its own (a server never should).
             TargetInfoType::ChannelBindings | TargetInfoType::TargetName => continue,
+            // The server's flags, with the MIC's added below.
+            TargetInfoType::Flags => {
+                if let Some(b) = entry.data.get(..4).and_then(|b| b.try_into().ok()) {
+                    av_flags |= u32::from_le_bytes(b);
+                }
+                continue;
+            }
             TargetInfoType::Timestamp => {
                 server_time = entry.data.get(..8).and_then(|b| b.try_into().ok());
             }
@@ -113,6 +167,14 @@ pub fn authenticate(
         }
         pairs.extend(entry.to_bytes());
     }
+    // MsvAvFlags with the MIC bit: servers set to "require MIC" refuse a logon without.
+    pairs.extend(
+        TargetInfoEntry {
+            entry_type: TargetInfoType::Flags,
+            data: av_flags.to_le_bytes().to_vec(),
+        }
+        .to_bytes(),
+    );
     pairs.extend(
         TargetInfoEntry::from_string(TargetInfoType::TargetName, &format!("HTTP/{host}"))
             .to_bytes(),
@@ -135,11 +197,32 @@ pub fn authenticate(
         response.lm_response = vec![0; 24];
     }
     // No key exchange is negotiated, so EncryptedRandomSessionKey stays empty: the crate
-    // would otherwise put the session base key there in the clear.
-    response.session_key.clear();
+    // would otherwise put the session base key there in the clear. That key (the exported
+    // session key, without key exchange) signs the MIC.
+    let session_key = std::mem::take(&mut response.session_key);
     let flags = (negotiate_flags() & challenge.flags) | Flags::NEGOTIATE_UNICODE;
     let message = response.to_message(creds, "BOOKET", flags);
-    message.to_bytes().ok().map(|b| header(&b))
+    let mut bytes = message.to_bytes().ok()?;
+    with_mic_field(&mut bytes)?;
+    let mic = mic(&session_key, &negotiate_bytes(), raw_challenge, &bytes);
+    bytes[MIC_AT].copy_from_slice(&mic);
+    Some(header(&bytes))
+}
+
+/// Makes room for the MIC in an authenticate message as `ntlmclient` writes it (header,
+/// flags and version, then the payload): 16 bytes after the version, and every payload
+/// offset of its six security buffers moved on by as much.
+fn with_mic_field(bytes: &mut Vec<u8>) -> Option<()> {
+    if bytes.len() < MIC_AT.start {
+        return None;
+    }
+    for field in 0..6 {
+        let at = 12 + 8 * field + 4;
+        let offset = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
+        bytes[at..at + 4].copy_from_slice(&(offset + MIC_AT.len() as u32).to_le_bytes());
+    }
+    bytes.splice(MIC_AT.start..MIC_AT.start, [0u8; 16]);
+    Some(())
 }
 
 /// The NTLM time (100 ns since 1601) of `t`.
@@ -245,14 +328,17 @@ mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
 
-    fn server_challenge(pairs: &[TargetInfoEntry]) -> ntlmclient::ChallengeMessage {
-        ntlmclient::ChallengeMessage {
-            target_name: "DEMO".into(),
-            flags: negotiate_flags() | Flags::TARGET_TYPE_DOMAIN,
-            challenge: [1, 2, 3, 4, 5, 6, 7, 8],
-            context: (0, 0),
-            target_information: pairs.to_vec(),
-            os_version: Default::default(),
+    fn server_challenge(pairs: &[TargetInfoEntry]) -> Challenge {
+        Challenge {
+            message: ntlmclient::ChallengeMessage {
+                target_name: "DEMO".into(),
+                flags: negotiate_flags() | Flags::TARGET_TYPE_DOMAIN,
+                challenge: [1, 2, 3, 4, 5, 6, 7, 8],
+                context: (0, 0),
+                target_information: pairs.to_vec(),
+                os_version: Default::default(),
+            },
+            raw: b"the challenge as the server sent it".to_vec(),
         }
     }
 
@@ -276,6 +362,53 @@ mod tests {
             Flags::NEGOTIATE_UNICODE | Flags::NEGOTIATE_NTLM2_KEY | Flags::NEGOTIATE_TARGET_INFO
         ));
         assert!(!flags.contains(Flags::NEGOTIATE_KEY_EXCHANGE));
+    }
+
+    #[test]
+    fn the_authenticate_message_carries_a_mic_over_all_three_messages() {
+        use base64::Engine;
+        let pairs = [
+            TargetInfoEntry::from_string(TargetInfoType::NtDomain, "DEMO"),
+            // A server's own flags are kept, with the MIC's added.
+            TargetInfoEntry {
+                entry_type: TargetInfoType::Flags,
+                data: 0x1u32.to_le_bytes().to_vec(),
+            },
+        ];
+        let challenge = server_challenge(&pairs);
+        let creds = credentials("DEMO\\svc-booket", None, "pw");
+        let header = authenticate(&challenge, &creds, None, "mail.demo", 0).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(header.strip_prefix("NTLM ").unwrap())
+            .unwrap();
+        // Still an authenticate message whose fields read as before.
+        let Message::Authenticate(a) = Message::try_from(bytes.as_slice()).unwrap() else {
+            panic!("not an authenticate message")
+        };
+        assert_eq!(a.user_name, "svc-booket");
+        let flags = response_pairs(&a.ntlm_response)
+            .into_iter()
+            .find(|p| p.entry_type == TargetInfoType::Flags)
+            .map(|p| u32::from_le_bytes(p.data[..4].try_into().unwrap()));
+        assert_eq!(flags, Some(0x1 | AV_FLAG_MIC));
+        // The MIC, as a server recomputes it from the session base key.
+        let key = ntlmclient::ntlm_v2_password_func(&creds);
+        let mut mac = <Hmac<Md5> as Mac>::new_from_slice(&key).unwrap();
+        mac.update(&a.ntlm_response[..16]);
+        let session_key = mac.finalize().into_bytes();
+        let expected = mic(&session_key, &sent_negotiate(), &challenge.raw, &bytes);
+        assert_eq!(&bytes[MIC_AT], &expected);
+        // Over every byte: another challenge, or a changed byte, gives another MIC.
+        assert_ne!(
+            mic(&session_key, &sent_negotiate(), b"other", &bytes),
+            expected
+        );
+        let mut changed = bytes.clone();
+        *changed.last_mut().unwrap() ^= 1;
+        assert_ne!(
+            mic(&session_key, &sent_negotiate(), &challenge.raw, &changed),
+            expected
+        );
     }
 
     #[test]
@@ -305,7 +438,7 @@ mod tests {
         // The proof is HMAC-MD5(NTOWFv2, challenge ‖ blob), as a server recomputes it.
         let key = ntlmclient::ntlm_v2_password_func(&creds);
         let mut mac = <Hmac<Md5> as Mac>::new_from_slice(&key).unwrap();
-        mac.update(&challenge.challenge);
+        mac.update(&challenge.message.challenge);
         mac.update(&a.ntlm_response[16..]);
         assert_eq!(
             mac.finalize().into_bytes().as_slice(),

@@ -252,6 +252,10 @@ pub struct Faults {
     /// EWS: Extended Protection set to "Require": an NTLM logon must carry the channel
     /// binding of the connection's TLS certificate.
     pub ews_channel_binding: bool,
+    /// EWS: the server requires a MIC in NTLM logons (`MsvAvFlags` with the MIC bit and a
+    /// MIC that verifies), as servers hardened against NTLM relay do. A MIC that is sent is
+    /// always checked.
+    pub ews_require_mic: bool,
     /// EWS: ChangeKeys are not checked (a server that would break `NeverOverwrite`; not
     /// documented anywhere, so that the conformance check's other answer is tested).
     pub ews_change_keys_ignored: bool,

@@ -30,7 +30,13 @@ pub struct Conn {
 /// Where a connection's NTLM logon stands.
 #[derive(Debug, Clone)]
 pub enum Logon {
-    Challenged([u8; 8]),
+    /// The server challenge, and the negotiate and challenge messages as they went (a MIC
+    /// covers them).
+    Challenged {
+        challenge: [u8; 8],
+        negotiate: Vec<u8>,
+        sent: Vec<u8>,
+    },
     /// The account (tenant id, user name) the connection belongs to.
     LoggedOn(String, String),
 }
@@ -49,16 +55,30 @@ pub(super) fn step(
     if let Some(asked) = negotiate_flags(&bytes) {
         let mut challenge = [0u8; 8];
         getrandom::getrandom(&mut challenge).map_err(|_| None)?;
-        s.ews_logons.insert(conn.id, Logon::Challenged(challenge));
+        let (answer, sent) = challenge_response(challenge, asked);
+        s.ews_logons.insert(
+            conn.id,
+            Logon::Challenged {
+                challenge,
+                negotiate: bytes,
+                sent,
+            },
+        );
         s.stats.ews_unauthorized += 1;
-        return Err(Some(challenge_response(challenge, asked)));
+        return Err(Some(answer));
     }
     match Message::try_from(bytes.as_slice()).map_err(|_| None)? {
         Message::Authenticate(a) => {
-            let Some(Logon::Challenged(challenge)) = s.ews_logons.remove(&conn.id) else {
+            let Some(Logon::Challenged {
+                challenge,
+                negotiate,
+                sent,
+            }) = s.ews_logons.remove(&conn.id)
+            else {
                 return Err(None);
             };
-            let (tenant, account) = verify(s, &a, challenge, conn).ok_or(None)?;
+            let messages = [negotiate.as_slice(), sent.as_slice(), bytes.as_slice()];
+            let (tenant, account) = verify(s, &a, challenge, messages, conn).ok_or(None)?;
             s.stats.ews_logons += 1;
             s.ews_logons.insert(
                 conn.id,
@@ -85,6 +105,7 @@ fn verify(
     s: &State,
     a: &ntlmclient::AuthenticateMessage,
     challenge: [u8; 8],
+    [negotiate, sent, authenticate]: [&[u8]; 3],
     conn: Conn,
 ) -> Option<(String, ServiceAccount)> {
     let response = &a.ntlm_response;
@@ -110,7 +131,28 @@ fn verify(
     if !bool::from(proof(&key, challenge, &response[16..]).ct_eq(&response[..16])) {
         return None;
     }
-    let sent = ntlm::response_pairs(response)
+    let pairs = ntlm::response_pairs(response);
+    // A MIC the client says it sent must verify ([MS-NLMP] 3.2.5.1.2); one it did not send
+    // is refused where the server requires it (the fault `ews_require_mic`).
+    let av_flags = pairs
+        .iter()
+        .find(|p| p.entry_type == TargetInfoType::Flags)
+        .and_then(|p| p.data.get(..4)?.try_into().ok())
+        .map(u32::from_le_bytes)
+        .unwrap_or(0);
+    if av_flags & ntlm::AV_FLAG_MIC != 0 {
+        let mut mac = <Hmac<Md5> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
+        mac.update(&response[..16]);
+        let session_key = mac.finalize().into_bytes();
+        let expected = ntlm::mic(&session_key, negotiate, sent, authenticate);
+        let given = authenticate.get(ntlm::MIC_AT)?;
+        if !bool::from(given.ct_eq(&expected)) {
+            return None;
+        }
+    } else if s.faults.ews_require_mic {
+        return None;
+    }
+    let sent = pairs
         .into_iter()
         .find(|p| p.entry_type == TargetInfoType::ChannelBindings)
         .map(|p| p.data)
@@ -168,8 +210,9 @@ fn proof(key: &[u8; 16], challenge: [u8; 8], blob: &[u8]) -> [u8; 16] {
     mac.finalize().into_bytes().into()
 }
 
-/// 401 with the challenge: the demo domain's names and the server's time.
-fn challenge_response(challenge: [u8; 8], asked: Flags) -> Response {
+/// 401 with the challenge: the demo domain's names and the server's time; and the
+/// challenge message as sent.
+fn challenge_response(challenge: [u8; 8], asked: Flags) -> (Response, Vec<u8>) {
     let now = ntlm::ntlm_time(chrono::Utc::now());
     let flags = (asked
         & (Flags::NEGOTIATE_NTLM
@@ -197,13 +240,13 @@ fn challenge_response(challenge: [u8; 8], asked: Flags) -> Response {
         },
     ];
     use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD
-        .encode(challenge_message(challenge, flags, &pairs));
+    let sent = challenge_message(challenge, flags, &pairs);
+    let token = base64::engine::general_purpose::STANDARD.encode(&sent);
     let mut r = StatusCode::UNAUTHORIZED.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("NTLM {token}")) {
         r.headers_mut().insert("www-authenticate", v);
     }
-    r
+    (r, sent)
 }
 
 /// The NTLM token of an `Authorization: NTLM …` header.
@@ -218,6 +261,102 @@ pub(super) fn token(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Negotiate and challenge on a fresh connection of the demo organisation; returns the
+    /// simulator and the challenge.
+    fn challenged(require_mic: bool) -> (super::super::Simulator, ntlm::Challenge) {
+        use chrono::TimeZone;
+        let sim = super::super::Simulator::demo(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 30, 10, 0, 0)
+                .unwrap(),
+            Default::default(),
+        );
+        sim.lock().faults.ews_require_mic = require_mic;
+        let negotiate = ntlm::negotiate();
+        let Err(Some(answer)) = step(
+            &mut sim.lock(),
+            Conn {
+                id: 1,
+                binding: None,
+            },
+            negotiate.strip_prefix("NTLM ").unwrap(),
+        ) else {
+            panic!("no challenge")
+        };
+        let header = answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let challenge = ntlm::challenge([header.as_str()]).unwrap();
+        (sim, challenge)
+    }
+
+    fn logon(sim: &super::super::Simulator, authenticate: &[u8]) -> bool {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(authenticate);
+        step(
+            &mut sim.lock(),
+            Conn {
+                id: 1,
+                binding: None,
+            },
+            &token,
+        )
+        .is_ok()
+    }
+
+    #[test]
+    fn a_mic_is_checked_when_sent_and_required_where_the_server_says() {
+        use super::super::seed::*;
+        use base64::Engine;
+        let creds = ntlm::credentials(DEMO_EWS_USER, Some(DEMO_EWS_DOMAIN), DEMO_EWS_PASSWORD);
+        // Booket's logon, with its MIC: taken, required or not.
+        for required in [false, true] {
+            let (sim, challenge) = challenged(required);
+            let header = ntlm::authenticate(&challenge, &creds, None, "mail", 0).unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(header.strip_prefix("NTLM ").unwrap())
+                .unwrap();
+            assert!(logon(&sim, &bytes), "required: {required}");
+            // The same message with one bit of its MIC changed is refused.
+            let (sim, challenge) = challenged(required);
+            let header = ntlm::authenticate(&challenge, &creds, None, "mail", 0).unwrap();
+            let mut bytes = base64::engine::general_purpose::STANDARD
+                .decode(header.strip_prefix("NTLM ").unwrap())
+                .unwrap();
+            bytes[ntlm::MIC_AT.start] ^= 1;
+            assert!(!logon(&sim, &bytes), "a wrong MIC, required: {required}");
+        }
+        // A logon without MsvAvFlags and MIC (as ntlmclient alone writes it): taken, unless
+        // the server requires a MIC.
+        for required in [false, true] {
+            let (sim, challenge) = challenged(required);
+            let mut pairs: Vec<u8> = challenge
+                .message
+                .target_information
+                .iter()
+                .take_while(|e| e.entry_type != TargetInfoType::Terminator)
+                .flat_map(|e| e.to_bytes())
+                .collect();
+            pairs.extend([0, 0, 0, 0]);
+            let response = ntlmclient::respond_challenge_ntlm_v2(
+                challenge.message.challenge,
+                &pairs,
+                0,
+                &creds,
+            );
+            let bytes = response
+                .to_message(
+                    &creds,
+                    "OLD",
+                    Flags::NEGOTIATE_UNICODE | Flags::NEGOTIATE_NTLM,
+                )
+                .to_bytes()
+                .unwrap();
+            assert_eq!(logon(&sim, &bytes), !required, "required: {required}");
+        }
+    }
 
     #[test]
     fn the_proof_is_the_one_ms_nlmp_publishes() {
