@@ -272,7 +272,7 @@ async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() 
     // Someone else holds the slot: "taken", still before the file.
     let (status, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200);
-    env.week("demo", "2026-12-02").await;
+    assert_eq!(env.week("demo", "2026-12-02").await.0, 200);
     let (status, body) = book_form_without_end(&env, &slot).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("taken")));
 }

@@ -454,3 +454,44 @@ async fn an_exchange_that_requires_a_mic_takes_bookets_logon() {
     assert_eq!(status, 200, "{receipt}");
     assert!(env.sim.stats().ews_logons >= 1);
 }
+
+/// Every file part counts against `max_files`, empty ones too: a booking that sends 40
+/// empty file parts (each was a parse and, before, a temporary file) is refused as having
+/// too many files, and nothing is booked.
+#[tokio::test]
+async fn empty_file_parts_count_against_the_file_limit() {
+    let env = Env::start_with(Options::default(), |c| {
+        with_proxy_and_documents(c);
+        c.server.uploads.max_files = 3;
+    })
+    .await;
+    let slot = free_slots(&env, &["2026-12-02"]).await.remove(0);
+    let mut form = reqwest::multipart::Form::new()
+        .text("form", "demo")
+        .text("element", "tid")
+        .text("slot_id", slot.clone())
+        .text("idempotency_key", "k-empty")
+        .text("hold", "");
+    for _ in 0..40 {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(Vec::new())
+                .file_name("")
+                .mime_str("application/octet-stream")
+                .unwrap(),
+        );
+    }
+    let res = env
+        .http
+        .post(format!("{}/api/book_form", env.base))
+        .header("accept", "application/json")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["problem"], "too_many", "{body}");
+    assert!(!env.event(&event_id_of(&slot)).subject.contains(" - "));
+}
