@@ -160,7 +160,8 @@ impl Booket {
     /// A view of a series' occurrences is reported to leave extended properties out
     /// (microsoft-graph-docs#13385; EWS documents nothing either way), and a hold only the
     /// event itself carries must not read as someone else's. Events marked by hand (no
-    /// record at all) stay as the view gave them; at most [`MAX_HOLD_READS`] per week read.
+    /// record at all) stay as the view gave them; at most [`MAX_HOLD_READS`] per week read,
+    /// within the calendar's read ceiling.
     pub(super) async fn complete_holds(
         &self,
         cal: &CalendarConfig,
@@ -174,6 +175,11 @@ impl Booket {
                 && marker_of(&e.subject, markers) == Some(app::domain::rules::Marker::Reserved)
         });
         for e in unknown.take(MAX_HOLD_READS) {
+            // Each counts against the calendar's read ceiling, as a week read does: past
+            // it the view's answer stands (shown reserved; a write reads the event itself).
+            if !self.take_read(cal) {
+                break;
+            }
             match mailbox.event(&cal.outlook_calendar, &e.id).await {
                 Ok(read) if read.start == e.start && read.end == e.end => *e = read,
                 Ok(_) => {}
