@@ -35,7 +35,7 @@ async fn week_as(env: &Env, forwarded: &str) -> u16 {
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     // The test client connects from 127.0.0.1, which is not a trusted proxy here.
     let env = Env::start_with(Options::default(), |c| c.server.rate_limit_per_minute = 3).await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     for (i, s) in free.iter().take(3).enumerate() {
         let fake = format!("198.51.100.{i}");
@@ -54,7 +54,7 @@ async fn behind_a_trusted_proxy_each_citizen_has_their_own_budget_and_is_told_wh
         c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
     // What the citizen put at the left is not believed: the proxy's right-most entry is.
@@ -97,7 +97,7 @@ async fn reads_and_writes_have_separate_budgets() {
         c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -258,7 +258,7 @@ async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() 
         }
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -309,7 +309,7 @@ async fn one_client_cannot_hold_more_than_the_cap() {
         c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
     // Three holds, each with a fresh token (as a script would), from one address.
@@ -345,7 +345,7 @@ async fn confirmation_mails_are_capped_per_recipient_a_day() {
         c.mail_limits.per_recipient_per_day = 2;
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let mut outcomes = Vec::new();
     for (i, slot) in free.iter().take(3).enumerate() {
@@ -410,7 +410,7 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
         }
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
     let soon = env.now + chrono::TimeDelta::minutes(30);
@@ -510,7 +510,7 @@ async fn files_are_judged_by_their_bytes_and_their_names_cannot_disguise_them() 
         }
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
     let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xffPE\0\0".as_slice();
@@ -551,7 +551,7 @@ async fn a_request_that_runs_past_its_time_out_is_answered_unavailable() {
         c.server.request_timeout = std::time::Duration::from_secs(1);
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-09").await;
+    let week = env.week_ok("demo", "2026-12-09").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()

@@ -8,12 +8,12 @@ use server::sim::model::Faults;
 #[tokio::test]
 async fn bad_input_gives_4xx_and_changes_nothing() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, weekend_week) = env.week("weekend", "2026-12-02").await;
+    let weekend_week = env.week_ok("weekend", "2026-12-02").await;
     let foreign = slots_in_state(&weekend_week, "free")[0]["id"]
         .as_str()
         .unwrap()

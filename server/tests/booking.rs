@@ -48,7 +48,7 @@ async fn a_week_lists_exactly_the_shown_slots_and_follows_paging() {
 #[tokio::test]
 async fn states_follow_markers_the_clock_and_notice_days() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     // Now is Monday 11:00: 09:00–11:00 have started, the rest of Monday is before the
     // one-day notice, seeded " - Booket" events are booked, the rest is free.
     let monday = |s: &serde_json::Value| s["start"].as_str().unwrap().starts_with("2026-11-30");
@@ -76,8 +76,8 @@ async fn states_follow_markers_the_clock_and_notice_days() {
 #[tokio::test]
 async fn weekends_and_wider_hours_only_where_the_element_says_so() {
     let env = Env::start().await;
-    let (_, demo) = env.week("demo", "").await;
-    let (_, weekend) = env.week("weekend", "").await;
+    let demo = env.week_ok("demo", "").await;
+    let weekend = env.week_ok("weekend", "").await;
     let days = |w: &serde_json::Value| w["days"].as_array().unwrap().len();
     assert_eq!(days(&demo), 5);
     assert_eq!(days(&weekend), 7);
@@ -106,7 +106,7 @@ async fn weekends_and_wider_hours_only_where_the_element_says_so() {
 #[tokio::test]
 async fn booking_marks_the_event_and_the_next_read_shows_it() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0].clone();
     let id = slot["id"].as_str().unwrap();
     let (status, receipt) = env.book("demo", id, "key-1").await;
@@ -116,7 +116,7 @@ async fn booking_marks_the_event_and_the_next_read_shows_it() {
     assert_eq!(receipt["start"], slot["start"]);
     let event = env.event(&event_id_of(id));
     assert_eq!(event.subject, "Borgersamtale - Booket");
-    let (_, again) = env.week("demo", "2026-12-02").await;
+    let again = env.week_ok("demo", "2026-12-02").await;
     let same = again["slots"]
         .as_array()
         .unwrap()
@@ -130,7 +130,7 @@ async fn booking_marks_the_event_and_the_next_read_shows_it() {
 #[tokio::test]
 async fn a_retry_with_the_same_key_returns_the_same_receipt_and_writes_once() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -149,7 +149,7 @@ async fn a_retry_with_the_same_key_returns_the_same_receipt_and_writes_once() {
 #[tokio::test]
 async fn a_slot_taken_in_outlook_after_viewing_is_reported_taken() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -169,7 +169,7 @@ async fn a_stale_etag_loses_the_race_between_two_instances() {
     // same etag; the simulator's If-Match check lets exactly one through.
     let env = Env::start().await;
     let other = env.second_instance().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -192,7 +192,7 @@ async fn a_stale_etag_loses_the_race_between_two_instances() {
 #[tokio::test]
 async fn too_soon_past_and_unknown_are_refused_without_writing() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     let too_soon = slots_in_state(&week, "too_soon")[0]["id"]
         .as_str()
         .unwrap()
@@ -221,13 +221,13 @@ async fn too_soon_past_and_unknown_are_refused_without_writing() {
 #[tokio::test]
 async fn navigation_clamps_to_the_current_week_and_offers_the_next_free_one() {
     let env = Env::start().await;
-    let (_, earlier) = env.week("demo", "2026-11-02").await;
+    let earlier = env.week_ok("demo", "2026-11-02").await;
     assert_eq!(
         earlier["week_start"], "2026-11-30",
         "never before the current week"
     );
     // Four seeded weeks: the fifth is empty and nothing follows it.
-    let (_, empty) = env.week("demo", "2026-12-28").await;
+    let empty = env.week_ok("demo", "2026-12-28").await;
     assert_eq!(empty["slots"].as_array().unwrap().len(), 0);
     assert_eq!(empty["next_free_week"], serde_json::Value::Null);
     let (s, far) = env.week("demo", "2028-01-03").await;
@@ -246,7 +246,7 @@ async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
         |_| {},
     )
     .await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     assert_eq!(week["week_start"], "2026-11-30");
     assert!(slots_in_state(&week, "free").is_empty());
     assert_eq!(week["next_free_week"], "2026-12-07");
@@ -311,13 +311,13 @@ async fn kept_week_answers_always_equal_fresh_ones() {
     same("a slot has started").await;
 
     // A hold shows as reserved to others, and lapses by the clock alone.
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     let free = slots_in_state(&week, "free");
     let slot = free[0]["id"].as_str().unwrap();
     let (status, hold) = env.reserve("demo", slot, "", "").await;
     assert_eq!(status, 200, "{hold}");
     same("held").await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     assert!(week["slots"]
         .as_array()
         .unwrap()
@@ -327,7 +327,7 @@ async fn kept_week_answers_always_equal_fresh_ones() {
         hold["seconds_left"].as_i64().unwrap() + 1,
     ));
     same("the hold lapsed").await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     assert!(week["slots"]
         .as_array()
         .unwrap()
@@ -342,7 +342,7 @@ async fn kept_week_answers_always_equal_fresh_ones() {
     let (status, receipt) = env.book("demo", &slot, "k-kept-answers").await;
     assert_eq!(status, 200, "{receipt}");
     same("booked").await;
-    let (_, week) = env.week("demo", "").await;
+    let week = env.week_ok("demo", "").await;
     assert!(week["slots"]
         .as_array()
         .unwrap()

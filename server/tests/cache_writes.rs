@@ -9,13 +9,13 @@ use common::*;
 #[tokio::test]
 async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_call() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = free_ids(&week).remove(0);
     let views = env.sim.stats().calendar_view_requests;
     let (status, held) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200, "{held}");
     // The week shows the hold at once, from the kept read: no calendarView.
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "reserved");
     assert_eq!(env.sim.stats().calendar_view_requests, views);
     // Another citizen asking for it is told "taken" without a single Graph request.
@@ -32,12 +32,12 @@ async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_cal
 #[tokio::test]
 async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = free_ids(&week).remove(0);
     // Staff book the time in Outlook; the kept week still says "free".
     let id = event_id_of(&slot);
     assert!(env.sim.staff_set_subject(&id, "Borgersamtale - Booket"));
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "free");
     let before = env.sim.stats();
     for (status, body) in [
@@ -52,7 +52,7 @@ async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
     assert_eq!(after.event_gets, before.event_gets + 1);
     assert_eq!(after.event_patches, before.event_patches);
     assert_eq!(env.event(&id).subject, "Borgersamtale - Booket");
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "booked");
     assert_eq!(
         after.calendar_view_requests,
@@ -63,18 +63,18 @@ async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
 #[tokio::test]
 async fn a_booking_and_a_release_show_in_the_kept_week_too() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = free_ids(&week);
     let (a, b) = (free[0].clone(), free[1].clone());
     let views = env.sim.stats().calendar_view_requests;
     let (status, _) = env.book("demo", &a, "k-a").await;
     assert_eq!(status, 200);
-    let (_, held) = env.reserve("demo", &b, "", "").await;
+    let held = env.reserve_ok("demo", &b, "", "").await;
     let (status, _) = env
         .release("demo", &b, held["token"].as_str().unwrap())
         .await;
     assert_eq!(status, 200);
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &a), "booked");
     assert_eq!(state_of(&week, &b), "free");
     assert_eq!(env.sim.stats().calendar_view_requests, views);
@@ -95,7 +95,7 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() {
     use server::sim::model::Faults;
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = free_ids(&week).remove(0);
     // Anna's reservation reaches Exchange, and its write stalls there.
     env.sim.set_faults(Faults {
@@ -113,7 +113,7 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
         .await;
         // Bo sees the slot taken (the kept answer from before is not served) and is
         // refused without a Graph request.
-        let (_, week) = env.week("demo", "2026-12-02").await;
+        let week = env.week_ok("demo", "2026-12-02").await;
         assert_eq!(state_of(&week, &slot), "reserved");
         let requests = env.sim.stats().graph_requests;
         // (Bounded: without the claim Bo would wait behind Anna's stalled write.)
@@ -134,7 +134,7 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
     assert_ne!(status, 200, "the write failed");
     assert!(env.event(&event_id_of(&slot)).properties.is_empty());
     // The claim went with the failed write: the slot is free again for Bo.
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "free");
     let (status, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200);

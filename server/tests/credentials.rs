@@ -58,7 +58,7 @@ async fn a_registered_certificate_gets_tokens_and_books() {
     assert!(r.all_ok(), "{}", r.render());
     assert!(r.render().contains("Token obtained"));
     // The server itself books with it.
-    let (_, week) = env.week("demo", "2026-12-09").await;
+    let week = env.week_ok("demo", "2026-12-09").await;
     let slot = common::slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()

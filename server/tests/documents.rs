@@ -46,7 +46,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 async fn attendee_slot(env: &Env) -> String {
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     // 10:00 on each weekday has a colleague as attendee.
     week["slots"]
         .as_array()
@@ -152,7 +152,7 @@ async fn files_summary_update_and_mail_complete_the_case() {
 #[tokio::test]
 async fn a_retry_with_the_same_key_attaches_nothing_twice() {
     let env = env_full().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -175,7 +175,7 @@ async fn the_loser_of_a_race_never_gets_files_attached() {
     let env = env_full().await;
     let slot = attendee_slot(&env).await;
     // Someone else holds the slot: no file of ours may land on it.
-    let (_, other) = env.reserve("demo", &slot, "", "").await;
+    let other = env.reserve_ok("demo", &slot, "", "").await;
     assert!(other["token"].is_string());
     let (s, body) = book_form(&env, &slot, "loser", "", &[("mine.pdf", pattern(10, 4))]).await;
     assert_eq!((s, body["error"].as_str()), (409, Some("taken")));
@@ -184,7 +184,7 @@ async fn the_loser_of_a_race_never_gets_files_attached() {
     // Two citizens submit at once through two instances: one wins, the other's files go nowhere.
     let env = env_full().await;
     let second = env.second_instance().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -232,7 +232,7 @@ async fn file_limits_are_checked_before_anything_is_written() {
         c.server.uploads.max_file_bytes = 1000;
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -270,12 +270,12 @@ async fn file_limits_are_checked_before_anything_is_written() {
 #[tokio::test]
 async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
     let env = env_full().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     // The first file goes on, the second fails.
     env.sim.set_faults(Faults {
@@ -317,13 +317,13 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
 #[tokio::test]
 async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_check() {
     let env = env_full().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let id = event_id_of(&slot);
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     // The first file goes on and is recorded, the second fails, and Graph will not let the
     // first be removed again.
@@ -386,7 +386,7 @@ async fn a_mail_failure_never_undoes_the_booking() {
         mail_down: true,
         ..Faults::default()
     });
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -403,7 +403,7 @@ async fn a_mail_failure_never_undoes_the_booking() {
 #[tokio::test]
 async fn upload_sessions_chunk_at_the_documented_boundaries() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
     let c = GraphClient::new(GraphOptions {
         graph_base_url: env.sim.graph_base_url(),
@@ -470,7 +470,7 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
 #[tokio::test]
 async fn without_a_hold_a_failed_booking_is_completed_by_resubmitting_with_the_same_key() {
     let env = env_full().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()

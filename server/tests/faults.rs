@@ -33,7 +33,7 @@ async fn the_token_endpoint_down_is_reported_and_recovered_from() {
 #[tokio::test]
 async fn a_secret_that_expires_while_running_stops_writes_cleanly() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()

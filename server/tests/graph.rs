@@ -324,7 +324,7 @@ async fn calendar_names_resolve_exactly_once_or_say_what_exists() {
 #[tokio::test]
 async fn a_patch_with_a_stale_etag_is_a_conflict() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
     let c = client(&env);
     let cr = creds(seed::DEMO_SECRET);
@@ -354,7 +354,7 @@ async fn a_patch_with_a_stale_etag_is_a_conflict() {
 #[tokio::test]
 async fn booket_lists_attachments_with_the_cast_or_without_select() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
     let c = client(&env);
     let cr = creds(seed::DEMO_SECRET);
@@ -410,7 +410,7 @@ async fn a_wrong_secret_gives_the_citizen_a_safe_message_and_no_graph_text() {
 #[tokio::test]
 async fn meeting_updates_are_recorded_when_the_organizer_changes_a_meeting() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     // Slot index 2 (10:00) of each day has a colleague as attendee.
     let slot = week["slots"]
         .as_array()

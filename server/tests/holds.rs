@@ -8,7 +8,7 @@ use server::graph::HOLD_PROPERTY;
 use server::sim::model::Faults;
 
 async fn a_free_slot(env: &Env) -> String {
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
@@ -50,7 +50,7 @@ async fn picking_a_time_reserves_it_with_an_owner_and_an_expiry() {
             ],
         )
         .await;
-    let (_, theirs) = env.week("demo", "2026-12-02").await;
+    let theirs = env.week_ok("demo", "2026-12-02").await;
     let state = |w: &serde_json::Value| {
         w["slots"]
             .as_array()
@@ -94,7 +94,7 @@ async fn two_citizens_reserve_one_slot_and_one_wins() {
 async fn the_holder_books_in_two_graph_round_trips() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap();
     let before = env.sim.stats();
     let (s, receipt) = env.book_held("demo", &slot, "k", token).await;
@@ -114,7 +114,7 @@ async fn the_holder_books_in_two_graph_round_trips() {
 async fn extending_moves_the_expiry_and_keeps_the_owner() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     env.advance(chrono::TimeDelta::seconds(600));
     let (s, again) = env.reserve("demo", &slot, &token, "").await;
@@ -130,13 +130,13 @@ async fn extending_moves_the_expiry_and_keeps_the_owner() {
 #[tokio::test]
 async fn choosing_another_time_releases_the_first() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let (first, second) = (
         free[0]["id"].as_str().unwrap(),
         free[1]["id"].as_str().unwrap(),
     );
-    let (_, hold) = env.reserve("demo", first, "", "").await;
+    let hold = env.reserve_ok("demo", first, "", "").await;
     let token = hold["token"].as_str().unwrap();
     let (s, _) = env.reserve("demo", second, token, first).await;
     assert_eq!(s, 200);
@@ -151,7 +151,7 @@ async fn choosing_another_time_releases_the_first() {
 async fn release_only_touches_the_callers_own_hold() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let stranger = "AAAAAAAAAAAAAAAAAAAAAA";
     let (s, _) = env.release("demo", &slot, stranger).await;
     assert_eq!(s, 200);
@@ -170,12 +170,12 @@ async fn release_only_touches_the_callers_own_hold() {
 async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let first = hold["token"].as_str().unwrap().to_owned();
     let (s, _) = env.book("demo", &slot, "too-early").await;
     assert_eq!(s, 409, "held: taken for others");
     env.advance(chrono::TimeDelta::seconds(901));
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let state = week["slots"]
         .as_array()
         .unwrap()
@@ -194,7 +194,7 @@ async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
 #[tokio::test]
 async fn the_sweep_releases_only_lapsed_holds() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let ids: Vec<String> = free
         .iter()
@@ -202,11 +202,11 @@ async fn the_sweep_releases_only_lapsed_holds() {
         .map(|s| s["id"].as_str().unwrap().to_owned())
         .collect();
     // Slot 0: held and lapsed. Slot 1: held, lapsed, but booked by its holder meanwhile.
-    let (_, h0) = env.reserve("demo", &ids[0], "", "").await;
-    let (_, h1) = env.reserve("demo", &ids[1], "", "").await;
+    let h0 = env.reserve_ok("demo", &ids[0], "", "").await;
+    let h1 = env.reserve_ok("demo", &ids[1], "", "").await;
     env.advance(chrono::TimeDelta::seconds(600));
     // Slot 2: held later, still active at sweep time.
-    let (_, _h2) = env.reserve("demo", &ids[2], "", "").await;
+    let _h2 = env.reserve_ok("demo", &ids[2], "", "").await;
     env.advance(chrono::TimeDelta::seconds(400));
     let (s, _) = env
         .book_held("demo", &ids[1], "k1", h1["token"].as_str().unwrap())
@@ -245,13 +245,13 @@ async fn a_hold_made_by_hand_in_outlook_is_never_swept_or_taken() {
 #[tokio::test]
 async fn one_token_holds_one_slot_per_element() {
     let env = Env::start().await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let (a, b) = (
         free[0]["id"].as_str().unwrap(),
         free[1]["id"].as_str().unwrap(),
     );
-    let (_, hold) = env.reserve("demo", a, "", "").await;
+    let hold = env.reserve_ok("demo", a, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     // A script that keeps its token and never says what to give back still holds one.
     let (status, _) = env.reserve("demo", b, &token, "").await;
@@ -265,7 +265,7 @@ async fn a_hold_is_extended_at_most_to_its_longest_lifetime() {
     // hold 15 min, at most 30 min in all.
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (_, hold) = env.reserve("demo", &slot, "", "").await;
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     let start = env.now;
     env.advance(chrono::TimeDelta::minutes(14));

@@ -33,17 +33,17 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
         c.server.rate_limit_per_minute = 1_000_000
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, weekend) = env.week("weekend", "2026-12-02").await;
+    let weekend = env.week_ok("weekend", "2026-12-02").await;
     let foreign = slots_in_state(&weekend, "free")[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, now_week) = env.week("demo", "").await;
+    let now_week = env.week_ok("demo", "").await;
     let too_soon = slots_in_state(&now_week, "too_soon")[0]["id"]
         .as_str()
         .unwrap()
@@ -285,7 +285,7 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
     let secrets = [seed::DEMO_SECRET, "test-slot-key"];
     let mut bodies = Vec::new();
     // A normal flow, and the failures that talk about secrets.
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     bodies.push(week.to_string());
     let slot = slots_in_state(&week, "free")[0]["id"]
         .as_str()

@@ -24,7 +24,7 @@ async fn two_instances() -> (Env, Env) {
 async fn free_slots(env: &Env, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     for week in ["2026-12-02", "2026-12-09", "2026-12-16"] {
-        let (_, w) = env.week("demo", week).await;
+        let w = env.week_ok("demo", week).await;
         out.extend(
             w["slots"]
                 .as_array()

@@ -22,7 +22,7 @@ async fn calls_from_origins_that_are_not_allowed_are_refused_before_anything_run
         c.server.allowed_origins = vec!["https://selvbetjening.kommune.dk".into()];
     })
     .await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let slot = free[0]["id"].as_str().unwrap();
 
@@ -61,7 +61,7 @@ async fn calls_from_origins_that_are_not_allowed_are_refused_before_anything_run
 #[tokio::test]
 async fn writes_are_rate_limited_per_client_with_a_clear_error() {
     let env = Env::start_with(Options::default(), |c| c.server.rate_limit_per_minute = 3).await;
-    let (_, week) = env.week("demo", "2026-12-02").await;
+    let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     for s in free.iter().take(3) {
         let res = reserve_from(&env, None, s["id"].as_str().unwrap()).await;

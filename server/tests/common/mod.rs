@@ -186,6 +186,26 @@ impl Env {
         .await
     }
 
+    /// A week answer that must be 200 (the tests that read a week to use it).
+    pub async fn week_ok(&self, form: &str, week: &str) -> serde_json::Value {
+        let (status, body) = self.week(form, week).await;
+        assert_eq!(status, 200, "week {week} of {form}: {body}");
+        body
+    }
+
+    /// A reservation that must succeed; its hold.
+    pub async fn reserve_ok(
+        &self,
+        form: &str,
+        slot_id: &str,
+        hold: &str,
+        release: &str,
+    ) -> serde_json::Value {
+        let (status, body) = self.reserve(form, slot_id, hold, release).await;
+        assert_eq!(status, 200, "reserving {slot_id}: {body}");
+        body
+    }
+
     pub async fn reserve(
         &self,
         form: &str,
