@@ -55,6 +55,14 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     c
 }
 
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("registered once");
+    g
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let r = Registry::new();
@@ -122,33 +130,21 @@ impl Default for Metrics {
                 "Bookings by outcome.",
                 &["outcome"],
             ),
-            holds_stuck: {
-                let g = IntGauge::new(
-                    "booket_holds_stuck",
-                    "Lapsed holds the last sweep could not give back.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("registered once");
-                g
-            },
-            connections_open: {
-                let g = IntGauge::new(
-                    "booket_connections_open",
-                    "Connections open on the public listener.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("registered once");
-                g
-            },
-            upload_places_reading: {
-                let g = IntGauge::new(
-                    "booket_upload_places_reading",
-                    "Bookings reading their files from the client now.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("registered once");
-                g
-            },
+            holds_stuck: gauge(
+                &r,
+                "booket_holds_stuck",
+                "Lapsed holds the last sweep could not give back.",
+            ),
+            connections_open: gauge(
+                &r,
+                "booket_connections_open",
+                "Connections open on the public listener.",
+            ),
+            upload_places_reading: gauge(
+                &r,
+                "booket_upload_places_reading",
+                "Bookings reading their files from the client now.",
+            ),
             connections_refused: counter(
                 &r,
                 "booket_connections_refused_total",
