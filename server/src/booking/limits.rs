@@ -53,11 +53,17 @@ pub struct CapPlace<'a> {
 
 impl Drop for CapPlace<'_> {
     fn drop(&mut self) {
-        let mut holds = self.tracker.lock();
-        if let Some(n) = holds.pending.get_mut(&self.client) {
+        self.tracker.lock().unpend(self.client);
+    }
+}
+
+impl Holds {
+    /// One of `client`'s new holds is no longer on its way (recorded, or failed).
+    fn unpend(&mut self, client: IpAddr) {
+        if let Some(n) = self.pending.get_mut(&client) {
             *n -= 1;
             if *n == 0 {
-                holds.pending.remove(&self.client);
+                self.pending.remove(&client);
             }
         }
     }
@@ -149,12 +155,8 @@ impl HoldTracker {
     ) {
         let mut holds = self.lock();
         if let Some(place) = place {
-            if let Some(n) = holds.pending.get_mut(&place.client) {
-                *n -= 1;
-                if *n == 0 {
-                    holds.pending.remove(&place.client);
-                }
-            }
+            holds.unpend(place.client);
+            // Given back here, under the same lock as the hold is recorded.
             std::mem::forget(place);
         }
         let held = &mut holds.held;
