@@ -23,49 +23,11 @@ pub struct BodyDeadline(Duration);
 /// Wraps `body` so that reading it fails once `limit` has passed since it was first found
 /// not to be there yet.
 pub fn with_deadline(body: Body, limit: Duration) -> Body {
-    Body::new(DeadlineBody {
+    Body::new(TimedBody {
         inner: body,
-        limit,
+        rule: Rule::Deadline(limit),
         sleep: None,
     })
-}
-
-struct DeadlineBody {
-    inner: Body,
-    limit: Duration,
-    /// Armed at the first frame that was not ready; never reset (a whole-body deadline).
-    sleep: Option<Pin<Box<Sleep>>>,
-}
-
-impl http_body::Body for DeadlineBody {
-    type Data = Bytes;
-    type Error = axum::BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        let limit = this.limit;
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(BodyDeadline(limit).into()))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// A minimum transfer rate for one request body (Apache's `mod_reqtimeout` `MinRate`):
@@ -123,9 +85,9 @@ impl MinRate {
 
     /// Wraps `body` under this rate.
     pub fn wrap(self: &std::sync::Arc<Self>, body: Body) -> Body {
-        Body::new(MinRateBody {
+        Body::new(TimedBody {
             inner: body,
-            rate: self.clone(),
+            rule: Rule::MinRate(self.clone()),
             sleep: None,
         })
     }
@@ -136,13 +98,21 @@ impl MinRate {
 #[error("the request body arrived slower than {0} bytes a second")]
 pub struct TooSlow(u64);
 
-struct MinRateBody {
+/// What a [`TimedBody`] holds its client to.
+enum Rule {
+    /// The whole body within this long of the first frame that was not there.
+    Deadline(Duration),
+    MinRate(std::sync::Arc<MinRate>),
+}
+
+/// A body under a [`Rule`]: one timer, armed only while the body waits.
+struct TimedBody {
     inner: Body,
-    rate: std::sync::Arc<MinRate>,
+    rule: Rule,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
-impl http_body::Body for MinRateBody {
+impl http_body::Body for TimedBody {
     type Data = Bytes;
     type Error = axum::BoxError;
 
@@ -152,15 +122,24 @@ impl http_body::Body for MinRateBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            if let Some(Ok(f)) = &frame {
+            if let (Rule::MinRate(rate), Some(Ok(f))) = (&this.rule, &frame) {
                 if let Some(data) = f.data_ref() {
-                    this.rate.state().received += data.len() as u64;
+                    rate.state().received += data.len() as u64;
                 }
             }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        let Some(due) = this.rate.due() else {
-            return Poll::Pending;
+        let due = match &this.rule {
+            // Fixed once armed (a whole-body deadline).
+            Rule::Deadline(limit) => match &this.sleep {
+                Some(s) => s.deadline(),
+                None => tokio::time::Instant::now() + *limit,
+            },
+            // Moves on with what has arrived; nothing while not armed.
+            Rule::MinRate(rate) => match rate.due() {
+                Some(due) => due,
+                None => return Poll::Pending,
+            },
         };
         let sleep = match &mut this.sleep {
             Some(s) => {
@@ -171,13 +150,16 @@ impl http_body::Body for MinRateBody {
             }
             None => this.sleep.insert(Box::pin(tokio::time::sleep_until(due))),
         };
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                this.rate.state().slow = true;
-                Poll::Ready(Some(Err(TooSlow(this.rate.rate).into())))
-            }
-            Poll::Pending => Poll::Pending,
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
         }
+        Poll::Ready(Some(Err(match &this.rule {
+            Rule::Deadline(limit) => BodyDeadline(*limit).into(),
+            Rule::MinRate(rate) => {
+                rate.state().slow = true;
+                TooSlow(rate.rate).into()
+            }
+        })))
     }
 
     fn is_end_stream(&self) -> bool {
