@@ -203,13 +203,7 @@ impl Simulator {
         let mut s = self.lock();
         s.counter += 1;
         let n = s.counter;
-        let Some(cal) = s
-            .tenants
-            .iter_mut()
-            .flat_map(|t| t.users.iter_mut())
-            .flat_map(|u| u.calendars.iter_mut())
-            .find(|c| c.name == name)
-        else {
+        let Some(cal) = s.calendar_named_mut(name) else {
             return false;
         };
         cal.id = format!("AAMkADCa{n:08}");
@@ -235,13 +229,7 @@ impl Simulator {
     /// name.
     pub fn make_series(&self, name: &str) -> bool {
         let mut s = self.lock();
-        let Some(cal) = s
-            .tenants
-            .iter_mut()
-            .flat_map(|t| t.users.iter_mut())
-            .flat_map(|u| u.calendars.iter_mut())
-            .find(|c| c.name == name)
-        else {
+        let Some(cal) = s.calendar_named_mut(name) else {
             return false;
         };
         let master = format!("{}Series", cal.id);

@@ -355,6 +355,15 @@ impl State {
         base64::engine::general_purpose::STANDARD.encode(format!("ck-{:012}", self.counter))
     }
 
+    /// The first calendar of any mailbox with this name (the tests' and the demo's handle).
+    pub fn calendar_named_mut(&mut self, name: &str) -> Option<&mut Calendar> {
+        self.tenants
+            .iter_mut()
+            .flat_map(|t| t.users.iter_mut())
+            .flat_map(|u| u.calendars.iter_mut())
+            .find(|c| c.name == name)
+    }
+
     pub fn mailbox_mut(&mut self, tenant: &str, upn: &str) -> Option<&mut Mailbox> {
         self.tenants
             .iter_mut()
