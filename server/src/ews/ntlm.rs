@@ -24,8 +24,8 @@ fn negotiate_flags() -> Flags {
         | Flags::NEGOTIATE_56BIT
 }
 
-/// The negotiate message (type 1) as sent.
-fn negotiate_bytes() -> Vec<u8> {
+/// The negotiate message (type 1) as sent (the MIC covers it).
+pub fn negotiate_bytes() -> Vec<u8> {
     let message = Message::Negotiate(ntlmclient::NegotiateMessage {
         flags: negotiate_flags(),
         supplied_domain: String::new(),
@@ -71,11 +71,6 @@ pub fn mic(
     mac.update(challenge);
     mac.update(&zeroed);
     mac.finalize().into_bytes().into()
-}
-
-/// The negotiate message Booket sends, as the server saw it (for the MIC).
-pub fn sent_negotiate() -> Vec<u8> {
-    negotiate_bytes()
 }
 
 fn header(bytes: &[u8]) -> String {
@@ -396,17 +391,17 @@ mod tests {
         let mut mac = <Hmac<Md5> as Mac>::new_from_slice(&key).unwrap();
         mac.update(&a.ntlm_response[..16]);
         let session_key = mac.finalize().into_bytes();
-        let expected = mic(&session_key, &sent_negotiate(), &challenge.raw, &bytes);
+        let expected = mic(&session_key, &negotiate_bytes(), &challenge.raw, &bytes);
         assert_eq!(&bytes[MIC_AT], &expected);
         // Over every byte: another challenge, or a changed byte, gives another MIC.
         assert_ne!(
-            mic(&session_key, &sent_negotiate(), b"other", &bytes),
+            mic(&session_key, &negotiate_bytes(), b"other", &bytes),
             expected
         );
         let mut changed = bytes.clone();
         *changed.last_mut().unwrap() ^= 1;
         assert_ne!(
-            mic(&session_key, &sent_negotiate(), &challenge.raw, &changed),
+            mic(&session_key, &negotiate_bytes(), &challenge.raw, &changed),
             expected
         );
     }
