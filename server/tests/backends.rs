@@ -10,38 +10,12 @@ mod common;
 use common::*;
 use server::booking::hold::HoldInfo;
 use server::config::{CalendarAccess, MailConfig};
-use server::sim::model::{Event, Faults};
+use server::sim::model::Faults;
 use server::sim::seed;
 
-const WEEK: &str = "2026-12-02";
-
-#[derive(Clone, Copy, Debug)]
-struct Backend {
-    form: &'static str,
-    calendar: &'static str,
-}
-
-const BACKENDS: [Backend; 2] = [
-    Backend {
-        form: "demo",
-        calendar: seed::DEMO_CALENDAR,
-    },
-    Backend {
-        form: "jobcenter",
-        calendar: seed::DEMO_EWS_CALENDAR,
-    },
-];
-
+// `Backend`, `BACKENDS` and `WEEK` are common (tests/common/mod.rs); what only this table
+// asks of a backend is here.
 impl Backend {
-    fn event(&self, env: &Env, slot_id: &str) -> Event {
-        let id = event_id_of(slot_id);
-        env.sim
-            .calendar_events(self.calendar)
-            .into_iter()
-            .find(|e| e.id == id)
-            .unwrap_or_else(|| panic!("{self:?}: no event {id}"))
-    }
-
     fn hold(&self, env: &Env, slot_id: &str) -> Option<HoldInfo> {
         self.event(env, slot_id)
             .properties
@@ -57,18 +31,7 @@ impl Backend {
     }
 
     async fn state(&self, env: &Env, slot_id: &str, hold: &str) -> String {
-        let (_, week) = env
-            .call(
-                "week",
-                &[
-                    ("form", self.form),
-                    ("element", "tid"),
-                    ("week", WEEK),
-                    ("hold", hold),
-                ],
-            )
-            .await;
-        state_of(&week, slot_id)
+        state_of(&self.week(env, hold).await, slot_id)
     }
 
     /// Round trips to this backend so far (Graph requests and upload chunks, or EWS

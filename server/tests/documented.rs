@@ -7,53 +7,6 @@
 mod common;
 use common::*;
 use server::sim::model::Faults;
-use server::sim::seed;
-
-const WEEK: &str = "2026-12-02";
-
-#[derive(Clone, Copy, Debug)]
-struct Backend {
-    form: &'static str,
-    calendar: &'static str,
-}
-
-const BACKENDS: [Backend; 2] = [
-    Backend {
-        form: "demo",
-        calendar: seed::DEMO_CALENDAR,
-    },
-    Backend {
-        form: "jobcenter",
-        calendar: seed::DEMO_EWS_CALENDAR,
-    },
-];
-
-impl Backend {
-    fn event(&self, env: &Env, slot_id: &str) -> server::sim::model::Event {
-        let id = event_id_of(slot_id);
-        env.sim
-            .calendar_events(self.calendar)
-            .into_iter()
-            .find(|e| e.id == id)
-            .unwrap_or_else(|| panic!("{self:?}: no event {id}"))
-    }
-
-    async fn week(&self, env: &Env, hold: &str) -> serde_json::Value {
-        let (status, week) = env
-            .call(
-                "week",
-                &[
-                    ("form", self.form),
-                    ("element", "tid"),
-                    ("week", WEEK),
-                    ("hold", hold),
-                ],
-            )
-            .await;
-        assert_eq!(status, 200, "{self:?}: {week}");
-        week
-    }
-}
 
 fn with_documents(c: &mut server::config::Config) {
     for f in &mut c.forms {

@@ -466,31 +466,8 @@ async fn empty_file_parts_count_against_the_file_limit() {
     })
     .await;
     let slot = free_slots(&env, &["2026-12-02"]).await.remove(0);
-    let mut form = reqwest::multipart::Form::new()
-        .text("form", "demo")
-        .text("element", "tid")
-        .text("slot_id", slot.clone())
-        .text("idempotency_key", "k-empty")
-        .text("hold", "");
-    for _ in 0..40 {
-        form = form.part(
-            "file",
-            reqwest::multipart::Part::bytes(Vec::new())
-                .file_name("")
-                .mime_str("application/octet-stream")
-                .unwrap(),
-        );
-    }
-    let res = env
-        .http
-        .post(format!("{}/api/book_form", env.base))
-        .header("accept", "application/json")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let body: serde_json::Value = res.json().await.unwrap();
+    let empty = vec![("", Vec::new()); 40];
+    let (status, body) = env.book_form("demo", &slot, "k-empty", "", &empty).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["problem"], "too_many", "{body}");
     assert!(!env.event(&event_id_of(&slot)).subject.contains(" - "));

@@ -393,3 +393,54 @@ pub fn event_id_of(slot_id: &str) -> String {
 pub fn field(name: &str, label: &str, value: &str) -> String {
     serde_json::json!({"name": name, "label": label, "value": value}).to_string()
 }
+
+/// The week both demo calendars are seeded alike in (from the pinned Monday).
+pub const WEEK: &str = "2026-12-02";
+
+/// One of the demo organisation's two backends: the Graph calendar "Borgerservice" (form
+/// `demo`) and the EWS calendar "Jobcenter" (form `jobcenter`), seeded with the same slots.
+#[derive(Clone, Copy, Debug)]
+pub struct Backend {
+    pub form: &'static str,
+    pub calendar: &'static str,
+}
+
+pub const BACKENDS: [Backend; 2] = [
+    Backend {
+        form: "demo",
+        calendar: server::sim::seed::DEMO_CALENDAR,
+    },
+    Backend {
+        form: "jobcenter",
+        calendar: server::sim::seed::DEMO_EWS_CALENDAR,
+    },
+];
+
+impl Backend {
+    /// The simulator's event behind a slot id.
+    pub fn event(&self, env: &Env, slot_id: &str) -> Event {
+        let id = event_id_of(slot_id);
+        env.sim
+            .calendar_events(self.calendar)
+            .into_iter()
+            .find(|e| e.id == id)
+            .unwrap_or_else(|| panic!("{self:?}: no event {id}"))
+    }
+
+    /// [`WEEK`] as the holder of `hold` sees it (must be 200).
+    pub async fn week(&self, env: &Env, hold: &str) -> serde_json::Value {
+        let (status, week) = env
+            .call(
+                "week",
+                &[
+                    ("form", self.form),
+                    ("element", "tid"),
+                    ("week", WEEK),
+                    ("hold", hold),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{self:?}: {week}");
+        week
+    }
+}
