@@ -13,13 +13,14 @@
 //! Reads (element, week) and writes (reserve, release, book) have separate per-client
 //! budgets; the keyed state is pruned, so a stream of new addresses cannot grow it.
 
+pub use crate::booking::client::{key_of, site_of, SITE_SHARE};
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::IpNet;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -33,36 +34,6 @@ pub enum ForwardedHeader {
     XForwardedFor,
     /// `Forwarded: for=client, for=proxy1` (RFC 7239).
     Forwarded,
-}
-
-/// How many clients' worth one IPv6 /48 may spend in all (its outer budget, beside each
-/// /64's own): a /48 is one site — an ISP customer may get one whole, and with it 65,536
-/// /64s — so rotating through its /64s gains at most this many budgets. Sized for a
-/// shared network: a campus, a library or a company behind one /48 still gets 16 busy
-/// citizens' worth of reads, writes and holds.
-pub const SITE_SHARE: usize = 16;
-
-/// The site an IPv6 client key belongs to (its /48); `None` for IPv4, whose key is the
-/// address itself.
-pub fn site_of(key: IpAddr) -> Option<IpAddr> {
-    match key.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)))
-        }
-        IpAddr::V4(_) => None,
-    }
-}
-
-/// The key for per-client budgets: an IPv4 address, or an IPv6 address cut to its /64.
-pub fn key_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
 }
 
 /// One address of a forwarding header: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`,
@@ -135,16 +106,6 @@ pub fn client_of(
         }
     }
     key_of(last_trusted)
-}
-
-tokio::task_local! {
-    /// The client the request being handled comes from (set by the web layer).
-    pub static CLIENT: IpAddr;
-}
-
-/// The client of the request being handled, if the web layer said.
-pub fn current() -> Option<IpAddr> {
-    CLIENT.try_with(|c| *c).ok()
 }
 
 /// Which budget a call spends.
@@ -235,6 +196,7 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
     use governor::clock::FakeRelativeClock;
+    use std::net::Ipv6Addr;
 
     fn headers(name: &'static str, values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -8,6 +8,7 @@ pub mod config;
 pub mod deadline;
 pub mod demo;
 pub mod ews;
+pub mod exchange;
 pub mod graph;
 pub mod mail;
 pub mod mailbox;
@@ -130,7 +131,7 @@ impl Server {
                 _ => None,
             },
         };
-        let mut booket = Booket::new(config.clone(), mailboxes, signer, clock, metrics.clone());
+        let mut booket = Booket::new((&*config).into(), mailboxes, signer, clock, metrics.clone());
         match &config.receipts.signing_key {
             Some(key) => {
                 booket = booket.with_receipt_signer(receipts::ReceiptSigner::new(

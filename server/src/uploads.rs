@@ -13,10 +13,11 @@
 //! (a client that never finishes sending never reaches it). The router bounds the time
 //! between body frames and the whole request.
 
+use crate::booking::UploadPolicy;
 use crate::web::AppState;
 use app::api::UploadContent;
 use app::api::{
-    Backend, BookRequest, ElementName, FormField, FormId, HoldToken, IdempotencyKey, SlotId, Upload,
+    BookRequest, ElementName, FormField, FormId, HoldToken, IdempotencyKey, SlotId, Upload,
 };
 use app::contract::{arg, BOOK_FORM, FIELD_PART, FILE_PART};
 use app::domain::{BookingError, FileProblem};
@@ -52,13 +53,6 @@ async fn text_part(
         buf.extend_from_slice(&chunk);
     }
     String::from_utf8(buf).map_err(|_| BookingError::invalid(name))
-}
-
-/// What the files of one booking may be, once its slot has been checked.
-pub struct UploadPolicy {
-    /// The element attaches documents; otherwise files are read past and dropped.
-    pub take_files: bool,
-    pub limits: crate::config::UploadLimits,
 }
 
 fn files_error(problem: FileProblem, name: &str, limit: usize) -> BookingError {
@@ -394,30 +388,28 @@ pub async fn book_form(state: AppState, req: Request, client: std::net::IpAddr) 
     let server = &state.config.server;
     let rate = crate::deadline::MinRate::new(server.upload_rate_grace, server.upload_min_rate);
     let req = req.map(|b| rate.wrap(b));
-    let result = crate::clients::CLIENT
-        .scope(client, async {
-            let req = match read_request(&state, req, client, &rate).await {
-                Ok(req) => req,
-                // Too slow a client is told to check its connection.
-                Err(_) if rate.was_too_slow() => {
-                    tracing::info!(
-                        "a booking's body arrived below the minimum rate and was cut off"
-                    );
-                    return Err(BookingError::Network);
-                }
-                Err(e) => return Err(e),
-            };
-            let Ok(Ok(_permit)) =
-                tokio::time::timeout(QUEUE_WAIT, state.uploads.clone().acquire_owned()).await
-            else {
-                tracing::warn!(
-                    "every place to send files on was busy: a booking with files was turned away"
-                );
-                return Err(BookingError::Unavailable);
-            };
-            state.booket.book(req).await
-        })
-        .await;
+    let result = async {
+        let req = match read_request(&state, req, client, &rate).await {
+            Ok(req) => req,
+            // Too slow a client is told to check its connection.
+            Err(_) if rate.was_too_slow() => {
+                tracing::info!("a booking's body arrived below the minimum rate and was cut off");
+                return Err(BookingError::Network);
+            }
+            Err(e) => return Err(e),
+        };
+        let Ok(Ok(_permit)) =
+            tokio::time::timeout(QUEUE_WAIT, state.uploads.clone().acquire_owned()).await
+        else {
+            tracing::warn!(
+                "every place to send files on was busy: a booking with files was turned away"
+            );
+            return Err(BookingError::Unavailable);
+        };
+        let caller = crate::booking::Caller::client(client);
+        state.booket.book(&caller, req).await
+    }
+    .await;
     match result {
         Ok(receipt) => axum::Json(receipt).into_response(),
         Err(e) => crate::web::typed_error(e),

@@ -505,12 +505,11 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
     if book_form {
         return crate::uploads::book_form(state, req, client).await;
     }
-    let backend = state.booket.clone() as Arc<dyn Backend>;
-    let res = crate::clients::CLIENT
-        .scope(
-            client,
-            app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req)),
-        )
+    let backend = Arc::new(crate::booking::ForCaller {
+        booket: state.booket.clone(),
+        caller: crate::booking::Caller::client(client),
+    }) as Arc<dyn Backend>;
+    let res = app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req))
         .await
         .into_response();
     if res.status() == StatusCode::BAD_REQUEST && !res.headers().contains_key("serverfnerror") {

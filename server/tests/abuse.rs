@@ -162,7 +162,7 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
     // Nothing is kept between reads (writes keep a kept week right, so here every read of
     // a week is one more Graph read, and the ceiling is what stops them).
     let env = Env::start_with(Options::default(), |c| {
-        c.exchange.max_graph_reads_per_minute = 2;
+        c.exchange.max_reads_per_minute = 2;
         c.exchange.cache_ttl = std::time::Duration::ZERO;
     })
     .await;

@@ -266,6 +266,23 @@ async fn a_calendar_view_that_fails_opaque_tokens_and_mail_off_are_reported() {
     );
 }
 
+/// A setting given under its older name works, and the check says to rename it.
+#[tokio::test]
+async fn a_setting_under_its_older_name_is_warned_about() {
+    let env = Env::start().await;
+    let r = report(&env, Lang::En, |c| {
+        c.deprecated = vec![("max_graph_reads_per_minute", "max_reads_per_minute")];
+    })
+    .await;
+    assert!(r.all_ok(), "{}", r.render());
+    let w = warned(&r);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("max_graph_reads_per_minute is an older name of max_reads_per_minute"),
+        "{w:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_reverse_proxy_without_trusted_proxies_is_warned_about() {
     let env = Env::start().await;

@@ -509,7 +509,7 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
 
     // A negotiation that meets a 503 (IIS answers it before any logon): nothing was carried
     // out, so it is waited out (the wait recorded, not waited) and tried again.
-    let timer = std::sync::Arc::new(server::graph::timer::RecordingTimer::default());
+    let timer = std::sync::Arc::new(server::exchange::timer::RecordingTimer::default());
     let timed = std::sync::Arc::new(
         EwsClient::new(
             ews_account(&env.config),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{event_id_of, slots_in_state, Env};
-use server::graph::timer::RecordingTimer;
+use server::exchange::timer::RecordingTimer;
 use server::graph::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
 use server::sim::model::Faults;

@@ -779,7 +779,7 @@ async fn health_and_readiness_on_the_private_listener_only() {
     assert_eq!(res.status().as_u16(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
-        body["calendars"][0]["problem"], "token endpoint unreachable",
+        body["calendars"][0]["problem"], "sign-in unreachable",
         "{body}"
     );
     setup.faults(serde_json::json!({})).await;

@@ -2,7 +2,7 @@
 
 use super::documents;
 use super::slot_id::SlotRef;
-use super::Booket;
+use super::{Booket, Caller};
 use crate::config::CalendarConfig;
 use crate::mail;
 use crate::mailbox::Event;
@@ -14,6 +14,7 @@ impl Booket {
     /// citizen filled in. A failure is logged and reported in the receipt; the booking stands.
     pub(super) async fn confirm_by_mail(
         &self,
+        caller: &Caller,
         req: &BookRequest,
         cal: &CalendarConfig,
         slot: &SlotRef,
@@ -39,7 +40,7 @@ impl Booket {
         // confirmations per recipient and per client a day.
         let limits = self.config.mail_limits;
         let recipient = format!("to:{}", to.to_lowercase());
-        let client = crate::clients::current().map(|c| format!("client:{c}"));
+        let client = caller.client.map(|c| format!("client:{c}"));
         let mut keys = vec![(recipient.as_str(), limits.per_recipient_per_day)];
         if let Some(c) = &client {
             keys.push((c.as_str(), limits.per_client_per_day));

@@ -13,6 +13,14 @@ use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;
 use app::domain::BookingError;
 
+/// What the files of one booking may be, once its slot has been checked (the web layer
+/// reads the files by it).
+pub struct UploadPolicy {
+    /// The element attaches documents; otherwise files are read past and dropped.
+    pub take_files: bool,
+    pub limits: crate::config::UploadLimits,
+}
+
 impl Booket {
     /// Records the files added so far in the citizen's hold record: reads the event, checks
     /// the hold is still theirs, and writes the record alone (the subject is left as it is)
@@ -75,7 +83,7 @@ impl Booket {
         slot_id: &str,
         hold: &str,
         idempotency_key: &str,
-    ) -> Result<crate::uploads::UploadPolicy, BookingError> {
+    ) -> Result<UploadPolicy, BookingError> {
         let (el, cal, slot) = self.verify(form, element, slot_id)?;
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let monday = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
@@ -99,7 +107,7 @@ impl Booket {
             Claim::HeldByOther if event.hold.is_some() => return Err(BookingError::Taken),
             Claim::HeldByOther | Claim::Free | Claim::Mine { .. } => {}
         }
-        Ok(crate::uploads::UploadPolicy {
+        Ok(UploadPolicy {
             take_files: el.attach_documents,
             limits: self.upload_limits(cal),
         })

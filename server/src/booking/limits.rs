@@ -83,7 +83,7 @@ impl HoldTracker {
 
     /// Checks and takes one of `client`'s places under the cap in one step: its active
     /// holds and the new holds it has on their way count. An IPv6 client's site (/48) may
-    /// hold [`crate::clients::SITE_SHARE`] times the cap in all. `None` when a cap is
+    /// hold [`crate::booking::client::SITE_SHARE`] times the cap in all. `None` when a cap is
     /// reached.
     pub fn take_place(
         &self,
@@ -91,7 +91,7 @@ impl HoldTracker {
         cap: usize,
         now: DateTime<Utc>,
     ) -> Option<CapPlace<'_>> {
-        use crate::clients::{site_of, SITE_SHARE};
+        use crate::booking::client::{site_of, SITE_SHARE};
         let mut holds = self.lock();
         let own = active(&holds.held, client, now) + holds.pending.get(&client).unwrap_or(&0);
         if own >= cap {
@@ -311,11 +311,11 @@ mod tests {
         assert!(t.take_place(a, 2, now).is_none());
         // An IPv6 site holds SITE_SHARE times the cap across its /64s, no more.
         let site = |i: u16| {
-            crate::clients::key_of(IpAddr::V6(std::net::Ipv6Addr::new(
+            crate::booking::client::key_of(IpAddr::V6(std::net::Ipv6Addr::new(
                 0x2001, 0xdb8, 7, i, 0, 0, 0, 1,
             )))
         };
-        let places: Vec<_> = (0..2 * crate::clients::SITE_SHARE as u16)
+        let places: Vec<_> = (0..2 * crate::booking::client::SITE_SHARE as u16)
             .map(|i| {
                 t.take_place(site(i), 2, now)
                     .expect("within the site's share")

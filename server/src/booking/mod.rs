@@ -5,6 +5,7 @@
 
 mod cache;
 mod claims;
+pub mod client;
 mod confirm;
 pub mod documents;
 mod files;
@@ -14,11 +15,13 @@ mod locks;
 mod read;
 mod rules;
 mod session;
+mod settings;
 pub mod slot_id;
 mod sweep;
 mod write;
 
-use crate::config::{CalendarConfig, Config, ElementConfig};
+use crate::config::{CalendarConfig, ElementConfig};
+use crate::exchange::ReadBudget;
 use crate::mailbox::{Mailbox, MailboxError};
 use app::api::{Backend, BookRequest, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
 use app::domain::week::monday_of;
@@ -26,13 +29,31 @@ use app::domain::{BookingError, ElementPublic, Hold, Receipt};
 use bytes::Bytes;
 use cache::WeekCache;
 use chrono::{DateTime, NaiveDate, Utc};
+pub use files::UploadPolicy;
 use locks::KeyedLocks;
 pub(crate) use read::local_midnight;
+pub use settings::Settings;
 pub use slot_id::SlotSigner;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Who asks, as far as the core needs to know: the client's key for the per-client caps
+/// (the web layer derives it from the connection and trusted proxies; `None` when unknown,
+/// as for a call from inside the server).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl Caller {
+    pub fn client(client: std::net::IpAddr) -> Self {
+        Caller {
+            client: Some(client),
+        }
+    }
+}
 
 /// The server's clock; injectable so tests can pin "now".
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -64,7 +85,7 @@ pub struct Mailboxes {
 }
 
 pub struct Booket {
-    config: Arc<Config>,
+    config: Settings,
     mailboxes: Mailboxes,
     signer: SlotSigner,
     cache: WeekCache<read::WeekRead>,
@@ -81,8 +102,8 @@ pub struct Booket {
     holds: limits::HoldTracker,
     /// Confirmation mails sent today, per recipient and client.
     mails: limits::DailyCounter,
-    /// Reads per calendar in the current minute of the clock: (minute, count).
-    reads: Mutex<HashMap<String, (i64, u32)>>,
+    /// Reads per calendar in the current minute of the clock.
+    reads: ReadBudget,
     /// The last week read per (calendar, Monday): served, marked stale, when the calendar's
     /// read ceiling is reached.
     last_good: moka::sync::Cache<cache::WeekKey, Arc<read::WeekRead>>,
@@ -100,7 +121,7 @@ impl Booket {
     /// A backend for `config`, reaching each calendar through its mailbox in `mailboxes`
     /// (every configured calendar must have one).
     pub fn new(
-        config: Arc<Config>,
+        config: Settings,
         mailboxes: Mailboxes,
         signer: SlotSigner,
         clock: Clock,
@@ -112,6 +133,7 @@ impl Booket {
             .all(|c| mailboxes.calendars.contains_key(&c.name)));
 
         Booket {
+            reads: ReadBudget::new(config.exchange.max_reads_per_minute),
             cache: WeekCache::new(config.exchange.cache_ttl),
             last_good: moka::sync::Cache::builder()
                 .max_capacity(LAST_GOOD_WEEKS * config.calendars.len().max(1) as u64)
@@ -130,7 +152,6 @@ impl Booket {
             metrics,
             holds: limits::HoldTracker::default(),
             mails: limits::DailyCounter::default(),
-            reads: Mutex::new(HashMap::new()),
             receipt_signer: None,
         }
     }
@@ -167,6 +188,18 @@ impl Booket {
     /// retried on first use, so a passing outage does not stop the server.
     pub async fn resolve_calendars(&self) {
         for cal in &self.config.calendars {
+            let silent = self
+                .config
+                .forms
+                .iter()
+                .flat_map(|f| &f.elements)
+                .any(|e| e.calendar == cal.name && !e.notify_attendees);
+            if silent && !self.mailbox(cal).capabilities().suppress_attendee_mail {
+                tracing::warn!(
+                    calendar = %cal.name,
+                    "an element asks for no attendee updates, but this backend (Graph) always sends them"
+                );
+            }
             match self
                 .mailbox(cal)
                 .resolve_calendar(&cal.outlook_calendar)
@@ -190,13 +223,13 @@ impl Booket {
             let mailbox = self.mailbox(cal);
             let problem = match mailbox.sign_in().await {
                 Err(e) => Some(if e.is_transient() {
-                    "token endpoint unreachable"
+                    "sign-in unreachable"
                 } else {
-                    "token refused (run booket check)"
+                    "sign-in refused (run booket check)"
                 }),
                 Ok(()) => match mailbox.resolve_calendar(&cal.outlook_calendar).await {
                     Ok(()) => None,
-                    Err(e) if e.is_transient() => Some("Graph unreachable"),
+                    Err(e) if e.is_transient() => Some("Exchange unreachable"),
                     Err(_) => Some("calendar not resolved (run booket check)"),
                 },
             };
@@ -258,9 +291,54 @@ fn unavailable(e: MailboxError) -> BookingError {
     BookingError::Unavailable
 }
 
+/// The core serving one caller: the web layer's adapter to the server functions' backend.
+pub struct ForCaller {
+    pub booket: Arc<Booket>,
+    pub caller: Caller,
+}
+
 #[async_trait::async_trait]
-impl Backend for Booket {
+impl Backend for ForCaller {
     async fn element(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+    ) -> Result<ElementPublic, BookingError> {
+        self.booket.element(form, element)
+    }
+
+    async fn week_json(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        week: Option<NaiveDate>,
+        hold: &HoldToken,
+    ) -> Result<Bytes, BookingError> {
+        self.booket.week_answer(form, element, week, hold).await
+    }
+
+    async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
+        self.booket.reserve(&self.caller, req).await
+    }
+
+    async fn release(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
+        hold: &HoldToken,
+    ) -> Result<(), BookingError> {
+        self.booket.release(form, element, slot_id, hold).await
+    }
+
+    async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+        self.booket.book(&self.caller, req).await
+    }
+}
+
+impl Booket {
+    /// What the widget shows of an element.
+    pub fn element(
         &self,
         form: &FormId,
         element: &ElementName,
@@ -287,22 +365,17 @@ impl Backend for Booket {
         })
     }
 
-    async fn week_json(
+    /// Reserves a slot (see `reserve_slot`), counted and kept in the cache.
+    pub async fn reserve(
         &self,
-        form: &FormId,
-        element: &ElementName,
-        week: Option<NaiveDate>,
-        hold: &HoldToken,
-    ) -> Result<Bytes, BookingError> {
-        self.week_answer(form, element, week, hold).await
-    }
-
-    async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError> {
+        caller: &Caller,
+        req: ReserveRequest,
+    ) -> Result<Hold, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let extend = !req.hold.is_empty();
         let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
         let (form, element) = (req.form.clone(), req.element.clone());
-        let result = self.reserve_slot(req).await;
+        let result = self.reserve_slot(caller, req).await;
         self.after_write(cal, week, &result).await;
         if let Ok((_, Some(released))) = &result {
             let other = self.week_of_slot(&form, &element, released);
@@ -318,7 +391,8 @@ impl Backend for Booket {
         result
     }
 
-    async fn release(
+    /// Gives a held slot back (see `release_slot`).
+    pub async fn release(
         &self,
         form: &FormId,
         element: &ElementName,
@@ -338,10 +412,11 @@ impl Backend for Booket {
         result.map(|_| ())
     }
 
-    async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+    /// Books a slot (see `book_slot`), counted and kept in the cache.
+    pub async fn book(&self, caller: &Caller, req: BookRequest) -> Result<Receipt, BookingError> {
         let (_, cal) = self.lookup(&req.form, &req.element)?;
         let week = self.week_of_slot(&req.form, &req.element, &req.slot_id);
-        let result = self.book_slot(req).await;
+        let result = self.book_slot(caller, req).await;
         self.after_write(cal, week, &result).await;
         let label = if result.is_ok() {
             "booked"
@@ -351,9 +426,7 @@ impl Backend for Booket {
         self.metrics.bookings.with_label_values(&[label]).inc();
         result
     }
-}
 
-impl Booket {
     /// Monday of the local week of the slot behind an id issued for this element.
     fn week_of_slot(&self, form: &str, element: &str, slot_id: &str) -> Option<NaiveDate> {
         let (_, cal) = self.lookup(form, element).ok()?;

@@ -143,17 +143,7 @@ impl Booket {
     /// Counts one read of `cal` against its ceiling for this minute; false when the
     /// ceiling is reached (nothing may be read until the next minute).
     fn take_read(&self, cal: &CalendarConfig) -> bool {
-        let minute = (self.clock)().timestamp().div_euclid(60);
-        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = reads.entry(cal.name.clone()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 >= self.config.exchange.max_graph_reads_per_minute {
-            return false;
-        }
-        entry.1 += 1;
-        true
+        self.reads.take(&cal.name, (self.clock)())
     }
 
     /// Reads again, one by one, the reserved events a view gave without their hold record.

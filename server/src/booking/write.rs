@@ -17,7 +17,7 @@ use super::documents;
 use super::hold::{self, HoldInfo, ENDED};
 use super::rules::*;
 use super::slot_id::SlotRef;
-use super::{unavailable, Booket};
+use super::{unavailable, Booket, Caller};
 use crate::config::{CalendarConfig, ElementConfig};
 use crate::mailbox::{Change, Event, MailboxError};
 use app::api::{BookRequest, ReserveRequest};
@@ -124,16 +124,19 @@ impl Booket {
     /// The upload limits for a booking in this calendar: the configured ones, no file
     /// larger than its mailbox's backend attaches.
     pub(super) fn upload_limits(&self, cal: &CalendarConfig) -> crate::config::UploadLimits {
-        let mut limits = self.config.server.uploads.clone();
+        let mut limits = self.config.uploads.clone();
         let largest = self.mailbox(cal).capabilities().max_attachment_bytes;
         limits.max_file_bytes = limits.max_file_bytes.min(largest);
         limits
     }
 
-    /// Whether attendees of this calendar's events should hear of Booket's writes: yes
-    /// when any element booking in it asks for it. Only a backend that can suppress meeting
-    /// updates (EWS) can honour a no; Graph always sends them (README, "Attendees").
+    /// Whether attendees of this calendar's events hear of Booket's writes: yes when any
+    /// element booking in it asks for it, and always where the backend cannot suppress
+    /// meeting updates (Graph; `Booket::resolve_calendars` warns of it at start).
     fn notify_attendees(&self, cal: &CalendarConfig) -> bool {
+        if !self.mailbox(cal).capabilities().suppress_attendee_mail {
+            return true;
+        }
         self.config
             .forms
             .iter()
@@ -237,6 +240,7 @@ impl Booket {
     /// given back (written), if any.
     pub(super) async fn reserve_slot(
         &self,
+        caller: &Caller,
         req: ReserveRequest,
     ) -> Result<(Hold, Option<String>), BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
@@ -248,7 +252,7 @@ impl Booket {
         };
         let now = (self.clock)();
         let owner = hold::owner_hash(&token);
-        let client = crate::clients::current();
+        let client = caller.client;
         // A citizen the form's backend vouches for holds one slot per element, under
         // whatever token; the address cap is for anonymous use only.
         let citizen = self.citizen_of(&req.form, &req.session, now)?;
@@ -289,7 +293,7 @@ impl Booket {
             // that fails gives it back.
             None if held.is_none() => {
                 if let Some(c) = client {
-                    let cap = self.config.server.max_holds_per_client;
+                    let cap = self.config.max_holds_per_client;
                     match self.holds.take_place(c, cap, now) {
                         Some(p) => place = Some(p),
                         None => {
@@ -412,7 +416,11 @@ impl Booket {
     /// never land on an event someone else holds and attendees get one update that already
     /// carries the files. If anything fails after the claim, the files added are removed
     /// again and the slot stays reserved for the citizen until the hold lapses.
-    pub(super) async fn book_slot(&self, req: BookRequest) -> Result<Receipt, BookingError> {
+    pub(super) async fn book_slot(
+        &self,
+        caller: &Caller,
+        req: BookRequest,
+    ) -> Result<Receipt, BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
         let files: Vec<documents::File<'_>> = if el.attach_documents {
             documents::checked(&req.files, &self.upload_limits(cal))?
@@ -525,7 +533,7 @@ impl Booket {
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
         self.holds
             .forget(&req.form, &req.element, &hold::owner_hash(&token));
-        receipt.mail = self.confirm_by_mail(&req, cal, &slot, &event).await;
+        receipt.mail = self.confirm_by_mail(caller, &req, cal, &slot, &event).await;
         self.remember(key, req.slot_id.to_string(), receipt.clone());
         Ok(receipt)
     }

@@ -1,10 +1,10 @@
 //! The write path against a mailbox that states its capabilities: what it does with them,
 //! checked with an in-memory mailbox whose writes another "instance" overwrites at once.
 
-use super::super::{Booket, Mailboxes, SlotSigner};
+use super::super::{Booket, Caller, Mailboxes, SlotSigner};
 use crate::config::Config;
 use crate::mailbox::*;
-use app::api::{Backend, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
+use app::api::{ElementName, FormId, HoldToken, ReserveRequest, SlotId};
 use app::domain::BookingError;
 use chrono::{TimeZone, Utc};
 use std::sync::{Arc, Mutex};
@@ -164,7 +164,7 @@ notify_attendees = {notify}
         .insert("Borgerservice".into(), mailbox as Arc<dyn Mailbox>);
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
     Booket::new(
-        Arc::new(config),
+        (&config).into(),
         mailboxes,
         SlotSigner::random(),
         Arc::new(move || now),
@@ -176,18 +176,21 @@ async fn reserve(b: &Booket) -> Result<app::domain::Hold, BookingError> {
     let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
     let (form, element) = (FormId::parse("f")?, ElementName::parse("tid")?);
     let json = b
-        .week_json(&form, &element, day, &HoldToken::none())
+        .week_answer(&form, &element, day, &HoldToken::none())
         .await?;
     let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
     let slot_id = SlotId::parse(week["slots"][0]["id"].as_str().unwrap())?;
-    b.reserve(ReserveRequest {
-        form,
-        element,
-        slot_id,
-        hold: HoldToken::none(),
-        release_slot_id: None,
-        session: String::new(),
-    })
+    b.reserve(
+        &Caller::default(),
+        ReserveRequest {
+            form,
+            element,
+            slot_id,
+            hold: HoldToken::none(),
+            release_slot_id: None,
+            session: String::new(),
+        },
+    )
     .await
 }
 
@@ -229,6 +232,18 @@ async fn notify_attendees_and_the_largest_attachment_reach_the_backend() {
         // The configured limit (10 MB by default) is cut to what the backend attaches.
         assert_eq!(b.upload_limits(cal).max_file_bytes, 1_000);
     }
+}
+
+/// A backend that cannot leave attendees out (Graph) is told the truth: they hear of the
+/// write whatever the element asks.
+#[tokio::test]
+async fn a_backend_that_cannot_suppress_updates_is_written_with_attendees_notified() {
+    let mut memory = Memory::new(true, false);
+    memory.caps.suppress_attendee_mail = false;
+    let mailbox = Arc::new(memory);
+    let b = booket(mailbox.clone(), false);
+    reserve(&b).await.unwrap();
+    assert_eq!(*mailbox.notified.lock().unwrap(), vec![true]);
 }
 
 /// Between the write path's read and its write, staff edit the event's location (or a
@@ -282,7 +297,7 @@ async fn a_reservation_waiting_for_exchange_shows_taken_in_the_kept_answer() {
             ElementName::parse("tid").unwrap(),
         );
         let json = b
-            .week_json(&form, &element, day, &HoldToken::none())
+            .week_answer(&form, &element, day, &HoldToken::none())
             .await
             .unwrap();
         let week: serde_json::Value = serde_json::from_slice(&json).unwrap();

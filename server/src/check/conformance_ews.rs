@@ -10,7 +10,7 @@ use super::report::{fail, pass, t, Section};
 use crate::config::EwsAccount;
 use crate::ews::client::EwsError;
 use crate::ews::{xml, EwsClient, EwsMailbox};
-use crate::graph::gate::Class;
+use crate::exchange::gate::Class;
 use crate::mailbox::Mailbox;
 use app::i18n::Lang;
 use chrono::{DateTime, Days, TimeDelta, Utc};

@@ -176,6 +176,9 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     let mut report = Report {
         sections: vec![check_server(config, lang)],
     };
+    if let Some(section) = renamed_settings(config, lang) {
+        report.sections.insert(0, section);
+    }
     report
         .sections
         .push(check_scope(&graph, config, lang).await);
@@ -194,6 +197,36 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
         .sections
         .push(check_mail(&graph, &config.mail, lang).await);
     report
+}
+
+/// A warning per setting the file still gives under its older name (accepted; to be
+/// renamed before the old name goes).
+fn renamed_settings(config: &Config, lang: Lang) -> Option<Section> {
+    if config.deprecated.is_empty() {
+        return None;
+    }
+    let lines = config
+        .deprecated
+        .iter()
+        .map(|(old, new)| {
+            report::warn(
+                t(
+                    lang,
+                    &format!("{old} er et ældre navn for {new}"),
+                    &format!("{old} is an older name of {new}"),
+                ),
+                t(
+                    lang,
+                    &format!("Omdøb det til {new}; det gamle navn tages stadig imod, men udgår."),
+                    &format!("Rename it to {new}; the old name is still accepted but deprecated."),
+                ),
+            )
+        })
+        .collect();
+    Some(Section {
+        title: t(lang, "Konfiguration:", "Configuration:"),
+        lines,
+    })
 }
 
 /// The report for a configuration file that does not load.

@@ -75,6 +75,36 @@ pub struct Config {
     pub forms: Vec<FormConfig>,
     /// How receipts are signed (`[receipts]`).
     pub receipts: ReceiptConfig,
+    /// Older names of settings this file still uses, with their new names (`booket check`
+    /// says so).
+    pub deprecated: Vec<(&'static str, &'static str)>,
+}
+
+/// Settings renamed, still accepted under their older names: (table, old, new).
+pub const RENAMED: [(&str, &str, &str); 2] = [
+    ("server", "metrics_listen", "private_listen"),
+    (
+        "exchange",
+        "max_graph_reads_per_minute",
+        "max_reads_per_minute",
+    ),
+];
+
+/// The older names `text` uses (a file that parsed).
+fn deprecated_in(text: &str) -> Vec<(&'static str, &'static str)> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    RENAMED
+        .iter()
+        .filter(|(t, old, _)| {
+            table
+                .get(*t)
+                .and_then(|v| v.as_table())
+                .is_some_and(|t| t.contains_key(*old))
+        })
+        .map(|(_, old, new)| (*old, *new))
+        .collect()
 }
 
 /// `[receipts]`: the key receipts are signed with, keys retired from signing, and how long
@@ -297,7 +327,7 @@ pub struct ExchangeConfig {
     /// How many weeks ahead (from this week) the sweep looks.
     pub hold_sweep_weeks: u64,
     /// Graph reads per calendar and minute at most; past it, the last good week is served.
-    pub max_graph_reads_per_minute: u32,
+    pub max_reads_per_minute: u32,
     /// A mailbox the app must NOT reach: `booket check` proves the app is restricted to
     /// the booking mailboxes by being refused there.
     pub scope_probe_mailbox: Option<String>,
@@ -484,7 +514,9 @@ impl Config {
             error.line = line;
             error.located(text)
         })?;
-        raw.validate(file, base).map_err(|e| e.located(text))
+        let mut config = raw.validate(file, base).map_err(|e| e.located(text))?;
+        config.deprecated = deprecated_in(text);
+        Ok(config)
     }
 }
 

@@ -127,7 +127,9 @@ pub struct Exchange {
     pub hold_max_seconds: u64,
     pub hold_sweep_seconds: u64,
     pub hold_sweep_weeks: u64,
-    pub max_graph_reads_per_minute: u32,
+    /// `max_graph_reads_per_minute` is its older name (it counts EWS reads too).
+    #[serde(alias = "max_graph_reads_per_minute")]
+    pub max_reads_per_minute: u32,
     pub scope_probe_mailbox: Option<String>,
     pub if_match_honoured: bool,
 }
@@ -148,7 +150,7 @@ impl Default for Exchange {
             hold_max_seconds: 1800,
             hold_sweep_seconds: 60,
             hold_sweep_weeks: 8,
-            max_graph_reads_per_minute: 120,
+            max_reads_per_minute: 120,
             scope_probe_mailbox: None,
             if_match_honoured: true,
         }

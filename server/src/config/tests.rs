@@ -82,6 +82,28 @@ fn the_private_listener_keeps_its_old_name() {
     ))
     .unwrap();
     assert_eq!(c.server.private_listen.map(|a| a.port()), Some(9100));
+    assert_eq!(c.deprecated, vec![("metrics_listen", "private_listen")]);
+}
+
+#[test]
+fn the_read_budget_keeps_its_old_name_and_the_file_says_which_it_used() {
+    let old = parse(&GOOD.replace(
+        "[[calendars]]",
+        "[exchange]\nmax_graph_reads_per_minute = 7\n\n[[calendars]]",
+    ))
+    .unwrap();
+    assert_eq!(old.exchange.max_reads_per_minute, 7);
+    assert_eq!(
+        old.deprecated,
+        vec![("max_graph_reads_per_minute", "max_reads_per_minute")]
+    );
+    let new = parse(&GOOD.replace(
+        "[[calendars]]",
+        "[exchange]\nmax_reads_per_minute = 7\n\n[[calendars]]",
+    ))
+    .unwrap();
+    assert_eq!(new.exchange.max_reads_per_minute, 7);
+    assert!(new.deprecated.is_empty());
 }
 
 #[test]

@@ -263,10 +263,10 @@ impl File {
                 ),
             ));
         }
-        if !(1..=10_000).contains(&x.max_graph_reads_per_minute) {
+        if !(1..=10_000).contains(&x.max_reads_per_minute) {
             return Err(err(
-                "[exchange] max_graph_reads_per_minute".into(),
-                format!("must be 1–10000 (got {})", x.max_graph_reads_per_minute),
+                "[exchange] max_reads_per_minute".into(),
+                format!("must be 1–10000 (got {})", x.max_reads_per_minute),
             ));
         }
         if !(1..=53).contains(&x.hold_sweep_weeks) {
@@ -316,7 +316,7 @@ impl File {
             hold_max: std::time::Duration::from_secs(x.hold_max_seconds),
             hold_sweep: std::time::Duration::from_secs(x.hold_sweep_seconds),
             hold_sweep_weeks: x.hold_sweep_weeks,
-            max_graph_reads_per_minute: x.max_graph_reads_per_minute,
+            max_reads_per_minute: x.max_reads_per_minute,
             scope_probe_mailbox: x
                 .scope_probe_mailbox
                 .map(|m| m.trim().to_owned())
@@ -687,6 +687,7 @@ impl File {
                 previous_keys,
                 lifetime: std::time::Duration::from_secs(r.lifetime_hours * 3600),
             },
+            deprecated: Vec::new(),
         })
     }
 }

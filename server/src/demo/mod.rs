@@ -130,7 +130,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             hold_max: Duration::from_secs(1800),
             hold_sweep: Duration::from_secs(30),
             hold_sweep_weeks: 5,
-            max_graph_reads_per_minute: 600,
+            max_reads_per_minute: 600,
             // The demo tenant limits the app to the booking mailbox; this one is outside.
             scope_probe_mailbox: Some(seed::DEMO_OUTSIDE.into()),
             if_match_honoured: true,
@@ -240,6 +240,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             signing_key: Some(crate::receipts::generate_key_pem()),
             ..Default::default()
         },
+        deprecated: Vec::new(),
     }
 }
 

@@ -12,9 +12,9 @@
 use super::connection::{Connections, RequestBody, TransportError};
 use super::xml::{self, Message};
 use crate::config::{EwsAccount, EwsAuth};
-use crate::graph::gate::{Class, Gate, Permit};
-use crate::graph::retry::{retrying, Failure, MAX_ATTEMPTS};
-use crate::graph::timer::{Timer, TokioTimer};
+use crate::exchange::gate::{Class, Gate, Permit};
+use crate::exchange::retry::{retrying, Failure, MAX_ATTEMPTS};
+use crate::exchange::timer::{Timer, TokioTimer};
 use crate::mailbox::MailboxError;
 use hyper::StatusCode;
 use std::sync::Arc;

@@ -289,7 +289,7 @@ impl Connections {
             };
             let status = response.status();
             let offered = offered(response.headers());
-            let retry_after = crate::graph::parse_retry_after(
+            let retry_after = crate::exchange::parse_retry_after(
                 response.headers().get(hyper::header::RETRY_AFTER),
                 std::time::SystemTime::now(),
             );

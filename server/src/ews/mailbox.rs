@@ -8,7 +8,7 @@ use super::client::{EwsClient, EwsError};
 use super::connection::RequestBody;
 use super::xml::{self, Acting, Item};
 use crate::config::EwsAccess;
-use crate::graph::gate::Class;
+use crate::exchange::{CalendarIds, Class};
 use crate::mailbox::*;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -23,8 +23,8 @@ const ATTACHMENT_OVERHEAD: usize = 8 * 1024;
 pub struct EwsMailbox {
     client: Arc<EwsClient>,
     owner: String,
-    /// Calendar folder ids by display name; concurrent first uses share one lookup.
-    ids: moka::future::Cache<String, String>,
+    /// Calendar folder ids by display name.
+    ids: CalendarIds,
 }
 
 impl EwsMailbox {
@@ -32,7 +32,7 @@ impl EwsMailbox {
         EwsMailbox {
             client,
             owner: owner.into(),
-            ids: moka::future::Cache::builder().max_capacity(64).build(),
+            ids: CalendarIds::default(),
         }
     }
 
@@ -49,27 +49,30 @@ impl EwsMailbox {
 
     /// The calendar folder's id (looked up once).
     pub(crate) async fn folder_id(&self, calendar: &str) -> Result<String, MailboxError> {
-        self.ids
-            .try_get_with_by_ref(calendar, async {
-                let m = self
-                    .call(Class::Read, xml::find_folder(self.acting(), calendar))
-                    .await
-                    .map_err(MailboxError::from)?;
-                let folders: Vec<_> = m
-                    .root
-                    .and_then(|r| r.folders)
-                    .map(|f| f.list)
-                    .unwrap_or_default()
-                    .into_iter()
-                    // The restriction matches case-insensitively; Outlook names are exact.
-                    .filter(|f| f.name == calendar)
-                    .filter(|f| {
-                        f.class
-                            .as_deref()
-                            .is_none_or(|c| c.starts_with("IPF.Appointment"))
-                    })
-                    .collect();
-                match folders.as_slice() {
+        self.ids.get(calendar, self.lookup(calendar)).await
+    }
+
+    /// The calendar folder's id by display name (exactly one folder).
+    async fn lookup(&self, calendar: &str) -> Result<String, MailboxError> {
+        let m = self
+            .call(Class::Read, xml::find_folder(self.acting(), calendar))
+            .await
+            .map_err(MailboxError::from)?;
+        let folders: Vec<_> = m
+            .root
+            .and_then(|r| r.folders)
+            .map(|f| f.list)
+            .unwrap_or_default()
+            .into_iter()
+            // The restriction matches case-insensitively; Outlook names are exact.
+            .filter(|f| f.name == calendar)
+            .filter(|f| {
+                f.class
+                    .as_deref()
+                    .is_none_or(|c| c.starts_with("IPF.Appointment"))
+            })
+            .collect();
+        match folders.as_slice() {
                     [one] => Ok(one.id.id.clone()),
                     [] => Err(MailboxError::Refused(format!(
                         "Outlook calendar \"{calendar}\" not found in {} (EWS FindFolder under the mailbox root)",
@@ -81,9 +84,6 @@ impl EwsMailbox {
                         self.owner
                     ))),
                 }
-            })
-            .await
-            .map_err(|e: Arc<MailboxError>| (*e).clone())
     }
 
     /// One CalendarView, split in halves while Exchange says it left items out.
@@ -193,17 +193,16 @@ impl Mailbox for EwsMailbox {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
-        let folder = self.folder_id(calendar).await?;
-        let items = match self.view(&folder, start, end).await {
-            // The folder went (ErrorFolderNotFound: deleted, or recreated under the same
-            // name): find it by name again, once.
-            Err(MailboxError::NotFound) => {
-                self.ids.invalidate(calendar).await;
-                let folder = self.folder_id(calendar).await?;
-                self.view(&folder, start, end).await?
-            }
-            other => other?,
-        };
+        // A folder gone (ErrorFolderNotFound: deleted, or recreated under the same name) is
+        // found by name again, once.
+        let items = self
+            .ids
+            .with_id(
+                calendar,
+                || self.lookup(calendar),
+                |folder| async move { self.view(&folder, start, end).await },
+            )
+            .await?;
         Ok(items.into_iter().filter_map(to_event).collect())
     }
 

@@ -14,10 +14,9 @@ pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 pub const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 
-/// Booket's hold record: the same named property (set and name) Graph writes, so a mailbox
-/// reached through either API shows the same holds.
-pub const HOLD_SET: &str = "8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09";
-pub const HOLD_NAME: &str = "BooketHold";
+// Booket's hold record: the same named property (set and name) Graph writes, so a mailbox
+// reached through either API shows the same holds.
+use crate::exchange::hold_property::{NAME as HOLD_NAME, SET as HOLD_SET};
 
 /// Who the request acts for: the owner by impersonation, or the service account itself
 /// (delegate access names the owner's mailbox in each folder reference instead).

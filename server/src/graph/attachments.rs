@@ -1,10 +1,11 @@
 //! Attachments on events: one POST under 3 MB, an upload session in chunks above (with
 //! the one retry policy of every call), listing with the derived type's cast, deleting.
 
-use super::client::{map_error, parse_retry_after, transport, Req};
+use super::client::{map_error, transport, Req};
 use super::error::GraphError;
-use super::retry::{retrying, Failure, MAX_ATTEMPTS};
 use super::{AppCredentials, GraphClient};
+use crate::exchange::parse_retry_after;
+use crate::exchange::retry::{retrying, Failure, MAX_ATTEMPTS};
 use crate::mailbox::AttachmentBody;
 use reqwest::header::RETRY_AFTER;
 use reqwest::{Method, StatusCode};
@@ -176,7 +177,11 @@ impl GraphClient {
                 MAX_ATTEMPTS,
                 move || async move {
                     let permit = self
-                        .place(&creds.client_id, super::gate::Class::Write, started)
+                        .place(
+                            &creds.client_id,
+                            crate::exchange::gate::Class::Write,
+                            started,
+                        )
                         .await?;
                     let res = self
                         .http

@@ -7,9 +7,10 @@
 
 use super::auth::{parse_token, token_form, AppCredentials, TokenCache};
 use super::error::GraphError;
-use super::gate::{Class, Gate, Permit};
-use super::retry::{retrying, Failure, MAX_ATTEMPTS};
 use super::wire::Page;
+use crate::exchange::gate::{Class, Gate, Permit};
+use crate::exchange::parse_retry_after;
+use crate::exchange::retry::{retrying, Failure, MAX_ATTEMPTS};
 use reqwest::header::{HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -36,7 +37,7 @@ pub struct GraphOptions {
 pub struct GraphClient {
     pub(super) http: reqwest::Client,
     /// When it is and how to wait (injected in tests).
-    pub(super) timer: Arc<dyn super::timer::Timer>,
+    pub(super) timer: Arc<dyn crate::exchange::timer::Timer>,
     pub(super) opts: GraphOptions,
     scope: String,
     tokens: TokenCache,
@@ -69,7 +70,7 @@ impl GraphClient {
             })?;
         Ok(GraphClient {
             http,
-            timer: Arc::new(super::timer::TokioTimer),
+            timer: Arc::new(crate::exchange::timer::TokioTimer),
             scope: opts.scope.clone(),
             opts,
             tokens: TokenCache::default(),
@@ -79,7 +80,7 @@ impl GraphClient {
     }
 
     /// Uses `timer` for the time and for every wait (retries, back-off, token renewal).
-    pub fn with_timer(mut self, timer: Arc<dyn super::timer::Timer>) -> Self {
+    pub fn with_timer(mut self, timer: Arc<dyn crate::exchange::timer::Timer>) -> Self {
         self.timer = timer;
         self
     }
@@ -419,20 +420,6 @@ fn same_origin(link: &str, base: &str) -> bool {
     }
 }
 
-/// `Retry-After` as seconds (integer or fractional, rounded up to the millisecond) or as
-/// an HTTP date. Negative, absurd or unreadable values give `None`.
-pub fn parse_retry_after(v: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
-    let s = v?.to_str().ok()?.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && (0.0..=86_400.0).contains(&secs) {
-            return Some(Duration::from_millis((secs * 1000.0).ceil() as u64));
-        }
-        return None;
-    }
-    let when = httpdate::parse_http_date(s).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 /// Graph error body `{"error":{"code":...}}` to a typed error.
 pub(super) fn map_error(status: StatusCode, body: &[u8]) -> GraphError {
     #[derive(serde::Deserialize)]
@@ -468,8 +455,8 @@ mod tests {
     /// than the retry budget, and then gives up having sent nothing.
     #[tokio::test]
     async fn a_request_queued_past_the_budget_gives_up_without_sending() {
-        use super::super::timer::Timer;
-        let timer = Arc::new(super::super::timer::RecordingTimer::default());
+        use crate::exchange::timer::Timer;
+        let timer = Arc::new(crate::exchange::timer::RecordingTimer::default());
         let c = GraphClient::new(GraphOptions {
             // Nothing listens here: a request that were sent would fail differently.
             graph_base_url: "http://127.0.0.1:9/v1.0".into(),
@@ -509,37 +496,6 @@ mod tests {
         assert!(matches!(err, GraphError::Queued), "{err}");
         assert!(err.is_transient());
         assert_eq!(timer.take_waits(), vec![Duration::from_secs(5)]);
-    }
-
-    #[test]
-    fn retry_after_integer_fraction_and_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let h = |s: &str| HeaderValue::from_str(s).unwrap();
-        assert_eq!(
-            parse_retry_after(Some(&h("10")), now),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            parse_retry_after(Some(&h("2.128")), now),
-            Some(Duration::from_millis(2128))
-        );
-        assert_eq!(
-            parse_retry_after(Some(&h("0.0001")), now),
-            Some(Duration::from_millis(1))
-        );
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
-        assert_eq!(
-            parse_retry_after(Some(&h(&date)), now),
-            Some(Duration::from_secs(7))
-        );
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
-        assert_eq!(
-            parse_retry_after(Some(&h(&past)), now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after(Some(&h("-1")), now), None);
-        assert_eq!(parse_retry_after(Some(&h("soon")), now), None);
-        assert_eq!(parse_retry_after(None, now), None);
     }
 
     #[test]

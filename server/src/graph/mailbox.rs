@@ -5,15 +5,15 @@ use super::attachments::SMALL_ATTACHMENT_LIMIT;
 use super::error::GraphError;
 use super::wire;
 use super::{AppCredentials, GraphClient};
+use crate::exchange::CalendarIds;
 use crate::mailbox::{
     Attachment, Capabilities, Change, Event, Mailbox, MailboxError, NewAttachment, OutgoingMail,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-/// Booket's hold record as a Graph single-value extended property (a string property in
-/// Booket's own namespace GUID; EWS names the same MAPI property by set id and name).
-pub const HOLD_PROPERTY: &str = "String {8e1a3b55-2f6d-4c0e-9b7a-5d4c3b2a1f09} Name BooketHold";
+/// Booket's hold record as a Graph single-value extended property.
+pub use crate::exchange::hold_property::GRAPH_ID as HOLD_PROPERTY;
 
 /// The largest attachment Graph takes through an upload session (graph-notes §4).
 pub const MAX_ATTACHMENT: usize = 150 * 1024 * 1024;
@@ -28,8 +28,7 @@ pub struct GraphMailbox {
     /// Whether this tenant refuses a PATCH with a stale `If-Match` (the conformance check's
     /// answer, `[exchange] if_match_honoured`): Graph does not document it.
     if_match_honoured: bool,
-    /// Calendar ids by Outlook name; concurrent first uses share one lookup.
-    ids: moka::future::Cache<String, String>,
+    ids: CalendarIds,
 }
 
 impl GraphMailbox {
@@ -44,20 +43,19 @@ impl GraphMailbox {
             creds,
             user: user.into(),
             if_match_honoured,
-            ids: moka::future::Cache::builder().max_capacity(64).build(),
+            ids: CalendarIds::default(),
         }
     }
 
-    async fn calendar_id(&self, calendar: &str) -> Result<String, MailboxError> {
-        self.ids
-            .try_get_with_by_ref(calendar, async {
-                self.client
-                    .resolve_calendar(&self.creds, &self.user, calendar)
-                    .await
-                    .map_err(MailboxError::from)
-            })
+    async fn lookup(&self, calendar: &str) -> Result<String, MailboxError> {
+        self.client
+            .resolve_calendar(&self.creds, &self.user, calendar)
             .await
-            .map_err(|e| (*e).clone())
+            .map_err(MailboxError::from)
+    }
+
+    async fn calendar_id(&self, calendar: &str) -> Result<String, MailboxError> {
+        self.ids.get(calendar, self.lookup(calendar)).await
     }
 
     async fn view(
@@ -159,16 +157,15 @@ impl Mailbox for GraphMailbox {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
-        let id = self.calendar_id(calendar).await?;
-        let events = match self.view(&id, start, end).await {
-            // The calendar was deleted or recreated: find it by name again, once.
-            Err(GraphError::NotFound { .. }) => {
-                self.ids.invalidate(calendar).await;
-                let id = self.calendar_id(calendar).await?;
-                self.view(&id, start, end).await?
-            }
-            other => other?,
-        };
+        // A calendar deleted or recreated is found by name again, once.
+        let events = self
+            .ids
+            .with_id(
+                calendar,
+                || self.lookup(calendar),
+                |id| async move { Ok(self.view(&id, start, end).await?) },
+            )
+            .await?;
         Ok(events.into_iter().filter_map(to_event).collect())
     }
 

@@ -1,17 +1,15 @@
-//! The Microsoft Graph client: token cache, concurrency gate, retries, typed errors and the
-//! few calendar calls Booket needs. Base URLs come from configuration, so the same code
-//! talks to Microsoft, a national cloud or the simulator.
+//! The Microsoft Graph wire: tokens, the few calendar and mail calls Booket needs, typed
+//! errors, and the mailbox seam over them (the gate, retries and
+//! clock are `exchange`'s). Base URLs come from configuration, so the same code talks to
+//! Microsoft, a national cloud or the simulator.
 
 mod attachments;
 mod auth;
 mod calendar;
 mod client;
 pub mod error;
-pub(crate) mod gate;
 mod mail;
 mod mailbox;
-pub(crate) mod retry;
-pub mod timer;
 pub mod wire;
 
 pub use attachments::{
@@ -19,6 +17,6 @@ pub use attachments::{
     UPLOAD_CHUNK,
 };
 pub use auth::{AppCredentials, Certificate, ClientCredential};
-pub use client::{parse_retry_after, GraphClient, GraphOptions};
+pub use client::{GraphClient, GraphOptions};
 pub use error::{GraphError, TokenRefusal};
 pub use mailbox::{message, to_event, GraphMailbox, HOLD_PROPERTY, MAX_ATTACHMENT};

@@ -1,14 +1,15 @@
-//! The one retry policy of the Graph client, for requests, tokens and upload chunks alike
-//! (backon): exponential back-off from 0.5 s doubling up to 8 s, at most [`MAX_ATTEMPTS`]
-//! tries, the wait Graph or Entra asks for with `Retry-After` in place of the back-off, and
+//! The one retry policy of both Exchange backends, for requests, tokens, upload chunks and
+//! EWS calls alike (backon): exponential back-off from 0.5 s doubling up to 8 s, at most [`MAX_ATTEMPTS`]
+//! tries, the wait Graph, Entra or Exchange asks for with `Retry-After` in place of the back-off, and
 //! never a wait that would end past the retry budget. Waits go through the injected
 //! [`Timer`], so tests see exactly which waits were chosen.
 
 use super::timer::Timer;
 use backon::{ExponentialBuilder, Retryable};
+use hyper::header::HeaderValue;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Most tries of one call (the first one included).
 pub(crate) const MAX_ATTEMPTS: usize = 6;
@@ -83,10 +84,24 @@ where
         .map_err(Failure::into_error)
 }
 
+/// `Retry-After` as seconds (integer or fractional, rounded up to the millisecond) or as
+/// an HTTP date. Negative, absurd or unreadable values give `None`.
+pub fn parse_retry_after(v: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
+    let s = v?.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && (0.0..=86_400.0).contains(&secs) {
+            return Some(Duration::from_millis((secs * 1000.0).ceil() as u64));
+        }
+        return None;
+    }
+    let when = httpdate::parse_http_date(s).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::timer::RecordingTimer;
+    use crate::exchange::timer::RecordingTimer;
     use std::sync::Mutex;
 
     /// Runs the policy over a scripted sequence of outcomes; returns the result, the number
@@ -159,5 +174,36 @@ mod tests {
         let (r, tries, waits) = run(script, Duration::from_secs(5)).await;
         assert_eq!((r, tries), (Err("again"), 3));
         assert_eq!(waits, vec![Duration::from_secs(2); 2]);
+    }
+
+    #[test]
+    fn retry_after_integer_fraction_and_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let h = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(
+            parse_retry_after(Some(&h("10")), now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after(Some(&h("2.128")), now),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after(Some(&h("0.0001")), now),
+            Some(Duration::from_millis(1))
+        );
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(
+            parse_retry_after(Some(&h(&date)), now),
+            Some(Duration::from_secs(7))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(
+            parse_retry_after(Some(&h(&past)), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after(Some(&h("-1")), now), None);
+        assert_eq!(parse_retry_after(Some(&h("soon")), now), None);
+        assert_eq!(parse_retry_after(None, now), None);
     }
 }

@@ -1,0 +1,52 @@
+//! The slice of configuration the core reads: Exchange's settings, the calendars, forms
+//! and elements, mail and its limits, the upload limits and the hold cap. Listening,
+//! proxies, budgets, receipts' keys and the like stay with the layers that use them.
+
+use crate::config::{
+    CalendarConfig, Config, ElementConfig, ExchangeConfig, FormConfig, MailConfig, MailLimits,
+    UploadLimits,
+};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub exchange: ExchangeConfig,
+    pub calendars: Vec<CalendarConfig>,
+    pub forms: Vec<FormConfig>,
+    pub mail: MailConfig,
+    pub mail_limits: MailLimits,
+    pub uploads: UploadLimits,
+    /// Active holds one client may have at once (`[server] max_holds_per_client`).
+    pub max_holds_per_client: usize,
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Settings {
+            exchange: c.exchange.clone(),
+            calendars: c.calendars.clone(),
+            forms: c.forms.clone(),
+            mail: c.mail.clone(),
+            mail_limits: c.mail_limits,
+            uploads: c.server.uploads.clone(),
+            max_holds_per_client: c.server.max_holds_per_client,
+        }
+    }
+}
+
+impl Settings {
+    pub fn form(&self, id: &str) -> Option<&FormConfig> {
+        self.forms.iter().find(|f| f.id == id)
+    }
+
+    pub fn calendar(&self, name: &str) -> Option<&CalendarConfig> {
+        self.calendars.iter().find(|c| c.name == name)
+    }
+
+    pub fn element(&self, form: &str, element: &str) -> Option<(&FormConfig, &ElementConfig)> {
+        let f = self.form(form)?;
+        f.elements
+            .iter()
+            .find(|e| e.name == element)
+            .map(|e| (f, e))
+    }
+}
