@@ -3,9 +3,7 @@
 
 pub mod booking;
 pub mod check;
-pub mod clients;
 pub mod config;
-pub mod deadline;
 pub mod demo;
 pub mod ews;
 pub mod exchange;
@@ -16,7 +14,6 @@ pub mod metrics;
 pub mod receipts;
 pub mod sim;
 pub mod summary;
-pub mod uploads;
 pub mod web;
 
 use booking::{Booket, Clock, SlotSigner};

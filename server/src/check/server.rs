@@ -13,8 +13,8 @@ use app::i18n::Lang;
 pub(super) fn check_server(config: &Config, lang: Lang) -> Section {
     let server = &config.server;
     let header = match server.forwarded_header {
-        crate::clients::ForwardedHeader::XForwardedFor => "X-Forwarded-For",
-        crate::clients::ForwardedHeader::Forwarded => "Forwarded",
+        crate::config::ForwardedHeader::XForwardedFor => "X-Forwarded-For",
+        crate::config::ForwardedHeader::Forwarded => "Forwarded",
     };
     let line = if !server.trusted_proxies.is_empty() {
         pass(match lang {

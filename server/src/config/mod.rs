@@ -57,6 +57,7 @@ fn key_of_place(place: &str) -> Option<String> {
     (!section.starts_with('[')).then(|| format!("{section}.{field}"))
 }
 
+pub mod certificates;
 mod locate;
 mod secrets;
 
@@ -109,6 +110,18 @@ fn deprecated_in(text: &str) -> Vec<(&'static str, &'static str)> {
 
 /// `[receipts]`: the key receipts are signed with, keys retired from signing, and how long
 /// a receipt is valid.
+/// The header a trusted proxy names the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, Caddy, HAProxy, most load
+    /// balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReceiptConfig {
     /// P-256 private key (PKCS#8 PEM). Without one, receipts are not signed (`booket
@@ -167,7 +180,7 @@ pub struct ServerConfig {
     /// Reverse proxies whose forwarding header names the client (addresses or CIDRs).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Which forwarding header they write.
-    pub forwarded_header: crate::clients::ForwardedHeader,
+    pub forwarded_header: ForwardedHeader,
     /// Bookings with files sent on to Exchange at once; more wait briefly, then are told
     /// to try again.
     pub max_concurrent_uploads: usize,

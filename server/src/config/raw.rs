@@ -65,7 +65,7 @@ pub struct Server {
     pub max_holds_per_client: usize,
     pub read_rate_limit_per_minute: u32,
     pub trusted_proxies: Vec<String>,
-    pub forwarded_header: crate::clients::ForwardedHeader,
+    pub forwarded_header: super::ForwardedHeader,
     pub max_concurrent_uploads: usize,
     pub max_concurrent_upload_reads: usize,
     pub upload_min_rate_bytes_per_second: u64,

@@ -773,7 +773,7 @@ fn ews_account(
             }
             let mut store = rustls::RootCertStore::empty();
             for der in &roots {
-                let added = if crate::ews::ntlm::is_certificate(der) {
+                let added = if super::certificates::is_certificate(der) {
                     store
                         .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
                         .map_err(|e| e.to_string())

@@ -7,6 +7,7 @@
 //! NTLMv2 blob the password's HMAC covers — so a logon relayed to another TLS server does not
 //! verify there. The simulator checks the same bytes (`sim/ntlm.rs`).
 
+use crate::config::certificates::signature_algorithm;
 use md5::{Digest, Md5};
 use ntlmclient::{Credentials, Flags, Message, TargetInfoEntry, TargetInfoType};
 use sha2::{Sha256, Sha384, Sha512};
@@ -259,48 +260,6 @@ fn end_point_hash(cert: &[u8]) -> Vec<u8> {
         Some(oid) if SHA512.contains(&oid) => Sha512::digest(cert).to_vec(),
         _ => Sha256::digest(cert).to_vec(),
     }
-}
-
-/// Whether `der` has the outer shape of an X.509 certificate.
-pub fn is_certificate(der: &[u8]) -> bool {
-    signature_algorithm(der).is_some()
-}
-
-/// The OID of a certificate's outer `signatureAlgorithm`:
-/// `SEQUENCE { tbsCertificate SEQUENCE, signatureAlgorithm SEQUENCE { OID, … }, … }`.
-fn signature_algorithm(cert: &[u8]) -> Option<&[u8]> {
-    let (0x30, certificate, _) = der(cert)? else {
-        return None;
-    };
-    let (0x30, _, rest) = der(certificate)? else {
-        return None;
-    };
-    let (0x30, algorithm, _) = der(rest)? else {
-        return None;
-    };
-    match der(algorithm)? {
-        (0x06, oid, _) => Some(oid),
-        _ => None,
-    }
-}
-
-/// One DER element: its tag, its content and what follows it.
-fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, &b| (a << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
 /// The AV pairs of an NTLMv2 response (after its 16-byte proof and 28-byte blob header),

@@ -236,7 +236,7 @@ async fn read_request(
     state: &AppState,
     req: Request,
     client: std::net::IpAddr,
-    rate: &crate::deadline::MinRate,
+    rate: &crate::web::deadline::MinRate,
 ) -> Result<BookRequest, BookingError> {
     let mut parts = Multipart::from_request(req, &())
         .await
@@ -386,7 +386,7 @@ impl Drop for ClientUploads {
 /// Serves `/api/book_form` (origin and budget already checked by the caller).
 pub async fn book_form(state: AppState, req: Request, client: std::net::IpAddr) -> Response {
     let server = &state.config.server;
-    let rate = crate::deadline::MinRate::new(server.upload_rate_grace, server.upload_min_rate);
+    let rate = crate::web::deadline::MinRate::new(server.upload_rate_grace, server.upload_min_rate);
     let req = req.map(|b| rate.wrap(b));
     let result = async {
         let req = match read_request(&state, req, client, &rate).await {

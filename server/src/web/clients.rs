@@ -14,6 +14,7 @@
 //! budgets; the keyed state is pruned, so a stream of new addresses cannot grow it.
 
 pub use crate::booking::client::{key_of, site_of, SITE_SHARE};
+pub use crate::config::ForwardedHeader;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -23,18 +24,6 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
-
-/// The header a trusted proxy names the client in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ForwardedHeader {
-    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, Caddy, HAProxy, most load
-    /// balancers).
-    #[default]
-    XForwardedFor,
-    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
-    Forwarded,
-}
 
 /// One address of a forwarding header: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`,
 /// `[2001:db8::1]:4711`, optionally quoted. `unknown` and obfuscated names give `None`.

@@ -5,10 +5,14 @@
 //! (About 600 lines: the router with its layers, the origin check, the read and write
 //! budgets and their tests; uploads and clients are in their own files.)
 
+pub mod clients;
+pub mod deadline;
+pub mod uploads;
+
 use crate::booking::Booket;
-use crate::clients::{client_of, retry_after_secs, Budgets, Spend};
 use crate::config::Config;
 use crate::demo::DemoPages;
+use crate::web::clients::{client_of, retry_after_secs, Budgets, Spend};
 use app::api::Backend;
 use app::domain::BookingError;
 use axum::body::Body;
@@ -221,7 +225,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
     let small_body = || {
         tower::ServiceBuilder::new()
             .map_request(move |req: Request| {
-                req.map(|b| crate::deadline::with_deadline(b, body_deadline))
+                req.map(|b| crate::web::deadline::with_deadline(b, body_deadline))
             })
             .layer(RequestBodyLimitLayer::new(max_body))
     };
@@ -503,7 +507,7 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         return res;
     }
     if book_form {
-        return crate::uploads::book_form(state, req, client).await;
+        return crate::web::uploads::book_form(state, req, client).await;
     }
     let backend = Arc::new(crate::booking::ForCaller {
         booket: state.booket.clone(),

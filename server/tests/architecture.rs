@@ -1,0 +1,129 @@
+//! The layers of docs/contributing/architecture.md, checked on the source: which top-level
+//! module may name which (`crate::x` in its non-test code), and no circles at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What each module may import, beside `mailbox` (the seam) where it says so.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("mailbox", &[]),
+    ("metrics", &[]),
+    ("summary", &[]),
+    ("receipts", &[]),
+    ("mail", &["mailbox"]),
+    ("exchange", &["mailbox"]),
+    ("graph", &["exchange", "mailbox", "metrics"]),
+    ("config", &["graph", "receipts"]),
+    ("ews", &["config", "exchange", "mailbox", "metrics"]),
+    (
+        "booking",
+        &[
+            "config", "exchange", "mail", "mailbox", "metrics", "receipts", "summary",
+        ],
+    ),
+    ("web", &["booking", "config", "demo", "metrics"]),
+    ("sim", &["ews", "graph"]),
+    (
+        "demo",
+        &["booking", "config", "ews", "graph", "receipts", "sim"],
+    ),
+    (
+        "check",
+        &[
+            "booking", "config", "ews", "exchange", "graph", "mailbox", "receipts",
+        ],
+    ),
+];
+
+/// The source without its test modules and comments (what ships).
+fn shipped(text: &str) -> String {
+    let cut = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
+    text[..cut]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let top = rel
+                .split('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_owned();
+            if matches!(top.as_str(), "lib" | "main") || rel.contains("tests") {
+                continue;
+            }
+            let text = shipped(&std::fs::read_to_string(&path).unwrap());
+            let named = edges.entry(top.clone()).or_default();
+            for (i, _) in text.match_indices("crate::") {
+                let name: String = text[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != top {
+                    named.insert(name);
+                }
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn every_module_imports_only_the_layers_below_it() {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for (module, named) in imports() {
+        let Some(may) = allowed.get(module.as_str()) else {
+            wrong.push(format!("{module}: not in the architecture page's table"));
+            continue;
+        };
+        for n in named {
+            if !may.contains(&n.as_str()) {
+                wrong.push(format!("{module} imports {n}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn no_module_reaches_itself_through_others() {
+    let edges = imports();
+    for start in edges.keys() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&String> = edges[start].iter().collect();
+        while let Some(m) = todo.pop() {
+            assert_ne!(m, start, "{start} reaches itself");
+            if seen.insert(m.clone()) {
+                todo.extend(edges.get(m).into_iter().flatten());
+            }
+        }
+    }
+}
+
+/// The table above is the page's: a module the page names must exist.
+#[test]
+fn the_table_names_only_modules_that_exist() {
+    let edges = imports();
+    for (module, _) in ALLOWED {
+        assert!(edges.contains_key(*module), "{module} is gone");
+    }
+}
