@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Booket's benchmarks (SPEC §8). Loopback only; every step is bounded in time (BENCH_SECONDS
+# Booket's benchmarks (docs/contributors/benchmarks.md). Loopback only; every step is bounded in time (BENCH_SECONDS
 # per load run, default 4; BENCH_ROUNDS alternations per read level, default 5). Prints a
 # table and writes it to bench/results.md.
 #   bash bench/run.sh

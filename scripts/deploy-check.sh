@@ -3,7 +3,7 @@
 # `systemd-analyze verify` and its exposure with `systemd-analyze security --offline`, the
 # nginx site with `nginx -t` (TLS included, against a throw-away certificate). The
 # Containerfile needs a container engine and base images from a registry these machines
-# cannot reach; it is not built here (README, Going live).
+# cannot reach; it is not built here (docs/operators/going-live.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${BOOKET_BIN:-$PWD/target/debug/booket}"

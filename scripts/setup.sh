@@ -2,7 +2,7 @@
 # Installs what Booket needs and is missing; fast when everything is there.
 #   scripts/setup.sh          everything (build tools + Chromium + Playwright packages)
 #   scripts/setup.sh --build  only what building the widget and the server needs
-# Everything comes from crates.io, npm or Debian (no other downloads; see docs in README).
+# Everything comes from crates.io, npm or Debian (no other downloads; see docs/contributors/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRUNK_VERSION=0.21.14

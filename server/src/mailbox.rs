@@ -1,5 +1,5 @@
 //! The seam between Booket and Exchange: what the booking core needs from a mailbox,
-//! whichever API reaches it (Microsoft Graph today, EWS next). Nothing here knows a wire
+//! whichever API reaches it (Microsoft Graph or EWS). Nothing here knows a wire
 //! format; each backend turns its answers into these types at its own edge, and says what
 //! it can do in [`Capabilities`], which the write path consults instead of guessing.
 //!
@@ -30,7 +30,7 @@ impl Event {
     /// The event as a write of `change` left it, built from what was sent and the new
     /// version the answer gave: a write's answer is never read for anything else. Graph's
     /// PATCH answer leaves out extended properties (the hold record), EWS's UpdateItem
-    /// answer carries the ItemId alone (docs/graph-notes.md §3, docs/ews-notes.md).
+    /// answer carries the ItemId alone (https://learn.microsoft.com/graph/api/event-update; EWS: https://learn.microsoft.com/exchange/client-developer/web-service-reference/updateitem-operation).
     pub fn written(&self, change: &Change<'_>, version: Option<String>) -> Event {
         let mut written = self.clone();
         if let Some(subject) = change.subject {

@@ -24,7 +24,7 @@ enum Command {
         /// Address of the demo server.
         #[arg(long, env = "BOOKET_LISTEN", default_value = "127.0.0.1:3000")]
         listen: SocketAddr,
-        /// Address of the Graph simulator (port 0: any free port).
+        /// Address of the Exchange simulator (Graph and EWS; port 0: any free port).
         #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:0")]
         sim_listen: SocketAddr,
         /// Built widget files (Trunk's dist/).
@@ -77,7 +77,7 @@ enum Command {
         #[arg(long, requires = "conformance")]
         send_mail: bool,
     },
-    /// The Graph simulator alone, seeded with the demo tenant.
+    /// The Exchange simulator alone (Graph and EWS), seeded with the demo tenant.
     Sim {
         #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:3001")]
         listen: SocketAddr,

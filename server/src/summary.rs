@@ -1,4 +1,4 @@
-//! The PDF summary of a submitted form (SPEC §5.6), made in-process with `pdf-writer`.
+//! The PDF summary of a submitted form (docs/designers/booking.md, The PDF summary), made in-process with `pdf-writer`.
 //!
 //! Citizens' names come in every script, so the text is set in DejaVu Sans (regular and
 //! bold, freely licensed, `server/fonts/`), which covers Latin with its extensions

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// A self-signed RSA certificate and its key, as an administrator makes them with openssl
-/// (README, Going live).
+/// (docs/operators/going-live.md).
 fn make_certificate(dir: &Path, name: &str) -> (String, SecretString) {
     let (cert, key) = (
         dir.join(format!("{name}.crt")),

@@ -1,5 +1,5 @@
 //! Simulator faults through the real server: the citizen is told the truth and the
-//! calendar stays consistent. (More rows of the README's fault matrix live in backends.rs
+//! calendar stays consistent. (More rows of the fault matrix (docs/contributors/testing.md) live in backends.rs
 //! — on both backends — graph.rs, documents.rs, bad_input.rs and processes.rs.)
 
 mod common;

@@ -1,4 +1,4 @@
-//! A corpus of malformed and hostile server-function requests (SPEC §8): every one gets a
+//! A corpus of malformed and hostile server-function requests (docs/contributors/testing.md, Hostile input): every one gets a
 //! clear 4xx, and nothing in the calendar changes. Also: the configured secrets never show
 //! up in a response body, the built bundle or the logs.
 

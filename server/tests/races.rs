@@ -1,4 +1,4 @@
-//! Race proof (SPEC §8): many citizens on one slot, two server instances, one simulator —
+//! Race proof (docs/contributors/testing.md): many citizens on one slot, two server instances, one simulator —
 //! exactly one booking (or hold), one marker, nothing lost. Repeated on 20 slots.
 
 mod common;

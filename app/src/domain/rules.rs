@@ -1,4 +1,4 @@
-//! The booking rules of SPEC §2 as pure functions of local wall-clock times.
+//! The booking rules (docs/designers/booking.md) as pure functions of local wall-clock times.
 //!
 //! Callers convert to the calendar's time zone first (the server does it with a real tz
 //! database); everything here works on `NaiveDate`/`NaiveDateTime` in that zone.

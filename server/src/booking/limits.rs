@@ -1,5 +1,5 @@
 //! What one anonymous client may hold and send, tracked in this process (several instances
-//! each keep their own count; see the README).
+//! each keep their own count; see docs/operators/security.md).
 //!
 //! - One active hold per hold token and element: reserving another slot with the same
 //!   token gives the first back in the same call.

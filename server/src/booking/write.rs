@@ -62,7 +62,7 @@ impl Booket {
     /// does not enforce conditional writes (a tenant that ignores `If-Match`), the write is
     /// read back, and one that another writer overwrote meanwhile is a lost race too. That
     /// narrows the window between instances without closing it, so such a tenant runs one
-    /// instance (README, "Conformance"). A lost race is [`BookingError::Taken`].
+    /// instance (docs/operators/check.md, `booket check --conformance`). A lost race is [`BookingError::Taken`].
     pub(super) async fn write_event(
         &self,
         cal: &CalendarConfig,
@@ -195,7 +195,7 @@ impl Booket {
             })
     }
 
-    /// The rules of SPEC §2 for a slot's times against the server clock.
+    /// The booking rules (docs/designers/booking.md) for a slot's times against the server clock.
     pub(super) fn check_rules(
         &self,
         el: &ElementConfig,

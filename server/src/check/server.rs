@@ -80,11 +80,10 @@ fn apps_of(config: &Config) -> Vec<AppCredentials> {
 /// the booking mailboxes. Reading it means the permission is tenant-wide.
 pub(super) async fn check_scope(graph: &GraphClient, config: &Config, lang: Lang) -> Section {
     let title = t(lang, "Mindste rettigheder:", "Least privilege:");
-    let how = t(lang, "Begræns app'en til booking-postkasserne med Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, og fjern den tenant-brede Calendars.ReadWrite-tilladelse i Entra ID) eller en application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). Se README, \"Going live\".", "Limit the app to the booking mailboxes with Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, and remove the tenant-wide Calendars.ReadWrite permission in Entra ID) or an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). See the README, \"Going live\".");
+    let how = t(lang, "Begræns app'en til booking-postkasserne med Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, og fjern den tenant-brede Calendars.ReadWrite-tilladelse i Entra ID) eller en application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). Se docs/operators/going-live.md.", "Limit the app to the booking mailboxes with Exchange Online RBAC for Applications (New-ManagementScope + New-ManagementRoleAssignment -App … -CustomResourceScope, and remove the tenant-wide Calendars.ReadWrite permission in Entra ID) or an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess). See docs/operators/going-live.md.");
     let apps = apps_of(config);
     if apps.is_empty() {
-        // EWS service accounts are limited by their management scope (README, "On-premises
-        // Exchange"); there is no Graph app to prove anything about.
+        // EWS service accounts are limited by their management scope (docs/operators/ews-setup.md); there is no Graph app to prove anything about.
         return Section {
             title,
             lines: vec![pass(t(

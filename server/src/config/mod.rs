@@ -232,7 +232,7 @@ impl Default for UploadLimits {
             max_file_bytes: 25 * 1024 * 1024,
             max_total_bytes: 30 * 1024 * 1024,
             // Not doc, xls or rtf: legacy formats that can carry macros or exploits, opened
-            // by staff in Outlook. An administrator may add them (README, Hardening).
+            // by staff in Outlook. An administrator may add them (docs/operators/security.md, Hardening).
             allowed_types: [
                 "pdf", "png", "jpg", "jpeg", "gif", "heic", "tif", "tiff", "txt", "docx", "odt",
                 "xlsx", "ods", "csv",
@@ -553,7 +553,7 @@ fn is_loopback_ip(u: &url::Url) -> bool {
 }
 
 /// The Graph resource of each national cloud, by the hosts its Graph root and its token
-/// authority are reached at (graph-notes §9).
+/// authority are reached at (https://learn.microsoft.com/graph/deployments).
 const CLOUDS: [(&str, &str, &str); 4] = [
     // (Graph host, login host, scope)
     (

@@ -34,7 +34,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 fn receipt_keys_are_checked_at_load_and_openssl_keys_work() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("receipt.pem");
-    // What the README tells administrators to run.
+    // What docs/operators/graph-setup.md tells administrators to run.
     let made = std::process::Command::new("openssl")
         .args([
             "genpkey",

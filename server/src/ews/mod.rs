@@ -7,7 +7,7 @@
 //! (The `ews` crate of Thunderbird was read and not used: it has no FindFolder,
 //! CreateAttachment, DeleteAttachment or SendItem, no impersonation or time zone headers,
 //! no `SendMeetingInvitationsOrCancellations` on UpdateItem, and reads calendar items as
-//! messages without Start and End — README, "On-premises Exchange".)
+//! messages without Start and End — docs/operators/ews-setup.md.)
 
 pub mod client;
 pub mod connection;

@@ -11,7 +11,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{Method, StatusCode};
 use std::time::SystemTime;
 
-/// Files of this size or more go through an upload session (graph-notes §4).
+/// Files of this size or more go through an upload session (https://learn.microsoft.com/graph/outlook-large-attachments).
 pub const SMALL_ATTACHMENT_LIMIT: usize = 3 * 1024 * 1024;
 /// Upload-session chunk: under 4 MB, a multiple of 320 KiB.
 pub const UPLOAD_CHUNK: usize = 12 * 320 * 1024;
@@ -154,7 +154,7 @@ impl GraphClient {
     }
 
     /// PUTs `bytes` to an upload URL in order, in chunks under 4 MB. The URL is
-    /// pre-authenticated, so no Authorization header goes with it (graph-notes §4).
+    /// pre-authenticated, so no Authorization header goes with it (https://learn.microsoft.com/graph/outlook-large-attachments).
     async fn upload_chunks(
         &self,
         creds: &AppCredentials,

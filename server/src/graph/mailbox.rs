@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Booket's hold record as a Graph single-value extended property.
 pub use crate::exchange::hold_property::GRAPH_ID as HOLD_PROPERTY;
 
-/// The largest attachment Graph takes through an upload session (graph-notes §4).
+/// The largest attachment Graph takes through an upload session (https://learn.microsoft.com/graph/outlook-large-attachments).
 pub const MAX_ATTACHMENT: usize = 150 * 1024 * 1024;
 
 const _: () = assert!(SMALL_ATTACHMENT_LIMIT < MAX_ATTACHMENT);
@@ -136,7 +136,7 @@ impl Mailbox for GraphMailbox {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             conditional_writes: self.if_match_honoured,
-            // No header or property turns Exchange's meeting updates off (graph-notes §3).
+            // No header or property turns Exchange's meeting updates off (https://learn.microsoft.com/graph/api/event-update).
             suppress_attendee_mail: false,
             max_attachment_bytes: MAX_ATTACHMENT,
         }
@@ -198,7 +198,7 @@ impl Mailbox for GraphMailbox {
                 Some((HOLD_PROPERTY, change.hold)),
             )
             .await?;
-        // The answer is the event without `singleValueExtendedProperties` (graph-notes §3):
+        // The answer is the event without `singleValueExtendedProperties` (https://learn.microsoft.com/graph/api/event-update):
         // only its new version is taken; the rest is what was sent.
         Ok(event.written(&change, answer.if_match()))
     }

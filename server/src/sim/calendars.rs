@@ -339,7 +339,7 @@ pub(super) fn patch_event(
     }
     let series = e.series_master_id.clone();
     // The answer is the updated event without `singleValueExtendedProperties`, even those
-    // just written (graph-notes §3: event-update.md; msgraph-sdk-dotnet#2908).
+    // just written (https://learn.microsoft.com/graph/api/event-update; https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2908).
     let json = event_json(sim, e, &upn, tz, &Expand::None);
     // The organizer changed a meeting: Exchange sends the attendees an update itself.
     let update =

@@ -1,6 +1,6 @@
 //! Creating and deleting events, with recurring series (what `booket check --conformance`
 //! does on a scratch calendar). A series is stored as its master plus one event per
-//! occurrence; calendarView shows the occurrences, never the master (graph-notes §2).
+//! occurrence; calendarView shows the occurrences, never the master (https://learn.microsoft.com/graph/api/user-list-calendarview).
 
 // Helpers return a finished `Response` as their error so handlers can return it as is.
 #![allow(clippy::result_large_err)]
@@ -151,7 +151,7 @@ pub(super) fn create_event(
             }
         }
     };
-    // Like a PATCH, a POST answers without extended properties (graph-notes §3).
+    // Like a PATCH, a POST answers without extended properties (https://learn.microsoft.com/graph/api/event-update).
     let json = event_json(sim, &master, &upn, tz, &Expand::None);
     cal.events.push(master);
     cal.events.sort_by_key(|e| e.start);

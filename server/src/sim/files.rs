@@ -1,4 +1,4 @@
-//! Attachments (one POST under 3 MB, upload sessions above), as graph-notes §4
+//! Attachments (one POST under 3 MB, upload sessions above), as https://learn.microsoft.com/graph/outlook-large-attachments
 //! describes them.
 // Helpers return a finished `Response` as their error.
 #![allow(clippy::result_large_err)]

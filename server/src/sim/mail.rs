@@ -1,4 +1,4 @@
-//! `sendMail` into the simulator's outbox (graph-notes §5).
+//! `sendMail` into the simulator's outbox (https://learn.microsoft.com/graph/api/user-sendmail).
 // Helpers return a finished `Response` as their error.
 #![allow(clippy::result_large_err)]
 

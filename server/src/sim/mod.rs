@@ -1,6 +1,7 @@
-//! The Graph simulator (SPEC §7): a real HTTP server that behaves like the parts of
-//! Microsoft Graph and the Entra token endpoint that Booket uses, written from the
-//! documented behaviour in graph-notes. It backs the demo, the integration tests and the
+//! The Exchange simulator: a real HTTP server that behaves like the parts of Microsoft
+//! Graph, the Entra token endpoint and EWS that Booket uses, as Microsoft documents them
+//! (each behaviour with its source in docs/contributors/testing.md, "What the simulators
+//! answer, and on whose word"). It backs the demo, the integration tests and the
 //! Playwright suite; the production client code talks to it unchanged.
 //!
 //! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the

@@ -3,7 +3,7 @@
 //! property of a derived type only counts when reached through its cast
 //! (`microsoft.graph.fileAttachment/contentId`). Anything else is refused the way live
 //! tenants refuse it: 400 `RequestBroker--ParseUri` "Could not find a property named 'X'
-//! on type 'microsoft.graph.Y'" (graph-notes §4). So a client tested here can only send
+//! on type 'microsoft.graph.Y'" (https://learn.microsoft.com/graph/outlook-large-attachments). So a client tested here can only send
 //! queries Graph accepts.
 
 use serde_json::Value;

@@ -244,7 +244,7 @@ pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
             certificates_expired: false,
             roles: vec!["Calendars.ReadWrite".into(), "Mail.Send".into()],
         }],
-        // Set up as the README asks: the app reaches the booking mailbox only.
+        // Set up as docs/operators/graph-setup.md asks: the app reaches the booking mailbox only.
         app_scope: Some(vec![DEMO_OWNER.into()]),
         service_accounts: vec![ServiceAccount {
             username: DEMO_EWS_USER.into(),
