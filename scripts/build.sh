@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the widget (Trunk, wasm-release profile, wasm-opt) into dist/ with brotli and gzip
-# copies, then the `booket` binary. `--release` builds the server in release mode.
+# copies, then the `booket` binary. `--release` builds the server in release mode;
+# `--without-sim` builds it without the Exchange simulator (no `demo`, no `sim`: what
+# production runs, and what the Containerfile builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # npm's binaryen must come before any Debian wasm-opt.
@@ -19,8 +21,12 @@ for f in dist/app_bg.wasm dist/app.js dist/booket.js dist/booket.css; do
   gzip -f -9 -k "$f"
 done
 
-if [ "${1:-}" = "--release" ]; then
-  cargo build --locked -p server --release
-else
-  cargo build --locked -p server
-fi
+profile=() features=()
+for arg in "$@"; do
+  case "$arg" in
+    --release) profile=(--release) ;;
+    --without-sim) features=(--no-default-features) ;;
+    *) echo "build: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+cargo build --locked -p server "${profile[@]}" "${features[@]}"

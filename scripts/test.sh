@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: formatting and lints, Rust unit and
-# integration tests (real server against the Graph simulator), and the Playwright suite
+# integration tests (real server against the Exchange simulator), and the Playwright suite
 # in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,8 @@ scripts/size.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --locked -p server --all-targets -q -- -D warnings
+cargo clippy --locked -p server -p booket-sim --all-targets -q -- -D warnings
+cargo clippy --locked -p server --no-default-features -q -- -D warnings
 cargo clippy --locked -p app --features csr --target wasm32-unknown-unknown -q -- -D warnings
 rm -rf target/test-logs && mkdir -p target/test-logs
 echo "== cargo test"
@@ -33,6 +34,8 @@ BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" BOOKET_LOG
   PLAYWRIGHT_JSON_OUTPUT_NAME=results.json npx playwright test --reporter=list,json \
   2>&1 | tee ../target/test-logs/playwright.log || status=$?
 cd ..
+echo "== the production binary carries no simulator"
+scripts/production-check.sh || status=1
 echo "== secrets in logs and bundle"
 scripts/no-secrets.sh target/test-logs dist || status=1
 node end2end/scripts/summary.mjs end2end/results.json

@@ -4,6 +4,7 @@
 pub mod booking;
 pub mod check;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod ews;
 pub mod exchange;
@@ -12,7 +13,9 @@ pub mod mail;
 pub mod mailbox;
 pub mod metrics;
 pub mod receipts;
-pub mod sim;
+/// The Exchange simulator (crate `booket-sim`), with the `sim` feature (the default).
+#[cfg(feature = "sim")]
+pub use booket_sim as sim;
 pub mod summary;
 pub mod web;
 
@@ -39,6 +42,14 @@ pub struct Server {
     pub booket: Arc<Booket>,
 }
 
+/// What `booket demo` adds to a server: the simulator it books in (its pages, the designer
+/// preview's drafts, a random slot key). Without the `sim` feature there is no demo, and
+/// this type has no values.
+#[cfg(feature = "sim")]
+pub type Demo = sim::Simulator;
+#[cfg(not(feature = "sim"))]
+pub enum Demo {}
+
 impl Server {
     /// Builds the backend and router from a validated configuration and binds the listener
     /// (`listen` overrides the configured address, e.g. port 0 in tests).
@@ -47,7 +58,7 @@ impl Server {
         listen: Option<SocketAddr>,
         assets: PathBuf,
         clock: Clock,
-        demo: Option<sim::Simulator>,
+        demo: Option<Demo>,
     ) -> anyhow::Result<Server> {
         app::api::register_server_fns();
         let mut config = config;
@@ -147,9 +158,11 @@ impl Server {
             None => {}
         }
         // The demo's designer preview serves draft elements.
+        #[cfg(feature = "sim")]
         let drafts = demo
             .as_ref()
             .map(|_| Arc::new(demo::drafts::Drafts::default()));
+        #[cfg(feature = "sim")]
         if let Some(d) = &drafts {
             booket = booket.with_element_source(d.clone());
         }
@@ -162,12 +175,18 @@ impl Server {
             metrics.connections_refused.clone(),
         );
         let state = web::AppState::new(booket.clone(), config.clone(), metrics);
-        let pages = demo.zip(drafts).map(|(sim, drafts)| demo::DemoPages {
-            sim,
-            config: config.clone(),
-            booket: booket.clone(),
-            drafts,
+        #[cfg(feature = "sim")]
+        let pages = demo.zip(drafts).map(|(sim, drafts)| {
+            demo::DemoPages {
+                sim,
+                config: config.clone(),
+                booket: booket.clone(),
+                drafts,
+            }
+            .router()
         });
+        #[cfg(not(feature = "sim"))]
+        let pages = demo.map(|never| match never {});
         let router = web::router(state, assets, pages);
         let private_listener = match config.server.private_listen {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),

@@ -1,7 +1,10 @@
 //! `booket`: demo, serve, sim.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use server::{booking, check, config::Config, demo, sim, web, Server};
+use server::{booking, check, config::Config, web, Server};
+#[cfg(feature = "sim")]
+use server::{demo, sim};
+#[cfg(feature = "sim")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -20,6 +23,7 @@ struct Cli {
 enum Command {
     /// The Exchange simulator (Graph and EWS) with a demo organisation plus the server
     /// against it, with demo forms.
+    #[cfg(feature = "sim")]
     Demo {
         /// Address of the demo server.
         #[arg(long, env = "BOOKET_LISTEN", default_value = "127.0.0.1:3000")]
@@ -78,6 +82,7 @@ enum Command {
         send_mail: bool,
     },
     /// The Exchange simulator alone (Graph and EWS), seeded with the demo tenant.
+    #[cfg(feature = "sim")]
     Sim {
         #[arg(long, env = "BOOKET_SIM_LISTEN", default_value = "127.0.0.1:3001")]
         listen: SocketAddr,
@@ -148,6 +153,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        #[cfg(feature = "sim")]
         Command::Demo {
             listen,
             sim_listen,
@@ -174,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let server = Server::build(config, None, assets, clock, Some(simulator)).await?;
             server.booket.resolve_calendars().await;
             let addr = server.local_addr()?;
-            println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph simulator at http://{sim_addr}, EWS at http://{sim_addr}/EWS/Exchange.asmx)");
+            println!("Booket demo: http://{addr}/  (simulated Outlook: http://{addr}/simulator, Graph at http://{sim_addr}, EWS at http://{sim_addr}/EWS/Exchange.asmx)");
             server.run(shutdown_signal()).await?;
         }
         Command::Serve { config, assets } => {
@@ -222,12 +228,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }));
             }
         }
+        #[cfg(feature = "sim")]
         Command::Sim { listen } => {
             let simulator =
                 sim::Simulator::demo(chrono::Utc::now(), sim::model::SimOptions::default());
             let addr = simulator.spawn(listen).await?;
             println!(
-                "Graph simulator: graph_base_url = \"http://{addr}/v1.0\", login_base_url = \"http://{addr}\"; \
+                "Exchange simulator: graph_base_url = \"http://{addr}/v1.0\", login_base_url = \"http://{addr}\"; \
                  tenant {}, client {}, owner {}",
                 sim::seed::DEMO_TENANT,
                 sim::seed::DEMO_CLIENT_ID,

@@ -22,7 +22,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("web", &["booking", "config", "demo", "metrics"]),
-    ("sim", &["ews", "graph"]),
     (
         "demo",
         &["booking", "config", "ews", "graph", "receipts", "sim"],

@@ -104,7 +104,10 @@ fn every_relative_link_resolves() {
         }
     }
     assert!(broken.is_empty(), "{broken:#?}");
-    assert!(checked > 20, "only {checked} links found: is the parser still right?");
+    assert!(
+        checked > 20,
+        "only {checked} links found: is the parser still right?"
+    );
 }
 
 /// `(table, key)` for every setting the example gives, commented-out ones included.

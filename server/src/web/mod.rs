@@ -11,7 +11,6 @@ pub mod uploads;
 
 use crate::booking::Booket;
 use crate::config::Config;
-use crate::demo::DemoPages;
 use crate::web::clients::{client_of, retry_after_secs, Budgets, Spend};
 use app::api::Backend;
 use app::domain::BookingError;
@@ -197,7 +196,8 @@ fn jwks_answer(booket: &Booket) -> Response {
     }
 }
 
-pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Router {
+/// `demo` is the demo's pages (with the simulator), served under its own CSP.
+pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router {
     let state_metrics = state.metrics.clone();
     let metrics_token = state.config.server.metrics_token.clone();
     let max_body = state.config.server.max_body_bytes;
@@ -320,7 +320,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<DemoPages>) -> Rout
         );
     }
     if let Some(pages) = demo {
-        router = router.merge(pages.router().layer(SetResponseHeaderLayer::overriding(
+        router = router.merge(pages.layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         )));

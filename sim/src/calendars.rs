@@ -112,9 +112,9 @@ fn parse_bound(query: &HashMap<String, String>, name: &str) -> Result<DateTime<U
         return Ok(d.with_timezone(&Utc));
     }
     // No offset: Graph reads it as UTC.
-    crate::graph::wire::parse_wall_time(v)
+    crate::wire::parse_wall_time(v)
         .map(|n| n.and_utc())
-        .map_err(|_| bad())
+        .ok_or_else(bad)
 }
 
 #[allow(clippy::too_many_arguments)]

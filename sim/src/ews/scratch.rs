@@ -69,10 +69,8 @@ pub(super) fn create_calendar_item(
     let Some(folder) = folder.and_then(|f| f.folder).map(|f| f.id) else {
         return error(OP, "ErrorInvalidRequest", "Give the calendar's FolderId.");
     };
-    let (Some(start), Some(end)) = (
-        crate::ews::xml::parse_time(&item.start),
-        crate::ews::xml::parse_time(&item.end),
-    ) else {
+    let (Some(start), Some(end)) = (super::parse_time(&item.start), super::parse_time(&item.end))
+    else {
         return fault(
             "ErrorSchemaValidation",
             "Start and End must be xs:dateTime.",

@@ -11,7 +11,6 @@
 #![allow(clippy::result_large_err)]
 
 use super::model::{ServiceAccount, State};
-use crate::ews::ntlm;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
@@ -25,6 +24,15 @@ pub struct Conn {
     pub id: u64,
     /// The channel binding of the certificate it was made to (TLS only).
     pub binding: Option<[u8; 16]>,
+}
+
+/// What one NTLM step came to (`Simulator::ntlm_step`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A 401 with this `WWW-Authenticate` (the challenge).
+    Challenge(String),
+    LoggedOn,
+    Refused,
 }
 
 /// Where a connection's NTLM logon stands.
@@ -43,7 +51,7 @@ pub enum Logon {
 
 /// One NTLM step on `conn`: the challenge to send (as a finished 401), or the account the
 /// connection now belongs to, or a refusal (`None`).
-pub(super) fn step(
+pub fn step(
     s: &mut State,
     conn: Conn,
     token: &str,
@@ -131,7 +139,7 @@ fn verify(
     if !bool::from(proof(&key, challenge, &response[16..]).ct_eq(&response[..16])) {
         return None;
     }
-    let pairs = ntlm::response_pairs(response);
+    let pairs = response_pairs(response);
     // A MIC the client says it sent must verify ([MS-NLMP] 3.2.5.1.2); one it did not send
     // is refused where the server requires it (the fault `ews_require_mic`).
     let av_flags = pairs
@@ -140,12 +148,12 @@ fn verify(
         .and_then(|p| p.data.get(..4)?.try_into().ok())
         .map(u32::from_le_bytes)
         .unwrap_or(0);
-    if av_flags & ntlm::AV_FLAG_MIC != 0 {
+    if av_flags & AV_FLAG_MIC != 0 {
         let mut mac = <Hmac<Md5> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
         mac.update(&response[..16]);
         let session_key = mac.finalize().into_bytes();
-        let expected = ntlm::mic(&session_key, negotiate, sent, authenticate);
-        let given = authenticate.get(ntlm::MIC_AT)?;
+        let expected = mic(&session_key, negotiate, sent, authenticate);
+        let given = authenticate.get(MIC_AT)?;
         if !bool::from(given.ct_eq(&expected)) {
             return None;
         }
@@ -167,7 +175,7 @@ fn verify(
 
 /// The flags of a negotiate message (type 1). Read here rather than by `ntlmclient`, whose
 /// parser wants 4 bytes more than the message has.
-fn negotiate_flags(bytes: &[u8]) -> Option<Flags> {
+pub fn negotiate_flags(bytes: &[u8]) -> Option<Flags> {
     if bytes.len() < 16 || &bytes[..12] != b"NTLMSSP\0\x01\0\0\0" {
         return None;
     }
@@ -177,7 +185,11 @@ fn negotiate_flags(bytes: &[u8]) -> Option<Flags> {
 
 /// A challenge message (type 2) per [MS-NLMP] 2.2.1.2, written here: `ntlmclient` writes
 /// its reserved field into the payload.
-fn challenge_message(challenge: [u8; 8], flags: Flags, target_info: &[TargetInfoEntry]) -> Vec<u8> {
+pub fn challenge_message(
+    challenge: [u8; 8],
+    flags: Flags,
+    target_info: &[TargetInfoEntry],
+) -> Vec<u8> {
     const HEADER: u32 = 56;
     let name: Vec<u8> = "DEMO".encode_utf16().flat_map(u16::to_le_bytes).collect();
     let info: Vec<u8> = target_info
@@ -213,7 +225,7 @@ fn proof(key: &[u8; 16], challenge: [u8; 8], blob: &[u8]) -> [u8; 16] {
 /// 401 with the challenge: the demo domain's names and the server's time; and the
 /// challenge message as sent.
 fn challenge_response(challenge: [u8; 8], asked: Flags) -> (Response, Vec<u8>) {
-    let now = ntlm::ntlm_time(chrono::Utc::now());
+    let now = filetime(chrono::Utc::now());
     let flags = (asked
         & (Flags::NEGOTIATE_NTLM
             | Flags::NEGOTIATE_ALWAYS_SIGN
@@ -258,116 +270,114 @@ pub(super) fn token(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("NTLM ")
 }
 
+/// `MsvAvFlags` bit 0x2: the authenticate message carries a MIC ([MS-NLMP] 2.2.2.1).
+const AV_FLAG_MIC: u32 = 0x2;
+/// Where the MIC sits in an authenticate message ([MS-NLMP] 2.2.1.3: after the version).
+pub const MIC_AT: std::ops::Range<usize> = 72..88;
+
+/// The AV pairs of an NTLMv2 response: after its 16-byte proof and the 28 bytes of the
+/// blob's header, up to `MsvAvEOL` ([MS-NLMP] 2.2.2.7).
+fn response_pairs(response: &[u8]) -> Vec<TargetInfoEntry> {
+    let mut pairs = Vec::new();
+    let mut rest = response.get(44..).unwrap_or_default();
+    while let Ok((entry, next)) = TargetInfoEntry::try_from_bytes(rest) {
+        if entry.entry_type == TargetInfoType::Terminator {
+            break;
+        }
+        pairs.push(entry);
+        rest = next;
+    }
+    pairs
+}
+
+/// The MIC the client should have sent: HMAC-MD5 under the session key of negotiate,
+/// challenge and authenticate (its MIC zeroed), [MS-NLMP] 3.1.5.1.2.
+fn mic(session_key: &[u8], negotiate: &[u8], challenge: &[u8], authenticate: &[u8]) -> [u8; 16] {
+    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(session_key).expect("HMAC takes any key");
+    mac.update(negotiate);
+    mac.update(challenge);
+    mac.update(authenticate.get(..MIC_AT.start).unwrap_or(authenticate));
+    if authenticate.len() >= MIC_AT.end {
+        mac.update(&[0u8; 16]);
+        mac.update(&authenticate[MIC_AT.end..]);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// 100-nanosecond ticks since 1601-01-01 (a Windows FILETIME), for `MsvAvTimestamp`.
+fn filetime(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    let since_1601 = t - chrono::DateTime::<chrono::Utc>::from_timestamp(-11_644_473_600, 0)
+        .expect("1601 is a valid time");
+    since_1601.num_microseconds().unwrap_or(0) * 10
+}
+
+/// The `MsvAvChannelBindings` a client must send over TLS to a server with certificate
+/// `cert` (DER): MD5 of the `gss_channel_bindings_struct` with no addresses and
+/// `tls-server-end-point:` + the certificate's hash as application data (RFC 5929 §4,
+/// RFC 2744 §3.11). The hash is SHA-384 or SHA-512 when the certificate is signed with it,
+/// else SHA-256.
+pub fn channel_binding(cert: &[u8]) -> [u8; 16] {
+    use sha2::Digest;
+    let hash = match signed_with(cert) {
+        Some(384) => sha2::Sha384::digest(cert).to_vec(),
+        Some(512) => sha2::Sha512::digest(cert).to_vec(),
+        _ => sha2::Sha256::digest(cert).to_vec(),
+    };
+    let application_data = [b"tls-server-end-point:".as_slice(), &hash].concat();
+    let mut gss = vec![0u8; 16];
+    gss.extend((application_data.len() as u32).to_le_bytes());
+    gss.extend(application_data);
+    <Md5 as md5::Digest>::digest(&gss).into()
+}
+
+/// The SHA-2 size of the certificate's signature algorithm, when it names one of 384 or
+/// 512 bits (RSA or ECDSA).
+fn signed_with(cert: &[u8]) -> Option<u16> {
+    /// One DER element: (tag, contents, what follows).
+    fn element(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, b) = b.split_first()?;
+        let (&len, b) = b.split_first()?;
+        let (len, b) = match len {
+            n if n < 0x80 => (usize::from(n), b),
+            n => {
+                let bytes = usize::from(n & 0x7f);
+                let (size, b) = (b.get(..bytes)?, b.get(bytes..)?);
+                (size.iter().fold(0, |a, &x| a << 8 | usize::from(x)), b)
+            }
+        };
+        Some((tag, b.get(..len)?, b.get(len..)?))
+    }
+    let (_, certificate, _) = element(cert)?;
+    let (_, _tbs, after) = element(certificate)?;
+    let (_, algorithm, _) = element(after)?;
+    let (0x06, oid, _) = element(algorithm)? else {
+        return None;
+    };
+    match oid {
+        // sha384WithRSAEncryption, ecdsa-with-SHA384
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c]
+        | [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03] => Some(384),
+        // sha512WithRSAEncryption, ecdsa-with-SHA512
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d]
+        | [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04] => Some(512),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Negotiate and challenge on a fresh connection of the demo organisation; returns the
-    /// simulator and the challenge.
-    fn challenged(require_mic: bool) -> (super::super::Simulator, ntlm::Challenge) {
-        use chrono::TimeZone;
-        let sim = super::super::Simulator::demo(
-            chrono::Utc
-                .with_ymd_and_hms(2026, 11, 30, 10, 0, 0)
-                .unwrap(),
-            Default::default(),
-        );
-        sim.lock().faults.ews_require_mic = require_mic;
-        let negotiate = ntlm::negotiate();
-        let Err(Some(answer)) = step(
-            &mut sim.lock(),
-            Conn {
-                id: 1,
-                binding: None,
-            },
-            negotiate.strip_prefix("NTLM ").unwrap(),
-        ) else {
-            panic!("no challenge")
-        };
-        let header = answer.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let challenge = ntlm::challenge([header.as_str()]).unwrap();
-        (sim, challenge)
-    }
-
-    fn logon(sim: &super::super::Simulator, authenticate: &[u8]) -> bool {
-        use base64::Engine;
-        let token = base64::engine::general_purpose::STANDARD.encode(authenticate);
-        step(
-            &mut sim.lock(),
-            Conn {
-                id: 1,
-                binding: None,
-            },
-            &token,
-        )
-        .is_ok()
-    }
-
-    #[test]
-    fn a_mic_is_checked_when_sent_and_required_where_the_server_says() {
-        use super::super::seed::*;
-        use base64::Engine;
-        let creds = ntlm::credentials(DEMO_EWS_USER, Some(DEMO_EWS_DOMAIN), DEMO_EWS_PASSWORD);
-        // Booket's logon, with its MIC: taken, required or not.
-        for required in [false, true] {
-            let (sim, challenge) = challenged(required);
-            let header = ntlm::authenticate(&challenge, &creds, None, "mail", 0).unwrap();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(header.strip_prefix("NTLM ").unwrap())
-                .unwrap();
-            assert!(logon(&sim, &bytes), "required: {required}");
-            // The same message with one bit of its MIC changed is refused.
-            let (sim, challenge) = challenged(required);
-            let header = ntlm::authenticate(&challenge, &creds, None, "mail", 0).unwrap();
-            let mut bytes = base64::engine::general_purpose::STANDARD
-                .decode(header.strip_prefix("NTLM ").unwrap())
-                .unwrap();
-            bytes[ntlm::MIC_AT.start] ^= 1;
-            assert!(!logon(&sim, &bytes), "a wrong MIC, required: {required}");
-        }
-        // A logon without MsvAvFlags and MIC (as ntlmclient alone writes it): taken, unless
-        // the server requires a MIC.
-        for required in [false, true] {
-            let (sim, challenge) = challenged(required);
-            let mut pairs: Vec<u8> = challenge
-                .message
-                .target_information
-                .iter()
-                .take_while(|e| e.entry_type != TargetInfoType::Terminator)
-                .flat_map(|e| e.to_bytes())
-                .collect();
-            pairs.extend([0, 0, 0, 0]);
-            let response = ntlmclient::respond_challenge_ntlm_v2(
-                challenge.message.challenge,
-                &pairs,
-                0,
-                &creds,
-            );
-            let bytes = response
-                .to_message(
-                    &creds,
-                    "OLD",
-                    Flags::NEGOTIATE_UNICODE | Flags::NEGOTIATE_NTLM,
-                )
-                .to_bytes()
-                .unwrap();
-            assert_eq!(logon(&sim, &bytes), !required, "required: {required}");
-        }
-    }
 
     #[test]
     fn the_proof_is_the_one_ms_nlmp_publishes() {
         // [MS-NLMP] 4.2.4: User / Domain / Password, server challenge 0123456789abcdef,
         // client challenge aa…aa, time 0, AV pairs NbDomainName "Domain", NbComputerName
         // "Server"; NTProofStr 68cd0ab851e51c96aabc927bebef6a1c (4.2.4.2.2).
-        let key = ntlmclient::ntlm_v2_password_func(&ntlm::credentials(
-            "User",
-            Some("Domain"),
-            "Password",
-        ));
+        let key = ntlmclient::ntlm_v2_password_func(&ntlmclient::Credentials {
+            username: "User".into(),
+            password: "Password".into(),
+            domain: "Domain".into(),
+        });
         let mut blob = vec![1, 1, 0, 0, 0, 0, 0, 0];
         blob.extend([0u8; 8]); // time
         blob.extend([0xaa; 8]);
@@ -390,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn the_challenge_is_read_back_as_written() {
+    fn the_challenge_is_read_back_as_written_and_is_no_negotiate_message() {
         let pairs = [
             TargetInfoEntry::from_string(TargetInfoType::NtDomain, "DEMO"),
             TargetInfoEntry {
@@ -405,66 +415,20 @@ mod tests {
         assert_eq!(c.challenge, [9; 8]);
         assert_eq!(c.target_name, "DEMO");
         assert_eq!(c.target_information, pairs.to_vec());
-        let negotiate = {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(ntlm::negotiate().strip_prefix("NTLM ").unwrap())
-                .unwrap()
-        };
-        assert!(negotiate_flags(&negotiate)
-            .unwrap()
-            .contains(Flags::NEGOTIATE_NTLM2_KEY));
-        assert_eq!(
-            negotiate_flags(&bytes),
-            None,
-            "a challenge is not a negotiate message"
-        );
+        assert_eq!(negotiate_flags(&bytes), None);
     }
 
-    /// What Booket reads from a server's 401 — every truncation of a challenge and every
-    /// byte of it set to 0x00 or 0xff — is taken or refused, never a panic.
     #[test]
-    fn a_damaged_challenge_is_refused_without_a_panic() {
-        use base64::Engine;
-        let pairs = [
-            TargetInfoEntry::from_string(TargetInfoType::NtDomain, "DEMO"),
-            TargetInfoEntry {
-                entry_type: TargetInfoType::Timestamp,
-                data: 7i64.to_le_bytes().to_vec(),
-            },
-            TargetInfoEntry {
-                entry_type: TargetInfoType::Terminator,
-                data: Vec::new(),
-            },
-        ];
-        let good = challenge_message([3; 8], Flags::NEGOTIATE_UNICODE, &pairs);
-        let creds = ntlm::credentials("svc", Some("DEMO"), "pw");
-        let header = |b: &[u8]| {
-            format!(
-                "NTLM {}",
-                base64::engine::general_purpose::STANDARD.encode(b)
-            )
-        };
-        let mut taken = 0;
-        let mut cases: Vec<Vec<u8>> = (0..good.len()).map(|n| good[..n].to_vec()).collect();
-        for at in 0..good.len() {
-            for value in [0x00, 0xff] {
-                let mut b = good.clone();
-                b[at] = value;
-                cases.push(b);
-            }
-        }
-        for bytes in &cases {
-            if let Some(c) = ntlm::challenge([header(bytes).as_str()]) {
-                taken += 1;
-                // Whatever was read can be answered.
-                let _ = ntlm::authenticate(&c, &creds, None, "mail", 0);
-            }
-        }
-        assert!(
-            taken > 0 && taken < cases.len(),
-            "{taken} of {}",
-            cases.len()
-        );
+    fn the_time_counts_from_1601_and_the_mic_covers_all_but_itself() {
+        let epoch = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
+        assert_eq!(filetime(epoch), 116_444_736_000_000_000);
+        let authenticate: Vec<u8> = (0..100).collect();
+        let mut other_mic = authenticate.clone();
+        other_mic[MIC_AT.start] ^= 1;
+        let mut other_byte = authenticate.clone();
+        other_byte[MIC_AT.end] ^= 1;
+        let m = |a: &[u8]| mic(b"key", b"n", b"c", a);
+        assert_eq!(m(&authenticate), m(&other_mic));
+        assert_ne!(m(&authenticate), m(&other_byte));
     }
 }

@@ -16,11 +16,12 @@ mod files;
 mod graph;
 mod mail;
 pub mod model;
-mod ntlm;
+pub mod ntlm;
 mod odata;
 pub mod seed;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use axum::extract::{Path, State as AxState};
 use axum::response::{IntoResponse, Response};
@@ -347,9 +348,7 @@ impl Simulator {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(&e))?;
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid(&e))?;
-        let binding = chain
-            .first()
-            .map(|c| crate::ews::ntlm::channel_binding(c.as_ref()));
+        let binding = chain.first().map(|c| ntlm::channel_binding(c.as_ref()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -412,6 +411,19 @@ impl Simulator {
                 };
                 sim.lock().ews_logons.remove(&id);
             });
+        }
+    }
+
+    /// One NTLM step on connection `conn` as the EWS endpoint takes it (`token` is the
+    /// base64 after "NTLM "). For tests of a client's logon.
+    pub fn ntlm_step(&self, conn: ntlm::Conn, token: &str) -> ntlm::Step {
+        match ntlm::step(&mut self.lock(), conn, token) {
+            Ok(_) => ntlm::Step::LoggedOn,
+            Err(Some(answer)) => match answer.headers().get("www-authenticate") {
+                Some(h) => ntlm::Step::Challenge(h.to_str().unwrap_or_default().to_owned()),
+                None => ntlm::Step::Refused,
+            },
+            Err(None) => ntlm::Step::Refused,
         }
     }
 

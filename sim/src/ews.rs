@@ -25,7 +25,7 @@ mod scratch;
 use super::model::{Attachment, Event, MeetingUpdate, SentMail, ServiceAccount, State};
 use super::ntlm;
 use super::Simulator;
-use crate::ews::xml::{MESSAGES_NS, SOAP_NS, TYPES_NS};
+
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
@@ -33,6 +33,18 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use quick_xml::escape::escape;
 use serde::Deserialize;
+
+/// The SOAP envelope's and EWS's namespaces (https://learn.microsoft.com/exchange/client-developer/web-service-reference/ews-xml-elements-in-exchange).
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+
+/// An `xs:dateTime` with an offset or `Z` (Booket always sends one).
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
 
 /// Exchange's default cap on items in one FindItem answer (EWSFindCountLimit).
 pub const VIEW_CAP: usize = 1000;

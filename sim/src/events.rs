@@ -8,7 +8,7 @@
 use super::common::{event_json, find_event, graph_error, user_missing, with_preference, Expand};
 use super::model::{Event, Person, State};
 use super::Simulator;
-use crate::graph::wire::{to_utc, DateTimeTimeZone};
+use crate::wire::{to_utc, DateTimeTimeZone};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ fn instant(v: Option<&Value>, name: &str) -> Result<DateTime<Utc>, Response> {
         .cloned()
         .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| invalid(&format!("The event needs a valid '{name}'.")))?;
-    to_utc(&t).map_err(|_| invalid(&format!("'{name}' is not a valid dateTimeTimeZone.")))
+    to_utc(&t).ok_or_else(|| invalid(&format!("'{name}' is not a valid dateTimeTimeZone.")))
 }
 
 /// Days between occurrences and how many, for the one pattern the simulator knows

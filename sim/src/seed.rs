@@ -3,7 +3,6 @@
 //! some with an attendee), plus events that must never be offered.
 
 use super::model::{App, Calendar, Event, Mailbox, Person, ServiceAccount, Tenant};
-use app::domain::week::monday_of;
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Copenhagen;
 
@@ -75,7 +74,7 @@ impl Ids {
 /// Builds the demo tenant for the week of `now` and the three weeks after it.
 pub fn demo_tenant(now: DateTime<Utc>) -> Tenant {
     let today = now.with_timezone(&Copenhagen).date_naive();
-    let first_monday = monday_of(today);
+    let first_monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
     let owner = Person {
         name: "Borgerservice".into(),
         address: DEMO_OWNER.into(),

@@ -6,7 +6,7 @@
 
 use super::model::Event;
 use super::Simulator;
-use crate::graph::wire::{graph_utc, wall_time, DateTimeTimeZone};
+use crate::wire::{graph_utc, wall_time, DateTimeTimeZone};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
