@@ -16,6 +16,8 @@ echo "== cargo clippy"
 cargo clippy --locked -p server -p booket-sim --all-targets -q -- -D warnings
 cargo clippy --locked -p server --no-default-features -q -- -D warnings
 cargo clippy --locked -p app --features csr --target wasm32-unknown-unknown -q -- -D warnings
+echo "== dependencies once"
+scripts/deps-check.sh
 rm -rf target/test-logs && mkdir -p target/test-logs
 echo "== cargo test"
 cargo test --locked --workspace 2>&1 | tee target/test-logs/cargo-test.log

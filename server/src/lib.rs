@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod der;
 pub mod ews;
 pub mod exchange;
 pub mod graph;
@@ -13,6 +14,7 @@ pub mod mail;
 pub mod mailbox;
 pub mod metrics;
 pub mod receipts;
+pub mod signing;
 /// The Exchange simulator (crate `booket-sim`), with the `sim` feature (the default).
 #[cfg(feature = "sim")]
 pub use booket_sim as sim;

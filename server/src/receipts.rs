@@ -71,6 +71,7 @@ fn with_kid(mut jwk: Jwk) -> Result<Jwk, KeyError> {
 
 /// A P-256 private key in PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
 fn signing_key(pem: &str) -> Result<(SigningKey, Jwk), KeyError> {
+    crate::signing::ensure();
     let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|_| {
         KeyError("is not a P-256 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\"; `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`)".into())
     })?;
@@ -83,6 +84,7 @@ fn signing_key(pem: &str) -> Result<(SigningKey, Jwk), KeyError> {
 
 /// A retired key: its public key (`BEGIN PUBLIC KEY`) or the old private key.
 fn public_jwk(pem: &str) -> Result<Jwk, KeyError> {
+    crate::signing::ensure();
     if pem.contains("PRIVATE KEY") {
         return signing_key(pem).map(|(_, jwk)| jwk);
     }
@@ -104,18 +106,8 @@ pub fn check_public_key(pem: &SecretString) -> Result<(), KeyError> {
 
 /// A fresh P-256 key as PKCS#8 PEM (`booket demo`, tests, `booket receipt-key`).
 pub fn generate_key_pem() -> SecretString {
-    use p256::pkcs8::{EncodePrivateKey, LineEnding};
-    loop {
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes).expect("the system's random source is available");
-        // Out of range with a chance of about 2^-32: draw again.
-        if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
-            let pem = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .expect("a valid key encodes");
-            return SecretString::from(pem.as_str().to_owned());
-        }
-    }
+    let pkcs8 = crate::signing::generate_p256_pkcs8();
+    SecretString::from(pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8)))
 }
 
 /// A booking's id: derived from the event and the booking's mark in it, so a retry (on any
@@ -308,9 +300,23 @@ mod tests {
         let jwk = public_jwk(old.expose_secret()).unwrap();
         // The same key id from the private and the public form.
         let der = {
-            use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
-            let sk = p256::SecretKey::from_pkcs8_pem(old.expose_secret()).unwrap();
-            sk.public_key().to_public_key_pem(LineEnding::LF).unwrap()
+            // SubjectPublicKeyInfo of a P-256 key: the algorithm and curve, then the point.
+            use base64::Engine;
+            const P256_SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE";
+            let jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else {
+                panic!("not an EC key: {jwk:?}")
+            };
+            let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&ec.x)
+                .unwrap();
+            let y = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&ec.y)
+                .unwrap();
+            let mut spki = base64::engine::general_purpose::STANDARD
+                .decode(P256_SPKI)
+                .unwrap();
+            spki.extend(x.iter().chain(&y));
+            pem::encode(&pem::Pem::new("PUBLIC KEY", spki))
         };
         assert_eq!(public_jwk(&der).unwrap().common.key_id, jwk.common.key_id);
         assert!(check_signing_key(&SecretString::from("not a key".to_owned())).is_err());

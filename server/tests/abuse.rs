@@ -380,6 +380,7 @@ const SESSION_KEY: &str = "form-backend-session-key-0123456789abcdef";
 
 /// A session token as the form's backend would sign it.
 fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &str) -> String {
+    server::signing::ensure();
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &serde_json::json!({"sub": sub, "aud": aud, "exp": exp.timestamp(), "iat": exp.timestamp() - 600}),

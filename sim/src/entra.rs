@@ -209,7 +209,9 @@ fn check_secret(app: &super::model::App, client_id: &str, secret: &str) -> Optio
 
 /// A client assertion (Microsoft identity platform, "certificate credentials"): signed
 /// (PS256 or RS256) by the key of a certificate registered on the app, found by its
-/// `x5t#S256`, for this token endpoint, from this client, within its time range.
+/// `x5t#S256`, for this token endpoint, from this client, within its time range
+/// (https://learn.microsoft.com/entra/identity-platform/certificate-credentials). Read
+/// here without a JWT library: the signature is checked with the certificate itself.
 #[allow(clippy::result_large_err)]
 fn verify_assertion(
     app: &super::model::App,
@@ -217,20 +219,30 @@ fn verify_assertion(
     assertion: &str,
     audience: &str,
 ) -> Result<(), Response> {
-    use jsonwebtoken::errors::ErrorKind;
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
     let refuse =
         |code: u32, text: &str| entra_error(StatusCode::UNAUTHORIZED, "invalid_client", code, text);
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| refuse(50027, "JWT token is invalid or malformed."))?;
-    let thumbprint = header.x5t_s256.clone().unwrap_or_default();
-    let registered = app.certificates.iter().find(|pem| {
-        pem::parse(pem.trim()).is_ok_and(|p| {
-            use base64::Engine;
-            use sha2::{Digest, Sha256};
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(p.contents()))
-                == thumbprint
-        })
+    let malformed = || refuse(50027, "JWT token is invalid or malformed.");
+    let bad_signature = || refuse(700027, "Client assertion failed signature validation.");
+    let json =
+        |part: &str| -> Option<Value> { serde_json::from_slice(&B64.decode(part).ok()?).ok() };
+    let mut parts = assertion.split('.');
+    let (Some(head), Some(body), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed());
+    };
+    let (Some(header), Some(claims), Ok(signature)) =
+        (json(head), json(body), B64.decode(signature))
+    else {
+        return Err(malformed());
+    };
+    let thumbprint = header["x5t#S256"].as_str().unwrap_or_default();
+    let registered = app.certificates.iter().find_map(|pem| {
+        let p = pem::parse(pem.trim()).ok()?;
+        use sha2::{Digest, Sha256};
+        (B64.encode(Sha256::digest(p.contents())) == thumbprint).then(|| p.into_contents())
     });
     let Some(certificate) = registered else {
         return Err(refuse(700027, &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}']")));
@@ -241,36 +253,45 @@ fn verify_assertion(
             "The provided certificate is not within its specified validity window.",
         ));
     }
-    if !matches!(header.alg, Algorithm::PS256 | Algorithm::RS256) {
+    let algorithm = match header["alg"].as_str() {
+        Some("PS256") => webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+        Some("RS256") => webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+        _ => return Err(bad_signature()),
+    };
+    let der = rustls::pki_types::CertificateDer::from(certificate);
+    let cert = webpki::EndEntityCert::try_from(&der).map_err(|_| bad_signature())?;
+    let signed = format!("{head}.{body}");
+    if cert
+        .verify_signature(algorithm, signed.as_bytes(), &signature)
+        .is_err()
+    {
         return Err(refuse(
             700027,
-            "Client assertion failed signature validation.",
+            "Client assertion contains an invalid signature.",
         ));
     }
-    let key = DecodingKey::from_rsa_pem(certificate.trim().as_bytes())
-        .map_err(|_| refuse(700027, "Client assertion failed signature validation."))?;
-    let mut v = Validation::new(header.alg);
-    v.set_audience(&[audience]);
-    v.set_issuer(&[client_id]);
-    v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
-    v.validate_nbf = true;
-    v.leeway = 60;
-    let claims =
-        jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => {
-                refuse(700027, "Client assertion contains an invalid signature.")
-            }
-            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => refuse(
-                700024,
-                "Client assertion is not within its valid time range.",
-            ),
-            ErrorKind::InvalidAudience => refuse(
-                50012,
-                "Client assertion audience claim does not match Realm issuer.",
-            ),
-            _ => refuse(50012, "Client assertion contains invalid claims."),
-        })?;
-    if claims.claims["sub"] != client_id {
+    let invalid_claims = || refuse(50012, "Client assertion contains invalid claims.");
+    let (Some(nbf), Some(exp)) = (claims["nbf"].as_i64(), claims["exp"].as_i64()) else {
+        return Err(invalid_claims());
+    };
+    // Entra allows a few minutes of clock skew; one minute here.
+    let now = chrono::Utc::now().timestamp();
+    if now + 60 < nbf || exp + 60 < now {
+        return Err(refuse(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    if claims["aud"].as_str() != Some(audience) {
+        return Err(refuse(
+            50012,
+            "Client assertion audience claim does not match Realm issuer.",
+        ));
+    }
+    if claims["iss"].as_str() != Some(client_id) {
+        return Err(invalid_claims());
+    }
+    if claims["sub"].as_str() != Some(client_id) {
         return Err(refuse(
             50012,
             "Client assertion subject does not match the client id.",

@@ -35,6 +35,7 @@ impl Booket {
             .form(form)
             .and_then(|f| f.session_key.as_ref())
             .ok_or_else(refuse)?;
+        crate::signing::ensure();
         let key = jsonwebtoken::DecodingKey::from_secret(
             secrecy::ExposeSecret::expose_secret(key).as_bytes(),
         )

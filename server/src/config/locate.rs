@@ -23,7 +23,7 @@ fn steps(path: &str) -> Vec<Result<&str, usize>> {
 
 /// The line of the deepest part of `path` found in `text`.
 pub fn line_of(text: &str, path: &str) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let doc = toml_edit::Document::parse(text).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut span = None;
     for step in steps(path) {

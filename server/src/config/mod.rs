@@ -57,7 +57,6 @@ fn key_of_place(place: &str) -> Option<String> {
     (!section.starts_with('[')).then(|| format!("{section}.{field}"))
 }
 
-pub mod certificates;
 mod locate;
 mod secrets;
 
@@ -497,10 +496,8 @@ impl Config {
     /// Parses configuration text; `file` names it in messages, `base` resolves relative
     /// secret file paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-        let de = toml::Deserializer::new(text);
-        let raw: raw::File = serde_path_to_error::deserialize(de).map_err(|e| {
-            let mut key = e.path().to_string();
-            let inner = e.into_inner();
+        let error = |key: String, inner: toml::de::Error| {
+            let mut key = key;
             let mut message = inner.message().to_string();
             // A missing field is reported at its table; name the field in the path too.
             if let Some(field) = message
@@ -526,7 +523,10 @@ impl Config {
             );
             error.line = line;
             error.located(text)
-        })?;
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| error(".".into(), e))?;
+        let raw: raw::File = serde_path_to_error::deserialize(de)
+            .map_err(|e| error(e.path().to_string(), e.into_inner()))?;
         let mut config = raw.validate(file, base).map_err(|e| e.located(text))?;
         config.deprecated = deprecated_in(text);
         Ok(config)

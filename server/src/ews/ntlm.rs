@@ -7,7 +7,7 @@
 //! NTLMv2 blob the password's HMAC covers — so a logon relayed to another TLS server does not
 //! verify there. The simulator checks the same bytes (`sim/ntlm.rs`).
 
-use crate::config::certificates::signature_algorithm;
+use crate::der::signature_algorithm;
 use md5::{Digest, Md5};
 use ntlmclient::{Credentials, Flags, Message, TargetInfoEntry, TargetInfoType};
 use sha2::{Sha256, Sha384, Sha512};

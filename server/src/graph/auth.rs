@@ -68,6 +68,7 @@ impl Certificate {
     pub fn from_pem(certificate: &str, key: &SecretString) -> Result<Certificate, String> {
         use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
         use jsonwebtoken::Algorithm;
+        crate::signing::ensure();
         let parsed = pem::parse(certificate.trim())
             .map_err(|_| "is not a PEM certificate (\"BEGIN CERTIFICATE\")".to_owned())?;
         if parsed.tag() != "CERTIFICATE" {
@@ -112,6 +113,7 @@ impl Certificate {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,
         });
+        crate::signing::ensure();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
         header.x5t_s256 = Some(self.thumbprint.clone());
         jsonwebtoken::encode(&header, &claims, &self.key)
