@@ -1,5 +1,7 @@
 //! Valid but abusive anonymous clients, through the real server: who a client is behind a
 //! proxy, separate read and write budgets, and what one client can cost Graph.
+//!
+//! (About 575 lines: one test per way of abuse, each with the set-up it needs.)
 
 mod common;
 

@@ -4,6 +4,8 @@
 //! ChangeKey without a Graph request, attendee updates only when asked, a stale ChangeKey, a
 //! truncated CalendarView, the request size limit, and `booket check`'s logon, rights and
 //! TLS lines. What both backends must do alike is in `backends.rs`.
+//!
+//! (About 680 lines: each EWS-only behaviour with its own set-up, TLS certificates included.)
 
 mod common;
 use common::*;

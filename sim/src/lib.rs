@@ -6,6 +6,9 @@
 //!
 //! Test control lives under `/_sim/` (state, faults, staff edits); it has no auth, so the
 //! simulator binds to loopback only.
+//!
+//! (About 525 lines: the handle tests drive the simulator by, one method per control, and
+//! its one accept loop for plain and TLS connections.)
 
 mod calendars;
 mod common;

@@ -12,6 +12,9 @@
 //!
 //! (About 600 lines: reserve, release and book are one protocol over the same read, claim
 //! and conditional write; the files, the rules, the confirmation and the tests are apart.)
+//!
+//! (About 640 lines: reserve, release and book share the read-decide-write steps and their
+//! lost races; split, each would carry a copy of them.)
 
 use super::documents;
 use super::hold::{self, HoldInfo, ENDED};

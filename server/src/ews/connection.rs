@@ -12,6 +12,8 @@
 //! `ews_ca_file`, and its `tls-server-end-point` binding goes into the NTLM logon
 //! (Extended Protection). No redirects are followed; connecting has 5 s, an answer 60 s to
 //! begin and 60 s more to arrive, and may be at most 32 MB.
+//!
+//! (About 580 lines: logon, pooling, retries and TLS are one connection's life, with tests.)
 
 use super::ntlm;
 use crate::config::{EwsAccount, EwsAuth};
