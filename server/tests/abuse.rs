@@ -3,9 +3,9 @@
 //!
 //! (About 575 lines: one test per way of abuse, each with the set-up it needs.)
 
-mod common;
+mod support;
 
-use common::{slots_in_state, Env, Options};
+use support::{slot_id, slots_in_state, Answer, Env, Options};
 
 /// A reserve as a client behind a proxy would send it: `forwarded` is what arrives in
 /// `X-Forwarded-For`.
@@ -99,11 +99,7 @@ async fn reads_and_writes_have_separate_budgets() {
         c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     for _ in 0..4 {
         assert_eq!(week_as(&env, "198.51.100.9").await, 200);
     }
@@ -135,12 +131,12 @@ async fn reading_every_week_and_releasing_with_made_up_tokens_costs_one_read_per
     for round in 0..3 {
         for w in 0..53u64 {
             let day = (monday + chrono::Days::new(7 * w)).to_string();
-            let (status, week) = env.week("demo", &day).await;
+            let Answer(status, week) = env.week("demo", &day).await;
             assert_eq!(status, 200, "{week}");
             // Give back every slot shown with a token that holds none of them.
             for slot in week["slots"].as_array().unwrap() {
                 releases += 1;
-                let (status, _) = env
+                let Answer(status, _) = env
                     .release("demo", slot["id"].as_str().unwrap(), &made_up_token(round))
                     .await;
                 assert_eq!(status, 200);
@@ -168,13 +164,13 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
         c.exchange.cache_ttl = std::time::Duration::ZERO;
     })
     .await;
-    let (status, first) = env.week("demo", "2026-12-02").await;
+    let Answer(status, first) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200);
     assert!(first.get("stale").is_none());
-    let (status, _) = env.week("demo", "2026-12-09").await;
+    let Answer(status, _) = env.week("demo", "2026-12-09").await;
     assert_eq!(status, 200);
     // The ceiling is reached: a week never read cannot be shown.
-    let (status, body) = env.week("demo", "2026-12-16").await;
+    let Answer(status, body) = env.week("demo", "2026-12-16").await;
     assert_eq!(
         (status, body),
         (503, serde_json::json!({"error": "unavailable"}))
@@ -182,14 +178,11 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
 
     // A citizen reserves a slot; that week is read again, but cannot be this minute: its
     // last good read is served, marked stale (the slot still looks free there).
-    let slot = slots_in_state(&first, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    let slot = slot_id(&first, "free", 0);
+    let Answer(status, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200);
     let reads = env.sim.stats().calendar_view_requests;
-    let (status, stale) = env.week("demo", "2026-12-02").await;
+    let Answer(status, stale) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200);
     assert_eq!(stale["stale"], true);
     assert_eq!(
@@ -202,12 +195,12 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
         .any(|s| s["id"] == slot.as_str()));
     // Another citizen picking it from the stale week is told it is taken: the write path
     // reads the event itself.
-    let (status, body) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, body) = env.reserve("demo", &slot, "", "").await;
     assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
 
     // The next minute, the week is read from Graph again.
     env.advance(chrono::TimeDelta::seconds(61));
-    let (status, fresh) = env.week("demo", "2026-12-02").await;
+    let Answer(status, fresh) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200);
     assert!(fresh.get("stale").is_none());
     assert!(slots_in_state(&fresh, "free")
@@ -252,19 +245,9 @@ async fn book_form_without_end(env: &Env, slot: &str) -> (u16, serde_json::Value
 
 #[tokio::test]
 async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() {
-    let env = Env::start_with(Options::default(), |c| {
-        for form in &mut c.forms {
-            for el in &mut form.elements {
-                el.attach_documents = true;
-            }
-        }
-    })
-    .await;
+    let env = Env::with_documents().await;
     let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = slot_id(&week, "free", 0);
     let forged = format!("{}x", &slot[..slot.len() - 1]);
     let (status, body) = book_form_without_end(&env, &forged).await;
     assert_eq!(
@@ -272,7 +255,7 @@ async fn a_forged_or_taken_slot_is_refused_before_a_byte_of_its_files_is_read() 
         (400, Some("invalid_slot"))
     );
     // Someone else holds the slot: "taken", still before the file.
-    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200);
     assert_eq!(env.week("demo", "2026-12-02").await.0, 200);
     let (status, body) = book_form_without_end(&env, &slot).await;
@@ -334,7 +317,7 @@ async fn one_client_cannot_hold_more_than_the_cap() {
     let res = reserve_as(&env, Some("198.51.100.6"), &id(3)).await;
     assert_eq!(res.status().as_u16(), 200);
     // Giving one back makes room again.
-    let (status, _) = env.release("demo", &id(0), &tokens[0]).await;
+    let Answer(status, _) = env.release("demo", &id(0), &tokens[0]).await;
     assert_eq!(status, 200);
     let res = reserve_as(&env, Some("198.51.100.5"), &id(4)).await;
     assert_eq!(res.status().as_u16(), 200);
@@ -343,7 +326,7 @@ async fn one_client_cannot_hold_more_than_the_cap() {
 #[tokio::test]
 async fn confirmation_mails_are_capped_per_recipient_a_day() {
     let env = Env::start_with(Options::default(), |c| {
-        common::mail_on(c);
+        support::mail_on(c);
         c.mail_limits.per_recipient_per_day = 2;
     })
     .await;
@@ -391,7 +374,7 @@ fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &str) 
     .unwrap()
 }
 
-async fn reserve_in_session(env: &Env, slot: &str, session: &str) -> (u16, serde_json::Value) {
+async fn reserve_in_session(env: &Env, slot: &str, session: &str) -> Answer {
     env.call(
         "reserve",
         &[
@@ -419,19 +402,19 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
     let soon = env.now + chrono::TimeDelta::minutes(30);
     let anna = session("pseudonym-anna", "demo", soon, SESSION_KEY);
     // Anna reserves twice with fresh hold tokens: the first is given back.
-    let (status, _) = reserve_in_session(&env, &id(0), &anna).await;
+    let Answer(status, _) = reserve_in_session(&env, &id(0), &anna).await;
     assert_eq!(status, 200);
-    let (status, _) = reserve_in_session(&env, &id(1), &anna).await;
+    let Answer(status, _) = reserve_in_session(&env, &id(1), &anna).await;
     assert_eq!(status, 200);
     assert_eq!(
-        env.event(&common::event_id_of(&id(0))).subject,
+        env.event(&support::event_id_of(&id(0))).subject,
         "Borgersamtale"
     );
     // Three other citizens at the same address (a library) each hold one: the address cap
     // of 2 is for anonymous use.
     for (i, who) in ["bo", "cem", "dina"].iter().enumerate() {
         let token = session(who, "demo", soon, SESSION_KEY);
-        let (status, body) = reserve_in_session(&env, &id(2 + i), &token).await;
+        let Answer(status, body) = reserve_in_session(&env, &id(2 + i), &token).await;
         assert_eq!(status, 200, "{who}: {body}");
     }
     let held = env
@@ -456,7 +439,7 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
         ),
         ("not a token", "eyJ.not.a-token".to_string()),
     ] {
-        let (status, body) = reserve_in_session(&env, &id(6), &bad).await;
+        let Answer(status, body) = reserve_in_session(&env, &id(6), &bad).await;
         assert_eq!(
             (status, body),
             (
@@ -467,7 +450,7 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
         );
     }
     assert_eq!(
-        env.event(&common::event_id_of(&id(6))).subject,
+        env.event(&support::event_id_of(&id(6))).subject,
         "Borgersamtale"
     );
 }
@@ -495,7 +478,7 @@ async fn book_with_file(env: &Env, slot: &str, name: &str, bytes: &[u8]) -> (u16
         .unwrap();
     let status = res.status().as_u16();
     let names = env
-        .event(&common::event_id_of(slot))
+        .event(&support::event_id_of(slot))
         .attachments
         .iter()
         .map(|a| format!("{} ({})", a.name, a.content_type))
@@ -505,14 +488,7 @@ async fn book_with_file(env: &Env, slot: &str, name: &str, bytes: &[u8]) -> (u16
 
 #[tokio::test]
 async fn files_are_judged_by_their_bytes_and_their_names_cannot_disguise_them() {
-    let env = Env::start_with(Options::default(), |c| {
-        for form in &mut c.forms {
-            for el in &mut form.elements {
-                el.attach_documents = true;
-            }
-        }
-    })
-    .await;
+    let env = Env::with_documents().await;
     let week = env.week_ok("demo", "2026-12-02").await;
     let free = slots_in_state(&week, "free");
     let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
@@ -555,22 +531,19 @@ async fn a_request_that_runs_past_its_time_out_is_answered_unavailable() {
     })
     .await;
     let week = env.week_ok("demo", "2026-12-09").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = slot_id(&week, "free", 0);
     // Graph answers in 3 s: longer than the request may take.
     env.sim.set_faults(server::sim::model::Faults {
         latency_ms: 3000,
         ..Default::default()
     });
-    let (status, body) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, body) = env.reserve("demo", &slot, "", "").await;
     // The time-out's own answer (an empty 503), not an error Booket made of Graph's: Graph
     // had not answered yet, and nothing was written.
     assert_eq!((status, body), (503, serde_json::json!("")));
     assert_eq!(env.sim.stats().event_patches, 0);
     assert!(!env
-        .event(&common::event_id_of(&slot))
+        .event(&support::event_id_of(&slot))
         .subject
         .contains(" - "));
 }

@@ -1,23 +1,17 @@
 //! Malformed and hostile requests get a clear 4xx and change nothing.
 
-mod common;
+mod support;
 
-use common::{slots_in_state, Env};
 use server::sim::model::Faults;
+use support::{slot_id, Answer, Env};
 
 #[tokio::test]
 async fn bad_input_gives_4xx_and_changes_nothing() {
     let env = Env::start().await;
     let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let free = slot_id(&week, "free", 0);
     let weekend_week = env.week_ok("weekend", "2026-12-02").await;
-    let foreign = slots_in_state(&weekend_week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let foreign = slot_id(&weekend_week, "free", 0);
     let forged = {
         let mut parts: Vec<String> = free.split('.').map(str::to_owned).collect();
         parts[1] = (parts[1].parse::<i64>().unwrap() + 1800).to_string();
@@ -123,7 +117,7 @@ async fn bad_input_gives_4xx_and_changes_nothing() {
         ("nonexistent", vec![("form", "demo")], 400, "invalid"),
     ];
     for (function, args, status, error) in cases {
-        let (s, body) = env.call(function, &args).await;
+        let Answer(s, body) = env.call(function, &args).await;
         assert_eq!(s, status, "{function} {args:?} → {body}");
         assert_eq!(body["error"], error, "{function} {args:?} → {body}");
     }
@@ -164,13 +158,10 @@ async fn bad_input_gives_4xx_and_changes_nothing() {
     }
 
     // The same idempotency key may not book a second slot.
-    let (s, _) = env.book("demo", &free, "reused").await;
+    let Answer(s, _) = env.book("demo", &free, "reused").await;
     assert_eq!(s, 200);
-    let other = slots_in_state(&week, "free")[1]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (s, body) = env.book("demo", &other, "reused").await;
+    let other = slot_id(&week, "free", 1);
+    let Answer(s, body) = env.book("demo", &other, "reused").await;
     assert_eq!(
         (s, body["error"].as_str()),
         (400, Some("invalid")),
@@ -196,7 +187,7 @@ async fn a_throttled_graph_is_waited_out_behind_the_server() {
         retry_after: Some("0.2".into()),
         ..Faults::default()
     });
-    let (s, week) = env.week("demo", "").await;
+    let Answer(s, week) = env.week("demo", "").await;
     assert_eq!(s, 200, "{week}");
     assert_eq!(env.sim.stats().throttled, 2);
 }
@@ -208,7 +199,7 @@ async fn a_lasting_outage_is_reported_as_temporarily_unavailable() {
         fail_next: vec![503; 20],
         ..Faults::default()
     });
-    let (s, body) = env.week("demo", "").await;
+    let Answer(s, body) = env.week("demo", "").await;
     assert_eq!(
         (s, body),
         (503, serde_json::json!({"error": "unavailable"}))

@@ -3,8 +3,10 @@
 //! cache knows is taken is refused without a Graph call; a cached "free" slot never books
 //! without the write path's own read of the event.
 
-mod common;
-use common::*;
+mod support;
+
+use support::Answer;
+use support::*;
 
 #[tokio::test]
 async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_call() {
@@ -12,7 +14,7 @@ async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_cal
     let week = env.week_ok("demo", "2026-12-02").await;
     let slot = free_ids(&week).remove(0);
     let views = env.sim.stats().calendar_view_requests;
-    let (status, held) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, held) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200, "{held}");
     // The week shows the hold at once, from the kept read: no calendarView.
     let week = env.week_ok("demo", "2026-12-02").await;
@@ -20,12 +22,12 @@ async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_cal
     assert_eq!(env.sim.stats().calendar_view_requests, views);
     // Another citizen asking for it is told "taken" without a single Graph request.
     let requests = env.sim.stats().graph_requests;
-    let (status, body) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, body) = env.reserve("demo", &slot, "", "").await;
     assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
     assert_eq!(env.sim.stats().graph_requests, requests);
     // The holder still extends it (the cache refuses only others).
     let token = held["token"].as_str().unwrap();
-    let (status, _) = env.reserve("demo", &slot, token, "").await;
+    let Answer(status, _) = env.reserve("demo", &slot, token, "").await;
     assert_eq!(status, 200);
 }
 
@@ -40,7 +42,7 @@ async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
     let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "free");
     let before = env.sim.stats();
-    for (status, body) in [
+    for Answer(status, body) in [
         env.reserve("demo", &slot, "", "").await,
         env.book("demo", &slot, "k1").await,
     ] {
@@ -67,10 +69,10 @@ async fn a_booking_and_a_release_show_in_the_kept_week_too() {
     let free = free_ids(&week);
     let (a, b) = (free[0].clone(), free[1].clone());
     let views = env.sim.stats().calendar_view_requests;
-    let (status, _) = env.book("demo", &a, "k-a").await;
+    let Answer(status, _) = env.book("demo", &a, "k-a").await;
     assert_eq!(status, 200);
     let held = env.reserve_ok("demo", &b, "", "").await;
-    let (status, _) = env
+    let Answer(status, _) = env
         .release("demo", &b, held["token"].as_str().unwrap())
         .await;
     assert_eq!(status, 200);
@@ -121,7 +123,7 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
             std::time::Duration::from_secs(20),
             env.reserve("demo", &slot, "", ""),
         );
-        let (status, body) = bo.await.expect("Bo is answered at once");
+        let Answer(status, body) = bo.await.expect("Bo is answered at once");
         assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
         assert_eq!(env.sim.stats().graph_requests, requests);
         // Exchange fails Anna's write: answered 503, then refused when written again.
@@ -130,12 +132,12 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
             ..Faults::default()
         });
     };
-    let ((status, _), ()) = tokio::join!(anna, meanwhile);
+    let (Answer(status, _), ()) = tokio::join!(anna, meanwhile);
     assert_ne!(status, 200, "the write failed");
     assert!(env.event(&event_id_of(&slot)).properties.is_empty());
     // The claim went with the failed write: the slot is free again for Bo.
     let week = env.week_ok("demo", "2026-12-02").await;
     assert_eq!(state_of(&week, &slot), "free");
-    let (status, _) = env.reserve("demo", &slot, "", "").await;
+    let Answer(status, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200);
 }

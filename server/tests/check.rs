@@ -1,15 +1,15 @@
 //! `booket check` against the simulator: every failure it can name, and the all-clear.
 
-mod common;
+mod support;
 
-use common::{Env, Options};
 use server::check::{self, Lang, Report};
 use server::config::{Config, MailConfig};
 use server::sim::seed;
+use support::{Env, Options};
 
 async fn report(env: &Env, lang: Lang, tweak: impl FnOnce(&mut Config)) -> Report {
     let mut config = env.config.clone();
-    common::mail_on(&mut config);
+    support::mail_on(&mut config);
     tweak(&mut config);
     check::run(&config, lang, env.now).await
 }

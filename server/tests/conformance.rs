@@ -2,19 +2,19 @@
 //! Graph behaviours Microsoft does not document: If-Match honoured or ignored, contentId
 //! kept or dropped, occurrences of a series with their own etags or one shared.
 
-mod common;
+mod support;
 
-use common::Env;
 use server::check::conformance::Behaviour;
 use server::check::{self, ConformanceRequest, Lang, Status};
 use server::sim::model::Faults;
 use server::sim::seed;
+use support::Env;
 
 const SCRATCH: &str = "Booket prøve";
 
 fn with_mail(env: &Env) -> server::config::Config {
     let mut config = env.config.clone();
-    common::mail_on(&mut config);
+    support::mail_on(&mut config);
     config
 }
 

@@ -3,15 +3,15 @@
 //! x5t#S256, signature, audience, issuer, time) and answers Entra's certificate errors,
 //! which `booket check` names with their fix.
 
-mod common;
+mod support;
 
-use common::Env;
 use secrecy::SecretString;
 use server::check::{self, Lang};
 use server::config::Config;
 use server::graph::{Certificate, ClientCredential};
 use std::path::Path;
 use std::sync::Arc;
+use support::{Answer, Env};
 
 /// A self-signed RSA certificate and its key, as an administrator makes them with openssl
 /// (docs/operators/going-live.md).
@@ -59,11 +59,8 @@ async fn a_registered_certificate_gets_tokens_and_books() {
     assert!(r.render().contains("Token obtained"));
     // The server itself books with it.
     let week = env.week_ok("demo", "2026-12-09").await;
-    let slot = common::slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, receipt) = env.book("demo", &slot, "with-certificate").await;
+    let slot = support::slot_id(&week, "free", 0);
+    let Answer(status, receipt) = env.book("demo", &slot, "with-certificate").await;
     assert_eq!(status, 200, "{receipt}");
     assert_eq!(receipt["state"], "booked");
     let stats = env.sim.stats();

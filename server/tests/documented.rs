@@ -4,9 +4,11 @@
 //! deleted folder with `ErrorFolderNotFound`, and only what a request's shape asks for.
 //! Each case runs on both backends where both have the behaviour.
 
-mod common;
-use common::*;
+mod support;
+
 use server::sim::model::Faults;
+use support::Answer;
+use support::*;
 
 fn with_documents(c: &mut server::config::Config) {
     for f in &mut c.forms {
@@ -34,20 +36,20 @@ async fn a_citizens_own_hold_is_booked_at_once() {
             b.week(booker, "").await;
             let case = format!("{b:?}, {instances} instance(s)");
 
-            let (s, hold) = env.reserve(b.form, &free[0], "", "").await;
+            let Answer(s, hold) = env.reserve(b.form, &free[0], "", "").await;
             assert_eq!(s, 200, "{case}: {hold}");
             let token = hold["token"].as_str().unwrap();
-            let (s, receipt) = booker.book_held(b.form, &free[0], "k-own-1", token).await;
+            let Answer(s, receipt) = booker.book_held(b.form, &free[0], "k-own-1", token).await;
             assert_eq!(s, 200, "{case}: /api/book: {receipt}");
             assert!(
                 b.event(&env, &free[0]).subject.ends_with(" - Booket"),
                 "{case}"
             );
 
-            let (s, hold) = env.reserve(b.form, &free[1], "", "").await;
+            let Answer(s, hold) = env.reserve(b.form, &free[1], "", "").await;
             assert_eq!(s, 200, "{case}: {hold}");
             let token = hold["token"].as_str().unwrap();
-            let (s, receipt) = booker
+            let Answer(s, receipt) = booker
                 .book_form(
                     b.form,
                     &free[1],
@@ -84,7 +86,7 @@ async fn a_large_file_whose_final_write_fails_leaves_no_file_behind() {
             upload_location: location.clone(),
             ..Faults::default()
         });
-        let (s, body) = env
+        let Answer(s, body) = env
             .book_form(
                 b.form,
                 &free[0],
@@ -128,7 +130,7 @@ async fn a_calendar_deleted_and_recreated_is_booked_again_without_a_restart() {
         let after = free_ids(&b.week(&env, "").await);
         assert_eq!(after.len(), before.len(), "{b:?}");
         assert_ne!(after[0], before[0], "{b:?}: the items are new");
-        let (s, receipt) = env.book(b.form, &after[0], "k-recreated").await;
+        let Answer(s, receipt) = env.book(b.form, &after[0], "k-recreated").await;
         assert_eq!(s, 200, "{b:?}: {receipt}");
         assert!(
             b.event(&env, &after[0]).subject.ends_with(" - Booket"),
@@ -156,7 +158,7 @@ async fn holds_on_occurrences_of_a_series_read_the_same_whatever_the_view_carrie
             });
             let case = format!("{b:?}, view carries properties: {view_carries}");
             let free = free_ids(&b.week(&env, "").await);
-            let (s, hold) = env.reserve(b.form, &free[0], "", "").await;
+            let Answer(s, hold) = env.reserve(b.form, &free[0], "", "").await;
             assert_eq!(s, 200, "{case}: {hold}");
             let token = hold["token"].as_str().unwrap().to_owned();
             assert_eq!(
@@ -169,11 +171,11 @@ async fn holds_on_occurrences_of_a_series_read_the_same_whatever_the_view_carrie
                 "reserved",
                 "{case}"
             );
-            let (s, _) = env.release(b.form, &free[0], &token).await;
+            let Answer(s, _) = env.release(b.form, &free[0], &token).await;
             assert_eq!(s, 200, "{case}");
             assert!(!b.event(&env, &free[0]).subject.contains(" - "), "{case}");
             // A hold that lapsed is free for the next citizen.
-            let (s, _) = env.reserve(b.form, &free[1], "", "").await;
+            let Answer(s, _) = env.reserve(b.form, &free[1], "", "").await;
             assert_eq!(s, 200, "{case}");
             env.advance(chrono::TimeDelta::seconds(2000));
             assert_eq!(
@@ -184,7 +186,7 @@ async fn holds_on_occurrences_of_a_series_read_the_same_whatever_the_view_carrie
             // The sweep gives it back in Outlook too.
             assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 1, "{case}");
             assert!(!b.event(&env, &free[1]).subject.contains(" - "), "{case}");
-            let (s, receipt) = env.book(b.form, &free[1], "k-lapsed").await;
+            let Answer(s, receipt) = env.book(b.form, &free[1], "k-lapsed").await;
             assert_eq!(s, 200, "{case}: {receipt}");
         }
     }
@@ -226,7 +228,7 @@ async fn a_file_already_gone_is_gone_whatever_the_delete_answers() {
                 bytes: b"old".to_vec(),
             });
         }));
-        let (s, receipt) = env.book("demo", &free[0], "k-after-lapse").await;
+        let Answer(s, receipt) = env.book("demo", &free[0], "k-after-lapse").await;
         assert_eq!(s, 200, "gone is 404: {gone_is_404}: {receipt}");
         let e = env.event(&id);
         assert!(
@@ -270,7 +272,7 @@ async fn a_copied_items_cleanup_never_removes_the_originals_files() {
         e.properties
             .push((server::graph::HOLD_PROPERTY.into(), lapsed.to_value()));
     }));
-    let (s, receipt) = env.book(b.form, &free[1], "k-copy").await;
+    let Answer(s, receipt) = env.book(b.form, &free[1], "k-copy").await;
     assert_eq!(s, 200, "{receipt}");
     assert!(b.event(&env, &free[1]).subject.ends_with(" - Booket"));
     let kept: Vec<String> = b

@@ -1,15 +1,15 @@
 //! Booking with the form along: documents, the PDF summary, the attendee update and the
 //! confirmation mail, through the real server against the simulator.
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env, Options};
 use server::config::Config;
 use server::graph::{
     AppCredentials, GraphClient, GraphOptions, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
 };
 use server::sim::model::Faults;
 use server::sim::seed;
+use support::{event_id_of, slots_in_state, Answer, Env, Options};
 
 /// The demo form with documents, summary and mail switched on.
 fn full(c: &mut Config) {
@@ -19,7 +19,7 @@ fn full(c: &mut Config) {
             el.attach_summary = true;
         }
     }
-    common::mail_on(c);
+    support::mail_on(c);
 }
 
 async fn env_full() -> Env {
@@ -33,7 +33,7 @@ async fn book_form(
     key: &str,
     hold: &str,
     files: &[(&str, Vec<u8>)],
-) -> (u16, serde_json::Value) {
+) -> Answer {
     env.book_form("demo", slot_id, key, hold, files).await
 }
 
@@ -65,7 +65,7 @@ async fn files_summary_update_and_mail_complete_the_case() {
     let slot = attendee_slot(&env).await;
     let small = pattern(200_000, 1);
     let large = pattern(SMALL_ATTACHMENT_LIMIT + 500_000, 2);
-    let (s, receipt) = book_form(
+    let Answer(s, receipt) = book_form(
         &env,
         &slot,
         "k1",
@@ -152,14 +152,10 @@ async fn files_summary_update_and_mail_complete_the_case() {
 #[tokio::test]
 async fn a_retry_with_the_same_key_attaches_nothing_twice() {
     let env = env_full().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     let files = [("a.pdf", pattern(1000, 3))];
-    let (s1, r1) = book_form(&env, &slot, "same", "", &files).await;
-    let (s2, r2) = book_form(&env, &slot, "same", "", &files).await;
+    let Answer(s1, r1) = book_form(&env, &slot, "same", "", &files).await;
+    let Answer(s2, r2) = book_form(&env, &slot, "same", "", &files).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(r1, r2);
     assert_eq!(
@@ -177,18 +173,15 @@ async fn the_loser_of_a_race_never_gets_files_attached() {
     // Someone else holds the slot: no file of ours may land on it.
     let other = env.reserve_ok("demo", &slot, "", "").await;
     assert!(other["token"].is_string());
-    let (s, body) = book_form(&env, &slot, "loser", "", &[("mine.pdf", pattern(10, 4))]).await;
+    let Answer(s, body) =
+        book_form(&env, &slot, "loser", "", &[("mine.pdf", pattern(10, 4))]).await;
     assert_eq!((s, body["error"].as_str()), (409, Some("taken")));
     assert!(env.event(&event_id_of(&slot)).attachments.is_empty());
 
     // Two citizens submit at once through two instances: one wins, the other's files go nowhere.
     let env = env_full().await;
     let second = env.second_instance().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     env.sim.set_faults(Faults {
         latency_ms: 100,
         ..Faults::default()
@@ -232,11 +225,7 @@ async fn file_limits_are_checked_before_anything_is_written() {
         c.server.uploads.max_file_bytes = 1000;
     })
     .await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     // (files, expected status, expected problem)
     type Case<'a> = (Vec<(&'a str, Vec<u8>)>, u16, &'a str);
     let cases: Vec<Case> = vec![
@@ -249,7 +238,7 @@ async fn file_limits_are_checked_before_anything_is_written() {
         (vec![("a.exe", vec![1])], 415, "type"),
     ];
     for (files, status, problem) in cases {
-        let (s, body) = book_form(&env, &slot, "k", "", &files).await;
+        let Answer(s, body) = book_form(&env, &slot, "k", "", &files).await;
         assert_eq!(
             (s, body["error"].as_str(), body["problem"].as_str()),
             (status, Some("files"), Some(problem)),
@@ -270,11 +259,7 @@ async fn file_limits_are_checked_before_anything_is_written() {
 #[tokio::test]
 async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
     let env = env_full().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     // The first file goes on, the second fails.
@@ -282,7 +267,7 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
         attachments_before_failure: Some(1),
         ..Faults::default()
     });
-    let (s, body) = book_form(
+    let Answer(s, body) = book_form(
         &env,
         &slot,
         "k",
@@ -302,7 +287,7 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
     );
     // The citizen submits again: it completes.
     env.sim.set_faults(Faults::default());
-    let (s, receipt) = book_form(
+    let Answer(s, receipt) = book_form(
         &env,
         &slot,
         "k",
@@ -317,11 +302,7 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
 #[tokio::test]
 async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_check() {
     let env = env_full().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     let id = event_id_of(&slot);
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
@@ -332,7 +313,7 @@ async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_che
         attachment_deletes_fail: true,
         ..Faults::default()
     });
-    let (s, _) = book_form(
+    let Answer(s, _) = book_form(
         &env,
         &slot,
         "k",
@@ -386,12 +367,8 @@ async fn a_mail_failure_never_undoes_the_booking() {
         mail_down: true,
         ..Faults::default()
     });
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (s, receipt) = book_form(&env, &slot, "k", "", &[]).await;
+    let slot = env.free_slot("demo", 0).await;
+    let Answer(s, receipt) = book_form(&env, &slot, "k", "", &[]).await;
     assert_eq!(s, 200, "{receipt}");
     assert_eq!(receipt["mail"], "failed");
     assert_eq!(
@@ -470,22 +447,19 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
 #[tokio::test]
 async fn without_a_hold_a_failed_booking_is_completed_by_resubmitting_with_the_same_key() {
     let env = env_full().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     env.sim.set_faults(Faults {
         attachments_before_failure: Some(0),
         ..Faults::default()
     });
-    let (s, _) = book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
+    let Answer(s, _) = book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
     assert_eq!(s, 503);
     // Someone else cannot take it meanwhile; the same request can.
     env.sim.set_faults(Faults::default());
-    let (s, _) = book_form(&env, &slot, "someone-else", "", &[]).await;
+    let Answer(s, _) = book_form(&env, &slot, "someone-else", "", &[]).await;
     assert_eq!(s, 409);
-    let (s, receipt) = book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
+    let Answer(s, receipt) =
+        book_form(&env, &slot, "no-hold", "", &[("a.pdf", pattern(10, 9))]).await;
     assert_eq!(s, 200, "{receipt}");
     assert_eq!(
         env.event(&event_id_of(&slot)).attachments.len(),

@@ -7,11 +7,13 @@
 //!
 //! (About 680 lines: each EWS-only behaviour with its own set-up, TLS certificates included.)
 
-mod common;
-use common::*;
+mod support;
+
 use server::config::CalendarAccess;
 use server::sim::model::Faults;
 use server::sim::seed;
+use support::Answer;
+use support::*;
 
 const WEEK: &str = "2026-12-02";
 
@@ -33,7 +35,7 @@ fn hold_of(e: &server::sim::model::Event) -> Option<String> {
 #[tokio::test]
 async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
     let env = Env::start().await;
-    let (status, week) = env.week("jobcenter", WEEK).await;
+    let Answer(status, week) = env.week("jobcenter", WEEK).await;
     assert_eq!(status, 200, "{week}");
     // The same slots as the Graph calendar: same seed, other mailbox.
     let graph_week = env.week_ok("demo", WEEK).await;
@@ -47,7 +49,7 @@ async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
     let before = ews_event(&env, &id);
     let graph_before = env.sim.stats().graph_requests;
 
-    let (status, held) = env.reserve("jobcenter", &slot, "", "").await;
+    let Answer(status, held) = env.reserve("jobcenter", &slot, "", "").await;
     assert_eq!(status, 200, "{held}");
     let after = ews_event(&env, &id);
     assert!(
@@ -59,7 +61,7 @@ async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
     assert_ne!(after.change_key, before.change_key);
 
     let token = held["token"].as_str().unwrap();
-    let (status, receipt) = env.book_held("jobcenter", &slot, "k-ews-1", token).await;
+    let Answer(status, receipt) = env.book_held("jobcenter", &slot, "k-ews-1", token).await;
     assert_eq!(status, 200, "{receipt}");
     assert_eq!(receipt["calendar"], seed::DEMO_EWS_CALENDAR);
     let booked = ews_event(&env, &id);
@@ -68,7 +70,7 @@ async fn a_time_on_the_ews_calendar_is_held_and_booked_by_change_key() {
     assert_eq!(env.sim.stats().graph_requests, graph_before);
     assert!(env.sim.stats().ews_updates >= 2);
     // Another citizen is told "taken".
-    let (status, body) = env.reserve("jobcenter", &slot, "", "").await;
+    let Answer(status, body) = env.reserve("jobcenter", &slot, "", "").await;
     assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
 }
 
@@ -90,7 +92,7 @@ async fn attendees_hear_of_a_booking_on_ews_only_when_the_element_says_so() {
             .into_iter()
             .find(|s| !ews_event(&env, &event_id_of(s)).attendees.is_empty())
             .expect("a free slot with an attendee");
-        let (status, body) = env.book("jobcenter", &with_attendee, "k-notify").await;
+        let Answer(status, body) = env.book("jobcenter", &with_attendee, "k-notify").await;
         assert_eq!(status, 200, "{body}");
         let updates = env.sim.meeting_updates();
         if notify {
@@ -115,7 +117,7 @@ async fn a_stale_change_key_after_a_staff_edit_is_read_again_and_a_lost_race_is_
     assert!(env
         .sim
         .staff_set_subject(&event_id_of(&b), "Samtale - Booket"));
-    let (status, body) = env.reserve("jobcenter", &b, "", "").await;
+    let Answer(status, body) = env.reserve("jobcenter", &b, "", "").await;
     assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
     // Two instances race for a: one holds it, the other is told "taken".
     let other = env.second_instance().await;
@@ -144,7 +146,7 @@ async fn a_truncated_calendar_view_is_split_until_nothing_is_left_out() {
         ews_view_cap: Some(7),
         ..Faults::default()
     });
-    let (status, week) = env.week("jobcenter", WEEK).await;
+    let Answer(status, week) = env.week("jobcenter", WEEK).await;
     assert_eq!(status, 200, "{week}");
     assert_eq!(week["slots"].as_array().unwrap().len(), whole.0);
     assert!(env.sim.stats().ews_find_items > whole.1 + 4);
@@ -291,7 +293,7 @@ async fn a_file_over_the_ews_request_limit_is_refused_before_any_write() {
     let slot = free_ids(&week).remove(0);
     let updates = env.sim.stats().ews_updates;
     let big = [b"%PDF-1.7\n".as_slice(), &vec![7u8; 900 * 1024]].concat();
-    let (status, body) = env
+    let Answer(status, body) = env
         .book_form("jobcenter", &slot, "k-ews-big", "", &[("stor.pdf", big)])
         .await;
     assert_eq!(

@@ -2,10 +2,10 @@
 //! calendar stays consistent. (More rows of the fault matrix (docs/contributors/testing.md) live in backends.rs
 //! — on both backends — graph.rs, documents.rs, bad_input.rs and processes.rs.)
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env};
 use server::sim::model::Faults;
+use support::{event_id_of, slot_id, Answer, Env};
 
 #[tokio::test]
 async fn the_token_endpoint_down_is_reported_and_recovered_from() {
@@ -14,34 +14,27 @@ async fn the_token_endpoint_down_is_reported_and_recovered_from() {
         token_down: true,
         ..Faults::default()
     });
-    let (s, body) = env.week("demo", "2026-12-02").await;
+    let Answer(s, body) = env.week("demo", "2026-12-02").await;
     assert_eq!(
         (s, body),
         (503, serde_json::json!({"error": "unavailable"}))
     );
     env.sim.set_faults(Faults::default());
-    let (s, week) = env.week("demo", "2026-12-02").await;
+    let Answer(s, week) = env.week("demo", "2026-12-02").await;
     assert_eq!(s, 200);
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (s, _) = env.book("demo", &slot, "k").await;
+    let slot = slot_id(&week, "free", 0);
+    let Answer(s, _) = env.book("demo", &slot, "k").await;
     assert_eq!(s, 200);
 }
 
 #[tokio::test]
 async fn a_secret_that_expires_while_running_stops_writes_cleanly() {
     let env = Env::start().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = env.free_slot("demo", 0).await;
     // The cached token dies and the secret can no longer get a new one.
     env.sim.set_secrets_expired(true);
     env.sim.expire_tokens();
-    let (s, body) = env.book("demo", &slot, "k").await;
+    let Answer(s, body) = env.book("demo", &slot, "k").await;
     assert_eq!(
         (s, body),
         (503, serde_json::json!({"error": "unavailable"}))

@@ -1,8 +1,7 @@
 //! The Graph client against the simulator: tokens, errors, throttling, paging, limits.
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env};
 use server::exchange::timer::RecordingTimer;
 use server::graph::HOLD_PROPERTY;
 use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
@@ -10,6 +9,7 @@ use server::sim::model::Faults;
 use server::sim::seed;
 use std::sync::Arc;
 use std::time::Duration;
+use support::{event_id_of, slots_in_state, Answer, Env};
 
 fn client(env: &Env) -> GraphClient {
     GraphClient::new(GraphOptions {
@@ -398,11 +398,11 @@ async fn booket_lists_attachments_with_the_cast_or_without_select() {
 
 #[tokio::test]
 async fn a_wrong_secret_gives_the_citizen_a_safe_message_and_no_graph_text() {
-    let env = Env::start_with(common::Options::default(), |c| {
+    let env = Env::start_with(support::Options::default(), |c| {
         c.calendars[0].graph_app_mut().credential = seed::DEMO_SECRET_ID.into();
     })
     .await;
-    let (status, body) = env.week("demo", "").await;
+    let Answer(status, body) = env.week("demo", "").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body, serde_json::json!({"error": "unavailable"}));
 }
@@ -419,7 +419,7 @@ async fn meeting_updates_are_recorded_when_the_organizer_changes_a_meeting() {
         .find(|s| s["state"] == "free" && s["start"].as_str().unwrap().contains("T10:00"))
         .unwrap()
         .clone();
-    let (status, _) = env.book("demo", slot["id"].as_str().unwrap(), "k").await;
+    let Answer(status, _) = env.book("demo", slot["id"].as_str().unwrap(), "k").await;
     assert_eq!(status, 200);
     let updates = env.sim.meeting_updates();
     assert_eq!(updates.len(), 1);

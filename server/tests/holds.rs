@@ -1,18 +1,15 @@
 //! Reservations (" - Reserveret") through the real server against the simulator.
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env};
 use server::booking::hold::HoldInfo;
 use server::graph::HOLD_PROPERTY;
 use server::sim::model::Faults;
+use support::{event_id_of, slot_id, slots_in_state, Answer, Env};
 
 async fn a_free_slot(env: &Env) -> String {
     let week = env.week_ok("demo", "2026-12-02").await;
-    slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    slot_id(&week, "free", 0)
 }
 
 fn hold_of(env: &Env, slot_id: &str) -> Option<HoldInfo> {
@@ -27,7 +24,7 @@ fn hold_of(env: &Env, slot_id: &str) -> Option<HoldInfo> {
 async fn picking_a_time_reserves_it_with_an_owner_and_an_expiry() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let (s, hold) = env.reserve("demo", &slot, "", "").await;
+    let Answer(s, hold) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(s, 200, "{hold}");
     let token = hold["token"].as_str().unwrap();
     assert_eq!(hold["seconds_left"], 900);
@@ -39,7 +36,7 @@ async fn picking_a_time_reserves_it_with_an_owner_and_an_expiry() {
     // The token is never stored, only its hash.
     assert!(!event.properties.iter().any(|(_, v)| v.contains(token)));
     // The holder sees it as theirs, everyone else as taken.
-    let (_, mine) = env
+    let Answer(_, mine) = env
         .call(
             "week",
             &[
@@ -86,7 +83,7 @@ async fn two_citizens_reserve_one_slot_and_one_wins() {
         .is_owned_by(winner["token"].as_str().unwrap()));
     // The loser cannot book it either.
     env.sim.set_faults(Faults::default());
-    let (s, body) = env.book("demo", &slot, "loser").await;
+    let Answer(s, body) = env.book("demo", &slot, "loser").await;
     assert_eq!((s, body["error"].as_str()), (409, Some("taken")));
 }
 
@@ -97,7 +94,7 @@ async fn the_holder_books_in_two_graph_round_trips() {
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap();
     let before = env.sim.stats();
-    let (s, receipt) = env.book_held("demo", &slot, "k", token).await;
+    let Answer(s, receipt) = env.book_held("demo", &slot, "k", token).await;
     assert_eq!(s, 200, "{receipt}");
     let after = env.sim.stats();
     let trips =
@@ -117,7 +114,7 @@ async fn extending_moves_the_expiry_and_keeps_the_owner() {
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     env.advance(chrono::TimeDelta::seconds(600));
-    let (s, again) = env.reserve("demo", &slot, &token, "").await;
+    let Answer(s, again) = env.reserve("demo", &slot, &token, "").await;
     assert_eq!(s, 200, "{again}");
     assert_eq!(again["token"], token.as_str());
     let info = hold_of(&env, &slot).unwrap();
@@ -138,7 +135,7 @@ async fn choosing_another_time_releases_the_first() {
     );
     let hold = env.reserve_ok("demo", first, "", "").await;
     let token = hold["token"].as_str().unwrap();
-    let (s, _) = env.reserve("demo", second, token, first).await;
+    let Answer(s, _) = env.reserve("demo", second, token, first).await;
     assert_eq!(s, 200);
     assert_eq!(env.event(&event_id_of(first)).subject, "Borgersamtale");
     assert_eq!(
@@ -153,13 +150,13 @@ async fn release_only_touches_the_callers_own_hold() {
     let slot = a_free_slot(&env).await;
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let stranger = "AAAAAAAAAAAAAAAAAAAAAA";
-    let (s, _) = env.release("demo", &slot, stranger).await;
+    let Answer(s, _) = env.release("demo", &slot, stranger).await;
     assert_eq!(s, 200);
     assert_eq!(
         env.event(&event_id_of(&slot)).subject,
         "Borgersamtale - Reserveret"
     );
-    let (s, _) = env
+    let Answer(s, _) = env
         .release("demo", &slot, hold["token"].as_str().unwrap())
         .await;
     assert_eq!(s, 200);
@@ -172,7 +169,7 @@ async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
     let slot = a_free_slot(&env).await;
     let hold = env.reserve_ok("demo", &slot, "", "").await;
     let first = hold["token"].as_str().unwrap().to_owned();
-    let (s, _) = env.book("demo", &slot, "too-early").await;
+    let Answer(s, _) = env.book("demo", &slot, "too-early").await;
     assert_eq!(s, 409, "held: taken for others");
     env.advance(chrono::TimeDelta::seconds(901));
     let week = env.week_ok("demo", "2026-12-02").await;
@@ -184,10 +181,10 @@ async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
         .unwrap()["state"]
         .clone();
     assert_eq!(state, "free");
-    let (s, receipt) = env.book("demo", &slot, "second-citizen").await;
+    let Answer(s, receipt) = env.book("demo", &slot, "second-citizen").await;
     assert_eq!(s, 200, "{receipt}");
     // The first citizen's late booking is refused.
-    let (s, _) = env.book_held("demo", &slot, "first-citizen", &first).await;
+    let Answer(s, _) = env.book_held("demo", &slot, "first-citizen", &first).await;
     assert_eq!(s, 409);
 }
 
@@ -208,7 +205,7 @@ async fn the_sweep_releases_only_lapsed_holds() {
     // Slot 2: held later, still active at sweep time.
     let _h2 = env.reserve_ok("demo", &ids[2], "", "").await;
     env.advance(chrono::TimeDelta::seconds(400));
-    let (s, _) = env
+    let Answer(s, _) = env
         .book_held("demo", &ids[1], "k1", h1["token"].as_str().unwrap())
         .await;
     assert_eq!(
@@ -238,7 +235,7 @@ async fn a_hold_made_by_hand_in_outlook_is_never_swept_or_taken() {
     // Long after any hold of ours would have lapsed.
     env.advance(chrono::TimeDelta::hours(2));
     assert_eq!(env.booket.sweep_expired_holds().await.unwrap(), 0);
-    let (s, _) = env.reserve("demo", &slot, "", "").await;
+    let Answer(s, _) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(s, 409);
 }
 
@@ -254,7 +251,7 @@ async fn one_token_holds_one_slot_per_element() {
     let hold = env.reserve_ok("demo", a, "", "").await;
     let token = hold["token"].as_str().unwrap().to_owned();
     // A script that keeps its token and never says what to give back still holds one.
-    let (status, _) = env.reserve("demo", b, &token, "").await;
+    let Answer(status, _) = env.reserve("demo", b, &token, "").await;
     assert_eq!(status, 200);
     assert_eq!(env.event(&event_id_of(a)).subject, "Borgersamtale");
     assert!(hold_of(&env, b).unwrap().is_owned_by(&token));
@@ -269,12 +266,12 @@ async fn a_hold_is_extended_at_most_to_its_longest_lifetime() {
     let token = hold["token"].as_str().unwrap().to_owned();
     let start = env.now;
     env.advance(chrono::TimeDelta::minutes(14));
-    let (status, hold) = env.reserve("demo", &slot, &token, "").await;
+    let Answer(status, hold) = env.reserve("demo", &slot, &token, "").await;
     assert_eq!(status, 200);
     assert_eq!(hold["seconds_left"], 900);
     // Near the end of its 30 minutes, an extension reaches only to them.
     env.advance(chrono::TimeDelta::seconds(28 * 60 + 30 - 14 * 60));
-    let (status, hold) = env.reserve("demo", &slot, &token, "").await;
+    let Answer(status, hold) = env.reserve("demo", &slot, &token, "").await;
     assert_eq!(status, 200);
     assert_eq!(hold["seconds_left"], 90);
     assert_eq!(
@@ -283,12 +280,12 @@ async fn a_hold_is_extended_at_most_to_its_longest_lifetime() {
     );
     // With less than a minute left, extending is refused with a clear message.
     env.advance(chrono::TimeDelta::seconds(60));
-    let (status, body) = env.reserve("demo", &slot, &token, "").await;
+    let Answer(status, body) = env.reserve("demo", &slot, &token, "").await;
     assert_eq!(
         (status, body),
         (409, serde_json::json!({"error": "hold_limit"}))
     );
     // Booking it still works.
-    let (status, _) = env.book_held("demo", &slot, "k", &token).await;
+    let Answer(status, _) = env.book_held("demo", &slot, "k", &token).await;
     assert_eq!(status, 200);
 }

@@ -2,15 +2,16 @@
 //! token collecting slots by naming the wrong slot to give back, concurrent reserves racing
 //! past the per-client cap, and a failed write that would keep a place in the count.
 
-mod common;
-use common::*;
+mod support;
+
 use server::sim::model::Faults;
+use support::*;
 
 /// Free slots of the demo form over the next weeks, in order.
 async fn free_slots(env: &Env, weeks: &[&str]) -> Vec<String> {
     let mut free = Vec::new();
     for week in weeks {
-        let (status, body) = env.week("demo", week).await;
+        let Answer(status, body) = env.week("demo", week).await;
         assert_eq!(status, 200, "{body}");
         free.extend(free_ids(&body));
     }
@@ -36,11 +37,11 @@ async fn one_token_holds_one_slot_whatever_it_names_to_give_back() {
     .await;
     let free = free_slots(&env, &["2026-12-02", "2026-12-09", "2026-12-16"]).await;
     assert!(free.len() > 41, "{} free slots", free.len());
-    let (s, hold) = env.reserve("demo", &free[0], "", "").await;
+    let Answer(s, hold) = env.reserve("demo", &free[0], "", "").await;
     assert_eq!(s, 200, "{hold}");
     let token = hold["token"].as_str().unwrap().to_owned();
     for slot in &free[1..21] {
-        let (s, body) = env.reserve("demo", slot, &token, slot).await;
+        let Answer(s, body) = env.reserve("demo", slot, &token, slot).await;
         assert!(s == 200 || s == 409 || s == 429, "{s}: {body}");
         assert_eq!(reserved(&env), 1, "after naming {slot} itself: {s} {body}");
     }
@@ -48,7 +49,7 @@ async fn one_token_holds_one_slot_whatever_it_names_to_give_back() {
         let (env, token, never_held) = (&env, token.clone(), free[41].clone());
         async move { env.reserve("demo", slot, &token, &never_held).await }
     });
-    for (s, body) in futures::future::join_all(asks).await {
+    for Answer(s, body) in futures::future::join_all(asks).await {
         assert!(s == 200 || s == 409 || s == 429, "{s}: {body}");
     }
     assert_eq!(reserved(&env), 1);
@@ -70,7 +71,7 @@ async fn concurrent_reserves_cannot_pass_the_cap_together_and_a_failed_write_giv
     let mut statuses: Vec<u16> = futures::future::join_all(asks)
         .await
         .into_iter()
-        .map(|(s, _)| s)
+        .map(|Answer(s, _)| s)
         .collect();
     statuses.sort();
     assert_eq!(statuses, [vec![200; 3], vec![429; 9]].concat());
@@ -88,10 +89,10 @@ async fn concurrent_reserves_cannot_pass_the_cap_together_and_a_failed_write_giv
         fail_next: vec![400; 2],
         ..Faults::default()
     });
-    let (s, body) = env.reserve("demo", &free[0], "", "").await;
+    let Answer(s, body) = env.reserve("demo", &free[0], "", "").await;
     assert_eq!(s, 503, "{body}");
     env.sim.set_faults(Faults::default());
-    let (s, body) = env.reserve("demo", &free[1], "", "").await;
+    let Answer(s, body) = env.reserve("demo", &free[1], "", "").await;
     assert_eq!(s, 200, "the failed write kept no place: {body}");
 }
 
@@ -206,7 +207,7 @@ async fn bodies_dripping_into_the_week_are_cut_and_citizens_are_still_served() {
     let drips: Vec<_> = (0..50)
         .map(|_| tokio::spawn(drip_week_owned(addr.clone(), 100)))
         .collect();
-    let (status, week) = env.week("demo", "2026-12-02").await;
+    let Answer(status, week) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200, "{week}");
     for d in drips {
         let (early, status_line) = d.await.unwrap();
@@ -216,7 +217,7 @@ async fn bodies_dripping_into_the_week_are_cut_and_citizens_are_still_served() {
             "{status_line}"
         );
     }
-    let (status, _) = env.week("demo", "2026-12-02").await;
+    let Answer(status, _) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200);
 }
 
@@ -447,10 +448,10 @@ async fn an_exchange_that_requires_a_mic_takes_bookets_logon() {
         ews_require_mic: true,
         ..Faults::default()
     });
-    let (status, week) = env.week("jobcenter", "2026-12-02").await;
+    let Answer(status, week) = env.week("jobcenter", "2026-12-02").await;
     assert_eq!(status, 200, "{week}");
     let slot = free_ids(&week).remove(0);
-    let (status, receipt) = env.book("jobcenter", &slot, "k-mic").await;
+    let Answer(status, receipt) = env.book("jobcenter", &slot, "k-mic").await;
     assert_eq!(status, 200, "{receipt}");
     assert!(env.sim.stats().ews_logons >= 1);
 }
@@ -467,7 +468,7 @@ async fn empty_file_parts_count_against_the_file_limit() {
     .await;
     let slot = free_slots(&env, &["2026-12-02"]).await.remove(0);
     let empty = vec![("", Vec::new()); 40];
-    let (status, body) = env.book_form("demo", &slot, "k-empty", "", &empty).await;
+    let Answer(status, body) = env.book_form("demo", &slot, "k-empty", "", &empty).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["problem"], "too_many", "{body}");
     assert!(!env.event(&event_id_of(&slot)).subject.contains(" - "));

@@ -2,11 +2,11 @@
 //! clear 4xx, and nothing in the calendar changes. Also: the configured secrets never show
 //! up in a response body, the built bundle or the logs.
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env, Options};
 use server::booking::slot_id::{SlotRef, SlotSigner};
 use server::sim::seed;
+use support::{event_id_of, slot_id, Answer, Env, Options};
 
 /// Values that must never get through as they are.
 fn nasty_values() -> Vec<String> {
@@ -34,24 +34,12 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
     })
     .await;
     let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let free = slot_id(&week, "free", 0);
     let weekend = env.week_ok("weekend", "2026-12-02").await;
-    let foreign = slots_in_state(&weekend, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let foreign = slot_id(&weekend, "free", 0);
     let now_week = env.week_ok("demo", "").await;
-    let too_soon = slots_in_state(&now_week, "too_soon")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let past = slots_in_state(&now_week, "past")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let too_soon = slot_id(&now_week, "too_soon", 0);
+    let past = slot_id(&now_week, "past", 0);
 
     // Ids signed with the server's own key for events the element never offers: the rules
     // are re-checked at write time, not trusted from the id.
@@ -183,7 +171,7 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
     eprintln!("{} hostile requests", cases.len());
 
     for (function, a) in &cases {
-        let (status, body) = env
+        let Answer(status, body) = env
             .call(
                 function,
                 &a.iter()
@@ -287,10 +275,7 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
     // A normal flow, and the failures that talk about secrets.
     let week = env.week_ok("demo", "2026-12-02").await;
     bodies.push(week.to_string());
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = slot_id(&week, "free", 0);
     for (f, a) in [
         ("element", vec![("form", "demo"), ("element", "tid")]),
         (

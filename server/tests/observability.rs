@@ -1,8 +1,8 @@
 //! Metrics and request ids.
 
-mod common;
+mod support;
 
-use common::{slots_in_state, Env};
+use support::{slot_id, Answer, Env};
 
 fn value(metrics: &str, line_start: &str) -> u64 {
     metrics
@@ -16,20 +16,17 @@ fn value(metrics: &str, line_start: &str) -> u64 {
 #[tokio::test]
 async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
     let env = Env::start().await;
-    let (status, week) = env.week("demo", "2026-12-02").await;
+    let Answer(status, week) = env.week("demo", "2026-12-02").await;
     assert_eq!(status, 200, "{week}");
     assert_eq!(env.week("demo", "2026-12-02").await.0, 200);
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, hold) = env.reserve("demo", &slot, "", "").await;
+    let slot = slot_id(&week, "free", 0);
+    let Answer(status, hold) = env.reserve("demo", &slot, "", "").await;
     assert_eq!(status, 200, "{hold}");
-    let (status, receipt) = env
+    let Answer(status, receipt) = env
         .book_held("demo", &slot, "k", hold["token"].as_str().unwrap())
         .await;
     assert_eq!(status, 200, "{receipt}");
-    let (status, body) = env.book("demo", &slot, "other").await;
+    let Answer(status, body) = env.book("demo", &slot, "other").await;
     assert_eq!(status, 409, "{body}");
     let res = env
         .http
@@ -89,19 +86,16 @@ async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
 #[tokio::test]
 async fn metrics_count_ews_calls_busy_answers_retries_and_logons() {
     let env = Env::start().await;
-    let (status, week) = env.week("jobcenter", "2026-12-02").await;
+    let Answer(status, week) = env.week("jobcenter", "2026-12-02").await;
     assert_eq!(status, 200, "{week}");
-    let slot = slots_in_state(&week, "free")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slot = slot_id(&week, "free", 0);
     // Exchange is busy once: waited out and sent again.
     env.sim.set_faults(server::sim::model::Faults {
         throttle_next: 1,
         retry_after: Some("0".into()),
         ..Default::default()
     });
-    let (status, _) = env.book("jobcenter", &slot, "k-ews-metrics").await;
+    let Answer(status, _) = env.book("jobcenter", &slot, "k-ews-metrics").await;
     assert_eq!(status, 200);
     let m = env.metrics().await;
     let sim = env.sim.stats();

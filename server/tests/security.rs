@@ -1,8 +1,8 @@
 //! Hardening through the real server: origins, rate limits, headers.
 
-mod common;
+mod support;
 
-use common::{event_id_of, slots_in_state, Env, Options};
+use support::{event_id_of, slots_in_state, Answer, Env, Options};
 
 async fn reserve_from(env: &Env, origin: Option<&str>, slot: &str) -> reqwest::Response {
     let mut req = env.http.post(format!("{}/api/reserve", env.base)).form(&[
@@ -84,7 +84,7 @@ async fn writes_are_rate_limited_per_client_with_a_clear_error() {
         .subject
         .ends_with(" - Reserveret"));
     // Reading stays open.
-    let (s, _) = env.week("demo", "2026-12-02").await;
+    let Answer(s, _) = env.week("demo", "2026-12-02").await;
     assert_eq!(s, 200);
 }
 
@@ -234,7 +234,7 @@ async fn metrics_need_the_token_or_the_private_listener() {
 
 #[tokio::test]
 async fn booket_serve_refuses_to_start_without_a_slot_key() {
-    let sim = server::sim::Simulator::demo(common::monday_11(), Default::default());
+    let sim = server::sim::Simulator::demo(support::monday_11(), Default::default());
     sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
     assert!(config.server.slot_key.is_none());
@@ -253,7 +253,7 @@ async fn booket_serve_refuses_to_start_without_a_slot_key() {
 
 #[tokio::test]
 async fn booket_serve_refuses_to_start_without_a_receipt_key() {
-    let sim = server::sim::Simulator::demo(common::monday_11(), Default::default());
+    let sim = server::sim::Simulator::demo(support::monday_11(), Default::default());
     sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
     config.server.slot_key = Some("test-slot-key-0123456789abcdef-0123".into());

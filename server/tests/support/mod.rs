@@ -1,5 +1,7 @@
-//! Test harness: a fresh Graph simulator and the real Booket server on port 0, with the
-//! server clock pinned to the same "now" the simulator was seeded from.
+//! The test harness every integration test uses: a fresh Exchange simulator and the real
+//! Booket server on port 0, with the server clock pinned to the same "now" the simulator
+//! was seeded from ([`Env`], [`Options`] to build its configuration); the server's answers
+//! as [`Answer`]s, whose status a test must look at; and the slot helpers.
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -12,6 +14,32 @@ use std::sync::{Arc, Mutex};
 /// Monday 30 November 2026, 11:00 in Copenhagen: a fixed "now" for every test.
 pub fn monday_11() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap()
+}
+
+/// A server function's answer: its HTTP status and its JSON body. A test looks at the status
+/// of every answer it asks for (destructure it, or `ok()` / `refused(..)`).
+#[must_use = "assert the answer's status"]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer(pub u16, pub serde_json::Value);
+
+impl Answer {
+    /// The body of an answer that must be 200.
+    #[track_caller]
+    pub fn ok(self) -> serde_json::Value {
+        assert_eq!(self.0, 200, "{}", self.1);
+        self.1
+    }
+
+    /// Asserts a refusal: this status and this `error`.
+    #[track_caller]
+    pub fn refused(&self, status: u16, error: &str) {
+        assert_eq!(
+            (self.0, self.1["error"].as_str()),
+            (status, Some(error)),
+            "{}",
+            self.1
+        );
+    }
 }
 
 pub struct Env {
@@ -151,7 +179,7 @@ impl Env {
     }
 
     /// Calls a server function with form-urlencoded arguments, as the widget does.
-    pub async fn call(&self, name: &str, args: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    pub async fn call(&self, name: &str, args: &[(&str, &str)]) -> Answer {
         let res = self
             .http
             .post(format!("{}/api/{name}", self.base))
@@ -163,7 +191,7 @@ impl Env {
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, json)
+        Answer(status, json)
     }
 
     /// The text of `/metrics` (the test server shows it without a token).
@@ -178,7 +206,7 @@ impl Env {
             .unwrap()
     }
 
-    pub async fn week(&self, form: &str, week: &str) -> (u16, serde_json::Value) {
+    pub async fn week(&self, form: &str, week: &str) -> Answer {
         self.call(
             "week",
             &[("form", form), ("element", "tid"), ("week", week)],
@@ -186,9 +214,19 @@ impl Env {
         .await
     }
 
+    /// A server whose elements all attach the citizen's documents.
+    pub async fn with_documents() -> Env {
+        Env::start_with(Options::default(), attach_documents).await
+    }
+
+    /// The `n`th free slot of [`WEEK`] in `form`.
+    pub async fn free_slot(&self, form: &str, n: usize) -> String {
+        slot_id(&self.week_ok(form, WEEK).await, "free", n)
+    }
+
     /// A week answer that must be 200 (the tests that read a week to use it).
     pub async fn week_ok(&self, form: &str, week: &str) -> serde_json::Value {
-        let (status, body) = self.week(form, week).await;
+        let Answer(status, body) = self.week(form, week).await;
         assert_eq!(status, 200, "week {week} of {form}: {body}");
         body
     }
@@ -201,18 +239,12 @@ impl Env {
         hold: &str,
         release: &str,
     ) -> serde_json::Value {
-        let (status, body) = self.reserve(form, slot_id, hold, release).await;
+        let Answer(status, body) = self.reserve(form, slot_id, hold, release).await;
         assert_eq!(status, 200, "reserving {slot_id}: {body}");
         body
     }
 
-    pub async fn reserve(
-        &self,
-        form: &str,
-        slot_id: &str,
-        hold: &str,
-        release: &str,
-    ) -> (u16, serde_json::Value) {
+    pub async fn reserve(&self, form: &str, slot_id: &str, hold: &str, release: &str) -> Answer {
         self.call(
             "reserve",
             &[
@@ -226,7 +258,7 @@ impl Env {
         .await
     }
 
-    pub async fn release(&self, form: &str, slot_id: &str, hold: &str) -> (u16, serde_json::Value) {
+    pub async fn release(&self, form: &str, slot_id: &str, hold: &str) -> Answer {
         self.call(
             "release",
             &[
@@ -239,13 +271,7 @@ impl Env {
         .await
     }
 
-    pub async fn book_held(
-        &self,
-        form: &str,
-        slot_id: &str,
-        key: &str,
-        hold: &str,
-    ) -> (u16, serde_json::Value) {
+    pub async fn book_held(&self, form: &str, slot_id: &str, key: &str, hold: &str) -> Answer {
         self.call(
             "book",
             &[
@@ -259,7 +285,7 @@ impl Env {
         .await
     }
 
-    pub async fn book(&self, form: &str, slot_id: &str, key: &str) -> (u16, serde_json::Value) {
+    pub async fn book(&self, form: &str, slot_id: &str, key: &str) -> Answer {
         self.call(
             "book",
             &[
@@ -292,7 +318,7 @@ impl Env {
         key: &str,
         hold: &str,
         files: &[(&str, Vec<u8>)],
-    ) -> (u16, serde_json::Value) {
+    ) -> Answer {
         let mut form = reqwest::multipart::Form::new()
             .text("form", form_id.to_owned())
             .text("element", "tid")
@@ -324,7 +350,7 @@ impl Env {
             .unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (
+        Answer(
             status,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
         )
@@ -347,6 +373,15 @@ pub fn mail_on(config: &mut Config) {
     };
 }
 
+/// Every element attaches the citizen's documents.
+pub fn attach_documents(config: &mut Config) {
+    for form in &mut config.forms {
+        for el in &mut form.elements {
+            el.attach_documents = true;
+        }
+    }
+}
+
 /// Slots of a week response with the given state.
 pub fn slots_in_state(week: &serde_json::Value, state: &str) -> Vec<serde_json::Value> {
     week["slots"]
@@ -356,6 +391,16 @@ pub fn slots_in_state(week: &serde_json::Value, state: &str) -> Vec<serde_json::
         .filter(|s| s["state"] == state)
         .cloned()
         .collect()
+}
+
+/// The id of the `n`th slot in `state` of a week response.
+#[track_caller]
+pub fn slot_id(week: &serde_json::Value, state: &str, n: usize) -> String {
+    slots_in_state(week, state)
+        .get(n)
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_else(|| panic!("no slot {n} in state {state}"))
+        .to_owned()
 }
 
 /// The ids of a week response's free slots, in order.
@@ -429,7 +474,7 @@ impl Backend {
 
     /// [`WEEK`] as the holder of `hold` sees it (must be 200).
     pub async fn week(&self, env: &Env, hold: &str) -> serde_json::Value {
-        let (status, week) = env
+        let Answer(status, week) = env
             .call(
                 "week",
                 &[
