@@ -23,7 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config", "exchange", "mail", "mailbox", "metrics", "receipts", "signing", "summary",
         ],
     ),
-    ("web", &["booking", "config", "demo", "metrics"]),
+    ("web", &["booking", "config", "metrics"]),
     (
         "demo",
         &["booking", "config", "ews", "graph", "receipts", "sim"],
