@@ -5,20 +5,13 @@
 
 mod support;
 
-use support::{slot_id, slots_in_state, Answer, Env, Options};
+use support::{slot_id, slots_in_state, Answer, Env, Options, StatusOf};
 
 /// A reserve as a client behind a proxy would send it: `forwarded` is what arrives in
 /// `X-Forwarded-For`.
 async fn reserve_as(env: &Env, forwarded: Option<&str>, slot: &str) -> reqwest::Response {
-    let mut req = env.http.post(format!("{}/api/reserve", env.base)).form(&[
-        ("form", "demo"),
-        ("element", "tid"),
-        ("slot_id", slot),
-    ]);
-    if let Some(f) = forwarded {
-        req = req.header("x-forwarded-for", f);
-    }
-    req.send().await.unwrap()
+    env.reserve_with(forwarded.map(|f| ("x-forwarded-for", f)), slot)
+        .await
 }
 
 async fn week_as(env: &Env, forwarded: &str) -> u16 {
@@ -26,11 +19,8 @@ async fn week_as(env: &Env, forwarded: &str) -> u16 {
         .post(format!("{}/api/week", env.base))
         .header("x-forwarded-for", forwarded)
         .form(&[("form", "demo"), ("element", "tid"), ("week", "2026-12-02")])
-        .send()
+        .status_code()
         .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test]
@@ -51,14 +41,9 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_citizen_has_their_own_budget_and_is_told_when_to_retry() {
-    let env = Env::start_with(Options::default(), |c| {
-        c.server.rate_limit_per_minute = 2;
-        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    })
-    .await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free");
-    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let env = Env::behind_proxy(|c| c.server.rate_limit_per_minute = 2).await;
+    let free = env.free_slots("demo").await;
+    let id = |i: usize| free[i].clone();
     // What the citizen put at the left is not believed: the proxy's right-most entry is.
     for i in 0..2 {
         let res = reserve_as(&env, Some(&format!("10.9.9.{i}, 198.51.100.1")), &id(i)).await;
@@ -93,10 +78,9 @@ async fn behind_a_trusted_proxy_each_citizen_has_their_own_budget_and_is_told_wh
 
 #[tokio::test]
 async fn reads_and_writes_have_separate_budgets() {
-    let env = Env::start_with(Options::default(), |c| {
+    let env = Env::behind_proxy(|c| {
         c.server.read_rate_limit_per_minute = 4;
         c.server.rate_limit_per_minute = 100;
-        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let slot = env.free_slot("demo", 0).await;
@@ -289,14 +273,9 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn one_client_cannot_hold_more_than_the_cap() {
-    let env = Env::start_with(Options::default(), |c| {
-        c.server.max_holds_per_client = 3;
-        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    })
-    .await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free");
-    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let env = Env::behind_proxy(|c| c.server.max_holds_per_client = 3).await;
+    let free = env.free_slots("demo").await;
+    let id = |i: usize| free[i].clone();
     // Three holds, each with a fresh token (as a script would), from one address.
     let mut tokens = Vec::new();
     for i in 0..3 {
@@ -344,13 +323,7 @@ async fn confirmation_mails_are_capped_per_recipient_a_day() {
                 serde_json::json!({"name": "email", "label": "E-mail", "value": "offer@example.dk"})
                     .to_string(),
             );
-        let res = env
-            .http
-            .post(format!("{}/api/book_form", env.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let res = env.send_form(form).await;
         assert_eq!(res.status().as_u16(), 200);
         let receipt: serde_json::Value = res.json().await.unwrap();
         outcomes.push(receipt["mail"].clone());
@@ -396,9 +369,8 @@ async fn a_signed_in_citizen_holds_one_slot_per_element_and_is_not_capped_by_add
         }
     })
     .await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free");
-    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let free = env.free_slots("demo").await;
+    let id = |i: usize| free[i].clone();
     let soon = env.now + chrono::TimeDelta::minutes(30);
     let anna = session("pseudonym-anna", "demo", soon, SESSION_KEY);
     // Anna reserves twice with fresh hold tokens: the first is given back.
@@ -469,13 +441,7 @@ async fn book_with_file(env: &Env, slot: &str, name: &str, bytes: &[u8]) -> (u16
                 .mime_str("application/pdf")
                 .unwrap(),
         );
-    let res = env
-        .http
-        .post(format!("{}/api/book_form", env.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = env.send_form(form).await;
     let status = res.status().as_u16();
     let names = env
         .event(&support::event_id_of(slot))
@@ -489,9 +455,8 @@ async fn book_with_file(env: &Env, slot: &str, name: &str, bytes: &[u8]) -> (u16
 #[tokio::test]
 async fn files_are_judged_by_their_bytes_and_their_names_cannot_disguise_them() {
     let env = Env::with_documents().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let free = slots_in_state(&week, "free");
-    let id = |i: usize| free[i]["id"].as_str().unwrap().to_owned();
+    let free = env.free_slots("demo").await;
+    let id = |i: usize| free[i].clone();
     let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xffPE\0\0".as_slice();
     // A renamed program, and an image called .pdf: refused by content, nothing attached.
     for (i, (name, bytes)) in [

@@ -23,39 +23,9 @@ async fn bad_input_gives_4xx_and_changes_nothing() {
     // (function, arguments, expected status, expected error)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
     let cases: Vec<Case> = vec![
-        (
-            "book",
-            vec![
-                ("form", "demo"),
-                ("element", "tid"),
-                ("slot_id", &forged),
-                ("idempotency_key", "k1"),
-            ],
-            400,
-            "invalid_slot",
-        ),
-        (
-            "book",
-            vec![
-                ("form", "demo"),
-                ("element", "tid"),
-                ("slot_id", &foreign),
-                ("idempotency_key", "k2"),
-            ],
-            400,
-            "invalid_slot",
-        ),
-        (
-            "book",
-            vec![
-                ("form", "demo"),
-                ("element", "tid"),
-                ("slot_id", "not-a-slot"),
-                ("idempotency_key", "k3"),
-            ],
-            400,
-            "invalid_slot",
-        ),
+        ("book", book_args(&forged, "k1"), 400, "invalid_slot"),
+        ("book", book_args(&foreign, "k2"), 400, "invalid_slot"),
+        ("book", book_args("not-a-slot", "k3"), 400, "invalid_slot"),
         (
             "book",
             vec![
@@ -73,17 +43,7 @@ async fn bad_input_gives_4xx_and_changes_nothing() {
             400,
             "invalid",
         ),
-        (
-            "book",
-            vec![
-                ("form", "demo"),
-                ("element", "tid"),
-                ("slot_id", &free),
-                ("idempotency_key", ""),
-            ],
-            400,
-            "invalid",
-        ),
+        ("book", book_args(&free, ""), 400, "invalid"),
         (
             "book",
             vec![
@@ -204,4 +164,14 @@ async fn a_lasting_outage_is_reported_as_temporarily_unavailable() {
         (s, body),
         (503, serde_json::json!({"error": "unavailable"}))
     );
+}
+
+/// A booking's arguments for `slot` with idempotency key `key`.
+fn book_args<'a>(slot: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("form", "demo"),
+        ("element", "tid"),
+        ("slot_id", slot),
+        ("idempotency_key", key),
+    ]
 }

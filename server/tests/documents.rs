@@ -4,9 +4,7 @@
 mod support;
 
 use server::config::Config;
-use server::graph::{
-    AppCredentials, GraphClient, GraphOptions, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK,
-};
+use server::graph::{AppCredentials, SMALL_ATTACHMENT_LIMIT, UPLOAD_CHUNK};
 use server::sim::model::Faults;
 use server::sim::seed;
 use support::{event_id_of, slots_in_state, Answer, Env, Options};
@@ -35,6 +33,11 @@ async fn book_form(
     files: &[(&str, Vec<u8>)],
 ) -> Answer {
     env.book_form("demo", slot_id, key, hold, files).await
+}
+
+/// Two small PDFs, a.pdf and b.pdf.
+fn two_files() -> [(&'static str, Vec<u8>); 2] {
+    [("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))]
 }
 
 /// `len` bytes that are a PDF as far as a content check can tell: the PDF signature, then
@@ -182,10 +185,7 @@ async fn the_loser_of_a_race_never_gets_files_attached() {
     let env = env_full().await;
     let second = env.second_instance().await;
     let slot = env.free_slot("demo", 0).await;
-    env.sim.set_faults(Faults {
-        latency_ms: 100,
-        ..Faults::default()
-    });
+    env.slow(100);
     let fa = [("from-a.pdf", pattern(10, 5))];
     let fb = [("from-b.pdf", pattern(10, 6))];
     let (a, b) = tokio::join!(
@@ -245,36 +245,20 @@ async fn file_limits_are_checked_before_anything_is_written() {
             "{body}"
         );
     }
-    let stats = env.sim.stats();
-    assert_eq!(
-        (
-            stats.event_patches,
-            stats.attachment_posts,
-            stats.upload_sessions
-        ),
-        (0, 0, 0)
-    );
+    env.assert_nothing_written();
 }
 
 #[tokio::test]
 async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
     let env = env_full().await;
     let slot = env.free_slot("demo", 0).await;
-    let hold = env.reserve_ok("demo", &slot, "", "").await;
-    let token = hold["token"].as_str().unwrap().to_owned();
+    let token = env.hold_token("demo", &slot).await;
     // The first file goes on, the second fails.
     env.sim.set_faults(Faults {
         attachments_before_failure: Some(1),
         ..Faults::default()
     });
-    let Answer(s, body) = book_form(
-        &env,
-        &slot,
-        "k",
-        &token,
-        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
-    )
-    .await;
+    let Answer(s, body) = book_form(&env, &slot, "k", &token, &two_files()).await;
     assert_eq!((s, body["error"].as_str()), (503, Some("unavailable")));
     let event = env.event(&event_id_of(&slot));
     assert!(
@@ -287,14 +271,7 @@ async fn a_failure_after_the_claim_removes_the_files_and_keeps_the_hold() {
     );
     // The citizen submits again: it completes.
     env.sim.set_faults(Faults::default());
-    let Answer(s, receipt) = book_form(
-        &env,
-        &slot,
-        "k",
-        &token,
-        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
-    )
-    .await;
+    let Answer(s, receipt) = book_form(&env, &slot, "k", &token, &two_files()).await;
     assert_eq!(s, 200, "{receipt}");
     assert_eq!(env.event(&event_id_of(&slot)).attachments.len(), 3);
 }
@@ -313,14 +290,7 @@ async fn a_lapsed_hold_whose_files_cannot_be_removed_shows_in_metrics_and_in_che
         attachment_deletes_fail: true,
         ..Faults::default()
     });
-    let Answer(s, _) = book_form(
-        &env,
-        &slot,
-        "k",
-        &token,
-        &[("a.pdf", pattern(10, 7)), ("b.pdf", pattern(10, 8))],
-    )
-    .await;
+    let Answer(s, _) = book_form(&env, &slot, "k", &token, &two_files()).await;
     assert_eq!(s, 503);
     assert_eq!(env.event(&id).attachments.len(), 1);
 
@@ -382,17 +352,7 @@ async fn upload_sessions_chunk_at_the_documented_boundaries() {
     let env = Env::start().await;
     let week = env.week_ok("demo", "2026-12-02").await;
     let id = event_id_of(slots_in_state(&week, "free")[0]["id"].as_str().unwrap());
-    let c = GraphClient::new(GraphOptions {
-        graph_base_url: env.sim.graph_base_url(),
-        login_base_url: env.sim.login_base_url(),
-        scope: server::config::default_graph_scope(
-            &env.sim.graph_base_url(),
-            &env.sim.login_base_url(),
-        ),
-        max_concurrency: 4,
-        retry_budget: std::time::Duration::from_secs(5),
-    })
-    .unwrap();
+    let c = env.graph_client();
     let creds = AppCredentials {
         tenant_id: seed::DEMO_TENANT.into(),
         client_id: seed::DEMO_CLIENT_ID.into(),

@@ -205,73 +205,109 @@ async fn logon_and_rights_failures_are_named_by_booket_check() {
 
     // A wrong password: the NTLM proof does not verify.
     ews(&mut config).password = "wrong".to_owned().into();
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(
-        text.contains("EWS refused the service account's NTLM logon (401)"),
-        "{text}"
-    );
-    assert!(text.contains("SSL offloading"), "{text}");
-    let text = check::run(&config, Lang::Da, env.now).await.render();
-    assert!(text.contains("lad TLS gå igennem til Exchange"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &[
+            "EWS refused the service account's NTLM logon (401)",
+            "SSL offloading",
+        ],
+    )
+    .await;
+    says(
+        &env,
+        &config,
+        Lang::Da,
+        &["lad TLS gå igennem til Exchange"],
+    )
+    .await;
     // Windows authentication switched off on the virtual directory: NTLM is not offered.
     let mut config = env.config.clone();
     env.sim.set_faults(Faults {
         ews_ntlm_off: true,
         ..Default::default()
     });
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(
-        text.contains("EWS does not accept NTLM logons (401; it offers Basic)"),
-        "{text}"
-    );
-    assert!(text.contains("-WindowsAuthentication $true"), "{text}");
-    let text = check::run(&config, Lang::Da, env.now).await.render();
-    assert!(text.contains("Windows-godkendelse er slået fra"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &[
+            "EWS does not accept NTLM logons (401; it offers Basic)",
+            "-WindowsAuthentication $true",
+        ],
+    )
+    .await;
+    says(
+        &env,
+        &config,
+        Lang::Da,
+        &["Windows-godkendelse er slået fra"],
+    )
+    .await;
     // … so Basic, which logs on (each request carries it).
     ews(&mut config).auth = EwsAuth::Basic;
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(text.contains("Logon: Basic"), "{text}");
-    assert!(text.contains("This week can be read"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &["Logon: Basic", "This week can be read"],
+    )
+    .await;
     // Basic switched off (as recommended): not offered; a wrong Basic password: refused.
     env.sim.set_faults(Faults {
         ews_basic_off: true,
         ..Default::default()
     });
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(
-        text.contains("EWS does not accept Basic logons (401; it offers Negotiate, NTLM)"),
-        "{text}"
-    );
-    assert!(text.contains("use auth = \"ntlm\""), "{text}");
-    let text = check::run(&config, Lang::Da, env.now).await.render();
-    assert!(text.contains("brug auth = \"ntlm\""), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &[
+            "EWS does not accept Basic logons (401; it offers Negotiate, NTLM)",
+            "use auth = \"ntlm\"",
+        ],
+    )
+    .await;
+    says(&env, &config, Lang::Da, &["brug auth = \"ntlm\""]).await;
     env.sim.set_faults(Faults::default());
     ews(&mut config).password = "wrong".to_owned().into();
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(
-        text.contains("EWS refused the service account's Basic logon (401)"),
-        "{text}"
-    );
-    assert!(text.contains("Basic authentication is enabled"), "{text}");
-    let text = check::run(&config, Lang::Da, env.now).await.render();
-    assert!(text.contains("Basic-godkendelse er slået til"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &[
+            "EWS refused the service account's Basic logon (401)",
+            "Basic authentication is enabled",
+        ],
+    )
+    .await;
+    says(&env, &config, Lang::Da, &["Basic-godkendelse er slået til"]).await;
 
     // Delegate access without Full Access to the mailbox, and impersonation without the role.
     let mut config = env.config.clone();
     ews(&mut config).access = EwsAccess::Delegate;
     env.sim.set_service_account_rights(false, &[]);
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(text.contains("ErrorAccessDenied"), "{text}");
-    assert!(text.contains("Add-MailboxPermission"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &["ErrorAccessDenied", "Add-MailboxPermission"],
+    )
+    .await;
     let text = check::run(&env.config, Lang::En, env.now).await.render();
     assert!(text.contains("ErrorImpersonateUserDenied"), "{text}");
     assert!(text.contains("ApplicationImpersonation"), "{text}");
     // Full Access is enough for delegate access.
     env.sim
         .set_service_account_rights(false, &[seed::DEMO_EWS_OWNER]);
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(text.contains("as a delegate (Full Access)"), "{text}");
-    assert!(text.contains("This week can be read"), "{text}");
+    says(
+        &env,
+        &config,
+        Lang::En,
+        &["as a delegate (Full Access)", "This week can be read"],
+    )
+    .await;
 }
 
 /// A file larger than one EWS request carries is refused before anything is written.
@@ -663,8 +699,7 @@ async fn extended_protection_binds_the_ntlm_logon_to_the_tls_certificate() {
     if let CalendarAccess::Ews(a) = &mut config.calendars[1].access {
         a.extra_roots.clear();
     }
-    let text = check::run(&config, Lang::En, env.now).await.render();
-    assert!(text.contains("given as ews_ca_file (PEM)"), "{text}");
+    says(&env, &config, Lang::En, &["given as ews_ca_file (PEM)"]).await;
     assert_eq!(exchange.stats().ews_logons, logons);
 
     // Plain HTTP to a server that requires the binding: refused, and why it may be.
@@ -677,4 +712,17 @@ async fn extended_protection_binds_the_ntlm_logon_to_the_tls_certificate() {
         text.contains("NTLM logon (401): the password, or Extended Protection, which refuses NTLM without TLS"),
         "{text}"
     );
+}
+
+/// `booket check` with `config`, in `lang`: its report says each of `wants`.
+async fn says(
+    env: &Env,
+    config: &server::config::Config,
+    lang: server::check::Lang,
+    wants: &[&str],
+) {
+    let text = server::check::run(config, lang, env.now).await.render();
+    for want in wants {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
 }

@@ -4,25 +4,15 @@ mod support;
 
 use server::exchange::timer::RecordingTimer;
 use server::graph::HOLD_PROPERTY;
-use server::graph::{AppCredentials, GraphClient, GraphError, GraphOptions};
+use server::graph::{AppCredentials, GraphClient, GraphError};
 use server::sim::model::Faults;
 use server::sim::seed;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{event_id_of, slots_in_state, Answer, Env};
+use support::{event_id_of, slots_in_state, Answer, Env, StatusOf};
 
 fn client(env: &Env) -> GraphClient {
-    GraphClient::new(GraphOptions {
-        graph_base_url: env.sim.graph_base_url(),
-        login_base_url: env.sim.login_base_url(),
-        scope: server::config::default_graph_scope(
-            &env.sim.graph_base_url(),
-            &env.sim.login_base_url(),
-        ),
-        max_concurrency: 4,
-        retry_budget: Duration::from_secs(5),
-    })
-    .unwrap()
+    env.graph_client()
 }
 
 fn creds(secret: &str) -> AppCredentials {
@@ -147,19 +137,23 @@ async fn throttling_and_unavailability_are_retried_honouring_retry_after() {
     assert!(waits[1] >= waits[0], "{waits:?}");
 }
 
+/// The error of a calendar list while every answer is a 429 with this `Retry-After`.
+async fn always_throttled(env: &Env, c: &GraphClient, retry_after: &str) -> GraphError {
+    env.sim.set_faults(Faults {
+        throttle_next: 100,
+        retry_after: Some(retry_after.into()),
+        ..Faults::default()
+    });
+    c.list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn throttling_beyond_the_budget_is_a_typed_error() {
     let env = Env::start().await;
     let (c, timer) = timed_client(&env);
-    env.sim.set_faults(Faults {
-        throttle_next: 100,
-        retry_after: Some("30".into()),
-        ..Faults::default()
-    });
-    let err = c
-        .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
-        .await
-        .unwrap_err();
+    let err = always_throttled(&env, &c, "30").await;
     assert!(
         matches!(err, GraphError::Throttled { retry_after: Some(d) } if d == Duration::from_secs(30)),
         "{err}"
@@ -167,15 +161,7 @@ async fn throttling_beyond_the_budget_is_a_typed_error() {
     // 30 s is over the 5 s budget: it gave up at once instead of waiting past it.
     assert_eq!(timer.take_waits(), Vec::<Duration>::new());
     // Within the budget it waits, and gives up when the next wait would pass it.
-    env.sim.set_faults(Faults {
-        throttle_next: 100,
-        retry_after: Some("2".into()),
-        ..Faults::default()
-    });
-    let err = c
-        .list_calendars(&creds(seed::DEMO_SECRET), seed::DEMO_OWNER)
-        .await
-        .unwrap_err();
+    let err = always_throttled(&env, &c, "2").await;
     assert!(matches!(err, GraphError::Throttled { .. }), "{err}");
     assert_eq!(timer.take_waits(), vec![Duration::from_secs(2); 2]);
 }
@@ -239,10 +225,7 @@ async fn dropped_connections_on_reads_are_retried() {
 #[tokio::test]
 async fn never_more_than_four_requests_in_flight_per_app() {
     let env = Env::start().await;
-    env.sim.set_faults(Faults {
-        latency_ms: 40,
-        ..Faults::default()
-    });
+    env.slow(40);
     // Twelve different weeks: every read misses the cache and goes to Graph at once.
     let mut tasks = vec![];
     for i in 0..12u64 {
@@ -257,11 +240,8 @@ async fn never_more_than_four_requests_in_flight_per_app() {
                     ("element", "tid"),
                     ("week", week.as_str()),
                 ])
-                .send()
+                .status_code()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
         }));
     }
     for t in tasks {
@@ -277,21 +257,15 @@ async fn never_more_than_four_requests_in_flight_per_app() {
 #[tokio::test]
 async fn identical_concurrent_week_reads_cost_one_graph_read() {
     let env = Env::start().await;
-    env.sim.set_faults(Faults {
-        latency_ms: 50,
-        ..Faults::default()
-    });
+    env.slow(50);
     let mut tasks = vec![];
     for _ in 0..100 {
         let (base, http) = (env.base.clone(), env.http.clone());
         tasks.push(tokio::spawn(async move {
             http.post(format!("{base}/api/week"))
                 .form(&[("form", "demo"), ("element", "tid"), ("week", "2026-12-07")])
-                .send()
+                .status_code()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
         }));
     }
     for t in tasks {

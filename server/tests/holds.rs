@@ -66,10 +66,7 @@ async fn two_citizens_reserve_one_slot_and_one_wins() {
     let env = Env::start().await;
     let other = env.second_instance().await;
     let slot = a_free_slot(&env).await;
-    env.sim.set_faults(Faults {
-        latency_ms: 100,
-        ..Faults::default()
-    });
+    env.slow(100);
     let (a, b) = tokio::join!(
         env.reserve("demo", &slot, "", ""),
         other.reserve("demo", &slot, "", "")
@@ -111,8 +108,7 @@ async fn the_holder_books_in_two_graph_round_trips() {
 async fn extending_moves_the_expiry_and_keeps_the_owner() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let hold = env.reserve_ok("demo", &slot, "", "").await;
-    let token = hold["token"].as_str().unwrap().to_owned();
+    let token = env.hold_token("demo", &slot).await;
     env.advance(chrono::TimeDelta::seconds(600));
     let Answer(s, again) = env.reserve("demo", &slot, &token, "").await;
     assert_eq!(s, 200, "{again}");
@@ -167,8 +163,7 @@ async fn release_only_touches_the_callers_own_hold() {
 async fn a_lapsed_hold_counts_as_free_and_another_citizen_books() {
     let env = Env::start().await;
     let slot = a_free_slot(&env).await;
-    let hold = env.reserve_ok("demo", &slot, "", "").await;
-    let first = hold["token"].as_str().unwrap().to_owned();
+    let first = env.hold_token("demo", &slot).await;
     let Answer(s, _) = env.book("demo", &slot, "too-early").await;
     assert_eq!(s, 409, "held: taken for others");
     env.advance(chrono::TimeDelta::seconds(901));

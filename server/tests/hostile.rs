@@ -251,15 +251,7 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
         .unwrap();
     assert!(res.status().is_client_error(), "GET: {}", res.status());
 
-    let stats = env.sim.stats();
-    assert_eq!(
-        (
-            stats.event_patches,
-            stats.attachment_posts,
-            stats.upload_sessions
-        ),
-        (0, 0, 0)
-    );
+    env.assert_nothing_written();
     let after = env.events();
     assert!(before
         .iter()

@@ -28,52 +28,23 @@ async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {
     assert_eq!(status, 200, "{receipt}");
     let Answer(status, body) = env.book("demo", &slot, "other").await;
     assert_eq!(status, 409, "{body}");
-    let res = env
-        .http
-        .get(format!("{}/metrics", env.base))
-        .send()
-        .await
-        .unwrap();
+    let res = env.metrics_response().await;
     assert!(res.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/plain"));
     let m = res.text().await.unwrap();
-    assert_eq!(
-        value(&m, r#"booket_requests_total{function="week",status="200"}"#),
-        2,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_requests_total{function="book",status="409"}"#),
-        1,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_bookings_total{outcome="booked"}"#),
-        1,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_bookings_total{outcome="taken"}"#),
-        1,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_holds_total{outcome="reserved"}"#),
-        1,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_week_cache_total{result="miss"}"#),
-        1,
-        "{m}"
-    );
-    assert_eq!(
-        value(&m, r#"booket_week_cache_total{result="hit"}"#),
-        1,
-        "{m}"
-    );
+    for (series, want) in [
+        (r#"booket_requests_total{function="week",status="200"}"#, 2),
+        (r#"booket_requests_total{function="book",status="409"}"#, 1),
+        (r#"booket_bookings_total{outcome="booked"}"#, 1),
+        (r#"booket_bookings_total{outcome="taken"}"#, 1),
+        (r#"booket_holds_total{outcome="reserved"}"#, 1),
+        (r#"booket_week_cache_total{result="miss"}"#, 1),
+        (r#"booket_week_cache_total{result="hit"}"#, 1),
+    ] {
+        assert_eq!(value(&m, series), want, "{series}\n{m}");
+    }
     let graph_200 = value(&m, r#"booket_graph_requests_total{status="200"}"#);
     let sim = env.sim.stats();
     assert_eq!(

@@ -5,15 +5,7 @@ mod support;
 use support::{event_id_of, slots_in_state, Answer, Env, Options};
 
 async fn reserve_from(env: &Env, origin: Option<&str>, slot: &str) -> reqwest::Response {
-    let mut req = env.http.post(format!("{}/api/reserve", env.base)).form(&[
-        ("form", "demo"),
-        ("element", "tid"),
-        ("slot_id", slot),
-    ]);
-    if let Some(o) = origin {
-        req = req.header("origin", o);
-    }
-    req.send().await.unwrap()
+    env.reserve_with(origin.map(|o| ("origin", o)), slot).await
 }
 
 #[tokio::test]
@@ -223,50 +215,43 @@ async fn metrics_need_the_token_or_the_private_listener() {
         |_| {},
     )
     .await;
-    let res = env
-        .http
-        .get(format!("{}/metrics", env.base))
-        .send()
-        .await
-        .unwrap();
+    let res = env.metrics_response().await;
     assert_ne!(res.status().as_u16(), 200);
+}
+
+/// Why `booket serve` (no demo) refuses to start with the demo's configuration after
+/// `tweak`.
+async fn serve_refused(tweak: impl FnOnce(&mut server::config::Config)) -> String {
+    let sim = server::sim::Simulator::demo(support::monday_11(), Default::default());
+    sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
+    tweak(&mut config);
+    let started = server::Server::build(
+        config,
+        None,
+        std::env::temp_dir(),
+        server::booking::system_clock(),
+        None,
+    )
+    .await;
+    started
+        .err()
+        .expect("the server must not start")
+        .to_string()
 }
 
 #[tokio::test]
 async fn booket_serve_refuses_to_start_without_a_slot_key() {
-    let sim = server::sim::Simulator::demo(support::monday_11(), Default::default());
-    sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
-    assert!(config.server.slot_key.is_none());
-    let err = server::Server::build(
-        config,
-        None,
-        std::env::temp_dir(),
-        server::booking::system_clock(),
-        None,
-    )
-    .await
-    .err()
-    .expect("no server without a slot key");
-    assert!(err.to_string().contains("slot_key"), "{err}");
+    let err = serve_refused(|c| assert!(c.server.slot_key.is_none())).await;
+    assert!(err.contains("slot_key"), "{err}");
 }
 
 #[tokio::test]
 async fn booket_serve_refuses_to_start_without_a_receipt_key() {
-    let sim = server::sim::Simulator::demo(support::monday_11(), Default::default());
-    sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut config = server::demo::demo_config(&sim, "127.0.0.1:0".parse().unwrap());
-    config.server.slot_key = Some("test-slot-key-0123456789abcdef-0123".into());
-    config.receipts.signing_key = None;
-    let err = server::Server::build(
-        config,
-        None,
-        std::env::temp_dir(),
-        server::booking::system_clock(),
-        None,
-    )
-    .await
-    .err()
-    .expect("no server without a receipt key");
-    assert!(err.to_string().contains("[receipts] signing_key"), "{err}");
+    let err = serve_refused(|c| {
+        c.server.slot_key = Some("test-slot-key-0123456789abcdef-0123".into());
+        c.receipts.signing_key = None;
+    })
+    .await;
+    assert!(err.contains("[receipts] signing_key"), "{err}");
 }

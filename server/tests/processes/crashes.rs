@@ -42,14 +42,7 @@ async fn a_server_killed_mid_booking(
         "the booking to stall",
         Duration::from_secs(20),
         async || {
-            let state: serde_json::Value = http
-                .get(format!("http://{sim}/_sim/state"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let state = sim_state(&http, &sim).await;
             state["faults"]["stall_after_writes"] == 0
         },
     )
@@ -122,14 +115,7 @@ async fn a_server_killed_mid_booking(
         .collect();
     assert_eq!(names, vec!["mine.pdf"]);
     // Every query the servers sent was one Graph accepts.
-    let state: serde_json::Value = http
-        .get(format!("http://{sim}/_sim/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = sim_state(&http, &sim).await;
     assert_eq!(state["stats"]["rejected_queries"], 0, "{}", state["stats"]);
 }
 
@@ -163,18 +149,7 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
     let request = tokio::spawn({
         let http = http.clone();
         let slot = slot.clone();
-        async move {
-            http.post(url)
-                .form(&[
-                    ("form", "demo"),
-                    ("element", "tid"),
-                    ("slot_id", slot.as_str()),
-                    ("idempotency_key", "k"),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { book(&http, &url, &slot, "k").await }
     });
     // Graph goes away while the booking is under way (its requests reach a simulator that
     // holds each for 800 ms; the sweep's may too), and stays away until the server has
@@ -204,17 +179,7 @@ async fn a_simulator_restarted_mid_booking_is_reported_and_the_retry_books_once(
         .unwrap()
         .contains(" - "));
     // The retry (same key) books it, once.
-    let res = http
-        .post(format!("http://{server}/api/book"))
-        .form(&[
-            ("form", "demo"),
-            ("element", "tid"),
-            ("slot_id", slot.as_str()),
-            ("idempotency_key", "k"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = book(&http, &format!("http://{server}/api/book"), &slot, "k").await;
     assert_eq!(res.status().as_u16(), 200);
     let subject = sim_event(&http, &sim, &event_id).await["subject"]
         .as_str()

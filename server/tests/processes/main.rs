@@ -3,7 +3,6 @@
 //! life — health, SIGTERM, logs (`lifecycle.rs`). Each runs the `booket` binary as a child
 //! process; the helpers to start and drive them are here.
 
-use base64::Engine;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +10,8 @@ use std::time::{Duration, Instant};
 mod crashes;
 mod lifecycle;
 mod memory;
+#[path = "../support/mod.rs"]
+mod support;
 
 /// A child process that is killed when dropped, with every line it printed.
 pub struct Proc(Child, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
@@ -108,18 +109,8 @@ tenant_id = "{tenant}"
 client_id = "{client}"
 client_secret = {{ env = "BOOKET_TEST_SECRET" }}
 
-[[forms]]
-id = "demo"
-title = "Ansøgning"
-
-[[forms.elements]]
-name = "tid"
-calendar = "Borgerservice"
-attach_documents = true
-first_hour = 8
-last_hour = 16
-notice_days = 0
-"#,
+{form}"#,
+        form = form_toml("demo", "Ansøgning", "Borgerservice"),
         owner = server::sim::seed::DEMO_OWNER,
         tenant = server::sim::seed::DEMO_TENANT,
         client = server::sim::seed::DEMO_CLIENT_ID,
@@ -200,25 +191,10 @@ impl Drop for Setup {
     }
 }
 
-pub fn event_id_of(slot_id: &str) -> String {
-    let part = slot_id.split('.').next().unwrap();
-    String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
+pub use support::event_id_of;
 
 pub async fn sim_event(http: &reqwest::Client, sim: &str, id: &str) -> serde_json::Value {
-    let state: serde_json::Value = http
-        .get(format!("http://{sim}/_sim/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = sim_state(http, sim).await;
     for t in state["tenants"].as_array().unwrap() {
         for u in t["users"].as_array().unwrap() {
             for c in u["calendars"].as_array().unwrap() {
@@ -233,24 +209,62 @@ pub async fn sim_event(http: &reqwest::Client, sim: &str, id: &str) -> serde_jso
     panic!("no event {id}");
 }
 
-/// A free slot a week or more ahead (the simulator seeds from today).
-pub async fn free_slot(http: &reqwest::Client, server: &str) -> String {
-    let next = (chrono::Utc::now() + chrono::TimeDelta::days(7))
-        .format("%Y-%m-%d")
-        .to_string();
-    let week: serde_json::Value = http
-        .post(format!("http://{server}/api/week"))
+/// A form with one element that books in `calendar` and attaches documents.
+pub fn form_toml(id: &str, title: &str, calendar: &str) -> String {
+    format!(
+        r#"
+[[forms]]
+id = "{id}"
+title = "{title}"
+
+[[forms.elements]]
+name = "tid"
+calendar = "{calendar}"
+attach_documents = true
+first_hour = 8
+last_hour = 16
+notice_days = 0
+"#
+    )
+}
+
+/// A booking of `slot` in `demo` without files, posted to `url` (`…/api/book`).
+pub async fn book(http: &reqwest::Client, url: &str, slot: &str, key: &str) -> reqwest::Response {
+    http.post(url)
         .form(&[
             ("form", "demo"),
             ("element", "tid"),
-            ("week", next.as_str()),
+            ("slot_id", slot),
+            ("idempotency_key", key),
         ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The week of `day` in `form`, as the widget asks for it.
+pub async fn week_of(
+    http: &reqwest::Client,
+    server: &str,
+    form: &str,
+    day: &str,
+) -> serde_json::Value {
+    http.post(format!("http://{server}/api/week"))
+        .form(&[("form", form), ("element", "tid"), ("week", day)])
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A free slot a week or more ahead (the simulator seeds from today).
+pub async fn free_slot(http: &reqwest::Client, server: &str) -> String {
+    let next = (chrono::Utc::now() + chrono::TimeDelta::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let week = week_of(http, server, "demo", &next).await;
     week["slots"]
         .as_array()
         .unwrap()

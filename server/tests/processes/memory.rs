@@ -156,19 +156,8 @@ username = "{user}"
 domain = "{domain}"
 password = {{ file = "{password}" }}
 access = "impersonation"
-
-[[forms]]
-id = "jobcenter"
-title = "Jobcenter"
-
-[[forms.elements]]
-name = "tid"
-calendar = "Jobcenter"
-attach_documents = true
-first_hour = 8
-last_hour = 16
-notice_days = 0
-"#,
+{form}"#,
+        form = form_toml("jobcenter", "Jobcenter", "Jobcenter"),
         calendar = server::sim::seed::DEMO_EWS_CALENDAR,
         owner = server::sim::seed::DEMO_EWS_OWNER,
         sim = setup.sim,
@@ -185,15 +174,7 @@ notice_days = 0
         let week = (chrono::Utc::now() + chrono::TimeDelta::days(7 * weeks))
             .format("%Y-%m-%d")
             .to_string();
-        let answer: serde_json::Value = http
-            .post(format!("http://{server}/api/week"))
-            .form(&[("form", "jobcenter"), ("element", "tid"), ("week", &week)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = week_of(&http, &server, "jobcenter", &week).await;
         for s in answer["slots"].as_array().unwrap() {
             if s["state"] == "free" && slots.len() < 8 {
                 slots.push(s["id"].as_str().unwrap().to_owned());

@@ -23,6 +23,16 @@ pub fn monday_11() -> DateTime<Utc> {
 pub struct Answer(pub u16, pub serde_json::Value);
 
 impl Answer {
+    /// A response's status and its body (JSON, or the text as a JSON string).
+    pub async fn of(res: reqwest::Response) -> Answer {
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        Answer(
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
     /// The body of an answer that must be 200.
     #[track_caller]
     pub fn ok(self) -> serde_json::Value {
@@ -188,20 +198,63 @@ impl Env {
             .send()
             .await
             .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        Answer(status, json)
+        Answer::of(res).await
+    }
+
+    /// A reservation of `slot` in `demo` sent with one extra header (an `Origin`, an
+    /// `X-Forwarded-For`), as the raw response.
+    pub async fn reserve_with(
+        &self,
+        header: Option<(&str, &str)>,
+        slot: &str,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/api/reserve", self.base)).form(&[
+            ("form", "demo"),
+            ("element", "tid"),
+            ("slot_id", slot),
+        ]);
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        req.send().await.unwrap()
     }
 
     /// The text of `/metrics` (the test server shows it without a token).
     pub async fn metrics(&self) -> String {
+        self.metrics_response().await.text().await.unwrap()
+    }
+
+    /// A Graph client of its own on the simulator (four in flight, a 5 s retry budget).
+    pub fn graph_client(&self) -> server::graph::GraphClient {
+        server::graph::GraphClient::new(server::graph::GraphOptions {
+            graph_base_url: self.sim.graph_base_url(),
+            login_base_url: self.sim.login_base_url(),
+            scope: server::config::default_graph_scope(
+                &self.sim.graph_base_url(),
+                &self.sim.login_base_url(),
+            ),
+            max_concurrency: 4,
+            retry_budget: std::time::Duration::from_secs(5),
+        })
+        .unwrap()
+    }
+
+    /// Sends a multipart booking to `/api/book_form` as it is.
+    pub async fn send_form(&self, form: reqwest::multipart::Form) -> reqwest::Response {
         self.http
-            .get(format!("{}/metrics", self.base))
+            .post(format!("{}/api/book_form", self.base))
+            .header("accept", "application/json")
+            .multipart(form)
             .send()
             .await
             .unwrap()
-            .text()
+    }
+
+    /// `GET /metrics` as it answers (with or without a token configured).
+    pub async fn metrics_response(&self) -> reqwest::Response {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
             .await
             .unwrap()
     }
@@ -219,9 +272,54 @@ impl Env {
         Env::start_with(Options::default(), attach_documents).await
     }
 
+    /// Nothing was written to Exchange: no event changed, no file attached.
+    #[track_caller]
+    pub fn assert_nothing_written(&self) {
+        let stats = self.sim.stats();
+        assert_eq!(
+            (
+                stats.event_patches,
+                stats.attachment_posts,
+                stats.upload_sessions
+            ),
+            (0, 0, 0)
+        );
+    }
+
+    /// Every answer of the simulator `ms` milliseconds late.
+    pub fn slow(&self, ms: u64) {
+        self.sim.set_faults(server::sim::model::Faults {
+            latency_ms: ms,
+            ..Default::default()
+        });
+    }
+
+    /// A server behind a reverse proxy on this machine (the client is read from
+    /// `X-Forwarded-For`), with `tweak` applied to its configuration.
+    pub async fn behind_proxy(tweak: impl FnOnce(&mut Config)) -> Env {
+        Env::start_with(Options::default(), |c| {
+            c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            tweak(c)
+        })
+        .await
+    }
+
+    /// A new hold on `slot_id` in `form` (must succeed); its token.
+    pub async fn hold_token(&self, form: &str, slot_id: &str) -> String {
+        self.reserve_ok(form, slot_id, "", "").await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// The `n`th free slot of [`WEEK`] in `form`.
     pub async fn free_slot(&self, form: &str, n: usize) -> String {
         slot_id(&self.week_ok(form, WEEK).await, "free", n)
+    }
+
+    /// The ids of the free slots of [`WEEK`] in `form`, in order.
+    pub async fn free_slots(&self, form: &str) -> Vec<String> {
+        free_ids(&self.week_ok(form, WEEK).await)
     }
 
     /// A week answer that must be 200 (the tests that read a week to use it).
@@ -285,17 +383,10 @@ impl Env {
         .await
     }
 
+    /// A booking without a hold of the citizen's own (an empty `hold`, as the widget sends
+    /// it when nothing was reserved).
     pub async fn book(&self, form: &str, slot_id: &str, key: &str) -> Answer {
-        self.call(
-            "book",
-            &[
-                ("form", form),
-                ("element", "tid"),
-                ("slot_id", slot_id),
-                ("idempotency_key", key),
-            ],
-        )
-        .await
+        self.book_held(form, slot_id, key, "").await
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -340,20 +431,7 @@ impl Env {
                     .unwrap(),
             );
         }
-        let res = self
-            .http
-            .post(format!("{}/api/book_form", self.base))
-            .header("accept", "application/json")
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        Answer(
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-        )
+        Answer::of(self.send_form(form).await).await
     }
 
     pub fn sim_url(&self, path: &str) -> String {
@@ -371,6 +449,17 @@ pub fn mail_on(config: &mut Config) {
         sender: server::sim::seed::DEMO_OWNER.into(),
         user: server::sim::seed::DEMO_OWNER.into(),
     };
+}
+
+/// A request's status, sent as it is.
+pub trait StatusOf {
+    async fn status_code(self) -> u16;
+}
+
+impl StatusOf for reqwest::RequestBuilder {
+    async fn status_code(self) -> u16 {
+        self.send().await.unwrap().status().as_u16()
+    }
 }
 
 /// Every element attaches the citizen's documents.
