@@ -36,6 +36,9 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub booket: Arc<Booket>,
+    /// The core for the read functions (element, week), which take no caller: one for
+    /// every read, so a cached week costs no allocation for it.
+    reader: Arc<dyn Backend>,
     pub config: Arc<Config>,
     /// Reads (element, week) and writes (reserve, release, book) per client.
     pub budgets: Arc<Budgets>,
@@ -107,6 +110,10 @@ impl AppState {
             }
         });
         AppState(Arc::new(Shared {
+            reader: Arc::new(crate::booking::ForCaller {
+                booket: booket.clone(),
+                caller: crate::booking::Caller::default(),
+            }),
             booket,
             budgets,
             uploads: Arc::new(tokio::sync::Semaphore::new(
@@ -509,10 +516,14 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
     if book_form {
         return crate::web::uploads::book_form(state, req, client).await;
     }
-    let backend = Arc::new(crate::booking::ForCaller {
-        booket: state.booket.clone(),
-        caller: crate::booking::Caller::client(client),
-    }) as Arc<dyn Backend>;
+    // The writes learn who asks (the per-client caps); the reads need not.
+    let backend = match spend {
+        Spend::Read => state.reader.clone(),
+        Spend::Write => Arc::new(crate::booking::ForCaller {
+            booket: state.booket.clone(),
+            caller: crate::booking::Caller::client(client),
+        }) as Arc<dyn Backend>,
+    };
     let res = app::api::with_backend(backend, leptos::server_fn::axum::handle_server_fn(req))
         .await
         .into_response();
