@@ -1,5 +1,5 @@
-//! Booket's server: configuration, the Exchange clients (Graph and EWS), the booking backend behind the
-//! server functions, the Exchange simulator (Graph and EWS) and the demo.
+//! Booket's server: configuration, the Exchange clients (Graph and EWS), the booking core
+//! behind the server functions, `booket check`, and (with the `sim` feature) the demo.
 
 pub mod booking;
 pub mod check;
