@@ -5,7 +5,7 @@
 //! `gss_channel_bindings_struct` carrying RFC 5929's `tls-server-end-point` of the
 //! certificate the connection was made to) and `MsvAvTargetName` (`HTTP/<host>`), inside the
 //! NTLMv2 blob the password's HMAC covers — so a logon relayed to another TLS server does not
-//! verify there. The simulator checks the same bytes (`sim/ntlm.rs`).
+//! verify there. The simulator checks the same bytes (`sim/src/ntlm.rs`).
 //!
 //! (About 510 lines, half of them tests against [MS-NLMP]'s published examples.)
 
