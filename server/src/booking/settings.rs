@@ -43,10 +43,6 @@ impl Settings {
     }
 
     pub fn element(&self, form: &str, element: &str) -> Option<(&FormConfig, &ElementConfig)> {
-        let f = self.form(form)?;
-        f.elements
-            .iter()
-            .find(|e| e.name == element)
-            .map(|e| (f, e))
+        crate::config::element_in(&self.forms, form, element)
     }
 }

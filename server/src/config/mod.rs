@@ -467,17 +467,26 @@ impl ElementConfig {
     }
 }
 
+/// The element `element` of form `form` among `forms`, with its form.
+pub fn element_in<'a>(
+    forms: &'a [FormConfig],
+    form: &str,
+    element: &str,
+) -> Option<(&'a FormConfig, &'a ElementConfig)> {
+    let f = forms.iter().find(|f| f.id == form)?;
+    f.elements
+        .iter()
+        .find(|e| e.name == element)
+        .map(|e| (f, e))
+}
+
 impl Config {
     pub fn form(&self, id: &str) -> Option<&FormConfig> {
         self.forms.iter().find(|f| f.id == id)
     }
 
     pub fn element(&self, form: &str, element: &str) -> Option<(&FormConfig, &ElementConfig)> {
-        let f = self.form(form)?;
-        f.elements
-            .iter()
-            .find(|e| e.name == element)
-            .map(|e| (f, e))
+        element_in(&self.forms, form, element)
     }
 
     pub fn calendar(&self, name: &str) -> Option<&CalendarConfig> {

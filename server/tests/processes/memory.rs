@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// The two tests that send hundreds of megabytes at once take turns: run side by side on a
+/// two-core machine, the EWS one once failed with an upload's connection cut while the
+/// other was sending its 1.2 GB.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The server's peak resident memory (VmHWM), in bytes.
 fn peak_rss(proc: &Proc) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", proc.0.id())).unwrap();
@@ -19,6 +24,7 @@ fn peak_rss(proc: &Proc) -> u64 {
 /// stays bounded whatever they send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_large_uploads_at_once_keep_memory_bounded() {
+    let _alone = HEAVY.lock().await;
     let setup = Setup::with("uploads", "trusted_proxies = [\"127.0.0.1\"]");
     let http = setup.http.clone();
     let (server_proc, server) = start_server(&setup.config);
@@ -140,6 +146,7 @@ async fn a_stalled_upload_is_cut_off() {
 /// times over as strings: about a gigabyte).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_large_ews_bookings_at_once_keep_memory_bounded() {
+    let _alone = HEAVY.lock().await;
     let setup = Setup::with("ews-uploads", "trusted_proxies = [\"127.0.0.1\"]");
     let password = setup.dir.join("ews-password");
     std::fs::write(&password, server::sim::seed::DEMO_EWS_PASSWORD).unwrap();
