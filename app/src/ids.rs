@@ -109,6 +109,13 @@ impl HoldToken {
     }
 }
 
+impl SlotId {
+    /// An id the server signed (always of the right form).
+    pub fn issued(id: String) -> SlotId {
+        SlotId(id)
+    }
+}
+
 /// An optional slot id (`release_slot_id`): empty, or a [`SlotId`].
 pub fn optional_slot(field: &str, value: String) -> Result<Option<SlotId>, BookingError> {
     if value.is_empty() {

@@ -10,17 +10,24 @@ use libfuzzer_sys::fuzz_target;
 use server::booking::documents::safe_name;
 use server::booking::hold::HoldInfo;
 use server::booking::slot_id::{SlotRef, SlotSigner};
+use server::mailbox::EventId;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return; // the server refuses a body that is not UTF-8 before any parser runs
     };
     let signer = SlotSigner::new(b"fuzz key");
+    let form = FormId::parse("form").unwrap();
+    let element = ElementName::parse("element").unwrap();
+    let other = ElementName::parse("other").unwrap();
 
-    // A slot id from the browser: only ids this server issued for this element verify,
-    // and a verified id is exactly the id the server would issue for that slot.
-    if let Some(slot) = signer.verify("form", "element", s) {
-        assert_eq!(signer.issue("form", "element", &slot), s);
+    // A slot id from the browser (as the edge parses it): only ids this server issued for
+    // this element verify, and a verified id is exactly the id the server would issue for
+    // that slot.
+    if let Ok(id) = SlotId::parse(s) {
+        if let Some(slot) = signer.verify(&form, &element, &id) {
+            assert_eq!(signer.issue(&form, &element, &slot), id);
+        }
     }
     // Ids issued for any slot round-trip, and are refused for another element or when
     // any one character is changed.
@@ -29,22 +36,22 @@ fuzz_target!(|data: &[u8]| {
         .fold(0i64, |n, &b| n.wrapping_mul(31).wrapping_add(i64::from(b)));
     let start = DateTime::<Utc>::from_timestamp(n.rem_euclid(4_102_444_800), 0).unwrap();
     let slot = SlotRef {
-        event_id: s.to_owned(),
+        event_id: EventId::new(s),
         start,
         end: start + chrono::TimeDelta::minutes(30),
     };
-    let id = signer.issue("form", "element", &slot);
-    assert_eq!(signer.verify("form", "element", &id), Some(slot.clone()));
-    assert_eq!(signer.verify("form", "other", &id), None);
+    let id = signer.issue(&form, &element, &slot);
+    assert_eq!(signer.verify(&form, &element, &id), Some(slot.clone()));
+    assert_eq!(signer.verify(&form, &other, &id), None);
     assert_eq!(
-        SlotSigner::new(b"another key").verify("form", "element", &id),
+        SlotSigner::new(b"another key").verify(&form, &element, &id),
         None
     );
     let at = (n.unsigned_abs() as usize) % id.len();
-    let mut forged = id.clone().into_bytes();
+    let mut forged = id.to_string().into_bytes();
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).unwrap();
-    assert_eq!(signer.verify("form", "element", &forged), None, "{forged}");
+    let forged = SlotId::issued(String::from_utf8(forged).unwrap());
+    assert_eq!(signer.verify(&form, &element, &forged), None, "{forged}");
 
     // The week argument: a real date, written the one canonical way.
     if let Some(day) = parse_date(s) {

@@ -8,10 +8,56 @@
 
 use chrono::{DateTime, Utc};
 
+/// A string the backend (or Outlook) gave, typed by what it names so that one cannot be
+/// passed where another is meant. Made at a backend's edge (or from configuration) and
+/// carried as is; Booket never builds one from a citizen's input without checking it first
+/// (a slot id's signature).
+macro_rules! exchange_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+exchange_name!(
+    /// An event's id as the backend gave it (Graph's event id, EWS's ItemId). Opaque.
+    EventId
+);
+exchange_name!(
+    /// An attachment's id as the backend gave it. Opaque.
+    AttachmentId
+);
+exchange_name!(
+    /// A calendar as Outlook shows its name (`outlook_calendar`); the backend finds and
+    /// keeps its id.
+    CalendarName
+);
+
 /// A calendar event as the booking core sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    pub id: String,
+    pub id: EventId,
     /// The version a conditional write is made against (Graph: etag or change key; EWS:
     /// ChangeKey). `None` when the backend gave none: such an event cannot be written.
     pub version: Option<String>,
@@ -70,7 +116,7 @@ pub struct Capabilities {
 /// An event's attachment as listed (without its content).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
-    pub id: String,
+    pub id: AttachmentId,
     pub name: String,
     /// The tag Booket gave its own files (a content id); `None` when the backend dropped it.
     pub tag: Option<String>,
@@ -179,13 +225,13 @@ pub trait Mailbox: Send + Sync {
 
     /// Finds the calendar with exactly this name (kept; found again when reading it
     /// answers that it is gone, as after staff delete and recreate it).
-    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError>;
+    async fn resolve_calendar(&self, calendar: &CalendarName) -> Result<(), MailboxError>;
 
     /// Events overlapping `[start, end)`, recurring ones expanded, with their hold records.
     /// Events whose times cannot be read are left out (and logged).
     async fn events(
         &self,
-        calendar: &str,
+        calendar: &CalendarName,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError>;
@@ -193,7 +239,7 @@ pub trait Mailbox: Send + Sync {
     /// One event with its current version and hold record, by an id read from this
     /// calendar's view. Graph looks it up within the calendar (an event of another one is
     /// [`MailboxError::NotFound`]); EWS cannot, and its opaque ids are not compared.
-    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError>;
+    async fn event(&self, calendar: &CalendarName, id: &EventId) -> Result<Event, MailboxError>;
 
     /// Writes `change` only if `event` is unchanged since it was read (as far as
     /// [`Capabilities::conditional_writes`] allows); a newer version is
@@ -203,17 +249,17 @@ pub trait Mailbox: Send + Sync {
     /// Attaches a file to an event; returns the attachment's id.
     async fn add_attachment(
         &self,
-        event_id: &str,
+        event: &EventId,
         file: NewAttachment<'_>,
-    ) -> Result<String, MailboxError>;
+    ) -> Result<AttachmentId, MailboxError>;
 
-    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError>;
+    async fn attachments(&self, event: &EventId) -> Result<Vec<Attachment>, MailboxError>;
 
     /// Removes an attachment; one already gone is [`MailboxError::NotFound`].
     async fn remove_attachment(
         &self,
-        event_id: &str,
-        attachment_id: &str,
+        event: &EventId,
+        attachment: &AttachmentId,
     ) -> Result<(), MailboxError>;
 
     /// Sends a mail from this mailbox.

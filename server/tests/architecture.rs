@@ -15,7 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("mail", &["mailbox"]),
     ("exchange", &["mailbox"]),
     ("graph", &["exchange", "mailbox", "metrics", "signing"]),
-    ("config", &["der", "graph", "receipts"]),
+    ("config", &["der", "graph", "mailbox", "receipts"]),
     ("ews", &["config", "der", "exchange", "mailbox", "metrics"]),
     (
         "booking",
@@ -26,7 +26,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("web", &["booking", "config", "metrics"]),
     (
         "demo",
-        &["booking", "config", "ews", "graph", "receipts", "sim"],
+        &[
+            "booking", "config", "ews", "graph", "mailbox", "receipts", "sim",
+        ],
     ),
     (
         "check",
@@ -127,4 +129,72 @@ fn the_table_names_only_modules_that_exist() {
     for (module, _) in ALLOWED {
         assert!(edges.contains_key(*module), "{module} is gone");
     }
+}
+
+/// The parts that must carry ids typed: the core and the seam (with its two sides).
+const TYPED_IDS_IN: &[&str] = &[
+    "booking",
+    "mailbox.rs",
+    "graph/mailbox.rs",
+    "ews/mailbox.rs",
+];
+
+/// A parameter that names a form, element, slot, event, attachment or calendar and is a
+/// bare `&str` (outside test modules): the kind the core's types exist to prevent.
+fn bare_id_parameters(text: &str) -> Vec<String> {
+    const NAMES: &[&str] = &["form", "element", "slot", "event", "attachment", "calendar"];
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices(": &str") {
+        let before = &text[..i];
+        let name: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if NAMES
+            .iter()
+            .any(|n| name == *n || name.starts_with(&format!("{n}_")))
+        {
+            found.push(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_core_and_the_seam_take_no_id_as_a_bare_str() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    for part in TYPED_IDS_IN {
+        let path = src.join(part);
+        let files: Vec<_> = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| !p.to_string_lossy().contains("tests"))
+                .collect()
+        } else {
+            vec![path]
+        };
+        for file in files {
+            let text = shipped(&std::fs::read_to_string(&file).unwrap());
+            for name in bare_id_parameters(&text) {
+                wrong.push(format!("{}: {name}: &str", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn a_bare_id_parameter_is_found() {
+    assert_eq!(
+        bare_id_parameters("fn f(&self, event_id: &str, hold: &str, form: &FormId)"),
+        ["event_id"]
+    );
+    assert_eq!(bare_id_parameters("fn g(calendar: &str)"), ["calendar"]);
+    assert!(bare_id_parameters("fn h(formula: &str, slots: &[Slot])").is_empty());
 }

@@ -131,7 +131,7 @@ async fn mailbox_calendar_and_permission_problems_are_explained() {
 
     let f = failed(
         &report(&env, Lang::Da, |c| {
-            c.calendars[0].outlook_calendar = "Borgerservise".into()
+            c.calendars[0].outlook_calendar = server::mailbox::CalendarName::new("Borgerservise")
         })
         .await,
     );

@@ -6,6 +6,7 @@
 
 mod support;
 
+use server::mailbox::AttachmentId;
 use server::sim::model::Faults;
 use support::Answer;
 use support::*;
@@ -211,7 +212,10 @@ async fn a_file_already_gone_is_gone_whatever_the_delete_answers() {
             owner: owner_hash("a-citizen-who-never-came-back"),
             expires: env.now - chrono::TimeDelta::minutes(5),
             since: Some(env.now - chrono::TimeDelta::minutes(20)),
-            files: vec!["AAMkATTleft".into(), "AAMkATTgone".into()],
+            files: vec![
+                AttachmentId::new("AAMkATTleft"),
+                AttachmentId::new("AAMkATTgone"),
+            ],
         };
         let id = event_id_of(&free[0]);
         assert!(env.sim.edit_event(&id, |e| {
@@ -265,7 +269,7 @@ async fn a_copied_items_cleanup_never_removes_the_originals_files() {
         owner: owner_hash("a-citizen-long-gone"),
         expires: env.now - chrono::TimeDelta::minutes(5),
         since: Some(env.now - chrono::TimeDelta::minutes(20)),
-        files: vec!["AAMkATTorig".into()],
+        files: vec![AttachmentId::new("AAMkATTorig")],
     };
     assert!(env.sim.edit_event(&copy, |e| {
         e.subject.push_str(" - Reserveret");

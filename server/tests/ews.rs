@@ -484,18 +484,14 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
         let from = env.now + chrono::TimeDelta::days(i64::from(d));
         (from, from + chrono::TimeDelta::days(7))
     };
+    let calendar = server::mailbox::CalendarName::new(seed::DEMO_EWS_CALENDAR);
+    let calendar = &calendar;
     let before = env.sim.stats();
     mailbox.sign_in().await.unwrap();
-    mailbox
-        .resolve_calendar(seed::DEMO_EWS_CALENDAR)
-        .await
-        .unwrap();
+    mailbox.resolve_calendar(calendar).await.unwrap();
     for d in 0..5 {
         let (from, to) = week(d);
-        mailbox
-            .events(seed::DEMO_EWS_CALENDAR, from, to)
-            .await
-            .unwrap();
+        mailbox.events(calendar, from, to).await.unwrap();
     }
     let after = env.sim.stats();
     assert_eq!(client.logons(), 1, "one connection carried every request");
@@ -510,7 +506,7 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
     let reads = (0..8).map(|d| {
         let (from, to) = week(d);
         let mailbox = &mailbox;
-        async move { mailbox.events(seed::DEMO_EWS_CALENDAR, from, to).await }
+        async move { mailbox.events(calendar, from, to).await }
     });
     for r in futures::future::join_all(reads).await {
         r.unwrap();
@@ -533,10 +529,7 @@ async fn ntlm_logs_on_once_per_connection_and_again_when_the_server_forgets() {
         .unwrap();
     assert_eq!(forgot.status().as_u16(), 204);
     let (from, to) = week(0);
-    let events = mailbox
-        .events(seed::DEMO_EWS_CALENDAR, from, to)
-        .await
-        .unwrap();
+    let events = mailbox.events(calendar, from, to).await.unwrap();
     assert!(!events.is_empty());
     let forgotten = env.sim.stats();
     assert_eq!(forgotten.ews_logons - concurrent.ews_logons, 1);

@@ -4,7 +4,9 @@
 
 mod support;
 
+use app::api::{ElementName, FormId};
 use server::booking::slot_id::{SlotRef, SlotSigner};
+use server::mailbox::EventId;
 use server::sim::seed;
 use support::{event_id_of, slot_id, Answer, Env, Options};
 
@@ -44,18 +46,17 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
     // Ids signed with the server's own key for events the element never offers: the rules
     // are re-checked at write time, not trusted from the id.
     let signer = SlotSigner::new(b"test-slot-key");
+    let form = FormId::parse("demo").unwrap();
     let mut never_offered = Vec::new();
     for e in env.events() {
         if e.kind.starts_with("noise:") {
-            never_offered.push(signer.issue(
-                "demo",
-                "tid",
-                &SlotRef {
-                    event_id: e.id.clone(),
-                    start: e.start,
-                    end: e.end,
-                },
-            ));
+            let slot = SlotRef {
+                event_id: EventId::new(e.id.clone()),
+                start: e.start,
+                end: e.end,
+            };
+            let tid = ElementName::parse("tid").unwrap();
+            never_offered.push(signer.issue(&form, &tid, &slot).to_string());
         }
     }
     assert!(never_offered.len() >= 12, "{}", never_offered.len());
@@ -64,15 +65,17 @@ async fn hostile_requests_get_a_clear_4xx_and_change_nothing() {
         p[3] = format!("A{}", &p[3][1..]);
         p.join(".")
     };
-    let other_element = signer.issue(
-        "demo",
-        "other",
-        &SlotRef {
-            event_id: event_id_of(&free),
-            start: chrono::Utc::now(),
-            end: chrono::Utc::now(),
-        },
-    );
+    let other_element = signer
+        .issue(
+            &form,
+            &ElementName::parse("other").unwrap(),
+            &SlotRef {
+                event_id: EventId::new(event_id_of(&free)),
+                start: chrono::Utc::now(),
+                end: chrono::Utc::now(),
+            },
+        )
+        .to_string();
 
     let before = env.events();
     let mut cases: Vec<(String, Vec<(String, String)>)> = Vec::new();

@@ -176,8 +176,8 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
 
     /// Forgets one week of a calendar (after a write whose outcome is unknown), including
     /// a read of it still under way.
-    pub async fn invalidate_week(&self, calendar: &str, monday: chrono::NaiveDate) {
-        let key = (calendar.to_owned(), monday);
+    pub async fn invalidate_week(&self, key: &WeekKey) {
+        let key = key.clone();
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
         self.invalidated.insert(key.clone(), seq);
         self.last_invalidation.fetch_max(seq, Ordering::SeqCst);
@@ -233,16 +233,16 @@ mod tests {
                 Ok::<_, ()>(vec![])
             }
         };
-        cache.invalidate_week("Borgerservice", key.1).await;
+        cache.invalidate_week(&key).await;
         let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // Forgetting another week leaves this one; forgetting this one does not.
         cache
-            .invalidate_week("Borgerservice", key.1 + chrono::Days::new(7))
+            .invalidate_week(&(key.0.clone(), key.1 + chrono::Days::new(7)))
             .await;
         let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        cache.invalidate_week("Borgerservice", key.1).await;
+        cache.invalidate_week(&key).await;
         let _ = cache.get_or_fetch(&key, fetch).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
@@ -295,7 +295,7 @@ mod tests {
             })
         };
         started.await.unwrap();
-        cache.invalidate_week("c", key.1).await;
+        cache.invalidate_week(&key).await;
         finish.send(()).unwrap();
         // The waiting reader got its answer (read once more, since it began before the write).
         assert!(slow.await.unwrap().is_ok());
@@ -368,7 +368,7 @@ mod tests {
         let key: WeekKey = ("c".into(), monday());
         // A read that began (seq taken) before a write and landed after it.
         let _ = cache.get_or_fetch(&key, counting(&calls, 1)).await;
-        cache.invalidate_week("c", key.1).await;
+        cache.invalidate_week(&key).await;
         let stale_seq = 0;
         cache
             .weeks

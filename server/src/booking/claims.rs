@@ -8,6 +8,7 @@
 //! Other instances do not see these claims; they learn the written hold within their cache
 //! lifetime, as before. At most one entry per reservation in flight.
 
+use crate::mailbox::EventId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub(super) struct Claims {
     /// Event id → the hold owner (hash of the token) whose reservation is in flight.
-    by_event: Mutex<HashMap<String, String>>,
+    by_event: Mutex<HashMap<EventId, String>>,
     /// Changes whenever a claim comes or goes: a kept week answer from another generation
     /// may show a slot in the wrong state.
     generation: AtomicU64,
@@ -26,25 +27,25 @@ pub(super) struct Claim<'a> {
     claims: &'a Claims,
     /// None when the owner already had this claim (a second request of theirs): the first
     /// ends it.
-    event_id: Option<String>,
+    event_id: Option<EventId>,
 }
 
 impl Claims {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<EventId, String>> {
         self.by_event.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Claims `event_id` for `owner`; `None` when someone else's reservation of it is in
     /// flight.
-    pub(super) fn claim(&self, event_id: &str, owner: &str) -> Option<Claim<'_>> {
+    pub(super) fn claim(&self, event_id: &EventId, owner: &str) -> Option<Claim<'_>> {
         let mut map = self.map();
         let event_id = match map.get(event_id) {
             Some(other) if other != owner => return None,
             Some(_) => None,
             None => {
-                map.insert(event_id.to_owned(), owner.to_owned());
+                map.insert(event_id.clone(), owner.to_owned());
                 self.generation.fetch_add(1, Ordering::Release);
-                Some(event_id.to_owned())
+                Some(event_id.clone())
             }
         };
         Some(Claim {
@@ -54,7 +55,7 @@ impl Claims {
     }
 
     /// Whether a reservation of `event_id` by someone other than `owner` is in flight.
-    pub(super) fn by_other(&self, event_id: &str, owner: &str) -> bool {
+    pub(super) fn by_other(&self, event_id: &EventId, owner: &str) -> bool {
         self.map().get(event_id).is_some_and(|o| o != owner)
     }
 
@@ -84,21 +85,25 @@ mod tests {
     fn a_claim_refuses_others_until_it_ends() {
         let claims = Claims::default();
         let g0 = claims.generation();
-        let first = claims.claim("ev1", "anna").expect("free to claim");
-        assert!(claims.by_other("ev1", "bo"));
-        assert!(!claims.by_other("ev1", "anna"));
-        assert!(!claims.by_other("ev2", "bo"));
-        assert!(claims.claim("ev1", "bo").is_none());
+        let first = claims
+            .claim(&EventId::new("ev1"), "anna")
+            .expect("free to claim");
+        assert!(claims.by_other(&EventId::new("ev1"), "bo"));
+        assert!(!claims.by_other(&EventId::new("ev1"), "anna"));
+        assert!(!claims.by_other(&EventId::new("ev2"), "bo"));
+        assert!(claims.claim(&EventId::new("ev1"), "bo").is_none());
         assert_ne!(claims.generation(), g0);
         // The owner's second request goes on; the first claim still ends it.
-        let again = claims.claim("ev1", "anna").expect("the owner's own");
+        let again = claims
+            .claim(&EventId::new("ev1"), "anna")
+            .expect("the owner's own");
         drop(again);
-        assert!(claims.by_other("ev1", "bo"));
+        assert!(claims.by_other(&EventId::new("ev1"), "bo"));
         let g1 = claims.generation();
         drop(first);
         assert!(claims.is_empty());
-        assert!(!claims.by_other("ev1", "bo"));
+        assert!(!claims.by_other(&EventId::new("ev1"), "bo"));
         assert_ne!(claims.generation(), g1);
-        assert!(claims.claim("ev1", "bo").is_some());
+        assert!(claims.claim(&EventId::new("ev1"), "bo").is_some());
     }
 }

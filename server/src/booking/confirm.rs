@@ -60,7 +60,7 @@ impl Booket {
             end: slot.end,
             location,
             calendar: &cal.name,
-            uid: &slot.event_id,
+            uid: slot.event_id.as_str(),
             from: (!sender.eq_ignore_ascii_case(user)).then_some(sender),
         };
         match mailbox

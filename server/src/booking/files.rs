@@ -7,8 +7,8 @@ use super::rules::*;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
 use crate::config::{CalendarConfig, ElementConfig};
-use crate::mailbox::{Event, MailboxError, NewAttachment};
-use app::api::BookRequest;
+use crate::mailbox::{AttachmentId, Event, EventId, MailboxError, NewAttachment};
+use app::api::{BookRequest, ElementName, FormId, IdempotencyKey, SlotId};
 use app::domain::rules::{marker_of, Marker};
 use app::domain::week::monday_of;
 use app::domain::BookingError;
@@ -32,9 +32,9 @@ impl Booket {
         cal: &CalendarConfig,
         slot: &SlotRef,
         token: &str,
-        attached: &[(String, String)],
+        attached: &[(AttachmentId, String)],
     ) -> Result<Event, BookingError> {
-        let files: Vec<String> = attached
+        let files: Vec<AttachmentId> = attached
             .iter()
             .map(|(id, _)| id.clone())
             .filter(|id| {
@@ -78,11 +78,11 @@ impl Booket {
     /// the week is cached). The booking itself checks all of it again against Graph.
     pub async fn precheck_upload(
         &self,
-        form: &str,
-        element: &str,
-        slot_id: &str,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
         hold: &str,
-        idempotency_key: &str,
+        idempotency_key: &IdempotencyKey,
     ) -> Result<UploadPolicy, BookingError> {
         let (el, cal, slot) = self.verify(form, element, slot_id)?;
         self.check_rules(&el, cal, slot.start, slot.end)?;
@@ -136,8 +136,8 @@ impl Booket {
     pub(super) async fn delete_if_present(
         &self,
         cal: &CalendarConfig,
-        event_id: &str,
-        attachment_id: &str,
+        event_id: &EventId,
+        attachment_id: &AttachmentId,
     ) -> Result<bool, MailboxError> {
         match self
             .mailbox(cal)
@@ -153,7 +153,7 @@ impl Booket {
             // is "gone" when the event no longer lists the file.
             Err(MailboxError::Refused(why)) => {
                 let listed = self.mailbox(cal).attachments(event_id).await?;
-                if listed.iter().any(|a| a.id == attachment_id) {
+                if listed.iter().any(|a| &a.id == attachment_id) {
                     Err(MailboxError::Refused(why))
                 } else {
                     Ok(false)
@@ -170,7 +170,7 @@ impl Booket {
     pub(super) async fn remove_files_of(
         &self,
         cal: &CalendarConfig,
-        event_id: &str,
+        event_id: &EventId,
         hold: &HoldInfo,
     ) -> Result<bool, MailboxError> {
         let mut removed = false;
@@ -199,7 +199,7 @@ impl Booket {
         slot: &SlotRef,
         files: &[documents::File<'_>],
         token: &str,
-        attached: &mut Vec<(String, String)>,
+        attached: &mut Vec<(AttachmentId, String)>,
     ) -> Result<Event, BookingError> {
         let mailbox = self.mailbox(cal);
         // Files carry their owner, so files left by a booking that never finished (the
@@ -253,8 +253,8 @@ impl Booket {
     pub(super) async fn remove_attachments(
         &self,
         cal: &CalendarConfig,
-        event_id: &str,
-        attached: &[(String, String)],
+        event_id: &EventId,
+        attached: &[(AttachmentId, String)],
     ) {
         for (id, _) in attached {
             if let Err(e) = self.mailbox(cal).remove_attachment(event_id, id).await {

@@ -2,6 +2,7 @@
 //! property each backend reaches its own way) so a restarted server and every other instance see it.
 //! The property holds a hash of the citizen's token, never the token itself.
 
+use crate::mailbox::AttachmentId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ pub struct HoldInfo {
     pub since: Option<DateTime<Utc>>,
     /// Ids of the attachments the owner's booking has added so far, recorded as each was
     /// added, so files of a booking that never finished can be removed by id.
-    pub files: Vec<String>,
+    pub files: Vec<AttachmentId>,
 }
 
 /// Most attachment ids one record keeps (every file of a booking plus its summary).
@@ -28,7 +29,8 @@ pub const MAX_RECORDED_FILES: usize = 64;
 
 /// An attachment id as Graph gives them (base64 of the item and attachment keys); anything
 /// else is never written into a hold record, so the record always parses.
-pub fn is_recordable_attachment_id(id: &str) -> bool {
+pub fn is_recordable_attachment_id(id: &AttachmentId) -> bool {
+    let id = id.as_str();
     (1..=512).contains(&id.len())
         && id
             .bytes()
@@ -52,7 +54,11 @@ impl HoldInfo {
             self.owner,
             self.expires.timestamp(),
             self.since.unwrap_or(self.expires).timestamp(),
-            self.files.join(",")
+            self.files
+                .iter()
+                .map(AttachmentId::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
         )
     }
 
@@ -69,13 +75,13 @@ impl HoldInfo {
             _ => {
                 let since = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
                 let list = parts.next()?;
-                let files: Vec<String> = if list.is_empty() {
+                let files: Vec<AttachmentId> = if list.is_empty() {
                     Vec::new()
                 } else {
-                    list.split(',').map(str::to_owned).collect()
+                    list.split(',').map(AttachmentId::new).collect()
                 };
                 if files.len() > MAX_RECORDED_FILES
-                    || !files.iter().all(|f| is_recordable_attachment_id(f))
+                    || !files.iter().all(is_recordable_attachment_id)
                 {
                     return None;
                 }
@@ -127,7 +133,10 @@ mod tests {
         };
         assert_eq!(HoldInfo::parse(&h.to_value()), Some(h.clone()));
         let with_files = HoldInfo {
-            files: vec!["AAMkAGI2=".into(), "AAMk-_/+B".into()],
+            files: vec![
+                AttachmentId::new("AAMkAGI2="),
+                AttachmentId::new("AAMk-_/+B"),
+            ],
             ..h.clone()
         };
         assert_eq!(HoldInfo::parse(&with_files.to_value()), Some(with_files));

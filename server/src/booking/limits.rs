@@ -7,6 +7,7 @@
 //!   16 times that per /48 site).
 //! - Confirmation mails per recipient and per client per day.
 
+use app::api::{ElementName, FormId, SlotId};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,19 +15,27 @@ use std::sync::Mutex;
 
 /// A hold this process wrote, by (form, element, owner hash).
 struct Held {
-    slot_id: String,
+    slot_id: SlotId,
     expires: DateTime<Utc>,
     client: Option<IpAddr>,
 }
 
 /// A signed-in citizen's hold: which slot, under which hold token.
 struct CitizenHold {
-    slot_id: String,
+    slot_id: SlotId,
     token: String,
     expires: DateTime<Utc>,
 }
 
-type HoldKey = (String, String, String);
+/// (form, element, who: the owner hash of a token, or a signed-in citizen).
+type HoldKey = (FormId, ElementName, String);
+
+/// Whose hold, for which element: (form, element, owner hash or citizen).
+pub type Holder<'a> = (&'a FormId, &'a ElementName, &'a str);
+
+fn key((form, element, who): Holder<'_>) -> HoldKey {
+    (form.clone(), element.clone(), who.to_owned())
+}
 
 #[derive(Default)]
 struct Holds {
@@ -41,7 +50,7 @@ struct Holds {
 pub struct HoldTracker {
     holds: Mutex<Holds>,
     /// By (form, element, citizen): one active hold per citizen and element.
-    citizens: Mutex<HashMap<(String, String, String), CitizenHold>>,
+    citizens: Mutex<HashMap<HoldKey, CitizenHold>>,
 }
 
 /// A client's place under the cap, taken for a new hold on its way to Exchange. Dropped
@@ -122,16 +131,10 @@ impl HoldTracker {
     }
 
     /// The slot this token actively holds for this element, if any.
-    pub fn held_by(
-        &self,
-        form: &str,
-        element: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> Option<String> {
+    pub fn held_by(&self, holder: Holder<'_>, now: DateTime<Utc>) -> Option<SlotId> {
         self.lock()
             .held
-            .get(&(form.to_owned(), element.to_owned(), owner.to_owned()))
+            .get(&key(holder))
             .filter(|h| h.expires > now)
             .map(|h| h.slot_id.clone())
     }
@@ -146,8 +149,8 @@ impl HoldTracker {
     /// cap becomes the hold itself in the same step.
     pub fn record(
         &self,
-        (form, element, owner): (&str, &str, &str),
-        slot_id: &str,
+        holder: Holder<'_>,
+        slot_id: &SlotId,
         expires: DateTime<Utc>,
         client: Option<IpAddr>,
         place: Option<CapPlace<'_>>,
@@ -166,9 +169,9 @@ impl HoldTracker {
             held.retain(|_, h| h.expires > now);
         }
         held.insert(
-            (form.to_owned(), element.to_owned(), owner.to_owned()),
+            key(holder),
             Held {
-                slot_id: slot_id.to_owned(),
+                slot_id: slot_id.clone(),
                 expires,
                 client,
             },
@@ -177,45 +180,39 @@ impl HoldTracker {
 
     /// The token gave this slot back: forgotten only if it is still the hold recorded for
     /// the token (a move records the new slot before the old one is given back).
-    pub fn forget_slot(&self, (form, element, owner): (&str, &str, &str), slot_id: &str) {
-        let key = (form.to_owned(), element.to_owned(), owner.to_owned());
+    pub fn forget_slot(&self, holder: Holder<'_>, slot_id: &SlotId) {
+        let key = key(holder);
         let mut holds = self.lock();
-        if holds.held.get(&key).is_some_and(|h| h.slot_id == slot_id) {
+        if holds.held.get(&key).is_some_and(|h| &h.slot_id == slot_id) {
             holds.held.remove(&key);
         }
     }
 
     /// The token booked: its hold is used up.
-    pub fn forget(&self, form: &str, element: &str, owner: &str) {
-        self.lock()
-            .held
-            .remove(&(form.to_owned(), element.to_owned(), owner.to_owned()));
+    pub fn forget(&self, holder: Holder<'_>) {
+        self.lock().held.remove(&key(holder));
     }
 
-    fn citizens(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), CitizenHold>> {
+    fn citizens(&self) -> std::sync::MutexGuard<'_, HashMap<HoldKey, CitizenHold>> {
         self.citizens.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The slot (and its hold token) a signed-in citizen actively holds for this element.
     pub fn citizen_holds(
         &self,
-        form: &str,
-        element: &str,
-        citizen: &str,
+        holder: Holder<'_>,
         now: DateTime<Utc>,
-    ) -> Option<(String, String)> {
+    ) -> Option<(SlotId, String)> {
         self.citizens()
-            .get(&(form.to_owned(), element.to_owned(), citizen.to_owned()))
+            .get(&key(holder))
             .filter(|h| h.expires > now)
             .map(|h| (h.slot_id.clone(), h.token.clone()))
     }
 
     pub fn record_citizen(
         &self,
-        (form, element, citizen): (&str, &str, &str),
-        slot_id: &str,
+        holder: Holder<'_>,
+        slot_id: &SlotId,
         token: &str,
         expires: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -225,9 +222,9 @@ impl HoldTracker {
             held.retain(|_, h| h.expires > now);
         }
         held.insert(
-            (form.to_owned(), element.to_owned(), citizen.to_owned()),
+            key(holder),
             CitizenHold {
-                slot_id: slot_id.to_owned(),
+                slot_id: slot_id.clone(),
                 token: token.to_owned(),
                 expires,
             },
@@ -269,26 +266,39 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn fe(element: &str) -> (FormId, ElementName) {
+        (
+            FormId::parse("f").unwrap(),
+            ElementName::parse(element).unwrap(),
+        )
+    }
+
+    fn slot(id: &str) -> SlotId {
+        SlotId::issued(id.to_owned())
+    }
+
     #[test]
     fn holds_are_counted_per_client_while_active_and_found_per_token() {
         let t = HoldTracker::default();
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
         let later = now + chrono::TimeDelta::minutes(15);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        t.record(("f", "e", "o1"), "s1", later, Some(a), None, now);
-        t.record(("f", "e", "o2"), "s2", later, Some(a), None, now);
-        t.record(("f", "e", "o3"), "s3", later, None, None, now);
+        let (f, e) = fe("e");
+        let other = fe("other").1;
+        t.record((&f, &e, "o1"), &slot("s1"), later, Some(a), None, now);
+        t.record((&f, &e, "o2"), &slot("s2"), later, Some(a), None, now);
+        t.record((&f, &e, "o3"), &slot("s3"), later, None, None, now);
         assert_eq!(t.active_for(a, now), 2);
-        assert_eq!(t.held_by("f", "e", "o1", now).as_deref(), Some("s1"));
-        assert_eq!(t.held_by("f", "other", "o1", now), None);
+        assert_eq!(t.held_by((&f, &e, "o1"), now), Some(slot("s1")));
+        assert_eq!(t.held_by((&f, &other, "o1"), now), None);
         // Moving a token's hold keeps one entry.
-        t.record(("f", "e", "o1"), "s9", later, Some(a), None, now);
+        t.record((&f, &e, "o1"), &slot("s9"), later, Some(a), None, now);
         assert_eq!(t.active_for(a, now), 2);
-        t.forget("f", "e", "o2");
+        t.forget((&f, &e, "o2"));
         assert_eq!(t.active_for(a, now), 1);
         // Lapsed holds do not count.
         assert_eq!(t.active_for(a, later), 0);
-        assert_eq!(t.held_by("f", "e", "o1", later), None);
+        assert_eq!(t.held_by((&f, &e, "o1"), later), None);
     }
 
     #[test]
@@ -297,6 +307,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
         let later = now + chrono::TimeDelta::minutes(15);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let (f, e) = fe("e");
         let first = t.take_place(a, 2, now).expect("a first place");
         let second = t.take_place(a, 2, now).expect("a second place");
         // Two on their way fill the cap: a third is refused before any write.
@@ -305,8 +316,22 @@ mod tests {
         drop(first);
         let third = t.take_place(a, 2, now).expect("the place given back");
         // Recorded holds keep their places; the cap stays full.
-        t.record(("f", "e", "o2"), "s2", later, Some(a), Some(second), now);
-        t.record(("f", "e", "o3"), "s3", later, Some(a), Some(third), now);
+        t.record(
+            (&f, &e, "o2"),
+            &slot("s2"),
+            later,
+            Some(a),
+            Some(second),
+            now,
+        );
+        t.record(
+            (&f, &e, "o3"),
+            &slot("s3"),
+            later,
+            Some(a),
+            Some(third),
+            now,
+        );
         assert_eq!(t.active_for(a, now), 2);
         assert!(t.take_place(a, 2, now).is_none());
         // An IPv6 site holds SITE_SHARE times the cap across its /64s, no more.

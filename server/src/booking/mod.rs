@@ -89,11 +89,14 @@ pub struct Booket {
     mailboxes: Mailboxes,
     signer: SlotSigner,
     cache: WeekCache<read::WeekRead>,
-    locks: KeyedLocks,
+    /// One write per event at a time in this process.
+    locks: KeyedLocks<crate::mailbox::EventId>,
+    /// One reservation per hold token and element at a time (form, element, owner hash).
+    token_locks: KeyedLocks<(FormId, ElementName, String)>,
     /// Reservations being written from this instance (taken for everyone else meanwhile).
     claims: claims::Claims,
     /// Receipts by idempotency scope, with the slot they were for.
-    receipts: moka::sync::Cache<String, (String, Receipt)>,
+    receipts: moka::sync::Cache<String, (SlotId, Receipt)>,
     clock: Clock,
     /// Elements beyond the configuration (the demo designer's drafts).
     extra_elements: Option<Arc<dyn ElementSource>>,
@@ -114,7 +117,7 @@ pub struct Booket {
 /// Elements served beside the configured ones (the demo's designer drafts): the core asks
 /// it for a form/element it does not know.
 pub trait ElementSource: Send + Sync {
-    fn element(&self, form: &str, element: &str) -> Option<ElementConfig>;
+    fn element(&self, form: &FormId, element: &ElementName) -> Option<ElementConfig>;
 }
 
 impl Booket {
@@ -146,6 +149,7 @@ impl Booket {
             mailboxes,
             signer,
             locks: KeyedLocks::default(),
+            token_locks: KeyedLocks::default(),
             claims: claims::Claims::default(),
             clock,
             extra_elements: None,
@@ -246,8 +250,8 @@ impl Booket {
     /// The element (from configuration, or from the extra source) and its calendar.
     fn lookup(
         &self,
-        form: &str,
-        element: &str,
+        form: &FormId,
+        element: &ElementName,
     ) -> Result<(Cow<'_, ElementConfig>, &CalendarConfig), BookingError> {
         let el = match self.config.element(form, element) {
             Some((_, el)) => Cow::Borrowed(el),
@@ -271,16 +275,16 @@ impl Booket {
         self
     }
 
-    fn remembered(&self, key: &str, slot_id: &str) -> Result<Option<Receipt>, BookingError> {
+    fn remembered(&self, key: &str, slot_id: &SlotId) -> Result<Option<Receipt>, BookingError> {
         match self.receipts.get(key) {
-            Some((id, r)) if id == slot_id => Ok(Some(r)),
+            Some((id, r)) if &id == slot_id => Ok(Some(r)),
             // The same key for another slot is a client bug, not a retry.
             Some(_) => Err(BookingError::invalid("idempotency_key")),
             None => Ok(None),
         }
     }
 
-    fn remember(&self, key: String, slot_id: String, receipt: Receipt) {
+    fn remember(&self, key: String, slot_id: SlotId, receipt: Receipt) {
         self.receipts.insert(key, (slot_id, receipt));
     }
 }
@@ -428,7 +432,12 @@ impl Booket {
     }
 
     /// Monday of the local week of the slot behind an id issued for this element.
-    fn week_of_slot(&self, form: &str, element: &str, slot_id: &str) -> Option<NaiveDate> {
+    fn week_of_slot(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
+    ) -> Option<NaiveDate> {
         let (_, cal) = self.lookup(form, element).ok()?;
         let slot = self.signer.verify(form, element, slot_id)?;
         Some(monday_of(
@@ -449,7 +458,9 @@ impl Booket {
         if let (Some(monday), Err(BookingError::Unavailable | BookingError::Internal)) =
             (week, result)
         {
-            self.cache.invalidate_week(&cal.name, monday).await;
+            self.cache
+                .invalidate_week(&(cal.name.clone(), monday))
+                .await;
         }
     }
 }

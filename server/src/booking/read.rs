@@ -10,7 +10,8 @@ use super::rules;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket};
 use crate::config::{CalendarConfig, ElementConfig};
-use crate::mailbox::{Event, MailboxError};
+use crate::mailbox::{Event, EventId, MailboxError};
+use app::api::{ElementName, FormId, SlotId};
 use app::domain::rules::{classify, is_shown, marker_of};
 use app::domain::week::{monday_of, shown_days};
 use app::domain::{BookingError, SlotState, SlotView, WeekView};
@@ -70,8 +71,8 @@ struct CachedAnswer {
 
 /// A shown slot with what does not change between requests.
 pub(super) struct PreparedSlot {
-    id: String,
-    event_id: String,
+    id: SlotId,
+    event_id: EventId,
     start: DateTime<chrono::FixedOffset>,
     end: DateTime<chrono::FixedOffset>,
     marker: Option<app::domain::rules::Marker>,
@@ -95,20 +96,20 @@ impl WeekRead {
         Some(WeekRead::new(events))
     }
 
-    fn memo(&self, form: &str, element: &str) -> Memo {
+    fn memo(&self, form: &FormId, element: &ElementName) -> Memo {
         let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
-        memo.get(form)
-            .and_then(|m| m.get(element))
+        memo.get(form.as_str())
+            .and_then(|m| m.get(element.as_str()))
             .cloned()
             .unwrap_or_default()
     }
 
-    fn update(&self, form: &str, element: &str, change: impl FnOnce(&mut Memo)) {
+    fn update(&self, form: &FormId, element: &ElementName, change: impl FnOnce(&mut Memo)) {
         let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
         change(
-            memo.entry(form.to_owned())
+            memo.entry(form.to_string())
                 .or_default()
-                .entry(element.to_owned())
+                .entry(element.to_string())
                 .or_default(),
         );
     }
@@ -121,7 +122,9 @@ impl Booket {
     pub(super) async fn learn(&self, cal: &CalendarConfig, event: &Event, offered: NaiveDate) {
         let week = rules::week_of(cal, event);
         if week != offered {
-            self.cache.invalidate_week(&cal.name, offered).await;
+            self.cache
+                .invalidate_week(&(cal.name.clone(), offered))
+                .await;
         }
         self.cache
             .update(&(cal.name.clone(), week), |read| read.with_event(event))
@@ -134,10 +137,10 @@ impl Booket {
         &self,
         cal: &CalendarConfig,
         week: NaiveDate,
-        id: &str,
+        id: &EventId,
     ) -> Option<Event> {
         let read = self.cache.peek(&(cal.name.clone(), week)).await?;
-        read.events.iter().find(|e| e.id == id).cloned()
+        read.events.iter().find(|e| &e.id == id).cloned()
     }
 
     /// Counts one read of `cal` against its ceiling for this minute; false when the
@@ -242,12 +245,12 @@ impl Booket {
     /// with the week read it came from.
     fn prepared(
         &self,
-        form: &str,
+        (form, element): (&FormId, &ElementName),
         el: &ElementConfig,
         cal: &CalendarConfig,
         read: &WeekRead,
     ) -> Arc<Vec<PreparedSlot>> {
-        if let Some(slots) = read.memo(form, &el.name).prepared {
+        if let Some(slots) = read.memo(form, element).prepared {
             return slots;
         }
         let window = el.window();
@@ -266,7 +269,7 @@ impl Booket {
                 }
                 let id = self.signer.issue(
                     form,
-                    &el.name,
+                    element,
                     &SlotRef {
                         event_id: e.id.clone(),
                         start: e.start,
@@ -285,7 +288,7 @@ impl Booket {
             .collect();
         slots.sort_by_key(|s| (s.start, s.end));
         let slots = Arc::new(slots);
-        read.update(form, &el.name, |m| m.prepared = Some(slots.clone()));
+        read.update(form, element, |m| m.prepared = Some(slots.clone()));
         slots
     }
 
@@ -294,8 +297,8 @@ impl Booket {
     /// [`Backend::week_json`]: app::api::Backend::week_json
     async fn week(
         &self,
-        form: &str,
-        element: &str,
+        form: &FormId,
+        element: &ElementName,
         week: Option<NaiveDate>,
         hold: &str,
     ) -> Result<(WeekView, bool), BookingError> {
@@ -303,7 +306,7 @@ impl Booket {
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
         let (read, stale) = self.week_events(cal, monday).await?;
-        self.build_week(form, &el, cal, monday, &read, now, hold)
+        self.build_week((form, element), &el, cal, monday, &read, now, hold)
             .await
             .map(|view| (view, stale))
     }
@@ -313,7 +316,7 @@ impl Booket {
     #[allow(clippy::too_many_arguments)]
     async fn build_week(
         &self,
-        form: &str,
+        (form, element): (&FormId, &ElementName),
         el: &ElementConfig,
         cal: &CalendarConfig,
         monday: NaiveDate,
@@ -323,7 +326,13 @@ impl Booket {
     ) -> Result<WeekView, BookingError> {
         let today = now.with_timezone(&cal.time_zone).date_naive();
         let first_week = monday_of(today);
-        let slots = self.slots(&self.prepared(form, el, cal, read), el, cal, now, hold);
+        let slots = self.slots(
+            &self.prepared((form, element), el, cal, read),
+            el,
+            cal,
+            now,
+            hold,
+        );
         let has_free = |slots: &[SlotView]| {
             slots
                 .iter()
@@ -339,8 +348,13 @@ impl Booket {
                     break;
                 }
                 let (later, _) = self.week_events(cal, m).await?;
-                if has_free(&self.slots(&self.prepared(form, el, cal, &later), el, cal, now, hold))
-                {
+                if has_free(&self.slots(
+                    &self.prepared((form, element), el, cal, &later),
+                    el,
+                    cal,
+                    now,
+                    hold,
+                )) {
                     found = Some(m);
                     break;
                 }
@@ -389,7 +403,7 @@ impl Booket {
                     },
                 };
                 SlotView {
-                    id: p.id.clone(),
+                    id: p.id.to_string(),
                     start: p.start,
                     end: p.end,
                     state,
@@ -403,8 +417,8 @@ impl Booket {
     /// could change a slot's state (a slot starts, a hold lapses, the date changes).
     pub(super) async fn week_answer(
         &self,
-        form: &str,
-        element: &str,
+        form: &FormId,
+        element: &ElementName,
         week: Option<NaiveDate>,
         hold: &str,
     ) -> Result<Bytes, BookingError> {
@@ -434,12 +448,12 @@ impl Booket {
         let (read, stale) = self.week_events(cal, monday).await?;
         if stale {
             let view = self
-                .build_week(form, &el, cal, monday, &read, now, hold)
+                .build_week((form, element), &el, cal, monday, &read, now, hold)
                 .await?;
             return serialise(&view, true);
         }
         let claims = self.claims.generation();
-        if let Some(hit) = read.memo(form, &el.name).answer {
+        if let Some(hit) = read.memo(form, element).answer {
             if now < hit.until && hit.claims == claims {
                 self.metrics.week_answer_hit.inc();
                 return Ok(hit.json.clone());
@@ -447,18 +461,18 @@ impl Booket {
         }
         self.metrics.week_answer_miss.inc();
         let view = self
-            .build_week(form, &el, cal, monday, &read, now, hold)
+            .build_week((form, element), &el, cal, monday, &read, now, hold)
             .await?;
         let json = serialise(&view, false)?;
         // An empty week's answer also depends on later weeks (the next free one): not kept.
         if view.next_free_week.is_none() {
-            let until = stable_until(&self.prepared(form, &el, cal, &read), cal, now);
+            let until = stable_until(&self.prepared((form, element), &el, cal, &read), cal, now);
             let answer = Arc::new(CachedAnswer {
                 until,
                 claims,
                 json: json.clone(),
             });
-            read.update(form, &el.name, |m| m.answer = Some(answer));
+            read.update(form, element, |m| m.answer = Some(answer));
         }
         Ok(json)
     }

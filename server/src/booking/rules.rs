@@ -130,7 +130,7 @@ mod tests {
 
     fn event_with_record(subject: &str, record: Option<String>) -> Event {
         Event {
-            id: "e1".into(),
+            id: crate::mailbox::EventId::new("e1"),
             version: Some("W/\"1\"".into()),
             subject: subject.into(),
             start: Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap(),

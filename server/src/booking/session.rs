@@ -22,7 +22,7 @@ impl Booket {
     /// expired, or valid for too long — is refused.
     pub(super) fn citizen_of(
         &self,
-        form: &str,
+        form: &app::api::FormId,
         session: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, BookingError> {

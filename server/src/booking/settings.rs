@@ -6,6 +6,7 @@ use crate::config::{
     CalendarConfig, Config, ElementConfig, ExchangeConfig, FormConfig, MailConfig, MailLimits,
     UploadLimits,
 };
+use app::api::{ElementName, FormId};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -34,15 +35,19 @@ impl From<&Config> for Settings {
 }
 
 impl Settings {
-    pub fn form(&self, id: &str) -> Option<&FormConfig> {
-        self.forms.iter().find(|f| f.id == id)
+    pub fn form(&self, id: &FormId) -> Option<&FormConfig> {
+        self.forms.iter().find(|f| f.id == id.as_str())
     }
 
     pub fn calendar(&self, name: &str) -> Option<&CalendarConfig> {
         self.calendars.iter().find(|c| c.name == name)
     }
 
-    pub fn element(&self, form: &str, element: &str) -> Option<(&FormConfig, &ElementConfig)> {
+    pub fn element(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+    ) -> Option<(&FormConfig, &ElementConfig)> {
         crate::config::element_in(&self.forms, form, element)
     }
 }

@@ -79,7 +79,9 @@ impl Booket {
                 }
             }
             for monday in changed {
-                self.cache.invalidate_week(&cal.name, monday).await;
+                self.cache
+                    .invalidate_week(&(cal.name.clone(), monday))
+                    .await;
             }
         }
         self.metrics.holds_stuck.set(stuck);

@@ -23,7 +23,7 @@ use super::slot_id::SlotRef;
 use super::{unavailable, Booket, Caller};
 use crate::config::{CalendarConfig, ElementConfig};
 use crate::mailbox::{Change, Event, MailboxError};
-use app::api::{BookRequest, ReserveRequest};
+use app::api::{BookRequest, ElementName, FormId, ReserveRequest, SlotId};
 use app::domain::rules::{base_subject, classify, is_shown};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, Hold, Receipt, ReceiptState, SlotState};
@@ -47,7 +47,9 @@ impl Booket {
         {
             Ok(event) => event,
             Err(MailboxError::NotFound) => {
-                self.cache.invalidate_week(&cal.name, offered).await;
+                self.cache
+                    .invalidate_week(&(cal.name.clone(), offered))
+                    .await;
                 return Err(BookingError::Taken);
             }
             Err(e) => return Err(unavailable(e)),
@@ -89,7 +91,9 @@ impl Booket {
                 let now = match mailbox.event(&cal.outlook_calendar, &event.id).await {
                     Ok(now) => now,
                     Err(MailboxError::NotFound) => {
-                        self.cache.invalidate_week(&cal.name, offered).await;
+                        self.cache
+                            .invalidate_week(&(cal.name.clone(), offered))
+                            .await;
                         return Err(MailboxError::NotFound);
                     }
                     Err(e) => return Err(e),
@@ -226,9 +230,9 @@ impl Booket {
     #[allow(clippy::type_complexity)]
     pub(super) fn verify(
         &self,
-        form: &str,
-        element: &str,
-        slot_id: &str,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
     ) -> Result<(Cow<'_, ElementConfig>, &CalendarConfig, SlotRef), BookingError> {
         let (el, cal) = self.lookup(form, element)?;
         let slot = self
@@ -245,7 +249,7 @@ impl Booket {
         &self,
         caller: &Caller,
         req: ReserveRequest,
-    ) -> Result<(Hold, Option<String>), BookingError> {
+    ) -> Result<(Hold, Option<SlotId>), BookingError> {
         let (el, cal, slot) = self.verify(&req.form, &req.element, &req.slot_id)?;
         self.check_rules(&el, cal, slot.start, slot.end)?;
         let token = if req.hold.is_empty() {
@@ -262,21 +266,18 @@ impl Booket {
         // One reservation per token and element at a time, so what the token holds is
         // decided here and not raced by its own concurrent requests.
         let _token = self
-            .locks
-            .lock(&format!(
-                "hold\u{1f}{}\u{1f}{}\u{1f}{owner}",
-                req.form, req.element
-            ))
+            .token_locks
+            .lock(&(req.form.clone(), req.element.clone(), owner.clone()))
             .await;
         // One active hold per token and element: the slot this token holds is given back
         // in this same call — the one the server knows of, whatever the client names. The
         // client's `release_slot_id` counts only when this process knows of no hold (it
         // restarted); giving it back then checks on the event that the token holds it.
-        let held = self.holds.held_by(&req.form, &req.element, &owner, now);
+        let held = self.holds.held_by((&req.form, &req.element, &owner), now);
         let mut release = match (&held, &req.release_slot_id) {
-            (Some(held), _) => held.clone(),
-            (None, Some(hint)) => hint.to_string(),
-            (None, None) => String::new(),
+            (Some(held), _) => Some(held.clone()),
+            (None, Some(hint)) => Some(hint.clone()),
+            (None, None) => None,
         };
         let mut release_token = token.clone();
         let mut place = None;
@@ -284,10 +285,10 @@ impl Booket {
             Some(c) => {
                 if let Some((slot_id, their_token)) = self
                     .holds
-                    .citizen_holds(&req.form, &req.element, c, now)
-                    .filter(|(slot_id, _)| slot_id.as_str() != req.slot_id.as_str())
+                    .citizen_holds((&req.form, &req.element, c), now)
+                    .filter(|(slot_id, _)| slot_id != &req.slot_id)
                 {
-                    release = slot_id;
+                    release = Some(slot_id);
                     release_token = their_token;
                 }
             }
@@ -348,7 +349,7 @@ impl Booket {
             ),
         }
         let mut released = None;
-        if !release.is_empty() && release != req.slot_id.as_str() {
+        if let Some(release) = release.filter(|r| r != &req.slot_id) {
             match self
                 .release_slot(&req.form, &req.element, &release, &release_token)
                 .await
@@ -373,9 +374,9 @@ impl Booket {
     /// made-up token costs no Graph call and clears no cache.
     pub(super) async fn release_slot(
         &self,
-        form: &str,
-        element: &str,
-        slot_id: &str,
+        form: &FormId,
+        element: &ElementName,
+        slot_id: &SlotId,
         token: &str,
     ) -> Result<bool, BookingError> {
         let (_, cal, slot) = self.verify(form, element, slot_id)?;
@@ -465,7 +466,7 @@ impl Booket {
         // instance): the event itself says this request booked it.
         if event.hold.as_deref() == Some(booked_mark.as_str()) {
             let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
-            self.remember(key, req.slot_id.to_string(), receipt.clone());
+            self.remember(key, req.slot_id.clone(), receipt.clone());
             return Ok(receipt);
         }
         let event = self.claimable_from(cal, &slot, event, &token).await?;
@@ -535,9 +536,9 @@ impl Booket {
         );
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
         self.holds
-            .forget(&req.form, &req.element, &hold::owner_hash(&token));
+            .forget((&req.form, &req.element, &hold::owner_hash(&token)));
         receipt.mail = self.confirm_by_mail(caller, &req, cal, &slot, &event).await;
-        self.remember(key, req.slot_id.to_string(), receipt.clone());
+        self.remember(key, req.slot_id.clone(), receipt.clone());
         Ok(receipt)
     }
 
@@ -595,7 +596,7 @@ impl Booket {
             jws: None,
         };
         if let Some(signer) = &self.receipt_signer {
-            let id = crate::receipts::booking_id(&slot.event_id, booked_mark);
+            let id = crate::receipts::booking_id(slot.event_id.as_str(), booked_mark);
             receipt.jws = signer.sign(&req.form, &req.element, &id, &receipt, (self.clock)());
         }
         receipt

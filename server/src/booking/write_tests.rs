@@ -35,7 +35,7 @@ impl Memory {
                 max_attachment_bytes: 1_000,
             },
             event: Mutex::new(Event {
-                id: "e1".into(),
+                id: EventId::new("e1"),
                 version: Some("1".into()),
                 subject: "Samtale".into(),
                 start: Utc.with_ymd_and_hms(2026, 12, 8, 9, 0, 0).unwrap(),
@@ -63,18 +63,18 @@ impl Mailbox for Memory {
     async fn sign_in(&self) -> Result<(), MailboxError> {
         Ok(())
     }
-    async fn resolve_calendar(&self, _: &str) -> Result<(), MailboxError> {
+    async fn resolve_calendar(&self, _: &CalendarName) -> Result<(), MailboxError> {
         Ok(())
     }
     async fn events(
         &self,
-        _: &str,
+        _: &CalendarName,
         _: chrono::DateTime<Utc>,
         _: chrono::DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
         Ok(vec![self.event.lock().unwrap().clone()])
     }
-    async fn event(&self, _: &str, _: &str) -> Result<Event, MailboxError> {
+    async fn event(&self, _: &CalendarName, _: &EventId) -> Result<Event, MailboxError> {
         if let Some(gate) = &self.gate {
             gate.acquire().await.unwrap().forget();
         }
@@ -108,13 +108,17 @@ impl Mailbox for Memory {
         }
         Ok(written)
     }
-    async fn add_attachment(&self, _: &str, _: NewAttachment<'_>) -> Result<String, MailboxError> {
+    async fn add_attachment(
+        &self,
+        _: &EventId,
+        _: NewAttachment<'_>,
+    ) -> Result<AttachmentId, MailboxError> {
         Err(MailboxError::Refused("not here".into()))
     }
-    async fn attachments(&self, _: &str) -> Result<Vec<Attachment>, MailboxError> {
+    async fn attachments(&self, _: &EventId) -> Result<Vec<Attachment>, MailboxError> {
         Ok(vec![])
     }
-    async fn remove_attachment(&self, _: &str, _: &str) -> Result<(), MailboxError> {
+    async fn remove_attachment(&self, _: &EventId, _: &AttachmentId) -> Result<(), MailboxError> {
         Ok(())
     }
     async fn send_mail(&self, _: &OutgoingMail) -> Result<(), MailboxError> {

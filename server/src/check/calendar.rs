@@ -79,7 +79,7 @@ pub(super) async fn check_calendar(
     };
     let matching: Vec<&crate::graph::wire::Calendar> = calendars
         .iter()
-        .filter(|c| c.name == cal.outlook_calendar)
+        .filter(|c| c.name == cal.outlook_calendar.as_str())
         .collect();
     let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
     let calendar_id = match matching.as_slice() {

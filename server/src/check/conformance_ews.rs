@@ -370,7 +370,10 @@ pub async fn run(
         );
         return outcome(vec![fail(e.to_string(), hint)], vec![]);
     }
-    let folder = match mailbox.folder_id(calendar).await {
+    let folder = match mailbox
+        .folder_id(&crate::mailbox::CalendarName::new(calendar))
+        .await
+    {
         Ok(f) => f,
         Err(e) => {
             let hint = t(

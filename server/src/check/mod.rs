@@ -81,11 +81,9 @@ pub async fn run_conformance(
     });
     if let Some((cal, account)) = ews_calendar {
         let owner = req.owner.clone().unwrap_or_else(|| cal.owner.clone());
-        let outcome = if config
-            .calendars
-            .iter()
-            .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar)
-        {
+        let outcome = if config.calendars.iter().any(|c| {
+            c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar.as_str() == req.calendar
+        }) {
             conformance::Outcome {
                 section: Section {
                     title: t(lang, "Konformans:", "Conformance:"),
@@ -140,10 +138,9 @@ pub async fn run_conformance(
         .find(|(c, _)| c.owner.eq_ignore_ascii_case(&owner))
         .unwrap_or(first);
     let target = conformance::Target {
-        is_booking_calendar: config
-            .calendars
-            .iter()
-            .any(|c| c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar == req.calendar),
+        is_booking_calendar: config.calendars.iter().any(|c| {
+            c.owner.eq_ignore_ascii_case(&owner) && c.outlook_calendar.as_str() == req.calendar
+        }),
         owner,
         calendar: req.calendar.clone(),
         creds: app.1.clone(),

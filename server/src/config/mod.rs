@@ -354,7 +354,7 @@ pub struct CalendarConfig {
     /// Display name (Navn): what elements refer to and what receipts show.
     pub name: String,
     /// The calendar's name as Outlook shows it (Kalendernavn).
-    pub outlook_calendar: String,
+    pub outlook_calendar: crate::mailbox::CalendarName,
     /// Owner mailbox (UPN or object id; for EWS its primary SMTP address).
     pub owner: String,
     /// Graph with an app's credentials, or EWS with a service account.

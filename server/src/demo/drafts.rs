@@ -4,6 +4,7 @@
 
 use crate::booking::ElementSource;
 use crate::config::ElementConfig;
+use app::api::{ElementName, FormId};
 
 /// The form id under which drafts are served.
 pub const PREVIEW_FORM: &str = "preview";
@@ -47,11 +48,11 @@ impl Drafts {
 }
 
 impl ElementSource for Drafts {
-    fn element(&self, form: &str, element: &str) -> Option<ElementConfig> {
-        if form != PREVIEW_FORM {
+    fn element(&self, form: &FormId, element: &ElementName) -> Option<ElementConfig> {
+        if form.as_str() != PREVIEW_FORM {
             return None;
         }
-        self.drafts.get(element)
+        self.drafts.get(element.as_str())
     }
 }
 
@@ -79,11 +80,14 @@ mod tests {
         };
         let id = d.put(el.clone());
         assert_eq!(d.put(el), id);
-        assert_eq!(
-            d.element(PREVIEW_FORM, &id).map(|e| e.name),
-            Some(id.clone())
-        );
-        assert!(d.element("demo", &id).is_none());
-        assert!(d.element(PREVIEW_FORM, "other").is_none());
+        let get = |form: &str, element: &str| {
+            d.element(
+                &FormId::parse(form).unwrap(),
+                &ElementName::parse(element).unwrap(),
+            )
+        };
+        assert_eq!(get(PREVIEW_FORM, &id).map(|e| e.name), Some(id.clone()));
+        assert!(get("demo", &id).is_none());
+        assert!(get(PREVIEW_FORM, "other").is_none());
     }
 }

@@ -137,7 +137,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         },
         calendars: vec![CalendarConfig {
             name: seed::DEMO_CALENDAR.into(),
-            outlook_calendar: seed::DEMO_CALENDAR.into(),
+            outlook_calendar: crate::mailbox::CalendarName::new(seed::DEMO_CALENDAR),
             owner: seed::DEMO_OWNER.into(),
             access: CalendarAccess::Graph(crate::graph::AppCredentials {
                 tenant_id: seed::DEMO_TENANT.into(),
@@ -149,7 +149,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         // The on-premises side of the demo organisation: Exchange Server through EWS.
         CalendarConfig {
             name: seed::DEMO_EWS_CALENDAR.into(),
-            outlook_calendar: seed::DEMO_EWS_CALENDAR.into(),
+            outlook_calendar: crate::mailbox::CalendarName::new(seed::DEMO_EWS_CALENDAR),
             owner: seed::DEMO_EWS_OWNER.into(),
             access: CalendarAccess::Ews(crate::config::EwsAccount {
                 url: format!("{}/EWS/Exchange.asmx", sim.base_url()),

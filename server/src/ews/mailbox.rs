@@ -48,14 +48,17 @@ impl EwsMailbox {
     }
 
     /// The calendar folder's id (looked up once).
-    pub(crate) async fn folder_id(&self, calendar: &str) -> Result<String, MailboxError> {
-        self.ids.get(calendar, self.lookup(calendar)).await
+    pub(crate) async fn folder_id(&self, calendar: &CalendarName) -> Result<String, MailboxError> {
+        self.ids.get(calendar.as_str(), self.lookup(calendar)).await
     }
 
     /// The calendar folder's id by display name (exactly one folder).
-    async fn lookup(&self, calendar: &str) -> Result<String, MailboxError> {
+    async fn lookup(&self, calendar: &CalendarName) -> Result<String, MailboxError> {
         let m = self
-            .call(Class::Read, xml::find_folder(self.acting(), calendar))
+            .call(
+                Class::Read,
+                xml::find_folder(self.acting(), calendar.as_str()),
+            )
             .await
             .map_err(MailboxError::from)?;
         let folders: Vec<_> = m
@@ -65,7 +68,7 @@ impl EwsMailbox {
             .unwrap_or_default()
             .into_iter()
             // The restriction matches case-insensitively; Outlook names are exact.
-            .filter(|f| f.name == calendar)
+            .filter(|f| f.name == calendar.as_str())
             .filter(|f| {
                 f.class
                     .as_deref()
@@ -143,7 +146,7 @@ fn to_event(item: Item) -> Option<Event> {
         return None;
     };
     Some(Event {
-        id: id.id.clone(),
+        id: EventId::new(id.id.clone()),
         version: id.change_key.clone(),
         hold: item.hold().map(str::to_owned),
         subject: item.subject.unwrap_or_default(),
@@ -183,13 +186,13 @@ impl Mailbox for EwsMailbox {
         Ok(())
     }
 
-    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError> {
+    async fn resolve_calendar(&self, calendar: &CalendarName) -> Result<(), MailboxError> {
         self.folder_id(calendar).await.map(|_| ())
     }
 
     async fn events(
         &self,
-        calendar: &str,
+        calendar: &CalendarName,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
@@ -198,7 +201,7 @@ impl Mailbox for EwsMailbox {
         let items = self
             .ids
             .with_id(
-                calendar,
+                calendar.as_str(),
                 || self.lookup(calendar),
                 |folder| async move { self.view(&folder, start, end).await },
             )
@@ -206,14 +209,17 @@ impl Mailbox for EwsMailbox {
         Ok(items.into_iter().filter_map(to_event).collect())
     }
 
-    async fn event(&self, _calendar: &str, id: &str) -> Result<Event, MailboxError> {
+    async fn event(&self, _calendar: &CalendarName, id: &EventId) -> Result<Event, MailboxError> {
         // GetItem cannot be asked within a folder, and EWS ids are opaque (Microsoft
         // defines no equality for them), so the item's parent folder is not compared with
         // the calendar's. The id itself is only ever one Booket signed into a slot id for
         // an element of this calendar, after reading it from this calendar's view, and
         // the write path checks the slot's times against the item's.
         let m = self
-            .call(Class::Read, xml::get_item(self.acting(), id, false))
+            .call(
+                Class::Read,
+                xml::get_item(self.acting(), id.as_str(), false),
+            )
             .await?;
         let item = m.into_item().ok_or(MailboxError::NotFound)?;
         to_event(item).ok_or_else(|| MailboxError::Refused("an item without readable times".into()))
@@ -228,7 +234,7 @@ impl Mailbox for EwsMailbox {
                 Class::Write,
                 xml::update_item(
                     self.acting(),
-                    &event.id,
+                    event.id.as_str(),
                     change_key,
                     change.subject,
                     change.hold,
@@ -247,9 +253,9 @@ impl Mailbox for EwsMailbox {
 
     async fn add_attachment(
         &self,
-        event_id: &str,
+        event_id: &EventId,
         file: NewAttachment<'_>,
-    ) -> Result<String, MailboxError> {
+    ) -> Result<AttachmentId, MailboxError> {
         let limit = self.capabilities().max_attachment_bytes;
         if file.content.size() > limit {
             return Err(MailboxError::Refused(format!(
@@ -262,7 +268,7 @@ impl Mailbox for EwsMailbox {
         // citizen's upload: its temporary file), never built in memory.
         let (head, tail) = xml::create_attachment_around(
             self.acting(),
-            event_id,
+            event_id.as_str(),
             file.name,
             file.content_type,
             file.tag,
@@ -275,15 +281,18 @@ impl Mailbox for EwsMailbox {
         let m = self.client.send(Class::Write, &self.owner, body).await?;
         m.attachments
             .and_then(|a| a.list.into_iter().next())
-            .map(|a| a.id.id)
+            .map(|a| AttachmentId::new(a.id.id))
             .ok_or_else(|| {
                 MailboxError::Refused("CreateAttachment answered no attachment id".into())
             })
     }
 
-    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError> {
+    async fn attachments(&self, event_id: &EventId) -> Result<Vec<Attachment>, MailboxError> {
         let m = self
-            .call(Class::Read, xml::get_item(self.acting(), event_id, true))
+            .call(
+                Class::Read,
+                xml::get_item(self.acting(), event_id.as_str(), true),
+            )
             .await?;
         let item = m.into_item().ok_or(MailboxError::NotFound)?;
         Ok(item
@@ -292,7 +301,7 @@ impl Mailbox for EwsMailbox {
             .unwrap_or_default()
             .into_iter()
             .map(|a| Attachment {
-                id: a.id.id,
+                id: AttachmentId::new(a.id.id),
                 name: a.name,
                 tag: a.content_id.filter(|c| !c.is_empty()),
             })
@@ -301,19 +310,19 @@ impl Mailbox for EwsMailbox {
 
     async fn remove_attachment(
         &self,
-        event_id: &str,
-        attachment_id: &str,
+        event_id: &EventId,
+        attachment_id: &AttachmentId,
     ) -> Result<(), MailboxError> {
         // DeleteAttachment names the attachment alone, wherever it is: a copy of an item
         // whose hold record names the original's files must not remove them. Only an
         // attachment this item lists (as the server spelt its id there) is deleted.
         let listed = self.attachments(event_id).await?;
-        if !listed.iter().any(|a| a.id == attachment_id) {
+        if !listed.iter().any(|a| &a.id == attachment_id) {
             return Err(MailboxError::NotFound);
         }
         self.call(
             Class::Write,
-            xml::delete_attachment(self.acting(), attachment_id),
+            xml::delete_attachment(self.acting(), attachment_id.as_str()),
         )
         .await?;
         Ok(())

@@ -7,7 +7,8 @@ use super::wire;
 use super::{AppCredentials, GraphClient};
 use crate::exchange::CalendarIds;
 use crate::mailbox::{
-    Attachment, Capabilities, Change, Event, Mailbox, MailboxError, NewAttachment, OutgoingMail,
+    Attachment, AttachmentId, CalendarName, Capabilities, Change, Event, EventId, Mailbox,
+    MailboxError, NewAttachment, OutgoingMail,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -47,15 +48,15 @@ impl GraphMailbox {
         }
     }
 
-    async fn lookup(&self, calendar: &str) -> Result<String, MailboxError> {
+    async fn lookup(&self, calendar: &CalendarName) -> Result<String, MailboxError> {
         self.client
-            .resolve_calendar(&self.creds, &self.user, calendar)
+            .resolve_calendar(&self.creds, &self.user, calendar.as_str())
             .await
             .map_err(MailboxError::from)
     }
 
-    async fn calendar_id(&self, calendar: &str) -> Result<String, MailboxError> {
-        self.ids.get(calendar, self.lookup(calendar)).await
+    async fn calendar_id(&self, calendar: &CalendarName) -> Result<String, MailboxError> {
+        self.ids.get(calendar.as_str(), self.lookup(calendar)).await
     }
 
     async fn view(
@@ -86,7 +87,7 @@ pub fn to_event(e: wire::Event) -> Option<Event> {
         location: e.location.map(|l| l.display_name).unwrap_or_default(),
         all_day: e.is_all_day,
         cancelled: e.is_cancelled,
-        id: e.id,
+        id: EventId::new(e.id),
         start,
         end,
     })
@@ -147,13 +148,13 @@ impl Mailbox for GraphMailbox {
         Ok(())
     }
 
-    async fn resolve_calendar(&self, calendar: &str) -> Result<(), MailboxError> {
+    async fn resolve_calendar(&self, calendar: &CalendarName) -> Result<(), MailboxError> {
         self.calendar_id(calendar).await.map(|_| ())
     }
 
     async fn events(
         &self,
-        calendar: &str,
+        calendar: &CalendarName,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Event>, MailboxError> {
@@ -161,7 +162,7 @@ impl Mailbox for GraphMailbox {
         let events = self
             .ids
             .with_id(
-                calendar,
+                calendar.as_str(),
                 || self.lookup(calendar),
                 |id| async move { Ok(self.view(&id, start, end).await?) },
             )
@@ -169,11 +170,17 @@ impl Mailbox for GraphMailbox {
         Ok(events.into_iter().filter_map(to_event).collect())
     }
 
-    async fn event(&self, calendar: &str, id: &str) -> Result<Event, MailboxError> {
+    async fn event(&self, calendar: &CalendarName, id: &EventId) -> Result<Event, MailboxError> {
         let calendar_id = self.calendar_id(calendar).await?;
         let event = self
             .client
-            .get_event(&self.creds, &self.user, &calendar_id, id, HOLD_PROPERTY)
+            .get_event(
+                &self.creds,
+                &self.user,
+                &calendar_id,
+                id.as_str(),
+                HOLD_PROPERTY,
+            )
             .await?;
         // An event whose times cannot be read is no slot.
         to_event(event).ok_or(MailboxError::NotFound)
@@ -192,7 +199,7 @@ impl Mailbox for GraphMailbox {
             .patch_event(
                 &self.creds,
                 &self.user,
-                &event.id,
+                event.id.as_str(),
                 version,
                 change.subject,
                 Some((HOLD_PROPERTY, change.hold)),
@@ -205,15 +212,15 @@ impl Mailbox for GraphMailbox {
 
     async fn add_attachment(
         &self,
-        event_id: &str,
+        event_id: &EventId,
         file: NewAttachment<'_>,
-    ) -> Result<String, MailboxError> {
+    ) -> Result<AttachmentId, MailboxError> {
         let added = self
             .client
             .add_attachment(
                 &self.creds,
                 &self.user,
-                event_id,
+                event_id.as_str(),
                 file.name,
                 file.content_type,
                 file.tag,
@@ -221,7 +228,7 @@ impl Mailbox for GraphMailbox {
             )
             .await?;
         if let Some(id) = added.id {
-            return Ok(id);
+            return Ok(AttachmentId::new(id));
         }
         // An upload session whose `Location` named no id Booket could read: the event's
         // attachments tell it (by name, and by tag where the tag survived). Never an empty
@@ -244,15 +251,15 @@ impl Mailbox for GraphMailbox {
         }
     }
 
-    async fn attachments(&self, event_id: &str) -> Result<Vec<Attachment>, MailboxError> {
+    async fn attachments(&self, event_id: &EventId) -> Result<Vec<Attachment>, MailboxError> {
         let listed = self
             .client
-            .list_attachments(&self.creds, &self.user, event_id)
+            .list_attachments(&self.creds, &self.user, event_id.as_str())
             .await?;
         Ok(listed
             .into_iter()
             .map(|a| Attachment {
-                id: a.id,
+                id: AttachmentId::new(a.id),
                 name: a.name,
                 tag: a.content_id,
             })
@@ -261,12 +268,17 @@ impl Mailbox for GraphMailbox {
 
     async fn remove_attachment(
         &self,
-        event_id: &str,
-        attachment_id: &str,
+        event_id: &EventId,
+        attachment_id: &AttachmentId,
     ) -> Result<(), MailboxError> {
         Ok(self
             .client
-            .delete_attachment(&self.creds, &self.user, event_id, attachment_id)
+            .delete_attachment(
+                &self.creds,
+                &self.user,
+                event_id.as_str(),
+                attachment_id.as_str(),
+            )
             .await?)
     }
 

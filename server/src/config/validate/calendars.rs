@@ -108,7 +108,7 @@ pub(super) fn calendars(
         };
         calendars.push(CalendarConfig {
             name: c.name.clone(),
-            outlook_calendar: c.outlook_calendar,
+            outlook_calendar: crate::mailbox::CalendarName::new(c.outlook_calendar),
             owner: c.owner,
             access,
             time_zone,
