@@ -5,7 +5,8 @@ and try another, three tries in all. Each citizen is its own client (its own for
 address, through the server's trusted proxy). One asyncio task per citizen over plain
 HTTP/1.1 (no thread per citizen, no dependency beyond Python's standard library).
 
-Usage: rush.py BASE SIM N [FREE]   (prints one JSON line)
+Usage: rush.py BASE[,BASE2…] SIM N [FREE]   (prints one JSON line)
+With several bases (instances sharing one store), citizen i goes to base i mod their number.
 Before the doors open, staff book all but FREE of the free slots (default 63, as in the
 crowd the issue describes; "all" keeps the demo calendar as seeded), so the figure does not
 depend on the weekday the benchmark runs on. The time to the last successful hold is read
@@ -26,7 +27,7 @@ FREE = sys.argv[4] if len(sys.argv) > 4 else "63"
 # bench/booket.rush.toml's cache_ttl_seconds, plus a second: after staff have booked, the
 # server's kept weeks must have lapsed before the free slots are counted.
 CACHE_TTL = 11
-HOST, PORT = urllib.parse.urlsplit(BASE).hostname, urllib.parse.urlsplit(BASE).port
+INSTANCES = [(urllib.parse.urlsplit(b).hostname, urllib.parse.urlsplit(b).port) for b in BASE.split(",")]
 DEADLINE = 60.0
 TRIES = 3
 
@@ -36,8 +37,9 @@ def sim_state():
         return json.loads(r.read())
 
 
-async def post(path, fields, client):
-    """One request on its own connection; returns (status, json)."""
+async def post(path, fields, client, instance=0):
+    """One request on its own connection to one of the instances; returns (status, json)."""
+    HOST, PORT = INSTANCES[instance % len(INSTANCES)]
     body = urllib.parse.urlencode(fields).encode()
     reader, writer = await asyncio.open_connection(HOST, PORT)
     try:
@@ -166,7 +168,7 @@ async def citizen(i, go, weeks):
     week = random.choice(weeks).isoformat()
     outcome = "no_free"
     for _ in range(TRIES):
-        status, view = await post("/api/week", {"form": "plain", "element": "tid", "week": week}, client)
+        status, view = await post("/api/week", {"form": "plain", "element": "tid", "week": week}, client, i)
         if status != 200:
             outcome = f"week_{status}"
             break
@@ -179,7 +181,7 @@ async def citizen(i, go, weeks):
             outcome = "no_free"
             break
         status, body = await post(
-            "/api/reserve", {"form": "plain", "element": "tid", "slot_id": random.choice(free)}, client
+            "/api/reserve", {"form": "plain", "element": "tid", "slot_id": random.choice(free)}, client, i
         )
         if status == 200:
             outcome = "held"

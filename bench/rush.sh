@@ -7,6 +7,8 @@
 # RUSH_FREE=<n>|all: free slots left before the doors open (default 63, see rush.py).
 # RUSH_SERVER_BIN=<another booket> runs that build as the server (a baseline measured in the
 # same session; the simulator is always this build's).
+# RUSH_INSTANCES=2: two instances (4110 and 4112) sharing a Redis store (scripts/redis.sh),
+# citizens alternating between them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(300 1000 3000)
@@ -18,19 +20,43 @@ export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH
 BOOKET_BENCH_RECEIPT_KEY="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
 export BOOKET_BENCH_RECEIPT_KEY
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "rush: $1 did not come up" >&2; exit 1; }
+INSTANCES=${RUSH_INSTANCES:-1}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+bases=http://127.0.0.1:4110
+configs=(bench/booket.rush.toml)
+if [ "$INSTANCES" = 2 ]; then
+  bases=$bases,http://127.0.0.1:4112
+  export BOOKET_BENCH_STORE="redis+unix://$tmp/store/redis.sock"
+  for port in 4110 4112; do
+    { sed "s/^listen = \"127.0.0.1:4110\"/listen = \"127.0.0.1:$port\"/" bench/booket.rush.toml
+      printf '\n[store]\nurl = { env = "BOOKET_BENCH_STORE" }\n'; } > "$tmp/rush-$port.toml"
+  done
+  configs=("$tmp/rush-4110.toml" "$tmp/rush-4112.toml")
+fi
 out=()
 for n in "${SIZES[@]}"; do
   $BIN sim --listen 127.0.0.1:4111 >/dev/null & sim=$!
   wait_port http://127.0.0.1:4111/_sim/state
-  "${RUSH_SERVER_BIN:-$BIN}" serve --config bench/booket.rush.toml --assets dist >/dev/null & srv=$!
-  wait_port http://127.0.0.1:4110/healthz || wait_port http://127.0.0.1:4110/api/element
+  pids=("$sim")
+  if [ "$INSTANCES" = 2 ]; then
+    rm -rf "$tmp/store"; scripts/redis.sh "$tmp/store" >/dev/null & pids+=($!)
+    for _ in $(seq 100); do [ -S "$tmp/store/redis.sock" ] && break; sleep 0.05; done
+    # A store that has just started hands out no lease for one lease length: this one is
+    # new, with no lease from before to wait out (as `booket check` would find it).
+    redis-cli -s "$tmp/store/redis.sock" set booket:epoch 0 >/dev/null
+  fi
+  for c in "${configs[@]}"; do
+    "${RUSH_SERVER_BIN:-$BIN}" serve --config "$c" --assets dist >/dev/null & pids+=($!)
+  done
+  for b in ${bases//,/ }; do wait_port "$b/healthz" || wait_port "$b/api/element"; done
   curl -s -X POST -H 'content-type: application/json' -d '{"latency_ms": 60}' http://127.0.0.1:4111/_sim/faults >/dev/null
-  line=$(python3 bench/rush.py http://127.0.0.1:4110 http://127.0.0.1:4111 "$n" "${RUSH_FREE:-63}")
+  line=$(python3 bench/rush.py "$bases" http://127.0.0.1:4111 "$n" "${RUSH_FREE:-63}")
+  line="{\"instances\": $INSTANCES, ${line#\{}"
   echo "$line"; out+=("$line")
-  kill "$srv" "$sim"; wait "$srv" "$sim" 2>/dev/null || true
+  kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
 done
 {
-  echo "Rush benchmark — commit $(git rev-parse --short HEAD), server ${RUSH_SERVER_BIN:-this build}, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 60 ms per Graph round trip, 4 in flight"
+  echo "Rush benchmark — commit $(git rev-parse --short HEAD), server ${RUSH_SERVER_BIN:-this build}, $INSTANCES instance(s), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 60 ms per Graph round trip, 4 in flight"
   echo
   for l in "${out[@]}"; do echo "    $l"; done
 } > bench/rush-results.md

@@ -31,6 +31,33 @@ awk -v s="$score" 'BEGIN { exit !(s <= 1.2) }' || {
 }
 echo "deploy-check: booket.service verified, exposure $score"
 
+# Several instances: the same unit as a template with the store's drop-in.
+mkdir -p "$tmp/units/booket@.service.d"
+cp "$unit" "$tmp/units/booket@.service"
+cp deploy/instances/booket@.service.d/store.conf "$tmp/units/booket@.service.d/"
+grep -q "^ExecStart=$bin serve --config /etc/booket/booket%i.toml" "$tmp/units/booket@.service"
+out=$(cd "$tmp/units" && SYSTEMD_UNIT_PATH="$tmp/units:" systemd-analyze verify "booket@2.service" 2>&1) || { echo "$out" >&2; exit 1; }
+if [ -n "$out" ]; then echo "deploy-check: systemd-analyze verify booket@2: $out" >&2; exit 1; fi
+echo "deploy-check: booket@.service with the store drop-in verified"
+
+# The store's settings: Debian's redis-server starts with them and answers with the
+# password; no persistence.
+mkdir -p "$tmp/redis"
+sed -e "s#^port 6379#port 0#" deploy/instances/redis-booket.conf > "$tmp/redis/booket.conf"
+redis-server "$tmp/redis/booket.conf" --unixsocket "$tmp/redis/r.sock" --dir "$tmp/redis" \
+  --daemonize no --logfile "$tmp/redis/log" &
+redis_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/redis/r.sock" ] && break; sleep 0.05; done
+pong=$(redis-cli -s "$tmp/redis/r.sock" -a CHANGE-ME --no-auth-warning ping 2>&1 || true)
+saves=$(redis-cli -s "$tmp/redis/r.sock" -a CHANGE-ME --no-auth-warning config get save 2>&1 | sed -n 2p || true)
+refused=$(redis-cli -s "$tmp/redis/r.sock" ping 2>&1 || true)
+kill "$redis_pid" 2>/dev/null || true
+wait "$redis_pid" 2>/dev/null || true
+[ "$pong" = "PONG" ] || { echo "deploy-check: the store did not answer: $pong" >&2; cat "$tmp/redis/log" >&2; exit 1; }
+[ -z "$saves" ] || { echo "deploy-check: the store saves snapshots ($saves)" >&2; exit 1; }
+grep -q NOAUTH <<<"$refused" || { echo "deploy-check: the store answered without the password" >&2; exit 1; }
+echo "deploy-check: the store's settings start redis-server (password required, no persistence)"
+
 # nginx: the site inside a minimal nginx.conf, certificates made here.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -subj /CN=booket.kommune.dk -keyout "$tmp/privkey.pem" -out "$tmp/fullchain.pem" 2>/dev/null

@@ -21,6 +21,8 @@ command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
 if [ "$mode" != "--build" ]; then
   command -v systemd-analyze >/dev/null 2>&1 || apt_need+=(systemd)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_need+=(nginx-light)
+  # The shared store of several instances: the tests start their own (scripts/redis.sh).
+  command -v redis-server >/dev/null 2>&1 || apt_need+=(redis-server)
 fi
 if [ ${#apt_need[@]} -gt 0 ]; then
   log "apt-get install ${apt_need[*]}"

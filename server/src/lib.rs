@@ -15,6 +15,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod receipts;
 pub mod signing;
+pub mod store;
 /// The Exchange simulator (crate `booket-sim`), with the `sim` feature (the default).
 #[cfg(feature = "sim")]
 pub use booket_sim as sim;
@@ -168,7 +169,13 @@ impl Server {
         if let Some(d) = &drafts {
             booket = booket.with_element_source(d.clone());
         }
+        if let Some(s) = &config.store {
+            let store =
+                store::Store::shared(s.url.expose_secret(), s.lease, config.exchange.retry_budget)?;
+            booket = booket.with_store(store);
+        }
         let booket = Arc::new(booket);
+        booket.clone().spawn_listener();
         if !config.exchange.hold_sweep.is_zero() {
             booket.clone().spawn_sweeper(config.exchange.hold_sweep);
         }

@@ -16,6 +16,8 @@ macro_rules! exchange_name {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -54,8 +56,9 @@ exchange_name!(
     CalendarName
 );
 
-/// A calendar event as the booking core sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A calendar event as the booking core sees it (serialisable for the notes instances send
+/// each other through the shared store).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub id: EventId,
     /// The version a conditional write is made against (Graph: etag or change key; EWS:

@@ -22,6 +22,9 @@ pub struct Metrics {
     /// Lapsed holds the last sweep could not give back (files not removable, or the write
     /// failed): each keeps a slot away from citizens, possibly with someone's documents.
     pub holds_stuck: IntGauge,
+    /// Writes refused for want of a lease (the shared store unreachable, busy, starting, or
+    /// a lease with too little left).
+    pub store_refusals: IntCounterVec,
     pub week_cache: IntCounterVec,
     pub week_answers: IntCounterVec,
     /// Children of the two week counters, resolved once: they count every week read.
@@ -129,6 +132,12 @@ impl Default for Metrics {
                 "booket_bookings_total",
                 "Bookings by outcome.",
                 &["outcome"],
+            ),
+            store_refusals: counter_vec(
+                &r,
+                "booket_store_refusals_total",
+                "Writes refused for want of a lease on the event, by reason.",
+                &["reason"],
             ),
             holds_stuck: gauge(
                 &r,

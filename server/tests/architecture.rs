@@ -7,6 +7,7 @@ use std::path::Path;
 /// What each module may import, beside `mailbox` (the seam) where it says so.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("mailbox", &[]),
+    ("store", &[]),
     ("metrics", &[]),
     ("summary", &[]),
     ("der", &[]),
@@ -20,7 +21,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "booking",
         &[
-            "config", "exchange", "mail", "mailbox", "metrics", "receipts", "signing", "summary",
+            "config", "exchange", "mail", "mailbox", "metrics", "receipts", "signing", "store",
+            "summary",
         ],
     ),
     ("web", &["booking", "config", "metrics"]),
@@ -33,7 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "check",
         &[
-            "booking", "config", "ews", "exchange", "graph", "mailbox", "receipts",
+            "booking", "config", "ews", "exchange", "graph", "mailbox", "receipts", "store",
         ],
     ),
 ];

@@ -386,3 +386,44 @@ async fn unsigned_receipts_fail_the_check() {
         "{failures:?}"
     );
 }
+
+#[tokio::test]
+async fn the_shared_store_is_reported_reachable_without_persistence_or_not_at_all() {
+    let env = Env::start().await;
+    let one = report(&env, Lang::En, |_| {}).await;
+    let line = |r: &Report| {
+        r.sections
+            .iter()
+            .find(|s| s.title == "Shared store:")
+            .map(|s| s.lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>())
+            .expect("a store section")
+    };
+    assert!(line(&one)[0].contains("one instance"), "{:?}", line(&one));
+
+    let store = support::store::RedisServer::start().await;
+    let store_config = |url: String| server::config::StoreConfig {
+        url: url.into(),
+        lease: std::time::Duration::from_secs(60),
+    };
+    // Another instance alive on it (a server with the store set).
+    let url = store.url();
+    let _other = Env::start_with(Options::default(), |c| c.store = Some(store_config(url))).await;
+    let url = store.url();
+    let shared = report(&env, Lang::En, |c| c.store = Some(store_config(url))).await;
+    let lines = line(&shared);
+    assert!(lines[0].contains("The store answers (Redis 7"), "{lines:?}");
+    assert!(lines[0].contains("1 instance(s) alive"), "{lines:?}");
+    assert!(lines[1].contains("Without persistence"), "{lines:?}");
+    assert!(failed(&shared).iter().all(|f| !f.contains("store")));
+
+    drop(store);
+    let url = "redis+unix:///nonexistent/booket.sock".to_owned();
+    let down = report(&env, Lang::En, |c| c.store = Some(store_config(url))).await;
+    assert!(
+        failed(&down)
+            .iter()
+            .any(|f| f.contains("cannot be reached")),
+        "{:?}",
+        failed(&down)
+    );
+}

@@ -49,6 +49,9 @@ pub struct WeekCache<V> {
     /// The number of the last invalidation of any week: a read numbered after it needs no
     /// look-up (the hot path while nobody writes).
     last_invalidation: AtomicU64,
+    /// The number of the last time every week was forgotten: a read begun before it is
+    /// not kept.
+    all_invalidated: AtomicU64,
     seq: AtomicU64,
 }
 
@@ -67,6 +70,7 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
                 .time_to_live(ttl)
                 .build(),
             last_invalidation: AtomicU64::new(0),
+            all_invalidated: AtomicU64::new(0),
             seq: AtomicU64::new(1),
         }
     }
@@ -79,6 +83,9 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
 
     /// Whether the read began before its week's last write.
     fn missed_a_write(&self, key: &WeekKey, read: &Read<V>) -> bool {
+        if read.seq < self.all_invalidated.load(Ordering::SeqCst) {
+            return true;
+        }
         read.seq < self.last_invalidation.load(Ordering::SeqCst)
             && self
                 .invalidated
@@ -172,6 +179,14 @@ impl<V: Send + Sync + 'static> WeekCache<V> {
                 std::future::ready(op)
             })
             .await;
+    }
+
+    /// Forgets every week, including reads still under way (notes of other instances' writes
+    /// may have been missed).
+    pub fn invalidate_all(&self) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        self.all_invalidated.fetch_max(seq, Ordering::SeqCst);
+        self.weeks.invalidate_all();
     }
 
     /// Forgets one week of a calendar (after a write whose outcome is unknown), including

@@ -139,6 +139,7 @@ impl Booket {
         event_id: &EventId,
         attachment_id: &AttachmentId,
     ) -> Result<bool, MailboxError> {
+        self.may_write(event_id)?;
         match self
             .mailbox(cal)
             .remove_attachment(event_id, attachment_id)
@@ -213,6 +214,7 @@ impl Booket {
                 tag: &tag,
                 content: f.upload,
             };
+            self.may_write(&slot.event_id).map_err(unavailable)?;
             let id = mailbox
                 .add_attachment(&slot.event_id, file)
                 .await
@@ -229,6 +231,7 @@ impl Booket {
                 tag: &tag,
                 content: &pdf,
             };
+            self.may_write(&slot.event_id).map_err(unavailable)?;
             let id = mailbox
                 .add_attachment(&slot.event_id, file)
                 .await
@@ -256,6 +259,10 @@ impl Booket {
         event_id: &EventId,
         attached: &[(AttachmentId, String)],
     ) {
+        if let Err(e) = self.may_write(event_id) {
+            tracing::error!(event = %event_id, "attachments of a failed booking are left for the sweep: {e}");
+            return;
+        }
         for (id, _) in attached {
             if let Err(e) = self.mailbox(cal).remove_attachment(event_id, id).await {
                 // (Never the file's name: it may say who the citizen is.)

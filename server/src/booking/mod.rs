@@ -10,6 +10,7 @@ mod confirm;
 pub mod documents;
 mod files;
 pub mod hold;
+mod instances;
 mod limits;
 mod locks;
 mod read;
@@ -112,6 +113,8 @@ pub struct Booket {
     last_good: moka::sync::Cache<cache::WeekKey, Arc<read::WeekRead>>,
     /// Signs booked receipts (absent when no key is configured).
     receipt_signer: Option<crate::receipts::ReceiptSigner>,
+    /// What several instances share (in this process when there is one).
+    store: crate::store::Store,
 }
 
 /// Elements served beside the configured ones (the demo's designer drafts): the core asks
@@ -157,7 +160,14 @@ impl Booket {
             holds: limits::HoldTracker::default(),
             mails: limits::DailyCounter::default(),
             receipt_signer: None,
+            store: crate::store::Store::in_process(),
         }
+    }
+
+    /// Shares leases and cache notes with other instances through `store`.
+    pub fn with_store(mut self, store: crate::store::Store) -> Self {
+        self.store = store;
+        self
     }
 
     /// Signs booked receipts with this signer.
@@ -458,9 +468,7 @@ impl Booket {
         if let (Some(monday), Err(BookingError::Unavailable | BookingError::Internal)) =
             (week, result)
         {
-            self.cache
-                .invalidate_week(&(cal.name.clone(), monday))
-                .await;
+            self.learn_and_tell(cal, None, monday).await;
         }
     }
 }

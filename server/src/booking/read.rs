@@ -89,7 +89,7 @@ impl WeekRead {
 
     /// This read with `event` as Exchange last answered it (a write's answer, or a read of
     /// the event before a write); `None` when the event is not in this week's read.
-    fn with_event(&self, event: &Event) -> Option<WeekRead> {
+    pub(super) fn with_event(&self, event: &Event) -> Option<WeekRead> {
         let at = self.events.iter().position(|e| e.id == event.id)?;
         let mut events = self.events.clone();
         events[at] = event.clone();
@@ -119,16 +119,9 @@ impl Booket {
     /// Keeps the cached week right after Exchange answered with `event` (a write, or the
     /// read before one): its slot shows what Exchange said, without reading the week again.
     /// The week the slot was offered in (`offered`) is read again if the event left it.
+    /// The other instances' caches learn it too (through the shared store, if any).
     pub(super) async fn learn(&self, cal: &CalendarConfig, event: &Event, offered: NaiveDate) {
-        let week = rules::week_of(cal, event);
-        if week != offered {
-            self.cache
-                .invalidate_week(&(cal.name.clone(), offered))
-                .await;
-        }
-        self.cache
-            .update(&(cal.name.clone(), week), |read| read.with_event(event))
-            .await;
+        self.learn_and_tell(cal, Some(event), offered).await;
     }
 
     /// The cached week's view of one event, without reading anything (`None` when the week

@@ -43,7 +43,11 @@ impl Booket {
                 if !lapsed {
                     continue;
                 }
-                let _guard = self.locks.lock(&event.id).await;
+                // (Another instance sweeping or writing it, or no store: next sweep.)
+                let Ok(_guard) = self.lock_event(&event.id).await else {
+                    stuck += 1;
+                    continue;
+                };
                 // Files of the booking that never finished go first.
                 let event = match self.remove_lapsed_files(cal, &event, "").await {
                     Ok(false) => event,
@@ -79,9 +83,7 @@ impl Booket {
                 }
             }
             for monday in changed {
-                self.cache
-                    .invalidate_week(&(cal.name.clone(), monday))
-                    .await;
+                self.learn_and_tell(cal, None, monday).await;
             }
         }
         self.metrics.holds_stuck.set(stuck);

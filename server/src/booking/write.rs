@@ -47,9 +47,7 @@ impl Booket {
         {
             Ok(event) => event,
             Err(MailboxError::NotFound) => {
-                self.cache
-                    .invalidate_week(&(cal.name.clone(), offered))
-                    .await;
+                self.learn_and_tell(cal, None, offered).await;
                 return Err(BookingError::Taken);
             }
             Err(e) => return Err(unavailable(e)),
@@ -82,6 +80,7 @@ impl Booket {
             hold: hold_value,
             notify_attendees: self.notify_attendees(cal),
         };
+        self.may_write(&event.id)?;
         let updated = match mailbox.update(event, change).await {
             // The event changed since it was read. A lost race only if what decides the
             // claim changed (subject, hold record, times); a change of anything else (staff
@@ -91,9 +90,7 @@ impl Booket {
                 let now = match mailbox.event(&cal.outlook_calendar, &event.id).await {
                     Ok(now) => now,
                     Err(MailboxError::NotFound) => {
-                        self.cache
-                            .invalidate_week(&(cal.name.clone(), offered))
-                            .await;
+                        self.learn_and_tell(cal, None, offered).await;
                         return Err(MailboxError::NotFound);
                     }
                     Err(e) => return Err(e),
@@ -108,6 +105,7 @@ impl Booket {
                     return Err(MailboxError::Conflict);
                 }
                 tracing::info!(event = %event.id, "the event changed in another way since it was read; written again");
+                self.may_write(&event.id)?;
                 mailbox.update(&now, change).await?
             }
             other => other?,
@@ -323,7 +321,7 @@ impl Booket {
         };
         let expires;
         {
-            let _guard = self.locks.lock(&slot.event_id).await;
+            let _guard = self.lock_event(&slot.event_id).await?;
             if self.known_taken(cal, &slot, &token, now, None).await {
                 return Err(BookingError::Taken);
             }
@@ -393,7 +391,7 @@ impl Booket {
         if !held {
             return Ok(false);
         }
-        let _guard = self.locks.lock(&slot.event_id).await;
+        let _guard = self.lock_event(&slot.event_id).await?;
         let event = match self.read_slot(cal, &slot).await {
             Ok(e) => e,
             // Gone, moved or cancelled: nothing of ours to give back.
@@ -457,7 +455,7 @@ impl Booket {
         }
         // One write per event at a time in this process; the conditional writes settle
         // races between processes.
-        let _guard = self.locks.lock(&slot.event_id).await;
+        let _guard = self.lock_event(&slot.event_id).await?;
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }

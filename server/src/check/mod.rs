@@ -12,6 +12,7 @@ mod ews;
 mod mail;
 mod report;
 mod server;
+mod store;
 mod token;
 
 use calendar::check_calendar;
@@ -19,6 +20,7 @@ use mail::check_mail;
 use report::{fail, t};
 pub use report::{Line, Report, Section, Status};
 use server::{check_scope, check_server};
+
 use token::transient_line;
 
 /// The report's language: the widget's own `Lang` (one for the whole product).
@@ -193,6 +195,7 @@ pub async fn run(config: &Config, lang: Lang, now: DateTime<Utc>) -> Report {
     report
         .sections
         .push(check_mail(&graph, &config.mail, lang).await);
+    report.sections.push(store::check_store(config, lang).await);
     report
 }
 

@@ -75,6 +75,8 @@ pub struct Config {
     pub forms: Vec<FormConfig>,
     /// How receipts are signed (`[receipts]`).
     pub receipts: ReceiptConfig,
+    /// The store several instances share (`[store]`); `None`: one instance, in process.
+    pub store: Option<StoreConfig>,
     /// Older names of settings this file still uses, with their new names (`booket check`
     /// says so).
     pub deprecated: Vec<(&'static str, &'static str)>,
@@ -119,6 +121,15 @@ pub enum ForwardedHeader {
     XForwardedFor,
     /// `Forwarded: for=client, for=proxy1` (RFC 7239).
     Forwarded,
+}
+
+/// `[store]`: where several instances keep what they must agree on.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `redis://`, `rediss://` (TLS) or `redis+unix://`, password included (a secret).
+    pub url: SecretString,
+    /// How long a lease on an event lasts unless renewed (at least twice the retry budget).
+    pub lease: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,25 @@ pub struct File {
     pub forms: Vec<Form>,
     #[serde(default)]
     pub receipts: Receipts,
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[store]`: the shared store of several instances (none: one instance, in process).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    pub url: Option<SecretRef>,
+    pub lease_seconds: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            url: None,
+            lease_seconds: 60,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -586,3 +586,43 @@ fn mail_through_ews_may_have_a_service_account_of_its_own() {
 
 /// A root CA (EC P-256, self-signed, made with openssl for these tests).
 const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUFOD09csLgPeHph7s2rrizSpD+rUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUS29tbXVuZSBUZXN0IFJvb3QgQ0EwHhcNMjYxMTMwMTk0MzA5\nWhcNMzYxMTI3MTk0MzA5WjAfMR0wGwYDVQQDDBRLb21tdW5lIFRlc3QgUm9vdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABEytRyIGhxfbI6L5+kPNxeR7/q1d\nRQKhXPtyJ6Hy7sWtc2d1RYNYLlYu0zm3jOTzNYlnv0Tec64nuu5NE8gjOlmjUzBR\nMB0GA1UdDgQWBBRu+DlwXEGtEhgl7wvQzAr7FtA9FTAfBgNVHSMEGDAWgBRu+Dlw\nXEGtEhgl7wvQzAr7FtA9FTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIBwnF1n9moq0MShNxueiYWa2azL3FFFdfS/hsCcwFkLyAiEAndiK04fz+WYz\n0+8Bdygmj0XteZhV8uQtZjewT2raSoQ=\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn the_store_is_optional_its_url_a_secret_and_its_lease_longer_than_two_writes() {
+    assert!(
+        parse(GOOD).unwrap().store.is_none(),
+        "one instance by default"
+    );
+    std::env::set_var(
+        "BOOKET_TEST_STORE_CFG",
+        "redis://:hunter2-pass@10.0.0.5:6379/2",
+    );
+    let with = |section: &str| parse(&format!("{GOOD}\n[store]\n{section}\n"));
+    let c = with("url = { env = \"BOOKET_TEST_STORE_CFG\" }").unwrap();
+    let store = c.store.unwrap();
+    assert_eq!(store.lease, std::time::Duration::from_secs(60));
+    // Kept secret: not in the configuration's debug output.
+    assert!(!format!("{store:?}").contains("hunter2"));
+    // The default retry budget is 20 s: a lease must be at least 40 s.
+    let short = with("url = { env = \"BOOKET_TEST_STORE_CFG\" }\nlease_seconds = 30")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        short.contains("store.lease_seconds") && short.contains("20"),
+        "{short}"
+    );
+    // Not written in the file, and a wrong scheme is named without the URL.
+    assert!(with("url = \"redis://x\"").is_err());
+    std::env::set_var(
+        "BOOKET_TEST_STORE_CFG_BAD",
+        "http://:hunter2-pass@10.0.0.5/",
+    );
+    let bad = with("url = { env = \"BOOKET_TEST_STORE_CFG_BAD\" }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("store.url") && bad.contains("redis://"),
+        "{bad}"
+    );
+    assert!(!bad.contains("hunter2"), "{bad}");
+}

@@ -240,6 +240,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
             signing_key: Some(crate::receipts::generate_key_pem()),
             ..Default::default()
         },
+        store: None,
         deprecated: Vec::new(),
     }
 }

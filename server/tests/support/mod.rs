@@ -4,6 +4,8 @@
 //! as [`Answer`]s, whose status a test must look at; and the slot helpers.
 #![allow(dead_code)]
 
+pub mod store;
+
 use chrono::{DateTime, TimeZone, Utc};
 use server::booking::Clock;
 use server::config::Config;

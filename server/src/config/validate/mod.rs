@@ -8,6 +8,7 @@ mod forms;
 mod mail;
 mod receipts;
 mod server;
+mod store;
 
 use super::raw::*;
 use super::*;
@@ -22,6 +23,7 @@ impl File {
         exchange::scope_probe(&exchange, &calendars, &mail, file)?;
         let forms = forms::forms(self.forms, &calendars, file, base)?;
         let receipts = receipts::receipts(self.receipts, file, base)?;
+        let store = store::store(self.store, &exchange, file, base)?;
         Ok(Config {
             server,
             exchange,
@@ -30,6 +32,7 @@ impl File {
             mail_limits,
             forms,
             receipts,
+            store,
             deprecated: Vec::new(),
         })
     }

@@ -1,0 +1,147 @@
+//! The core among several instances: one writer per event (a local lock, then the shared
+//! store's lease), writes only under a lease with time to spare, and notes that keep the
+//! other instances' week caches right. With the store in process (one instance) the lease
+//! and the notes cost nothing.
+
+use super::locks::KeyedGuard;
+use super::rules::week_of;
+use super::Booket;
+use crate::config::CalendarConfig;
+use crate::mailbox::{Event, EventId, MailboxError};
+use crate::store::{Heard, Lease, StoreError};
+use app::domain::BookingError;
+use chrono::NaiveDate;
+use std::sync::{Arc, Weak};
+
+/// The right to write one event: this instance's lock, and the store's lease on it.
+pub(super) struct EventLock {
+    // Declared first, so dropped first: the lease is given back before the next writer of
+    // this process may ask for it.
+    _lease: Lease,
+    _local: KeyedGuard<EventId>,
+}
+
+/// What one instance tells the others after Exchange answered: the event as it is now (or,
+/// with none, that the week must be read again), and the week it was offered in.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Note {
+    calendar: String,
+    offered: NaiveDate,
+    event: Option<Event>,
+}
+
+fn lease_name(event: &EventId) -> String {
+    format!("event:{event}")
+}
+
+impl Booket {
+    /// Waits for this process's lock on the event, then takes the store's lease on it. A
+    /// store that cannot be reached, or another instance writing for longer than a write may
+    /// take, is "try again in a moment".
+    pub(super) async fn lock_event(&self, id: &EventId) -> Result<EventLock, BookingError> {
+        let local = self.locks.lock(id).await;
+        match self.store.lease(&lease_name(id)).await {
+            Ok(lease) => Ok(EventLock {
+                _lease: lease,
+                _local: local,
+            }),
+            Err(e) => {
+                let label = match e {
+                    StoreError::Unreachable(_) => "unreachable",
+                    StoreError::Busy => "busy",
+                    StoreError::Starting => "starting",
+                };
+                self.metrics
+                    .store_refusals
+                    .with_label_values(&[label])
+                    .inc();
+                tracing::warn!(event = %id, "no lease on the event: {e}");
+                Err(BookingError::Unavailable)
+            }
+        }
+    }
+
+    /// Before a write to `event`: its lease has more left than the write may take.
+    pub(super) fn may_write(&self, event: &EventId) -> Result<(), MailboxError> {
+        if self.store.may_write(&lease_name(event)) {
+            Ok(())
+        } else {
+            self.metrics
+                .store_refusals
+                .with_label_values(&["lease_spent"])
+                .inc();
+            Err(MailboxError::Unavailable(
+                "the lease on this event has less left than a write may take; not written".into(),
+            ))
+        }
+    }
+
+    /// This instance's cache learns `event` as Exchange gave it (`None`: the week
+    /// `offered` is read again), and so do the other instances'.
+    pub(super) async fn learn_and_tell(
+        &self,
+        cal: &CalendarConfig,
+        event: Option<&Event>,
+        offered: NaiveDate,
+    ) {
+        self.apply(cal, event, offered).await;
+        if self.store.is_shared() {
+            let note = Note {
+                calendar: cal.name.clone(),
+                offered,
+                event: event.cloned(),
+            };
+            match serde_json::to_vec(&note) {
+                Ok(bytes) => self.store.tell(&bytes).await,
+                Err(e) => tracing::error!("a note could not be written: {e}"),
+            }
+        }
+    }
+
+    async fn apply(&self, cal: &CalendarConfig, event: Option<&Event>, offered: NaiveDate) {
+        let Some(event) = event else {
+            self.cache
+                .invalidate_week(&(cal.name.clone(), offered))
+                .await;
+            return;
+        };
+        let week = week_of(cal, event);
+        if week != offered {
+            self.cache
+                .invalidate_week(&(cal.name.clone(), offered))
+                .await;
+        }
+        self.cache
+            .update(&(cal.name.clone(), week), |read| read.with_event(event))
+            .await;
+    }
+
+    /// Applies the other instances' notes to this one's cache as they arrive (after a gap
+    /// in the subscription, forgets every week). Nothing to do with the store in process.
+    pub fn spawn_listener(self: Arc<Self>) {
+        let Some(mut heard) = self.store.listen() else {
+            return;
+        };
+        let booket: Weak<Booket> = Arc::downgrade(&self);
+        drop(self);
+        tokio::spawn(async move {
+            while let Some(h) = heard.recv().await {
+                let Some(booket) = booket.upgrade() else {
+                    return;
+                };
+                match h {
+                    Heard::Gap => booket.cache.invalidate_all(),
+                    Heard::Note(bytes) => {
+                        let Ok(note) = serde_json::from_slice::<Note>(&bytes) else {
+                            tracing::warn!("a note from another instance could not be read");
+                            continue;
+                        };
+                        if let Some(cal) = booket.config.calendar(&note.calendar) {
+                            booket.apply(cal, note.event.as_ref(), note.offered).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,111 @@
+//! What several instances must agree on, in one shared store (Redis, or Valkey): the lease
+//! on each event while it is written, and the notes that keep every instance's week cache
+//! right (docs/operators/instances.md). One instance needs none of it: without `[store]`
+//! a [`Store`] is in-process and every call here is free.
+//!
+//! What a lease is, honestly. Exchange cannot check a fencing token, so no lease can stop a
+//! writer that was paused past its end. A lease is therefore much longer than one write may
+//! take (`lease_seconds` at least twice `retry_budget_seconds`), renewed every third of it
+//! while held, and a writer checks before each write that what is left of it covers that
+//! write's whole deadline ([`Store::may_write`]); the outcome is read back (or settled by
+//! `If-Match`) before a citizen is told. A store that starts empty — restarted without
+//! persistence — hands out no lease for one lease length, so a lease it handed out before has
+//! run out everywhere first. When the store cannot be reached, writes fail closed ("try again
+//! in a moment"); reads go on from Exchange.
+
+mod shared;
+
+pub use shared::{Facts, Shared};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the store refused or failed: each is "try again in a moment" for a citizen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Connecting, or a command, failed (the message never carries the store's URL).
+    #[error("the shared store cannot be reached: {0}")]
+    Unreachable(String),
+    /// Another instance held the lease for longer than a write may wait.
+    #[error("another instance is writing this event")]
+    Busy,
+    /// The store started empty less than one lease ago: no lease is handed out yet.
+    #[error("the shared store started empty less than one lease ago; no leases yet")]
+    Starting,
+}
+
+/// A note from another instance, or the news that notes may have been missed (the
+/// subscription was lost and made again): then everything cached may be out of date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    Note(Vec<u8>),
+    Gap,
+}
+
+/// The store: in this process (one instance), or shared.
+#[derive(Clone, Default)]
+pub struct Store(Option<Arc<Shared>>);
+
+/// A lease on a name, held until dropped (then given back). In-process, holding it means
+/// nothing: the caller's own lock serialises the writes.
+pub struct Lease(Option<shared::Held>);
+
+impl Store {
+    /// Everything in this process (the embedded default).
+    pub fn in_process() -> Store {
+        Store(None)
+    }
+
+    /// The shared store at `url` (`redis://`, `rediss://` with TLS, `redis+unix://`); no
+    /// connection is made until first use, so a store that is down stops only writes.
+    /// `deadline` is the longest one write may take.
+    pub fn shared(url: &str, lease: Duration, deadline: Duration) -> Result<Store, StoreError> {
+        Shared::new(url, lease, deadline).map(|s| Store(Some(Arc::new(s))))
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn as_shared(&self) -> Option<&Shared> {
+        self.0.as_deref()
+    }
+
+    /// Takes the lease on `name` for this instance, waiting at most one write's deadline
+    /// for another instance's lease to end.
+    pub async fn lease(&self, name: &str) -> Result<Lease, StoreError> {
+        match &self.0 {
+            None => Ok(Lease(None)),
+            Some(shared) => shared.clone().acquire(name).await.map(|h| Lease(Some(h))),
+        }
+    }
+
+    /// Whether a write under the lease on `name` may start now: in-process always; shared,
+    /// only while this instance holds the lease with more than a write's deadline left.
+    pub fn may_write(&self, name: &str) -> bool {
+        match &self.0 {
+            None => true,
+            Some(shared) => shared.may_write(name),
+        }
+    }
+
+    /// Tells the other instances `note` (no-op in-process). Waits until the store took it,
+    /// so notes about one event reach everyone in the order of the leases that wrote it.
+    pub async fn tell(&self, note: &[u8]) {
+        if let Some(shared) = &self.0 {
+            shared.tell(note).await;
+        }
+    }
+
+    /// The notes of the other instances, as they arrive; `None` in-process.
+    pub fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<Heard>> {
+        self.0.as_ref().map(|shared| shared.clone().listen())
+    }
+}
+
+impl Lease {
+    /// Whether this lease is one in the shared store (not the in-process stand-in).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
+}

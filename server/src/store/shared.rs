@@ -1,0 +1,437 @@
+//! The store on Redis: pooled connections (bb8), the leases as Lua scripts (one round trip
+//! each, atomic on the server), and the notes on one pub/sub channel.
+
+use super::{Heard, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Every key Booket writes starts with this.
+const PREFIX: &str = "booket:";
+/// When the store was first seen empty (its own clock, in milliseconds); no lease is handed
+/// out until one lease length after it.
+const EPOCH: &str = "booket:epoch";
+/// The channel the notes go on.
+const CHANNEL: &str = "booket:notes";
+/// Each live instance's key (expires one lease after its last heartbeat).
+const INSTANCE: &str = "booket:instance:";
+
+/// The store as `booket check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub version: String,
+    /// `appendonly yes`.
+    pub append_only: bool,
+    /// RDB snapshots configured (`None`: the store does not say).
+    pub snapshots: Option<bool>,
+    /// Instances that said they are alive within the last lease (this one not counted
+    /// unless it runs).
+    pub instances: usize,
+}
+
+/// Takes the lease `KEYS[1]` for token `ARGV[1]` for `ARGV[2]` ms: 1 taken, 0 held by
+/// another, -1 the store started empty less than one lease ago. The epoch is set by the
+/// first call that finds none, so a store that lost its keys (a restart without
+/// persistence) waits one lease before the first lease.
+const ACQUIRE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local epoch = tonumber(redis.call('GET', KEYS[2]))
+if not epoch then
+  redis.call('SET', KEYS[2], now)
+  epoch = now
+end
+if now < epoch + tonumber(ARGV[2]) then
+  return -1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+return 0
+"#;
+
+/// Extends the lease `KEYS[1]` by `ARGV[2]` ms if token `ARGV[1]` still holds it: 1, else 0.
+const RENEW: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// Gives the lease `KEYS[1]` back if token `ARGV[1]` still holds it.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+pub struct Shared {
+    pool: bb8::Pool<redis::Client>,
+    /// For the pub/sub connection (one, outside the pool).
+    client: redis::Client,
+    /// This process among the instances (random; tells its own notes apart).
+    instance: String,
+    lease: Duration,
+    /// The longest one write may take: a lease with less left is not written under.
+    deadline: Duration,
+    /// Leases this instance holds: until when each is surely held (a renewal's send time
+    /// plus one lease length).
+    held: Mutex<HashMap<String, Arc<Mutex<Instant>>>>,
+    /// After the store could not be reached, it is not asked again until then (a crowd
+    /// behind a store that is down costs no connection attempt each).
+    down_until: Mutex<Option<Instant>>,
+    scripts: Scripts,
+}
+
+/// How long a store found unreachable is not asked again.
+const DOWN_FOR: Duration = Duration::from_secs(1);
+
+struct Scripts {
+    acquire: redis::Script,
+    renew: redis::Script,
+    release: redis::Script,
+}
+
+/// A lease this instance holds: renewed in the background until dropped, then given back.
+pub struct Held {
+    shared: Arc<Shared>,
+    key: String,
+    token: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+fn unreachable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unreachable(e.to_string())
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS random source works");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Shared {
+    pub(super) fn new(
+        url: &str,
+        lease: Duration,
+        deadline: Duration,
+    ) -> Result<Shared, StoreError> {
+        // (redis' own message may quote the URL, password and all: not passed on.)
+        let client = redis::Client::open(url).map_err(|_| {
+            StoreError::Unreachable(
+                "the store's URL is not one of redis://, rediss:// or redis+unix://".into(),
+            )
+        })?;
+        // A store that is down is found out within half a second (no retrying inside the
+        // pool), and then not asked again for a second, so the writers queued behind one
+        // event's lock are told "try again" one after the other without each waiting.
+        let pool = bb8::Pool::builder()
+            .max_size(16)
+            .connection_timeout(Duration::from_millis(500))
+            .retry_connection(false)
+            .build_unchecked(client.clone());
+        Ok(Shared {
+            pool,
+            client,
+            instance: random_hex(),
+            lease,
+            deadline,
+            held: Mutex::default(),
+            down_until: Mutex::default(),
+            scripts: Scripts {
+                acquire: redis::Script::new(ACQUIRE),
+                renew: redis::Script::new(RENEW),
+                release: redis::Script::new(RELEASE),
+            },
+        })
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mutex<Instant>>>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn connection(&self) -> Result<bb8::PooledConnection<'_, redis::Client>, StoreError> {
+        let now = Instant::now();
+        {
+            let down = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
+            if down.is_some_and(|until| now < until) {
+                return Err(StoreError::Unreachable(
+                    "was unreachable a moment ago".into(),
+                ));
+            }
+        }
+        self.pool.get().await.map_err(|e| {
+            *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Instant::now() + DOWN_FOR);
+            unreachable(e)
+        })
+    }
+
+    /// What `booket check` reports of the store.
+    pub async fn facts(&self) -> Result<Facts, StoreError> {
+        let mut c = self.connection().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut *c)
+            .await
+            .map_err(unreachable)?;
+        let persistence: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(&mut *c)
+            .await
+            .map_err(unreachable)?;
+        let field = |text: &str, name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_owned())
+        };
+        // (A managed store may refuse CONFIG: then whether it snapshots is unknown.)
+        let save: Option<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("save")
+            .query_async::<Vec<String>>(&mut *c)
+            .await
+            .ok()
+            .and_then(|v| v.get(1).cloned());
+        let mut instances = 0;
+        let mut iter: redis::AsyncIter<'_, String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(format!("{INSTANCE}*"))
+            .clone()
+            .iter_async(&mut *c)
+            .await
+            .map_err(unreachable)?;
+        while let Some(key) = futures::StreamExt::next(&mut iter).await {
+            if key.is_ok() {
+                instances += 1;
+            }
+        }
+        Ok(Facts {
+            version: field(&info, "redis_version").unwrap_or_else(|| "?".into()),
+            append_only: field(&persistence, "aof_enabled").as_deref() == Some("1"),
+            snapshots: save.map(|s| !s.trim().is_empty()),
+            instances,
+        })
+    }
+
+    /// Says every third of a lease that this instance is alive (for `booket check`, and
+    /// the shares of Exchange's budgets).
+    fn spawn_heartbeat(self: Arc<Self>) {
+        let key = format!("{INSTANCE}{}", self.instance);
+        tokio::spawn(async move {
+            loop {
+                let beat: Result<(), StoreError> = async {
+                    let mut c = self.connection().await?;
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(1)
+                        .arg("PX")
+                        .arg(millis(self.lease))
+                        .query_async::<()>(&mut *c)
+                        .await
+                        .map_err(unreachable)
+                }
+                .await;
+                if let Err(e) = beat {
+                    tracing::debug!("no heartbeat: {e}");
+                }
+                tokio::time::sleep(self.lease / 3).await;
+            }
+        });
+    }
+
+    pub(super) async fn acquire(self: Arc<Self>, name: &str) -> Result<Held, StoreError> {
+        let key = format!("{PREFIX}lease:{name}");
+        let token = random_hex();
+        let began = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let sent = Instant::now();
+            let got: i64 = {
+                let mut c = self.connection().await?;
+                self.scripts
+                    .acquire
+                    .key(&key)
+                    .key(EPOCH)
+                    .arg(&token)
+                    .arg(millis(self.lease))
+                    .invoke_async(&mut *c)
+                    .await
+                    .map_err(unreachable)?
+            };
+            match got {
+                1 => {
+                    let until = Arc::new(Mutex::new(sent + self.lease));
+                    self.held().insert(key.clone(), until.clone());
+                    let renewer =
+                        tokio::spawn(self.clone().renew(key.clone(), token.clone(), until));
+                    return Ok(Held {
+                        shared: self,
+                        key,
+                        token,
+                        renewer,
+                    });
+                }
+                -1 => return Err(StoreError::Starting),
+                _ if began.elapsed() + pause > self.deadline => return Err(StoreError::Busy),
+                _ => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    /// Renews the lease every third of its length while it is held; a renewal the store
+    /// refuses (it lost the key: restarted) ends the lease here at once.
+    async fn renew(self: Arc<Self>, key: String, token: String, until: Arc<Mutex<Instant>>) {
+        loop {
+            tokio::time::sleep(self.lease / 3).await;
+            let sent = Instant::now();
+            let renewed: Result<i64, StoreError> = async {
+                let mut c = self.connection().await?;
+                self.scripts
+                    .renew
+                    .key(&key)
+                    .arg(&token)
+                    .arg(millis(self.lease))
+                    .invoke_async(&mut *c)
+                    .await
+                    .map_err(unreachable)
+            }
+            .await;
+            let mut until = until.lock().unwrap_or_else(|e| e.into_inner());
+            match renewed {
+                Ok(1) => *until = sent + self.lease,
+                Ok(_) => {
+                    *until = sent;
+                    tracing::warn!("a lease was lost (the shared store no longer has it); its write is not made");
+                    return;
+                }
+                // It runs out by itself unless a later renewal gets through.
+                Err(e) => tracing::warn!("could not renew a lease: {e}"),
+            }
+        }
+    }
+
+    pub(super) fn may_write(&self, name: &str) -> bool {
+        let key = format!("{PREFIX}lease:{name}");
+        let Some(until) = self.held().get(&key).cloned() else {
+            return false;
+        };
+        let until = *until.lock().unwrap_or_else(|e| e.into_inner());
+        until.saturating_duration_since(Instant::now()) > self.deadline
+    }
+
+    pub(super) async fn tell(&self, note: &[u8]) {
+        let mut message = Vec::with_capacity(self.instance.len() + 1 + note.len());
+        message.extend_from_slice(self.instance.as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(note);
+        let sent: Result<(), StoreError> = async {
+            let mut c = self.connection().await?;
+            redis::cmd("PUBLISH")
+                .arg(CHANNEL)
+                .arg(message)
+                .query_async::<i64>(&mut *c)
+                .await
+                .map(|_| ())
+                .map_err(unreachable)
+        }
+        .await;
+        if let Err(e) = sent {
+            // The others' caches catch up within their time to live.
+            tracing::warn!("could not tell the other instances of a write: {e}");
+        }
+    }
+
+    /// Subscribes (again whenever the subscription is lost) and passes on the other
+    /// instances' notes; after each (re)subscription a [`Heard::Gap`].
+    pub(super) fn listen(self: Arc<Self>) -> tokio::sync::mpsc::Receiver<Heard> {
+        use futures::StreamExt;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        self.clone().spawn_heartbeat();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            loop {
+                match self.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
+                        Ok(()) => {
+                            pause = Duration::from_millis(100);
+                            if tx.send(Heard::Gap).await.is_err() {
+                                return;
+                            }
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(m) = messages.next().await {
+                                let payload = m.get_payload_bytes();
+                                let Some(at) = payload.iter().position(|&b| b == b'\n') else {
+                                    continue;
+                                };
+                                if &payload[..at] == self.instance.as_bytes() {
+                                    continue;
+                                }
+                                if tx
+                                    .send(Heard::Note(payload[at + 1..].to_vec()))
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            tracing::warn!("the subscription to the other instances' notes ended; subscribing again");
+                        }
+                        Err(e) => tracing::warn!(
+                            "cannot subscribe to the other instances' notes: {}",
+                            unreachable(e)
+                        ),
+                    },
+                    Err(e) => tracing::warn!(
+                        "cannot subscribe to the other instances' notes: {}",
+                        unreachable(e)
+                    ),
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        });
+        rx
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.renewer.abort();
+        self.shared.held().remove(&self.key);
+        let (shared, key, token) = (self.shared.clone(), self.key.clone(), self.token.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let released: Result<i64, StoreError> = async {
+                    let mut c = shared.connection().await?;
+                    shared
+                        .scripts
+                        .release
+                        .key(&key)
+                        .arg(&token)
+                        .invoke_async(&mut *c)
+                        .await
+                        .map_err(unreachable)
+                }
+                .await;
+                // Not given back: it runs out by itself after one lease.
+                if let Err(e) = released {
+                    tracing::warn!("could not give a lease back: {e}");
+                }
+            });
+        }
+    }
+}
