@@ -22,14 +22,20 @@ impl RedisServer {
         let _ = std::fs::remove_dir_all(&dir);
         let mut r = RedisServer { dir, child: None };
         r.spawn().await;
-        let mut c = r.connection().await;
+        r.mark_up_for_a_lease().await;
+        r
+    }
+
+    /// Marks the store as up for longer than a lease (as an operator who knows no lease
+    /// from before can be in use would): leases are handed out at once.
+    pub async fn mark_up_for_a_lease(&self) {
+        let mut c = self.connection().await;
         let _: () = redis::cmd("SET")
             .arg("booket:epoch")
             .arg(0)
             .query_async(&mut c)
             .await
             .unwrap();
-        r
     }
 
     pub fn url(&self) -> String {

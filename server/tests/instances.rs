@@ -1,0 +1,107 @@
+//! Two instances on one shared store (a real Redis, docs/operators/instances.md): what one
+//! writes, the other's week shows at once; with the store down, reads go on and writes are
+//! refused. (The races between instances are in races.rs.)
+
+mod support;
+
+use std::time::Duration;
+use support::store::RedisServer;
+use support::{state_of, Env, Options, WEEK};
+
+/// Two instances whose week caches would keep a read for an hour; on `store` if given.
+async fn two_instances(store: Option<&RedisServer>) -> (Env, Env) {
+    let url = store.map(RedisServer::url);
+    let a = Env::start_with(Options::default(), |c| {
+        c.exchange.cache_ttl = Duration::from_secs(3600);
+        c.store = url.map(|url| server::config::StoreConfig {
+            url: url.into(),
+            lease: Duration::from_secs(60),
+        });
+    })
+    .await;
+    let b = a.second_instance().await;
+    (a, b)
+}
+
+/// Instance `b` shows `slot` as `state` in the week it has cached: asked until it does (the
+/// note arrives over the store), at most a few thousand times.
+async fn until_shown(b: &Env, slot: &str, state: &str) -> bool {
+    for _ in 0..5_000 {
+        if state_of(&b.week_ok("demo", WEEK).await, slot) == state {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_on_one_instance_shows_on_the_other_without_a_read() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances(Some(&store)).await;
+    let slot = b.free_slot("demo", 0).await;
+    let reads = a.sim.stats().calendar_view_requests;
+    a.book("demo", &slot, "k-notes").await.ok();
+    assert!(
+        until_shown(&b, &slot, "booked").await,
+        "b never showed it booked"
+    );
+    // b learnt it from a's note: its week was not read again.
+    assert_eq!(
+        a.sim.stats().calendar_view_requests,
+        reads,
+        "no week read again"
+    );
+
+    // And a hold, from the other side.
+    let other = a.free_slot("demo", 0).await;
+    b.reserve("demo", &other, "", "").await.ok();
+    assert!(until_shown(&a, &other, "reserved").await);
+}
+
+/// Without the store, the other instance's cache shows the booked slot free until its
+/// time to live ends (here an hour): what the notes are for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_store_the_other_instance_shows_a_booked_slot_free_from_its_cache() {
+    let (a, b) = two_instances(None).await;
+    let slot = b.free_slot("demo", 0).await;
+    a.book("demo", &slot, "k-stale").await.ok();
+    assert_eq!(state_of(&b.week_ok("demo", WEEK).await, &slot), "free");
+    // (Booking it there is still refused: a write always reads the event first.)
+    b.book("demo", &slot, "k-stale-2")
+        .await
+        .refused(409, "taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_store_down_weeks_are_read_and_writes_refused_until_it_is_back() {
+    let mut store = RedisServer::start().await;
+    let (a, _b) = two_instances(Some(&store)).await;
+    let slot = a.free_slot("demo", 0).await;
+    store.kill();
+    // Reads go on (from the cache and Exchange).
+    let week = a.week_ok("demo", "2026-12-09").await;
+    assert!(!support::slots_in_state(&week, "free").is_empty());
+    // Writes fail closed: nothing written, "try again".
+    a.reserve("demo", &slot, "", "")
+        .await
+        .refused(503, "unavailable");
+    a.book("demo", &slot, "k-down")
+        .await
+        .refused(503, "unavailable");
+    a.assert_nothing_written();
+    // Back (empty, so fenced for one lease): a store kept up is marked as such again, and
+    // writes go through.
+    store.restart_empty().await;
+    store.mark_up_for_a_lease().await;
+    let mut answer = a.book("demo", &slot, "k-down").await;
+    for _ in 0..50 {
+        if answer.0 != 503 {
+            break;
+        }
+        // (The store was found unreachable a moment ago: asked again after a second.)
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = a.book("demo", &slot, "k-down").await;
+    }
+    assert_eq!(answer.ok()["state"], "booked");
+}
