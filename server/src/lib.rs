@@ -73,6 +73,17 @@ impl Server {
         }
         let config = Arc::new(config);
         let metrics = metrics::Metrics::default();
+        // Several instances share one store, and Exchange's limits among them.
+        let store = match &config.store {
+            Some(s) => {
+                store::Store::shared(s.url.expose_secret(), s.lease, config.exchange.retry_budget)?
+            }
+            None => store::Store::in_process(),
+        };
+        let share = store
+            .as_shared()
+            .map(store::Shared::instances)
+            .unwrap_or_else(exchange::gate::alone);
         let graph = Arc::new(
             GraphClient::new(GraphOptions {
                 graph_base_url: config.exchange.graph_base_url.clone(),
@@ -81,7 +92,8 @@ impl Server {
                 max_concurrency: config.exchange.max_concurrency,
                 retry_budget: config.exchange.retry_budget,
             })?
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_share(share.clone()),
         );
         let signer = match &config.server.slot_key {
             Some(k) => {
@@ -119,7 +131,8 @@ impl Server {
                                 config.exchange.max_concurrency,
                                 config.exchange.retry_budget,
                             )?
-                            .with_metrics(metrics.clone());
+                            .with_metrics(metrics.clone())
+                            .with_share(share.clone());
                             Arc::new(ews::EwsMailbox::new(Arc::new(client), &cal.owner))
                         }
                     };
@@ -136,7 +149,8 @@ impl Server {
                         config.exchange.max_concurrency,
                         config.exchange.retry_budget,
                     )?
-                    .with_metrics(metrics.clone());
+                    .with_metrics(metrics.clone())
+                    .with_share(share.clone());
                     Some(Arc::new(ews::EwsMailbox::new(Arc::new(client), user)))
                 }
                 _ => None,
@@ -169,11 +183,7 @@ impl Server {
         if let Some(d) = &drafts {
             booket = booket.with_element_source(d.clone());
         }
-        if let Some(s) = &config.store {
-            let store =
-                store::Store::shared(s.url.expose_secret(), s.lease, config.exchange.retry_budget)?;
-            booket = booket.with_store(store);
-        }
+        booket = booket.with_store(store);
         let booket = Arc::new(booket);
         booket.clone().spawn_listener();
         if !config.exchange.hold_sweep.is_zero() {

@@ -105,3 +105,87 @@ async fn with_the_store_down_weeks_are_read_and_writes_refused_until_it_is_back(
     }
     assert_eq!(answer.ok()["state"], "booked");
 }
+
+/// One address with a fresh token per hold, alternating between the instances: the cap is
+/// the same as on one instance, and a released or booked hold gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hold_cap_is_one_cap_across_instances() {
+    let store = RedisServer::start().await;
+    let url = store.url();
+    let a = Env::start_with(Options::default(), |c| {
+        c.server.max_holds_per_client = 3;
+        c.server.rate_limit_per_minute = 1_000_000;
+        c.store = Some(server::config::StoreConfig {
+            url: url.into(),
+            lease: Duration::from_secs(60),
+        });
+    })
+    .await;
+    let b = a.second_instance().await;
+    let slots = support::slots_in_state(&a.week_ok("demo", WEEK).await, "free");
+    assert!(slots.len() >= 6);
+    let id = |n: usize| slots[n]["id"].as_str().unwrap().to_owned();
+    let mut tokens = Vec::new();
+    for n in 0..6 {
+        let env = if n % 2 == 0 { &a } else { &b };
+        match env.reserve("demo", &id(n), "", "").await {
+            support::Answer(200, hold) => {
+                tokens.push((n, hold["token"].as_str().unwrap().to_owned()))
+            }
+            refused => refused.refused(429, "rate_limited"),
+        }
+    }
+    assert_eq!(
+        tokens.len(),
+        3,
+        "three holds across both instances, as on one"
+    );
+    // Extending a hold keeps its place (and is allowed at the cap) on either instance.
+    let (n0, t0) = tokens[0].clone();
+    b.reserve("demo", &id(n0), &t0, "").await.ok();
+    // A released hold gives its place back, on the other instance too.
+    let (n1, t1) = tokens[1].clone();
+    a.release("demo", &id(n1), &t1).await.ok();
+    b.reserve("demo", &id(4), "", "").await.ok();
+    a.reserve("demo", &id(5), "", "")
+        .await
+        .refused(429, "rate_limited");
+}
+
+/// Two instances on one store share the app's four places in flight at Exchange: under a
+/// crowd of week reads on both, Exchange never has more than four at once and throttles
+/// nothing. (Without the store each would take all four.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_exchanges_limit_in_flight() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances(Some(&store)).await;
+    // Each counts the other within a heartbeat or two.
+    for _ in 0..100 {
+        if a.booket.instances_sharing() == 2 && b.booket.instances_sharing() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (a.booket.instances_sharing(), b.booket.instances_sharing()),
+        (2, 2)
+    );
+    a.slow(40);
+    let weeks: Vec<String> = (0..12)
+        .map(|w| {
+            (chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap() + chrono::Days::new(7 * w))
+                .to_string()
+        })
+        .collect();
+    let reads = weeks.iter().enumerate().map(|(i, week)| {
+        let env = if i % 2 == 0 { &a } else { &b };
+        async move { env.week(support::BACKENDS[0].form, week).await }
+    });
+    for support::Answer(status, body) in futures::future::join_all(reads).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let stats = a.sim.stats();
+    let most = stats.max_in_flight.values().copied().max().unwrap_or(0);
+    assert!(most <= 4, "{most} in flight at once");
+    assert_eq!(stats.throttled, 0);
+}

@@ -23,9 +23,10 @@ async fn two_instances_leasing(
     lease: std::time::Duration,
 ) -> (Env, Env) {
     let url = store.map(RedisServer::url);
-    // One client address sends all of it: lift the per-client limit for this test.
+    // One client address sends all of it: lift the per-client limits for this test.
     let env = Env::start_with(Options::default(), |c| {
         c.server.rate_limit_per_minute = 1_000_000;
+        c.server.max_holds_per_client = 1_000_000;
         c.exchange.if_match_honoured = if_match;
         c.exchange.retry_budget = c.exchange.retry_budget.min(lease / 2);
         c.store = url.map(|url| server::config::StoreConfig {

@@ -8,7 +8,8 @@ use super::rules::week_of;
 use super::Booket;
 use crate::config::CalendarConfig;
 use crate::mailbox::{Event, EventId, MailboxError};
-use crate::store::{Heard, Lease, StoreError};
+use crate::store::{Heard, Lease, Place, StoreError};
+use app::api::{ElementName, FormId};
 use app::domain::BookingError;
 use chrono::NaiveDate;
 use std::sync::{Arc, Weak};
@@ -28,6 +29,11 @@ struct Note {
     calendar: String,
     offered: NaiveDate,
     event: Option<Event>,
+}
+
+/// A hold's member in the sets of places: one per token (owner hash) and element.
+pub(super) fn place_member(form: &FormId, element: &ElementName, owner: &str) -> String {
+    format!("{form}\u{1f}{element}\u{1f}{owner}")
 }
 
 fn lease_name(event: &EventId) -> String {
@@ -61,6 +67,13 @@ impl Booket {
         }
     }
 
+    /// How many instances share Exchange's limits with this one (1 without a store).
+    pub fn instances_sharing(&self) -> usize {
+        self.store.as_shared().map_or(1, |s| {
+            s.instances().load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
     /// Before a write to `event`: its lease has more left than the write may take.
     pub(super) fn may_write(&self, event: &EventId) -> Result<(), MailboxError> {
         if self.store.may_write(&lease_name(event)) {
@@ -73,6 +86,68 @@ impl Booket {
             Err(MailboxError::Unavailable(
                 "the lease on this event has less left than a write may take; not written".into(),
             ))
+        }
+    }
+
+    /// The shared store's sets a client's holds count in: its own (address; IPv6 /64) and
+    /// its site's (IPv6 /48), with their caps.
+    fn place_sets(&self, client: std::net::IpAddr) -> Vec<(String, usize)> {
+        use super::client::{key_of, site_of, SITE_SHARE};
+        let cap = self.config.max_holds_per_client;
+        let key = key_of(client);
+        let mut sets = vec![(format!("client:{key}"), cap)];
+        if let Some(site) = site_of(key) {
+            sets.push((format!("site:{site}"), cap.saturating_mul(SITE_SHARE)));
+        }
+        sets
+    }
+
+    /// Takes (or keeps, for a hold the member already has) one of the client's places under
+    /// `max_holds_per_client` across every instance, until `until`. Without a shared store
+    /// or a known client this takes nothing (the instance's own tracker counts).
+    pub(super) async fn take_shared_place(
+        &self,
+        client: Option<std::net::IpAddr>,
+        member: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Place, BookingError> {
+        let Some(client) = client.filter(|_| self.store.is_shared()) else {
+            return Ok(Place::Kept);
+        };
+        let sets = self.place_sets(client);
+        let sets: Vec<(&str, usize)> = sets.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+        match self.store.take_place(&sets, member, now, until).await {
+            Ok(Place::Refused) => {
+                tracing::warn!("a client reached max_holds_per_client (across instances)");
+                Err(BookingError::RateLimited { retry_after: 0 })
+            }
+            Ok(place) => Ok(place),
+            Err(e) => {
+                self.metrics
+                    .store_refusals
+                    .with_label_values(&["unreachable"])
+                    .inc();
+                tracing::warn!("no place under the hold cap: {e}");
+                Err(BookingError::Unavailable)
+            }
+        }
+    }
+
+    /// Gives the member's place back (its hold failed, was released or was booked).
+    pub(super) async fn give_back_shared_place(
+        &self,
+        client: Option<std::net::IpAddr>,
+        member: &str,
+    ) {
+        let Some(client) = client.filter(|_| self.store.is_shared()) else {
+            return;
+        };
+        let sets = self.place_sets(client);
+        let sets: Vec<&str> = sets.iter().map(|(s, _)| s.as_str()).collect();
+        // Not given back: it lapses with the hold it was for.
+        if let Err(e) = self.store.give_back_place(&sets, member).await {
+            tracing::warn!("a place under the hold cap was not given back: {e}");
         }
     }
 

@@ -342,7 +342,9 @@ impl Backend for ForCaller {
         slot_id: &SlotId,
         hold: &HoldToken,
     ) -> Result<(), BookingError> {
-        self.booket.release(form, element, slot_id, hold).await
+        self.booket
+            .release(&self.caller, form, element, slot_id, hold)
+            .await
     }
 
     async fn book(&self, req: BookRequest) -> Result<Receipt, BookingError> {
@@ -408,6 +410,7 @@ impl Booket {
     /// Gives a held slot back (see `release_slot`).
     pub async fn release(
         &self,
+        caller: &Caller,
         form: &FormId,
         element: &ElementName,
         slot_id: &SlotId,
@@ -416,6 +419,10 @@ impl Booket {
         let (_, cal) = self.lookup(form, element)?;
         let week = self.week_of_slot(form, element, slot_id);
         let result = self.release_slot(form, element, slot_id, hold).await;
+        if matches!(result, Ok(true)) {
+            let member = instances::place_member(form, element, &hold::owner_hash(hold));
+            self.give_back_shared_place(caller.client, &member).await;
+        }
         // A release that wrote nothing leaves the cache as it is.
         if !matches!(result, Ok(false)) {
             self.after_write(cal, week, &result).await;

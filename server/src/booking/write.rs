@@ -307,6 +307,14 @@ impl Booket {
             }
             None => {}
         }
+        // The same cap across every instance (the shared store; in process nothing here).
+        let member = super::instances::place_member(&req.form, &req.element, &owner);
+        let shared_place = if citizen.is_none() {
+            let until = now + self.config.exchange.hold;
+            self.take_shared_place(client, &member, now, until).await?
+        } else {
+            crate::store::Place::Kept
+        };
         // A slot the cached week already knows is taken is refused without asking Exchange,
         // before waiting for the event's lock and again after it (whoever held the lock
         // wrote, and the cache learnt what Exchange answered). A cached "free" decides
@@ -316,19 +324,33 @@ impl Booket {
         }
         // Another citizen's reservation of it is on its way to Exchange from here: it will
         // almost surely win, so this one does not queue behind it (see `claims.rs`).
-        let Some(claim) = self.claims.claim(&slot.event_id, &owner) else {
-            return Err(BookingError::Taken);
-        };
-        let expires;
-        {
+        let written = async {
+            let Some(claim) = self.claims.claim(&slot.event_id, &owner) else {
+                return Err(BookingError::Taken);
+            };
             let _guard = self.lock_event(&slot.event_id).await?;
             if self.known_taken(cal, &slot, &token, now, None).await {
                 return Err(BookingError::Taken);
             }
             let event = self.claimable(cal, &slot, &token).await?;
-            expires = self.write_hold(cal, &event, &token).await?;
+            let expires = self.write_hold(cal, &event, &token).await;
+            drop(claim);
+            expires
         }
-        drop(claim);
+        .await;
+        let expires = match written {
+            Ok(expires) => expires,
+            Err(e) => {
+                if shared_place == crate::store::Place::New {
+                    self.give_back_shared_place(client, &member).await;
+                }
+                return Err(e);
+            }
+        };
+        if citizen.is_none() {
+            // The place lasts as long as the hold.
+            let _ = self.take_shared_place(client, &member, now, expires).await;
+        }
         match &citizen {
             Some(c) => self.holds.record_citizen(
                 (&req.form, &req.element, c),
@@ -533,8 +555,10 @@ impl Booket {
             attached.iter().map(|(_, name)| name.clone()).collect(),
         );
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
-        self.holds
-            .forget((&req.form, &req.element, &hold::owner_hash(&token)));
+        let owner = hold::owner_hash(&token);
+        self.holds.forget((&req.form, &req.element, &owner));
+        let member = super::instances::place_member(&req.form, &req.element, &owner);
+        self.give_back_shared_place(caller.client, &member).await;
         receipt.mail = self.confirm_by_mail(caller, &req, cal, &slot, &event).await;
         self.remember(key, req.slot_id.clone(), receipt.clone());
         Ok(receipt)

@@ -108,6 +108,7 @@ pub struct EwsClient {
     account: EwsAccount,
     timer: Arc<dyn Timer>,
     gate: Gate,
+    gate_places: usize,
     retry_budget: Duration,
     /// What the server said it is in its last answer (`ServerVersionInfo`).
     version: std::sync::Mutex<Option<xml::ServerVersion>>,
@@ -127,10 +128,17 @@ impl EwsClient {
             account,
             timer: Arc::new(TokioTimer),
             gate: Gate::new(max_concurrency),
+            gate_places: max_concurrency,
             retry_budget,
             version: std::sync::Mutex::new(None),
             metrics: None,
         })
+    }
+
+    /// Shares the places in flight with the instances `share` counts.
+    pub fn with_share(mut self, share: crate::exchange::gate::Share) -> Self {
+        self.gate = Gate::shared(self.gate_places, share);
+        self
     }
 
     /// Uses `timer` for the time and for every wait.

@@ -1,14 +1,26 @@
 //! The app's Graph requests in flight: at most N at once (Outlook allows 4 per mailbox and
 //! app), and when they queue, writes go before reads — a citizen with a chosen time matters
-//! more than a refresh of a week. Each class is served in arrival order.
+//! more than a refresh of a week. Each class is served in arrival order. With several
+//! instances the N is shared: each takes N divided by the instances alive (at least one),
+//! as the shared store counts them ([`Share`]).
 //!
-//! (Hand-written, about 100 lines: tokio's semaphore has one queue, and the priority
+//! (Hand-written, about 130 lines: tokio's semaphore has one queue, and the priority
 //! semaphore crates on crates.io are young. A permit handed to a waiter travels inside its
 //! channel, so a waiter that gave up never takes a place with it.)
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
+
+/// How many instances share Exchange's limits (1: this one alone). The shared store's
+/// heartbeat keeps it.
+pub type Share = Arc<AtomicUsize>;
+
+/// One instance alone.
+pub fn alone() -> Share {
+    Arc::new(AtomicUsize::new(1))
+}
 
 /// What a request does to the mailbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,11 +36,14 @@ pub struct Gate {
 
 struct Inner {
     state: Mutex<State>,
+    /// Places for every instance together.
+    places: usize,
+    share: Share,
 }
 
 struct State {
-    /// Places free. Only ever above zero while nobody waits.
-    free: usize,
+    /// Places taken by this instance.
+    taken: usize,
     writes: VecDeque<oneshot::Sender<Permit>>,
     reads: VecDeque<oneshot::Sender<Permit>>,
 }
@@ -41,7 +56,9 @@ pub struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            Inner::release(&inner);
+            let mut state = inner.lock();
+            state.taken -= 1;
+            Inner::hand_on(&inner, &mut state);
         }
     }
 }
@@ -51,41 +68,52 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn release(this: &Arc<Inner>) {
-        let mut state = this.lock();
-        loop {
+    /// This instance's places: its share of them, at least one.
+    fn capacity(&self) -> usize {
+        (self.places / self.share.load(Ordering::Relaxed).max(1)).max(1)
+    }
+
+    /// Hands free places to the waiters, writes first.
+    fn hand_on(this: &Arc<Inner>, state: &mut State) {
+        while state.taken < this.capacity() {
             let next = match state.writes.pop_front() {
-                Some(w) => Some(w),
-                None => state.reads.pop_front(),
+                Some(w) => w,
+                None => match state.reads.pop_front() {
+                    Some(r) => r,
+                    None => return,
+                },
             };
-            let Some(waiter) = next else {
-                state.free += 1;
-                return;
-            };
+            state.taken += 1;
             let permit = Permit {
                 inner: Some(this.clone()),
             };
-            match waiter.send(permit) {
-                Ok(()) => return,
-                // That waiter gave up: the place goes to the next one (taken out of the
-                // returned permit, so its drop does not release it a second time).
-                Err(mut unsent) => {
-                    unsent.inner = None;
-                }
+            // That waiter gave up: the place goes to the next one (taken out of the
+            // returned permit, so its drop does not give it back a second time).
+            if let Err(mut unsent) = next.send(permit) {
+                unsent.inner = None;
+                state.taken -= 1;
             }
         }
     }
 }
 
 impl Gate {
+    /// `places` in flight for this instance alone.
     pub fn new(places: usize) -> Gate {
+        Gate::shared(places, alone())
+    }
+
+    /// `places` in flight for all the instances `share` counts together.
+    pub fn shared(places: usize, share: Share) -> Gate {
         Gate {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    free: places,
+                    taken: 0,
                     writes: VecDeque::new(),
                     reads: VecDeque::new(),
                 }),
+                places,
+                share,
             }),
         }
     }
@@ -93,8 +121,11 @@ impl Gate {
     /// A place at once, if one is free and nobody waits.
     pub fn try_acquire(&self) -> Option<Permit> {
         let mut state = self.inner.lock();
-        (state.free > 0).then(|| {
-            state.free -= 1;
+        let free = state.taken < self.inner.capacity()
+            && state.writes.is_empty()
+            && state.reads.is_empty();
+        free.then(|| {
+            state.taken += 1;
             Permit {
                 inner: Some(self.inner.clone()),
             }
@@ -106,8 +137,11 @@ impl Gate {
     pub async fn acquire(&self, class: Class) -> Permit {
         let waiting = {
             let mut state = self.inner.lock();
-            if state.free > 0 {
-                state.free -= 1;
+            if state.taken < self.inner.capacity()
+                && state.writes.is_empty()
+                && state.reads.is_empty()
+            {
+                state.taken += 1;
                 return Permit {
                     inner: Some(self.inner.clone()),
                 };
@@ -117,6 +151,8 @@ impl Gate {
                 Class::Write => state.writes.push_back(tx),
                 Class::Read => state.reads.push_back(tx),
             }
+            // (Places may have come free meanwhile: fewer instances share them now.)
+            Inner::hand_on(&self.inner, &mut state);
             rx
         };
         // The sender is only dropped unsent when the gate itself is gone; the caller then
@@ -206,5 +242,32 @@ mod tests {
         drop(held);
         drop(waiting);
         assert!(gate.try_acquire().is_some());
+    }
+
+    #[tokio::test]
+    async fn instances_share_the_places_and_each_keeps_one() {
+        let share = alone();
+        share.store(2, Ordering::Relaxed);
+        let gate = Gate::shared(4, share.clone());
+        let first = gate.try_acquire().unwrap();
+        let second = gate.try_acquire().unwrap();
+        assert!(
+            gate.try_acquire().is_none(),
+            "two of four with two instances"
+        );
+        // The other instance is gone: its places are this one's, for the next in line too.
+        share.store(1, Ordering::Relaxed);
+        let third = gate
+            .acquire(Class::Read)
+            .now_or_never()
+            .expect("a third place");
+        let fourth = gate.try_acquire().unwrap();
+        assert!(gate.try_acquire().is_none());
+        // Five instances on four places: each still has one (and waits for it).
+        share.store(5, Ordering::Relaxed);
+        drop((first, second, third, fourth));
+        let one = gate.try_acquire().unwrap();
+        assert!(gate.try_acquire().is_none());
+        drop(one);
     }
 }

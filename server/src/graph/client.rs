@@ -42,6 +42,8 @@ pub struct GraphClient {
     scope: String,
     tokens: TokenCache,
     gates: Mutex<HashMap<String, Gate>>,
+    /// The instances sharing each app's places in flight.
+    share: crate::exchange::gate::Share,
     metrics: Option<crate::metrics::Metrics>,
 }
 
@@ -75,8 +77,15 @@ impl GraphClient {
             opts,
             tokens: TokenCache::default(),
             gates: Mutex::new(HashMap::new()),
+            share: crate::exchange::gate::alone(),
             metrics: None,
         })
+    }
+
+    /// Shares each app's places in flight with the instances `share` counts.
+    pub fn with_share(mut self, share: crate::exchange::gate::Share) -> Self {
+        self.share = share;
+        self
     }
 
     /// Uses `timer` for the time and for every wait (retries, back-off, token renewal).
@@ -133,7 +142,7 @@ impl GraphClient {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(client_id.to_owned())
-            .or_insert_with(|| Gate::new(self.opts.max_concurrency))
+            .or_insert_with(|| Gate::shared(self.opts.max_concurrency, self.share.clone()))
             .clone()
     }
 

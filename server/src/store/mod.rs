@@ -42,6 +42,17 @@ pub enum Heard {
     Gap,
 }
 
+/// What [`Store::take_place`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A new place (to give back if what it was for fails).
+    New,
+    /// The member had one already (or the store is in process): nothing to give back.
+    Kept,
+    /// A cap is reached.
+    Refused,
+}
+
 /// The store: in this process (one instance), or shared.
 #[derive(Clone, Default)]
 pub struct Store(Option<Arc<Shared>>);
@@ -86,6 +97,40 @@ impl Store {
         match &self.0 {
             None => true,
             Some(shared) => shared.may_write(name),
+        }
+    }
+
+    /// Takes a place for `member` in each of `sets` (a set's name and its cap), counting
+    /// only places whose time is after `now`; a member already in the first set keeps its
+    /// place (and gets the new time). The place lasts until `until`. In-process: always
+    /// kept (the caller's own tracker counts).
+    pub async fn take_place(
+        &self,
+        sets: &[(&str, usize)],
+        member: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Place, StoreError> {
+        match &self.0 {
+            None => Ok(Place::Kept),
+            Some(shared) => {
+                shared
+                    .take_place(
+                        sets,
+                        member,
+                        now.timestamp_millis(),
+                        until.timestamp_millis(),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// Gives `member`'s place in `sets` back (its hold failed, or ended early).
+    pub async fn give_back_place(&self, sets: &[&str], member: &str) -> Result<(), StoreError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(shared) => shared.give_back_place(sets, member).await,
         }
     }
 

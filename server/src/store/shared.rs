@@ -59,6 +59,35 @@ end
 return 0
 "#;
 
+/// Takes a place for member `ARGV[2]` in every set `KEYS[i]` under its cap `ARGV[4 + i]`,
+/// counting the members whose time (their score) is after `ARGV[1]`; a member already in
+/// the first set keeps its place. The place lasts until `ARGV[3]`; each set lives at least
+/// `ARGV[4]` ms more. 1 taken, 2 kept, 0 a cap is reached.
+const TAKE_PLACE: &str = r#"
+local now = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+end
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not mine then
+  for i, key in ipairs(KEYS) do
+    if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then
+      return 0
+    end
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[3], ARGV[2])
+  if redis.call('PTTL', key) < tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', key, ARGV[4])
+  end
+end
+if mine then
+  return 2
+end
+return 1
+"#;
+
 /// Gives the lease `KEYS[1]` back if token `ARGV[1]` still holds it.
 const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -79,16 +108,26 @@ pub struct Shared {
     /// Leases this instance holds: until when each is surely held (a renewal's send time
     /// plus one lease length).
     held: Mutex<HashMap<String, Arc<Mutex<Instant>>>>,
+    /// The instances alive on the store (this one included), as the last heartbeat counted
+    /// them: Exchange's limits are shared among them.
+    instances: Arc<std::sync::atomic::AtomicUsize>,
     /// After the store could not be reached, it is not asked again until then (a crowd
     /// behind a store that is down costs no connection attempt each).
     down_until: Mutex<Option<Instant>>,
     scripts: Scripts,
 }
 
+/// Millisecond time on Booket's clock (the places' times are the holds').
+pub type Millis = i64;
+
+/// How often an instance says it is alive (and counts the others).
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// How long a store found unreachable is not asked again.
 const DOWN_FOR: Duration = Duration::from_secs(1);
 
 struct Scripts {
+    take_place: redis::Script,
     acquire: redis::Script,
     renew: redis::Script,
     release: redis::Script,
@@ -144,7 +183,9 @@ impl Shared {
             deadline,
             held: Mutex::default(),
             down_until: Mutex::default(),
+            instances: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
             scripts: Scripts {
+                take_place: redis::Script::new(TAKE_PLACE),
                 acquire: redis::Script::new(ACQUIRE),
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
@@ -199,6 +240,19 @@ impl Shared {
             .await
             .ok()
             .and_then(|v| v.get(1).cloned());
+        drop(c);
+        let instances = self.live_instances().await?;
+        Ok(Facts {
+            version: field(&info, "redis_version").unwrap_or_else(|| "?".into()),
+            append_only: field(&persistence, "aof_enabled").as_deref() == Some("1"),
+            snapshots: save.map(|s| !s.trim().is_empty()),
+            instances,
+        })
+    }
+
+    /// The instances that said they are alive within the last lease.
+    async fn live_instances(&self) -> Result<usize, StoreError> {
+        let mut c = self.connection().await?;
         let mut instances = 0;
         let mut iter: redis::AsyncIter<'_, String> = redis::cmd("SCAN")
             .cursor_arg(0)
@@ -213,12 +267,12 @@ impl Shared {
                 instances += 1;
             }
         }
-        Ok(Facts {
-            version: field(&info, "redis_version").unwrap_or_else(|| "?".into()),
-            append_only: field(&persistence, "aof_enabled").as_deref() == Some("1"),
-            snapshots: save.map(|s| !s.trim().is_empty()),
-            instances,
-        })
+        Ok(instances)
+    }
+
+    /// How many instances share Exchange's limits (kept by the heartbeat).
+    pub fn instances(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.instances.clone()
     }
 
     /// Says every third of a lease that this instance is alive (for `booket check`, and
@@ -239,12 +293,64 @@ impl Shared {
                         .map_err(unreachable)
                 }
                 .await;
-                if let Err(e) = beat {
-                    tracing::debug!("no heartbeat: {e}");
+                match beat {
+                    Ok(()) => match self.live_instances().await {
+                        Ok(n) => self
+                            .instances
+                            .store(n.max(1), std::sync::atomic::Ordering::Relaxed),
+                        Err(e) => tracing::debug!("instances not counted: {e}"),
+                    },
+                    Err(e) => tracing::debug!("no heartbeat: {e}"),
                 }
-                tokio::time::sleep(self.lease / 3).await;
+                tokio::time::sleep(HEARTBEAT.min(self.lease / 3)).await;
             }
         });
+    }
+
+    /// See [`super::Store::take_place`].
+    pub(super) async fn take_place(
+        &self,
+        sets: &[(&str, usize)],
+        member: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<super::Place, StoreError> {
+        let mut c = self.connection().await?;
+        let mut script = self.scripts.take_place.prepare_invoke();
+        for (set, _) in sets {
+            script.key(format!("{PREFIX}places:{set}"));
+        }
+        script
+            .arg(now)
+            .arg(member)
+            .arg(until)
+            .arg((until - now).max(1) + 60_000);
+        for (_, cap) in sets {
+            script.arg(*cap);
+        }
+        let taken: i64 = script.invoke_async(&mut *c).await.map_err(unreachable)?;
+        Ok(match taken {
+            1 => super::Place::New,
+            2 => super::Place::Kept,
+            _ => super::Place::Refused,
+        })
+    }
+
+    /// See [`super::Store::give_back_place`].
+    pub(super) async fn give_back_place(
+        &self,
+        sets: &[&str],
+        member: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.connection().await?;
+        let mut pipe = redis::pipe();
+        for set in sets {
+            pipe.cmd("ZREM")
+                .arg(format!("{PREFIX}places:{set}"))
+                .arg(member)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut *c).await.map_err(unreachable)
     }
 
     pub(super) async fn acquire(self: Arc<Self>, name: &str) -> Result<Held, StoreError> {
