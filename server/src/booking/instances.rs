@@ -22,6 +22,13 @@ pub(super) struct EventLock {
     _local: KeyedGuard<EventId>,
 }
 
+/// Whether a writer waits while another instance holds an event's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wait {
+    UpToADeadline,
+    Not,
+}
+
 /// What one instance tells the others after Exchange answered: the event as it is now (or,
 /// with none, that the week must be read again), and the week it was offered in.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -43,14 +50,25 @@ fn lease_name(event: &EventId) -> String {
 impl Booket {
     /// Waits for this process's lock on the event, then takes the store's lease on it. A
     /// store that cannot be reached, or another instance writing for longer than a write may
-    /// take, is "try again in a moment".
-    pub(super) async fn lock_event(&self, id: &EventId) -> Result<EventLock, BookingError> {
+    /// take, is "try again in a moment". With [`Wait::Not`] (a new reservation), another
+    /// instance writing the event is a lost race at once — as a claim in flight here is
+    /// (`claims.rs`): it will almost surely win.
+    pub(super) async fn lock_event(
+        &self,
+        id: &EventId,
+        wait: Wait,
+    ) -> Result<EventLock, BookingError> {
         let local = self.locks.lock(id).await;
-        match self.store.lease(&lease_name(id)).await {
+        match self
+            .store
+            .lease(&lease_name(id), wait == Wait::UpToADeadline)
+            .await
+        {
             Ok(lease) => Ok(EventLock {
                 _lease: lease,
                 _local: local,
             }),
+            Err(StoreError::Busy) if wait == Wait::Not => Err(BookingError::Taken),
             Err(e) => {
                 let label = match e {
                     StoreError::Unreachable(_) => "unreachable",

@@ -44,7 +44,10 @@ impl Booket {
                     continue;
                 }
                 // (Another instance sweeping or writing it, or no store: next sweep.)
-                let Ok(_guard) = self.lock_event(&event.id).await else {
+                let Ok(_guard) = self
+                    .lock_event(&event.id, super::instances::Wait::UpToADeadline)
+                    .await
+                else {
                     stuck += 1;
                     continue;
                 };

@@ -18,6 +18,7 @@
 
 use super::documents;
 use super::hold::{self, HoldInfo, ENDED};
+use super::instances::Wait;
 use super::rules::*;
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket, Caller};
@@ -328,7 +329,14 @@ impl Booket {
             let Some(claim) = self.claims.claim(&slot.event_id, &owner) else {
                 return Err(BookingError::Taken);
             };
-            let _guard = self.lock_event(&slot.event_id).await?;
+            // A new hold loses at once to another instance writing the slot; a citizen's
+            // own hold (extended or moved) waits its turn.
+            let wait = if req.hold.is_empty() {
+                Wait::Not
+            } else {
+                Wait::UpToADeadline
+            };
+            let _guard = self.lock_event(&slot.event_id, wait).await?;
             if self.known_taken(cal, &slot, &token, now, None).await {
                 return Err(BookingError::Taken);
             }
@@ -413,7 +421,7 @@ impl Booket {
         if !held {
             return Ok(false);
         }
-        let _guard = self.lock_event(&slot.event_id).await?;
+        let _guard = self.lock_event(&slot.event_id, Wait::UpToADeadline).await?;
         let event = match self.read_slot(cal, &slot).await {
             Ok(e) => e,
             // Gone, moved or cancelled: nothing of ours to give back.
@@ -477,7 +485,7 @@ impl Booket {
         }
         // One write per event at a time in this process; the conditional writes settle
         // races between processes.
-        let _guard = self.lock_event(&slot.event_id).await?;
+        let _guard = self.lock_event(&slot.event_id, Wait::UpToADeadline).await?;
         if let Some(r) = self.remembered(&key, &req.slot_id)? {
             return Ok(r);
         }

@@ -82,12 +82,16 @@ impl Store {
         self.0.as_deref()
     }
 
-    /// Takes the lease on `name` for this instance, waiting at most one write's deadline
-    /// for another instance's lease to end.
-    pub async fn lease(&self, name: &str) -> Result<Lease, StoreError> {
+    /// Takes the lease on `name` for this instance; while another instance holds it, waits
+    /// at most one write's deadline for it (`wait`), or not at all ([`StoreError::Busy`]).
+    pub async fn lease(&self, name: &str, wait: bool) -> Result<Lease, StoreError> {
         match &self.0 {
             None => Ok(Lease(None)),
-            Some(shared) => shared.clone().acquire(name).await.map(|h| Lease(Some(h))),
+            Some(shared) => shared
+                .clone()
+                .acquire(name, wait)
+                .await
+                .map(|h| Lease(Some(h))),
         }
     }
 

@@ -120,6 +120,28 @@ pub struct Shared {
 /// Millisecond time on Booket's clock (the places' times are the holds').
 pub type Millis = i64;
 
+/// The longest wait for the store's answer to one command: a store that stops answering
+/// (a network that drops packets) is then "unreachable" like one that is down.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
+/// Sets [`ANSWER_WITHIN`] on every connection the pool makes.
+#[derive(Debug)]
+struct AnswerWithin;
+
+impl bb8::CustomizeConnection<redis::aio::MultiplexedConnection, redis::RedisError>
+    for AnswerWithin
+{
+    fn on_acquire<'a>(
+        &'a self,
+        connection: &'a mut redis::aio::MultiplexedConnection,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), redis::RedisError>> + Send + 'a>,
+    > {
+        connection.set_response_timeout(ANSWER_WITHIN);
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// How often an instance says it is alive (and counts the others).
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
@@ -174,6 +196,7 @@ impl Shared {
             .max_size(16)
             .connection_timeout(Duration::from_millis(500))
             .retry_connection(false)
+            .connection_customizer(Box::new(AnswerWithin))
             .build_unchecked(client.clone());
         Ok(Shared {
             pool,
@@ -353,7 +376,11 @@ impl Shared {
         pipe.query_async::<()>(&mut *c).await.map_err(unreachable)
     }
 
-    pub(super) async fn acquire(self: Arc<Self>, name: &str) -> Result<Held, StoreError> {
+    pub(super) async fn acquire(
+        self: Arc<Self>,
+        name: &str,
+        wait: bool,
+    ) -> Result<Held, StoreError> {
         let key = format!("{PREFIX}lease:{name}");
         let token = random_hex();
         let began = Instant::now();
@@ -386,7 +413,9 @@ impl Shared {
                     });
                 }
                 -1 => return Err(StoreError::Starting),
-                _ if began.elapsed() + pause > self.deadline => return Err(StoreError::Busy),
+                _ if !wait || began.elapsed() + pause > self.deadline => {
+                    return Err(StoreError::Busy)
+                }
                 _ => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(50));
