@@ -189,3 +189,34 @@ async fn two_instances_share_exchanges_limit_in_flight() {
     assert!(most <= 4, "{most} in flight at once");
     assert_eq!(stats.throttled, 0);
 }
+
+/// The write budget (`rate_limit_per_minute`) is one budget across the instances: one
+/// address alternating between them is refused after the same number of calls as on one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_rate_limit_is_one_limit_across_instances() {
+    let store = RedisServer::start().await;
+    let url = store.url();
+    let a = Env::start_with(Options::default(), |c| {
+        c.server.rate_limit_per_minute = 6;
+        c.store = Some(server::config::StoreConfig {
+            url: url.into(),
+            lease: Duration::from_secs(60),
+        });
+    })
+    .await;
+    let b = a.second_instance().await;
+    let slot = a.free_slot("demo", 0).await;
+    let mut allowed = 0;
+    for n in 0..12 {
+        let env = if n % 2 == 0 { &a } else { &b };
+        // Giving back a slot one does not hold: a write call that writes nothing.
+        match env.release("demo", &slot, "AAAAAAAAAAAAAAAAAAAAAA").await {
+            support::Answer(429, body) => assert_eq!(body["error"], "rate_limited"),
+            support::Answer(_, _) => allowed += 1,
+        }
+    }
+    assert_eq!(
+        allowed, 6,
+        "six write calls across both instances, as on one"
+    );
+}

@@ -152,6 +152,39 @@ impl Booket {
         }
     }
 
+    /// Counts one write call of `client` against `rate_limit_per_minute` across the
+    /// instances (and 16 times it for an IPv6 site); `Err(seconds)` when it is spent. The
+    /// instance's own limiter has counted it already; without a shared store this is all.
+    /// A store that cannot be reached counts nothing here (the write then finds no lease).
+    pub async fn spend_shared_write(&self, client: std::net::IpAddr) -> Result<(), u64> {
+        use super::client::{key_of, site_of, SITE_SHARE};
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        let limit = self.config.writes_per_minute;
+        let key = key_of(client);
+        let mut windows = vec![(format!("writes:{key}"), limit)];
+        if let Some(site) = site_of(key) {
+            windows.push((
+                format!("writes:site:{site}"),
+                limit.saturating_mul(SITE_SHARE as u32),
+            ));
+        }
+        let windows: Vec<(&str, u32)> = windows.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        match self
+            .store
+            .count(&windows, std::time::Duration::from_secs(60))
+            .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => Err(wait.as_secs().max(1)),
+            Err(e) => {
+                tracing::warn!("write calls not counted across instances: {e}");
+                Ok(())
+            }
+        }
+    }
+
     /// Gives the member's place back (its hold failed, was released or was booked).
     pub(super) async fn give_back_shared_place(
         &self,

@@ -18,6 +18,9 @@ pub struct Settings {
     pub uploads: UploadLimits,
     /// Active holds one client may have at once (`[server] max_holds_per_client`).
     pub max_holds_per_client: usize,
+    /// Reserve, release and book calls per client and minute (`[server]
+    /// rate_limit_per_minute`): counted in the shared store across instances.
+    pub writes_per_minute: u32,
 }
 
 impl From<&Config> for Settings {
@@ -30,6 +33,7 @@ impl From<&Config> for Settings {
             mail_limits: c.mail_limits,
             uploads: c.server.uploads.clone(),
             max_holds_per_client: c.server.max_holds_per_client,
+            writes_per_minute: c.server.rate_limit_per_minute,
         }
     }
 }

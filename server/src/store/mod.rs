@@ -130,6 +130,20 @@ impl Store {
         }
     }
 
+    /// Counts one call in each of `windows` (a name and its limit per `window`, the window
+    /// starting at its first call); `Some(wait)` when one is full. In-process: never full
+    /// (the caller's own limiter counts).
+    pub async fn count(
+        &self,
+        windows: &[(&str, u32)],
+        window: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        match &self.0 {
+            None => Ok(None),
+            Some(shared) => shared.count(windows, window).await,
+        }
+    }
+
     /// Gives `member`'s place in `sets` back (its hold failed, or ended early).
     pub async fn give_back_place(&self, sets: &[&str], member: &str) -> Result<(), StoreError> {
         match &self.0 {

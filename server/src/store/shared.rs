@@ -88,6 +88,23 @@ end
 return 1
 "#;
 
+/// Counts one call in each window `KEYS[i]` (`ARGV[1]` ms from its first call) under its
+/// limit `ARGV[1 + i]`: 0 counted, else the ms until the fullest window ends.
+const COUNT: &str = r#"
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[1 + i]) then
+    return math.max(redis.call('PTTL', key), 1)
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then
+    redis.call('PEXPIRE', key, ARGV[1])
+  end
+end
+return 0
+"#;
+
 /// Gives the lease `KEYS[1]` back if token `ARGV[1]` still holds it.
 const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -149,6 +166,7 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 const DOWN_FOR: Duration = Duration::from_secs(1);
 
 struct Scripts {
+    count: redis::Script,
     take_place: redis::Script,
     acquire: redis::Script,
     renew: redis::Script,
@@ -208,6 +226,7 @@ impl Shared {
             down_until: Mutex::default(),
             instances: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
             scripts: Scripts {
+                count: redis::Script::new(COUNT),
                 take_place: redis::Script::new(TAKE_PLACE),
                 acquire: redis::Script::new(ACQUIRE),
                 renew: redis::Script::new(RENEW),
@@ -357,6 +376,25 @@ impl Shared {
             2 => super::Place::Kept,
             _ => super::Place::Refused,
         })
+    }
+
+    /// See [`super::Store::count`].
+    pub(super) async fn count(
+        &self,
+        windows: &[(&str, u32)],
+        window: Duration,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut c = self.connection().await?;
+        let mut script = self.scripts.count.prepare_invoke();
+        for (name, _) in windows {
+            script.key(format!("{PREFIX}count:{name}"));
+        }
+        script.arg(millis(window));
+        for (_, limit) in windows {
+            script.arg(*limit);
+        }
+        let wait: u64 = script.invoke_async(&mut *c).await.map_err(unreachable)?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
 
     /// See [`super::Store::give_back_place`].

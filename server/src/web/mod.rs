@@ -504,7 +504,16 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         &server.trusted_proxies,
         server.forwarded_header,
     );
-    if let Err(wait) = state.budgets.spend(spend, client) {
+    // Writes also count across the instances (the shared store, when there is one).
+    let spent = match state.budgets.spend(spend, client) {
+        Ok(()) if spend == Spend::Write => state
+            .booket
+            .spend_shared_write(client)
+            .await
+            .map_err(std::time::Duration::from_secs),
+        other => other,
+    };
+    if let Err(wait) = spent {
         let secs = retry_after_secs(wait);
         let mut res = typed_error(BookingError::RateLimited {
             retry_after: secs.min(u64::from(u32::MAX)) as u32,
