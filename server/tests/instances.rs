@@ -10,13 +10,21 @@ use support::{state_of, Env, Options, WEEK};
 
 /// Two instances whose week caches would keep a read for an hour; on `store` if given.
 async fn two_instances(store: Option<&RedisServer>) -> (Env, Env) {
+    two_instances_with(store, |c| c.exchange.cache_ttl = Duration::from_secs(3600)).await
+}
+
+/// Two instances with the same configuration (`tweak`ed), on `store` if given.
+async fn two_instances_with(
+    store: Option<&RedisServer>,
+    tweak: impl FnOnce(&mut server::config::Config),
+) -> (Env, Env) {
     let url = store.map(RedisServer::url);
     let a = Env::start_with(Options::default(), |c| {
-        c.exchange.cache_ttl = Duration::from_secs(3600);
         c.store = url.map(|url| server::config::StoreConfig {
             url: url.into(),
             lease: Duration::from_secs(60),
         });
+        tweak(c);
     })
     .await;
     let b = a.second_instance().await;
@@ -111,17 +119,11 @@ async fn with_the_store_down_weeks_are_read_and_writes_refused_until_it_is_back(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hold_cap_is_one_cap_across_instances() {
     let store = RedisServer::start().await;
-    let url = store.url();
-    let a = Env::start_with(Options::default(), |c| {
+    let (a, b) = two_instances_with(Some(&store), |c| {
         c.server.max_holds_per_client = 3;
         c.server.rate_limit_per_minute = 1_000_000;
-        c.store = Some(server::config::StoreConfig {
-            url: url.into(),
-            lease: Duration::from_secs(60),
-        });
     })
     .await;
-    let b = a.second_instance().await;
     let slots = support::slots_in_state(&a.week_ok("demo", WEEK).await, "free");
     assert!(slots.len() >= 6);
     let id = |n: usize| slots[n]["id"].as_str().unwrap().to_owned();
@@ -195,16 +197,7 @@ async fn two_instances_share_exchanges_limit_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_rate_limit_is_one_limit_across_instances() {
     let store = RedisServer::start().await;
-    let url = store.url();
-    let a = Env::start_with(Options::default(), |c| {
-        c.server.rate_limit_per_minute = 6;
-        c.store = Some(server::config::StoreConfig {
-            url: url.into(),
-            lease: Duration::from_secs(60),
-        });
-    })
-    .await;
-    let b = a.second_instance().await;
+    let (a, b) = two_instances_with(Some(&store), |c| c.server.rate_limit_per_minute = 6).await;
     let slot = a.free_slot("demo", 0).await;
     let mut allowed = 0;
     for n in 0..12 {
