@@ -5,8 +5,10 @@
 //! almost surely win. A claim only ever refuses: the write path still reads the event and
 //! writes it conditionally. When the write fails the claim goes and the slot is free again.
 //!
-//! Other instances do not see these claims; they learn the written hold within their cache
-//! lifetime, as before. At most one entry per reservation in flight.
+//! Other instances do not see these claims. With a shared store, a new reservation there
+//! that finds this instance's lease on the event is refused at once as well
+//! (`instances.rs`), and they learn the written hold from this instance's note; without
+//! one, within their cache lifetime. At most one entry per reservation in flight.
 
 use crate::mailbox::EventId;
 use std::collections::HashMap;
