@@ -2,9 +2,10 @@
 //! a booking's files in `files.rs`, the confirmation in `confirm.rs`, the sweep of lapsed
 //! holds in `sweep.rs`, signed-in citizens in `session.rs`.
 //!
-//! Every write is the same shape, serialised per event in this process and settled between
-//! processes by Graph: read the event (with its hold property), decide from its subject and
-//! hold whether this citizen may have it, then PATCH with `If-Match` on the etag just read.
+//! Every write is the same shape, serialised per event in this process, between instances
+//! by the shared store's lease (`instances.rs`; without a store, by Exchange's `If-Match`
+//! alone): read the event (with its hold property), decide from its subject and hold
+//! whether this citizen may have it, then PATCH with `If-Match` on the etag just read.
 //! A 409/412 means the event changed first: read again, it is a lost race ("taken") when its
 //! subject, hold or times changed, and written once more when only something else did.
 //! What Exchange answers teaches the cached week (no week read after a write), and a slot
