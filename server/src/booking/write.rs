@@ -11,11 +11,9 @@
 //! What Exchange answers teaches the cached week (no week read after a write), and a slot
 //! the cached week knows is taken is refused without a call.
 //!
-//! (About 600 lines: reserve, release and book are one protocol over the same read, claim
-//! and conditional write; the files, the rules, the confirmation and the tests are apart.)
-//!
-//! (About 640 lines: reserve, release and book share the read-decide-write steps and their
-//! lost races; split, each would carry a copy of them.)
+//! (About 670 lines: reserve, release and book share the read-decide-write steps and their
+//! lost races; split, each would carry a copy of them. The files, the rules, the
+//! confirmation and the tests are apart.)
 
 use super::documents;
 use super::hold::{self, HoldInfo, ENDED};
