@@ -28,10 +28,6 @@ macro_rules! exchange_name {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            pub fn into_string(self) -> String {
-                self.0
-            }
         }
 
         impl std::fmt::Display for $name {

@@ -59,7 +59,10 @@ pub struct Store(Option<Arc<Shared>>);
 
 /// A lease on a name, held until dropped (then given back). In-process, holding it means
 /// nothing: the caller's own lock serialises the writes.
-pub struct Lease(Option<shared::Held>);
+pub struct Lease {
+    /// Held for its drop (which gives the lease back); `None` in process.
+    _held: Option<shared::Held>,
+}
 
 impl Store {
     /// Everything in this process (the embedded default).
@@ -86,12 +89,12 @@ impl Store {
     /// at most one write's deadline for it (`wait`), or not at all ([`StoreError::Busy`]).
     pub async fn lease(&self, name: &str, wait: bool) -> Result<Lease, StoreError> {
         match &self.0 {
-            None => Ok(Lease(None)),
+            None => Ok(Lease { _held: None }),
             Some(shared) => shared
                 .clone()
                 .acquire(name, wait)
                 .await
-                .map(|h| Lease(Some(h))),
+                .map(|h| Lease { _held: Some(h) }),
         }
     }
 
@@ -163,12 +166,5 @@ impl Store {
     /// The notes of the other instances, as they arrive; `None` in-process.
     pub fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<Heard>> {
         self.0.as_ref().map(|shared| shared.clone().listen())
-    }
-}
-
-impl Lease {
-    /// Whether this lease is one in the shared store (not the in-process stand-in).
-    pub fn is_shared(&self) -> bool {
-        self.0.is_some()
     }
 }
