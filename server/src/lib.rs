@@ -80,10 +80,12 @@ impl Server {
             }
             None => store::Store::in_process(),
         };
-        let share = store
-            .as_shared()
-            .map(store::Shared::instances)
-            .unwrap_or_else(exchange::gate::alone);
+        let share = match store.shared_handle() {
+            Some(shared) => {
+                exchange::gate::Share::across(shared.instances(), Arc::new(InFlightAcross(shared)))
+            }
+            None => exchange::gate::alone(),
+        };
         let graph = Arc::new(
             GraphClient::new(GraphOptions {
                 graph_base_url: config.exchange.graph_base_url.clone(),
@@ -330,4 +332,20 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream) {
         stream.shutdown().await
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
+}
+
+/// Exchange's places in flight, counted in the shared store for every instance.
+struct InFlightAcross(Arc<store::Shared>);
+
+#[async_trait::async_trait]
+impl exchange::gate::Across for InFlightAcross {
+    async fn take(&self, name: &str, places: usize) -> Result<Option<exchange::gate::Ticket>, ()> {
+        match self.0.clone().take_in_flight(name, places).await {
+            Ok(place) => Ok(place.map(exchange::gate::Ticket::new)),
+            Err(e) => {
+                tracing::debug!("places in flight not counted across instances: {e}");
+                Err(())
+            }
+        }
+    }
 }

@@ -192,6 +192,36 @@ async fn two_instances_share_exchanges_limit_in_flight() {
     assert_eq!(stats.throttled, 0);
 }
 
+/// The places are counted in the store, not divided: a crowd on one instance while the
+/// other is idle uses all four (as one instance would), never more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_a_crowd_uses_the_places_the_other_leaves_idle() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances(Some(&store)).await;
+    for _ in 0..100 {
+        if a.booket.instances_sharing() == 2 && b.booket.instances_sharing() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.booket.instances_sharing(), 2);
+    a.slow(40);
+    let reads = (0..12).map(|w| {
+        let week = (chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+            + chrono::Days::new(7 * w))
+        .to_string();
+        let a = &a;
+        async move { a.week(support::BACKENDS[0].form, &week).await }
+    });
+    for support::Answer(status, body) in futures::future::join_all(reads).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let stats = a.sim.stats();
+    let most = stats.max_in_flight.values().copied().max().unwrap_or(0);
+    assert_eq!(most, 4, "all four places, not this instance's half");
+    assert_eq!(stats.throttled, 0);
+}
+
 /// The write budget (`rate_limit_per_minute`) is one budget across the instances: one
 /// address alternating between them is refused after the same number of calls as on one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,7 +137,8 @@ impl EwsClient {
 
     /// Shares the places in flight with the instances `share` counts.
     pub fn with_share(mut self, share: crate::exchange::gate::Share) -> Self {
-        self.gate = Gate::shared(self.gate_places, share);
+        let name = format!("ews:{}@{}", self.account.username, self.account.url);
+        self.gate = Gate::shared(&name, self.gate_places, share);
         self
     }
 

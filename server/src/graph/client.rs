@@ -142,7 +142,13 @@ impl GraphClient {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(client_id.to_owned())
-            .or_insert_with(|| Gate::shared(self.opts.max_concurrency, self.share.clone()))
+            .or_insert_with(|| {
+                Gate::shared(
+                    &format!("graph:{client_id}"),
+                    self.opts.max_concurrency,
+                    self.share.clone(),
+                )
+            })
             .clone()
     }
 

@@ -15,7 +15,7 @@
 
 mod shared;
 
-pub use shared::{Facts, Shared};
+pub use shared::{Facts, InFlight, Shared};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +83,11 @@ impl Store {
 
     pub fn as_shared(&self) -> Option<&Shared> {
         self.0.as_deref()
+    }
+
+    /// The shared store, to keep (for what outlives one call, like places in flight).
+    pub fn shared_handle(&self) -> Option<Arc<Shared>> {
+        self.0.clone()
     }
 
     /// Takes the lease on `name` for this instance; while another instance holds it, waits

@@ -108,6 +108,31 @@ end
 return 0
 "#;
 
+/// Takes one of `ARGV[2]` places in flight `KEYS[1]` for ticket `ARGV[1]` for `ARGV[3]` ms
+/// (tickets past their time are given up first): 1 taken, 0 all taken.
+const TAKE_IN_FLIGHT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"#;
+
+/// Gives ticket `ARGV[1]` in `KEYS[1]` another `ARGV[2]` ms if it still has its place.
+const RENEW_IN_FLIGHT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
 /// Gives the lease `KEYS[1]` back if token `ARGV[1]` still holds it.
 const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -169,11 +194,51 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 const DOWN_FOR: Duration = Duration::from_secs(1);
 
 struct Scripts {
+    take_in_flight: redis::Script,
+    renew_in_flight: redis::Script,
     count: redis::Script,
     take_place: redis::Script,
     acquire: redis::Script,
     renew: redis::Script,
     release: redis::Script,
+}
+
+/// How long a place in flight is held in the store without renewal: an instance that
+/// stops (killed mid-call) leaves its places taken no longer than this.
+const IN_FLIGHT_HOLD: Duration = Duration::from_secs(10);
+
+/// One of Exchange's places in flight, taken in the store for this instance: renewed while
+/// its call runs longer than a third of [`IN_FLIGHT_HOLD`], given back when dropped.
+pub struct InFlight {
+    shared: Arc<Shared>,
+    key: String,
+    token: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.renewer.abort();
+        let (shared, key, token) = (self.shared.clone(), self.key.clone(), self.token.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let given: Result<(), StoreError> = async {
+                    let mut c = shared.connection().await?;
+                    redis::cmd("ZREM")
+                        .arg(&key)
+                        .arg(&token)
+                        .query_async::<()>(&mut *c)
+                        .await
+                        .map_err(unreachable)
+                }
+                .await;
+                // Not given back: its time runs out by itself.
+                if let Err(e) = given {
+                    tracing::debug!("a place in flight was not given back: {e}");
+                }
+            });
+        }
+    }
 }
 
 /// A lease this instance holds: renewed in the background until dropped, then given back.
@@ -229,6 +294,8 @@ impl Shared {
             down_until: Mutex::default(),
             instances: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
             scripts: Scripts {
+                take_in_flight: redis::Script::new(TAKE_IN_FLIGHT),
+                renew_in_flight: redis::Script::new(RENEW_IN_FLIGHT),
                 count: redis::Script::new(COUNT),
                 take_place: redis::Script::new(TAKE_PLACE),
                 acquire: redis::Script::new(ACQUIRE),
@@ -350,6 +417,62 @@ impl Shared {
                 tokio::time::sleep(HEARTBEAT.min(self.lease / 3)).await;
             }
         });
+    }
+
+    /// Takes one of the `places` in flight named `name` across the instances, until the
+    /// returned place is dropped; `None` when all are taken.
+    pub async fn take_in_flight(
+        self: Arc<Self>,
+        name: &str,
+        places: usize,
+    ) -> Result<Option<InFlight>, StoreError> {
+        let key = format!("{PREFIX}in-flight:{name}");
+        let token = random_hex();
+        let taken: i64 = {
+            let mut c = self.connection().await?;
+            self.scripts
+                .take_in_flight
+                .key(&key)
+                .arg(&token)
+                .arg(places)
+                .arg(millis(IN_FLIGHT_HOLD))
+                .invoke_async(&mut *c)
+                .await
+                .map_err(unreachable)?
+        };
+        if taken != 1 {
+            return Ok(None);
+        }
+        let renewer = tokio::spawn({
+            let (shared, key, token) = (self.clone(), key.clone(), token.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(IN_FLIGHT_HOLD / 3).await;
+                    let renewed: Result<i64, StoreError> = async {
+                        let mut c = shared.connection().await?;
+                        shared
+                            .scripts
+                            .renew_in_flight
+                            .key(&key)
+                            .arg(&token)
+                            .arg(millis(IN_FLIGHT_HOLD))
+                            .invoke_async(&mut *c)
+                            .await
+                            .map_err(unreachable)
+                    }
+                    .await;
+                    if let Err(e) = renewed {
+                        tracing::debug!("a place in flight was not renewed: {e}");
+                    }
+                }
+            }
+        });
+        Ok(Some(InFlight {
+            shared: self,
+            key,
+            token,
+            renewer,
+        }))
     }
 
     /// See [`super::Store::take_place`].
