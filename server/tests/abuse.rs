@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{slot_id, slots_in_state, Answer, Env, Options, StatusOf};
+use support::{session, slot_id, slots_in_state, Answer, Env, Options, StatusOf, SESSION_KEY};
 
 /// A reserve as a client behind a proxy would send it: `forwarded` is what arrives in
 /// `X-Forwarded-For`.
@@ -334,30 +334,8 @@ async fn confirmation_mails_are_capped_per_recipient_a_day() {
     assert!(!env.sim.outbox()[0].body.contains("offer@"));
 }
 
-const SESSION_KEY: &str = "form-backend-session-key-0123456789abcdef";
-
-/// A session token as the form's backend would sign it.
-fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &str) -> String {
-    server::signing::ensure();
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &serde_json::json!({"sub": sub, "aud": aud, "exp": exp.timestamp(), "iat": exp.timestamp() - 600}),
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
-
 async fn reserve_in_session(env: &Env, slot: &str, session: &str) -> Answer {
-    env.call(
-        "reserve",
-        &[
-            ("form", "demo"),
-            ("element", "tid"),
-            ("slot_id", slot),
-            ("session", session),
-        ],
-    )
-    .await
+    env.reserve_in_session(slot, session).await
 }
 
 #[tokio::test]

@@ -222,6 +222,116 @@ async fn an_instance_with_a_crowd_uses_the_places_the_other_leaves_idle() {
     assert_eq!(stats.throttled, 0);
 }
 
+/// What a holder holds and what a booking answered are known to every instance: a token
+/// moving to another slot through the other instance gives its first slot back there, so
+/// does a signed-in citizen with a fresh token, and a booking retried on the other
+/// instance gets the first answer again, files and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_and_receipts_are_one_across_instances() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances_with(Some(&store), |c| {
+        support::attach_documents(c);
+        for f in &mut c.forms {
+            f.session_key = Some(support::SESSION_KEY.into());
+        }
+    })
+    .await;
+    let free = a.free_slots("demo").await;
+    let subject = |slot: &str| a.event(&support::event_id_of(slot)).subject;
+    let reserved = |slot: &str| subject(slot).ends_with(" - Reserveret");
+
+    // One hold per token and element: the token's first slot is given back on b, though
+    // the client names none and b never wrote it.
+    let hold = a.reserve_ok("demo", &free[0], "", "").await;
+    let token = hold["token"].as_str().unwrap();
+    assert!(reserved(&free[0]));
+    let support::Answer(status, body) = b.reserve("demo", &free[1], token, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(reserved(&free[1]));
+    assert!(!reserved(&free[0]), "the token's first hold was given back");
+
+    // One hold per signed-in citizen and element, whatever the token and the instance.
+    let soon = a.now + chrono::TimeDelta::minutes(30);
+    let anna = support::session("pseudonym-anna", "demo", soon, support::SESSION_KEY);
+    let support::Answer(status, body) = a.reserve_in_session(&free[2], &anna).await;
+    assert_eq!(status, 200, "{body}");
+    let support::Answer(status, body) = b.reserve_in_session(&free[3], &anna).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(reserved(&free[3]));
+    assert!(!reserved(&free[2]), "Anna's first hold was given back");
+
+    // A booking with a file, retried with the same key on the other instance.
+    let pdf = [b"%PDF-1.7\n".as_slice(), &[7u8; 2000]].concat();
+    let first = a
+        .book_form(
+            "demo",
+            &free[4],
+            "k-retry",
+            "",
+            &[("bilag.pdf", pdf.clone())],
+        )
+        .await
+        .ok();
+    assert_eq!(first["attachments"][0], "bilag.pdf", "{first}");
+    let attached = a.event(&support::event_id_of(&free[4])).attachments.len();
+    let again = b
+        .book_form("demo", &free[4], "k-retry", "", &[("bilag.pdf", pdf)])
+        .await
+        .ok();
+    assert_eq!(again, first, "the same answer, files and all");
+    assert_eq!(
+        a.event(&support::event_id_of(&free[4])).attachments.len(),
+        attached,
+        "nothing attached twice"
+    );
+}
+
+/// A calendar's read ceiling (`max_reads_per_minute`) is one ceiling for the instances
+/// together: Exchange counts the app's reads, not each instance's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_ceiling_is_one_ceiling_across_instances() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances_with(Some(&store), |c| {
+        c.exchange.max_reads_per_minute = 2;
+        c.exchange.cache_ttl = Duration::ZERO;
+    })
+    .await;
+    let reads = a.sim.stats().calendar_view_requests;
+    assert_eq!(a.week("demo", "2026-12-09").await.0, 200);
+    assert_eq!(b.week("demo", "2026-12-16").await.0, 200);
+    // Each instance has read once; together they have read the ceiling.
+    let support::Answer(status, body) = a.week("demo", "2026-12-23").await;
+    assert_eq!(
+        (status, body),
+        (503, serde_json::json!({"error": "unavailable"}))
+    );
+    assert_eq!(a.sim.stats().calendar_view_requests, reads + 2);
+}
+
+/// The daily mail limits count every instance's confirmations: one recipient booking
+/// through both gets as many mails as through one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_limits_are_one_limit_across_instances() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances_with(Some(&store), |c| {
+        support::mail_on(c);
+        c.mail_limits.per_recipient_per_day = 2;
+    })
+    .await;
+    let free = a.free_slots("demo").await;
+    let mut outcomes = Vec::new();
+    for (i, slot) in free.iter().take(4).enumerate() {
+        let env = if i % 2 == 0 { &a } else { &b };
+        let receipt = env
+            .book_form("demo", slot, &format!("k-mail-{i}"), "", &[])
+            .await
+            .ok();
+        outcomes.push(receipt["mail"].clone());
+    }
+    assert_eq!(outcomes, ["sent", "sent", "failed", "failed"]);
+    assert_eq!(a.sim.outbox().len(), 2);
+}
+
 /// The write budget (`rate_limit_per_minute`) is one budget across the instances: one
 /// address alternating between them is refused after the same number of calls as on one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,8 +76,14 @@ async fn race(a: &Env, b: &Env, r: &Race, slot: &str, round: usize) -> Vec<Answe
         };
         let (slot, url) = (slot.to_owned(), format!("{base}/api/{}", r.function));
         let form = r.backend.form;
+        let run = format!(
+            "{}-{}-{}-{}",
+            r.function, form, r.if_match_ignored, r.latency_ms
+        );
         tasks.push(tokio::spawn(async move {
-            let key = format!("r{round}-c{i}");
+            // Unique across the races of one test: they share the store, where a booking's
+            // answer is kept for retries under its key.
+            let key = format!("{run}-r{round}-c{i}");
             let res = http
                 .post(url)
                 .form(&[
@@ -178,7 +184,14 @@ async fn exactly_one_wins(r: Race, store: Option<&RedisServer>) {
                 other => panic!("round {round}: unexpected {other} {body}"),
             }
         }
-        assert_eq!((winners.len(), taken), (1, r.racers - 1), "round {round}");
+        assert_eq!(
+            (winners.len(), taken),
+            (1, r.racers - 1),
+            "{} on {}, If-Match ignored: {}, round {round}",
+            r.function,
+            r.backend.form,
+            r.if_match_ignored
+        );
         let event = r.backend.event(&a, slot);
         assert_eq!(event.subject.matches(marker).count(), 1, "round {round}");
         if r.function == "reserve" {

@@ -46,7 +46,7 @@ impl Booket {
             keys.push((c.as_str(), limits.per_client_per_day));
         }
         let today = (self.clock)().with_timezone(&cal.time_zone).date_naive();
-        if !self.mails.take(&keys, today) {
+        if !self.mails.take(&keys, today) || !self.spend_shared_mail(&keys, today).await {
             tracing::warn!("confirmation not sent: the daily mail limit is reached");
             return Some(MailOutcome::Failed);
         }
@@ -71,6 +71,38 @@ impl Booket {
             Err(e) => {
                 tracing::error!("confirmation e-mail failed (the booking stands): {e}");
                 Some(MailOutcome::Failed)
+            }
+        }
+    }
+}
+
+impl Booket {
+    /// With several instances, the daily mail limits are counted for them together in the
+    /// store (recipients and clients by hash: no address is kept), per calendar day. A
+    /// store that cannot be reached leaves each instance's own count.
+    async fn spend_shared_mail(&self, keys: &[(&str, u32)], today: chrono::NaiveDate) -> bool {
+        if !self.store.is_shared() {
+            return true;
+        }
+        let names: Vec<(String, u32)> = keys
+            .iter()
+            .map(|(k, limit)| {
+                (
+                    format!("mail:{today}:{}", super::hold::owner_hash(k)),
+                    *limit,
+                )
+            })
+            .collect();
+        let windows: Vec<(&str, u32)> = names.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        match self
+            .store
+            .count(&windows, std::time::Duration::from_secs(25 * 3600))
+            .await
+        {
+            Ok(spent) => spent.is_none(),
+            Err(e) => {
+                tracing::warn!("mails not counted across instances: {e}");
+                true
             }
         }
     }

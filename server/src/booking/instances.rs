@@ -9,7 +9,7 @@ use super::Booket;
 use crate::config::CalendarConfig;
 use crate::mailbox::{Event, EventId, MailboxError};
 use crate::store::{Heard, Lease, Place, StoreError};
-use app::api::{ElementName, FormId};
+use app::api::{ElementName, FormId, SlotId};
 use app::domain::BookingError;
 use chrono::NaiveDate;
 use std::sync::{Arc, Weak};
@@ -41,6 +41,13 @@ struct Note {
 /// A hold's member in the sets of places: one per token (owner hash) and element.
 pub(super) fn place_member(form: &FormId, element: &ElementName, owner: &str) -> String {
     format!("{form}\u{1f}{element}\u{1f}{owner}")
+}
+
+/// The store's name for what `who` holds of an element (hashed: a signed-in citizen's id
+/// is not kept as it is).
+fn holder_name(form: &FormId, element: &ElementName, who: &str) -> String {
+    let scope = format!("{form}\u{1f}{element}\u{1f}{who}");
+    format!("holder:{}", super::hold::owner_hash(&scope))
 }
 
 fn lease_name(event: &EventId) -> String {
@@ -199,6 +206,98 @@ impl Booket {
         // Not given back: it lapses with the hold it was for.
         if let Err(e) = self.store.give_back_place(&sets, member).await {
             tracing::warn!("a place under the hold cap was not given back: {e}");
+        }
+    }
+
+    /// With the shared store, the lease on what `who` (a hold token's owner hash, or a
+    /// signed-in citizen) holds of an element: their reservations are decided one at a time
+    /// across the instances, as this instance's token lock does here. In process: nothing.
+    pub(super) async fn lock_holder(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        who: &str,
+    ) -> Result<Lease, BookingError> {
+        self.store
+            .lease(&holder_name(form, element, who), true)
+            .await
+            .map_err(|e| {
+                tracing::warn!("no lease on a holder: {e}");
+                BookingError::Unavailable
+            })
+    }
+
+    /// The slot (and the token it is held under) that `who` holds of an element according
+    /// to the shared store: what another instance recorded. `None` in process.
+    pub(super) async fn shared_holder(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        who: &str,
+    ) -> Option<(SlotId, String)> {
+        if !self.store.is_shared() {
+            return None;
+        }
+        match self.store.kept(&holder_name(form, element, who)).await {
+            Ok(Some(bytes)) => {
+                let text = String::from_utf8(bytes).ok()?;
+                let (slot, token) = text.split_once('\n')?;
+                Some((SlotId::issued(slot.to_owned()), token.to_owned()))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("the other instances' holds cannot be asked: {e}");
+                None
+            }
+        }
+    }
+
+    /// Records in the shared store that `who` holds `slot_id` under `token` until
+    /// `expires` (no-op in process).
+    pub(super) async fn keep_holder(
+        &self,
+        (form, element, who): (&FormId, &ElementName, &str),
+        slot_id: &SlotId,
+        token: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let Ok(left) = (expires - now).to_std() else {
+            return;
+        };
+        let value = format!("{slot_id}\n{token}");
+        if let Err(e) = self
+            .store
+            .keep(&holder_name(form, element, who), value.as_bytes(), left)
+            .await
+        {
+            tracing::warn!("a hold was not recorded for the other instances: {e}");
+        }
+    }
+
+    /// Forgets in the shared store what `who` holds, if it is `slot_id` (or whatever it is,
+    /// with `None`): booked, or given back.
+    pub(super) async fn forget_holder(
+        &self,
+        form: &FormId,
+        element: &ElementName,
+        who: &str,
+        slot_id: Option<&SlotId>,
+    ) {
+        if !self.store.is_shared() {
+            return;
+        }
+        if let Some(slot_id) = slot_id {
+            match self.shared_holder(form, element, who).await {
+                Some((held, _)) if &held == slot_id => {}
+                _ => return,
+            }
+        }
+        if let Err(e) = self.store.forget(&holder_name(form, element, who)).await {
+            tracing::warn!("a hold's record was not forgotten (it lapses with the hold): {e}");
         }
     }
 

@@ -285,8 +285,18 @@ impl Booket {
         self
     }
 
-    fn remembered(&self, key: &str, slot_id: &SlotId) -> Result<Option<Receipt>, BookingError> {
-        match self.receipts.get(key) {
+    /// The receipt a booking with idempotency scope `key` was answered with, here or (with
+    /// the shared store) on another instance: a retry gets the same answer, files and all.
+    async fn remembered(
+        &self,
+        key: &str,
+        slot_id: &SlotId,
+    ) -> Result<Option<Receipt>, BookingError> {
+        let kept = match self.receipts.get(key) {
+            Some(kept) => Some(kept),
+            None => self.kept_receipt(key).await,
+        };
+        match kept {
             Some((id, r)) if &id == slot_id => Ok(Some(r)),
             // The same key for another slot is a client bug, not a retry.
             Some(_) => Err(BookingError::invalid("idempotency_key")),
@@ -294,9 +304,61 @@ impl Booket {
         }
     }
 
-    fn remember(&self, key: String, slot_id: SlotId, receipt: Receipt) {
+    /// Keeps the answer to a booking for its retries (on every instance, with the store:
+    /// written before the event's lease is given back, so a retry waiting for it finds it).
+    async fn remember(&self, key: String, slot_id: SlotId, receipt: Receipt) {
+        if self.store.is_shared() {
+            let kept = KeptReceipt {
+                slot_id: slot_id.to_string(),
+                receipt: receipt.clone(),
+            };
+            match serde_json::to_vec(&kept) {
+                Ok(bytes) => {
+                    if let Err(e) = self
+                        .store
+                        .keep(&receipt_name(&key), &bytes, RECEIPT_TTL)
+                        .await
+                    {
+                        // A retry elsewhere is still recognised from the event itself.
+                        tracing::warn!("a receipt was not kept for the other instances: {e}");
+                    }
+                }
+                Err(e) => tracing::error!("a receipt could not be written: {e}"),
+            }
+        }
         self.receipts.insert(key, (slot_id, receipt));
     }
+
+    async fn kept_receipt(&self, key: &str) -> Option<(SlotId, Receipt)> {
+        if !self.store.is_shared() {
+            return None;
+        }
+        let bytes = match self.store.kept(&receipt_name(key)).await {
+            Ok(bytes) => bytes?,
+            Err(e) => {
+                tracing::warn!("the other instances' receipts cannot be asked: {e}");
+                return None;
+            }
+        };
+        let kept: KeptReceipt = serde_json::from_slice(&bytes).ok()?;
+        let slot_id = SlotId::issued(kept.slot_id);
+        self.receipts
+            .insert(key.to_owned(), (slot_id.clone(), kept.receipt.clone()));
+        Some((slot_id, kept.receipt))
+    }
+}
+
+/// A booking's answer as the store keeps it for retries on other instances.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptReceipt {
+    slot_id: String,
+    receipt: Receipt,
+}
+
+/// The store's name for the receipt of idempotency scope `key` (hashed: the client's key
+/// itself is not kept).
+fn receipt_name(key: &str) -> String {
+    format!("receipt:{}", hold::owner_hash(key))
 }
 
 /// Logs a mailbox failure for the administrator and gives the citizen the safe variant.

@@ -138,8 +138,30 @@ impl Booket {
 
     /// Counts one read of `cal` against its ceiling for this minute; false when the
     /// ceiling is reached (nothing may be read until the next minute).
-    fn take_read(&self, cal: &CalendarConfig) -> bool {
-        self.reads.take(&cal.name, (self.clock)())
+    /// With several instances the ceiling is theirs together, counted in the store; a store
+    /// that cannot be reached leaves this instance its share of it.
+    async fn take_read(&self, cal: &CalendarConfig) -> bool {
+        let now = (self.clock)();
+        if !self.reads.take(&cal.name, now) {
+            return false;
+        }
+        if !self.store.is_shared() {
+            return true;
+        }
+        let limit = self.config.exchange.max_reads_per_minute;
+        let name = format!("reads:{}", cal.name);
+        match self
+            .store
+            .count(&[(&name, limit)], std::time::Duration::from_secs(60))
+            .await
+        {
+            Ok(spent) => spent.is_none(),
+            Err(e) => {
+                tracing::debug!("reads not counted across instances: {e}");
+                let share = (limit / self.instances_sharing().max(1) as u32).max(1);
+                self.reads.counted(&cal.name, now) <= share
+            }
+        }
     }
 
     /// Reads again, one by one, the reserved events a view gave without their hold record.
@@ -163,7 +185,7 @@ impl Booket {
         for e in unknown.take(MAX_HOLD_READS) {
             // Each counts against the calendar's read ceiling, as a week read does: past
             // it the view's answer stands (shown reserved; a write reads the event itself).
-            if !self.take_read(cal) {
+            if !self.take_read(cal).await {
                 break;
             }
             match mailbox.event(&cal.outlook_calendar, &e.id).await {
@@ -190,7 +212,7 @@ impl Booket {
         let result = self
             .cache
             .get_or_fetch(&key, || async {
-                if !self.take_read(cal) {
+                if !self.take_read(cal).await {
                     return Err(ReadError::Ceiling);
                 }
                 fetched.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -267,11 +267,26 @@ impl Booket {
             .token_locks
             .lock(&(req.form.clone(), req.element.clone(), owner.clone()))
             .await;
+        // With several instances, the holder's reservations are decided one at a time
+        // across them too: the citizen's (whatever token), or the token's.
+        let who = match &citizen {
+            Some(c) => format!("citizen:{c}"),
+            None => owner.clone(),
+        };
+        let _holder = self.lock_holder(&req.form, &req.element, &who).await?;
         // One active hold per token and element: the slot this token holds is given back
-        // in this same call — the one the server knows of, whatever the client names. The
-        // client's `release_slot_id` counts only when this process knows of no hold (it
-        // restarted); giving it back then checks on the event that the token holds it.
-        let held = self.holds.held_by((&req.form, &req.element, &owner), now);
+        // in this same call — the one the server knows of (here, or on another instance
+        // through the store), whatever the client names. The client's `release_slot_id`
+        // counts only when no instance knows of a hold (they restarted); giving it back
+        // then checks on the event that the token holds it.
+        let held = match self.holds.held_by((&req.form, &req.element, &owner), now) {
+            Some(held) => Some(held),
+            None if citizen.is_none() => self
+                .shared_holder(&req.form, &req.element, &owner)
+                .await
+                .map(|(slot, _)| slot),
+            None => None,
+        };
         let mut release = match (&held, &req.release_slot_id) {
             (Some(held), _) => Some(held.clone()),
             (None, Some(hint)) => Some(hint.clone()),
@@ -281,10 +296,12 @@ impl Booket {
         let mut place = None;
         match &citizen {
             Some(c) => {
-                if let Some((slot_id, their_token)) = self
-                    .holds
-                    .citizen_holds((&req.form, &req.element, c), now)
-                    .filter(|(slot_id, _)| slot_id != &req.slot_id)
+                let theirs = match self.holds.citizen_holds((&req.form, &req.element, c), now) {
+                    Some(theirs) => Some(theirs),
+                    None => self.shared_holder(&req.form, &req.element, &who).await,
+                };
+                if let Some((slot_id, their_token)) =
+                    theirs.filter(|(slot_id, _)| slot_id != &req.slot_id)
                 {
                     release = Some(slot_id);
                     release_token = their_token;
@@ -358,6 +375,14 @@ impl Booket {
             // The place lasts as long as the hold.
             let _ = self.take_shared_place(client, &member, now, expires).await;
         }
+        self.keep_holder(
+            (&req.form, &req.element, &who),
+            &req.slot_id,
+            &token,
+            expires,
+            now,
+        )
+        .await;
         match &citizen {
             Some(c) => self.holds.record_citizen(
                 (&req.form, &req.element, c),
@@ -431,8 +456,10 @@ impl Booket {
             return Ok(false);
         }
         let subject = base_subject(&event.subject, markers).to_owned();
-        self.holds
-            .forget_slot((form, element, &hold::owner_hash(token)), slot_id);
+        let owner = hold::owner_hash(token);
+        self.holds.forget_slot((form, element, &owner), slot_id);
+        self.forget_holder(form, element, &owner, Some(slot_id))
+            .await;
         match self.write_subject(cal, &event, &subject, ENDED).await {
             Ok(_) => Ok(true),
             // Changed since we read it: no longer ours to touch.
@@ -462,7 +489,7 @@ impl Booket {
             "{}\u{1f}{}\u{1f}{}",
             req.form, req.element, req.idempotency_key
         );
-        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+        if let Some(r) = self.remembered(&key, &req.slot_id).await? {
             return Ok(r);
         }
         let booked_mark = booked_value(&key);
@@ -485,7 +512,7 @@ impl Booket {
         // One write per event at a time in this process; the conditional writes settle
         // races between processes.
         let _guard = self.lock_event(&slot.event_id, Wait::UpToADeadline).await?;
-        if let Some(r) = self.remembered(&key, &req.slot_id)? {
+        if let Some(r) = self.remembered(&key, &req.slot_id).await? {
             return Ok(r);
         }
         let event = self.read_slot(cal, &slot).await?;
@@ -493,7 +520,8 @@ impl Booket {
         // instance): the event itself says this request booked it.
         if event.hold.as_deref() == Some(booked_mark.as_str()) {
             let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
-            self.remember(key, req.slot_id.clone(), receipt.clone());
+            self.remember(key, req.slot_id.clone(), receipt.clone())
+                .await;
             return Ok(receipt);
         }
         let event = self.claimable_from(cal, &slot, event, &token).await?;
@@ -564,10 +592,13 @@ impl Booket {
         tracing::info!(calendar = %cal.name, start = %receipt.start, files = attached.len(), "slot booked");
         let owner = hold::owner_hash(&token);
         self.holds.forget((&req.form, &req.element, &owner));
+        self.forget_holder(&req.form, &req.element, &owner, None)
+            .await;
         let member = super::instances::place_member(&req.form, &req.element, &owner);
         self.give_back_shared_place(caller.client, &member).await;
         receipt.mail = self.confirm_by_mail(caller, &req, cal, &slot, &event).await;
-        self.remember(key, req.slot_id.clone(), receipt.clone());
+        self.remember(key, req.slot_id.clone(), receipt.clone())
+            .await;
         Ok(receipt)
     }
 

@@ -39,6 +39,16 @@ impl ReadBudget {
         entry.1 += 1;
         true
     }
+
+    /// The reads of `calendar` counted in the minute of `now`.
+    pub fn counted(&self, calendar: &str, now: DateTime<Utc>) -> u32 {
+        let minute = now.timestamp().div_euclid(60);
+        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        reads
+            .get(calendar)
+            .filter(|(m, _)| *m == minute)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,31 @@ impl Store {
         }
     }
 
+    /// Keeps `value` under `name` for `ttl`, for every instance (nothing in process: the
+    /// caller keeps its own).
+    pub async fn keep(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(shared) => shared.keep(name, value, ttl).await,
+        }
+    }
+
+    /// What is kept under `name` (nothing in process).
+    pub async fn kept(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.0 {
+            None => Ok(None),
+            Some(shared) => shared.kept(name).await,
+        }
+    }
+
+    /// Forgets what is kept under `name`.
+    pub async fn forget(&self, name: &str) -> Result<(), StoreError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(shared) => shared.forget(name).await,
+        }
+    }
+
     /// Gives `member`'s place in `sets` back (its hold failed, or ended early).
     pub async fn give_back_place(&self, sets: &[&str], member: &str) -> Result<(), StoreError> {
         match &self.0 {

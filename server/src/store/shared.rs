@@ -523,6 +523,44 @@ impl Shared {
         Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
 
+    /// See [`super::Store::keep`].
+    pub(super) async fn keep(
+        &self,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut c = self.connection().await?;
+        redis::cmd("SET")
+            .arg(format!("{PREFIX}kept:{name}"))
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl).max(1))
+            .query_async::<()>(&mut *c)
+            .await
+            .map_err(unreachable)
+    }
+
+    /// See [`super::Store::kept`].
+    pub(super) async fn kept(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.connection().await?;
+        redis::cmd("GET")
+            .arg(format!("{PREFIX}kept:{name}"))
+            .query_async(&mut *c)
+            .await
+            .map_err(unreachable)
+    }
+
+    /// See [`super::Store::forget`].
+    pub(super) async fn forget(&self, name: &str) -> Result<(), StoreError> {
+        let mut c = self.connection().await?;
+        redis::cmd("DEL")
+            .arg(format!("{PREFIX}kept:{name}"))
+            .query_async::<()>(&mut *c)
+            .await
+            .map_err(unreachable)
+    }
+
     /// See [`super::Store::give_back_place`].
     pub(super) async fn give_back_place(
         &self,

@@ -436,6 +436,20 @@ impl Env {
         Answer::of(self.send_form(form).await).await
     }
 
+    /// A reservation by a signed-in citizen (`session`, see [`session`]) under a new token.
+    pub async fn reserve_in_session(&self, slot: &str, session: &str) -> Answer {
+        self.call(
+            "reserve",
+            &[
+                ("form", "demo"),
+                ("element", "tid"),
+                ("slot_id", slot),
+                ("session", session),
+            ],
+        )
+        .await
+    }
+
     pub fn sim_url(&self, path: &str) -> String {
         format!("{}{path}", self.sim.base_url())
     }
@@ -579,4 +593,18 @@ impl Backend {
         assert_eq!(status, 200, "{self:?}: {week}");
         week
     }
+}
+
+/// The forms' session key in tests that sign citizens in.
+pub const SESSION_KEY: &str = "form-backend-session-key-0123456789abcdef";
+
+/// A session token as the form's backend would sign it.
+pub fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &str) -> String {
+    server::signing::ensure();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": sub, "aud": aud, "exp": exp.timestamp(), "iat": exp.timestamp() - 600}),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).unwrap(),
+    )
+    .unwrap()
 }
