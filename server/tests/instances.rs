@@ -332,6 +332,27 @@ async fn the_mail_limits_are_one_limit_across_instances() {
     assert_eq!(a.sim.outbox().len(), 2);
 }
 
+/// The read budget (`read_rate_limit_per_minute`) too: one address alternating between
+/// the instances reads as often as on one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_rate_limit_is_one_limit_across_instances() {
+    let store = RedisServer::start().await;
+    let (a, b) =
+        two_instances_with(Some(&store), |c| c.server.read_rate_limit_per_minute = 6).await;
+    let mut allowed = 0;
+    for n in 0..12 {
+        let env = if n % 2 == 0 { &a } else { &b };
+        match env.week("demo", WEEK).await {
+            support::Answer(429, body) => assert_eq!(body["error"], "rate_limited"),
+            support::Answer(status, body) => {
+                assert_eq!(status, 200, "{body}");
+                allowed += 1;
+            }
+        }
+    }
+    assert_eq!(allowed, 6, "six reads across both instances, as on one");
+}
+
 /// The write budget (`rate_limit_per_minute`) is one budget across the instances: one
 /// address alternating between them is refused after the same number of calls as on one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

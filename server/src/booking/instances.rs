@@ -164,16 +164,34 @@ impl Booket {
     /// instance's own limiter has counted it already; without a shared store this is all.
     /// A store that cannot be reached counts nothing here (the write then finds no lease).
     pub async fn spend_shared_write(&self, client: std::net::IpAddr) -> Result<(), u64> {
+        self.spend_shared("writes", self.config.writes_per_minute, client)
+            .await
+    }
+
+    /// Counts one read call (element, week) of `client` against
+    /// `read_rate_limit_per_minute` across the instances, as [`Booket::spend_shared_write`]
+    /// does for writes. A store that cannot be reached counts nothing here: reads go on,
+    /// under each instance's own limiter.
+    pub async fn spend_shared_read(&self, client: std::net::IpAddr) -> Result<(), u64> {
+        self.spend_shared("reads", self.config.reads_per_minute, client)
+            .await
+    }
+
+    async fn spend_shared(
+        &self,
+        calls: &str,
+        limit: u32,
+        client: std::net::IpAddr,
+    ) -> Result<(), u64> {
         use super::client::{key_of, site_of, SITE_SHARE};
         if !self.store.is_shared() {
             return Ok(());
         }
-        let limit = self.config.writes_per_minute;
         let key = key_of(client);
-        let mut windows = vec![(format!("writes:{key}"), limit)];
+        let mut windows = vec![(format!("{calls}:{key}"), limit)];
         if let Some(site) = site_of(key) {
             windows.push((
-                format!("writes:site:{site}"),
+                format!("{calls}:site:{site}"),
                 limit.saturating_mul(SITE_SHARE as u32),
             ));
         }
@@ -186,7 +204,7 @@ impl Booket {
             Ok(None) => Ok(()),
             Ok(Some(wait)) => Err(wait.as_secs().max(1)),
             Err(e) => {
-                tracing::warn!("write calls not counted across instances: {e}");
+                tracing::warn!("{calls} not counted across instances: {e}");
                 Ok(())
             }
         }

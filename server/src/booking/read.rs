@@ -149,7 +149,7 @@ impl Booket {
             return true;
         }
         let limit = self.config.exchange.max_reads_per_minute;
-        let name = format!("reads:{}", cal.name);
+        let name = format!("exchange-reads:{}", cal.name);
         match self
             .store
             .count(&[(&name, limit)], std::time::Duration::from_secs(60))

@@ -21,6 +21,9 @@ pub struct Settings {
     /// Reserve, release and book calls per client and minute (`[server]
     /// rate_limit_per_minute`): counted in the shared store across instances.
     pub writes_per_minute: u32,
+    /// Element and week calls per client and minute (`[server] read_rate_limit_per_minute`):
+    /// counted in the shared store across instances too.
+    pub reads_per_minute: u32,
 }
 
 impl From<&Config> for Settings {
@@ -34,6 +37,7 @@ impl From<&Config> for Settings {
             uploads: c.server.uploads.clone(),
             max_holds_per_client: c.server.max_holds_per_client,
             writes_per_minute: c.server.rate_limit_per_minute,
+            reads_per_minute: c.server.read_rate_limit_per_minute,
         }
     }
 }

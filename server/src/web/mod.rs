@@ -504,13 +504,13 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         &server.trusted_proxies,
         server.forwarded_header,
     );
-    // Writes also count across the instances (the shared store, when there is one).
+    // Calls also count across the instances (the shared store, when there is one).
     let spent = match state.budgets.spend(spend, client) {
-        Ok(()) if spend == Spend::Write => state
-            .booket
-            .spend_shared_write(client)
-            .await
-            .map_err(std::time::Duration::from_secs),
+        Ok(()) => match spend {
+            Spend::Write => state.booket.spend_shared_write(client).await,
+            Spend::Read => state.booket.spend_shared_read(client).await,
+        }
+        .map_err(std::time::Duration::from_secs),
         other => other,
     };
     if let Err(wait) = spent {
