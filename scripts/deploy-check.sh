@@ -83,3 +83,13 @@ if ! out=$("$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" 2>&1);
   exit 1
 fi
 echo "deploy-check: nginx site passes nginx -t"
+# The same site in front of two instances (booket@1 on 3001, booket@2 on 3002).
+cp "$tmp/site.conf" "$tmp/site-one.conf"
+sed -e 's/^    server 127\.0\.0\.1:3000;/    # server 127.0.0.1:3000;/' \
+    -e 's/^    # server 127\.0\.0\.1:\(300[12]\);/    server 127.0.0.1:\1;/' "$tmp/site-one.conf" > "$tmp/site.conf"
+[ "$(grep -c '^    server 127.0.0.1:300[12];' "$tmp/site.conf")" = 2 ] || { echo "deploy-check: the two-instance upstream is not in deploy/nginx/booket.conf" >&2; exit 1; }
+if ! out=$("$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
+echo "deploy-check: nginx site for two instances passes nginx -t"

@@ -249,6 +249,17 @@ pub struct Held {
     renewer: tokio::task::JoinHandle<()>,
 }
 
+/// Whether a failure to get a connection means the store is down (and is not to be asked
+/// for [`DOWN_FOR`]): connecting failed, or no connection could be made in time. Every
+/// connection busy with other commands (a crowd, `connections` still open) is not that: the
+/// call fails, the next is asked as usual.
+fn is_down(e: &bb8::RunError<redis::RedisError>, connections: u32) -> bool {
+    match e {
+        bb8::RunError::User(_) => true,
+        bb8::RunError::TimedOut => connections == 0,
+    }
+}
+
 fn unreachable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unreachable(e.to_string())
 }
@@ -320,8 +331,10 @@ impl Shared {
             }
         }
         self.pool.get().await.map_err(|e| {
-            *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(Instant::now() + DOWN_FOR);
+            if is_down(&e, self.pool.state().connections) {
+                *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Instant::now() + DOWN_FOR);
+            }
             unreachable(e)
         })
     }
@@ -770,5 +783,21 @@ impl Drop for Held {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_down;
+
+    #[test]
+    fn a_busy_pool_is_not_a_store_that_is_down() {
+        let refused =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(is_down(&bb8::RunError::User(refused), 0));
+        // No connection made within the time: the store does not answer.
+        assert!(is_down(&bb8::RunError::TimedOut, 0));
+        // Every open connection busy: a crowd, not an outage.
+        assert!(!is_down(&bb8::RunError::TimedOut, 16));
     }
 }
