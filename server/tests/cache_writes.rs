@@ -32,33 +32,83 @@ async fn a_hold_shows_in_the_kept_week_and_a_known_taken_slot_costs_no_graph_cal
 }
 
 #[tokio::test]
-async fn a_cached_free_slot_is_never_booked_without_reading_the_event() {
-    let env = Env::start().await;
-    let week = env.week_ok("demo", "2026-12-02").await;
-    let slot = free_ids(&week).remove(0);
-    // Staff book the time in Outlook; the kept week still says "free".
-    let id = event_id_of(&slot);
-    assert!(env.sim.staff_set_subject(&id, "Borgersamtale - Booket"));
-    let week = env.week_ok("demo", "2026-12-02").await;
-    assert_eq!(state_of(&week, &slot), "free");
-    let before = env.sim.stats();
-    for Answer(status, body) in [
-        env.reserve("demo", &slot, "", "").await,
-        env.book("demo", &slot, "k1").await,
-    ] {
-        assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+async fn a_cached_free_slot_is_never_taken_without_exchange_deciding() {
+    for if_match_honoured in [true, false] {
+        let env = Env::start_with(Options::default(), |c| {
+            c.exchange.if_match_honoured = if_match_honoured;
+        })
+        .await;
+        env.sim.set_faults(server::sim::model::Faults {
+            if_match_ignored: !if_match_honoured,
+            ..Default::default()
+        });
+        let week = env.week_ok("demo", "2026-12-02").await;
+        let slot = free_ids(&week).remove(0);
+        // Staff book the time in Outlook; the kept week still says "free".
+        let id = event_id_of(&slot);
+        assert!(env.sim.staff_set_subject(&id, "Borgersamtale - Booket"));
+        let week = env.week_ok("demo", "2026-12-02").await;
+        assert_eq!(state_of(&week, &slot), "free");
+        let before = env.sim.stats();
+        for Answer(status, body) in [
+            env.reserve("demo", &slot, "", "").await,
+            env.book("demo", &slot, "k1").await,
+        ] {
+            assert_eq!((status, body), (409, serde_json::json!({"error": "taken"})));
+        }
+        let after = env.sim.stats();
+        // The reservation was refused by Exchange: where it enforces If-Match, its write
+        // against the kept version (412) and the read after it; elsewhere its read before
+        // writing. That read taught the week; the booking was refused by the week.
+        assert_eq!(after.event_gets, before.event_gets + 1);
+        let refused_writes = u64::from(if_match_honoured);
+        assert_eq!(after.event_patches, before.event_patches + refused_writes);
+        assert_eq!(env.event(&id).subject, "Borgersamtale - Booket");
+        let week = env.week_ok("demo", "2026-12-02").await;
+        assert_eq!(state_of(&week, &slot), "booked");
+        assert_eq!(
+            after.calendar_view_requests,
+            env.sim.stats().calendar_view_requests
+        );
     }
+}
+
+/// A hold of a slot the kept week shows free is one call where Exchange enforces
+/// `If-Match`: the write against the kept version. Where the kept version is out of date
+/// (staff edited the location since), Exchange refuses it, the event is read, and still
+/// free it is written again. Where `If-Match` is not enforced, the event is read before the
+/// write and after it, as always.
+#[tokio::test]
+async fn a_slot_the_kept_week_shows_free_is_held_with_one_call() {
+    let env = Env::start().await;
+    let free = free_ids(&env.week_ok("demo", "2026-12-02").await);
+    let before = env.sim.stats();
+    env.reserve_ok("demo", &free[0], "", "").await;
     let after = env.sim.stats();
-    // The first was refused by its own read of the event, which taught the week; the
-    // second by the week. Nothing was written.
-    assert_eq!(after.event_gets, before.event_gets + 1);
-    assert_eq!(after.event_patches, before.event_patches);
-    assert_eq!(env.event(&id).subject, "Borgersamtale - Booket");
-    let week = env.week_ok("demo", "2026-12-02").await;
-    assert_eq!(state_of(&week, &slot), "booked");
+    assert_eq!(after.graph_requests, before.graph_requests + 1, "one call");
+    assert_eq!(after.event_patches, before.event_patches + 1);
+
+    let id = event_id_of(&free[1]);
+    assert!(env.sim.edit_event(&id, |e| e.location = "Lokale 2".into()));
+    let before = env.sim.stats();
+    env.reserve_ok("demo", &free[1], "", "").await;
+    let after = env.sim.stats();
     assert_eq!(
-        after.calendar_view_requests,
-        env.sim.stats().calendar_view_requests
+        (after.event_patches, after.event_gets),
+        (before.event_patches + 2, before.event_gets + 1),
+        "refused, read, written"
+    );
+    assert!(env.event(&id).subject.ends_with(" - Reserveret"));
+
+    let env = Env::start_with(Options::default(), |c| c.exchange.if_match_honoured = false).await;
+    let free = free_ids(&env.week_ok("demo", "2026-12-02").await);
+    let before = env.sim.stats();
+    env.reserve_ok("demo", &free[0], "", "").await;
+    let after = env.sim.stats();
+    assert_eq!(
+        (after.event_gets, after.event_patches),
+        (before.event_gets + 2, before.event_patches + 1),
+        "read, written, read back"
     );
 }
 
@@ -107,10 +157,11 @@ async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() 
     let before = env.sim.stats();
     let anna = env.reserve("demo", &slot, "", "");
     let meanwhile = async {
-        // Her read of the event is done and her write has arrived (and stalls).
+        // Her write has arrived (the kept week showed the slot free: no read before it)
+        // and stalls.
         until("Anna's write to stall", || {
             let s = env.sim.stats();
-            s.event_gets == before.event_gets + 1 && s.graph_requests == before.graph_requests + 2
+            s.event_gets == before.event_gets && s.graph_requests == before.graph_requests + 1
         })
         .await;
         // Bo sees the slot taken (the kept answer from before is not served) and is

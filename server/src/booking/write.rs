@@ -200,6 +200,70 @@ impl Booket {
             })
     }
 
+    /// A new hold written without reading the event first, where the kept week shows the
+    /// slot free and Exchange enforces `If-Match` ([`Booket::free_in_cache`]): one call.
+    /// Refused as stale, the read that followed taught the kept week the event as it is,
+    /// and that decides — free, it is written once more against it; otherwise "taken".
+    /// `None`: not possible here, the caller reads the event first.
+    async fn hold_at_once(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Result<DateTime<Utc>, BookingError>> {
+        let kept = self.free_in_cache(cal, slot, token, now).await?;
+        match self.write_hold(cal, &kept, token).await {
+            Err(BookingError::Taken) => {}
+            written => return Some(written),
+        }
+        let week = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        let read = self
+            .cached_event(cal, week, &slot.event_id)
+            .await
+            .filter(|read| read.version != kept.version)?;
+        if read.cancelled || read.all_day || read.start != slot.start || read.end != slot.end {
+            return Some(Err(BookingError::Taken));
+        }
+        Some(match self.claimable_from(cal, slot, read, token).await {
+            Ok(event) => self.write_hold(cal, &event, token).await,
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The slot's event as the kept week shows it, when a new hold may be written against
+    /// it without reading it first: the week shows it free (no hold whose files are still
+    /// on it), unmoved, with a version, and the mailbox refuses a write against an older
+    /// version (`If-Match` enforced; where it is not, the write path reads and reads back).
+    async fn free_in_cache(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Event> {
+        if !self.mailbox(cal).capabilities().conditional_writes {
+            return None;
+        }
+        let week = monday_of(slot.start.with_timezone(&cal.time_zone).date_naive());
+        let kept = self.cached_event(cal, week, &slot.event_id).await?;
+        let unmoved = kept.start == slot.start
+            && kept.end == slot.end
+            && !kept.cancelled
+            && !kept.all_day
+            && kept.version.is_some();
+        let no_files_left = kept
+            .hold
+            .as_deref()
+            .and_then(HoldInfo::parse)
+            .is_none_or(|h| h.files.is_empty());
+        let free = matches!(
+            claim_of(&kept, &self.config.exchange.markers, now, token),
+            Claim::Free
+        );
+        (unmoved && no_files_left && free).then_some(kept)
+    }
+
     /// The booking rules (docs/designers/booking.md) for a slot's times against the server clock.
     pub(super) fn check_rules(
         &self,
@@ -356,8 +420,16 @@ impl Booket {
             if self.known_taken(cal, &slot, &token, now, None).await {
                 return Err(BookingError::Taken);
             }
-            let event = self.claimable(cal, &slot, &token).await?;
-            let expires = self.write_hold(cal, &event, &token).await;
+            // Free in the kept week, and Exchange enforces `If-Match`: one call, the write
+            // against the kept version. Refused (someone wrote the event since, or the kept
+            // week was behind), the event is read and decided as always.
+            let expires = match self.hold_at_once(cal, &slot, &token, now).await {
+                Some(written) => written,
+                None => {
+                    let event = self.claimable(cal, &slot, &token).await?;
+                    self.write_hold(cal, &event, &token).await
+                }
+            };
             drop(claim);
             expires
         }
