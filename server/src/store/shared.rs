@@ -227,7 +227,7 @@ impl Drop for InFlight {
                     redis::cmd("ZREM")
                         .arg(&key)
                         .arg(&token)
-                        .query_async::<()>(&mut *c)
+                        .query_async::<()>(&mut c)
                         .await
                         .map_err(unreachable)
                 }
@@ -320,7 +320,11 @@ impl Shared {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn connection(&self) -> Result<bb8::PooledConnection<'_, redis::Client>, StoreError> {
+    /// A connection to send commands on. The pool keeps the connections (made, checked,
+    /// replaced when broken); each is multiplexed — it carries many commands at once, each
+    /// answered in turn — so a command takes a handle on one and gives the pooled one back
+    /// at once: a crowd's commands share the connections instead of queueing for one each.
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, StoreError> {
         let now = Instant::now();
         {
             let down = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
@@ -330,13 +334,14 @@ impl Shared {
                 ));
             }
         }
-        self.pool.get().await.map_err(|e| {
+        let pooled = self.pool.get().await.map_err(|e| {
             if is_down(&e, self.pool.state().connections) {
                 *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(Instant::now() + DOWN_FOR);
             }
             unreachable(e)
-        })
+        })?;
+        Ok((*pooled).clone())
     }
 
     /// What `booket check` reports of the store.
@@ -344,12 +349,12 @@ impl Shared {
         let mut c = self.connection().await?;
         let info: String = redis::cmd("INFO")
             .arg("server")
-            .query_async(&mut *c)
+            .query_async(&mut c)
             .await
             .map_err(unreachable)?;
         let persistence: String = redis::cmd("INFO")
             .arg("persistence")
-            .query_async(&mut *c)
+            .query_async(&mut c)
             .await
             .map_err(unreachable)?;
         let field = |text: &str, name: &str| {
@@ -361,7 +366,7 @@ impl Shared {
         let save: Option<String> = redis::cmd("CONFIG")
             .arg("GET")
             .arg("save")
-            .query_async::<Vec<String>>(&mut *c)
+            .query_async::<Vec<String>>(&mut c)
             .await
             .ok()
             .and_then(|v| v.get(1).cloned());
@@ -384,7 +389,7 @@ impl Shared {
             .arg("MATCH")
             .arg(format!("{INSTANCE}*"))
             .clone()
-            .iter_async(&mut *c)
+            .iter_async(&mut c)
             .await
             .map_err(unreachable)?;
         while let Some(key) = futures::StreamExt::next(&mut iter).await {
@@ -413,7 +418,7 @@ impl Shared {
                         .arg(1)
                         .arg("PX")
                         .arg(millis(self.lease))
-                        .query_async::<()>(&mut *c)
+                        .query_async::<()>(&mut c)
                         .await
                         .map_err(unreachable)
                 }
@@ -449,7 +454,7 @@ impl Shared {
                 .arg(&token)
                 .arg(places)
                 .arg(millis(IN_FLIGHT_HOLD))
-                .invoke_async(&mut *c)
+                .invoke_async(&mut c)
                 .await
                 .map_err(unreachable)?
         };
@@ -469,7 +474,7 @@ impl Shared {
                             .key(&key)
                             .arg(&token)
                             .arg(millis(IN_FLIGHT_HOLD))
-                            .invoke_async(&mut *c)
+                            .invoke_async(&mut c)
                             .await
                             .map_err(unreachable)
                     }
@@ -509,7 +514,7 @@ impl Shared {
         for (_, cap) in sets {
             script.arg(*cap);
         }
-        let taken: i64 = script.invoke_async(&mut *c).await.map_err(unreachable)?;
+        let taken: i64 = script.invoke_async(&mut c).await.map_err(unreachable)?;
         Ok(match taken {
             1 => super::Place::New,
             2 => super::Place::Kept,
@@ -532,7 +537,7 @@ impl Shared {
         for (_, limit) in windows {
             script.arg(*limit);
         }
-        let wait: u64 = script.invoke_async(&mut *c).await.map_err(unreachable)?;
+        let wait: u64 = script.invoke_async(&mut c).await.map_err(unreachable)?;
         Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
 
@@ -549,7 +554,7 @@ impl Shared {
             .arg(value)
             .arg("PX")
             .arg(millis(ttl).max(1))
-            .query_async::<()>(&mut *c)
+            .query_async::<()>(&mut c)
             .await
             .map_err(unreachable)
     }
@@ -559,7 +564,7 @@ impl Shared {
         let mut c = self.connection().await?;
         redis::cmd("GET")
             .arg(format!("{PREFIX}kept:{name}"))
-            .query_async(&mut *c)
+            .query_async(&mut c)
             .await
             .map_err(unreachable)
     }
@@ -569,7 +574,7 @@ impl Shared {
         let mut c = self.connection().await?;
         redis::cmd("DEL")
             .arg(format!("{PREFIX}kept:{name}"))
-            .query_async::<()>(&mut *c)
+            .query_async::<()>(&mut c)
             .await
             .map_err(unreachable)
     }
@@ -588,7 +593,7 @@ impl Shared {
                 .arg(member)
                 .ignore();
         }
-        pipe.query_async::<()>(&mut *c).await.map_err(unreachable)
+        pipe.query_async::<()>(&mut c).await.map_err(unreachable)
     }
 
     pub(super) async fn acquire(
@@ -610,7 +615,7 @@ impl Shared {
                     .key(EPOCH)
                     .arg(&token)
                     .arg(millis(self.lease))
-                    .invoke_async(&mut *c)
+                    .invoke_async(&mut c)
                     .await
                     .map_err(unreachable)?
             };
@@ -652,7 +657,7 @@ impl Shared {
                     .key(&key)
                     .arg(&token)
                     .arg(millis(self.lease))
-                    .invoke_async(&mut *c)
+                    .invoke_async(&mut c)
                     .await
                     .map_err(unreachable)
             }
@@ -690,7 +695,7 @@ impl Shared {
             redis::cmd("PUBLISH")
                 .arg(CHANNEL)
                 .arg(message)
-                .query_async::<i64>(&mut *c)
+                .query_async::<i64>(&mut c)
                 .await
                 .map(|_| ())
                 .map_err(unreachable)
@@ -772,7 +777,7 @@ impl Drop for Held {
                         .release
                         .key(&key)
                         .arg(&token)
-                        .invoke_async(&mut *c)
+                        .invoke_async(&mut c)
                         .await
                         .map_err(unreachable)
                 }

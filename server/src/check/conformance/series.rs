@@ -95,7 +95,7 @@ impl Run<'_> {
             Ok(_) => {
                 let l = warn(
                     self.tally.t("En ændring af én forekomst i en serie gør de andre forekomsters etag forældet", "Changing one occurrence of a series makes the other occurrences' etags stale"),
-                    self.tally.t("Booket læser aftalen lige før hver skrivning, og når en skrivning afvises, læser den aftalen igen og skriver én gang til, hvis kun etag'en flyttede sig (emne, reservation og tid er de samme); ingen borger får \"taget\" af den grund.", "Booket reads the event just before each write, and when a write is refused it reads the event again and writes once more if only the etag moved (subject, hold and times unchanged); no citizen is told \"taken\" for it."),
+                    self.tally.t("Booket skriver mod den version, den sidst så (ugens eller aftalens), og når en skrivning afvises, læser den aftalen og skriver én gang til, hvis tiden stadig er fri at tage (kun etag'en flyttede sig); ingen borger får \"taget\" af den grund.", "Booket writes against the version it last saw (the week's or the event's), and when a write is refused it reads the event and writes once more if the time is still free to take (only the etag moved); no citizen is told \"taken\" for it."),
                 );
                 self.tally.found(b, Some(false), l)
             }
