@@ -159,6 +159,8 @@ pub struct Shared {
     /// After the store could not be reached, it is not asked again until then (a crowd
     /// behind a store that is down costs no connection attempt each).
     down_until: Mutex<Option<Instant>>,
+    /// The handle commands are sent on, and until when (see [`Shared::connection`]).
+    current: Mutex<Option<(redis::aio::MultiplexedConnection, Instant)>>,
     scripts: Scripts,
 }
 
@@ -189,6 +191,10 @@ impl bb8::CustomizeConnection<redis::aio::MultiplexedConnection, redis::RedisErr
 
 /// How often an instance says it is alive (and counts the others).
 const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// How long commands share one pooled connection before the pool is asked (and checks it)
+/// again.
+const REUSE_FOR: Duration = Duration::from_millis(500);
 
 /// How long a store found unreachable is not asked again.
 const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -303,6 +309,7 @@ impl Shared {
             deadline,
             held: Mutex::default(),
             down_until: Mutex::default(),
+            current: Mutex::default(),
             instances: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
             scripts: Scripts {
                 take_in_flight: redis::Script::new(TAKE_IN_FLIGHT),
@@ -320,10 +327,12 @@ impl Shared {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection to send commands on. The pool keeps the connections (made, checked,
-    /// replaced when broken); each is multiplexed — it carries many commands at once, each
-    /// answered in turn — so a command takes a handle on one and gives the pooled one back
-    /// at once: a crowd's commands share the connections instead of queueing for one each.
+    /// A connection to send commands on. The pool keeps the connections (made, checked with
+    /// a PING when taken, replaced when broken); each is multiplexed — it carries many
+    /// commands at once, each answered in turn — so commands share a handle on one instead
+    /// of queueing for one each, and the pool is asked (and its PING paid) once per
+    /// [`REUSE_FOR`], not once per command. A connection that broke meanwhile fails the
+    /// commands sent on it (writes then fail closed) until the next ask replaces it.
     async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, StoreError> {
         let now = Instant::now();
         {
@@ -334,6 +343,11 @@ impl Shared {
                 ));
             }
         }
+        if let Some((handle, until)) = &*self.current() {
+            if now < *until {
+                return Ok(handle.clone());
+            }
+        }
         let pooled = self.pool.get().await.map_err(|e| {
             if is_down(&e, self.pool.state().connections) {
                 *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -341,7 +355,15 @@ impl Shared {
             }
             unreachable(e)
         })?;
-        Ok((*pooled).clone())
+        let handle = (*pooled).clone();
+        *self.current() = Some((handle.clone(), Instant::now() + REUSE_FOR));
+        Ok(handle)
+    }
+
+    fn current(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(redis::aio::MultiplexedConnection, Instant)>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What `booket check` reports of the store.
