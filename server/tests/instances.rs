@@ -31,6 +31,20 @@ async fn two_instances_with(
     (a, b)
 }
 
+/// Waits until each instance counts the other among the live ones (a heartbeat or two).
+async fn counted_by_each_other(a: &Env, b: &Env) {
+    for _ in 0..100 {
+        if a.booket.instances_sharing() == 2 && b.booket.instances_sharing() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (a.booket.instances_sharing(), b.booket.instances_sharing()),
+        (2, 2)
+    );
+}
+
 /// Instance `b` shows `slot` as `state` in the week it has cached: asked until it does (the
 /// note arrives over the store), at most a few thousand times.
 async fn until_shown(b: &Env, slot: &str, state: &str) -> bool {
@@ -161,17 +175,7 @@ async fn the_hold_cap_is_one_cap_across_instances() {
 async fn two_instances_share_exchanges_limit_in_flight() {
     let store = RedisServer::start().await;
     let (a, b) = two_instances(Some(&store)).await;
-    // Each counts the other within a heartbeat or two.
-    for _ in 0..100 {
-        if a.booket.instances_sharing() == 2 && b.booket.instances_sharing() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        (a.booket.instances_sharing(), b.booket.instances_sharing()),
-        (2, 2)
-    );
+    counted_by_each_other(&a, &b).await;
     a.slow(40);
     let weeks: Vec<String> = (0..12)
         .map(|w| {
@@ -198,13 +202,7 @@ async fn two_instances_share_exchanges_limit_in_flight() {
 async fn an_instance_with_a_crowd_uses_the_places_the_other_leaves_idle() {
     let store = RedisServer::start().await;
     let (a, b) = two_instances(Some(&store)).await;
-    for _ in 0..100 {
-        if a.booket.instances_sharing() == 2 && b.booket.instances_sharing() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(b.booket.instances_sharing(), 2);
+    counted_by_each_other(&a, &b).await;
     a.slow(40);
     let reads = (0..12).map(|w| {
         let week = (chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
