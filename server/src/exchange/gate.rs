@@ -9,7 +9,7 @@
 //! instance falls back to N divided by the instances alive (at least one), as the store's
 //! heartbeat last counted them.
 //!
-//! (Hand-written, about 200 lines: tokio's semaphore has one queue, and the priority
+//! (Hand-written, about 290 lines besides the tests: tokio's semaphore has one queue, and the priority
 //! semaphore crates on crates.io are young. A permit handed to a waiter travels inside its
 //! channel, so a waiter that gave up never takes a place with it.)
 

@@ -1,7 +1,8 @@
-//! The store on Redis: pooled connections (bb8), the leases as Lua scripts (one round trip
-//! each, atomic on the server), and the notes on one pub/sub channel.
+//! The store on Redis: pooled connections (bb8), the leases, counters, places and places in
+//! flight as Lua scripts (one round trip each, atomic on the server), what is kept for the
+//! other instances, and the notes on one pub/sub channel.
 //!
-//! (About 600 lines: every command Booket sends to the store is here, each with its Lua
+//! (About 800 lines: every command Booket sends to the store is here, each with its Lua
 //! script beside the code that calls it; split, a script and its caller would part.)
 
 use super::{Heard, StoreError};
