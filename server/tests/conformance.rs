@@ -108,7 +108,7 @@ async fn every_combination_of_the_undocumented_behaviours_is_reported_as_it_is()
             "{case}"
         );
         assert_eq!(
-            text.contains("if only the etag moved"),
+            text.contains("(only the etag moved)"),
             shared_series_etag,
             "{case}"
         );

@@ -112,6 +112,13 @@ async fn with_the_store_down_weeks_are_read_and_writes_refused_until_it_is_back(
         .await
         .refused(503, "unavailable");
     a.assert_nothing_written();
+    // Both refusals are counted for the operator.
+    let metrics = a.metrics().await;
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("booket_store_refusals_total{reason=\"unreachable\"} "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert_eq!(refused, Some(2), "{metrics}");
     // Back (empty, so fenced for one lease): a store kept up is marked as such again, and
     // writes go through.
     store.restart_empty().await;

@@ -77,19 +77,25 @@ impl Booket {
             }),
             Err(StoreError::Busy) if wait == Wait::Not => Err(BookingError::Taken),
             Err(e) => {
-                let label = match e {
-                    StoreError::Unreachable(_) => "unreachable",
-                    StoreError::Busy => "busy",
-                    StoreError::Starting => "starting",
-                };
-                self.metrics
-                    .store_refusals
-                    .with_label_values(&[label])
-                    .inc();
                 tracing::warn!(event = %id, "no lease on the event: {e}");
-                Err(BookingError::Unavailable)
+                Err(self.refused_for_want_of_a_lease(&e))
             }
         }
+    }
+
+    /// Counts a write refused because the store gave no lease (`booket_store_refusals_total`)
+    /// and tells the citizen to try again in a moment.
+    fn refused_for_want_of_a_lease(&self, e: &StoreError) -> BookingError {
+        let label = match e {
+            StoreError::Unreachable(_) => "unreachable",
+            StoreError::Busy => "busy",
+            StoreError::Starting => "starting",
+        };
+        self.metrics
+            .store_refusals
+            .with_label_values(&[label])
+            .inc();
+        BookingError::Unavailable
     }
 
     /// How many instances share Exchange's limits with this one (1 without a store).
@@ -241,7 +247,7 @@ impl Booket {
             .await
             .map_err(|e| {
                 tracing::warn!("no lease on a holder: {e}");
-                BookingError::Unavailable
+                self.refused_for_want_of_a_lease(&e)
             })
     }
 
