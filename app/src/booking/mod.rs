@@ -184,11 +184,16 @@ pub(crate) fn new_key() -> String {
             *x = t[i % 8] ^ (js_sys::Math::random() * 256.0) as u8;
         }
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    b.iter()
+        .flat_map(|x| [HEX[usize::from(x >> 4)], HEX[usize::from(x & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 /// Mounts a widget into every `[data-booket-form][data-booket-element]` placeholder that
-/// is not mounted yet.
+/// is not mounted yet: at start, and again whenever the loader sees placeholders added to
+/// the page later (public/booket.js).
 pub fn mount_all() {
     let document = document();
     let Ok(list) = document.query_selector_all("[data-booket-form][data-booket-element]") else {

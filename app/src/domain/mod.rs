@@ -194,14 +194,21 @@ fn is_zero(n: &u32) -> bool {
 pub fn decode_answer<T: json::FromJson>(status: u16, text: &str) -> Result<T, BookingError> {
     match status {
         200..=299 => json::from_str(text).ok_or(BookingError::Internal),
-        400..=599 => Err(json::from_str(text).unwrap_or(match status {
+        _ => Err(decode_error(status, text)),
+    }
+}
+
+/// The error an answer that is not a success carries (one copy, not one per answer type).
+fn decode_error(status: u16, text: &str) -> BookingError {
+    match status {
+        400..=599 => json::from_str(text).unwrap_or(match status {
             403 => BookingError::ForbiddenOrigin,
             429 => BookingError::RateLimited { retry_after: 0 },
             500 => BookingError::Internal,
             501..=599 => BookingError::Unavailable,
             _ => BookingError::invalid("request"),
-        })),
-        _ => Err(BookingError::Internal),
+        }),
+        _ => BookingError::Internal,
     }
 }
 
