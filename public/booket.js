@@ -1,16 +1,48 @@
 // Booket embed loader. A host page needs only
 //   <script type="module" src="https://BOOKET-SERVER/booket/booket.js"></script>
 // and placeholders <div data-booket-form="FORM" data-booket-element="ELEMENT"></div>.
-// It loads the stylesheet (unless the page already links it) and the wasm widget from the
-// same place as this file, and tells the widget where its server is.
+// It starts at once, side by side, everything the first slots need: the stylesheet (unless
+// the page already links it), the wasm glue, the wasm (compiled as it streams in) and the
+// first `element` and `week` answers of every placeholder on the page, which the widget
+// takes instead of asking again (app/src/booking/client.rs). The build (tools/
+// finish-widget.mjs) fills in the files' content-hashed names below; they can be cached for
+// a year, this loader only briefly.
+const FILES = { js: "app.js", wasm: "app_bg.wasm", css: "booket.css" };
 const base = new URL("./", import.meta.url);
+const at = (file) => new URL(file, base).href;
 globalThis.booketServer = base.origin;
+const wasm = fetch(at(FILES.wasm));
+const glue = import(at(FILES.js));
 if (!document.querySelector("link[data-booket-css]")) {
   const link = document.createElement("link");
   link.rel = "stylesheet";
-  link.href = new URL("booket.css", base).href;
+  link.href = at(FILES.css);
   link.dataset.booketCss = "";
   document.head.prepend(link);
 }
-const { default: init } = await import(new URL("app.js", base).href);
-await init({ module_or_path: new URL("app_bg.wasm", base) });
+// Keyed like the widget's own calls: endpoint, then the form-encoded arguments in the
+// contract's order (app/src/contract.rs).
+const early = (globalThis.booketEarly = new Map());
+const ask = (endpoint, args) => {
+  const body = new URLSearchParams(args).toString();
+  const key = `${endpoint}?${body}`;
+  if (!early.has(key)) {
+    const headers = { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" };
+    const answer = fetch(`${base.origin}/api/${endpoint}`, { method: "POST", headers, body });
+    answer.catch(() => {}); // a failure is the widget's to tell, when it takes the answer
+    early.set(key, answer);
+  }
+};
+for (const el of document.querySelectorAll("[data-booket-form][data-booket-element]")) {
+  const { booketForm: form, booketElement: element } = el.dataset;
+  ask("element", { form, element });
+  ask("week", { form, element, week: "", hold: "" });
+}
+const { default: init, mount } = await glue;
+await init({ module_or_path: wasm });
+// Placeholders the page adds later (a step of a multi-page form, say) are mounted too.
+const waiting = "[data-booket-form][data-booket-element]:not([data-booket-mounted])";
+new MutationObserver(() => document.querySelector(waiting) && mount()).observe(document.body, {
+  childList: true,
+  subtree: true,
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the widget (Trunk, wasm-release profile, wasm-opt) into dist/ with brotli and gzip
-# copies, then the `booket` binary. `--release` builds the server in release mode;
+# Builds the widget (Trunk, wasm-release profile, then tools/finish-widget.mjs: dead exports
+# out, wasm-opt, content-hashed names) into dist/ with brotli and gzip copies, then the `booket` binary. `--release` builds the server in release mode;
 # `--without-sim` builds it without the Exchange simulator (no `demo`, no `sim`: what
 # production runs, and what the Containerfile builds).
 set -euo pipefail
@@ -9,14 +9,19 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export TRUNK_SKIP_VERSION_CHECK=true
 
+# The files the last build named (dist/files.json) stay one more build, for loaders that
+# browsers still hold (they keep booket.js for a few minutes).
+previous=$(mktemp -d)
+trap 'rm -rf "$previous"' EXIT
+if [ -f dist/files.json ]; then
+  for f in $(grep -o '"[a-z]*-[0-9a-f]\{16\}\.[a-z]*"' dist/files.json | tr -d '"'); do
+    if [ -f "dist/$f" ]; then cp "dist/$f" "$previous/"; fi
+  done
+fi
 trunk build --release --offline
-# Trunk minifies the CSS, but its JS minifier cannot parse wasm-bindgen's glue (it warns
-# "Failed to minify JS" and copies it as is); terser does it: about 1.6 KB less brotli.
-node tools/node_modules/terser/bin/terser dist/app.js --module --compress --mangle \
-  --output dist/app.min.js
-mv dist/app.min.js dist/app.js
-for f in dist/app_bg.wasm dist/app.js dist/booket.js dist/booket.css; do
-  [ -f "$f" ] || { echo "build: $f missing after trunk build" >&2; exit 1; }
+# Dead exports out, wasm-opt, terser, content-hashed names written into the loader.
+node tools/finish-widget.mjs dist "$previous"
+for f in dist/*.wasm dist/*.js dist/*.css; do
   brotli -f -q 11 -k "$f"
   gzip -f -9 -k "$f"
 done

@@ -357,8 +357,12 @@ async fn configured_secrets_never_appear_in_responses_or_the_bundle() {
         }
         seen += 1;
     }
+    // files.json names this build's wasm (tools/finish-widget.mjs).
+    let files = std::fs::read_to_string(dist.join("files.json")).unwrap_or_default();
+    let files: serde_json::Value = serde_json::from_str(&files).unwrap_or_default();
+    let wasm = files["wasm"].as_str().unwrap_or("missing.wasm");
     assert!(
-        std::fs::metadata(dist.join("app_bg.wasm")).is_ok_and(|m| m.len() > 0),
+        std::fs::metadata(dist.join(wasm)).is_ok_and(|m| m.len() > 0),
         "dist/ holds no built wasm ({seen} files)"
     );
 }

@@ -169,6 +169,11 @@ impl WidgetState {
     }
 }
 
+thread_local! {
+    /// How many widgets this page has mounted.
+    static MOUNTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// An idempotency key: 128 bits from the browser's cryptographic random source, so no
 /// other citizen's request can share it (Math.random is neither unique nor unpredictable).
 pub(crate) fn new_key() -> String {
@@ -223,7 +228,9 @@ pub fn mount_all() {
             .map(|t| Lang::from_tag(&t))
             .unwrap_or_default();
         let session = el.get_attribute("data-booket-session").unwrap_or_default();
-        let state = WidgetState::new(form, element, session, lang, i as usize);
+        // Numbered in mounting order, so ids stay unique however later placeholders land.
+        let index = MOUNTED.replace(MOUNTED.get() + 1);
+        let state = WidgetState::new(form, element, session, lang, index);
         state.watch_page_life();
         let host = el.clone();
         leptos::mount::mount_to(el, move || view! { <Widget state=state host=host /> }).forget();

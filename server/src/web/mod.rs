@@ -203,6 +203,25 @@ fn jwks_answer(booket: &Booket) -> Response {
     }
 }
 
+/// How long a browser may keep one of the widget's files. The wasm, its glue and the
+/// stylesheet are named after their content (tools/finish-widget.mjs), so a name never
+/// changes what it points at: a year, never asked again. Everything else (the loader, which
+/// names them, and the files pages may link by a fixed name) is kept five minutes, so a new
+/// build reaches pages within five minutes, and is then asked again with
+/// `If-Modified-Since` (ServeDir answers `304` when it is unchanged).
+fn asset_cache_control(path: &str) -> HeaderValue {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let hashed = name
+        .split_once('-')
+        .and_then(|(_, rest)| rest.split_once('.'))
+        .is_some_and(|(hash, _)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    HeaderValue::from_static(if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=300"
+    })
+}
+
 /// `demo` is the demo's pages (with the simulator), served under its own CSP.
 pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router {
     let state_metrics = state.metrics.clone();
@@ -295,6 +314,15 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
         .layer(SetResponseHeaderLayer::overriding(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
+        ))
+        .layer(axum::middleware::map_response(
+            |uri: axum::http::Uri, mut res: Response| async move {
+                if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+                    res.headers_mut()
+                        .insert(header::CACHE_CONTROL, asset_cache_control(uri.path()));
+                }
+                res
+            },
         ));
     let metrics = state_metrics;
     let mut router = Router::new().merge(api).merge(assets).route(
@@ -590,6 +618,28 @@ pub(crate) fn typed_error(e: BookingError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_content_named_files_are_kept_for_a_year() {
+        let year = "public, max-age=31536000, immutable";
+        for path in [
+            "/booket/app-0123456789abcdef.wasm",
+            "/booket/app-fedcba9876543210.js",
+            "/booket/booket-00aa11bb22cc33dd.css",
+        ] {
+            assert_eq!(asset_cache_control(path), year, "{path}");
+        }
+        for path in [
+            "/booket/booket.js",
+            "/booket/booket.css",
+            "/booket/demo.css",
+            "/booket/app-0123456789abcde.wasm",
+            "/booket/app-0123456789abcdeg.wasm",
+            "/booket/files.json",
+        ] {
+            assert_eq!(asset_cache_control(path), "public, max-age=300", "{path}");
+        }
+    }
 
     #[test]
     fn origins_are_our_own_or_listed() {

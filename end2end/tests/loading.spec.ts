@@ -1,0 +1,120 @@
+import { test, expect, Request } from '@playwright/test';
+import { Booket, failOnPageErrors } from './fixtures/booket';
+
+// How the widget reaches a citizen's screen: what the loader asks for, when, and what a
+// browser may keep (public/booket.js, tools/finish-widget.mjs, server/src/web/mod.rs).
+
+const host = 'http://127.0.0.1:3902/host.html';
+const booketBase = `http://127.0.0.1:${process.env.BOOKET_E2E_PORT ?? 3900}`;
+// host.html: three placeholders, three different form/element pairs.
+const placeholders = 3;
+const hashed = /\/booket\/(app|booket)-[0-9a-f]{16}\.(wasm|js|css)$/;
+const apiName = (r: Request) => new URL(r.url()).pathname.replace('/api/', '');
+const firstWeek = (r: Request) => apiName(r) === 'week' && new URLSearchParams(r.postData() ?? '').get('week') === '';
+
+test('the first answers are asked for while the widget is still loading, and never twice', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  const asked: Request[] = [];
+  let allAsked: () => void = () => {};
+  const askedAll = new Promise<void>(resolve => (allAsked = resolve));
+  page.on('request', r => {
+    if (r.url().startsWith(`${booketBase}/api/`)) {
+      asked.push(r);
+      if (asked.filter(r => apiName(r) === 'element').length === placeholders && asked.filter(firstWeek).length === placeholders) {
+        allAsked();
+      }
+    }
+  });
+  // Hold the wasm glue and the wasm until every placeholder's element and week have been
+  // asked for. A loader that waited for the widget to start before asking (as before) would
+  // never ask: the answers then come only after the time-out below, and the test fails.
+  let heldUntilAsked = true;
+  const hold = async (route: any) => {
+    const asked = await Promise.race([askedAll.then(() => true), new Promise(r => setTimeout(() => r(false), 2_000))]);
+    if (!asked) heldUntilAsked = false;
+    await route.continue();
+  };
+  await page.route(/\/booket\/app-[0-9a-f]{16}\.(js|wasm)$/, hold);
+  await page.goto(host);
+  for (let i = 0; i < placeholders; i++) {
+    await new Booket(page, i).showWeekWithFreeSlot();
+  }
+  expect(heldUntilAsked).toBe(true);
+  // The widget took the loader's answers: one element and one first week per placeholder.
+  expect(asked.filter(r => apiName(r) === 'element')).toHaveLength(placeholders);
+  expect(asked.filter(firstWeek)).toHaveLength(placeholders);
+  expect(errors).toEqual([]);
+});
+
+test('a placeholder added after the start is mounted and asks for its own answers', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  const asked: string[] = [];
+  page.on('request', r => {
+    if (r.url().startsWith(`${booketBase}/api/element`)) asked.push(r.postData() ?? '');
+  });
+  await page.goto(host);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  // A later step of the form brings a new placeholder, before the others on the page.
+  await page.evaluate(() => {
+    const el = document.createElement('div');
+    el.dataset.booketForm = 'valgfri';
+    el.dataset.booketElement = 'tid';
+    document.querySelector('#two')!.prepend(el);
+  });
+  await expect(page.getByTestId('booket-widget')).toHaveCount(placeholders + 1);
+  const late = new Booket(page, 0);
+  await late.showWeekWithFreeSlot();
+  expect(asked).toHaveLength(placeholders + 1);
+  // Ids stay unique across the widgets (the late one is numbered after the others).
+  const ids = await page.locator('[id^="booket-"]').evaluateAll(els => els.map(e => e.id));
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(errors).toEqual([]);
+});
+
+test('the files are kept a year under their content names; a second visit asks only for the answers', async ({ page, context }) => {
+  const seen = new Map<string, string>();
+  page.on('response', res => {
+    if (res.url().includes('/booket/')) seen.set(new URL(res.url()).pathname, res.headers()['cache-control'] ?? '');
+  });
+  await page.goto(host);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  const names = [...seen.keys()];
+  expect(names.filter(n => hashed.test(n))).toHaveLength(3); // wasm, glue, stylesheet
+  for (const [name, cache] of seen) {
+    expect(cache, name).toBe(hashed.test(name) ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
+  }
+  expect(seen.has('/booket/booket.js')).toBe(true);
+
+  // A second visit in the same browser: Chromium's DevTools protocol tells which requests
+  // were answered from its cache and which went to the network.
+  const second = await context.newPage();
+  const cdp = await context.newCDPSession(second);
+  await cdp.send('Network.enable');
+  const fromCache = new Set<string>();
+  const network: string[] = [];
+  cdp.on('Network.requestServedFromCache', e => fromCache.add(e.requestId));
+  cdp.on('Network.responseReceived', e => {
+    const url = new URL(e.response.url);
+    if (url.port !== '3900') return;
+    if (e.response.fromDiskCache || e.response.fromPrefetchCache || fromCache.has(e.requestId)) return;
+    network.push(url.pathname);
+  });
+  await second.goto(host);
+  await new Booket(second, 0).showWeekWithFreeSlot();
+  await new Booket(second, 2).showWeekWithFreeSlot();
+  expect(network.filter(p => !p.startsWith('/api/'))).toEqual([]);
+  expect(network.filter(p => p === '/api/element')).toHaveLength(placeholders);
+});
+
+test('the loader is asked again with If-Modified-Since and answered 304 when unchanged', async ({ request }) => {
+  const first = await request.get(`${booketBase}/booket/booket.js`);
+  expect(first.status()).toBe(200);
+  const lastModified = first.headers()['last-modified'];
+  expect(lastModified).toBeTruthy();
+  const again = await request.get(`${booketBase}/booket/booket.js`, { headers: { 'If-Modified-Since': lastModified } });
+  expect(again.status()).toBe(304);
+  expect(again.headers()['cache-control']).toBe('public, max-age=300');
+  // Brotli when the browser takes it (precompressed at build time).
+  const br = await request.get(`${booketBase}/booket/booket.js`, { headers: { 'Accept-Encoding': 'br' } });
+  expect(br.headers()['content-encoding']).toBe('br');
+});
