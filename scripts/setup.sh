@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Booket needs and is missing; fast when everything is there.
-#   scripts/setup.sh          everything (build tools + Chromium + Playwright packages)
+#   scripts/setup.sh          everything (build tools, Chromium and the Playwright packages,
+#                             WebKitGTK and Firefox ESR with their WebDriver drivers)
 #   scripts/setup.sh --build  only what building the widget and the server needs
 # Everything comes from crates.io, npm or Debian (no other downloads; see docs/contributors/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRUNK_VERSION=0.21.14
 CARGO_FUZZ_VERSION=0.13.2
+GECKODRIVER_VERSION=0.37.1
 WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen pin in Cargo.toml
 mode=${1:-all}
 
@@ -23,6 +25,10 @@ if [ "$mode" != "--build" ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_need+=(nginx-light)
   # The shared store of several instances: the tests start their own (scripts/redis.sh).
   command -v redis-server >/dev/null 2>&1 || apt_need+=(redis-server)
+  # The booking path in WebKitGTK and Firefox ESR (scripts/webdriver.sh).
+  command -v WebKitWebDriver >/dev/null 2>&1 || apt_need+=(webkit2gtk-driver)
+  command -v Xvfb >/dev/null 2>&1 || apt_need+=(xvfb)
+  [ -x /usr/bin/firefox-esr ] || apt_need+=(firefox-esr)
 fi
 if [ ${#apt_need[@]} -gt 0 ]; then
   log "apt-get install ${apt_need[*]}"
@@ -43,6 +49,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
   # Not --locked: its lock file pins a crate version the registry mirror lacks.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if [ "$mode" != "--build" ] && ! geckodriver --version 2>/dev/null | grep -q "^geckodriver $GECKODRIVER_VERSION"; then
+  log "cargo install geckodriver $GECKODRIVER_VERSION (about 2 minutes)"
+  cargo install --locked geckodriver --version "$GECKODRIVER_VERSION"
 fi
 if [ "$mode" != "--build" ] && ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
   log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION (about 1 minute)"

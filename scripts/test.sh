@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: formatting and lints, Rust unit and
-# integration tests (real server against the Exchange simulator), and the Playwright suite
-# in Debian's Chromium.
+# integration tests (real server against the Exchange simulator), the Playwright suite
+# in Debian's Chromium, and the booking path in WebKitGTK and Firefox ESR (WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -36,6 +36,8 @@ BOOKET_BIN="$PWD/../target/debug/booket" BOOKET_ASSETS="$PWD/../dist" BOOKET_LOG
   PLAYWRIGHT_JSON_OUTPUT_NAME=results.json npx playwright test --reporter=list,json \
   2>&1 | tee ../target/test-logs/playwright.log || status=$?
 cd ..
+echo "== webdriver: the booking path in WebKitGTK and Firefox ESR"
+scripts/webdriver.sh 2>&1 | tee target/test-logs/webdriver.log || status=1
 echo "== the production binary carries no simulator"
 scripts/production-check.sh || status=1
 echo "== secrets in logs and bundle"
