@@ -337,7 +337,14 @@ impl Booket {
             Some(c) => format!("citizen:{c}"),
             None => owner.clone(),
         };
-        let _holder = self.lock_holder(&req.form, &req.element, &who).await?;
+        // A token made in this very call is held by no one and can be raced by no one: only
+        // an existing token or a signed-in citizen needs the lease and the store's record.
+        let new_holder = req.hold.is_empty() && citizen.is_none();
+        let _holder = if new_holder {
+            None
+        } else {
+            Some(self.lock_holder(&req.form, &req.element, &who).await?)
+        };
         // One active hold per token and element: the slot this token holds is given back
         // in this same call — the one the server knows of (here, or on another instance
         // through the store), whatever the client names. The client's `release_slot_id`
@@ -345,7 +352,7 @@ impl Booket {
         // then checks on the event that the token holds it.
         let held = match self.holds.held_by((&req.form, &req.element, &owner), now) {
             Some(held) => Some(held),
-            None if citizen.is_none() => self
+            None if citizen.is_none() && !new_holder => self
                 .shared_holder(&req.form, &req.element, &owner)
                 .await
                 .map(|(slot, _)| slot),
