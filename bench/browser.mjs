@@ -1,0 +1,97 @@
+// Time to the first time button on screen, in Debian's Chromium (run by bench/browser.sh).
+//   node bench/browser.mjs RUNS CURRENT_URL PREVIOUS_URL COMMIT
+// Each run opens a fresh browser context (empty cache), loads the page (first visit), then
+// loads it again in the same context (second visit). The time is taken in the page itself:
+// a MutationObserver installed before any script notes performance.now() (milliseconds
+// since navigation start) when the first [data-testid=booket-slot] is in the document.
+import { createRequire } from "node:module";
+
+const require = createRequire(new URL("../end2end/package.json", import.meta.url));
+const { chromium } = require("playwright-core");
+
+const [runs, currentUrl, previousUrl, commit] = process.argv.slice(2);
+const RUNS = Number(runs);
+const profiles = {
+  // A mid-range phone on fast 4G (issue 26): added round trip per request, bandwidth, CPU.
+  phone: { latency: 60, down: (9e6 / 8) | 0, up: (1.5e6 / 8) | 0, cpu: 4 },
+  loopback: null,
+};
+
+const watch = () => {
+  const seen = () => {
+    if (!window.__firstSlot && document.querySelector('[data-testid="booket-slot"]')) {
+      window.__firstSlot = performance.now();
+    }
+  };
+  new MutationObserver(seen).observe(document, { childList: true, subtree: true });
+};
+
+async function visit(context, url, profile) {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  if (profile) {
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: profile.latency,
+      downloadThroughput: profile.down,
+      uploadThroughput: profile.up,
+    });
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: profile.cpu });
+  }
+  await page.addInitScript(watch);
+  await page.goto(url);
+  await page.waitForFunction(() => window.__firstSlot !== undefined, null, { timeout: 30_000 });
+  const ms = await page.evaluate(() => window.__firstSlot);
+  await page.close();
+  return ms;
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+  ],
+});
+const times = {};
+const note = (key, ms) => (times[key] ??= []).push(ms);
+for (let run = 0; run < RUNS; run++) {
+  for (const [profileName, profile] of Object.entries(profiles)) {
+    // Alternate which build goes first, so drift in the machine's load falls on both.
+    const order = run % 2 ? ["previous", "current"] : ["current", "previous"];
+    for (const build of order) {
+      const url = build === "current" ? currentUrl : previousUrl;
+      const context = await browser.newContext();
+      note(`${profileName} ${build} first`, await visit(context, url, profile));
+      note(`${profileName} ${build} second`, await visit(context, url, profile));
+      await context.close();
+    }
+  }
+}
+await browser.close();
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const row = (profileName, visitName) => {
+  const cur = times[`${profileName} current ${visitName}`];
+  const prev = times[`${profileName} previous ${visitName}`];
+  const c = median(cur);
+  const p = median(prev);
+  const range = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+  return `| ${profileName} | ${visitName} visit | ${Math.round(c)} ms (${range(cur)}) | ${Math.round(p)} ms (${range(prev)}) | ${(c / p).toFixed(2)} |`;
+};
+console.log(`# Browser benchmark (bench/browser.sh)\n`);
+console.log(`Commit ${commit}, ${RUNS} runs per row, Debian Chromium, medians (range). Time from`);
+console.log(`navigation start to the first time button in the document.\n`);
+console.log(`| profile | visit | this build | previous loader | ratio |`);
+console.log(`|---|---|---|---|---|`);
+for (const p of Object.keys(profiles)) for (const v of ["first", "second"]) console.log(row(p, v));

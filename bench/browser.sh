@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The browser benchmark (issue 26.6): Debian's Chromium through Playwright opens the demo
+# form and records, from navigation start, when the first time button is on screen; first
+# visit (empty cache) and second visit (same browser), on a phone profile (60 ms round
+# trip, 9 Mbit/s down, 1.5 Mbit/s up, CPU 4x slower) and on plain loopback; this build
+# beside the previous loader (bench/previous-loader.js, serving the same wasm under the old
+# fixed names), alternating, several runs each. Prints medians and writes
+# bench/browser-results.md.
+#   bash bench/browser.sh [runs]      (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-7}
+scripts/setup.sh
+scripts/build.sh --release
+BIN=target/release/booket
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "browser: $1 did not come up" >&2; exit 1; }
+
+# The previous loader's files: this build's wasm and glue under the names it imports.
+prev="$tmp/previous"
+cp -r dist "$prev"
+wasm=$(node -p 'require("./dist/files.json").wasm'); js=$(node -p 'require("./dist/files.json").js')
+cp "dist/$wasm" "$prev/app_bg.wasm"; cp "dist/$js" "$prev/app.js"
+cp bench/previous-loader.js "$prev/booket.js"
+for f in "$prev/app_bg.wasm" "$prev/app.js" "$prev/booket.js"; do brotli -f -q 11 -k "$f"; gzip -f -9 -k "$f"; done
+
+clock=2026-11-30T08:00:00+01:00
+$BIN demo --listen 127.0.0.1:4200 --sim-listen 127.0.0.1:4201 --assets dist --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
+$BIN demo --listen 127.0.0.1:4202 --sim-listen 127.0.0.1:4203 --assets "$prev" --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
+wait_port http://127.0.0.1:4200/
+wait_port http://127.0.0.1:4202/
+node bench/browser.mjs "$RUNS" http://127.0.0.1:4200/ http://127.0.0.1:4202/ "$(git rev-parse --short HEAD)" | tee bench/browser-results.md
