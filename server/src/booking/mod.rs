@@ -296,12 +296,18 @@ impl Booket {
             Some(kept) => Some(kept),
             None => self.kept_receipt(key).await,
         };
-        match kept {
-            Some((id, r)) if &id == slot_id => Ok(Some(r)),
-            // The same key for another slot is a client bug, not a retry.
-            Some(_) => Err(BookingError::invalid("idempotency_key")),
-            None => Ok(None),
-        }
+        same_slot(kept, slot_id)
+    }
+
+    /// The same from this instance's memory only: a booking's cheap first look. A retry
+    /// of a booking answered on another instance is found after the event's lease
+    /// (`remembered`), which costs it one lease; a new booking saves a store round trip.
+    fn remembered_here(
+        &self,
+        key: &str,
+        slot_id: &SlotId,
+    ) -> Result<Option<Receipt>, BookingError> {
+        same_slot(self.receipts.get(key), slot_id)
     }
 
     /// Keeps the answer to a booking for its retries (on every instance, with the store:
@@ -539,5 +545,18 @@ impl Booket {
         {
             self.learn_and_tell(cal, None, monday).await;
         }
+    }
+}
+
+/// A kept receipt answers a retry for the same slot; the same key for another slot is a
+/// client bug, not a retry.
+fn same_slot(
+    kept: Option<(SlotId, Receipt)>,
+    slot_id: &SlotId,
+) -> Result<Option<Receipt>, BookingError> {
+    match kept {
+        Some((id, r)) if &id == slot_id => Ok(Some(r)),
+        Some(_) => Err(BookingError::invalid("idempotency_key")),
+        None => Ok(None),
     }
 }

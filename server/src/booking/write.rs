@@ -568,7 +568,7 @@ impl Booket {
             "{}\u{1f}{}\u{1f}{}",
             req.form, req.element, req.idempotency_key
         );
-        if let Some(r) = self.remembered(&key, &req.slot_id).await? {
+        if let Some(r) = self.remembered_here(&key, &req.slot_id)? {
             return Ok(r);
         }
         let booked_mark = booked_value(&key);
