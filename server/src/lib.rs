@@ -84,7 +84,7 @@ impl Server {
             Some(shared) => {
                 exchange::gate::Share::across(shared.instances(), Arc::new(InFlightAcross(shared)))
             }
-            None => exchange::gate::alone(),
+            None => exchange::gate::Share::alone(),
         };
         let graph = Arc::new(
             GraphClient::new(GraphOptions {

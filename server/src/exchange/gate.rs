@@ -69,11 +69,6 @@ impl Share {
     }
 }
 
-/// One instance alone.
-pub fn alone() -> Share {
-    Share::alone()
-}
-
 /// What a request does to the mailbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
@@ -177,7 +172,7 @@ impl Inner {
 impl Gate {
     /// `places` in flight for this instance alone.
     pub fn new(places: usize) -> Gate {
-        Gate::shared("", places, alone())
+        Gate::shared("", places, Share::alone())
     }
 
     /// `places` named `name` in flight for all the instances `share` counts together.

@@ -77,7 +77,7 @@ impl GraphClient {
             opts,
             tokens: TokenCache::default(),
             gates: Mutex::new(HashMap::new()),
-            share: crate::exchange::gate::alone(),
+            share: crate::exchange::gate::Share::alone(),
             metrics: None,
         })
     }
