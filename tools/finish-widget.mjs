@@ -115,6 +115,8 @@ writeFileSync(join(dist, files.js), glueMin);
 writeFileSync(join(dist, files.css), css);
 rmSync(rawWasm);
 rmSync(join(dist, "app.js"));
+// Trunk's page names the files by their old names; nothing serves it, so it goes too.
+rmSync(join(dist, "index.html"), { force: true });
 
 const loaderSrc = readFileSync(join(dist, "booket.js"), "utf8");
 const marker = /^const FILES = \{[^}]*\};$/m;
