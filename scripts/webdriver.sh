@@ -18,9 +18,14 @@ wait_url() {
   echo "webdriver: $1 did not come up" >&2; return 1
 }
 
-display=:97
-Xvfb "$display" -screen 0 1280x1024x24 -nolisten tcp >"$logs/webdriver-xvfb.log" 2>&1 & pids+=($!)
-for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
+# Xvfb takes a free display and says which once it is ready (-displayfd), so a display left
+# behind by another program (or a stale lock) does not matter.
+rm -f "$logs/webdriver-display"
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$logs/webdriver-display" \
+  >"$logs/webdriver-xvfb.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [ -s "$logs/webdriver-display" ] && break; sleep 0.1; done
+[ -s "$logs/webdriver-display" ] || { echo "webdriver: Xvfb did not start" >&2; exit 1; }
+display=":$(tr -d '[:space:]' < "$logs/webdriver-display")"
 DISPLAY=$display WebKitWebDriver --port=4450 >"$logs/webdriver-webkit.log" 2>&1 & pids+=($!)
 geckodriver --port 4451 >"$logs/webdriver-gecko.log" 2>&1 & pids+=($!)
 "$bin" demo --listen 127.0.0.1:3920 --sim-listen 127.0.0.1:3921 --assets dist \
