@@ -72,7 +72,16 @@ async fn logs_and_metrics_carry_no_personal_data() {
         .await
         .unwrap();
     assert!(metrics.contains("booket_bookings_total"), "{metrics}");
-    let logs = server_proc.1.lock().unwrap().join("\n");
+    // The server's lines reach the test through a pipe that another thread reads: the
+    // booking's line may come a moment after its answer, so wait for it (bounded).
+    let started = Instant::now();
+    let logs = loop {
+        let logs = server_proc.1.lock().unwrap().join("\n");
+        if logs.contains("slot booked") || started.elapsed() > Duration::from_secs(10) {
+            break logs;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(logs.contains("slot booked"), "the log was read: {logs}");
     for personal in [name, "Zyxwvu", mail, "qpersondata", secret, "010203", file] {
         assert!(!logs.contains(personal), "{personal:?} in the log:\n{logs}");
