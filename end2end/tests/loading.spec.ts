@@ -118,3 +118,31 @@ test('the loader is asked again with If-Modified-Since and answered 304 when unc
   const br = await request.get(`${booketBase}/booket/booket.js`, { headers: { 'Accept-Encoding': 'br' } });
   expect(br.headers()['content-encoding']).toBe('br');
 });
+
+test("Booket's own form page names the widget's files in its head, and each is fetched once", async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  const consoleWarnings: string[] = [];
+  page.on('console', m => {
+    if (m.type() === 'warning' && /preload/i.test(m.text())) consoleWarnings.push(m.text());
+  });
+  const fetched: string[] = [];
+  page.on('request', r => {
+    if (hashed.test(new URL(r.url()).pathname)) fetched.push(new URL(r.url()).pathname);
+  });
+  await page.goto(`${booketBase}/`);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  const hints = await page.evaluate(() =>
+    [...document.head.querySelectorAll('link[rel=preload], link[rel=modulepreload], link[data-booket-css]')].map(
+      l => new URL((l as HTMLLinkElement).href).pathname,
+    ),
+  );
+  expect(hints).toHaveLength(3);
+  for (const h of hints) expect(h).toMatch(hashed);
+  // The loader's own fetch and import used the preloaded answers: had the hints asked
+  // differently (a missing `crossorigin`, say), Chromium would fetch the file again.
+  expect(fetched.sort()).toEqual([...hints].sort());
+  // Nor did the loader add a second stylesheet.
+  expect(await page.locator('link[data-booket-css]').count()).toBe(1);
+  expect(consoleWarnings).toEqual([]);
+  expect(errors).toEqual([]);
+});

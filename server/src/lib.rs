@@ -203,6 +203,7 @@ impl Server {
                 config: config.clone(),
                 booket: booket.clone(),
                 drafts,
+                assets: assets.clone(),
             }
             .router()
         });

@@ -29,7 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "demo",
         &[
-            "booking", "config", "ews", "graph", "mailbox", "receipts", "sim",
+            "booking", "config", "ews", "graph", "mailbox", "receipts", "sim", "web",
         ],
     ),
     (

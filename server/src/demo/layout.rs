@@ -13,18 +13,21 @@ pub struct DemoPages {
     pub config: std::sync::Arc<Config>,
     pub booket: std::sync::Arc<crate::booking::Booket>,
     pub drafts: std::sync::Arc<drafts::Drafts>,
+    /// The widget's build, for the form pages' preload hints (web/hints.rs).
+    pub assets: std::path::PathBuf,
 }
 
 pub fn page(title: &str, body: &str) -> Response {
-    page_in("da", title, body)
+    page_with("da", title, "", body)
 }
 
-pub fn page_in(lang: &str, title: &str, body: &str) -> Response {
+/// A page with `head` (preload hints) in its `<head>`, before the loader.
+pub fn page_with(lang: &str, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
-         <script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
+         {head}<script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
         esc(title)
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()

@@ -7,7 +7,7 @@ pub mod drafts;
 pub mod layout;
 
 pub use layout::DemoPages;
-use layout::{nav, page, page_in};
+use layout::{nav, page, page_with};
 
 use crate::config::{
     CalendarAccess, CalendarConfig, Config, ElementConfig, ExchangeApi, ExchangeConfig, FormConfig,
@@ -324,7 +324,10 @@ fn render_form(d: &DemoPages, id: &str, q: &PageQuery) -> Response {
         title = esc(&form.title),
         id = esc(&form.id),
     );
-    page_in(lang, &form.title, &body)
+    // The widget's files are named in the head, so the browser fetches them while it reads
+    // the page rather than once the loader runs.
+    let hints = crate::web::hints::preload_hints(&d.assets, "/booket");
+    page_with(lang, &form.title, &hints, &body)
 }
 
 /// Shows what the host form's own server would receive, booking JSON included.

@@ -7,6 +7,8 @@
 
 pub mod clients;
 pub mod deadline;
+pub mod hints;
+mod reads;
 pub mod uploads;
 
 use crate::booking::Booket;
@@ -552,6 +554,14 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
     }
     if book_form {
         return crate::web::uploads::book_form(state, req, client).await;
+    }
+    // The two reads every citizen makes run straight (reads.rs).
+    let max_body = state.config.server.max_body_bytes;
+    if endpoint == Some(&app::contract::WEEK) {
+        return reads::run::<app::api::GetWeek>(state.reader.clone(), req, max_body).await;
+    }
+    if endpoint == Some(&app::contract::ELEMENT) {
+        return reads::run::<app::api::GetElement>(state.reader.clone(), req, max_body).await;
     }
     // The writes learn who asks (the per-client caps); the reads need not.
     let backend = match spend {
