@@ -3,9 +3,12 @@
 three weeks, picks a random free slot and reserves it; on "taken" they read the week again
 and try another, three tries in all. Each citizen is its own client (its own forwarded
 address, through the server's trusted proxy). One asyncio task per citizen over plain
-HTTP/1.1 (no thread per citizen, no dependency beyond Python's standard library).
+HTTP/1.1. The crowd itself is bench/crowd.rs (built by rush.sh, named by CROWD): a
+compiled program on one thread, so that the load generator takes as little as it can of
+the two cores the server and the simulator share with it; this script sets the scene and
+counts.
 
-Usage: rush.py BASE[,BASE2…] SIM N [FREE]   (prints one JSON line)
+Usage: CROWD=target/release/examples/crowd rush.py BASE[,BASE2…] SIM N [FREE]   (prints one JSON line)
 With several bases (instances sharing one store), citizen i goes to base i mod their number.
 Before the doors open, staff book all but FREE of the free slots (default 63, as in the
 crowd the issue describes; "all" keeps the demo calendar as seeded), so the figure does not
@@ -14,10 +17,10 @@ from the simulator (the time of its last write), against the moment the citizens
 go."""
 import asyncio
 import json
+import os
 import random
-import statistics
+import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from datetime import date, datetime, timedelta
@@ -29,7 +32,6 @@ FREE = sys.argv[4] if len(sys.argv) > 4 else "63"
 CACHE_TTL = 11
 INSTANCES = [(urllib.parse.urlsplit(b).hostname, urllib.parse.urlsplit(b).port) for b in BASE.split(",")]
 DEADLINE = 60.0
-TRIES = 3
 
 
 def sim_state():
@@ -118,11 +120,12 @@ def mondays(n=3):
     return [first + timedelta(weeks=i) for i in range(n)]
 
 
-async def free_slots(weeks):
-    """The free slots of these weeks as one more citizen sees them: (start, end) pairs."""
+async def free_slots(weeks, instance=0):
+    """The free slots of these weeks as one more citizen sees them (on that instance):
+    (start, end) pairs."""
     out = []
     for w in weeks:
-        _, view = await post("/api/week", {"form": "plain", "element": "tid", "week": w.isoformat()}, "10.255.255.254")
+        _, view = await post("/api/week", {"form": "plain", "element": "tid", "week": w.isoformat()}, "10.255.255.254", instance)
         out += [(s["start"], s["end"]) for s in view["slots"] if s["state"] == "free"]
     return out
 
@@ -158,39 +161,10 @@ async def leave_free(keep):
         )
         urllib.request.urlopen(req, timeout=30).close()
     await asyncio.sleep(CACHE_TTL)
+    # Before the doors open citizens are already looking at the weeks, on every instance.
+    for i in range(1, len(INSTANCES)):
+        await free_slots(weeks, i)
     return len(await free_slots(weeks))
-
-
-async def citizen(i, go, weeks):
-    client = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
-    await go.wait()
-    start = time.monotonic()
-    week = random.choice(weeks).isoformat()
-    outcome = "no_free"
-    for _ in range(TRIES):
-        status, view = await post("/api/week", {"form": "plain", "element": "tid", "week": week}, client, i)
-        if status != 200:
-            outcome = f"week_{status}"
-            break
-        free = [s["id"] for s in view["slots"] if s["state"] == "free"]
-        if not free:
-            # This week is full: the widget offers the next free week; try another week.
-            if view.get("next_free_week"):
-                week = view["next_free_week"]
-                continue
-            outcome = "no_free"
-            break
-        status, body = await post(
-            "/api/reserve", {"form": "plain", "element": "tid", "slot_id": random.choice(free)}, client, i
-        )
-        if status == 200:
-            outcome = "held"
-            break
-        error = (body or {}).get("error") if isinstance(body, dict) else None
-        outcome = error or f"reserve_{status}"
-        if error != "taken":
-            break
-    return outcome, time.monotonic() - start
 
 
 async def main():
@@ -202,21 +176,18 @@ async def main():
     else:
         free_before = await leave_free(int(FREE))
     before = sim_state()["stats"]
-    go = asyncio.Event()
-    tasks = [asyncio.create_task(asyncio.wait_for(citizen(i, go, weeks), DEADLINE)) for i in range(N)]
-    await asyncio.sleep(0.5)  # every task is waiting at the door
-    opened_wall = time.time()
-    go.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    crowd = json.loads(subprocess.run(
+        [os.environ["CROWD"], BASE, str(N), ",".join(w.isoformat() for w in weeks)],
+        check=True, capture_output=True, text=True, timeout=DEADLINE + 30,
+    ).stdout)
+    opened_wall, results, sent = crowd["opened_wall"], crowd["results"], crowd["sent"]
     after = sim_state()
     stats = after["stats"]
     outcomes, waits = {}, []
-    for r in results:
-        if isinstance(r, BaseException):
-            outcomes["no_answer"] = outcomes.get("no_answer", 0) + 1
-            continue
-        outcomes[r[0]] = outcomes.get(r[0], 0) + 1
-        waits.append(r[1])
+    for outcome, took in results:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome != "no_answer":
+            waits.append(took)
     waits.sort()
     held = outcomes.get("held", 0)
     # One slot, one citizen: as many reserved events in the calendar as citizens told "held".
@@ -238,6 +209,9 @@ async def main():
         "answer_p50_s": q(0.5),
         "answer_p95_s": q(0.95),
         "answer_max_s": round(waits[-1], 2) if waits else None,
+        # The crowd's own pace: when the first reserve, and half of all reserves, were sent.
+        "first_reserve_sent_s": round(min(sent), 2) if sent else None,
+        "reserves_sent_p50_s": round(sorted(sent)[len(sent) // 2], 2) if sent else None,
         "outcomes": outcomes,
         "reserved_events": reserved,
         "graph_calls": calls,

@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(300 1000 3000)
 scripts/setup.sh --build
 scripts/build.sh --release
+cargo build --locked --release -p server --example crowd
+export CROWD=target/release/examples/crowd
 BIN=target/release/booket
 ulimit -n 65536 2>/dev/null || true
 export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
