@@ -6,8 +6,10 @@
 //! and the function's own body runs (`ServerFn::run_body`), so validation stays in one
 //! place (`app::api`). What is skipped is the per-call work of the generic path: finding
 //! the function in its registry by path, boxing request and answer into its wrappers, and
-//! the answer's re-encoding. A cached week read costs little else, so this was a large
-//! share of it (bench/results.md).
+//! the answer's re-encoding. What that saved is within the benchmark's noise on these
+//! machines (docs/contributors/benchmarks.md, "Where a cached read's time goes"); it is kept
+//! because it is less work per read for the same behaviour, which every read test checks
+//! through this path.
 
 use crate::web::typed_error;
 use app::api::{Backend, WeekJson};
