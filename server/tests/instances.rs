@@ -379,3 +379,32 @@ async fn the_write_rate_limit_is_one_limit_across_instances() {
         "six write calls across both instances, as on one"
     );
 }
+
+/// A holder's record is forgotten (booked, given back) only while it still names that
+/// slot, compared and deleted in one step: the record of another slot the citizen held
+/// meanwhile, on any instance, stays.
+#[tokio::test]
+async fn a_kept_record_is_forgotten_only_while_it_begins_as_asked() {
+    let redis = RedisServer::start().await;
+    let store = server::store::Store::shared(
+        &redis.url(),
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let minute = Duration::from_secs(60);
+    store.keep("holder", b"slot-b\ntok", minute).await.unwrap();
+    assert!(!store.forget_if("holder", b"slot-a\n").await.unwrap());
+    assert_eq!(
+        store.kept("holder").await.unwrap().as_deref(),
+        Some(&b"slot-b\ntok"[..])
+    );
+    // The slot is compared whole, up to the line break.
+    store.keep("holder", b"slot-bc\ntok", minute).await.unwrap();
+    assert!(!store.forget_if("holder", b"slot-b\n").await.unwrap());
+    assert!(store.kept("holder").await.unwrap().is_some());
+    assert!(store.forget_if("holder", b"slot-bc\n").await.unwrap());
+    assert_eq!(store.kept("holder").await.unwrap(), None);
+    // Nothing kept: nothing to forget.
+    assert!(!store.forget_if("holder", b"slot-bc\n").await.unwrap());
+}

@@ -314,13 +314,18 @@ impl Booket {
         if !self.store.is_shared() {
             return;
         }
-        if let Some(slot_id) = slot_id {
-            match self.shared_holder(form, element, who).await {
-                Some((held, _)) if &held == slot_id => {}
-                _ => return,
-            }
-        }
-        if let Err(e) = self.store.forget(&holder_name(form, element, who)).await {
+        let name = holder_name(form, element, who);
+        // Only the record of that slot: one the citizen wrote for another slot meanwhile
+        // (on any instance) stays. Compared and deleted in one step in the store.
+        let forgotten = match slot_id {
+            Some(slot_id) => self
+                .store
+                .forget_if(&name, format!("{slot_id}\n").as_bytes())
+                .await
+                .map(drop),
+            None => self.store.forget(&name).await,
+        };
+        if let Err(e) = forgotten {
             tracing::warn!("a hold's record was not forgotten (it lapses with the hold): {e}");
         }
     }

@@ -177,6 +177,15 @@ impl Store {
         }
     }
 
+    /// Forgets what is kept under `name` if it begins with `prefix`, in one step: a value
+    /// kept anew in between is left alone. Whether it was forgotten (never in process).
+    pub async fn forget_if(&self, name: &str, prefix: &[u8]) -> Result<bool, StoreError> {
+        match &self.0 {
+            None => Ok(false),
+            Some(shared) => shared.forget_if(name, prefix).await,
+        }
+    }
+
     /// Gives `member`'s place in `sets` back (its hold failed, or ended early).
     pub async fn give_back_place(&self, sets: &[&str], member: &str) -> Result<(), StoreError> {
         match &self.0 {

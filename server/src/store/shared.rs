@@ -142,6 +142,16 @@ end
 return 0
 "#;
 
+/// Deletes `KEYS[1]` if its value begins with `ARGV[1]`, in one step (a value written
+/// between a GET and a DEL is never deleted). 1 deleted, 0 not.
+const FORGET_IF: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 pub struct Shared {
     pool: bb8::Pool<redis::Client>,
     /// For the pub/sub connection (one, outside the pool).
@@ -208,6 +218,7 @@ struct Scripts {
     acquire: redis::Script,
     renew: redis::Script,
     release: redis::Script,
+    forget_if: redis::Script,
 }
 
 /// How long a place in flight is held in the store without renewal: an instance that
@@ -320,6 +331,7 @@ impl Shared {
                 acquire: redis::Script::new(ACQUIRE),
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
+                forget_if: redis::Script::new(FORGET_IF),
             },
         })
     }
@@ -600,6 +612,20 @@ impl Shared {
             .query_async::<()>(&mut c)
             .await
             .map_err(unreachable)
+    }
+
+    /// See [`super::Store::forget_if`].
+    pub(super) async fn forget_if(&self, name: &str, prefix: &[u8]) -> Result<bool, StoreError> {
+        let mut c = self.connection().await?;
+        let deleted: i64 = self
+            .scripts
+            .forget_if
+            .key(format!("{PREFIX}kept:{name}"))
+            .arg(prefix)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unreachable)?;
+        Ok(deleted == 1)
     }
 
     /// See [`super::Store::give_back_place`].
