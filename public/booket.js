@@ -21,14 +21,19 @@ if (!document.querySelector("link[data-booket-css]")) {
   document.head.prepend(link);
 }
 // Keyed like the widget's own calls: endpoint, then the form-encoded arguments in the
-// contract's order (app/src/contract.rs).
+// contract's order (app/src/contract.rs). Asked with GET, as a page's preload hints ask
+// (server/src/web/hints.rs), so the browser hands over an answer it already has.
 const early = (globalThis.booketEarly = new Map());
 const ask = (endpoint, args) => {
-  const body = new URLSearchParams(args).toString();
-  const key = `${endpoint}?${body}`;
+  const query = new URLSearchParams(args).toString();
+  const key = `${endpoint}?${query}`;
   if (!early.has(key)) {
-    const headers = { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" };
-    const answer = fetch(`${base.origin}/api/${endpoint}`, { method: "POST", headers, body });
+    // Read to the end here, so a widget that starts after the answer came in renders it
+    // in the task that mounts it, with no layout of a placeholder in between. The widget
+    // reads only `status` and `text()` of what it takes (app/src/booking/client.rs).
+    const answer = fetch(`${base.origin}/api/${key}`, { headers: { Accept: "application/json" } }).then(
+      (r) => r.text().then((text) => ({ status: r.status, text: () => Promise.resolve(text) })),
+    );
     answer.catch(() => {}); // a failure is the widget's to tell, when it takes the answer
     early.set(key, answer);
   }

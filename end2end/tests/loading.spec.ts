@@ -10,7 +10,10 @@ const booketBase = `http://127.0.0.1:${process.env.BOOKET_E2E_PORT ?? 3900}`;
 const placeholders = 3;
 const hashed = /\/booket\/(app|booket)-[0-9a-f]{16}\.(wasm|js|css)$/;
 const apiName = (r: Request) => new URL(r.url()).pathname.replace('/api/', '');
-const firstWeek = (r: Request) => apiName(r) === 'week' && new URLSearchParams(r.postData() ?? '').get('week') === '';
+// A call's arguments: the query of a GET (the loader's first reads), the body of a POST.
+const argsOf = (r: Request) =>
+  r.method() === 'GET' ? new URL(r.url()).searchParams : new URLSearchParams(r.postData() ?? '');
+const firstWeek = (r: Request) => apiName(r) === 'week' && argsOf(r).get('week') === '';
 
 test('the first answers are asked for while the widget is still loading, and never twice', async ({ page }) => {
   const errors = failOnPageErrors(page);
@@ -119,28 +122,45 @@ test('the loader is asked again with If-Modified-Since and answered 304 when unc
   expect(br.headers()['content-encoding']).toBe('br');
 });
 
-test("Booket's own form page names the widget's files in its head, and each is fetched once", async ({ page }) => {
+test("Booket's own form page names the widget's files and first answers in its head, and each is fetched once", async ({ page }) => {
   const errors = failOnPageErrors(page);
   const consoleWarnings: string[] = [];
   page.on('console', m => {
     if (m.type() === 'warning' && /preload/i.test(m.text())) consoleWarnings.push(m.text());
   });
   const fetched: string[] = [];
+  const reads: string[] = [];
   page.on('request', r => {
-    if (hashed.test(new URL(r.url()).pathname)) fetched.push(new URL(r.url()).pathname);
+    const url = new URL(r.url());
+    if (hashed.test(url.pathname)) fetched.push(url.pathname);
+    if (url.pathname.startsWith('/api/')) reads.push(`${r.method()} ${url.pathname}${url.search}`);
   });
   await page.goto(`${booketBase}/`);
+  // The demo form has two placeholders.
   await new Booket(page, 0).showWeekWithFreeSlot();
+  await new Booket(page, 1).showWeekWithFreeSlot();
   const hints = await page.evaluate(() =>
-    [...document.head.querySelectorAll('link[rel=preload], link[rel=modulepreload], link[data-booket-css]')].map(
-      l => new URL((l as HTMLLinkElement).href).pathname,
-    ),
+    [...document.head.querySelectorAll('link[rel=preload], link[rel=modulepreload], link[data-booket-css]')].map(l => {
+      const url = new URL((l as HTMLLinkElement).href);
+      return url.pathname + url.search;
+    }),
   );
-  expect(hints).toHaveLength(3);
-  for (const h of hints) expect(h).toMatch(hashed);
+  const fileHints = hints.filter(h => h.startsWith('/booket/'));
+  const readHints = hints.filter(h => h.startsWith('/api/'));
+  expect(fileHints).toHaveLength(3);
+  for (const h of fileHints) expect(h).toMatch(hashed);
+  // Each placeholder's element and first week.
+  expect(readHints).toEqual([
+    '/api/element?form=demo&element=tid',
+    '/api/week?form=demo&element=tid&week=&hold=',
+    '/api/element?form=demo&element=jobcenter',
+    '/api/week?form=demo&element=jobcenter&week=&hold=',
+  ]);
   // The loader's own fetch and import used the preloaded answers: had the hints asked
-  // differently (a missing `crossorigin`, say), Chromium would fetch the file again.
-  expect(fetched.sort()).toEqual([...hints].sort());
+  // differently (a missing `crossorigin`, say, or another URL than the loader's), Chromium
+  // would fetch the file again, or ask again for the answer.
+  expect(fetched.sort()).toEqual([...fileHints].sort());
+  expect(reads.sort()).toEqual(readHints.map(h => `GET ${h}`).sort());
   // Nor did the loader add a second stylesheet.
   expect(await page.locator('link[data-booket-css]').count()).toBe(1);
   expect(consoleWarnings).toEqual([]);

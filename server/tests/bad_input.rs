@@ -175,3 +175,103 @@ fn book_args<'a>(slot: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
         ("idempotency_key", key),
     ]
 }
+
+/// The two reads may be asked with GET and the arguments in the query (the loader does, so
+/// that a page's preload hints are taken): the same answers and refusals as the POST, the
+/// same origin check, and no other function answers a GET.
+#[tokio::test]
+async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
+    let env = Env::start_with(Default::default(), |c| {
+        c.server.allowed_origins = vec!["https://selvbetjening.kommune.dk".into()];
+        c.server.max_body_bytes = 4096;
+    })
+    .await;
+    let get = |path: String, origin: Option<&'static str>| {
+        let mut req = env.http.get(format!("{}{path}", env.base));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move { Answer::of(req.send().await.unwrap()).await }
+    };
+    let posted = env.week_ok("demo", "2026-12-02").await;
+    let got = get(
+        "/api/week?form=demo&element=tid&week=2026-12-02&hold=".into(),
+        None,
+    )
+    .await
+    .ok();
+    assert_eq!(got, posted);
+    let Answer(s, element) = get("/api/element?form=demo&element=tid".into(), None).await;
+    assert_eq!(s, 200, "{element}");
+    assert_eq!(
+        (&element["form"], &element["name"]),
+        (&"demo".into(), &"tid".into())
+    );
+
+    // Refused as the POST is: bad arguments, an unknown element, a query over the limit.
+    get(
+        "/api/week?form=demo&element=tid&week=2026-13-45&hold=".into(),
+        None,
+    )
+    .await
+    .refused(400, "invalid");
+    get("/api/week?form=demo&element=nope&week=&hold=".into(), None)
+        .await
+        .refused(404, "unknown_element");
+    get("/api/week?form=demo".into(), None)
+        .await
+        .refused(400, "invalid");
+    // (An argument the function does not know is passed over, as in a body: only the
+    // length refuses this one.)
+    let pad = "x".repeat(env.config.server.max_body_bytes);
+    get(
+        format!("/api/element?form=demo&element=tid&pad={pad}"),
+        None,
+    )
+    .await
+    .refused(400, "invalid");
+    let Answer(s, _) = get(
+        format!("/api/element?form=demo&element=tid&pad={}", &pad[..100]),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    // The origin check applies: an origin not on the list is refused; a listed one gets
+    // the CORS answer its page needs to read it.
+    get(
+        "/api/element?form=demo&element=tid".into(),
+        Some("https://evil.example"),
+    )
+    .await
+    .refused(403, "forbidden_origin");
+    let res = env
+        .http
+        .get(format!("{}/api/element?form=demo&element=tid", env.base))
+        .header("origin", "https://selvbetjening.kommune.dk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://selvbetjening.kommune.dk"
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+
+    // A write is never a GET (a link or an image could otherwise make one).
+    let free = slot_id(&posted, "free", 0);
+    for function in ["reserve", "release", "book", "book_form"] {
+        let res = env
+            .http
+            .get(format!(
+                "{}/api/{function}?form=demo&element=tid&slot_id={free}&hold=&release_slot_id=&session=&idempotency_key=k",
+                env.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 405, "{function}");
+    }
+    env.assert_nothing_written();
+}

@@ -181,7 +181,8 @@ fn request(
 }
 
 /// The answer to this very call that the loader (public/booket.js) asked for before the
-/// widget had started, if there is one; each is taken once.
+/// widget had started, if there is one; each is taken once. It resolves to an object with
+/// the answer's `status` and a `text()` that resolves at once.
 fn early(endpoint: &str, body: &JsValue) -> Option<js_sys::Promise> {
     let early = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("booketEarly")).ok()?;
     let early: js_sys::Map = early.dyn_into().ok()?;
@@ -204,7 +205,9 @@ async fn fetch(
             window.fetch_with_str_and_init(&url, &init)
         }
     };
-    let res: web_sys::Response = JsFuture::from(pending).await?.dyn_into()?;
+    // A fetch answers a Response; the loader's early answers are already read to the end
+    // and offer the two members used here, `status` and `text()` (public/booket.js).
+    let res: web_sys::Response = JsFuture::from(pending).await?.unchecked_into();
     let text = JsFuture::from(res.text()?)
         .await?
         .as_string()

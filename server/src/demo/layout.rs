@@ -21,13 +21,15 @@ pub fn page(title: &str, body: &str) -> Response {
     page_with("da", title, "", body)
 }
 
-/// A page with `head` (preload hints) in its `<head>`, before the loader.
+/// A page with `head` (preload hints) in its `<head>`, after the loader: the loader is
+/// asked for first, so the hints (nine requests with two placeholders) never keep it
+/// waiting for one of the six connections a browser opens to a server over HTTP/1.1.
 pub fn page_with(lang: &str, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/demo.css\">\n\
-         {head}<script type=\"module\" src=\"/booket/booket.js\"></script>\n</head>\n<body>\n{body}\n</body>\n</html>\n",
+         <script type=\"module\" src=\"/booket/booket.js\"></script>\n{head}</head>\n<body>\n{body}\n</body>\n</html>\n",
         esc(title)
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()

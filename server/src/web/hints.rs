@@ -5,7 +5,8 @@
 //! (content-hashed, tools/finish-widget.mjs), so the hints are written from the build's
 //! `files.json` when the page is rendered: Booket's own pages do it here, and a host
 //! page rendered by a server can do the same from `/booket/files.json`
-//! (docs/embedding.md).
+//! (docs/embedding.md). The first answers each placeholder needs can be named the same way
+//! ([`read_hints`]).
 
 use html_escape::encode_double_quoted_attribute as attr;
 use std::path::Path;
@@ -58,9 +59,61 @@ pub fn preload_hints(assets: &Path, base: &str) -> String {
     )
 }
 
+/// The `<link>` tags that start a placeholder's first two answers (its element and its
+/// week) while the page is read, for every `(form, element)` on the page; `api` is where
+/// the API lives (`/api`, or the widget server's `https://…/api`). The URL is the one the
+/// loader asks for (public/booket.js: GET, the contract's arguments in order, the first
+/// week with `week` and `hold` empty, form-encoded as `URLSearchParams` does), fetched with
+/// CORS as the loader's `fetch` is, so the browser gives the loader the preloaded answer
+/// instead of asking again. A hint asked but not taken costs one cached read.
+pub fn read_hints<'a>(
+    api: &str,
+    placeholders: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    use app::contract::{arg, ELEMENT, WEEK};
+    let api = api.trim_end_matches('/');
+    let mut out = String::new();
+    for (form, element) in placeholders {
+        for endpoint in [ELEMENT, WEEK] {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for name in endpoint.args {
+                let value = match *name {
+                    arg::FORM => form,
+                    arg::ELEMENT => element,
+                    _ => "",
+                };
+                query.append_pair(name, value);
+            }
+            let href = format!("{api}/{}?{}", endpoint.name, query.finish());
+            out.push_str(&format!(
+                "<link rel=\"preload\" href=\"{}\" as=\"fetch\" crossorigin>\n",
+                attr(&href)
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_hints_name_the_loaders_first_calls() {
+        let hints = read_hints("/api", [("demo", "tid"), ("demo", "jobcenter")]);
+        assert_eq!(
+            hints,
+            "<link rel=\"preload\" href=\"/api/element?form=demo&amp;element=tid\" as=\"fetch\" crossorigin>\n\
+             <link rel=\"preload\" href=\"/api/week?form=demo&amp;element=tid&amp;week=&amp;hold=\" as=\"fetch\" crossorigin>\n\
+             <link rel=\"preload\" href=\"/api/element?form=demo&amp;element=jobcenter\" as=\"fetch\" crossorigin>\n\
+             <link rel=\"preload\" href=\"/api/week?form=demo&amp;element=jobcenter&amp;week=&amp;hold=\" as=\"fetch\" crossorigin>\n"
+        );
+        // Encoded as the browser's URLSearchParams encodes (space as `+`), and nothing a
+        // designer typed leaves the attribute.
+        let odd = read_hints("https://booking.kommune.dk/api/", [("a b", "x\"><script>")]);
+        assert!(odd.contains("href=\"https://booking.kommune.dk/api/element?form=a+b&amp;element=x%22%3E%3Cscript%3E\""), "{odd}");
+        assert!(!odd.contains("<script>"), "{odd}");
+    }
 
     fn build_with(files_json: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

@@ -289,13 +289,17 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
             // that arms a timer only for a body not already there (deadline.rs); the
             // header-read time-out still applies, and their Graph reads have the client's
             // own time-outs.
+            //
+            // They may also be asked with GET and the arguments in the query, as the loader
+            // does: a page can then name them in its `<head>` (`<link rel="preload">`, which
+            // only GETs), so the browser asks while it reads the HTML (web/hints.rs).
             .route(
                 &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
-                post(server_fn).layer(small_body()),
+                post(server_fn).get(server_fn).layer(small_body()),
             )
             .route(
                 &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
-                post(server_fn).layer(small_body()),
+                post(server_fn).get(server_fn).layer(small_body()),
             )
             .layer(tower::ServiceBuilder::new().layer(cors).layer(
                 SetResponseHeaderLayer::overriding(
@@ -419,7 +423,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     // No credentials: the widget needs no cookies.
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::POST])
+        .allow_methods([Method::POST, Method::GET])
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
 }
 

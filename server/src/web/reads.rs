@@ -16,7 +16,7 @@ use app::api::{Backend, WeekJson};
 use app::domain::{BookingError, ElementPublic};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leptos::server_fn::ServerFn;
 use std::sync::Arc;
@@ -40,18 +40,28 @@ impl ReadAnswer for ElementPublic {
     }
 }
 
-/// Runs the read `F` for `req` with `backend`. The body's size and deadline are the
-/// route's layers' business; here a body that could not be read is a bad request, as it
-/// is for every server function.
+/// Runs the read `F` for `req` with `backend`. The arguments are the body of a POST, or
+/// the query of a GET (the same form encoding; a GET's body is not read), at most
+/// `max_body` bytes either way. The body's size and deadline are the route's layers'
+/// business; here a body that could not be read is a bad request, as it is for every
+/// server function.
 pub async fn run<F>(backend: Arc<dyn Backend>, req: Request<Body>, max_body: usize) -> Response
 where
     F: ServerFn<Error = BookingError> + serde::de::DeserializeOwned,
     F::Output: ReadAnswer,
 {
     let answer = async {
-        let bytes = axum::body::to_bytes(req.into_body(), max_body)
-            .await
-            .map_err(|_| BookingError::invalid("request"))?;
+        let bytes = if req.method() == Method::GET {
+            let query = req.uri().query().unwrap_or_default();
+            if query.len() > max_body {
+                return Err(BookingError::invalid("request"));
+            }
+            axum::body::Bytes::copy_from_slice(query.as_bytes())
+        } else {
+            axum::body::to_bytes(req.into_body(), max_body)
+                .await
+                .map_err(|_| BookingError::invalid("request"))?
+        };
         let text = std::str::from_utf8(&bytes).map_err(|_| BookingError::invalid("request"))?;
         let args: F = serde_qs::Config::new(5, false)
             .deserialize_str(text)
