@@ -275,3 +275,38 @@ async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
     }
     env.assert_nothing_written();
 }
+
+/// A browser that takes gzip gets the API's answers gzipped (a week is ~11 KB of JSON);
+/// a client that does not ask gets them plain. Same JSON either way.
+#[tokio::test]
+async fn answers_are_gzipped_for_clients_that_take_it() {
+    use std::io::Read;
+    let env = Env::start().await;
+    let url = format!(
+        "{}/api/week?form=demo&element=tid&week=2026-12-02&hold=",
+        env.base
+    );
+    let plain = env.http.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = env
+        .http
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(
+        zipped.len() * 2 < plain.len(),
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+}
