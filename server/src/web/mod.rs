@@ -307,12 +307,12 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
-                // A week's answer is ~11 KB of JSON and ~2.8 KB gzipped: on a phone's
-                // 9 Mbit/s that is the widget's wasm arriving ~15 ms sooner on a first
-                // visit (the two first weeks share the line with it), and a week
-                // navigation with a quarter of the bytes. The fastest level costs
-                // ~35 µs per week answer (~55 µs at the default level for 230 B
-                // less); clients that do not ask (`Accept-Encoding`) get it plain.
+                // A week's answer is ~11 KB of JSON and ~2.9 KB gzipped: a quarter of the
+                // bytes for every week a citizen's phone loads (on a first visit the two
+                // first weeks share the line with the wasm; the browser bench could not
+                // tell the difference from its noise). zlib's fastest level took ~35 µs
+                // for a week's answer, its default ~55 µs for 230 B less; clients that do
+                // not ask (`Accept-Encoding`) get it plain.
                 .layer(
                     tower_http::compression::CompressionLayer::new()
                         .quality(tower_http::CompressionLevel::Fastest),
