@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The rush benchmark ("When bookings open"): for each crowd size, a fresh simulator with
-# 60 ms per Graph round trip and its four-in-flight limit, one Booket instance, and
-# bench/rush.py's citizens arriving at once. Prints one JSON line per size and writes them
+# 60 ms per Graph round trip and its four-in-flight limit, one Booket instance, and the
+# citizens arriving at once: bench/rush.py sets the scene and counts, the compiled crowd
+# (bench/crowd.rs, built here) sends them. Prints one JSON line per size and writes them
 # to bench/rush-results.md. Loopback only.
 #   bash bench/rush.sh [sizes…]     (default: 300 1000 3000)
 # RUSH_FREE=<n>|all: free slots left before the doors open (default 63, see rush.py).
