@@ -95,6 +95,32 @@ async fn reads_and_writes_have_separate_budgets() {
     assert_eq!(week_as(&env, "198.51.100.10").await, 200);
 }
 
+/// A read asked with GET (as the loader and a page's preload hints ask) spends the same
+/// per-client read budget as one asked with POST: switching between them buys nothing.
+#[tokio::test]
+async fn reads_by_get_spend_the_same_budget() {
+    let env = Env::behind_proxy(|c| {
+        c.server.read_rate_limit_per_minute = 4;
+    })
+    .await;
+    let get_as = |forwarded: &'static str| {
+        env.http
+            .get(format!(
+                "{}/api/week?form=demo&element=tid&week=2026-12-02&hold=",
+                env.base
+            ))
+            .header("x-forwarded-for", forwarded)
+            .status_code()
+    };
+    for _ in 0..2 {
+        assert_eq!(get_as("198.51.100.20").await, 200);
+        assert_eq!(week_as(&env, "198.51.100.20").await, 200);
+    }
+    assert_eq!(get_as("198.51.100.20").await, 429);
+    assert_eq!(week_as(&env, "198.51.100.20").await, 429);
+    assert_eq!(get_as("198.51.100.21").await, 200);
+}
+
 /// A made-up hold token of the right shape.
 fn made_up_token(i: usize) -> String {
     format!("{i:0>22}")
