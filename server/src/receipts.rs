@@ -1,6 +1,7 @@
 //! Signed receipts: a booking's receipt carries a compact JWS (ES256) that the form's
 //! backend verifies with the public keys at `/.well-known/jwks.json`, so a citizen cannot
-//! invent or alter a booking by editing the hidden input. Signing and key handling are
+//! invent or alter a booking by editing the hidden input. The same key signs a booking's
+//! own link ([`ReceiptSigner::sign_link`]), typed apart from receipts. Signing and key handling are
 //! jsonwebtoken's (RustCrypto); nothing here is hand-written cryptography.
 
 use app::domain::Receipt;
@@ -56,6 +57,39 @@ pub struct ReceiptClaims {
     pub end: String,
     pub calendar: String,
     pub state: String,
+}
+
+/// The JWS type of a booking's link token.
+const LINK_TYPE: &str = "booket-link+jwt";
+
+/// What a booking's link names: the booking (its id, as the receipt's `jti`), where it is
+/// (form, element, calendar, event) and when it starts; it expires when the slot ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkClaims {
+    /// Set by [`ReceiptSigner::sign_link`] (the server's public URL).
+    pub iss: String,
+    /// The form id.
+    pub aud: String,
+    /// The slot's end (Unix seconds).
+    pub exp: i64,
+    /// The booking's id, as in its receipt.
+    pub jti: String,
+    pub element: String,
+    /// The calendar's key in the configuration.
+    pub calendar: String,
+    pub event: String,
+    pub start: String,
+}
+
+/// Why a link's token is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// Not a link this server signed (or one altered since).
+    #[error("not a valid booking link")]
+    Invalid,
+    /// A genuine link whose slot has ended.
+    #[error("the booking's time has passed")]
+    Outdated,
 }
 
 fn with_kid(mut jwk: Jwk) -> Result<Jwk, KeyError> {
@@ -196,6 +230,61 @@ impl ReceiptSigner {
         }
     }
 
+    /// The token of a booking's own link (`/booking/<token>`, issue 27): an ES256 JWS with
+    /// the receipt's key and key id, typed `booket-link+jwt` so that a receipt is never
+    /// taken for a link (nor a link for a receipt), naming the booking and expiring when
+    /// its slot ends.
+    pub fn sign_link(&self, link: &LinkClaims) -> Option<String> {
+        let claims = LinkClaims {
+            iss: self.issuer.clone(),
+            ..link.clone()
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.signing.kid.clone());
+        header.typ = Some(LINK_TYPE.into());
+        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
+            Ok(jws) => Some(jws),
+            Err(e) => {
+                tracing::error!("cannot sign a booking link: {e}");
+                None
+            }
+        }
+    }
+
+    /// What a link's token names, if this server signed it (with its current key or a
+    /// configured retired one) and its slot has not ended at `now`. Anything else — not a
+    /// JWS, another type or algorithm, a key it does not know, an altered payload, another
+    /// issuer — is [`LinkError::Invalid`], and says nothing more.
+    pub fn verify_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
+        crate::signing::ensure();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| LinkError::Invalid)?;
+        if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(LINK_TYPE) {
+            return Err(LinkError::Invalid);
+        }
+        let kid = header.kid.ok_or(LinkError::Invalid)?;
+        let jwk = self
+            .published
+            .iter()
+            .map(|p| &p.jwk)
+            .find(|j| j.common.key_id.as_deref() == Some(kid.as_str()))
+            .ok_or(LinkError::Invalid)?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| LinkError::Invalid)?;
+        let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);
+        v.set_issuer(&[self.issuer.as_str()]);
+        // The form is the caller's to check; the time is the injected clock's, not the
+        // system's.
+        v.validate_aud = false;
+        v.validate_exp = false;
+        v.required_spec_claims = ["exp", "iss"].iter().map(|c| c.to_string()).collect();
+        let claims = jsonwebtoken::decode::<LinkClaims>(token, &key, &v)
+            .map_err(|_| LinkError::Invalid)?
+            .claims;
+        if now.timestamp() >= claims.exp {
+            return Err(LinkError::Outdated);
+        }
+        Ok(claims)
+    }
+
     /// The keys a verifier needs at `now`: the current one and retired ones whose receipts
     /// may still be unexpired.
     pub fn jwks(&self, now: DateTime<Utc>) -> JwkSet {
@@ -272,6 +361,95 @@ mod tests {
         let forged = b64.encode(payload.replace("09:00:00", "10:00:00"));
         let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
         assert!(verify(&tampered, &s.jwks(now), "ansoegning").is_err());
+    }
+
+    fn link() -> LinkClaims {
+        LinkClaims {
+            iss: String::new(),
+            aud: "ansoegning".into(),
+            exp: Utc
+                .with_ymd_and_hms(2026, 12, 7, 8, 30, 0)
+                .unwrap()
+                .timestamp(),
+            jti: "bk1".into(),
+            element: "tid".into(),
+            calendar: "borgerservice".into(),
+            event: "AAMk-event".into(),
+            start: "2026-12-07T09:00:00+01:00".into(),
+        }
+    }
+
+    fn signer(pem: &SecretString, previous: &[(SecretString, DateTime<Utc>)]) -> ReceiptSigner {
+        let day = std::time::Duration::from_secs(86_400);
+        ReceiptSigner::new(pem, previous, "https://booket.kommune.dk", day).unwrap()
+    }
+
+    #[test]
+    fn a_link_names_its_booking_until_the_slot_ends() {
+        let s = signer(&generate_key_pem(), &[]);
+        let token = s.sign_link(&link()).unwrap();
+        let before = Utc.with_ymd_and_hms(2026, 12, 7, 8, 29, 59).unwrap();
+        let claims = s.verify_link(&token, before).unwrap();
+        assert_eq!(
+            claims,
+            LinkClaims {
+                iss: "https://booket.kommune.dk".into(),
+                ..link()
+            }
+        );
+        let ended = Utc.with_ymd_and_hms(2026, 12, 7, 8, 30, 0).unwrap();
+        assert_eq!(s.verify_link(&token, ended), Err(LinkError::Outdated));
+    }
+
+    #[test]
+    fn only_a_link_this_server_signed_is_taken() {
+        let pem = generate_key_pem();
+        let s = signer(&pem, &[]);
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let token = s.sign_link(&link()).unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = token.split('.').collect();
+        // Another event under the same signature.
+        let payload = String::from_utf8(b64.decode(parts[1]).unwrap()).unwrap();
+        let forged = b64.encode(payload.replace("AAMk-event", "AAMk-other"));
+        let altered = format!("{}.{}.{}", parts[0], forged, parts[2]);
+        // A receipt is signed with the same key, but it is not a link.
+        let receipt = s.sign("ansoegning", "tid", "bk1", &receipt(), now).unwrap();
+        // A link's claims typed as a receipt, with this server's key.
+        let mut as_receipt = Header::new(Algorithm::ES256);
+        as_receipt.kid = Some(s.kid().to_owned());
+        as_receipt.typ = Some("booket-receipt+jwt".into());
+        let claims = LinkClaims {
+            iss: "https://booket.kommune.dk".into(),
+            ..link()
+        };
+        let mistyped = jsonwebtoken::encode(&as_receipt, &claims, &s.signing.key).unwrap();
+        // The same claims from another server (another key), and one that names no key.
+        let elsewhere = signer(&generate_key_pem(), &[]).sign_link(&link()).unwrap();
+        let header = b64.encode(r#"{"alg":"ES256","typ":"booket-link+jwt"}"#);
+        let no_kid = format!("{header}.{}.{}", parts[1], parts[2]);
+        // Unsigned ("alg": "none").
+        let none = format!(
+            "{}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"booket-link+jwt"}"#),
+            parts[1]
+        );
+        for bad in [
+            altered.as_str(),
+            receipt.as_str(),
+            mistyped.as_str(),
+            elsewhere.as_str(),
+            no_kid.as_str(),
+            none.as_str(),
+            "",
+            "not-a-token",
+        ] {
+            assert_eq!(s.verify_link(bad, now), Err(LinkError::Invalid), "{bad}");
+        }
+        // A link signed before a key change is still taken while the old key is listed.
+        let renewed = signer(&generate_key_pem(), &[(pem, now)]);
+        assert!(renewed.verify_link(&token, now).is_ok());
     }
 
     #[test]
