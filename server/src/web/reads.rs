@@ -40,6 +40,13 @@ impl ReadAnswer for ElementPublic {
     }
 }
 
+/// Form-encoded arguments, read as server_fn reads a `PostUrl` body.
+fn parse<F: serde::de::DeserializeOwned>(text: &str) -> Result<F, BookingError> {
+    serde_qs::Config::new(5, false)
+        .deserialize_str(text)
+        .map_err(|_| BookingError::invalid("request"))
+}
+
 /// Runs the read `F` for `req` with `backend`. The arguments are the body of a POST, or
 /// the query of a GET (the same form encoding; a GET's body is not read), at most
 /// `max_body` bytes either way. The body's size and deadline are the route's layers'
@@ -51,21 +58,18 @@ where
     F::Output: ReadAnswer,
 {
     let answer = async {
-        let bytes = if req.method() == Method::GET {
+        let args: F = if req.method() == Method::GET {
             let query = req.uri().query().unwrap_or_default();
             if query.len() > max_body {
                 return Err(BookingError::invalid("request"));
             }
-            axum::body::Bytes::copy_from_slice(query.as_bytes())
+            parse(query)?
         } else {
-            axum::body::to_bytes(req.into_body(), max_body)
+            let bytes = axum::body::to_bytes(req.into_body(), max_body)
                 .await
-                .map_err(|_| BookingError::invalid("request"))?
+                .map_err(|_| BookingError::invalid("request"))?;
+            parse(std::str::from_utf8(&bytes).map_err(|_| BookingError::invalid("request"))?)?
         };
-        let text = std::str::from_utf8(&bytes).map_err(|_| BookingError::invalid("request"))?;
-        let args: F = serde_qs::Config::new(5, false)
-            .deserialize_str(text)
-            .map_err(|_| BookingError::invalid("request"))?;
         app::api::with_backend(backend, args.run_body())
             .await?
             .into_json()
