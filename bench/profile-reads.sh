@@ -34,7 +34,7 @@ BENCH_WEEK=$week wrk -t2 -c50 -d$((SECS + 4))s -s bench/week.lua http://127.0.0.
 sleep 2
 perf record -q -F 999 -e cpu-clock -g -p "$srv" -o "$tmp/perf.data" -- sleep "$SECS" >/dev/null 2>&1
 wait "${pids[-1]}" || true
-top() { perf report -i "$tmp/perf.data" --no-children --stdio -g none "$@" 2>/dev/null | grep '%' | sed 's/  */ /g; s/ - - *$//' | head -"${N:-15}"; }
+top() { { perf report -i "$tmp/perf.data" --no-children --stdio -g none "$@" 2>/dev/null | grep '%' | sed 's/  */ /g; s/ - - *$//' | head -"${N:-15}"; } || true; }
 {
   echo "# Where a cached week read's time goes (bench/profile-reads.sh)"
   echo
