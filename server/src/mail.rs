@@ -16,6 +16,8 @@ pub struct Confirmation<'a> {
     pub uid: &'a str,
     /// Address shown as sender when it differs from the sending mailbox.
     pub from: Option<&'a str>,
+    /// The booking's own page (cancel), when receipts are signed.
+    pub link: Option<&'a str>,
 }
 
 /// A plausible e-mail address (the citizen typed it; Graph does the real check).
@@ -89,14 +91,39 @@ pub fn confirmation(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> OutgoingMail 
         from: c.from.map(str::to_owned),
         subject: format!("Bekræftelse: {} – {}", c.form_title, c.when),
         text: format!(
-            "Din tid er booket.\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n",
-            c.form_title, c.when, place
+            "Din tid er booket.\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n{}",
+            c.form_title,
+            c.when,
+            place,
+            c.link
+                .map(|l| format!("\nKan du ikke komme? Aflys tiden her:\n{l}\n"))
+                .unwrap_or_default()
         ),
         attachments: vec![MailAttachment {
             name: "booking.ics".into(),
             content_type: "text/calendar".into(),
             bytes: ics(c, stamp).into_bytes(),
         }],
+    }
+}
+
+/// Word to the citizen that their booking is cancelled (they asked for it on the booking's
+/// own page). Plain text, no attachments.
+pub fn cancellation(
+    to: &str,
+    from: Option<&str>,
+    form_title: &str,
+    when: &str,
+    place: &str,
+) -> OutgoingMail {
+    OutgoingMail {
+        to: to.trim().to_owned(),
+        from: from.map(str::to_owned),
+        subject: format!("Aflyst: {form_title} – {when}"),
+        text: format!(
+            "Din tid er aflyst, som du bad om.\n\nHvad: {form_title}\nHvornår: {when}\nHvor: {place}\n\nTiden er givet fri til andre. Vil du have en ny tid, så book igen i blanketten.\n"
+        ),
+        attachments: Vec::new(),
     }
 }
 
@@ -116,6 +143,7 @@ mod tests {
             calendar: "Borgerservice",
             uid: "AAMkAD123",
             from: None,
+            link: None,
         }
     }
 

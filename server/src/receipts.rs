@@ -37,6 +37,10 @@ struct Published {
 pub struct ReceiptSigner {
     signing: SigningKey,
     published: Vec<Published>,
+    /// Keys that seal personal data Booket must keep in Exchange (a booking's mail address
+    /// in its record), derived from the signing key and from retired private keys: the
+    /// first seals, all open.
+    sealers: std::sync::Arc<Vec<ring::aead::LessSafeKey>>,
     issuer: String,
     lifetime: chrono::TimeDelta,
 }
@@ -144,6 +148,27 @@ pub fn generate_key_pem() -> SecretString {
     SecretString::from(pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8)))
 }
 
+/// The sealing key for a private key: HKDF-SHA256 over its PKCS#8 bytes, for
+/// ChaCha20-Poly1305 (ring's; nothing hand-made).
+fn sealer(pem: &str) -> Result<ring::aead::LessSafeKey, KeyError> {
+    let der =
+        pem::parse(pem.as_bytes()).map_err(|_| KeyError("is not a PEM private key".into()))?;
+    let prk =
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"booket-sealed-v1").extract(der.contents());
+    let okm = prk
+        .expand(
+            &[b"booket personal data in a booking record"],
+            &ring::aead::CHACHA20_POLY1305,
+        )
+        .map_err(|_| KeyError("no sealing key".into()))?;
+    Ok(ring::aead::LessSafeKey::new(ring::aead::UnboundKey::from(
+        okm,
+    )))
+}
+
+/// What sealed text is bound to (a sealed value opens only as what it was sealed for).
+const SEALED_AAD: &[u8] = b"booket-address";
+
 /// A booking's id: derived from the event and the booking's mark in it, so a retry (on any
 /// instance) that finds its booking already made names the same booking. 128 bits,
 /// URL-safe; reveals neither.
@@ -180,7 +205,14 @@ impl ReceiptSigner {
                 });
             }
         }
+        let mut sealers = vec![sealer(signing_pem.expose_secret())?];
+        for (pem, _) in previous {
+            if pem.expose_secret().contains("PRIVATE KEY") {
+                sealers.push(sealer(pem.expose_secret())?);
+            }
+        }
         Ok(ReceiptSigner {
+            sealers: std::sync::Arc::new(sealers),
             signing,
             published,
             issuer: issuer.trim_end_matches('/').to_owned(),
@@ -249,6 +281,56 @@ impl ReceiptSigner {
                 None
             }
         }
+    }
+
+    /// `text` sealed (ChaCha20-Poly1305, a random nonce) as URL-safe base64 with a version
+    /// prefix (`s1.`): what only this server (or one with the same key) can open.
+    pub fn seal(&self, text: &str) -> Option<String> {
+        use base64::Engine;
+        let mut nonce = [0u8; ring::aead::NONCE_LEN];
+        getrandom::getrandom(&mut nonce).ok()?;
+        let mut data = text.as_bytes().to_vec();
+        self.sealers
+            .first()?
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(SEALED_AAD),
+                &mut data,
+            )
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        Some(format!(
+            "s1.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+        ))
+    }
+
+    /// What [`ReceiptSigner::seal`] sealed, with the current key or a retired private one;
+    /// `None` for anything else (altered, another key, not sealed text).
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed.strip_prefix("s1.")?)
+            .ok()?;
+        if bytes.len() < ring::aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, data) = bytes.split_at(ring::aead::NONCE_LEN);
+        self.sealers.iter().find_map(|key| {
+            let mut data = data.to_vec();
+            let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let plain = key
+                .open_in_place(nonce, ring::aead::Aad::from(SEALED_AAD), &mut data)
+                .ok()?;
+            String::from_utf8(plain.to_vec()).ok()
+        })
+    }
+
+    /// The booking's own page for `link`: `<public URL>/booking/<token>`.
+    pub fn link_url(&self, link: &LinkClaims) -> Option<String> {
+        self.sign_link(link)
+            .map(|token| format!("{}/booking/{token}", self.issuer))
     }
 
     /// What a link's token names, if this server signed it (with its current key or a
@@ -450,6 +532,33 @@ mod tests {
         // A link signed before a key change is still taken while the old key is listed.
         let renewed = signer(&generate_key_pem(), &[(pem, now)]);
         assert!(renewed.verify_link(&token, now).is_ok());
+    }
+
+    #[test]
+    fn sealed_text_opens_only_with_this_servers_keys() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let (old, new) = (generate_key_pem(), generate_key_pem());
+        let s = signer(&old, &[]);
+        let sealed = s.seal("jens@example.dk").unwrap();
+        assert!(!sealed.contains("jens"), "{sealed}");
+        assert_ne!(
+            s.seal("jens@example.dk").unwrap(),
+            sealed,
+            "a fresh nonce each time"
+        );
+        assert_eq!(s.open(&sealed).as_deref(), Some("jens@example.dk"));
+        // Altered, or sealed with another key: nothing.
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(s.open(&String::from_utf8(altered).unwrap()), None);
+        assert_eq!(signer(&new, &[]).open(&sealed), None);
+        for junk in ["", "s1.", "s1.!!", "jens@example.dk", "s2.AAAA"] {
+            assert_eq!(s.open(junk), None, "{junk}");
+        }
+        // After a rotation, the retired private key still opens what it sealed.
+        let rotated = signer(&new, &[(old.clone(), t0)]);
+        assert_eq!(rotated.open(&sealed).as_deref(), Some("jens@example.dk"));
     }
 
     #[test]

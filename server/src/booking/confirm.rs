@@ -1,4 +1,5 @@
-//! The confirmation mail after a booking, within the daily limits.
+//! The confirmation mail after a booking (with the link to the booking's own page), within
+//! the daily limits.
 
 use super::documents;
 use super::slot_id::SlotRef;
@@ -6,38 +7,28 @@ use super::{Booket, Caller};
 use crate::config::CalendarConfig;
 use crate::mail;
 use crate::mailbox::Event;
+use crate::receipts::LinkClaims;
 use app::api::BookRequest;
 use app::domain::MailOutcome;
 
 impl Booket {
-    /// Sends the confirmation e-mail when mail is on and the form names an e-mail field the
-    /// citizen filled in. A failure is logged and reported in the receipt; the booking stands.
-    pub(super) async fn confirm_by_mail(
-        &self,
-        caller: &Caller,
-        req: &BookRequest,
-        cal: &CalendarConfig,
-        slot: &SlotRef,
-        event: &Event,
-    ) -> Option<MailOutcome> {
-        let (sender, user) = self.config.mail.sending()?;
-        let mailbox = self.mailboxes.mail.as_ref()?;
-        let form = self.config.form(&req.form)?;
-        let field = form.email_field.as_deref()?;
+    /// The address the form's e-mail field holds, when mail is on and the form names one
+    /// the citizen filled in with something like an address.
+    pub(super) fn citizen_address(&self, req: &BookRequest) -> Option<String> {
+        self.config.mail.sending()?;
+        let field = self.config.form(&req.form)?.email_field.as_deref()?;
         let to = req
             .fields
             .iter()
             .find(|f| f.name == field)
             .map(|f| f.value.trim().to_owned())?;
-        if to.is_empty() {
-            return None;
-        }
-        if !mail::is_plausible_address(&to) {
-            tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
-            return Some(MailOutcome::Failed);
-        }
-        // The municipality's mailbox must not become a way to send mail to anyone: a few
-        // confirmations per recipient and per client a day.
+        mail::is_plausible_address(&to).then_some(to)
+    }
+
+    /// Whether one more mail to `to` is within the daily limits (per recipient, and per
+    /// client when known): the municipality's mailbox must not become a way to send mail
+    /// to anyone. Counts it when it is.
+    pub(super) async fn may_mail(&self, caller: &Caller, to: &str, cal: &CalendarConfig) -> bool {
         let limits = self.config.mail_limits;
         let recipient = format!("to:{}", to.to_lowercase());
         let client = caller.client.map(|c| format!("client:{c}"));
@@ -46,22 +37,75 @@ impl Booket {
             keys.push((c.as_str(), limits.per_client_per_day));
         }
         let today = (self.clock)().with_timezone(&cal.time_zone).date_naive();
-        if !self.mails.take(&keys, today) || !self.spend_shared_mail(&keys, today).await {
+        self.mails.take(&keys, today) && self.spend_shared_mail(&keys, today).await
+    }
+
+    /// The booking's own page (`/booking/<token>`), when receipts are signed.
+    fn booking_link(
+        &self,
+        req: &BookRequest,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        booked_mark: &str,
+    ) -> Option<String> {
+        let signer = self.receipt_signer.as_ref()?;
+        signer.link_url(&LinkClaims {
+            iss: String::new(),
+            aud: req.form.to_string(),
+            exp: slot.end.timestamp(),
+            jti: crate::receipts::booking_id(slot.event_id.as_str(), booked_mark),
+            element: req.element.to_string(),
+            calendar: cal.name.clone(),
+            event: slot.event_id.to_string(),
+            start: slot.start.to_rfc3339(),
+        })
+    }
+
+    /// Sends the confirmation e-mail when mail is on and the form names an e-mail field the
+    /// citizen filled in, with the link to the booking's own page. A failure is logged and
+    /// reported in the receipt; the booking stands.
+    pub(super) async fn confirm_by_mail(
+        &self,
+        caller: &Caller,
+        req: &BookRequest,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        event: &Event,
+        booked_mark: &str,
+    ) -> Option<MailOutcome> {
+        let (sender, user) = self.config.mail.sending()?;
+        let mailbox = self.mailboxes.mail.as_ref()?;
+        let form = self.config.form(&req.form)?;
+        let field = form.email_field.as_deref()?;
+        let typed = req
+            .fields
+            .iter()
+            .find(|f| f.name == field)
+            .map(|f| f.value.trim())?;
+        if typed.is_empty() {
+            return None;
+        }
+        let Some(to) = self.citizen_address(req) else {
+            tracing::warn!("confirmation not sent: the e-mail field does not hold an address");
+            return Some(MailOutcome::Failed);
+        };
+        if !self.may_mail(caller, &to, cal).await {
             tracing::warn!("confirmation not sent: the daily mail limit is reached");
             return Some(MailOutcome::Failed);
         }
         let when = documents::slot_text(cal, slot);
-        let location = event.location.as_str();
+        let link = self.booking_link(req, cal, slot, booked_mark);
         let confirmation = mail::Confirmation {
             to: &to,
             form_title: &form.title,
             when: &when,
             start: slot.start,
             end: slot.end,
-            location,
+            location: event.location.as_str(),
             calendar: &cal.name,
             uid: slot.event_id.as_str(),
             from: (!sender.eq_ignore_ascii_case(user)).then_some(sender),
+            link: link.as_deref(),
         };
         match mailbox
             .send_mail(&mail::confirmation(&confirmation, (self.clock)()))

@@ -101,7 +101,9 @@ impl Booket {
         };
         match claim_of(event, &self.config.exchange.markers, (self.clock)(), &token) {
             // A retry of this very booking (its answer was lost) is let through.
-            Claim::Booked if event.hold.as_deref() == Some(booked_value(&key).as_str()) => {}
+            Claim::Booked
+                if event.hold.as_deref().and_then(hold::booked_mark)
+                    == Some(booked_value(&key).as_str()) => {}
             Claim::Booked => return Err(BookingError::Taken),
             // Whose hold it is, only a hold record says (the booking reads the event).
             Claim::HeldByOther if event.hold.is_some() => return Err(BookingError::Taken),

@@ -100,6 +100,98 @@ impl HoldInfo {
     }
 }
 
+/// A booking's record on its event: `booked;<mark>` then, for bookings made since the
+/// booking's own link (issue 27), `;owner=<hash>`, `;files=<id>,<id>…` and `;to=<sealed
+/// address>` — what a cancellation needs: whose files are on the event (by id and by
+/// their `contentId` tag) and where to send word of it. The address is sealed with a key
+/// only Booket has (`ReceiptSigner::seal`): the record, which instances pass each other
+/// through the store, carries no readable personal data. The mark (`booked;<hash of the
+/// request's idempotency scope>`) names the booking; its receipt and link ids derive from
+/// it, so a record that gains fields names the same booking. Unknown fields are skipped
+/// (a newer version's record is still a booking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookedRecord {
+    /// `booked;<hash>`.
+    pub mark: String,
+    /// Hash of the hold token the booking's files were tagged with.
+    pub owner: Option<String>,
+    pub files: Vec<AttachmentId>,
+    /// The citizen's e-mail address, sealed (only when mail is on, the form has one and
+    /// receipts are signed).
+    pub to: Option<String>,
+}
+
+impl BookedRecord {
+    pub fn to_value(&self) -> String {
+        let mut value = self.mark.clone();
+        if let Some(owner) = &self.owner {
+            value.push_str(";owner=");
+            value.push_str(owner);
+        }
+        if !self.files.is_empty() {
+            value.push_str(";files=");
+            let ids: Vec<&str> = self.files.iter().map(AttachmentId::as_str).collect();
+            value.push_str(&ids.join(","));
+        }
+        if let Some(to) = &self.to {
+            value.push_str(";to=");
+            value.push_str(to);
+        }
+        value
+    }
+
+    /// The record, if `value` is a booking's; a field that does not read as Booket wrote it
+    /// makes the whole record unreadable (never half a list of files).
+    pub fn parse(value: &str) -> Option<BookedRecord> {
+        let mark = booked_mark(value)?;
+        let mut record = BookedRecord {
+            mark: mark.to_owned(),
+            owner: None,
+            files: Vec::new(),
+            to: None,
+        };
+        let rest = value[mark.len()..].strip_prefix(';').unwrap_or_default();
+        for field in rest.split(';').filter(|f| !f.is_empty()) {
+            let (key, v) = field.split_once('=')?;
+            match key {
+                "owner"
+                    if !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) =>
+                {
+                    record.owner = Some(v.to_owned());
+                }
+                "files" => {
+                    let files: Vec<AttachmentId> = v.split(',').map(AttachmentId::new).collect();
+                    if files.len() > MAX_RECORDED_FILES
+                        || !files.iter().all(is_recordable_attachment_id)
+                    {
+                        return None;
+                    }
+                    record.files = files;
+                }
+                "to" if (1..=1024).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) =>
+                {
+                    record.to = Some(v.to_owned());
+                }
+                "to" => return None,
+                "owner" => return None,
+                _ => {}
+            }
+        }
+        Some(record)
+    }
+}
+
+/// The mark of a booking record (`booked;<hash>`), or `None` for any other value.
+pub fn booked_mark(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix("booked;")?;
+    let hash_len = rest.find(';').unwrap_or(rest.len());
+    (hash_len > 0).then(|| &value[.."booked;".len() + hash_len])
+}
+
 pub fn owner_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     B64.encode(&digest[..16])
@@ -167,6 +259,49 @@ mod tests {
             "v1;a;1;2",
         ] {
             assert_eq!(HoldInfo::parse(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn booked_records_round_trip_and_keep_their_mark() {
+        let bare = BookedRecord {
+            mark: "booked;abc".into(),
+            owner: None,
+            files: Vec::new(),
+            to: None,
+        };
+        assert_eq!(bare.to_value(), "booked;abc");
+        assert_eq!(BookedRecord::parse("booked;abc"), Some(bare.clone()));
+        let full = BookedRecord {
+            owner: Some(owner_hash("tok")),
+            files: vec![AttachmentId::new("AAMk=1"), AttachmentId::new("AAMk-2")],
+            to: Some("s1.AAEC-_3".into()),
+            ..bare.clone()
+        };
+        let value = full.to_value();
+        assert_eq!(BookedRecord::parse(&value), Some(full));
+        // The mark names the booking whatever follows it.
+        assert_eq!(booked_mark(&value), Some("booked;abc"));
+        assert_eq!(booked_mark("booked;abc"), Some("booked;abc"));
+        // A newer version's field is skipped, not a reason to forget the booking.
+        assert_eq!(
+            BookedRecord::parse("booked;abc;later=1").map(|r| r.mark),
+            Some("booked;abc".into())
+        );
+        for junk in [
+            "",
+            ENDED,
+            "booked;",
+            "booked;;owner=a",
+            "v2;a;1;1;",
+            "booked;abc;files=bad id",
+            "booked;abc;files=",
+            "booked;abc;to=***",
+            "booked;abc;to=a@b.dk",
+            "booked;abc;owner=",
+            "booked;abc;noequals",
+        ] {
+            assert_eq!(BookedRecord::parse(junk), None, "{junk}");
         }
     }
 

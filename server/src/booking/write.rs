@@ -189,7 +189,7 @@ impl Booket {
             .is_some_and(|e| {
                 e.start == slot.start
                     && e.end == slot.end
-                    && (mine.is_none() || e.hold.as_deref() != mine)
+                    && (mine.is_none() || e.hold.as_deref().and_then(hold::booked_mark) != mine)
                     && match claim_of(&e, &self.config.exchange.markers, now, token) {
                         Claim::Booked => true,
                         // Only a hold record the cache has seen says whose hold it is; a
@@ -597,7 +597,7 @@ impl Booket {
         let event = self.read_slot(cal, &slot).await?;
         // A retry of a booking whose answer was lost (a timeout, a restart, another
         // instance): the event itself says this request booked it.
-        if event.hold.as_deref() == Some(booked_mark.as_str()) {
+        if event.hold.as_deref().and_then(hold::booked_mark) == Some(booked_mark.as_str()) {
             let receipt = self.receipt(&req, cal, &slot, &booked_mark, Vec::new());
             self.remember(key, req.slot_id.clone(), receipt.clone())
                 .await;
@@ -653,8 +653,23 @@ impl Booket {
             base_subject(&event.subject, markers),
             markers.booked
         );
+        // The record names the booking and keeps what cancelling it needs: whose files are
+        // on the event and where word of it goes (`BookedRecord`).
+        let record = hold::BookedRecord {
+            mark: booked_mark.clone(),
+            owner: Some(hold::owner_hash(&token)),
+            files: attached
+                .iter()
+                .map(|(id, _)| id.clone())
+                .filter(hold::is_recordable_attachment_id)
+                .take(hold::MAX_RECORDED_FILES)
+                .collect(),
+            to: self
+                .citizen_address(&req)
+                .and_then(|to| self.receipt_signer.as_ref()?.seal(&to)),
+        };
         if let Err(e) = self
-            .write_subject(cal, &event, &subject, &booked_mark)
+            .write_subject(cal, &event, &subject, &record.to_value())
             .await
         {
             self.remove_attachments(cal, &slot.event_id, &attached)
@@ -675,7 +690,9 @@ impl Booket {
             .await;
         let member = super::instances::place_member(&req.form, &req.element, &owner);
         self.give_back_shared_place(caller.client, &member).await;
-        receipt.mail = self.confirm_by_mail(caller, &req, cal, &slot, &event).await;
+        receipt.mail = self
+            .confirm_by_mail(caller, &req, cal, &slot, &event, &booked_mark)
+            .await;
         self.remember(key, req.slot_id.clone(), receipt.clone())
             .await;
         Ok(receipt)

@@ -473,12 +473,31 @@ async fn simulator(State(d): State<DemoPages>) -> Response {
     let mut outbox = String::new();
     for m in d.sim.outbox() {
         let files: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
+        // The mail's text as the citizen reads it, its links clickable (the booking's own
+        // page is one).
+        let mut text = String::new();
+        for line in m.body.lines() {
+            if line.starts_with("http://") || line.starts_with("https://") {
+                let _ = writeln!(
+                    text,
+                    "<a href=\"{}\" data-testid=\"mail-link\">{}</a>",
+                    html_escape::encode_double_quoted_attribute(line),
+                    esc(line)
+                );
+            } else {
+                let _ = writeln!(text, "{}", esc(line));
+            }
+        }
+        let attached = if files.is_empty() {
+            String::new()
+        } else {
+            format!(" (vedhæftet: {})", esc(&files.join(", ")))
+        };
         let _ = writeln!(
             outbox,
-            "<li>Til {}: “{}” (vedhæftet: {})</li>",
+            "<li>Til {}: “{}”{attached}<pre class=\"demo-mail\">{text}</pre></li>",
             esc(&m.to.join(", ")),
             esc(&m.subject),
-            esc(&files.join(", "))
         );
     }
     if outbox.is_empty() {

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod deadline;
 pub mod hints;
+mod manage;
 mod reads;
 pub mod uploads;
 
@@ -235,6 +236,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
     let max_form = state.config.server.uploads.max_total_bytes + 2 * 1024 * 1024;
     let server = &state.config.server;
     let keys_of = state.booket.clone();
+    let page_state = state.clone();
     // No request may take longer than its time-out, nor wait longer than `body_timeout`
     // for the next piece of its body (a trickling client is cut off). A request cut off
     // by its time-out is answered 503, which the widget words as "svarer ikke lige nu";
@@ -257,6 +259,18 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
             })
             .layer(RequestBodyLimitLayer::new(max_body))
     };
+    // The booking's own page (the link in the confirmation mail): small bodies, the
+    // ordinary request time-out, a trickling body cut off as for every call.
+    let booking_page = Router::new()
+        .route(
+            "/booking/{token}",
+            axum::routing::get(manage::show).post(manage::cancel).layer(
+                tower::ServiceBuilder::new()
+                    .layer(RequestBodyLimitLayer::new(max_body))
+                    .layer(timeouts(server.request_timeout)),
+            ),
+        )
+        .with_state(page_state);
     let api = Router::new()
         .route(
             &format!(
@@ -342,10 +356,14 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
             },
         ));
     let metrics = state_metrics;
-    let mut router = Router::new().merge(api).merge(assets).route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || async move { jwks_answer(&keys_of) }),
-    );
+    let mut router = Router::new()
+        .merge(api)
+        .merge(assets)
+        .merge(booking_page)
+        .route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || async move { jwks_answer(&keys_of) }),
+        );
     // /metrics tells an outsider how busy the service is and how Graph answers: only with
     // the bearer token (`metrics_token`), or on the private `private_listen`. The local demo
     // shows it openly.
@@ -382,7 +400,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
     let request_id = header::HeaderName::from_static("x-request-id");
     let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %logged_path(req.uri().path()))
     });
     // One ServiceBuilder stack, applied once: `Router::layer` wraps and boxes every layer it
     // is given separately; one stack is boxed once (about 10 % more cached week reads per
@@ -494,6 +512,16 @@ pub fn metrics_answer(metrics: &crate::metrics::Metrics) -> Response {
         metrics.render(),
     )
         .into_response()
+}
+
+/// The path as the request log shows it: a booking's link is its key, so the log names
+/// the route, never the token.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/booking/") {
+        "/booking/…"
+    } else {
+        path
+    }
 }
 
 /// A request id a client or proxy sent is kept only when it is a short token; anything
@@ -689,6 +717,12 @@ mod tests {
             &own,
             &["*".to_string()]
         ));
+    }
+
+    #[test]
+    fn the_log_never_shows_a_booking_links_token() {
+        assert_eq!(logged_path("/booking/eyJhbGciOi.x.y"), "/booking/…");
+        assert_eq!(logged_path("/api/week"), "/api/week");
     }
 
     #[test]

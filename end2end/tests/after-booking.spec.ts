@@ -1,0 +1,90 @@
+import { test, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { Booket, simEvent, eventIdOf, tabToFreeSlot } from './fixtures/booket';
+
+/** axe-core on the whole page; returns the violations. */
+async function pageViolations(page: Page) {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+}
+
+/** Presses Tab until the focused element's text is `text` (at most 30 times). */
+async function tabTo(page: Page, text: string) {
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+    if (focused === text) return;
+  }
+  throw new Error(`no focusable "${text}"`);
+}
+
+test('a citizen opens the link in the confirmation mail and cancels by keyboard', async ({ page, request }) => {
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  expect(await tabToFreeSlot(page, 'Carl Aflys', 'carl.aflys@example.dk')).toBe('free');
+  await page.keyboard.press('Space');
+  await page.locator('#name').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/receipt');
+  const booked = JSON.parse(await page.getByTestId('receipt-json').innerText());
+  const eventId = eventIdOf(booked.slot_id);
+  expect((await simEvent(request, eventId)).subject).toMatch(/ - Booket$/);
+
+  // The simulator view shows the confirmation as the citizen reads it, link and all.
+  await page.goto('/simulator');
+  const mail = page.getByTestId('outbox').locator('li', { hasText: 'carl.aflys@example.dk' });
+  await expect(mail).toHaveCount(1);
+  const link = mail.getByTestId('mail-link');
+  const href = (await link.getAttribute('href'))!;
+  expect(href).toMatch(/\/booking\/[\w-]+\.[\w-]+\.[\w-]+$/);
+  await link.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/booking/**');
+
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Din booking');
+  await expect(page.getByTestId('booking-when')).toContainText(/\d\d:\d\d–\d\d:\d\d/);
+  expect(await pageViolations(page), 'the booking').toEqual([]);
+
+  // Cancelling asks first; "no" keeps the time.
+  await tabTo(page, 'Aflys tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2 })).toHaveText('Vil du aflyse tiden?');
+  expect(await pageViolations(page), 'the question').toEqual([]);
+  await tabTo(page, 'Nej, behold tiden');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\?lang=da$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Din booking');
+  expect((await simEvent(request, eventId)).subject).toMatch(/ - Booket$/);
+
+  await tabTo(page, 'Aflys tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2 })).toHaveText('Vil du aflyse tiden?');
+  await tabTo(page, 'Ja, aflys tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Tiden er aflyst');
+  await expect(page.getByRole('status')).toContainText('givet fri');
+  expect(await pageViolations(page), 'cancelled').toEqual([]);
+  const event = await simEvent(request, eventId);
+  expect(event.subject).not.toMatch(/ - (Booket|Reserveret)$/);
+  expect(event.attachments).toEqual([]);
+
+  // The link again, in English: the time is no longer booked.
+  await page.goto(`${href}?lang=en`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('The time is no longer booked');
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  expect(await pageViolations(page), 'used link').toEqual([]);
+
+  // Staff see the slot free again and the citizen's cancellation mail.
+  await page.goto('/simulator');
+  await expect(page.locator(`tr[data-event-id="${eventId}"]`)).toHaveAttribute('data-state', 'ledig');
+  await expect(page.getByTestId('outbox').locator('li', { hasText: 'carl.aflys@example.dk' })).toHaveCount(2);
+  await expect(page.getByTestId('outbox')).toContainText('Aflyst:');
+});
+
+test('a link that is not genuine says so plainly', async ({ page }) => {
+  const res = await page.goto('/booking/not-a-real-link');
+  expect(res?.status()).toBe(404);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Linket virker ikke');
+  expect(await pageViolations(page), 'invalid link').toEqual([]);
+});

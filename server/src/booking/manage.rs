@@ -1,0 +1,283 @@
+//! After the booking: what its own link (`/booking/<token>`, `receipts.rs`) may see and do.
+//! The link's token names the booking; the event in Exchange decides whether it still
+//! stands — its record must still be this booking's (the booking id derives from the
+//! event and the record's mark) at the time the link names. Nothing is kept here: Exchange
+//! is the record, on every instance.
+//!
+//! Cancelling is one conditional write of the event, as a lapsed hold's release is: the
+//! base subject back, and in place of the booking's record a lapsed hold's record that
+//! still lists the booking's files. So the slot is free at once, a slot staff changed
+//! meanwhile is never overwritten, and whoever claims the slot next removes any of the
+//! files this cancellation could not (the write path removes a lapsed hold's files before
+//! it writes) — the next citizen never gets them.
+
+use super::hold::{BookedRecord, HoldInfo};
+use super::instances::Wait;
+use super::slot_id::SlotRef;
+use super::{unavailable, Booket, Caller};
+use crate::config::CalendarConfig;
+use crate::mailbox::{Event, EventId, MailboxError};
+use crate::receipts::{LinkClaims, LinkError};
+use app::api::{ElementName, FormId};
+use app::domain::rules::{base_subject, marker_of, Marker};
+use app::domain::BookingError;
+use chrono::{DateTime, Utc};
+
+/// A booking as its own page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingView {
+    pub form_title: String,
+    pub heading: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub time_zone: chrono_tz::Tz,
+    /// The event's location, or the calendar's name when it has none.
+    pub place: String,
+}
+
+/// What a link finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The booking stands.
+    Booked(BookingView),
+    /// Cancelled, or changed by staff since (moved, deleted, rebooked): not this link's
+    /// any more.
+    Gone,
+}
+
+/// What a cancellation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Cancelled now; the slot is free.
+    Now(BookingView),
+    /// Nothing to do: cancelled before (a second click, another tab) or no longer this
+    /// booking.
+    Already,
+}
+
+/// The booking a link names, checked against the configuration.
+struct Named<'a> {
+    cal: &'a CalendarConfig,
+    heading: String,
+    form_title: String,
+    event_id: EventId,
+    start: DateTime<Utc>,
+}
+
+impl Booket {
+    /// The booking a link's token names, if this server signed it and its time has not
+    /// ended.
+    pub fn open_link(&self, token: &str) -> Result<LinkClaims, LinkError> {
+        let signer = self.receipt_signer.as_ref().ok_or(LinkError::Invalid)?;
+        signer.verify_link(token, (self.clock)())
+    }
+
+    fn named<'a>(&'a self, link: &LinkClaims) -> Result<Named<'a>, LinkError> {
+        let form = FormId::parse(&link.aud).map_err(|_| LinkError::Invalid)?;
+        let element = ElementName::parse(&link.element).map_err(|_| LinkError::Invalid)?;
+        let (el, cal) = self
+            .lookup(&form, &element)
+            .map_err(|_| LinkError::Invalid)?;
+        if cal.name != link.calendar {
+            return Err(LinkError::Invalid);
+        }
+        let start = DateTime::parse_from_rfc3339(&link.start)
+            .map_err(|_| LinkError::Invalid)?
+            .with_timezone(&Utc);
+        let form_title = self
+            .config
+            .form(&form)
+            .map(|f| f.title.clone())
+            .unwrap_or_default();
+        Ok(Named {
+            heading: el.heading.clone(),
+            cal,
+            form_title,
+            event_id: EventId::new(link.event.clone()),
+            start,
+        })
+    }
+
+    /// Whether `event` still carries the booking `link` names: booked, its record's mark
+    /// giving the link's booking id, at the link's time.
+    fn is_the_booking(&self, event: &Event, link: &LinkClaims, start: DateTime<Utc>) -> bool {
+        let markers = &self.config.exchange.markers;
+        let Some(record) = event.hold.as_deref().and_then(BookedRecord::parse) else {
+            return false;
+        };
+        !event.cancelled
+            && event.start == start
+            && marker_of(&event.subject, markers) == Some(Marker::Booked)
+            && crate::receipts::booking_id(event.id.as_str(), &record.mark) == link.jti
+    }
+
+    fn view(&self, named: &Named<'_>, event: &Event) -> BookingView {
+        BookingView {
+            form_title: named.form_title.clone(),
+            heading: named.heading.clone(),
+            start: event.start,
+            end: event.end,
+            time_zone: named.cal.time_zone,
+            place: if event.location.is_empty() {
+                named.cal.name.clone()
+            } else {
+                event.location.clone()
+            },
+        }
+    }
+
+    /// The booking behind a verified link, as Exchange has it now (one read).
+    pub async fn find_booking(&self, link: &LinkClaims) -> Result<Found, BookingError> {
+        let named = self.named(link).map_err(|_| BookingError::InvalidSlot)?;
+        let event = match self
+            .mailbox(named.cal)
+            .event(&named.cal.outlook_calendar, &named.event_id)
+            .await
+        {
+            Ok(event) => event,
+            Err(MailboxError::NotFound) => return Ok(Found::Gone),
+            Err(e) => return Err(unavailable(e)),
+        };
+        Ok(if self.is_the_booking(&event, link, named.start) {
+            Found::Booked(self.view(&named, &event))
+        } else {
+            Found::Gone
+        })
+    }
+
+    /// Cancels the booking a verified link names (see the module's comment). A time that
+    /// has begun is not cancelled ([`BookingError::Past`]); a slot staff changed meanwhile
+    /// is [`Cancelled::Already`] when it is no longer this booking, and otherwise written
+    /// only as the write path writes (a change of anything that decides the claim is never
+    /// overwritten: [`BookingError::Taken`]).
+    pub async fn cancel_booking(
+        &self,
+        caller: &Caller,
+        link: &LinkClaims,
+    ) -> Result<Cancelled, BookingError> {
+        let named = self.named(link).map_err(|_| BookingError::InvalidSlot)?;
+        let cal = named.cal;
+        let now = (self.clock)();
+        if now >= named.start {
+            return Err(BookingError::Past);
+        }
+        let _guard = self
+            .lock_event(&named.event_id, Wait::UpToADeadline)
+            .await?;
+        let event = match self
+            .mailbox(cal)
+            .event(&cal.outlook_calendar, &named.event_id)
+            .await
+        {
+            Ok(event) => event,
+            Err(MailboxError::NotFound) => return Ok(Cancelled::Already),
+            Err(e) => return Err(unavailable(e)),
+        };
+        if !self.is_the_booking(&event, link, named.start) {
+            return Ok(Cancelled::Already);
+        }
+        let Some(record) = event.hold.as_deref().and_then(BookedRecord::parse) else {
+            return Ok(Cancelled::Already);
+        };
+        // The record a lapsed hold leaves, with the booking's files: free for anyone, and
+        // whoever claims it next removes what is still attached (by id and by tag).
+        let lapsed = HoldInfo {
+            owner: record
+                .owner
+                .clone()
+                .unwrap_or_else(|| super::hold::owner_hash(&link.jti)),
+            expires: now,
+            since: Some(now),
+            files: record.files.clone(),
+        };
+        let subject = base_subject(&event.subject, &self.config.exchange.markers).to_owned();
+        let written = self
+            .write_subject(cal, &event, &subject, &lapsed.to_value())
+            .await;
+        let offered = super::rules::week_of(cal, &event);
+        match written {
+            Ok(_) => {}
+            Err(BookingError::Taken) => {
+                // Changed in a way that decides the claim (staff, or another tab first):
+                // as it now stands, either no longer this booking or left alone.
+                return match self
+                    .mailbox(cal)
+                    .event(&cal.outlook_calendar, &named.event_id)
+                    .await
+                {
+                    Ok(now) if self.is_the_booking(&now, link, named.start) => {
+                        Err(BookingError::Taken)
+                    }
+                    Ok(_) | Err(MailboxError::NotFound) => Ok(Cancelled::Already),
+                    Err(e) => Err(unavailable(e)),
+                };
+            }
+            Err(e) => {
+                // The write's outcome is unknown: the week is read again.
+                self.learn_and_tell(cal, None, offered).await;
+                return Err(e);
+            }
+        }
+        tracing::info!(calendar = %cal.name, files = record.files.len(), "booking cancelled by its citizen");
+        self.metrics
+            .bookings
+            .with_label_values(&["cancelled"])
+            .inc();
+        if let Err(e) = self.remove_files_of(cal, &event.id, &lapsed).await {
+            // The record still lists them: the next claim of the slot removes them.
+            tracing::warn!(event = %event.id, "a cancelled booking's files are left for the next claim: {e}");
+        }
+        let view = self.view(&named, &event);
+        self.tell_cancelled(caller, cal, &record, &view, &event.id)
+            .await;
+        Ok(Cancelled::Now(view))
+    }
+
+    /// The short mail that the booking is cancelled, to the address the booking recorded
+    /// (within the daily limits); a failure is logged, the cancellation stands.
+    async fn tell_cancelled(
+        &self,
+        caller: &Caller,
+        cal: &CalendarConfig,
+        record: &BookedRecord,
+        view: &BookingView,
+        event: &EventId,
+    ) {
+        let (Some(sealed), Some((sender, user)), Some(mailbox), Some(signer)) = (
+            record.to.as_deref(),
+            self.config.mail.sending(),
+            self.mailboxes.mail.as_ref(),
+            self.receipt_signer.as_ref(),
+        ) else {
+            return;
+        };
+        // (A record sealed with a key since retired without its private half: no mail.)
+        let Some(to) = signer.open(sealed) else {
+            tracing::warn!("cancellation not mailed: the booking's address cannot be opened with the configured keys");
+            return;
+        };
+        let to = to.as_str();
+        if !crate::mail::is_plausible_address(to) || !self.may_mail(caller, to, cal).await {
+            tracing::warn!(
+                "cancellation not mailed: no address, or the daily mail limit is reached"
+            );
+            return;
+        }
+        let slot = SlotRef {
+            event_id: event.clone(),
+            start: view.start,
+            end: view.end,
+        };
+        let when = super::documents::slot_text(cal, &slot);
+        let mail = crate::mail::cancellation(
+            to,
+            (!sender.eq_ignore_ascii_case(user)).then_some(sender),
+            &view.form_title,
+            &when,
+            &view.place,
+        );
+        if let Err(e) = mailbox.send_mail(&mail).await {
+            tracing::error!("cancellation e-mail failed (the cancellation stands): {e}");
+        }
+    }
+}

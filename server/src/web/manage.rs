@@ -1,0 +1,369 @@
+//! The booking's own page, `/booking/<token>`: the link in the confirmation mail. Plain
+//! server-rendered HTML in the widget's look (its stylesheet), Danish or English
+//! (`?lang=en`), working without script: the booked time and place and **Aflys tiden**,
+//! which asks once more (a page of its own, so a keyboard or screen-reader user meets the
+//! question as a heading) before a POST cancels.
+//!
+//! The token is the key, so it is kept out of what could leak it: the answer carries
+//! `Referrer-Policy: same-origin` (no other site is ever handed the page's address;
+//! `no-referrer` would also make the browser send `Origin: null` with the page's own
+//! cancel form, which the origin check rightly refuses), the request log names the route,
+//! not the token (mod.rs), and nothing is cached. Every request spends the
+//! client's write budget, as a reservation does, before a signature is checked or Exchange
+//! is asked: one read of the event per page, one write to cancel.
+
+use super::clients::{client_of, retry_after_secs, Spend};
+use super::AppState;
+use crate::booking::{BookingView, Caller, Cancelled, Found, LinkError};
+use app::domain::BookingError;
+use app::i18n::{long_date, time_span, weekday_name, Lang};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
+use std::net::{IpAddr, SocketAddr};
+
+/// The page's words, in Danish and English.
+struct Words {
+    lang: &'static str,
+    title: &'static str,
+    what: &'static str,
+    when: &'static str,
+    place: &'static str,
+    cancel: &'static str,
+    cancel_ask: &'static str,
+    cancel_yes: &'static str,
+    cancel_no: &'static str,
+    cancelled: &'static str,
+    cancelled_text: &'static str,
+    gone: &'static str,
+    gone_text: &'static str,
+    invalid: &'static str,
+    invalid_text: &'static str,
+    outdated: &'static str,
+    outdated_text: &'static str,
+    begun_text: &'static str,
+    changed_text: &'static str,
+    busy: &'static str,
+    busy_text: &'static str,
+    other_lang: &'static str,
+    other_code: &'static str,
+}
+
+const DA: Words = Words {
+    lang: "da",
+    title: "Din booking",
+    what: "Hvad",
+    when: "Hvornår",
+    place: "Hvor",
+    cancel: "Aflys tiden",
+    cancel_ask: "Vil du aflyse tiden?",
+    cancel_yes: "Ja, aflys tiden",
+    cancel_no: "Nej, behold tiden",
+    cancelled: "Tiden er aflyst",
+    cancelled_text:
+        "Tiden er givet fri til andre. Vil du have en ny tid, så book igen i blanketten.",
+    gone: "Tiden er ikke længere booket",
+    gone_text:
+        "Den er allerede aflyst, eller personalet har ændret den. Kontakt os, hvis du er i tvivl.",
+    invalid: "Linket virker ikke",
+    invalid_text: "Linket er ikke gyldigt. Brug linket i din bekræftelse, som det står dér.",
+    outdated: "Tiden er overstået",
+    outdated_text: "Tiden i linket er overstået, så der er intet at aflyse.",
+    begun_text: "Tiden er begyndt, så den kan ikke længere aflyses her.",
+    changed_text:
+        "Personalet har ændret tiden imens. Den er ikke aflyst; kontakt os for at aflyse den.",
+    busy: "Prøv igen om lidt",
+    busy_text: "Kalenderen svarer ikke lige nu. Tiden er uændret; prøv igen om lidt.",
+    other_lang: "In English",
+    other_code: "en",
+};
+
+const EN: Words = Words {
+    lang: "en",
+    title: "Your booking",
+    what: "What",
+    when: "When",
+    place: "Where",
+    cancel: "Cancel the time",
+    cancel_ask: "Do you want to cancel the time?",
+    cancel_yes: "Yes, cancel the time",
+    cancel_no: "No, keep the time",
+    cancelled: "The time is cancelled",
+    cancelled_text:
+        "The time is free for others now. If you want a new time, book again in the form.",
+    gone: "The time is no longer booked",
+    gone_text: "It has been cancelled already, or staff have changed it. Contact us if in doubt.",
+    invalid: "The link does not work",
+    invalid_text:
+        "The link is not valid. Use the link in your confirmation exactly as it is there.",
+    outdated: "The time has passed",
+    outdated_text: "The time in the link has passed, so there is nothing to cancel.",
+    begun_text: "The time has begun, so it can no longer be cancelled here.",
+    changed_text: "Staff changed the time meanwhile. It is not cancelled; contact us to cancel it.",
+    busy: "Try again in a moment",
+    busy_text:
+        "The calendar is not answering right now. Your time is unchanged; try again in a moment.",
+    other_lang: "På dansk",
+    other_code: "da",
+};
+
+#[derive(serde::Deserialize, Default)]
+pub struct PageQuery {
+    lang: Option<String>,
+    /// `cancel`: the question before cancelling.
+    step: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct CancelForm {
+    lang: Option<String>,
+}
+
+fn words(lang: Option<&str>) -> &'static Words {
+    if lang == Some("en") {
+        &EN
+    } else {
+        &DA
+    }
+}
+
+/// The page frame: the widget's stylesheet and the page's own, the language switch.
+fn page(w: &Words, status: StatusCode, here: &str, heading: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex\">\n<title>{heading} – {title}</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/booket.css\">\n\
+         <link rel=\"stylesheet\" href=\"/booket/booking.css\">\n</head>\n<body>\n\
+         <main class=\"booket booket-page\">\n<p class=\"booket-page-lang\"><a href=\"{here}?lang={other}\" lang=\"{other}\">{other_name}</a></p>\n\
+         <h1 class=\"booket-heading\">{heading}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+        lang = w.lang,
+        title = esc(w.title),
+        heading = esc(heading),
+        here = attr(here),
+        other = w.other_code,
+        other_name = esc(w.other_lang),
+    );
+    let mut res = (status, Html(html)).into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(super::CSP),
+    );
+    headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    res
+}
+
+fn message(w: &Words, status: StatusCode, here: &str, heading: &str, text: &str) -> Response {
+    page(
+        w,
+        status,
+        here,
+        heading,
+        &format!("<p role=\"status\">{}</p>", esc(text)),
+    )
+}
+
+/// The booking as a description list.
+fn details(w: &Words, lang: Lang, v: &BookingView) -> String {
+    let start = v.start.with_timezone(&v.time_zone).naive_local();
+    let end = v.end.with_timezone(&v.time_zone).naive_local();
+    let when = format!(
+        "{} {}, {}",
+        weekday_name(lang, start.date()),
+        long_date(lang, start.date()),
+        time_span(start, end)
+    );
+    let what = if v.form_title.is_empty() {
+        v.heading.clone()
+    } else {
+        v.form_title.clone()
+    };
+    format!(
+        "<dl class=\"booket-page-details\" data-testid=\"booking-details\">\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd data-testid=\"booking-when\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        esc(w.what),
+        esc(&what),
+        esc(w.when),
+        esc(&when),
+        esc(w.place),
+        esc(&v.place)
+    )
+}
+
+/// Who asks (the connection, or the trusted proxy's word), for the client's budget.
+fn client(state: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let server = &state.config.server;
+    client_of(
+        peer,
+        req.headers(),
+        &server.trusted_proxies,
+        server.forwarded_header,
+    )
+}
+
+/// Spends one write of the client's budget (here and across instances); `Err` is the
+/// answer when it is spent.
+async fn spend(state: &AppState, w: &Words, here: &str, client: IpAddr) -> Result<(), Response> {
+    let spent = match state.budgets.spend(Spend::Write, client) {
+        Ok(()) => state
+            .booket
+            .spend_shared_write(client)
+            .await
+            .map_err(std::time::Duration::from_secs),
+        other => other,
+    };
+    match spent {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            let mut res = message(w, StatusCode::TOO_MANY_REQUESTS, here, w.busy, w.busy_text);
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(wait)),
+            );
+            Err(res)
+        }
+    }
+}
+
+fn link_refused(w: &Words, here: &str, e: LinkError) -> Response {
+    match e {
+        LinkError::Invalid => message(w, StatusCode::NOT_FOUND, here, w.invalid, w.invalid_text),
+        LinkError::Outdated => message(w, StatusCode::GONE, here, w.outdated, w.outdated_text),
+    }
+}
+
+fn failed(w: &Words, here: &str, e: &BookingError) -> Response {
+    match e {
+        BookingError::Past => message(w, StatusCode::CONFLICT, here, w.outdated, w.begun_text),
+        BookingError::Taken => message(w, StatusCode::CONFLICT, here, w.gone, w.changed_text),
+        _ => message(
+            w,
+            StatusCode::SERVICE_UNAVAILABLE,
+            here,
+            w.busy,
+            w.busy_text,
+        ),
+    }
+}
+
+fn lang_of(w: &Words) -> Lang {
+    if w.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Da
+    }
+}
+
+/// `GET /booking/<token>`: the booking, or the question before cancelling it.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    req: Request,
+) -> Response {
+    let w = words(q.lang.as_deref());
+    let here = format!("/booking/{token}");
+    let client = client(&state, &req);
+    drop(req);
+    if let Err(res) = spend(&state, w, &here, client).await {
+        return res;
+    }
+    let link = match state.booket.open_link(&token) {
+        Ok(link) => link,
+        Err(e) => return link_refused(w, &here, e),
+    };
+    let view = match state.booket.find_booking(&link).await {
+        Ok(Found::Booked(view)) => view,
+        Ok(Found::Gone) => return message(w, StatusCode::OK, &here, w.gone, w.gone_text),
+        Err(e) => return failed(w, &here, &e),
+    };
+    let details = details(w, lang_of(w), &view);
+    let body = if q.step.as_deref() == Some("cancel") {
+        format!(
+            "{details}\n<h2>{ask}</h2>\n<form method=\"post\" action=\"{here}\" class=\"booket-page-actions\">\
+             <input type=\"hidden\" name=\"lang\" value=\"{lang}\">\
+             <button type=\"submit\" class=\"booket-book\" data-testid=\"cancel-yes\">{yes}</button> \
+             <a href=\"{here}?lang={lang}\" data-testid=\"cancel-no\">{no}</a></form>",
+            ask = esc(w.cancel_ask),
+            here = attr(&here),
+            lang = w.lang,
+            yes = esc(w.cancel_yes),
+            no = esc(w.cancel_no),
+        )
+    } else {
+        format!(
+            "{details}\n<p class=\"booket-page-actions\">\
+             <a class=\"booket-page-button\" href=\"{here}?lang={lang}&amp;step=cancel\" data-testid=\"cancel\">{cancel}</a></p>",
+            here = attr(&here),
+            lang = w.lang,
+            cancel = esc(w.cancel),
+        )
+    };
+    let heading = if q.step.as_deref() == Some("cancel") {
+        w.cancel
+    } else {
+        w.title
+    };
+    page(w, StatusCode::OK, &here, heading, &body)
+}
+
+/// `POST /booking/<token>`: cancels. A second time (or from a second tab) says it is
+/// cancelled already and changes nothing.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let here = format!("/booking/{token}");
+    // The form's one field is small; anything else is read past.
+    let origin_ok = super::check_origin(&state, &req).is_ok();
+    let client = client(&state, &req);
+    // The form's one field is small; a body that is not it counts as none.
+    let bytes = axum::body::to_bytes(req.into_body(), 1024)
+        .await
+        .unwrap_or_default();
+    let form: CancelForm = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| serde_qs::from_str(text).ok())
+        .unwrap_or_default();
+    let w = words(form.lang.as_deref());
+    // A cross-site form cannot cancel (it would still need the link).
+    if !origin_ok {
+        return message(w, StatusCode::FORBIDDEN, &here, w.invalid, w.invalid_text);
+    }
+    if let Err(res) = spend(&state, w, &here, client).await {
+        return res;
+    }
+    let link = match state.booket.open_link(&token) {
+        Ok(link) => link,
+        Err(e) => return link_refused(w, &here, e),
+    };
+    match state
+        .booket
+        .cancel_booking(&Caller::client(client), &link)
+        .await
+    {
+        Ok(Cancelled::Now(view)) => {
+            let body = format!(
+                "<p role=\"status\">{}</p>\n{}",
+                esc(w.cancelled_text),
+                details(w, lang_of(w), &view)
+            );
+            page(w, StatusCode::OK, &here, w.cancelled, &body)
+        }
+        Ok(Cancelled::Already) => message(w, StatusCode::OK, &here, w.gone, w.gone_text),
+        Err(e) => failed(w, &here, &e),
+    }
+}

@@ -1,0 +1,353 @@
+//! After the booking (issue 27): the link in the confirmation mail opens the booking's own
+//! page, which cancels it. Through the real server against the simulator, on both backends.
+
+mod support;
+
+use server::config::Config;
+use support::*;
+
+/// Documents, the summary and mail on (the confirmation carries the link).
+fn full(c: &mut Config) {
+    for form in &mut c.forms {
+        for el in &mut form.elements {
+            el.attach_documents = true;
+            el.attach_summary = true;
+        }
+    }
+    mail_on(c);
+}
+
+fn pdf(seed: u8) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..200u8).map(|i| i.wrapping_mul(31).wrapping_add(seed)));
+    bytes
+}
+
+/// The booking page's path in the last mail sent (its confirmation).
+fn link_in_mail(env: &Env) -> String {
+    let outbox = env.sim.outbox();
+    let body = &outbox.last().expect("a confirmation was sent").body;
+    let at = body
+        .find("/booking/")
+        .unwrap_or_else(|| panic!("no link in {body}"));
+    body[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn get(env: &Env, path: &str) -> (u16, String) {
+    let res = env
+        .http
+        .get(format!("{}{path}", env.base))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+async fn post_cancel(env: &Env, path: &str) -> (u16, String) {
+    let res = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .form(&[("lang", "da")])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// Books a free slot of `b` with two files (and the summary); returns the slot id.
+async fn booked(env: &Env, b: Backend, key: &str) -> String {
+    let slot = free_ids(&b.week(env, "").await)[0].clone();
+    let Answer(status, receipt) = env
+        .book_form(
+            b.form,
+            &slot,
+            key,
+            "",
+            &[("a.pdf", pdf(1)), ("b.pdf", pdf(2))],
+        )
+        .await;
+    assert_eq!(status, 200, "{b:?}: {receipt}");
+    assert_eq!(b.event(env, &slot).attachments.len(), 3, "{b:?}");
+    slot
+}
+
+#[tokio::test]
+async fn the_mails_link_cancels_the_booking_and_removes_exactly_its_files() {
+    for b in BACKENDS {
+        let env = Env::start_with(Options::default(), full).await;
+        // A file staff put on the event themselves stays.
+        let slot = free_ids(&b.week(&env, "").await)[0].clone();
+        let id = event_id_of(&slot);
+        env.sim.edit_event(&id, |e| {
+            e.attachments.push(server::sim::model::Attachment {
+                id: "staff-note".into(),
+                name: "staff note.txt".into(),
+                content_type: "text/plain".into(),
+                size: 4,
+                via_upload_session: false,
+                content_id: String::new(),
+                bytes: b"note".to_vec(),
+            })
+        });
+        let Answer(status, receipt) = env
+            .book_form(
+                b.form,
+                &slot,
+                "k1",
+                "",
+                &[("a.pdf", pdf(1)), ("b.pdf", pdf(2))],
+            )
+            .await;
+        assert_eq!(status, 200, "{b:?}: {receipt}");
+        assert_eq!(b.event(&env, &slot).attachments.len(), 4, "{b:?}");
+        // The booking's record keeps the address for the cancellation, sealed: nothing in
+        // it reads as the citizen's (nor as its base64).
+        let record: Vec<String> = b
+            .event(&env, &slot)
+            .properties
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect();
+        assert!(
+            record
+                .iter()
+                .any(|v| v.starts_with("booked;") && v.contains(";to=s1.")),
+            "{record:?}"
+        );
+        assert!(
+            !record
+                .iter()
+                .any(|v| v.contains("soren") || v.contains("c29yZW")),
+            "{record:?}"
+        );
+        let link = link_in_mail(&env);
+
+        // The page shows the booking and offers to cancel it; the question comes first.
+        let (status, page) = get(&env, &link).await;
+        assert_eq!(status, 200, "{b:?}: {page}");
+        assert!(page.contains("Aflys tiden"), "{page}");
+        assert!(
+            page.contains("tirsdag 1. december 2026, 09:00–09:30"),
+            "{b:?}: {page}"
+        );
+        let (status, ask) = get(&env, &format!("{link}?step=cancel")).await;
+        assert_eq!(status, 200);
+        assert!(ask.contains("Vil du aflyse tiden?"), "{ask}");
+        assert!(
+            b.event(&env, &slot).subject.ends_with(" - Booket"),
+            "asking changes nothing"
+        );
+
+        let (status, done) = post_cancel(&env, &link).await;
+        assert_eq!(status, 200, "{b:?}: {done}");
+        assert!(done.contains("Tiden er aflyst"), "{done}");
+        let event = b.event(&env, &slot);
+        assert!(!event.subject.contains(" - "), "{b:?}: {}", event.subject);
+        let left: Vec<&str> = event.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(left, vec!["staff note.txt"], "{b:?}");
+        // The slot is free for the next citizen at once.
+        assert_eq!(state_of(&b.week(&env, "").await, &slot), "free", "{b:?}");
+        // The citizen hears of it.
+        let outbox = env.sim.outbox();
+        assert_eq!(outbox.len(), 2, "{b:?}");
+        assert!(
+            outbox[1].subject.starts_with("Aflyst:"),
+            "{}",
+            outbox[1].subject
+        );
+        assert_eq!(outbox[1].to, vec!["soren@example.dk".to_string()]);
+
+        // Twice is harmless: nothing written, nothing sent, and the page says so.
+        let stats = env.sim.stats();
+        let (status, again) = post_cancel(&env, &link).await;
+        assert_eq!(status, 200);
+        assert!(again.contains("ikke længere booket"), "{again}");
+        let after = env.sim.stats();
+        assert_eq!(
+            (after.event_patches + after.ews_updates, after.mails_sent),
+            (stats.event_patches + stats.ews_updates, stats.mails_sent),
+            "{b:?}"
+        );
+        let (_, page) = get(&env, &link).await;
+        assert!(page.contains("ikke længere booket"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn the_next_citizen_never_gets_files_a_cancellation_left() {
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), full).await;
+    let slot = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    // Deleting attachments fails while the citizen cancels: the slot is freed all the
+    // same, and the files stay listed in the event's record.
+    env.sim.set_faults(server::sim::model::Faults {
+        attachment_deletes_fail: true,
+        ..Default::default()
+    });
+    let (status, done) = post_cancel(&env, &link).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(b.event(&env, &slot).attachments.len(), 3);
+    env.sim.set_faults(Default::default());
+    // The next booking of the slot removes them before its own go on.
+    let Answer(status, receipt) = env
+        .book_form(b.form, &slot, "k2", "", &[("c.pdf", pdf(3))])
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    let names: Vec<String> = b
+        .event(&env, &slot)
+        .attachments
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"c.pdf".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "a.pdf" || n == "b.pdf"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slot_staff_changed_meanwhile_is_never_overwritten() {
+    for b in BACKENDS {
+        let env = Env::start_with(Options::default(), full).await;
+        let slot = booked(&env, b, "k1").await;
+        let link = link_in_mail(&env);
+        // Staff moved the meeting half an hour: no longer the time the link names.
+        let id = event_id_of(&slot);
+        env.sim.edit_event(&id, |e| {
+            e.start += chrono::TimeDelta::minutes(30);
+            e.end += chrono::TimeDelta::minutes(30);
+        });
+        let before = b.event(&env, &slot);
+        let (status, page) = post_cancel(&env, &link).await;
+        assert_eq!(status, 200, "{b:?}: {page}");
+        assert!(page.contains("ikke længere booket"), "{page}");
+        let after = b.event(&env, &slot);
+        assert_eq!(after.subject, before.subject, "{b:?}");
+        assert_eq!(after.attachments.len(), 3, "{b:?}");
+        // Staff edit the event just before the cancellation's write arrives: the write
+        // meets a newer version and loses; staff's edit stands, files and all.
+        let env = Env::start_with(Options::default(), full).await;
+        let slot = booked(&env, b, "k1").await;
+        let link = link_in_mail(&env);
+        env.sim.set_faults(server::sim::model::Faults {
+            staff_edit_before_write: Some(0),
+            ..Default::default()
+        });
+        let (status, page) = post_cancel(&env, &link).await;
+        assert_eq!(status, 200, "{b:?}: {page}");
+        assert!(page.contains("ikke længere booket"), "{page}");
+        let after = b.event(&env, &slot);
+        assert!(
+            after.subject.ends_with(" - Booket (ændret)"),
+            "{b:?}: {}",
+            after.subject
+        );
+        assert_eq!(after.attachments.len(), 3, "{b:?}");
+        assert_eq!(env.sim.outbox().len(), 1, "no cancellation mail");
+    }
+}
+
+#[tokio::test]
+async fn links_that_are_not_this_servers_get_nothing_and_cost_no_exchange_call() {
+    let env = Env::start_with(Options::default(), full).await;
+    let b = BACKENDS[0];
+    let slot = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let token = link.trim_start_matches("/booking/").to_owned();
+    let receipt_jws = {
+        // A receipt is signed by the same key, but is no link.
+        let Answer(_, receipt) = env
+            .book_form(b.form, &free_ids(&b.week(&env, "").await)[0], "k2", "", &[])
+            .await;
+        receipt["jws"].as_str().unwrap().to_owned()
+    };
+    let mut altered = token.clone().into_bytes();
+    let mid = altered.len() / 2;
+    altered[mid] = if altered[mid] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let calls = env.sim.stats().graph_requests;
+    for bad in [
+        "garbage".to_string(),
+        altered,
+        receipt_jws,
+        format!("{token}x"),
+        "a.b.c".into(),
+    ] {
+        let (status, page) = get(&env, &format!("/booking/{bad}")).await;
+        assert_eq!(status, 404, "{bad}: {page}");
+        assert!(page.contains("Linket virker ikke"), "{page}");
+        let (status, _) = post_cancel(&env, &format!("/booking/{bad}")).await;
+        assert_eq!(status, 404, "{bad}");
+    }
+    assert_eq!(
+        env.sim.stats().graph_requests,
+        calls,
+        "no Exchange call for a bad link"
+    );
+    assert!(b.event(&env, &slot).subject.ends_with(" - Booket"));
+    // The page is in English when asked; the token never leaves through a Referer.
+    let res = env
+        .http
+        .get(format!("{}{link}?lang=en", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("lang=\"en\""), "{page}");
+    assert!(page.contains("Cancel the time"), "{page}");
+    // Once the slot has ended, the link says so and does nothing.
+    env.advance(chrono::TimeDelta::days(3));
+    let (status, page) = get(&env, &link).await;
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("Tiden er overstået"), "{page}");
+    let (status, _) = post_cancel(&env, &link).await;
+    assert_eq!(status, 410);
+    assert!(b.event(&env, &slot).subject.ends_with(" - Booket"));
+}
+
+#[tokio::test]
+async fn a_cross_site_form_cannot_cancel() {
+    let env = Env::start_with(Options::default(), full).await;
+    let b = BACKENDS[0];
+    let slot = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let status = env
+        .http
+        .post(format!("{}{link}", env.base))
+        .header("origin", "https://evil.example")
+        .form(&[("lang", "da")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 403);
+    assert!(b.event(&env, &slot).subject.ends_with(" - Booket"));
+}
+
+#[tokio::test]
+async fn the_page_spends_the_clients_write_budget() {
+    let env = Env::start_with(Options::default(), |c| {
+        full(c);
+        c.server.rate_limit_per_minute = 3;
+    })
+    .await;
+    let b = BACKENDS[0];
+    booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let reads = env.sim.stats().event_gets;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(get(&env, &link).await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let answered = statuses.iter().filter(|s| **s == 200).count() as u64;
+    assert_eq!(env.sim.stats().event_gets - reads, answered, "{statuses:?}");
+}
