@@ -127,6 +127,28 @@ pub fn cancellation(
     }
 }
 
+/// The reminder before the time, with the link to the booking's own page (to cancel).
+pub fn reminder(
+    to: &str,
+    from: Option<&str>,
+    form_title: &str,
+    when: &str,
+    place: &str,
+    link: Option<&str>,
+) -> OutgoingMail {
+    OutgoingMail {
+        to: to.trim().to_owned(),
+        from: from.map(str::to_owned),
+        subject: format!("Påmindelse: {form_title} – {when}"),
+        text: format!(
+            "Husk din tid.\n\nHvad: {form_title}\nHvornår: {when}\nHvor: {place}\n{}",
+            link.map(|l| format!("\nKan du ikke komme? Aflys tiden her:\n{l}\n"))
+                .unwrap_or_default()
+        ),
+        attachments: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub ews_logons: IntCounter,
     pub holds: IntCounterVec,
     pub bookings: IntCounterVec,
+    /// Mails to citizens after the booking (reminders, cancellations) by kind and result.
+    pub mails: IntCounterVec,
     /// Lapsed holds the last sweep could not give back (files not removable, or the write
     /// failed): each keeps a slot away from citizens, possibly with someone's documents.
     pub holds_stuck: IntGauge,
@@ -132,6 +134,12 @@ impl Default for Metrics {
                 "booket_bookings_total",
                 "Bookings by outcome.",
                 &["outcome"],
+            ),
+            mails: counter_vec(
+                &r,
+                "booket_mails_total",
+                "Reminder and cancellation mails by kind and result (sent, failed).",
+                &["kind", "result"],
             ),
             store_refusals: counter_vec(
                 &r,

@@ -351,3 +351,108 @@ async fn the_page_spends_the_clients_write_budget() {
     let answered = statuses.iter().filter(|s| **s == 200).count() as u64;
     assert_eq!(env.sim.stats().event_gets - reads, answered, "{statuses:?}");
 }
+
+/// [`full`], and every element reminds a day before.
+fn reminding(c: &mut Config) {
+    full(c);
+    for form in &mut c.forms {
+        for el in &mut form.elements {
+            el.reminder_hours = 24;
+        }
+    }
+}
+
+/// Books the first free slot of `b` that starts on Thursday 3 December (three days after
+/// the tests' Monday): its reminder is due on Wednesday at the same time.
+async fn booked_thursday(
+    env: &Env,
+    b: Backend,
+    key: &str,
+) -> (String, chrono::DateTime<chrono::Utc>) {
+    let week = b.week(env, "").await;
+    let slot = week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "free" && s["start"].as_str().unwrap().starts_with("2026-12-03"))
+        .expect("a free slot on Thursday");
+    let id = slot["id"].as_str().unwrap().to_owned();
+    let start = chrono::DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let Answer(status, receipt) = env.book_form(b.form, &id, key, "", &[]).await;
+    assert_eq!(status, 200, "{b:?}: {receipt}");
+    (id, start)
+}
+
+fn reminders(env: &Env) -> Vec<server::sim::model::SentMail> {
+    env.sim
+        .outbox()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Påmindelse:"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reminder_goes_out_once_when_due_with_the_link() {
+    for b in BACKENDS {
+        let env = Env::start_with(Options::default(), reminding).await;
+        let (_, start) = booked_thursday(&env, b, "k1").await;
+        // Not yet due.
+        assert_eq!(env.booket.send_reminders().await.unwrap(), 0, "{b:?}");
+        assert!(reminders(&env).is_empty());
+        // 23 hours before the start: due.
+        env.advance(start - chrono::TimeDelta::hours(23) - env.booket.now());
+        assert_eq!(env.booket.send_reminders().await.unwrap(), 1, "{b:?}");
+        let sent = reminders(&env);
+        assert_eq!(sent.len(), 1, "{b:?}");
+        assert_eq!(sent[0].to, vec!["soren@example.dk".to_string()]);
+        assert!(sent[0].body.contains("/booking/"), "{}", sent[0].body);
+        // Its link opens the booking.
+        let at = sent[0].body.find("/booking/").unwrap();
+        let link = sent[0].body[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        let (status, page) = get(&env, &link).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Aflys tiden"), "{page}");
+        // Never twice.
+        assert_eq!(env.booket.send_reminders().await.unwrap(), 0, "{b:?}");
+        env.advance(chrono::TimeDelta::hours(1));
+        assert_eq!(env.booket.send_reminders().await.unwrap(), 0, "{b:?}");
+        assert_eq!(reminders(&env).len(), 1, "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_instances_send_a_reminder_once() {
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), reminding).await;
+    let other = env.second_instance().await;
+    let (_, start) = booked_thursday(&env, b, "k1").await;
+    let (_, start2) = booked_thursday(&env, b, "k2").await;
+    let due = start.max(start2) - chrono::TimeDelta::hours(23) - env.booket.now();
+    env.advance(due);
+    other.advance(due);
+    let (a, z) = tokio::join!(env.booket.send_reminders(), other.booket.send_reminders());
+    assert_eq!(a.unwrap() + z.unwrap(), 2);
+    assert_eq!(reminders(&env).len(), 2);
+    let (a, z) = tokio::join!(env.booket.send_reminders(), other.booket.send_reminders());
+    assert_eq!((a.unwrap(), z.unwrap()), (0, 0));
+    assert_eq!(reminders(&env).len(), 2);
+}
+
+#[tokio::test]
+async fn a_cancelled_booking_gets_no_reminder() {
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), reminding).await;
+    let (_, start) = booked_thursday(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let (status, done) = post_cancel(&env, &link).await;
+    assert_eq!(status, 200, "{done}");
+    env.advance(start - chrono::TimeDelta::hours(23) - env.booket.now());
+    assert_eq!(env.booket.send_reminders().await.unwrap(), 0);
+    assert!(reminders(&env).is_empty());
+}

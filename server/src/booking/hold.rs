@@ -119,6 +119,22 @@ pub struct BookedRecord {
     /// The citizen's e-mail address, sealed (only when mail is on, the form has one and
     /// receipts are signed).
     pub to: Option<String>,
+    /// When the reminder is due (Unix seconds; the element's `reminder_hours` before the
+    /// start), with the form and element it was booked through (`form=`, `el=`: the
+    /// reminder's link names them).
+    pub remind: Option<i64>,
+    pub form: Option<String>,
+    pub element: Option<String>,
+    /// The reminder was sent: the sender's nonce (a write that cannot be told apart by
+    /// its value could not be read back as one instance's own).
+    pub reminded: Option<String>,
+}
+
+/// A token Booket writes into a record: `[A-Za-z0-9_-]`, 1–64 long.
+fn is_record_token(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 impl BookedRecord {
@@ -137,6 +153,13 @@ impl BookedRecord {
             value.push_str(";to=");
             value.push_str(to);
         }
+        if let (Some(at), Some(form), Some(element)) = (self.remind, &self.form, &self.element) {
+            value.push_str(&format!(";remind={at};form={form};el={element}"));
+        }
+        if let Some(nonce) = &self.reminded {
+            value.push_str(";reminded=");
+            value.push_str(nonce);
+        }
         value
     }
 
@@ -149,6 +172,10 @@ impl BookedRecord {
             owner: None,
             files: Vec::new(),
             to: None,
+            remind: None,
+            form: None,
+            element: None,
+            reminded: None,
         };
         let rest = value[mark.len()..].strip_prefix(';').unwrap_or_default();
         for field in rest.split(';').filter(|f| !f.is_empty()) {
@@ -177,6 +204,11 @@ impl BookedRecord {
                     record.to = Some(v.to_owned());
                 }
                 "to" => return None,
+                "remind" => record.remind = Some(v.parse().ok()?),
+                "form" if is_record_token(v) => record.form = Some(v.to_owned()),
+                "el" if is_record_token(v) => record.element = Some(v.to_owned()),
+                "reminded" if is_record_token(v) => record.reminded = Some(v.to_owned()),
+                "form" | "el" | "reminded" => return None,
                 "owner" => return None,
                 _ => {}
             }
@@ -269,6 +301,10 @@ mod tests {
             owner: None,
             files: Vec::new(),
             to: None,
+            remind: None,
+            form: None,
+            element: None,
+            reminded: None,
         };
         assert_eq!(bare.to_value(), "booked;abc");
         assert_eq!(BookedRecord::parse("booked;abc"), Some(bare.clone()));
@@ -276,6 +312,10 @@ mod tests {
             owner: Some(owner_hash("tok")),
             files: vec![AttachmentId::new("AAMk=1"), AttachmentId::new("AAMk-2")],
             to: Some("s1.AAEC-_3".into()),
+            remind: Some(1_796_000_000),
+            form: Some("demo".into()),
+            element: Some("tid".into()),
+            reminded: Some("n0nce".into()),
             ..bare.clone()
         };
         let value = full.to_value();
@@ -300,6 +340,9 @@ mod tests {
             "booked;abc;to=a@b.dk",
             "booked;abc;owner=",
             "booked;abc;noequals",
+            "booked;abc;remind=soon",
+            "booked;abc;form=a b",
+            "booked;abc;reminded=",
         ] {
             assert_eq!(BookedRecord::parse(junk), None, "{junk}");
         }

@@ -276,8 +276,16 @@ impl Booket {
             &when,
             &view.place,
         );
-        if let Err(e) = mailbox.send_mail(&mail).await {
-            tracing::error!("cancellation e-mail failed (the cancellation stands): {e}");
-        }
+        let result = match mailbox.send_mail(&mail).await {
+            Ok(()) => "sent",
+            Err(e) => {
+                tracing::error!("cancellation e-mail failed (the cancellation stands): {e}");
+                "failed"
+            }
+        };
+        self.metrics
+            .mails
+            .with_label_values(&["cancellation", result])
+            .inc();
     }
 }

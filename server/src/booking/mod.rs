@@ -15,6 +15,7 @@ mod limits;
 mod locks;
 mod manage;
 mod read;
+mod remind;
 mod rules;
 mod session;
 mod settings;

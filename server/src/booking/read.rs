@@ -140,7 +140,7 @@ impl Booket {
     /// ceiling is reached (nothing may be read until the next minute).
     /// With several instances the ceiling is theirs together, counted in the store; a store
     /// that cannot be reached leaves this instance its share of it.
-    async fn take_read(&self, cal: &CalendarConfig) -> bool {
+    pub(super) async fn take_read(&self, cal: &CalendarConfig) -> bool {
         let now = (self.clock)();
         if !self.reads.take(&cal.name, now) {
             return false;

@@ -96,7 +96,8 @@ impl Booket {
         Ok(released)
     }
 
-    /// Runs [`Booket::sweep_expired_holds`] every `every` until the process ends.
+    /// Runs [`Booket::sweep_expired_holds`], then [`Booket::send_reminders`], every
+    /// `every` until the process ends.
     pub fn spawn_sweeper(self: std::sync::Arc<Self>, every: std::time::Duration) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -106,6 +107,9 @@ impl Booket {
                 tick.tick().await;
                 if let Err(e) = self.sweep_expired_holds().await {
                     tracing::warn!("hold sweep failed: {e}");
+                }
+                if let Err(e) = self.send_reminders().await {
+                    tracing::warn!("reminder sweep failed: {e}");
                 }
             }
         });

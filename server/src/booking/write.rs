@@ -653,8 +653,15 @@ impl Booket {
             base_subject(&event.subject, markers),
             markers.booked
         );
-        // The record names the booking and keeps what cancelling it needs: whose files are
-        // on the event and where word of it goes (`BookedRecord`).
+        // The record names the booking and keeps what cancelling it and reminding of it
+        // need: whose files are on the event, where word of it goes, and when the reminder
+        // is due (`BookedRecord`; the reminder sweep, `remind.rs`).
+        let to = self
+            .citizen_address(&req)
+            .and_then(|to| self.receipt_signer.as_ref()?.seal(&to));
+        let remind = (el.reminder_hours > 0 && to.is_some()).then(|| {
+            (slot.start - chrono::TimeDelta::hours(i64::from(el.reminder_hours))).timestamp()
+        });
         let record = hold::BookedRecord {
             mark: booked_mark.clone(),
             owner: Some(hold::owner_hash(&token)),
@@ -664,9 +671,11 @@ impl Booket {
                 .filter(hold::is_recordable_attachment_id)
                 .take(hold::MAX_RECORDED_FILES)
                 .collect(),
-            to: self
-                .citizen_address(&req)
-                .and_then(|to| self.receipt_signer.as_ref()?.seal(&to)),
+            to,
+            remind,
+            form: remind.map(|_| req.form.to_string()),
+            element: remind.map(|_| req.element.to_string()),
+            reminded: None,
         };
         if let Err(e) = self
             .write_subject(cal, &event, &subject, &record.to_value())

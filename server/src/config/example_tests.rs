@@ -15,6 +15,7 @@ fn the_shipped_example_config_is_valid() {
     ));
     let c = Config::load(path).unwrap();
     assert_eq!(c.forms[0].elements[0].notice_days, 2);
+    assert_eq!(c.forms[0].elements[0].reminder_hours, 24);
     assert!(
         matches!(&c.mail, MailConfig::Graph { client_id, .. } if Some(client_id) == c.calendars[0].credentials().map(|a| a.client_id).as_ref())
     );

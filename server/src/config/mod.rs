@@ -417,6 +417,8 @@ pub struct ElementConfig {
     pub first_hour: u8,
     pub last_hour: u8,
     pub notice_days: u16,
+    /// Hours before the time a reminder mail goes out (0: none).
+    pub reminder_hours: u16,
 }
 
 impl CalendarConfig {

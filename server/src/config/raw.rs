@@ -274,6 +274,8 @@ pub struct Element {
     pub last_hour: i64,
     #[serde(default)]
     pub notice_days: i64,
+    #[serde(default)]
+    pub reminder_hours: i64,
 }
 
 impl Element {
@@ -310,6 +312,15 @@ impl Element {
                 format!("must be 0–365 (got {})", self.notice_days),
             ));
         }
+        if !(0..=MAX_REMINDER_HOURS).contains(&self.reminder_hours) {
+            return Err((
+                "reminder_hours",
+                format!(
+                    "must be 0 (no reminder) to {MAX_REMINDER_HOURS} (got {})",
+                    self.reminder_hours
+                ),
+            ));
+        }
         Ok(ElementConfig {
             name: self.name,
             heading: self.heading,
@@ -324,9 +335,13 @@ impl Element {
             first_hour: self.first_hour as u8,
             last_hour: self.last_hour as u8,
             notice_days: self.notice_days as u16,
+            reminder_hours: self.reminder_hours as u16,
         })
     }
 }
+
+/// The longest a reminder may come before its time: a week.
+pub const MAX_REMINDER_HOURS: i64 = 168;
 
 pub(super) fn default_first() -> i64 {
     8

@@ -161,6 +161,12 @@ fn errors_name_file_section_and_field() {
             "0–365",
         ),
         (
+            "notice_days = 2",
+            "notice_days = 2\nreminder_hours = 200",
+            "element \"tid\" reminder_hours",
+            "to 168",
+        ),
+        (
             "name = \"tid\"",
             "name = \"Tid!\"",
             "element \"Tid!\" name",

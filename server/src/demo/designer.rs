@@ -25,6 +25,7 @@ const OPTIONS: &[(&str, &str, &str)] = &[
     ("first_hour", "Første time", "0–23. Kun aftaler, der starter fra denne time, vises."),
     ("last_hour", "Sidste time", "1–24, efter første time. Kun aftaler, der slutter senest denne time, vises."),
     ("notice_days", "Antal dage før aftale", "0–365. Tider før i dag + dette antal kalenderdage vises som optaget (\"kan ikke bookes endnu\")."),
+    ("reminder_hours", "Påmindelse (timer før)", "0–168. Så mange timer før tiden får borgeren en påmindelse på e-mail med link til at aflyse; 0 = ingen påmindelse. Kræver e-mail og signerede kvitteringer."),
 ];
 
 const CHECKBOXES: &[&str] = &[
@@ -58,6 +59,7 @@ fn draft_from(q: &HashMap<String, String>) -> Result<ElementDraft, (&'static str
         first_hour: number("first_hour")?,
         last_hour: number("last_hour")?,
         notice_days: number("notice_days")?,
+        reminder_hours: number("reminder_hours")?,
     })
 }
 
@@ -76,6 +78,7 @@ fn values_of(el: &ElementConfig) -> HashMap<&'static str, String> {
         ("first_hour", el.first_hour.to_string()),
         ("last_hour", el.last_hour.to_string()),
         ("notice_days", el.notice_days.to_string()),
+        ("reminder_hours", el.reminder_hours.to_string()),
     ])
 }
 
@@ -97,6 +100,7 @@ pub fn config_block(el: &ElementConfig) -> String {
     t["first_hour"] = value(i64::from(el.first_hour));
     t["last_hour"] = value(i64::from(el.last_hour));
     t["notice_days"] = value(i64::from(el.notice_days));
+    t["reminder_hours"] = value(i64::from(el.reminder_hours));
     let mut elements = ArrayOfTables::new();
     elements.push(t);
     let mut forms = Table::new();
@@ -217,7 +221,10 @@ pub async fn page(
                 let _ = write!(options, "<option{selected}>{}</option>", esc(&c.name));
             }
             format!("<label for=\"{id}\">{}</label><br><select id=\"{id}\" name=\"{key}\" aria-describedby=\"{described}\"{invalid}>{options}</select>", esc(label))
-        } else if matches!(*key, "first_hour" | "last_hour" | "notice_days") {
+        } else if matches!(
+            *key,
+            "first_hour" | "last_hour" | "notice_days" | "reminder_hours"
+        ) {
             format!(
                 "<label for=\"{id}\">{}</label><br><input type=\"number\" id=\"{id}\" name=\"{key}\" value=\"{}\" aria-describedby=\"{described}\"{invalid}>",
                 esc(label),
@@ -297,6 +304,7 @@ mod tests {
             first_hour: 8,
             last_hour: 16,
             notice_days: 2,
+            reminder_hours: 24,
         };
         #[derive(serde::Deserialize)]
         struct Doc {
@@ -318,6 +326,7 @@ mod tests {
             .unwrap();
         assert_eq!(back.heading, el.heading);
         assert_eq!(back.description, el.description);
-        assert_eq!(back.validate(&["Borgerservice"]).unwrap().notice_days, 2);
+        let back = back.validate(&["Borgerservice"]).unwrap();
+        assert_eq!((back.notice_days, back.reminder_hours), (2, 24));
     }
 }

@@ -77,6 +77,7 @@ mod tests {
             first_hour: 8,
             last_hour: 16,
             notice_days: 1,
+            reminder_hours: 0,
         };
         let id = d.put(el.clone());
         assert_eq!(d.put(el), id);

@@ -76,6 +76,8 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         first_hour: 8,
         last_hour: 16,
         notice_days: 1,
+        // A reminder the day before, with the link to cancel.
+        reminder_hours: 24,
     }
     };
     let form = |id: &str, title: &str, el: ElementConfig| FormConfig {
