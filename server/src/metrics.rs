@@ -21,6 +21,8 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// Mails to citizens after the booking (reminders, cancellations) by kind and result.
     pub mails: IntCounterVec,
+    /// Webhook deliveries by result (delivered, retried, failed).
+    pub webhooks: IntCounterVec,
     /// Lapsed holds the last sweep could not give back (files not removable, or the write
     /// failed): each keeps a slot away from citizens, possibly with someone's documents.
     pub holds_stuck: IntGauge,
@@ -140,6 +142,12 @@ impl Default for Metrics {
                 "booket_mails_total",
                 "Reminder and cancellation mails by kind and result (sent, failed).",
                 &["kind", "result"],
+            ),
+            webhooks: counter_vec(
+                &r,
+                "booket_webhooks_total",
+                "Booking events for forms' webhooks: delivered, retried (one per retry), failed (given up).",
+                &["result"],
             ),
             store_refusals: counter_vec(
                 &r,

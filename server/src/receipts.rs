@@ -63,6 +63,30 @@ pub struct ReceiptClaims {
     pub state: String,
 }
 
+/// The JWS type of a booking event sent to a form's webhook.
+pub const EVENT_TYPE: &str = "booket-event+jwt";
+
+/// A booking event for the form's backend (`[[forms]] webhook_url`): what happened to which
+/// booking. Registered claims first; `jti` is the event's own id (a receiver takes each
+/// once), `booking` the booking's id as in its receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventClaims {
+    /// Set by [`ReceiptSigner::sign_event`] (the server's public URL).
+    pub iss: String,
+    /// The form id.
+    pub aud: String,
+    pub iat: i64,
+    pub jti: String,
+    /// `booking.created` or `booking.cancelled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub booking: String,
+    pub element: String,
+    pub calendar: String,
+    pub start: String,
+    pub end: String,
+}
+
 /// The JWS type of a booking's link token.
 const LINK_TYPE: &str = "booket-link+jwt";
 
@@ -325,6 +349,25 @@ impl ReceiptSigner {
                 .ok()?;
             String::from_utf8(plain.to_vec()).ok()
         })
+    }
+
+    /// The compact JWS of a booking event (typed `booket-event+jwt`: never a receipt or a
+    /// link).
+    pub fn sign_event(&self, event: &EventClaims) -> Option<String> {
+        let claims = EventClaims {
+            iss: self.issuer.clone(),
+            ..event.clone()
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.signing.kid.clone());
+        header.typ = Some(EVENT_TYPE.into());
+        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
+            Ok(jws) => Some(jws),
+            Err(e) => {
+                tracing::error!("cannot sign a booking event: {e}");
+                None
+            }
+        }
     }
 
     /// The booking's own page for `link`: `<public URL>/booking/<token>`.

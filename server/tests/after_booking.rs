@@ -456,3 +456,174 @@ async fn a_cancelled_booking_gets_no_reminder() {
     assert_eq!(env.booket.send_reminders().await.unwrap(), 0);
     assert!(reminders(&env).is_empty());
 }
+
+/// A form's backend: answers `failures` POSTs with 500, then 200; hands each POST it took
+/// (content type, body) to the test.
+async fn receiver(
+    failures: usize,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (tx, seen) = (tx.clone(), seen.clone());
+            async move {
+                if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let ct = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send((ct, body));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+/// Webhook retries wait for nothing; the waits asked for are kept.
+fn recorded_waits(env: &Env) -> std::sync::Arc<std::sync::Mutex<Vec<std::time::Duration>>> {
+    let waits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = waits.clone();
+    env.booket
+        .set_webhook_sleeper(std::sync::Arc::new(move |d| {
+            kept.lock().unwrap().push(d);
+            Box::pin(async {})
+        }));
+    waits
+}
+
+/// An event's claims, verified as a form's backend would: the published keys, ES256, the
+/// event type, this form.
+async fn verified(env: &Env, jws: &str) -> serde_json::Value {
+    let header = jsonwebtoken::decode_header(jws).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("booket-event+jwt"));
+    let jwks: jsonwebtoken::jwk::JwkSet = env
+        .http
+        .get(format!("{}/.well-known/jwks.json", env.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["demo"]);
+    v.required_spec_claims = ["iss", "aud"].iter().map(|c| c.to_string()).collect();
+    server::signing::ensure();
+    jsonwebtoken::decode::<serde_json::Value>(
+        jws,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &v,
+    )
+    .unwrap()
+    .claims
+}
+
+async fn next_event(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) -> (String, String) {
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the webhook was called")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_forms_backend_hears_of_booking_and_cancelling_signed_and_retried() {
+    let (url, mut rx) = receiver(2).await;
+    let env = Env::start_with(Options::default(), |c| {
+        full(c);
+        c.forms[0].webhook_url = Some(url.parse().unwrap());
+    })
+    .await;
+    let waits = recorded_waits(&env);
+    let slot = free_ids(&BACKENDS[0].week(&env, "").await)[0].clone();
+    let Answer(status, receipt) = env.book_form("demo", &slot, "k1", "", &[]).await;
+    assert_eq!(status, 200, "{receipt}");
+    let (content_type, body) = next_event(&mut rx).await;
+    assert_eq!(content_type, "application/jose");
+    let created = verified(&env, &body).await;
+    assert_eq!(created["type"], "booking.created");
+    assert_eq!(created["element"], "tid");
+    assert_eq!(created["start"], receipt["start"]);
+    // The booking is the receipt's: the same id.
+    let receipt_id = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+        receipt["jws"].as_str().unwrap(),
+    )
+    .unwrap()
+    .claims["jti"]
+        .clone();
+    assert_eq!(created["booking"], receipt_id);
+    // Two refusals, then delivered: waits that grow.
+    let asked = waits.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1] > asked[0], "{asked:?}");
+    let metrics = env.metrics().await;
+    assert!(
+        metrics.contains("booket_webhooks_total{result=\"retried\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("booket_webhooks_total{result=\"delivered\"} 1"),
+        "{metrics}"
+    );
+
+    let link = link_in_mail(&env);
+    let (status, _) = post_cancel(&env, &link).await;
+    assert_eq!(status, 200);
+    let (_, body) = next_event(&mut rx).await;
+    let cancelled = verified(&env, &body).await;
+    assert_eq!(cancelled["type"], "booking.cancelled");
+    assert_eq!(cancelled["booking"], created["booking"]);
+    assert_ne!(
+        cancelled["jti"], created["jti"],
+        "each event has its own id"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_well_undoes_nothing() {
+    let (url, _rx) = receiver(usize::MAX).await;
+    let env = Env::start_with(Options::default(), |c| {
+        full(c);
+        c.forms[0].webhook_url = Some(url.parse().unwrap());
+    })
+    .await;
+    let waits = recorded_waits(&env);
+    let slot = free_ids(&BACKENDS[0].week(&env, "").await)[0].clone();
+    let Answer(status, receipt) = env.book_form("demo", &slot, "k1", "", &[]).await;
+    assert_eq!(status, 200, "{receipt}");
+    // Given up after its tries; the failure is counted, the booking stands. (The
+    // delivery runs in its own task: looked for until it is counted, for up to 30 s.)
+    let mut metrics = String::new();
+    for _ in 0..3000 {
+        metrics = env.metrics().await;
+        if metrics.contains("booket_webhooks_total{result=\"failed\"} 1") {
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        metrics.contains("booket_webhooks_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(waits.lock().unwrap().len(), 5);
+    assert!(BACKENDS[0]
+        .event(&env, &slot)
+        .subject
+        .ends_with(" - Booket"));
+}

@@ -230,6 +230,15 @@ impl Booket {
         let view = self.view(&named, &event);
         self.tell_cancelled(caller, cal, &record, &view, &event.id)
             .await;
+        self.announce(super::webhooks::Happened {
+            kind: "booking.cancelled",
+            form: &link.aud,
+            element: &link.element,
+            calendar: &cal.name,
+            booking: link.jti.clone(),
+            start: view.start.with_timezone(&cal.time_zone).fixed_offset(),
+            end: view.end.with_timezone(&cal.time_zone).fixed_offset(),
+        });
         Ok(Cancelled::Now(view))
     }
 

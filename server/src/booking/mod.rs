@@ -21,6 +21,7 @@ mod session;
 mod settings;
 pub mod slot_id;
 mod sweep;
+mod webhooks;
 mod write;
 
 use crate::config::{CalendarConfig, ElementConfig};
@@ -43,6 +44,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+pub use webhooks::Sleeper;
 
 /// Who asks, as far as the core needs to know: the client's key for the per-client caps
 /// (the web layer derives it from the connection and trusted proxies; `None` when unknown,
@@ -119,6 +121,8 @@ pub struct Booket {
     receipt_signer: Option<crate::receipts::ReceiptSigner>,
     /// What several instances share (in this process when there is one).
     store: crate::store::Store,
+    /// Delivery of booking events to forms' webhooks.
+    webhooks: webhooks::Webhooks,
 }
 
 /// Elements served beside the configured ones (the demo's designer drafts): the core asks
@@ -165,6 +169,7 @@ impl Booket {
             mails: limits::DailyCounter::default(),
             receipt_signer: None,
             store: crate::store::Store::in_process(),
+            webhooks: webhooks::Webhooks::default(),
         }
     }
 

@@ -702,6 +702,15 @@ impl Booket {
         receipt.mail = self
             .confirm_by_mail(caller, &req, cal, &slot, &event, &booked_mark)
             .await;
+        self.announce(super::webhooks::Happened {
+            kind: "booking.created",
+            form: req.form.as_str(),
+            element: req.element.as_str(),
+            calendar: &cal.name,
+            booking: crate::receipts::booking_id(slot.event_id.as_str(), &booked_mark),
+            start: receipt.start,
+            end: receipt.end,
+        });
         self.remember(key, req.slot_id.clone(), receipt.clone())
             .await;
         Ok(receipt)

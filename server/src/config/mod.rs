@@ -400,6 +400,8 @@ pub struct FormConfig {
     /// The key this form's backend signs citizen session tokens with (HS256, at least 32
     /// bytes). With a valid token the limits on holds count per citizen.
     pub session_key: Option<SecretString>,
+    /// Where the form's backend hears of bookings, cancellations (signed events).
+    pub webhook_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone)]

@@ -244,6 +244,8 @@ pub struct Form {
     #[serde(default)]
     pub elements: Vec<Element>,
     pub session_key: Option<SecretRef>,
+    /// Where Booket POSTs the form's signed booking events (optional).
+    pub webhook_url: Option<String>,
 }
 
 /// A booking element as written in the file (or drafted in the designer preview).

@@ -70,6 +70,54 @@ fn receipt_keys_are_checked_at_load_and_openssl_keys_work() {
 }
 
 #[test]
+fn a_webhook_is_https_or_this_machine_and_needs_the_receipt_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("receipt.pem"),
+        secrecy::ExposeSecret::expose_secret(&crate::receipts::generate_key_pem()),
+    )
+    .unwrap();
+    let with = |url: &str, key: bool| {
+        let form = GOOD.replace(
+            "title = \"Ansøgning\"",
+            &format!("title = \"Ansøgning\"\nwebhook_url = \"{url}\""),
+        );
+        let receipts = if key {
+            "[receipts]\nsigning_key = { file = \"receipt.pem\" }"
+        } else {
+            ""
+        };
+        std::env::set_var("BOOKET_TEST_SECRET_CFG", "s3cret");
+        Config::parse(&format!("{form}\n{receipts}"), "booket.toml", dir.path())
+    };
+    for ok in [
+        "https://blanket.kommune.dk/booket-events?t=1",
+        "http://127.0.0.1:8080/events",
+        "http://localhost/events",
+    ] {
+        let c = with(ok, true).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert_eq!(c.forms[0].webhook_url.as_ref().unwrap().as_str(), ok);
+    }
+    for bad in [
+        "http://blanket.kommune.dk/events",
+        "ftp://x/y",
+        "not a url",
+        "mailto:a@b.dk",
+    ] {
+        let e = with(bad, true).unwrap_err().to_string();
+        assert!(e.contains("webhook_url"), "{bad}: {e}");
+    }
+    let e = with("https://blanket.kommune.dk/events", false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("webhook_url") && e.contains("signing_key"),
+        "{e}"
+    );
+    assert!(with("", false).unwrap().forms[0].webhook_url.is_none());
+}
+
+#[test]
 fn an_unknown_mail_protocol_names_the_key_and_the_choices() {
     let e = parse(&format!("{GOOD}\n[mail]\nprotocol = \"smtp\"\n")).unwrap_err();
     let text = e.to_string();

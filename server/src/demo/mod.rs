@@ -86,6 +86,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
         email_field: Some("email".into()),
         elements: vec![el],
         session_key: None,
+        webhook_url: None,
     };
     Config {
         server: ServerConfig {
@@ -195,6 +196,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                     },
                 ],
                 session_key: None,
+                webhook_url: None,
             },
             form(
                 "weekend",
@@ -219,6 +221,7 @@ pub fn demo_config(sim: &Simulator, listen: SocketAddr) -> Config {
                     },
                 ],
                 session_key: None,
+                webhook_url: None,
             },
             form(
                 "jobcenter",

@@ -3,6 +3,24 @@
 use crate::config::raw::*;
 use crate::config::*;
 
+/// A webhook's address: HTTPS, or plain HTTP only to this machine (a receiver beside
+/// Booket, tests).
+fn webhook_url(raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw)
+        .map_err(|_| "is not a URL (like https://blanket.kommune.dk/booket-events)".to_string())?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("must be an https:// URL (plain http only to this machine)".into()),
+    }
+}
+
 pub(super) fn forms(
     list: Vec<Form>,
     calendars: &[CalendarConfig],
@@ -69,12 +87,24 @@ pub(super) fn forms(
             }
             None => None,
         };
+        let webhook_url = match f.webhook_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(webhook_url(raw).map_err(|m| {
+                ConfigError::new(
+                    file,
+                    format!("[[forms]] \"{}\" webhook_url", f.id),
+                    Some(format!("forms[{i}].webhook_url")),
+                    m,
+                )
+            })?),
+        };
         forms.push(FormConfig {
             id: f.id,
             title: f.title,
             email_field: f.email_field,
             elements,
             session_key,
+            webhook_url,
         });
     }
     Ok(forms)

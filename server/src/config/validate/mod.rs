@@ -23,6 +23,16 @@ impl File {
         exchange::scope_probe(&exchange, &calendars, &mail, file)?;
         let forms = forms::forms(self.forms, &calendars, file, base)?;
         let receipts = receipts::receipts(self.receipts, file, base)?;
+        if let Some(f) = forms.iter().find(|f| f.webhook_url.is_some()) {
+            if receipts.signing_key.is_none() {
+                return Err(ConfigError::new(
+                    file,
+                    format!("[[forms]] \"{}\" webhook_url", f.id),
+                    None,
+                    "needs [receipts] signing_key: the events are signed with it".into(),
+                ));
+            }
+        }
         let store = store::store(self.store, &exchange, file, base)?;
         Ok(Config {
             server,
