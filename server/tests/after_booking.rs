@@ -302,6 +302,27 @@ async fn links_that_are_not_this_servers_get_nothing_and_cost_no_exchange_call()
     let page = res.text().await.unwrap();
     assert!(page.contains("lang=\"en\""), "{page}");
     assert!(page.contains("Cancel the time"), "{page}");
+    // Once the time has begun, it can no longer be cancelled (and Exchange is not asked).
+    let start = chrono::DateTime::parse_from_rfc3339(
+        b.week(&env, "").await["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == slot.as_str())
+            .unwrap()["start"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .with_timezone(&chrono::Utc);
+    let calls = env.sim.stats().graph_requests;
+    env.advance(start - env.booket.now() + chrono::TimeDelta::minutes(1));
+    let (status, page) = get(&env, &link).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("Tiden er begyndt"), "{page}");
+    let (status, _) = post_cancel(&env, &link).await;
+    assert_eq!(status, 409);
+    assert_eq!(env.sim.stats().graph_requests, calls);
     // Once the slot has ended, the link says so and does nothing.
     env.advance(chrono::TimeDelta::days(3));
     let (status, page) = get(&env, &link).await;

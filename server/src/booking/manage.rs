@@ -126,9 +126,13 @@ impl Booket {
         }
     }
 
-    /// The booking behind a verified link, as Exchange has it now (one read).
+    /// The booking behind a verified link, as Exchange has it now (one read). A time that
+    /// has begun is [`BookingError::Past`] without asking: nothing can be done with it.
     pub async fn find_booking(&self, link: &LinkClaims) -> Result<Found, BookingError> {
         let named = self.named(link).map_err(|_| BookingError::InvalidSlot)?;
+        if (self.clock)() >= named.start {
+            return Err(BookingError::Past);
+        }
         let event = match self
             .mailbox(named.cal)
             .event(&named.cal.outlook_calendar, &named.event_id)
