@@ -126,22 +126,42 @@ impl Booket {
         }
     }
 
-    /// The booking behind a verified link, as Exchange has it now (one read). A time that
-    /// has begun is [`BookingError::Past`] without asking: nothing can be done with it.
+    /// The booking behind a verified link, as the week Booket keeps shows it (read as
+    /// citizens' week reads are: at most once per week and cache lifetime, within the
+    /// calendar's read ceiling), so a link that got around costs Exchange next to nothing;
+    /// cancelling reads the event itself. Only a booked event whose record the view left
+    /// out (an occurrence of a series, on tenants that do) is read on its own, within the
+    /// same ceiling. A time that has begun is [`BookingError::Past`] without asking.
     pub async fn find_booking(&self, link: &LinkClaims) -> Result<Found, BookingError> {
         let named = self.named(link).map_err(|_| BookingError::InvalidSlot)?;
         if (self.clock)() >= named.start {
             return Err(BookingError::Past);
         }
-        let event = match self
-            .mailbox(named.cal)
-            .event(&named.cal.outlook_calendar, &named.event_id)
-            .await
-        {
-            Ok(event) => event,
-            Err(MailboxError::NotFound) => return Ok(Found::Gone),
-            Err(e) => return Err(unavailable(e)),
+        let monday = app::domain::week::monday_of(
+            named.start.with_timezone(&named.cal.time_zone).date_naive(),
+        );
+        let (week, _) = self.week_events(named.cal, monday).await?;
+        let Some(kept) = week.events.iter().find(|e| e.id == named.event_id) else {
+            return Ok(Found::Gone);
         };
+        let markers = &self.config.exchange.markers;
+        let event =
+            if kept.hold.is_none() && marker_of(&kept.subject, markers) == Some(Marker::Booked) {
+                if !self.take_read(named.cal).await {
+                    return Err(BookingError::Unavailable);
+                }
+                match self
+                    .mailbox(named.cal)
+                    .event(&named.cal.outlook_calendar, &named.event_id)
+                    .await
+                {
+                    Ok(event) => event,
+                    Err(MailboxError::NotFound) => return Ok(Found::Gone),
+                    Err(e) => return Err(unavailable(e)),
+                }
+            } else {
+                kept.clone()
+            };
         Ok(if self.is_the_booking(&event, link, named.start) {
             Found::Booked(self.view(&named, &event))
         } else {
@@ -164,6 +184,12 @@ impl Booket {
         let now = (self.clock)();
         if now >= named.start {
             return Err(BookingError::Past);
+        }
+        // A booking the kept week already shows gone (cancelled here, or its notes from
+        // another instance) is answered without asking Exchange: a crowd repeating a
+        // cancellation costs nothing. One it shows standing is read and decided below.
+        if self.find_booking(link).await? == Found::Gone {
+            return Ok(Cancelled::Already);
         }
         let _guard = self
             .lock_event(&named.event_id, Wait::UpToADeadline)

@@ -10,7 +10,7 @@
 //! cancel form, which the origin check rightly refuses), the request log names the route,
 //! not the token (mod.rs), and nothing is cached. Every request spends the
 //! client's write budget, as a reservation does, before a signature is checked or Exchange
-//! is asked: one read of the event per page, one write to cancel.
+//! is asked; the page itself comes from the week the core keeps (`find_booking`).
 
 use super::clients::{client_of, retry_after_secs, Spend};
 use super::AppState;
