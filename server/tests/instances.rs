@@ -408,3 +408,58 @@ async fn a_kept_record_is_forgotten_only_while_it_begins_as_asked() {
     // Nothing kept: nothing to forget.
     assert!(!store.forget_if("holder", b"slot-bc\n").await.unwrap());
 }
+
+/// Reminders with two instances on the store, on a tenant that ignores `If-Match`: the
+/// store's lease on the event and the record's claim send each reminder once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_the_store_send_each_reminder_once() {
+    let store = RedisServer::start().await;
+    let (a, b) = two_instances_with(Some(&store), |c| {
+        support::mail_on(c);
+        c.exchange.if_match_honoured = false;
+        for el in c.forms.iter_mut().flat_map(|f| f.elements.iter_mut()) {
+            el.reminder_hours = 24;
+        }
+    })
+    .await;
+    a.sim.set_faults(server::sim::model::Faults {
+        if_match_ignored: true,
+        ..Default::default()
+    });
+    let week = a.week_ok("demo", WEEK).await;
+    let thursday: Vec<(String, String)> = week["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "free" && s["start"].as_str().unwrap().starts_with("2026-12-03"))
+        .take(3)
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["start"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(thursday.len(), 3);
+    for (i, (slot, _)) in thursday.iter().enumerate() {
+        let support::Answer(status, receipt) =
+            a.book_form("demo", slot, &format!("k{i}"), "", &[]).await;
+        assert_eq!(status, 200, "{receipt}");
+    }
+    let last = chrono::DateTime::parse_from_rfc3339(&thursday[2].1)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let due = last - chrono::TimeDelta::hours(23) - a.booket.now();
+    a.advance(due);
+    b.advance(due);
+    let (x, y) = tokio::join!(a.booket.send_reminders(), b.booket.send_reminders());
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let (x2, y2) = tokio::join!(a.booket.send_reminders(), b.booket.send_reminders());
+    let reminders = a
+        .sim
+        .outbox()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Påmindelse:"))
+        .count();
+    assert_eq!((x + y + x2.unwrap() + y2.unwrap(), reminders), (3, 3));
+}
