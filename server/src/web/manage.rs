@@ -42,6 +42,7 @@ struct Words {
     invalid_text: &'static str,
     outdated: &'static str,
     outdated_text: &'static str,
+    begun: &'static str,
     begun_text: &'static str,
     changed_text: &'static str,
     busy: &'static str,
@@ -70,6 +71,7 @@ const DA: Words = Words {
     invalid_text: "Linket er ikke gyldigt. Brug linket i din bekræftelse, som det står dér.",
     outdated: "Tiden er overstået",
     outdated_text: "Tiden i linket er overstået, så der er intet at aflyse.",
+    begun: "Tiden er begyndt",
     begun_text: "Tiden er begyndt, så den kan ikke længere aflyses her.",
     changed_text:
         "Personalet har ændret tiden imens. Den er ikke aflyst; kontakt os for at aflyse den.",
@@ -99,6 +101,7 @@ const EN: Words = Words {
         "The link is not valid. Use the link in your confirmation exactly as it is there.",
     outdated: "The time has passed",
     outdated_text: "The time in the link has passed, so there is nothing to cancel.",
+    begun: "The time has begun",
     begun_text: "The time has begun, so it can no longer be cancelled here.",
     changed_text: "Staff changed the time meanwhile. It is not cancelled; contact us to cancel it.",
     busy: "Try again in a moment",
@@ -246,7 +249,7 @@ fn link_refused(w: &Words, here: &str, e: LinkError) -> Response {
 
 fn failed(w: &Words, here: &str, e: &BookingError) -> Response {
     match e {
-        BookingError::Past => message(w, StatusCode::CONFLICT, here, w.outdated, w.begun_text),
+        BookingError::Past => message(w, StatusCode::CONFLICT, here, w.begun, w.begun_text),
         BookingError::Taken => message(w, StatusCode::CONFLICT, here, w.gone, w.changed_text),
         _ => message(
             w,
@@ -327,7 +330,6 @@ pub async fn cancel(
     req: Request,
 ) -> Response {
     let here = format!("/booking/{token}");
-    // The form's one field is small; anything else is read past.
     let origin_ok = super::check_origin(&state, &req).is_ok();
     let client = client(&state, &req);
     // The form's one field is small; a body that is not it counts as none.
