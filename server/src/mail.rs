@@ -107,8 +107,24 @@ pub fn confirmation(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> OutgoingMail 
     }
 }
 
+/// A short plain-text mail to the citizen, without attachments.
+fn notice(to: &str, from: Option<&str>, subject: String, text: String) -> OutgoingMail {
+    OutgoingMail {
+        to: to.trim().to_owned(),
+        from: from.map(str::to_owned),
+        subject,
+        text,
+        attachments: Vec::new(),
+    }
+}
+
+/// The lines that name a booking's time and place.
+fn booking_lines(form_title: &str, when: &str, place: &str) -> String {
+    format!("Hvad: {form_title}\nHvornår: {when}\nHvor: {place}\n")
+}
+
 /// Word to the citizen that their booking is cancelled (they asked for it on the booking's
-/// own page). Plain text, no attachments.
+/// own page).
 pub fn cancellation(
     to: &str,
     from: Option<&str>,
@@ -116,15 +132,15 @@ pub fn cancellation(
     when: &str,
     place: &str,
 ) -> OutgoingMail {
-    OutgoingMail {
-        to: to.trim().to_owned(),
-        from: from.map(str::to_owned),
-        subject: format!("Aflyst: {form_title} – {when}"),
-        text: format!(
-            "Din tid er aflyst, som du bad om.\n\nHvad: {form_title}\nHvornår: {when}\nHvor: {place}\n\nTiden er givet fri til andre. Vil du have en ny tid, så book igen i blanketten.\n"
+    notice(
+        to,
+        from,
+        format!("Aflyst: {form_title} – {when}"),
+        format!(
+            "Din tid er aflyst, som du bad om.\n\n{}\nTiden er givet fri til andre. Vil du have en ny tid, så book igen i blanketten.\n",
+            booking_lines(form_title, when, place)
         ),
-        attachments: Vec::new(),
-    }
+    )
 }
 
 /// The reminder before the time, with the link to the booking's own page (to cancel).
@@ -136,17 +152,17 @@ pub fn reminder(
     place: &str,
     link: Option<&str>,
 ) -> OutgoingMail {
-    OutgoingMail {
-        to: to.trim().to_owned(),
-        from: from.map(str::to_owned),
-        subject: format!("Påmindelse: {form_title} – {when}"),
-        text: format!(
-            "Husk din tid.\n\nHvad: {form_title}\nHvornår: {when}\nHvor: {place}\n{}",
+    notice(
+        to,
+        from,
+        format!("Påmindelse: {form_title} – {when}"),
+        format!(
+            "Husk din tid.\n\n{}{}",
+            booking_lines(form_title, when, place),
             link.map(|l| format!("\nKan du ikke komme? Aflys tiden her:\n{l}\n"))
                 .unwrap_or_default()
         ),
-        attachments: Vec::new(),
-    }
+    )
 }
 
 #[cfg(test)]

@@ -273,14 +273,21 @@ impl ReceiptSigner {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
         };
+        // The booking stands; the receipt goes out unsigned and the log says why.
+        self.signed("booket-receipt+jwt", &claims, "a receipt")
+    }
+
+    /// `claims` as a compact ES256 JWS with this key's id and the JWS type `typ` (what it
+    /// is: receipt, link, event — one is never taken for another); `None`, logged, when it
+    /// cannot be signed.
+    fn signed<T: Serialize>(&self, typ: &str, claims: &T, what: &str) -> Option<String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.signing.kid.clone());
-        header.typ = Some("booket-receipt+jwt".into());
-        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
+        header.typ = Some(typ.into());
+        match jsonwebtoken::encode(&header, claims, &self.signing.key) {
             Ok(jws) => Some(jws),
             Err(e) => {
-                // The booking stands; the receipt goes out unsigned and the log says why.
-                tracing::error!("cannot sign a receipt: {e}");
+                tracing::error!("cannot sign {what}: {e}");
                 None
             }
         }
@@ -295,16 +302,7 @@ impl ReceiptSigner {
             iss: self.issuer.clone(),
             ..link.clone()
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.signing.kid.clone());
-        header.typ = Some(LINK_TYPE.into());
-        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
-            Ok(jws) => Some(jws),
-            Err(e) => {
-                tracing::error!("cannot sign a booking link: {e}");
-                None
-            }
-        }
+        self.signed(LINK_TYPE, &claims, "a booking link")
     }
 
     /// `text` sealed (ChaCha20-Poly1305, a random nonce) as URL-safe base64 with a version
@@ -358,16 +356,7 @@ impl ReceiptSigner {
             iss: self.issuer.clone(),
             ..event.clone()
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.signing.kid.clone());
-        header.typ = Some(EVENT_TYPE.into());
-        match jsonwebtoken::encode(&header, &claims, &self.signing.key) {
-            Ok(jws) => Some(jws),
-            Err(e) => {
-                tracing::error!("cannot sign a booking event: {e}");
-                None
-            }
-        }
+        self.signed(EVENT_TYPE, &claims, "a booking event")
     }
 
     /// The booking's own page for `link`: `<public URL>/booking/<token>`.

@@ -40,10 +40,11 @@ impl Booket {
         self.mails.take(&keys, today) && self.spend_shared_mail(&keys, today).await
     }
 
-    /// The booking's own page (`/booking/<token>`), when receipts are signed.
-    fn booking_link(
+    /// The booking's own page (`/booking/<token>`) for the booking `booked_mark` names on
+    /// `slot`'s event, made through `form`'s `element`, when receipts are signed.
+    pub(super) fn booking_link(
         &self,
-        req: &BookRequest,
+        (form, element): (&str, &str),
         cal: &CalendarConfig,
         slot: &SlotRef,
         booked_mark: &str,
@@ -51,10 +52,10 @@ impl Booket {
         let signer = self.receipt_signer.as_ref()?;
         signer.link_url(&LinkClaims {
             iss: String::new(),
-            aud: req.form.to_string(),
+            aud: form.to_owned(),
             exp: slot.end.timestamp(),
             jti: crate::receipts::booking_id(slot.event_id.as_str(), booked_mark),
-            element: req.element.to_string(),
+            element: element.to_owned(),
             calendar: cal.name.clone(),
             event: slot.event_id.to_string(),
             start: slot.start.to_rfc3339(),
@@ -94,7 +95,12 @@ impl Booket {
             return Some(MailOutcome::Failed);
         }
         let when = documents::slot_text(cal, slot);
-        let link = self.booking_link(req, cal, slot, booked_mark);
+        let link = self.booking_link(
+            (req.form.as_str(), req.element.as_str()),
+            cal,
+            slot,
+            booked_mark,
+        );
         let confirmation = mail::Confirmation {
             to: &to,
             form_title: &form.title,

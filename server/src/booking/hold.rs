@@ -138,6 +138,20 @@ fn is_record_token(v: &str) -> bool {
 }
 
 impl BookedRecord {
+    /// A record of the booking `mark` names, with nothing else kept yet.
+    pub fn new(mark: impl Into<String>) -> BookedRecord {
+        BookedRecord {
+            mark: mark.into(),
+            owner: None,
+            files: Vec::new(),
+            to: None,
+            remind: None,
+            form: None,
+            element: None,
+            reminded: None,
+        }
+    }
+
     pub fn to_value(&self) -> String {
         let mut value = self.mark.clone();
         if let Some(owner) = &self.owner {
@@ -167,16 +181,7 @@ impl BookedRecord {
     /// makes the whole record unreadable (never half a list of files).
     pub fn parse(value: &str) -> Option<BookedRecord> {
         let mark = booked_mark(value)?;
-        let mut record = BookedRecord {
-            mark: mark.to_owned(),
-            owner: None,
-            files: Vec::new(),
-            to: None,
-            remind: None,
-            form: None,
-            element: None,
-            reminded: None,
-        };
+        let mut record = BookedRecord::new(mark);
         let rest = value[mark.len()..].strip_prefix(';').unwrap_or_default();
         for field in rest.split(';').filter(|f| !f.is_empty()) {
             let (key, v) = field.split_once('=')?;
@@ -296,16 +301,7 @@ mod tests {
 
     #[test]
     fn booked_records_round_trip_and_keep_their_mark() {
-        let bare = BookedRecord {
-            mark: "booked;abc".into(),
-            owner: None,
-            files: Vec::new(),
-            to: None,
-            remind: None,
-            form: None,
-            element: None,
-            reminded: None,
-        };
+        let bare = BookedRecord::new("booked;abc");
         assert_eq!(bare.to_value(), "booked;abc");
         assert_eq!(BookedRecord::parse("booked;abc"), Some(bare.clone()));
         let full = BookedRecord {

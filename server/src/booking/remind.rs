@@ -12,7 +12,6 @@ use super::instances::Wait;
 use super::Booket;
 use crate::config::CalendarConfig;
 use crate::mailbox::{Event, MailboxError};
-use crate::receipts::LinkClaims;
 use app::domain::rules::{marker_of, Marker};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -163,21 +162,12 @@ impl Booket {
             .find(|f| f.id == form_id)
             .map(|f| f.title.clone())
             .unwrap_or_default();
-        let link = signer.link_url(&LinkClaims {
-            iss: String::new(),
-            aud: form_id.to_owned(),
-            exp: event.end.timestamp(),
-            jti: crate::receipts::booking_id(event.id.as_str(), &record.mark),
-            element: element.to_owned(),
-            calendar: cal.name.clone(),
-            event: event.id.to_string(),
-            start: event.start.to_rfc3339(),
-        });
         let slot = super::slot_id::SlotRef {
             event_id: event.id.clone(),
             start: event.start,
             end: event.end,
         };
+        let link = self.booking_link((form_id, element), cal, &slot, &record.mark);
         let when = super::documents::slot_text(cal, &slot);
         let place = if event.location.is_empty() {
             cal.name.as_str()

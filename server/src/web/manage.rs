@@ -12,16 +12,16 @@
 //! client's write budget, as a reservation does, before a signature is checked or Exchange
 //! is asked; the page itself comes from the week the core keeps (`find_booking`).
 
-use super::clients::{client_of, retry_after_secs, Spend};
+use super::clients::{retry_after_secs, Spend};
 use super::AppState;
 use crate::booking::{BookingView, Caller, Cancelled, Found, LinkError};
 use app::domain::BookingError;
 use app::i18n::{long_date, time_span, weekday_name, Lang};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// The page's words, in Danish and English.
 struct Words {
@@ -200,22 +200,6 @@ fn details(w: &Words, lang: Lang, v: &BookingView) -> String {
     )
 }
 
-/// Who asks (the connection, or the trusted proxy's word), for the client's budget.
-fn client(state: &AppState, req: &Request) -> IpAddr {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let server = &state.config.server;
-    client_of(
-        peer,
-        req.headers(),
-        &server.trusted_proxies,
-        server.forwarded_header,
-    )
-}
-
 /// Spends one write of the client's budget (here and across instances); `Err` is the
 /// answer when it is spent.
 async fn spend(state: &AppState, w: &Words, here: &str, client: IpAddr) -> Result<(), Response> {
@@ -278,7 +262,7 @@ pub async fn show(
 ) -> Response {
     let w = words(q.lang.as_deref());
     let here = format!("/booking/{token}");
-    let client = client(&state, &req);
+    let client = super::requesting_client(&state, &req);
     drop(req);
     if let Err(res) = spend(&state, w, &here, client).await {
         return res;
@@ -331,7 +315,7 @@ pub async fn cancel(
 ) -> Response {
     let here = format!("/booking/{token}");
     let origin_ok = super::check_origin(&state, &req).is_ok();
-    let client = client(&state, &req);
+    let client = super::requesting_client(&state, &req);
     // The form's one field is small; a body that is not it counts as none.
     let bytes = axum::body::to_bytes(req.into_body(), 1024)
         .await

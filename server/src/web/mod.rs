@@ -565,18 +565,7 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         Some(e) if e.write => Spend::Write,
         _ => Spend::Read,
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let server = &state.config.server;
-    let client = client_of(
-        peer,
-        req.headers(),
-        &server.trusted_proxies,
-        server.forwarded_header,
-    );
+    let client = requesting_client(&state, &req);
     // Calls also count across the instances (the shared store, when there is one).
     let spent = match state.budgets.spend(spend, client) {
         Ok(()) => match spend {
@@ -635,6 +624,23 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Who asks, for the per-client budgets: the connection's peer, or what a trusted proxy
+/// says (clients.rs).
+fn requesting_client(state: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let server = &state.config.server;
+    client_of(
+        peer,
+        req.headers(),
+        &server.trusted_proxies,
+        server.forwarded_header,
+    )
 }
 
 /// `multipart/form-data; boundary=…` with a non-empty boundary.
