@@ -136,13 +136,17 @@ fn page(w: &Words, status: StatusCode, here: &str, heading: &str, body: &str) ->
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{heading} – {title}</title>\n\
+         <meta name=\"robots\" content=\"noindex\">\n<title>{page_title}</title>\n\
          <link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/booket/booket.css\">\n\
          <link rel=\"stylesheet\" href=\"/booket/booking.css\">\n</head>\n<body>\n\
          <main class=\"booket booket-page\">\n<p class=\"booket-page-lang\"><a href=\"{here}?lang={other}\" lang=\"{other}\">{other_name}</a></p>\n\
          <h1 class=\"booket-heading\">{heading}</h1>\n{body}\n</main>\n</body>\n</html>\n",
         lang = w.lang,
-        title = esc(w.title),
+        page_title = if heading == w.title {
+            esc(w.title).into_owned()
+        } else {
+            format!("{} – {}", esc(heading), esc(w.title))
+        },
         heading = esc(heading),
         here = attr(here),
         other = w.other_code,
