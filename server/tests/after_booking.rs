@@ -703,3 +703,25 @@ async fn a_crowd_cancelling_a_cancelled_booking_costs_exchange_next_to_nothing()
         "{asked} Exchange calls for 200 repeated cancellations"
     );
 }
+
+#[tokio::test]
+async fn reminders_for_occurrences_read_each_booking_once_not_every_sweep() {
+    // Slots made as a daily series: Graph's view leaves the occurrences' records out
+    // (documented nowhere; the simulator's default), so the sweep reads booked ones on
+    // their own — and, once a booking has nothing left to send, not again while unchanged.
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), reminding).await;
+    assert!(env.sim.make_series(b.calendar));
+    let (_, start) = booked_thursday(&env, b, "k1").await;
+    env.advance(start - chrono::TimeDelta::hours(23) - env.booket.now());
+    assert_eq!(env.booket.send_reminders().await.unwrap(), 1);
+    assert_eq!(reminders(&env).len(), 1);
+    // The next sweep reads it once more (the claim changed its version), then no more.
+    env.booket.send_reminders().await.unwrap();
+    let gets = env.sim.stats().event_gets;
+    for _ in 0..5 {
+        assert_eq!(env.booket.send_reminders().await.unwrap(), 0);
+    }
+    assert_eq!(env.sim.stats().event_gets, gets, "no read per sweep");
+    assert_eq!(reminders(&env).len(), 1);
+}

@@ -123,6 +123,10 @@ pub struct Booket {
     store: crate::store::Store,
     /// Delivery of booking events to forms' webhooks.
     webhooks: webhooks::Webhooks,
+    /// Booked events the reminder sweep had to read on their own (their record was not in
+    /// the view) and found with nothing left to send, by version: not read again while
+    /// unchanged.
+    reminders_done: moka::sync::Cache<(crate::mailbox::EventId, String), ()>,
 }
 
 /// Elements served beside the configured ones (the demo's designer drafts): the core asks
@@ -170,6 +174,10 @@ impl Booket {
             receipt_signer: None,
             store: crate::store::Store::in_process(),
             webhooks: webhooks::Webhooks::default(),
+            reminders_done: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(2 * 24 * 3600))
+                .build(),
         }
     }
 

@@ -15,6 +15,10 @@ use crate::mailbox::{Event, MailboxError};
 use app::domain::rules::{marker_of, Marker};
 use chrono::{DateTime, TimeDelta, Utc};
 
+/// Most booked events one sweep reads on their own per calendar (see
+/// `with_booking_records`).
+const MAX_REMINDER_READS: usize = 16;
+
 impl Booket {
     /// Sends the reminders that are due now (see the module's comment); returns how many
     /// were sent. Nothing without mail, signed receipts (the link) or an element that
@@ -61,11 +65,14 @@ impl Booket {
     }
 
     /// The booked events among `events`, with their records: where the view left a record
-    /// out (occurrences of a series, on tenants that do), the event is read, within the
-    /// calendar's read ceiling.
+    /// out (occurrences of a series, on tenants that do), the event is read on its own —
+    /// within the calendar's read ceiling, at most [`MAX_REMINDER_READS`] a sweep, and not
+    /// again while it is unchanged once it had nothing left to send — so the sweep never
+    /// spends the reads citizens' weeks need.
     async fn with_booking_records(&self, cal: &CalendarConfig, events: Vec<Event>) -> Vec<Event> {
         let markers = &self.config.exchange.markers;
         let mut out = Vec::new();
+        let mut reads = 0;
         for e in events {
             if e.cancelled || marker_of(&e.subject, markers) != Some(Marker::Booked) {
                 continue;
@@ -74,11 +81,30 @@ impl Booket {
                 out.push(e);
                 continue;
             }
-            if !self.take_read(cal).await {
+            let seen = e.version.clone().map(|v| (e.id.clone(), v));
+            if seen
+                .as_ref()
+                .is_some_and(|k| self.reminders_done.contains_key(k))
+                || reads >= MAX_REMINDER_READS
+                || !self.take_read(cal).await
+            {
                 continue;
             }
+            reads += 1;
             match self.mailbox(cal).event(&cal.outlook_calendar, &e.id).await {
-                Ok(read) => out.push(read),
+                Ok(read) => {
+                    let nothing_to_send = read
+                        .hold
+                        .as_deref()
+                        .and_then(BookedRecord::parse)
+                        .is_none_or(|r| {
+                            r.reminded.is_some() || r.remind.is_none() || r.to.is_none()
+                        });
+                    if let (true, Some(k)) = (nothing_to_send, seen) {
+                        self.reminders_done.insert(k, ());
+                    }
+                    out.push(read);
+                }
                 Err(err) => {
                     tracing::warn!(event = %e.id, "a booked event could not be read for its reminder: {err}")
                 }
