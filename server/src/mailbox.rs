@@ -163,6 +163,14 @@ impl AttachmentBody for app::api::Upload {
     }
 }
 
+/// An attachment's content as read back from Exchange (to move a booking's files to its
+/// new time): in a temporary file or, where the backend answers it whole, in memory.
+pub struct FileContent {
+    /// The type Exchange keeps for it, when its answer said.
+    pub content_type: Option<String>,
+    pub body: app::api::Upload,
+}
+
 /// A file to attach: its name, type, the tag that marks it as Booket's, and its content.
 pub struct NewAttachment<'a> {
     pub name: &'a str,
@@ -253,6 +261,16 @@ pub trait Mailbox: Send + Sync {
     ) -> Result<AttachmentId, MailboxError>;
 
     async fn attachments(&self, event: &EventId) -> Result<Vec<Attachment>, MailboxError>;
+
+    /// An attachment's content, at most `limit` bytes (a larger one is
+    /// [`MailboxError::Refused`]); an attachment the event does not list is
+    /// [`MailboxError::NotFound`].
+    async fn attachment_content(
+        &self,
+        event: &EventId,
+        attachment: &AttachmentId,
+        limit: usize,
+    ) -> Result<FileContent, MailboxError>;
 
     /// Removes an attachment; one already gone is [`MailboxError::NotFound`].
     async fn remove_attachment(

@@ -370,6 +370,35 @@ pub(super) fn list_attachments(
     axum::Json(json!({ "value": value })).into_response()
 }
 
+/// `GET …/attachments/{id}/$value`: a file attachment's raw content, typed with its
+/// original content type (https://learn.microsoft.com/graph/api/attachment-get, example 6).
+pub(super) fn attachment_value(
+    sim: &Simulator,
+    tenant: &str,
+    user: &str,
+    event_id: &str,
+    attachment: &str,
+) -> Response {
+    let mut s = sim.lock();
+    s.stats.attachment_reads += 1;
+    let (_, event) = match find_event(&mut s, tenant, user, event_id) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(a) = event.attachments.iter().find(|a| a.id == attachment) else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    let mut r = (StatusCode::OK, a.bytes.clone()).into_response();
+    if let Ok(v) = HeaderValue::from_str(&a.content_type) {
+        r.headers_mut().insert("content-type", v);
+    }
+    r
+}
+
 pub(super) fn delete_attachment(
     sim: &Simulator,
     tenant: &str,

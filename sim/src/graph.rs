@@ -89,6 +89,10 @@ pub(super) fn routes(sim: Simulator) -> Router<Simulator> {
             "/users/{user}/events/{id}/attachments/{attachment}",
             delete(delete_attachment),
         )
+        .route(
+            "/users/{user}/events/{id}/attachments/{attachment}/$value",
+            get(attachment_value),
+        )
         .route("/users/{user}/sendMail", post(send_mail))
         .fallback(unknown_segment)
         .method_not_allowed_fallback(unknown_segment)
@@ -262,6 +266,13 @@ async fn delete_attachment(
     c: Call,
 ) -> Response {
     super::files::delete_attachment(&c.sim, &c.tenant, &user, &id, &attachment)
+}
+
+async fn attachment_value(
+    Path((user, id, attachment)): Path<(String, String, String)>,
+    c: Call,
+) -> Response {
+    super::files::attachment_value(&c.sim, &c.tenant, &user, &id, &attachment)
 }
 
 async fn send_mail(Path(user): Path<String>, c: Call) -> Response {

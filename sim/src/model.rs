@@ -281,6 +281,8 @@ pub struct Stats {
     pub upload_sessions: u64,
     pub upload_chunks: u64,
     pub attachment_deletes: u64,
+    /// Attachment contents read (Graph `$value`, EWS GetAttachment).
+    pub attachment_reads: u64,
     pub mails_sent: u64,
     pub events_created: u64,
     pub events_deleted: u64,

@@ -125,6 +125,14 @@ impl Mailbox for Memory {
     async fn attachments(&self, _: &EventId) -> Result<Vec<Attachment>, MailboxError> {
         Ok(vec![])
     }
+    async fn attachment_content(
+        &self,
+        _: &EventId,
+        _: &AttachmentId,
+        _: usize,
+    ) -> Result<crate::mailbox::FileContent, MailboxError> {
+        Err(MailboxError::NotFound)
+    }
     async fn remove_attachment(&self, _: &EventId, _: &AttachmentId) -> Result<(), MailboxError> {
         Ok(())
     }

@@ -308,6 +308,67 @@ impl Mailbox for EwsMailbox {
             .collect())
     }
 
+    async fn attachment_content(
+        &self,
+        event_id: &EventId,
+        attachment_id: &AttachmentId,
+        limit: usize,
+    ) -> Result<FileContent, MailboxError> {
+        use base64::Engine;
+        // GetAttachment names the attachment alone: only one this item lists is read.
+        let m = self
+            .call(
+                Class::Read,
+                xml::get_item(self.acting(), event_id.as_str(), true),
+            )
+            .await?;
+        let item = m.into_item().ok_or(MailboxError::NotFound)?;
+        let listed = item.attachments.map(|a| a.list).unwrap_or_default();
+        let Some(info) = listed
+            .into_iter()
+            .find(|a| a.id.id == attachment_id.as_str())
+        else {
+            return Err(MailboxError::NotFound);
+        };
+        let too_large = |size: u64| {
+            MailboxError::Refused(format!(
+                "an attachment of {size} bytes is over the {limit} bytes a booking's file may be"
+            ))
+        };
+        if let Some(size) = info.size.filter(|s| *s > limit as u64) {
+            return Err(too_large(size));
+        }
+        // The answer carries the content whole, as base64 (EWS has no ranged read).
+        let m = self
+            .call(
+                Class::Read,
+                xml::get_attachment(self.acting(), attachment_id.as_str()),
+            )
+            .await?;
+        let file = m
+            .attachments
+            .and_then(|a| a.list.into_iter().next())
+            .ok_or(MailboxError::NotFound)?;
+        let text: String = file
+            .content
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| {
+                MailboxError::Refused("GetAttachment answered content that is not base64".into())
+            })?;
+        if bytes.len() > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(FileContent {
+            content_type: file.content_type.or(info.content_type),
+            body: app::api::Upload::in_memory(&info.name, bytes),
+        })
+    }
+
     async fn remove_attachment(
         &self,
         event_id: &EventId,

@@ -29,7 +29,8 @@ fn read_error(e: std::io::Error) -> GraphError {
 }
 
 /// The attachment fields Booket reads, `contentId` through the derived type's cast.
-pub const ATTACHMENT_FIELDS: &str = "id,name,microsoft.graph.fileAttachment/contentId";
+pub const ATTACHMENT_FIELDS: &str =
+    "id,name,contentType,size,microsoft.graph.fileAttachment/contentId";
 
 /// An event's attachment as listed (without its content).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -41,6 +42,11 @@ pub struct AttachmentInfo {
     /// Only file attachments have one; Booket tags its own files with it.
     #[serde(default)]
     pub content_id: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// The attachment's size in bytes (https://learn.microsoft.com/graph/api/resources/fileattachment).
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// What attaching a file answered.
@@ -276,6 +282,41 @@ impl GraphClient {
         let segments = ["users", user, "events", event_id, "attachments"];
         let url = self.url(&segments, &[("$select", ATTACHMENT_FIELDS)]);
         self.get_all(creds, url).await
+    }
+
+    /// A file attachment's raw content (`…/attachments/{id}/$value`,
+    /// https://learn.microsoft.com/graph/api/attachment-get, example 6). The whole answer is
+    /// read: the caller checks the listed size against its limit first, and moves one file
+    /// at a time.
+    pub async fn attachment_value(
+        &self,
+        creds: &AppCredentials,
+        user: &str,
+        event_id: &str,
+        attachment_id: &str,
+    ) -> Result<bytes::Bytes, GraphError> {
+        self.send(
+            creds,
+            Req {
+                method: Method::GET,
+                // `$value` as Graph writes it (an id segment is encoded, this one is not).
+                url: self.url(
+                    &[
+                        "users",
+                        user,
+                        "events",
+                        event_id,
+                        "attachments",
+                        attachment_id,
+                    ],
+                    &[],
+                ) + "/$value",
+                if_match: None,
+                json: None,
+                replayable: true,
+            },
+        )
+        .await
     }
 
     pub async fn delete_attachment(

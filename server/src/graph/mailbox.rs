@@ -7,8 +7,8 @@ use super::wire;
 use super::{AppCredentials, GraphClient};
 use crate::exchange::CalendarIds;
 use crate::mailbox::{
-    Attachment, AttachmentId, CalendarName, Capabilities, Change, Event, EventId, Mailbox,
-    MailboxError, NewAttachment, OutgoingMail,
+    Attachment, AttachmentId, CalendarName, Capabilities, Change, Event, EventId, FileContent,
+    Mailbox, MailboxError, NewAttachment, OutgoingMail,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -264,6 +264,45 @@ impl Mailbox for GraphMailbox {
                 tag: a.content_id,
             })
             .collect())
+    }
+
+    async fn attachment_content(
+        &self,
+        event_id: &EventId,
+        attachment_id: &AttachmentId,
+        limit: usize,
+    ) -> Result<FileContent, MailboxError> {
+        let listed = self
+            .client
+            .list_attachments(&self.creds, &self.user, event_id.as_str())
+            .await?;
+        let Some(info) = listed.into_iter().find(|a| a.id == attachment_id.as_str()) else {
+            return Err(MailboxError::NotFound);
+        };
+        let too_large = |size: u64| {
+            MailboxError::Refused(format!(
+                "an attachment of {size} bytes is over the {limit} bytes a booking's file may be"
+            ))
+        };
+        if let Some(size) = info.size.filter(|s| *s > limit as u64) {
+            return Err(too_large(size));
+        }
+        let bytes = self
+            .client
+            .attachment_value(
+                &self.creds,
+                &self.user,
+                event_id.as_str(),
+                attachment_id.as_str(),
+            )
+            .await?;
+        if bytes.len() > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(FileContent {
+            content_type: info.content_type,
+            body: app::api::Upload::in_memory(&info.name, Vec::from(bytes)),
+        })
     }
 
     async fn remove_attachment(

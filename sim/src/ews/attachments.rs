@@ -1,4 +1,4 @@
-//! CreateAttachment and DeleteAttachment.
+//! CreateAttachment, GetAttachment and DeleteAttachment.
 
 use super::*;
 
@@ -96,6 +96,49 @@ pub(super) fn delete_attachment(sim: &Simulator, caller: &Caller, r: DeleteAttac
             r#"<m:RootItemId RootItemId="{}" RootItemChangeKey="{}"/>"#,
             escape(&root),
             escape(&new_key)
+        ),
+    )
+}
+
+/// GetAttachment: the file attachment whole, with its content base64-encoded; "all
+/// properties will always be included" (getattachment-operation.md).
+pub(super) fn get_attachment(sim: &Simulator, caller: &Caller, r: GetAttachment) -> Response {
+    use base64::Engine;
+    const OP: &str = "GetAttachment";
+    let Some(id) = r.ids.ids.first().map(|i| i.id.clone()) else {
+        return error(OP, "ErrorInvalidRequest", "No AttachmentId.");
+    };
+    let mut s = sim.lock();
+    s.stats.attachment_reads += 1;
+    let found = s
+        .events_mut(Some(&caller.tenant))
+        .find(|(_, _, e)| e.attachments.iter().any(|a| a.id == id));
+    let Some((owner, _, e)) = found else {
+        return error(
+            OP,
+            "ErrorInvalidAttachmentId",
+            "The attachment could not be found.",
+        );
+    };
+    if !caller.reaches(&owner) {
+        return denied(OP);
+    }
+    let Some(a) = e.attachments.iter().find(|a| a.id == id) else {
+        return error(
+            OP,
+            "ErrorInvalidAttachmentId",
+            "The attachment could not be found.",
+        );
+    };
+    answer(
+        OP,
+        &format!(
+            r#"<m:Attachments><t:FileAttachment><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType><t:ContentId>{}</t:ContentId><t:Content>{}</t:Content></t:FileAttachment></m:Attachments>"#,
+            escape(&a.id),
+            escape(&a.name),
+            escape(&a.content_type),
+            escape(&a.content_id),
+            base64::engine::general_purpose::STANDARD.encode(&a.bytes)
         ),
     )
 }

@@ -364,6 +364,7 @@ pub(super) async fn endpoint(
         Operation::UpdateItem(r) => update_item(&sim, &caller, r),
         Operation::CreateAttachment(r) => create_attachment(&sim, &caller, r),
         Operation::DeleteAttachment(r) => delete_attachment(&sim, &caller, r),
+        Operation::GetAttachment(r) => get_attachment(&sim, &caller, r),
         Operation::CreateItem(r) => create_item(&sim, &caller, r),
         Operation::SendItem(r) => send_item(&sim, &caller, r),
         Operation::DeleteItem(r) => scratch::delete_item(&sim, &caller, r),

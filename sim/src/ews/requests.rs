@@ -43,6 +43,7 @@ pub(super) enum Operation {
     UpdateItem(UpdateItem),
     CreateAttachment(CreateAttachment),
     DeleteAttachment(DeleteAttachment),
+    GetAttachment(GetAttachment),
     CreateItem(CreateItem),
     SendItem(SendItem),
     DeleteItem(scratch::DeleteItem),
@@ -267,6 +268,12 @@ pub(super) struct FileAttachment {
 
 #[derive(Deserialize)]
 pub(super) struct DeleteAttachment {
+    #[serde(rename = "AttachmentIds")]
+    pub(super) ids: AttachmentIds,
+}
+
+#[derive(Deserialize)]
+pub(super) struct GetAttachment {
     #[serde(rename = "AttachmentIds")]
     pub(super) ids: AttachmentIds,
 }

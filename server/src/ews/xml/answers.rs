@@ -195,6 +195,14 @@ pub struct AttachmentItem {
     pub name: String,
     #[serde(rename = "ContentId", default)]
     pub content_id: Option<String>,
+    #[serde(rename = "ContentType", default)]
+    pub content_type: Option<String>,
+    /// In bytes (Exchange 2010 and later list it).
+    #[serde(rename = "Size", default)]
+    pub size: Option<u64>,
+    /// Base64, in a GetAttachment answer only.
+    #[serde(rename = "Content", default)]
+    pub content: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

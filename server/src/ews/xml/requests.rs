@@ -218,6 +218,18 @@ pub fn create_attachment_around(
     (head.to_owned(), tail.to_owned())
 }
 
+/// GetAttachment of one file attachment: its content comes base64 in `Content`
+/// (https://learn.microsoft.com/exchange/client-developer/web-service-reference/getattachment-operation).
+pub fn get_attachment(acting: Acting<'_>, attachment_id: &str) -> String {
+    envelope(
+        acting,
+        &format!(
+            r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/></m:AttachmentIds></m:GetAttachment>"#,
+            escape(attachment_id)
+        ),
+    )
+}
+
 pub fn delete_attachment(acting: Acting<'_>, attachment_id: &str) -> String {
     envelope(
         acting,
