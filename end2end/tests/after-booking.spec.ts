@@ -1,6 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { Booket, simEvent, eventIdOf, tabToFreeSlot } from './fixtures/booket';
+import { Booket, simEvent, eventIdOf, tabToFreeSlot, staffSetSubject } from './fixtures/booket';
 
 /** axe-core on the whole page; returns the violations. */
 async function pageViolations(page: Page) {
@@ -80,6 +80,94 @@ test('a citizen opens the link in the confirmation mail and cancels by keyboard'
   await expect(page.locator(`tr[data-event-id="${eventId}"]`)).toHaveAttribute('data-state', 'ledig');
   await expect(page.getByTestId('outbox').locator('li', { hasText: 'carl.aflys@example.dk' })).toHaveCount(2);
   await expect(page.getByTestId('outbox')).toContainText('Aflyst:');
+});
+
+/** Presses Tab until a radio button has focus; Space chooses it. Returns its value. */
+async function tabToRadioAndChoose(page: Page): Promise<string> {
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    const type = await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type ?? '');
+    if (type === 'radio') {
+      await page.keyboard.press('Space');
+      return page.evaluate(() => (document.activeElement as HTMLInputElement).value);
+    }
+  }
+  throw new Error('no radio button');
+}
+
+test('a citizen moves the time by keyboard from the mail, then cancels it', async ({ page, request }) => {
+  await page.goto('/');
+  const booket = new Booket(page);
+  await booket.showWeekWithFreeSlot();
+  expect(await tabToFreeSlot(page, 'Mona Flyt', 'mona.flyt@example.dk')).toBe('free');
+  await page.keyboard.press('Space');
+  await page.locator('#name').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/receipt');
+  const booked = JSON.parse(await page.getByTestId('receipt-json').innerText());
+  const oldId = eventIdOf(booked.slot_id);
+
+  await page.goto('/simulator');
+  const link = page.getByTestId('outbox').locator('li', { hasText: 'mona.flyt@example.dk' }).getByTestId('mail-link');
+  await link.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/booking/**');
+  const oldWhen = await page.getByTestId('booking-when').innerText();
+
+  // The element's week, its free times as radio buttons.
+  await tabTo(page, 'Flyt tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Flyt tiden');
+  await expect(page.getByRole('heading', { level: 2 })).toHaveText('Vælg en ny tid');
+  expect(await pageViolations(page), 'the week to move within').toEqual([]);
+
+  // Someone else takes the chosen time first: the citizen keeps theirs and is told so.
+  const first = await tabToRadioAndChoose(page);
+  const firstId = eventIdOf(first);
+  expect(firstId).not.toBe(oldId);
+  await staffSetSubject(request, firstId, `${(await simEvent(request, firstId)).subject} - Booket`);
+  await tabTo(page, 'Flyt til den valgte tid');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Tiden blev taget');
+  await expect(page.getByRole('status')).toContainText('Din tid er uændret');
+  expect(await pageViolations(page), 'taken').toEqual([]);
+  expect((await simEvent(request, oldId)).subject).toMatch(/ - Booket$/);
+
+  // Another time: moved.
+  await tabTo(page, 'Vælg en anden tid');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2 })).toHaveText('Vælg en ny tid');
+  const chosen = await tabToRadioAndChoose(page);
+  const newId = eventIdOf(chosen);
+  expect([oldId, firstId]).not.toContain(newId);
+  await tabTo(page, 'Flyt til den valgte tid');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Tiden er flyttet');
+  await expect(page.getByTestId('booking-when')).not.toHaveText(oldWhen);
+  expect(await pageViolations(page), 'moved').toEqual([]);
+  expect((await simEvent(request, newId)).subject).toMatch(/ - Booket$/);
+  expect((await simEvent(request, oldId)).subject).not.toMatch(/ - (Booket|Reserveret)$/);
+
+  // The new time's own page, then cancel it.
+  await tabTo(page, 'Se din nye tid');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Din booking');
+  await tabTo(page, 'Aflys tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2 })).toHaveText('Vil du aflyse tiden?');
+  await tabTo(page, 'Ja, aflys tiden');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Tiden er aflyst');
+  expect((await simEvent(request, newId)).subject).not.toMatch(/ - (Booket|Reserveret)$/);
+
+  // Staff see both times free, and the citizen's three mails.
+  await page.goto('/simulator');
+  for (const id of [oldId, newId]) {
+    await expect(page.locator(`tr[data-event-id="${id}"]`)).toHaveAttribute('data-state', 'ledig');
+  }
+  const mails = page.getByTestId('outbox').locator('li', { hasText: 'mona.flyt@example.dk' });
+  await expect(mails).toHaveCount(3);
+  await expect(mails.filter({ hasText: 'Ny tid:' })).toHaveCount(1);
 });
 
 test('a link that is not genuine says so plainly', async ({ page }) => {

@@ -16,8 +16,10 @@ pub struct Confirmation<'a> {
     pub uid: &'a str,
     /// Address shown as sender when it differs from the sending mailbox.
     pub from: Option<&'a str>,
-    /// The booking's own page (cancel), when receipts are signed.
+    /// The booking's own page (cancel or move), when receipts are signed.
     pub link: Option<&'a str>,
+    /// The booking's new time after the citizen moved it.
+    pub moved: bool,
 }
 
 /// A plausible e-mail address (the citizen typed it; Graph does the real check).
@@ -89,14 +91,24 @@ pub fn confirmation(c: &Confirmation<'_>, stamp: DateTime<Utc>) -> OutgoingMail 
     OutgoingMail {
         to: c.to.trim().to_owned(),
         from: c.from.map(str::to_owned),
-        subject: format!("Bekræftelse: {} – {}", c.form_title, c.when),
+        subject: format!(
+            "{}: {} – {}",
+            if c.moved { "Ny tid" } else { "Bekræftelse" },
+            c.form_title,
+            c.when
+        ),
         text: format!(
-            "Din tid er booket.\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n{}",
+            "{}\n\nHvad: {}\nHvornår: {}\nHvor: {}\n\nTiden er vedhæftet som kalenderfil (.ics).\n{}",
+            if c.moved {
+                "Din tid er flyttet. Den gamle tid er aflyst."
+            } else {
+                "Din tid er booket."
+            },
             c.form_title,
             c.when,
             place,
             c.link
-                .map(|l| format!("\nKan du ikke komme? Aflys tiden her:\n{l}\n"))
+                .map(|l| format!("\nKan du ikke komme? Aflys eller flyt tiden her:\n{l}\n"))
                 .unwrap_or_default()
         ),
         attachments: vec![MailAttachment {
@@ -159,7 +171,7 @@ pub fn reminder(
         format!(
             "Husk din tid.\n\n{}{}",
             booking_lines(form_title, when, place),
-            link.map(|l| format!("\nKan du ikke komme? Aflys tiden her:\n{l}\n"))
+            link.map(|l| format!("\nKan du ikke komme? Aflys eller flyt tiden her:\n{l}\n"))
                 .unwrap_or_default()
         ),
     )
@@ -182,6 +194,7 @@ mod tests {
             uid: "AAMkAD123",
             from: None,
             link: None,
+            moved: false,
         }
     }
 

@@ -77,10 +77,13 @@ pub struct EventClaims {
     pub aud: String,
     pub iat: i64,
     pub jti: String,
-    /// `booking.created` or `booking.cancelled`.
+    /// `booking.created`, `booking.cancelled` or `booking.moved`.
     #[serde(rename = "type")]
     pub kind: String,
     pub booking: String,
+    /// `booking.moved`: the id of the booking the moved one replaces (its old time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
     pub element: String,
     pub calendar: String,
     pub start: String,

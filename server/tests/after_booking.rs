@@ -725,3 +725,305 @@ async fn reminders_for_occurrences_read_each_booking_once_not_every_sweep() {
     assert_eq!(env.sim.stats().event_gets, gets, "no read per sweep");
     assert_eq!(reminders(&env).len(), 1);
 }
+
+/// The slot ids the move page offers (its radio buttons), in order.
+fn offered(page: &str) -> Vec<String> {
+    page.split("name=\"slot\" value=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+async fn post_move(env: &Env, path: &str, slot: &str) -> (u16, String) {
+    let res = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .form(&[("lang", "da"), ("action", "move"), ("slot", slot)])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// The move page of `link`, and a time it offers that is not the booking's own.
+async fn move_target(env: &Env, link: &str, booked: &str) -> (String, String) {
+    let (status, page) = get(env, &format!("{link}?step=move")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Vælg en ny tid"), "{page}");
+    let ids = offered(&page);
+    assert!(
+        !ids.iter().any(|id| event_id_of(id) == event_id_of(booked)),
+        "the booking's own time is not offered"
+    );
+    (page, ids.first().expect("free times are offered").clone())
+}
+
+#[tokio::test]
+async fn a_booking_moves_with_its_files_and_the_old_time_is_freed() {
+    for b in BACKENDS {
+        let env = Env::start_with(Options::default(), |c| {
+            full(c);
+            reminding(c);
+        })
+        .await;
+        let old = booked(&env, b, "k1").await;
+        let link = link_in_mail(&env);
+        let (page, target) = move_target(&env, &link, &old).await;
+        // Only free times are offered: every one of them is free in the citizen's week.
+        for id in offered(&page) {
+            assert_eq!(state_of(&b.week(&env, "").await, &id), "free", "{b:?}");
+        }
+        let before: Vec<(String, Vec<u8>)> = b
+            .event(&env, &old)
+            .attachments
+            .iter()
+            .map(|a| (a.name.clone(), a.bytes.clone()))
+            .collect();
+
+        let (status, done) = post_move(&env, &link, &target).await;
+        assert_eq!(status, 200, "{b:?}: {done}");
+        assert!(done.contains("Tiden er flyttet"), "{done}");
+
+        // The new time is booked and carries the booking's files, byte for byte.
+        let new = b.event(&env, &target);
+        assert!(new.subject.ends_with(" - Booket"), "{b:?}: {}", new.subject);
+        let mut moved: Vec<(String, Vec<u8>)> = new
+            .attachments
+            .iter()
+            .map(|a| (a.name.clone(), a.bytes.clone()))
+            .collect();
+        let mut expected = before.clone();
+        moved.sort();
+        expected.sort();
+        assert_eq!(moved, expected, "{b:?}");
+        // Its record keeps the address (sealed) and the reminder, for the new time.
+        assert!(
+            new.properties.iter().any(|(_, v)| v.starts_with("booked;")
+                && v.contains(";to=s1.")
+                && v.contains(";remind=")),
+            "{b:?}: {:?}",
+            new.properties
+        );
+        // The old time is free, without the booking's files.
+        let freed = b.event(&env, &old);
+        assert!(!freed.subject.contains(" - "), "{b:?}: {}", freed.subject);
+        assert!(freed.attachments.is_empty(), "{b:?}");
+        let week = b.week(&env, "").await;
+        assert_eq!(state_of(&week, &old), "free", "{b:?}");
+        assert_eq!(state_of(&week, &target), "booked", "{b:?}");
+
+        // A confirmation of the new time with a link of its own; the old link is spent.
+        let outbox = env.sim.outbox();
+        assert_eq!(outbox.len(), 2, "{b:?}");
+        assert!(
+            outbox[1].subject.starts_with("Ny tid:"),
+            "{}",
+            outbox[1].subject
+        );
+        assert_eq!(outbox[1].to, vec!["soren@example.dk".to_string()]);
+        let new_link = link_in_mail(&env);
+        assert_ne!(new_link, link);
+        // The page links to the same new booking (ECDSA signs each token afresh: the
+        // claims are compared).
+        let claims = new_link.split('.').nth(1).unwrap();
+        assert!(done.contains(claims), "{done}");
+        let (_, page) = get(&env, &link).await;
+        assert!(page.contains("ikke længere booket"), "{page}");
+        let (status, page) = get(&env, &new_link).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Flyt tiden") && page.contains("Aflys tiden"),
+            "{page}"
+        );
+
+        // Moving again with the spent link changes nothing.
+        let stats = env.sim.stats();
+        let (status, again) = post_move(&env, &link, &target).await;
+        assert_eq!(status, 200);
+        assert!(again.contains("ikke længere booket"), "{again}");
+        let after = env.sim.stats();
+        assert_eq!(
+            (after.event_patches + after.ews_updates, after.mails_sent),
+            (stats.event_patches + stats.ews_updates, stats.mails_sent),
+            "{b:?}"
+        );
+        let metrics = env.metrics().await;
+        assert!(
+            metrics.contains("booket_bookings_total{outcome=\"moved\"} 1"),
+            "{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_move_to_a_time_another_citizen_took_first_leaves_the_old_booking_intact() {
+    for b in BACKENDS {
+        // Three ways to lose the new time: another instance booked it (this one's week
+        // does not know); someone wrote it just before the hold's write; someone wrote it
+        // while the files were being copied.
+        for race in 0..3 {
+            let env = Env::start_with(Options::default(), full).await;
+            let old = booked(&env, b, "k1").await;
+            let link = link_in_mail(&env);
+            let (_, target) = move_target(&env, &link, &old).await;
+            let before = b.event(&env, &old);
+            match race {
+                0 => {
+                    env.sim
+                        .edit_event(&event_id_of(&target), |e| e.subject.push_str(" - Booket"));
+                }
+                1 => env.sim.set_faults(server::sim::model::Faults {
+                    staff_edit_before_write: Some(0),
+                    ..Default::default()
+                }),
+                _ => env.sim.set_faults(server::sim::model::Faults {
+                    staff_edit_before_write: Some(1),
+                    ..Default::default()
+                }),
+            }
+            let (status, page) = post_move(&env, &link, &target).await;
+            assert_eq!(status, 409, "{b:?} race {race}: {page}");
+            assert!(page.contains("Din tid er uændret"), "{page}");
+            env.sim.set_faults(Default::default());
+            let after = b.event(&env, &old);
+            assert_eq!(after.subject, before.subject, "{b:?} race {race}");
+            assert_eq!(after.properties, before.properties, "{b:?} race {race}");
+            assert_eq!(after.attachments.len(), 3, "{b:?} race {race}");
+            // None of the citizen's files stay on the time they did not get.
+            assert!(
+                b.event(&env, &target).attachments.is_empty(),
+                "{b:?} race {race}"
+            );
+            assert_eq!(
+                env.sim.outbox().len(),
+                1,
+                "no mail but the first confirmation"
+            );
+            // The old link still works.
+            let (status, page) = get(&env, &link).await;
+            assert_eq!(status, 200);
+            assert!(page.contains("Flyt tiden"), "{page}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_move_never_overwrites_what_staff_changed_on_the_old_time() {
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), full).await;
+    let old = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &old).await;
+    // Staff edit the old event just before its release is written (the sixth event
+    // write: the new time's hold, a record per file (three), its booking, the release).
+    env.sim.set_faults(server::sim::model::Faults {
+        staff_edit_before_write: Some(5),
+        ..Default::default()
+    });
+    let (status, page) = post_move(&env, &link, &target).await;
+    env.sim.set_faults(Default::default());
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Tiden er flyttet"), "{page}");
+    // Staff's change stands, with the files they see on it; the booking is at its new
+    // time with its own copies.
+    let after = b.event(&env, &old);
+    assert!(
+        after.subject.ends_with(" - Booket (ændret)"),
+        "{}",
+        after.subject
+    );
+    assert_eq!(after.attachments.len(), 3);
+    let new = b.event(&env, &target);
+    assert!(new.subject.ends_with(" - Booket"), "{}", new.subject);
+    assert_eq!(new.attachments.len(), 3);
+}
+
+#[tokio::test]
+async fn the_forms_backend_hears_of_a_move() {
+    let (env, mut rx, _waits, slot, _) = booked_with_webhook(0).await;
+    let created = verified(&env, &next_event(&mut rx).await.1).await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &slot).await;
+    let (status, page) = post_move(&env, &link, &target).await;
+    assert_eq!(status, 200, "{page}");
+    let moved = verified(&env, &next_event(&mut rx).await.1).await;
+    assert_eq!(moved["type"], "booking.moved");
+    assert_eq!(moved["previous"], created["booking"]);
+    assert_ne!(moved["booking"], created["booking"]);
+    assert_ne!(moved["start"], created["start"]);
+}
+
+/// What Exchange was asked (event reads and writes, views, attachment calls) since `before`.
+fn exchange_calls(env: &Env, before: &server::sim::model::Stats) -> u64 {
+    let after = env.sim.stats();
+    (after.event_gets - before.event_gets)
+        + (after.calendar_view_requests - before.calendar_view_requests)
+        + (after.event_patches - before.event_patches)
+        + (after.attachment_posts - before.attachment_posts)
+        + (after.attachment_deletes - before.attachment_deletes)
+        + (after.attachment_reads - before.attachment_reads)
+}
+
+#[tokio::test]
+async fn fifty_clients_moving_one_booking_at_once_move_it_once_for_the_price_of_one() {
+    // What one move costs Exchange, for comparison.
+    let env = Env::behind_proxy(full).await;
+    let old = booked(&env, BACKENDS[0], "k1").await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &old).await;
+    let before = env.sim.stats();
+    let (status, _) = post_move(&env, &link, &target).await;
+    assert_eq!(status, 200);
+    let one = exchange_calls(&env, &before);
+
+    // The same link in fifty hands (forwarded, posted), all moving at once.
+    let env = Env::behind_proxy(full).await;
+    let old = booked(&env, BACKENDS[0], "k1").await;
+    let link = link_in_mail(&env);
+    let (page, _) = move_target(&env, &link, &old).await;
+    let targets = offered(&page);
+    let before = env.sim.stats();
+    let answers = futures::future::join_all((0..50u32).map(|i| {
+        let url = format!("{}{link}", env.base);
+        let slot = targets[i as usize % targets.len()].clone();
+        let req = env
+            .http
+            .post(url)
+            .form(&[("lang", "da"), ("action", "move"), ("slot", slot.as_str())])
+            .header("x-forwarded-for", format!("10.0.{i}.1"));
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    }))
+    .await;
+    let moved = answers
+        .iter()
+        .filter(|(s, page)| *s == 200 && page.contains("Tiden er flyttet"))
+        .count();
+    assert_eq!(
+        moved,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert!(
+        answers.iter().all(|(s, page)| *s == 200
+            && (page.contains("Tiden er flyttet") || page.contains("ikke længere booket"))),
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    // One booking, at one new time.
+    let week = BACKENDS[0].week(&env, "").await;
+    let booked_now = targets
+        .iter()
+        .filter(|t| state_of(&week, t) == "booked")
+        .count();
+    assert_eq!(booked_now, 1);
+    let asked = exchange_calls(&env, &before);
+    assert!(
+        asked <= one + 2,
+        "{asked} Exchange calls for 50 moves; one costs {one}"
+    );
+}

@@ -74,8 +74,8 @@ impl Booket {
         event: &Event,
         booked_mark: &str,
     ) -> Option<MailOutcome> {
-        let (sender, user) = self.config.mail.sending()?;
-        let mailbox = self.mailboxes.mail.as_ref()?;
+        self.config.mail.sending()?;
+        self.mailboxes.mail.as_ref()?;
         let form = self.config.form(&req.form)?;
         let field = form.email_field.as_deref()?;
         let typed = req
@@ -94,36 +94,72 @@ impl Booket {
             tracing::warn!("confirmation not sent: the daily mail limit is reached");
             return Some(MailOutcome::Failed);
         }
-        let when = documents::slot_text(cal, slot);
-        let link = self.booking_link(
-            (req.form.as_str(), req.element.as_str()),
-            cal,
-            slot,
-            booked_mark,
-        );
+        Some(
+            self.send_confirmation(Confirm {
+                to: &to,
+                form: (req.form.as_str(), req.element.as_str()),
+                cal,
+                slot,
+                location: event.location.as_str(),
+                booked_mark,
+                moved: false,
+            })
+            .await,
+        )
+    }
+
+    /// Sends the confirmation of a booking (or of its new time) to an address already
+    /// checked and counted, with the link to the booking's own page.
+    pub(super) async fn send_confirmation(&self, c: Confirm<'_>) -> MailOutcome {
+        let Some(mailbox) = self.mailboxes.mail.as_ref() else {
+            return MailOutcome::Failed;
+        };
+        let form_title = self
+            .config
+            .forms
+            .iter()
+            .find(|f| f.id == c.form.0)
+            .map(|f| f.title.as_str())
+            .unwrap_or_default();
+        let when = documents::slot_text(c.cal, c.slot);
+        let link = self.booking_link(c.form, c.cal, c.slot, c.booked_mark);
         let confirmation = mail::Confirmation {
-            to: &to,
-            form_title: &form.title,
+            to: c.to,
+            form_title,
             when: &when,
-            start: slot.start,
-            end: slot.end,
-            location: event.location.as_str(),
-            calendar: &cal.name,
-            uid: slot.event_id.as_str(),
-            from: (!sender.eq_ignore_ascii_case(user)).then_some(sender),
+            start: c.slot.start,
+            end: c.slot.end,
+            location: c.location,
+            calendar: &c.cal.name,
+            uid: c.slot.event_id.as_str(),
+            from: self.config.mail.shown_sender(),
             link: link.as_deref(),
+            moved: c.moved,
         };
         match mailbox
             .send_mail(&mail::confirmation(&confirmation, (self.clock)()))
             .await
         {
-            Ok(()) => Some(MailOutcome::Sent),
+            Ok(()) => MailOutcome::Sent,
             Err(e) => {
                 tracing::error!("confirmation e-mail failed (the booking stands): {e}");
-                Some(MailOutcome::Failed)
+                MailOutcome::Failed
             }
         }
     }
+}
+
+/// A confirmation to send: to whom, of which booking.
+pub(super) struct Confirm<'a> {
+    pub to: &'a str,
+    /// Form and element ids.
+    pub form: (&'a str, &'a str),
+    pub cal: &'a CalendarConfig,
+    pub slot: &'a SlotRef,
+    pub location: &'a str,
+    pub booked_mark: &'a str,
+    /// The booking's new time after a move.
+    pub moved: bool,
 }
 
 impl Booket {

@@ -56,12 +56,14 @@ pub enum Cancelled {
 }
 
 /// The booking a link names, checked against the configuration.
-struct Named<'a> {
-    cal: &'a CalendarConfig,
+pub(super) struct Named<'a> {
+    pub(super) form: FormId,
+    pub(super) element: ElementName,
+    pub(super) cal: &'a CalendarConfig,
     heading: String,
     form_title: String,
-    event_id: EventId,
-    start: DateTime<Utc>,
+    pub(super) event_id: EventId,
+    pub(super) start: DateTime<Utc>,
 }
 
 impl Booket {
@@ -72,7 +74,7 @@ impl Booket {
         signer.verify_link(token, (self.clock)())
     }
 
-    fn named<'a>(&'a self, link: &LinkClaims) -> Result<Named<'a>, LinkError> {
+    pub(super) fn named<'a>(&'a self, link: &LinkClaims) -> Result<Named<'a>, LinkError> {
         let form = FormId::parse(&link.aud).map_err(|_| LinkError::Invalid)?;
         let element = ElementName::parse(&link.element).map_err(|_| LinkError::Invalid)?;
         let (el, cal) = self
@@ -90,6 +92,8 @@ impl Booket {
             .map(|f| f.title.clone())
             .unwrap_or_default();
         Ok(Named {
+            form,
+            element,
             heading: el.heading.clone(),
             cal,
             form_title,
@@ -100,7 +104,12 @@ impl Booket {
 
     /// Whether `event` still carries the booking `link` names: booked, its record's mark
     /// giving the link's booking id, at the link's time.
-    fn is_the_booking(&self, event: &Event, link: &LinkClaims, start: DateTime<Utc>) -> bool {
+    pub(super) fn is_the_booking(
+        &self,
+        event: &Event,
+        link: &LinkClaims,
+        start: DateTime<Utc>,
+    ) -> bool {
         let markers = &self.config.exchange.markers;
         let Some(record) = event.hold.as_deref().and_then(BookedRecord::parse) else {
             return false;
@@ -111,7 +120,7 @@ impl Booket {
             && crate::receipts::booking_id(event.id.as_str(), &record.mark) == link.jti
     }
 
-    fn view(&self, named: &Named<'_>, event: &Event) -> BookingView {
+    pub(super) fn view(&self, named: &Named<'_>, event: &Event) -> BookingView {
         BookingView {
             form_title: named.form_title.clone(),
             heading: named.heading.clone(),
@@ -194,6 +203,10 @@ impl Booket {
         let _guard = self
             .lock_event(&named.event_id, Wait::UpToADeadline)
             .await?;
+        // A cancellation or move that held the lock first taught the kept week.
+        if self.find_booking(link).await? == Found::Gone {
+            return Ok(Cancelled::Already);
+        }
         let event = match self
             .mailbox(cal)
             .event(&cal.outlook_calendar, &named.event_id)
@@ -209,24 +222,10 @@ impl Booket {
         let Some(record) = event.hold.as_deref().and_then(BookedRecord::parse) else {
             return Ok(Cancelled::Already);
         };
-        // The record a lapsed hold leaves, with the booking's files: free for anyone, and
-        // whoever claims it next removes what is still attached (by id and by tag).
-        let lapsed = HoldInfo {
-            owner: record
-                .owner
-                .clone()
-                .unwrap_or_else(|| super::hold::owner_hash(&link.jti)),
-            expires: now,
-            since: Some(now),
-            files: record.files.clone(),
-        };
-        let subject = base_subject(&event.subject, &self.config.exchange.markers).to_owned();
-        let written = self
-            .write_subject(cal, &event, &subject, &lapsed.to_value())
-            .await;
+        let written = self.free_booked(cal, &event, &record, &link.jti).await;
         let offered = super::rules::week_of(cal, &event);
         match written {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(BookingError::Taken) => {
                 // Changed in a way that decides the claim (staff, or another tab first):
                 // as it now stands, either no longer this booking or left alone.
@@ -253,10 +252,8 @@ impl Booket {
             .bookings
             .with_label_values(&["cancelled"])
             .inc();
-        if let Err(e) = self.remove_files_of(cal, &event.id, &lapsed).await {
-            // The record still lists them: the next claim of the slot removes them.
-            tracing::warn!(event = %event.id, "a cancelled booking's files are left for the next claim: {e}");
-        }
+        self.remove_freed_files(cal, &event.id, &record, &link.jti)
+            .await;
         let view = self.view(&named, &event);
         self.tell_cancelled(caller, cal, &record, &view, &event.id)
             .await;
@@ -266,10 +263,62 @@ impl Booket {
             element: &link.element,
             calendar: &cal.name,
             booking: link.jti.clone(),
+            previous: None,
             start: view.start.with_timezone(&cal.time_zone).fixed_offset(),
             end: view.end.with_timezone(&cal.time_zone).fixed_offset(),
         });
         Ok(Cancelled::Now(view))
+    }
+
+    /// Frees a booked event as a lapsed hold leaves it: the base subject, and in place of
+    /// the booking's record a lapsed hold's record that still lists the booking's files
+    /// (owned by the booking's holder; `booking_id`'s hash for a record from before owners
+    /// were kept). Free for anyone at once, and whoever claims it next removes what is
+    /// still attached. A change since `event` was read that decides the claim is
+    /// [`BookingError::Taken`].
+    pub(super) async fn free_booked(
+        &self,
+        cal: &CalendarConfig,
+        event: &Event,
+        record: &BookedRecord,
+        booking_id: &str,
+    ) -> Result<(), BookingError> {
+        let lapsed = lapsed_record(record, booking_id, (self.clock)());
+        let subject = base_subject(&event.subject, &self.config.exchange.markers).to_owned();
+        self.write_subject(cal, event, &subject, &lapsed.to_value())
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes the files of a booking [`Booket::free_booked`] freed; what cannot be
+    /// removed now is left listed for the next claim of the slot.
+    pub(super) async fn remove_freed_files(
+        &self,
+        cal: &CalendarConfig,
+        event: &EventId,
+        record: &BookedRecord,
+        booking_id: &str,
+    ) {
+        let lapsed = lapsed_record(record, booking_id, (self.clock)());
+        if let Err(e) = self.remove_files_of(cal, event, &lapsed).await {
+            tracing::warn!(%event, "a freed booking's files are left for the next claim: {e}");
+        }
+    }
+
+    /// The address a booking recorded (sealed), when mail is on and it opens with the
+    /// configured keys and looks like an address.
+    pub(super) fn recorded_address(&self, record: &BookedRecord) -> Option<String> {
+        let sealed = record.to.as_deref()?;
+        self.config.mail.sending()?;
+        self.mailboxes.mail.as_ref()?;
+        // (A record sealed with a key since retired without its private half: no mail.)
+        let Some(to) = self.receipt_signer.as_ref()?.open(sealed) else {
+            tracing::warn!(
+                "not mailed: the booking's address cannot be opened with the configured keys"
+            );
+            return None;
+        };
+        crate::mail::is_plausible_address(&to).then_some(to)
     }
 
     /// The short mail that the booking is cancelled, to the address the booking recorded
@@ -282,24 +331,14 @@ impl Booket {
         view: &BookingView,
         event: &EventId,
     ) {
-        let (Some(sealed), Some((sender, user)), Some(mailbox), Some(signer)) = (
-            record.to.as_deref(),
-            self.config.mail.sending(),
-            self.mailboxes.mail.as_ref(),
-            self.receipt_signer.as_ref(),
-        ) else {
-            return;
-        };
-        // (A record sealed with a key since retired without its private half: no mail.)
-        let Some(to) = signer.open(sealed) else {
-            tracing::warn!("cancellation not mailed: the booking's address cannot be opened with the configured keys");
+        let (Some(to), Some(mailbox)) =
+            (self.recorded_address(record), self.mailboxes.mail.as_ref())
+        else {
             return;
         };
         let to = to.as_str();
-        if !crate::mail::is_plausible_address(to) || !self.may_mail(caller, to, cal).await {
-            tracing::warn!(
-                "cancellation not mailed: no address, or the daily mail limit is reached"
-            );
+        if !self.may_mail(caller, to, cal).await {
+            tracing::warn!("cancellation not mailed: the daily mail limit is reached");
             return;
         }
         let slot = SlotRef {
@@ -310,7 +349,7 @@ impl Booket {
         let when = super::documents::slot_text(cal, &slot);
         let mail = crate::mail::cancellation(
             to,
-            (!sender.eq_ignore_ascii_case(user)).then_some(sender),
+            self.config.mail.shown_sender(),
             &view.form_title,
             &when,
             &view.place,
@@ -326,5 +365,18 @@ impl Booket {
             .mails
             .with_label_values(&["cancellation", result])
             .inc();
+    }
+}
+
+/// The record a lapsed hold leaves, naming the booking's owner and files.
+fn lapsed_record(record: &BookedRecord, booking_id: &str, now: DateTime<Utc>) -> HoldInfo {
+    HoldInfo {
+        owner: record
+            .owner
+            .clone()
+            .unwrap_or_else(|| super::hold::owner_hash(booking_id)),
+        expires: now,
+        since: Some(now),
+        files: record.files.clone(),
     }
 }

@@ -14,6 +14,7 @@ mod instances;
 mod limits;
 mod locks;
 mod manage;
+mod moving;
 mod read;
 mod remind;
 mod rules;
@@ -37,6 +38,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use files::UploadPolicy;
 use locks::KeyedLocks;
 pub use manage::{BookingView, Cancelled, Found};
+pub use moving::Moved;
 pub(crate) use read::local_midnight;
 pub use settings::Settings;
 pub use slot_id::SlotSigner;
@@ -123,6 +125,8 @@ pub struct Booket {
     store: crate::store::Store,
     /// Delivery of booking events to forms' webhooks.
     webhooks: webhooks::Webhooks,
+    /// Moves copy a booking's files one at a time per instance (each read back whole).
+    file_copies: tokio::sync::Semaphore,
     /// Booked events the reminder sweep had to read on their own (their record was not in
     /// the view) and found with nothing left to send, by version: not read again while
     /// unchanged.
@@ -174,6 +178,7 @@ impl Booket {
             receipt_signer: None,
             store: crate::store::Store::in_process(),
             webhooks: webhooks::Webhooks::default(),
+            file_copies: tokio::sync::Semaphore::new(1),
             reminders_done: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(2 * 24 * 3600))

@@ -310,7 +310,7 @@ impl Booket {
     /// One week of slots for this moment and this citizen (see [`Backend::week_json`]).
     ///
     /// [`Backend::week_json`]: app::api::Backend::week_json
-    async fn week(
+    pub(super) async fn week(
         &self,
         form: &FormId,
         element: &ElementName,

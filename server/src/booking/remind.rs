@@ -166,15 +166,9 @@ impl Booket {
         event: &Event,
         record: &BookedRecord,
     ) -> bool {
-        let (Some(signer), Some((sender, user)), Some(mailbox)) = (
-            self.receipt_signer.as_ref(),
-            self.config.mail.sending(),
-            self.mailboxes.mail.as_ref(),
-        ) else {
-            return false;
-        };
-        let Some(to) = record.to.as_deref().and_then(|sealed| signer.open(sealed)) else {
-            tracing::warn!(event = %event.id, "a reminder's address cannot be opened with the configured keys");
+        let (Some(to), Some(mailbox)) =
+            (self.recorded_address(record), self.mailboxes.mail.as_ref())
+        else {
             return false;
         };
         let (Some(form_id), Some(element)) = (record.form.as_deref(), record.element.as_deref())
@@ -202,7 +196,7 @@ impl Booket {
         };
         let mail = crate::mail::reminder(
             &to,
-            (!sender.eq_ignore_ascii_case(user)).then_some(sender),
+            self.config.mail.shown_sender(),
             &form_title,
             &when,
             place,

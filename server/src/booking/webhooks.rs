@@ -1,5 +1,5 @@
 //! The form's backend hears of its bookings: with `[[forms]] webhook_url`, Booket POSTs a
-//! signed event (`booking.created`, `booking.cancelled`) as a compact JWS
+//! signed event (`booking.created`, `booking.cancelled`, `booking.moved`) as a compact JWS
 //! (`Content-Type: application/jose`; the receipts' key, typed `booket-event+jwt`; the
 //! receiver verifies it with `/.well-known/jwks.json`, as a receipt). Sent by the instance
 //! that did what it tells of, after the citizen's answer, from a task of its own: a
@@ -50,6 +50,8 @@ pub(super) struct Happened<'a> {
     pub element: &'a str,
     pub calendar: &'a str,
     pub booking: String,
+    /// For `booking.moved`: the booking it replaced.
+    pub previous: Option<String>,
     pub start: chrono::DateTime<chrono::FixedOffset>,
     pub end: chrono::DateTime<chrono::FixedOffset>,
 }
@@ -83,6 +85,7 @@ impl Booket {
             jti: super::hold::new_token(),
             kind: what.kind.to_owned(),
             booking: what.booking,
+            previous: what.previous,
             element: what.element.to_owned(),
             calendar: what.calendar.to_owned(),
             start: what.start.to_rfc3339(),

@@ -175,7 +175,7 @@ impl Booket {
 
     /// Whether the cached week (if kept) shows this slot booked or held by someone other
     /// than `token`'s holder (a booking marked `mine` is this request's own).
-    async fn known_taken(
+    pub(super) async fn known_taken(
         &self,
         cal: &CalendarConfig,
         slot: &SlotRef,
@@ -708,6 +708,7 @@ impl Booket {
             element: req.element.as_str(),
             calendar: &cal.name,
             booking: crate::receipts::booking_id(slot.event_id.as_str(), &booked_mark),
+            previous: None,
             start: receipt.start,
             end: receipt.end,
         });

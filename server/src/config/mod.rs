@@ -469,6 +469,12 @@ impl MailConfig {
             MailConfig::Off => None,
         }
     }
+
+    /// The address shown as sender, when it differs from the mailbox that sends.
+    pub fn shown_sender(&self) -> Option<&str> {
+        let (sender, user) = self.sending()?;
+        (!sender.eq_ignore_ascii_case(user)).then_some(sender)
+    }
 }
 
 impl ElementConfig {

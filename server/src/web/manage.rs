@@ -1,8 +1,9 @@
 //! The booking's own page, `/booking/<token>`: the link in the confirmation mail. Plain
 //! server-rendered HTML in the widget's look (its stylesheet), Danish or English
-//! (`?lang=en`), working without script: the booked time and place and **Aflys tiden**,
-//! which asks once more (a page of its own, so a keyboard or screen-reader user meets the
-//! question as a heading) before a POST cancels.
+//! (`?lang=en`), working without script: the booked time and place, **Flyt tiden**
+//! (`?step=move`: the element's week with its free times as radio buttons, week by week;
+//! a POST moves) and **Aflys tiden**, which asks once more (a page of its own, so a
+//! keyboard or screen-reader user meets the question as a heading) before a POST cancels.
 //!
 //! The token is the key, so it is kept out of what could leak it: the answer carries
 //! `Referrer-Policy: same-origin` (no other site is ever handed the page's address;
@@ -14,7 +15,8 @@
 
 use super::clients::{retry_after_secs, Spend};
 use super::AppState;
-use crate::booking::{BookingView, Caller, Cancelled, Found, LinkError};
+use crate::booking::{BookingView, Caller, Cancelled, Found, LinkError, Moved};
+use app::api::SlotId;
 use app::domain::BookingError;
 use app::i18n::{long_date, time_span, weekday_name, Lang};
 use axum::extract::{Path, Query, Request, State};
@@ -47,6 +49,21 @@ struct Words {
     changed_text: &'static str,
     busy: &'static str,
     busy_text: &'static str,
+    r#move: &'static str,
+    move_pick: &'static str,
+    move_none: &'static str,
+    move_next_free: &'static str,
+    move_prev: &'static str,
+    move_next: &'static str,
+    move_submit: &'static str,
+    moved: &'static str,
+    moved_text: &'static str,
+    moved_link: &'static str,
+    move_taken: &'static str,
+    move_taken_text: &'static str,
+    move_refused: &'static str,
+    move_refused_text: &'static str,
+    move_again: &'static str,
     other_lang: &'static str,
     other_code: &'static str,
 }
@@ -77,6 +94,21 @@ const DA: Words = Words {
         "Personalet har ændret tiden imens. Den er ikke aflyst; kontakt os for at aflyse den.",
     busy: "Prøv igen om lidt",
     busy_text: "Kalenderen svarer ikke lige nu. Tiden er uændret; prøv igen om lidt.",
+    r#move: "Flyt tiden",
+    move_pick: "Vælg en ny tid",
+    move_none: "Der er ingen ledige tider i denne uge.",
+    move_next_free: "Gå til næste uge med ledige tider",
+    move_prev: "Forrige uge",
+    move_next: "Næste uge",
+    move_submit: "Flyt til den valgte tid",
+    moved: "Tiden er flyttet",
+    moved_text: "Din nye tid er booket, og den gamle er aflyst. Du får en bekræftelse på mail med et nyt link.",
+    moved_link: "Se din nye tid",
+    move_taken: "Tiden blev taget",
+    move_taken_text: "En anden nåede at tage den tid. Din tid er uændret.",
+    move_refused: "Tiden kan ikke vælges",
+    move_refused_text: "Den valgte tid kan ikke bookes. Din tid er uændret.",
+    move_again: "Vælg en anden tid",
     other_lang: "In English",
     other_code: "en",
 };
@@ -107,6 +139,21 @@ const EN: Words = Words {
     busy: "Try again in a moment",
     busy_text:
         "The calendar is not answering right now. Your time is unchanged; try again in a moment.",
+    r#move: "Move the time",
+    move_pick: "Choose a new time",
+    move_none: "There are no free times this week.",
+    move_next_free: "Go to the next week with free times",
+    move_prev: "Previous week",
+    move_next: "Next week",
+    move_submit: "Move to the chosen time",
+    moved: "The time is moved",
+    moved_text: "Your new time is booked and the old one cancelled. You will get a confirmation by e-mail with a new link.",
+    moved_link: "See your new time",
+    move_taken: "The time was taken",
+    move_taken_text: "Someone else took that time first. Your time is unchanged.",
+    move_refused: "The time cannot be chosen",
+    move_refused_text: "The chosen time cannot be booked. Your time is unchanged.",
+    move_again: "Choose another time",
     other_lang: "På dansk",
     other_code: "da",
 };
@@ -114,13 +161,18 @@ const EN: Words = Words {
 #[derive(serde::Deserialize, Default)]
 pub struct PageQuery {
     lang: Option<String>,
-    /// `cancel`: the question before cancelling.
+    /// `cancel`: the question before cancelling; `move`: the week to move within.
     step: Option<String>,
+    /// The week to move within (any day of it).
+    week: Option<chrono::NaiveDate>,
 }
 
+/// The page's forms: cancel (no action), or move to `slot`.
 #[derive(serde::Deserialize, Default)]
-pub struct CancelForm {
+pub struct ActionForm {
     lang: Option<String>,
+    action: Option<String>,
+    slot: Option<String>,
 }
 
 fn words(lang: Option<&str>) -> &'static Words {
@@ -281,6 +333,18 @@ pub async fn show(
         Err(e) => return failed(w, &here, &e),
     };
     let details = details(w, lang_of(w), &view);
+    if q.step.as_deref() == Some("move") {
+        return match state.booket.move_week(&link, q.week).await {
+            Ok(week) => page(
+                w,
+                StatusCode::OK,
+                &here,
+                w.r#move,
+                &format!("{details}\n{}", move_form(w, &here, &week)),
+            ),
+            Err(e) => failed(w, &here, &e),
+        };
+    }
     let body = if q.step.as_deref() == Some("cancel") {
         format!(
             "{details}\n<h2>{ask}</h2>\n<form method=\"post\" action=\"{here}\" class=\"booket-page-actions\">\
@@ -296,9 +360,11 @@ pub async fn show(
     } else {
         format!(
             "{details}\n<p class=\"booket-page-actions\">\
+             <a class=\"booket-page-button\" href=\"{here}?lang={lang}&amp;step=move\" data-testid=\"move\">{move}</a> \
              <a class=\"booket-page-button\" href=\"{here}?lang={lang}&amp;step=cancel\" data-testid=\"cancel\">{cancel}</a></p>",
             here = attr(&here),
             lang = w.lang,
+            move = esc(w.r#move),
             cancel = esc(w.cancel),
         )
     };
@@ -310,9 +376,146 @@ pub async fn show(
     page(w, StatusCode::OK, &here, heading, &body)
 }
 
-/// `POST /booking/<token>`: cancels. A second time (or from a second tab) says it is
-/// cancelled already and changes nothing.
-pub async fn cancel(
+/// The free times of a week as one group of radio buttons (a fieldset per day), with the
+/// week's navigation: a plain form that moves the booking to the chosen time.
+fn move_form(w: &Words, here: &str, week: &app::domain::WeekView) -> String {
+    use app::domain::SlotState;
+    use std::fmt::Write;
+    let lang = lang_of(w);
+    let last = week.days.last().copied().unwrap_or(week.week_start);
+    let week_href = |monday: chrono::NaiveDate| {
+        attr(&format!(
+            "{here}?lang={}&step=move&week={}",
+            w.lang,
+            app::i18n::iso_date(monday)
+        ))
+        .into_owned()
+    };
+    let mut nav = String::new();
+    if week.week_start > week.first_week {
+        let _ = write!(
+            nav,
+            "<a href=\"{}\" data-testid=\"move-prev\">{}</a> ",
+            week_href(week.week_start - chrono::Days::new(7)),
+            esc(w.move_prev)
+        );
+    }
+    let _ = write!(
+        nav,
+        "<a href=\"{}\" data-testid=\"move-next\">{}</a>",
+        week_href(week.week_start + chrono::Days::new(7)),
+        esc(w.move_next)
+    );
+    let mut days = String::new();
+    let mut first = true;
+    for day in &week.days {
+        let free: Vec<_> = week
+            .slots
+            .iter()
+            .filter(|s| s.start.date_naive() == *day && s.state == SlotState::Free)
+            .collect();
+        if free.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            days,
+            "<fieldset class=\"booket-page-day\"><legend>{}</legend>",
+            esc(&app::i18n::day_long(lang, *day))
+        );
+        for slot in free {
+            let _ = write!(
+                days,
+                "<label><input type=\"radio\" name=\"slot\" value=\"{}\"{}> {}</label>",
+                attr(&slot.id),
+                if first { " required" } else { "" },
+                esc(&time_span(slot.start.naive_local(), slot.end.naive_local()))
+            );
+            first = false;
+        }
+        days.push_str("</fieldset>");
+    }
+    let choices = if days.is_empty() {
+        let next = week.next_free_week.map_or(String::new(), |monday| {
+            format!(
+                " <a href=\"{}\" data-testid=\"move-next-free\">{}</a>",
+                week_href(monday),
+                esc(w.move_next_free)
+            )
+        });
+        format!("<p role=\"status\">{}{next}</p>", esc(w.move_none))
+    } else {
+        format!(
+            "<form method=\"post\" action=\"{here}\" class=\"booket-page-move\">\
+             <input type=\"hidden\" name=\"lang\" value=\"{lang}\">\
+             <input type=\"hidden\" name=\"action\" value=\"move\">{days}\
+             <p class=\"booket-page-actions\"><button type=\"submit\" class=\"booket-book\" data-testid=\"move-submit\">{submit}</button> \
+             <a href=\"{here}?lang={lang}\" data-testid=\"move-keep\">{keep}</a></p></form>",
+            here = attr(here),
+            lang = w.lang,
+            submit = esc(w.move_submit),
+            keep = esc(w.cancel_no),
+        )
+    };
+    format!(
+        "<h2 id=\"move-week\">{pick}</h2>\n<p class=\"booket-page-week\" data-testid=\"move-week\">{label}</p>\n\
+         <nav aria-labelledby=\"move-week\" class=\"booket-page-nav\">{nav}</nav>\n{choices}",
+        pick = esc(w.move_pick),
+        label = esc(&app::i18n::week_label(lang, week.week_start, last)),
+    )
+}
+
+/// The answer to a move.
+fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> Response {
+    let again = |heading: &str, text: &str, status: StatusCode| {
+        page(
+            w,
+            status,
+            here,
+            heading,
+            &format!(
+                "<p role=\"status\">{}</p>\n<p><a href=\"{}\" data-testid=\"move-again\">{}</a></p>",
+                esc(text),
+                attr(&format!("{here}?lang={}&step=move", w.lang)),
+                esc(w.move_again)
+            ),
+        )
+    };
+    match outcome {
+        Ok(Moved::Now { view, link }) => {
+            let new = link.map_or(String::new(), |l| {
+                format!(
+                    "\n<p><a href=\"{}\" data-testid=\"new-booking\">{}</a></p>",
+                    attr(&format!("{l}?lang={}", w.lang)),
+                    esc(w.moved_link)
+                )
+            });
+            let body = format!(
+                "<p role=\"status\">{}</p>\n{}{new}",
+                esc(w.moved_text),
+                details(w, lang_of(w), &view)
+            );
+            page(w, StatusCode::OK, here, w.moved, &body)
+        }
+        Ok(Moved::Already) => message(w, StatusCode::OK, here, w.gone, w.gone_text),
+        Err(BookingError::Taken) => again(w.move_taken, w.move_taken_text, StatusCode::CONFLICT),
+        Err(BookingError::Past) => message(w, StatusCode::CONFLICT, here, w.begun, w.begun_text),
+        Err(
+            BookingError::TooSoon
+            | BookingError::OutsideWindow
+            | BookingError::InvalidSlot
+            | BookingError::Invalid { .. },
+        ) => again(
+            w.move_refused,
+            w.move_refused_text,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => failed(w, here, &e),
+    }
+}
+
+/// `POST /booking/<token>`: cancels, or (`action=move`) moves to the chosen slot. A
+/// second time (or from a second tab) says it is gone already and changes nothing.
+pub async fn act(
     State(state): State<AppState>,
     Path(token): Path<String>,
     req: Request,
@@ -320,11 +523,12 @@ pub async fn cancel(
     let here = format!("/booking/{token}");
     let origin_ok = super::check_origin(&state, &req).is_ok();
     let client = super::requesting_client(&state, &req);
-    // The form's one field is small; a body that is not it counts as none.
-    let bytes = axum::body::to_bytes(req.into_body(), 1024)
+    // The forms' fields are small (a slot id is the longest); a body that is not one of
+    // them counts as none.
+    let bytes = axum::body::to_bytes(req.into_body(), 4096)
         .await
         .unwrap_or_default();
-    let form: CancelForm = std::str::from_utf8(&bytes)
+    let form: ActionForm = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|text| serde_qs::from_str(text).ok())
         .unwrap_or_default();
@@ -340,6 +544,18 @@ pub async fn cancel(
         Ok(link) => link,
         Err(e) => return link_refused(w, &here, e),
     };
+    if form.action.as_deref() == Some("move") {
+        let outcome = match form.slot.as_deref().map(SlotId::parse) {
+            Some(Ok(slot)) => {
+                state
+                    .booket
+                    .move_booking(&Caller::client(client), &link, &slot)
+                    .await
+            }
+            _ => Err(BookingError::InvalidSlot),
+        };
+        return move_outcome(w, &here, outcome);
+    }
     match state
         .booket
         .cancel_booking(&Caller::client(client), &link)

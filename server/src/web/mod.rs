@@ -264,7 +264,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
     let booking_page = Router::new()
         .route(
             "/booking/{token}",
-            axum::routing::get(manage::show).post(manage::cancel).layer(
+            axum::routing::get(manage::show).post(manage::act).layer(
                 tower::ServiceBuilder::new()
                     .layer(RequestBodyLimitLayer::new(max_body))
                     .layer(timeouts(server.request_timeout)),
