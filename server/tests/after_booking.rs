@@ -940,6 +940,49 @@ async fn a_move_never_overwrites_what_staff_changed_on_the_old_time() {
 }
 
 #[tokio::test]
+async fn a_move_whose_old_time_cannot_be_released_is_undone() {
+    use server::sim::model::Faults;
+    let b = BACKENDS[0];
+    let env = Env::start_with(Options::default(), full).await;
+    let old = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &old).await;
+    let before = b.event(&env, &old);
+    // The new time is held, gets its three copies and is booked (eight writes); the
+    // old time's release then stalls, and Exchange refuses it.
+    env.sim.set_faults(Faults {
+        stall_after_writes: Some(8),
+        ..Faults::default()
+    });
+    let patches = env.sim.stats().event_patches;
+    let moving = post_move(&env, &link, &target);
+    let meanwhile = async {
+        until("the new time to be booked", || {
+            env.sim.stats().event_patches == patches + 5
+        })
+        .await;
+        assert!(b.event(&env, &target).subject.ends_with(" - Booket"));
+        env.sim.set_faults(Faults {
+            fail_next: vec![403],
+            ..Faults::default()
+        });
+    };
+    let ((status, page), ()) = tokio::join!(moving, meanwhile);
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("Tiden er uændret"), "{page}");
+    // The citizen keeps the old time as it was; the new one is free again, no copies.
+    let after = b.event(&env, &old);
+    assert_eq!(after.subject, before.subject);
+    assert_eq!(after.properties, before.properties);
+    assert_eq!(after.attachments.len(), 3);
+    let new = b.event(&env, &target);
+    assert!(!new.subject.contains(" - "), "{}", new.subject);
+    assert!(new.attachments.is_empty());
+    assert_eq!(state_of(&b.week(&env, "").await, &target), "free");
+    assert_eq!(env.sim.outbox().len(), 1, "no 'Ny tid' mail");
+}
+
+#[tokio::test]
 async fn the_forms_backend_hears_of_a_move() {
     let (env, mut rx, _waits, slot, _) = booked_with_webhook(0).await;
     let created = verified(&env, &next_event(&mut rx).await.1).await;

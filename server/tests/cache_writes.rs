@@ -132,17 +132,6 @@ async fn a_booking_and_a_release_show_in_the_kept_week_too() {
     assert_eq!(env.sim.stats().calendar_view_requests, views);
 }
 
-/// Polls `done` every 10 ms until it holds (panics after 20 s: something is stuck).
-async fn until(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..2000 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("waited in vain for {what}");
-}
-
 #[tokio::test]
 async fn a_reservation_on_its_way_is_taken_for_others_and_freed_when_it_fails() {
     use server::sim::model::Faults;

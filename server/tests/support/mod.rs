@@ -608,3 +608,14 @@ pub fn session(sub: &str, aud: &str, exp: chrono::DateTime<chrono::Utc>, key: &s
     )
     .unwrap()
 }
+
+/// Polls `done` every 10 ms until it holds (panics after 20 s: something is stuck).
+pub async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("waited in vain for {what}");
+}
