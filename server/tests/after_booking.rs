@@ -1070,3 +1070,33 @@ async fn fifty_clients_moving_one_booking_at_once_move_it_once_for_the_price_of_
         "{asked} Exchange calls for 50 moves; one costs {one}"
     );
 }
+
+#[tokio::test]
+async fn the_move_pages_weeks_are_browsed_and_bad_ones_explained() {
+    let env = Env::start_with(Options::default(), full).await;
+    let old = booked(&env, BACKENDS[0], "k1").await;
+    let link = link_in_mail(&env);
+    let (page, _) = move_target(&env, &link, &old).await;
+    // This week: no way back, a way on.
+    assert!(!page.contains("data-testid=\"move-prev\""), "{page}");
+    assert!(page.contains("week=2026-12-07"), "{page}");
+    let (status, next) = get(&env, &format!("{link}?step=move&week=2026-12-09")).await;
+    assert_eq!(status, 200, "{next}");
+    assert!(next.contains("Uge 50"), "{next}");
+    assert!(next.contains("data-testid=\"move-prev\""), "{next}");
+    // A week that is not a date is this week; one over a year ahead is said plainly.
+    let (status, odd) = get(&env, &format!("{link}?step=move&week=soon")).await;
+    assert_eq!(status, 200, "{odd}");
+    assert!(odd.contains("Uge 49"), "{odd}");
+    let (status, far) = get(&env, &format!("{link}?step=move&week=2029-01-01")).await;
+    assert_eq!(status, 400, "{far}");
+    assert!(far.contains("Ugen kan ikke vises"), "{far}");
+    // A slot id that is not one, or not this element's, changes nothing.
+    let other_elements = free_ids(&BACKENDS[1].week(&env, "").await)[0].clone();
+    for bad in ["", "nonsense", "a.b.c", other_elements.as_str()] {
+        let (status, page) = post_move(&env, &link, bad).await;
+        assert_eq!(status, 422, "{bad:?}: {page}");
+        assert!(page.contains("Din tid er uændret"), "{page}");
+    }
+    assert!(BACKENDS[0].event(&env, &old).subject.ends_with(" - Booket"));
+}

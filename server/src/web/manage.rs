@@ -64,6 +64,8 @@ struct Words {
     move_refused: &'static str,
     move_refused_text: &'static str,
     move_again: &'static str,
+    move_no_week: &'static str,
+    move_no_week_text: &'static str,
     other_lang: &'static str,
     other_code: &'static str,
 }
@@ -109,6 +111,8 @@ const DA: Words = Words {
     move_refused: "Tiden kan ikke vælges",
     move_refused_text: "Den valgte tid kan ikke bookes. Din tid er uændret.",
     move_again: "Vælg en anden tid",
+    move_no_week: "Ugen kan ikke vises",
+    move_no_week_text: "Der kan kun vælges tider op til et år frem. Din tid er uændret.",
     other_lang: "In English",
     other_code: "en",
 };
@@ -154,6 +158,8 @@ const EN: Words = Words {
     move_refused: "The time cannot be chosen",
     move_refused_text: "The chosen time cannot be booked. Your time is unchanged.",
     move_again: "Choose another time",
+    move_no_week: "The week cannot be shown",
+    move_no_week_text: "Times can be chosen up to a year ahead. Your time is unchanged.",
     other_lang: "På dansk",
     other_code: "da",
 };
@@ -163,8 +169,8 @@ pub struct PageQuery {
     lang: Option<String>,
     /// `cancel`: the question before cancelling; `move`: the week to move within.
     step: Option<String>,
-    /// The week to move within (any day of it).
-    week: Option<chrono::NaiveDate>,
+    /// The week to move within (any day of it, `YYYY-MM-DD`; anything else is this week).
+    week: Option<String>,
 }
 
 /// The page's forms: cancel (no action), or move to `slot`.
@@ -334,13 +340,30 @@ pub async fn show(
     };
     let details = details(w, lang_of(w), &view);
     if q.step.as_deref() == Some("move") {
-        return match state.booket.move_week(&link, q.week).await {
+        let week = q
+            .week
+            .as_deref()
+            .and_then(|w| w.parse::<chrono::NaiveDate>().ok());
+        return match state.booket.move_week(&link, week).await {
             Ok(week) => page(
                 w,
                 StatusCode::OK,
                 &here,
                 w.r#move,
                 &format!("{details}\n{}", move_form(w, &here, &week)),
+            ),
+            // A week too far ahead (a hand-made address).
+            Err(BookingError::Invalid { .. }) => page(
+                w,
+                StatusCode::BAD_REQUEST,
+                &here,
+                w.move_no_week,
+                &format!(
+                    "<p role=\"status\">{}</p>\n<p><a href=\"{}\">{}</a></p>",
+                    esc(w.move_no_week_text),
+                    attr(&format!("{here}?lang={}&step=move", w.lang)),
+                    esc(w.move_again)
+                ),
             ),
             Err(e) => failed(w, &here, &e),
         };
