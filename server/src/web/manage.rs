@@ -505,7 +505,7 @@ fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> 
     };
     match outcome {
         Ok(Moved::Now { view, link }) => {
-            let new = link.map_or(String::new(), |l| {
+            let new = link.as_deref().map_or(String::new(), |l| {
                 format!(
                     "\n<p><a href=\"{}\" data-testid=\"new-booking\">{}</a></p>",
                     attr(&format!("{l}?lang={}", w.lang)),
@@ -517,7 +517,8 @@ fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> 
                 esc(w.moved_text),
                 details(w, lang_of(w), &view)
             );
-            page(w, StatusCode::OK, here, w.moved, &body)
+            // (The language switch leads to the new time's page: the old link is spent.)
+            page(w, StatusCode::OK, link.as_deref().unwrap_or(here), w.moved, &body)
         }
         Ok(Moved::Already) => message(w, StatusCode::OK, here, w.gone, w.gone_text),
         Err(BookingError::Taken) => again(w.move_taken, w.move_taken_text, StatusCode::CONFLICT),
