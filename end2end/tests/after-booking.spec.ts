@@ -1,4 +1,4 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { Booket, simEvent, eventIdOf, tabToFreeSlot, staffSetSubject } from './fixtures/booket';
 
@@ -18,11 +18,14 @@ async function tabTo(page: Page, text: string) {
   throw new Error(`no focusable "${text}"`);
 }
 
-test('a citizen opens the link in the confirmation mail and cancels by keyboard', async ({ page, request }) => {
+/** Books a free time in the demo form by keyboard as `name`, then opens the link in the
+ *  confirmation mail from the simulator view's outbox by keyboard. Returns the booked
+ *  event's id and the link. */
+async function bookAndOpenLink(page: Page, request: APIRequestContext, name: string, email: string) {
   await page.goto('/');
   const booket = new Booket(page);
   await booket.showWeekWithFreeSlot();
-  expect(await tabToFreeSlot(page, 'Carl Aflys', 'carl.aflys@example.dk')).toBe('free');
+  expect(await tabToFreeSlot(page, name, email)).toBe('free');
   await page.keyboard.press('Space');
   await page.locator('#name').focus();
   await page.keyboard.press('Enter');
@@ -33,7 +36,7 @@ test('a citizen opens the link in the confirmation mail and cancels by keyboard'
 
   // The simulator view shows the confirmation as the citizen reads it, link and all.
   await page.goto('/simulator');
-  const mail = page.getByTestId('outbox').locator('li', { hasText: 'carl.aflys@example.dk' });
+  const mail = page.getByTestId('outbox').locator('li', { hasText: email });
   await expect(mail).toHaveCount(1);
   const link = mail.getByTestId('mail-link');
   const href = (await link.getAttribute('href'))!;
@@ -41,6 +44,11 @@ test('a citizen opens the link in the confirmation mail and cancels by keyboard'
   await link.focus();
   await page.keyboard.press('Enter');
   await page.waitForURL('**/booking/**');
+  return { eventId, href };
+}
+
+test('a citizen opens the link in the confirmation mail and cancels by keyboard', async ({ page, request }) => {
+  const { eventId, href } = await bookAndOpenLink(page, request, 'Carl Aflys', 'carl.aflys@example.dk');
 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Din booking');
   await expect(page.getByTestId('booking-when')).toContainText(/\d\d:\d\d–\d\d:\d\d/);
@@ -96,22 +104,7 @@ async function tabToRadioAndChoose(page: Page): Promise<string> {
 }
 
 test('a citizen moves the time by keyboard from the mail, then cancels it', async ({ page, request }) => {
-  await page.goto('/');
-  const booket = new Booket(page);
-  await booket.showWeekWithFreeSlot();
-  expect(await tabToFreeSlot(page, 'Mona Flyt', 'mona.flyt@example.dk')).toBe('free');
-  await page.keyboard.press('Space');
-  await page.locator('#name').focus();
-  await page.keyboard.press('Enter');
-  await page.waitForURL('**/receipt');
-  const booked = JSON.parse(await page.getByTestId('receipt-json').innerText());
-  const oldId = eventIdOf(booked.slot_id);
-
-  await page.goto('/simulator');
-  const link = page.getByTestId('outbox').locator('li', { hasText: 'mona.flyt@example.dk' }).getByTestId('mail-link');
-  await link.focus();
-  await page.keyboard.press('Enter');
-  await page.waitForURL('**/booking/**');
+  const { eventId: oldId } = await bookAndOpenLink(page, request, 'Mona Flyt', 'mona.flyt@example.dk');
   const oldWhen = await page.getByTestId('booking-when').innerText();
 
   // The element's week, its free times as radio buttons.

@@ -119,6 +119,36 @@ pub struct Attachment {
     pub name: String,
     /// The tag Booket gave its own files (a content id); `None` when the backend dropped it.
     pub tag: Option<String>,
+    pub content_type: Option<String>,
+    /// In bytes, when the listing says.
+    pub size: Option<u64>,
+}
+
+impl Attachment {
+    /// The listed attachment `id`, if its listed size is within `limit`: an attachment the
+    /// event does not list is [`MailboxError::NotFound`], a larger one
+    /// [`MailboxError::Refused`] (before its content is asked for).
+    pub fn find_within(
+        listed: Vec<Attachment>,
+        id: &AttachmentId,
+        limit: usize,
+    ) -> Result<Attachment, MailboxError> {
+        let found = listed
+            .into_iter()
+            .find(|a| &a.id == id)
+            .ok_or(MailboxError::NotFound)?;
+        match found.size {
+            Some(size) if size > limit as u64 => Err(too_large(size as usize, limit)),
+            _ => Ok(found),
+        }
+    }
+}
+
+/// Content read back that is over the caller's limit.
+pub fn too_large(size: usize, limit: usize) -> MailboxError {
+    MailboxError::Refused(format!(
+        "an attachment of {size} bytes is over the {limit} bytes a booking's file may be"
+    ))
 }
 
 /// An attachment's content: in memory, or read a piece at a time (a citizen's upload kept

@@ -759,6 +759,15 @@ async fn move_target(env: &Env, link: &str, booked: &str) -> (String, String) {
     (page, ids.first().expect("free times are offered").clone())
 }
 
+/// A booking of `b` with two files and the summary, its link, and a time to move it to.
+async fn ready_to_move(b: Backend) -> (Env, String, String, String) {
+    let env = Env::start_with(Options::default(), full).await;
+    let old = booked(&env, b, "k1").await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &old).await;
+    (env, old, link, target)
+}
+
 #[tokio::test]
 async fn a_booking_moves_with_its_files_and_the_old_time_is_freed() {
     for b in BACKENDS {
@@ -863,10 +872,7 @@ async fn a_move_to_a_time_another_citizen_took_first_leaves_the_old_booking_inta
         // does not know); someone wrote it just before the hold's write; someone wrote it
         // while the files were being copied.
         for race in 0..3 {
-            let env = Env::start_with(Options::default(), full).await;
-            let old = booked(&env, b, "k1").await;
-            let link = link_in_mail(&env);
-            let (_, target) = move_target(&env, &link, &old).await;
+            let (env, old, link, target) = ready_to_move(b).await;
             let before = b.event(&env, &old);
             match race {
                 0 => {
@@ -911,10 +917,7 @@ async fn a_move_to_a_time_another_citizen_took_first_leaves_the_old_booking_inta
 #[tokio::test]
 async fn a_move_never_overwrites_what_staff_changed_on_the_old_time() {
     let b = BACKENDS[0];
-    let env = Env::start_with(Options::default(), full).await;
-    let old = booked(&env, b, "k1").await;
-    let link = link_in_mail(&env);
-    let (_, target) = move_target(&env, &link, &old).await;
+    let (env, old, link, target) = ready_to_move(b).await;
     // Staff edit the old event just before its release is written (the sixth event
     // write: the new time's hold, a record per file (three), its booking, the release).
     env.sim.set_faults(server::sim::model::Faults {
@@ -943,10 +946,7 @@ async fn a_move_never_overwrites_what_staff_changed_on_the_old_time() {
 async fn a_move_whose_old_time_cannot_be_released_is_undone() {
     use server::sim::model::Faults;
     let b = BACKENDS[0];
-    let env = Env::start_with(Options::default(), full).await;
-    let old = booked(&env, b, "k1").await;
-    let link = link_in_mail(&env);
-    let (_, target) = move_target(&env, &link, &old).await;
+    let (env, old, link, target) = ready_to_move(b).await;
     let before = b.event(&env, &old);
     // The new time is held, gets its three copies and is booked (eight writes); the
     // old time's release then stalls, and Exchange refuses it.

@@ -244,13 +244,21 @@ impl Booket {
         match fresh {
             Some(event) => Ok(event),
             // Nothing to attach after all: check the slot is still theirs.
-            None => {
-                let event = self.read_slot(cal, slot).await?;
-                match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
-                    Claim::Mine { .. } => Ok(event),
-                    _ => Err(BookingError::Taken),
-                }
-            }
+            None => self.held(cal, slot, token).await,
+        }
+    }
+
+    /// The slot's event, read, if `token` holds it; otherwise [`BookingError::Taken`].
+    pub(super) async fn held(
+        &self,
+        cal: &CalendarConfig,
+        slot: &SlotRef,
+        token: &str,
+    ) -> Result<Event, BookingError> {
+        let event = self.read_slot(cal, slot).await?;
+        match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
+            Claim::Mine { .. } => Ok(event),
+            _ => Err(BookingError::Taken),
         }
     }
 

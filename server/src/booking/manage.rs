@@ -12,7 +12,7 @@
 //! it writes) — the next citizen never gets them.
 
 use super::hold::{BookedRecord, HoldInfo};
-use super::instances::Wait;
+use super::instances::{EventLock, Wait};
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket, Caller};
 use crate::config::CalendarConfig;
@@ -194,32 +194,7 @@ impl Booket {
         if now >= named.start {
             return Err(BookingError::Past);
         }
-        // A booking the kept week already shows gone (cancelled here, or its notes from
-        // another instance) is answered without asking Exchange: a crowd repeating a
-        // cancellation costs nothing. One it shows standing is read and decided below.
-        if self.find_booking(link).await? == Found::Gone {
-            return Ok(Cancelled::Already);
-        }
-        let _guard = self
-            .lock_event(&named.event_id, Wait::UpToADeadline)
-            .await?;
-        // A cancellation or move that held the lock first taught the kept week.
-        if self.find_booking(link).await? == Found::Gone {
-            return Ok(Cancelled::Already);
-        }
-        let event = match self
-            .mailbox(cal)
-            .event(&cal.outlook_calendar, &named.event_id)
-            .await
-        {
-            Ok(event) => event,
-            Err(MailboxError::NotFound) => return Ok(Cancelled::Already),
-            Err(e) => return Err(unavailable(e)),
-        };
-        if !self.is_the_booking(&event, link, named.start) {
-            return Ok(Cancelled::Already);
-        }
-        let Some(record) = event.hold.as_deref().and_then(BookedRecord::parse) else {
+        let Some((_guard, event, record)) = self.lock_booking(&named, link).await? else {
             return Ok(Cancelled::Already);
         };
         let written = self.free_booked(cal, &event, &record, &link.jti).await;
@@ -268,6 +243,44 @@ impl Booket {
             end: view.end.with_timezone(&cal.time_zone).fixed_offset(),
         });
         Ok(Cancelled::Now(view))
+    }
+
+    /// The booking a link names, read and locked for a change (a cancellation, a move);
+    /// `None` when it no longer stands. A booking the kept week already shows gone
+    /// (cancelled or moved here, or so in the notes of another instance) is answered
+    /// without asking Exchange, before the lock and again once it is held — a change that
+    /// held it first taught the kept week — so a crowd repeating a change costs nothing.
+    /// One it shows standing is read.
+    pub(super) async fn lock_booking(
+        &self,
+        named: &Named<'_>,
+        link: &LinkClaims,
+    ) -> Result<Option<(EventLock, Event, BookedRecord)>, BookingError> {
+        if self.find_booking(link).await? == Found::Gone {
+            return Ok(None);
+        }
+        let guard = self
+            .lock_event(&named.event_id, Wait::UpToADeadline)
+            .await?;
+        if self.find_booking(link).await? == Found::Gone {
+            return Ok(None);
+        }
+        let cal = named.cal;
+        let event = match self
+            .mailbox(cal)
+            .event(&cal.outlook_calendar, &named.event_id)
+            .await
+        {
+            Ok(event) => event,
+            Err(MailboxError::NotFound) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        Ok(match event.hold.as_deref().and_then(BookedRecord::parse) {
+            Some(record) if self.is_the_booking(&event, link, named.start) => {
+                Some((guard, event, record))
+            }
+            _ => None,
+        })
     }
 
     /// Frees a booked event as a lapsed hold leaves it: the base subject, and in place of

@@ -15,7 +15,7 @@
 
 use super::hold::{self, BookedRecord, HoldInfo};
 use super::instances::Wait;
-use super::manage::{BookingView, Found, Named};
+use super::manage::{BookingView, Named};
 use super::rules::{booked_value, claim_of, file_tag, Claim};
 use super::slot_id::SlotRef;
 use super::{unavailable, Booket, Caller};
@@ -74,35 +74,14 @@ impl Booket {
             return Err(BookingError::invalid("slot"));
         }
         self.check_rules(&el, cal, slot.start, slot.end)?;
-        // Gone as the kept week shows it: no call (as a repeated cancellation).
-        if self.find_booking(link).await? == Found::Gone {
+        // The old booking stays locked for the whole move.
+        let Some((_old_guard, old, record)) = self.lock_booking(&named, link).await? else {
             return Ok(Moved::Already);
-        }
+        };
         let token = hold::new_token();
         if self.known_taken(cal, &slot, &token, now, None).await {
             return Err(BookingError::Taken);
         }
-        let _old_guard = self
-            .lock_event(&named.event_id, Wait::UpToADeadline)
-            .await?;
-        // Another move or a cancellation of this booking may have held the lock first:
-        // what it wrote taught the kept week, so a crowd with one link costs one move.
-        if self.find_booking(link).await? == Found::Gone {
-            return Ok(Moved::Already);
-        }
-        let old = match self
-            .mailbox(cal)
-            .event(&cal.outlook_calendar, &named.event_id)
-            .await
-        {
-            Ok(event) => event,
-            Err(MailboxError::NotFound) => return Ok(Moved::Already),
-            Err(e) => return Err(unavailable(e)),
-        };
-        let record = match old.hold.as_deref().and_then(BookedRecord::parse) {
-            Some(record) if self.is_the_booking(&old, link, named.start) => record,
-            _ => return Ok(Moved::Already),
-        };
         let files = self.files_of(cal, &old.id, &record, &link.jti).await?;
 
         // The new time: claimed and booked as a booking is, under its own lock.
@@ -319,13 +298,7 @@ impl Booket {
         match fresh {
             Some(event) => Ok(event),
             // Every file was gone: the hold is checked as booking checks it.
-            None => {
-                let event = self.read_slot(cal, slot).await?;
-                match claim_of(&event, &self.config.exchange.markers, (self.clock)(), token) {
-                    Claim::Mine { .. } => Ok(event),
-                    _ => Err(BookingError::Taken),
-                }
-            }
+            None => self.held(cal, slot, token).await,
         }
     }
 

@@ -304,6 +304,8 @@ impl Mailbox for EwsMailbox {
                 id: AttachmentId::new(a.id.id),
                 name: a.name,
                 tag: a.content_id.filter(|c| !c.is_empty()),
+                content_type: a.content_type,
+                size: a.size,
             })
             .collect())
     }
@@ -316,28 +318,8 @@ impl Mailbox for EwsMailbox {
     ) -> Result<FileContent, MailboxError> {
         use base64::Engine;
         // GetAttachment names the attachment alone: only one this item lists is read.
-        let m = self
-            .call(
-                Class::Read,
-                xml::get_item(self.acting(), event_id.as_str(), true),
-            )
-            .await?;
-        let item = m.into_item().ok_or(MailboxError::NotFound)?;
-        let listed = item.attachments.map(|a| a.list).unwrap_or_default();
-        let Some(info) = listed
-            .into_iter()
-            .find(|a| a.id.id == attachment_id.as_str())
-        else {
-            return Err(MailboxError::NotFound);
-        };
-        let too_large = |size: u64| {
-            MailboxError::Refused(format!(
-                "an attachment of {size} bytes is over the {limit} bytes a booking's file may be"
-            ))
-        };
-        if let Some(size) = info.size.filter(|s| *s > limit as u64) {
-            return Err(too_large(size));
-        }
+        let info =
+            Attachment::find_within(self.attachments(event_id).await?, attachment_id, limit)?;
         // The answer carries the content whole, as base64 (EWS has no ranged read).
         let m = self
             .call(
@@ -349,19 +331,25 @@ impl Mailbox for EwsMailbox {
             .attachments
             .and_then(|a| a.list.into_iter().next())
             .ok_or(MailboxError::NotFound)?;
-        let text: String = file
-            .content
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
+        let content = file.content.unwrap_or_default();
+        // (Line breaks in the base64 are allowed by XML Schema; a copy only when there are.)
+        let text: std::borrow::Cow<'_, str> = if content.contains(|c: char| c.is_ascii_whitespace())
+        {
+            content
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect::<String>()
+                .into()
+        } else {
+            content.as_str().into()
+        };
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
+            .decode(text.as_bytes())
             .map_err(|_| {
                 MailboxError::Refused("GetAttachment answered content that is not base64".into())
             })?;
         if bytes.len() > limit {
-            return Err(too_large(bytes.len() as u64));
+            return Err(crate::mailbox::too_large(bytes.len(), limit));
         }
         Ok(FileContent {
             content_type: file.content_type.or(info.content_type),

@@ -284,6 +284,21 @@ impl GraphClient {
         self.get_all(creds, url).await
     }
 
+    /// One attachment of an event.
+    fn attachment_url(&self, user: &str, event_id: &str, attachment_id: &str) -> String {
+        self.url(
+            &[
+                "users",
+                user,
+                "events",
+                event_id,
+                "attachments",
+                attachment_id,
+            ],
+            &[],
+        )
+    }
+
     /// A file attachment's raw content (`…/attachments/{id}/$value`,
     /// https://learn.microsoft.com/graph/api/attachment-get, example 6). The whole answer is
     /// read: the caller checks the listed size against its limit first, and moves one file
@@ -300,17 +315,7 @@ impl GraphClient {
             Req {
                 method: Method::GET,
                 // `$value` as Graph writes it (an id segment is encoded, this one is not).
-                url: self.url(
-                    &[
-                        "users",
-                        user,
-                        "events",
-                        event_id,
-                        "attachments",
-                        attachment_id,
-                    ],
-                    &[],
-                ) + "/$value",
+                url: self.attachment_url(user, event_id, attachment_id) + "/$value",
                 if_match: None,
                 json: None,
                 replayable: true,
@@ -330,17 +335,7 @@ impl GraphClient {
             creds,
             Req {
                 method: Method::DELETE,
-                url: self.url(
-                    &[
-                        "users",
-                        user,
-                        "events",
-                        event_id,
-                        "attachments",
-                        attachment_id,
-                    ],
-                    &[],
-                ),
+                url: self.attachment_url(user, event_id, attachment_id),
                 if_match: None,
                 json: None,
                 replayable: true,

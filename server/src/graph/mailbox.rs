@@ -262,6 +262,8 @@ impl Mailbox for GraphMailbox {
                 id: AttachmentId::new(a.id),
                 name: a.name,
                 tag: a.content_id,
+                content_type: a.content_type,
+                size: a.size,
             })
             .collect())
     }
@@ -272,21 +274,8 @@ impl Mailbox for GraphMailbox {
         attachment_id: &AttachmentId,
         limit: usize,
     ) -> Result<FileContent, MailboxError> {
-        let listed = self
-            .client
-            .list_attachments(&self.creds, &self.user, event_id.as_str())
-            .await?;
-        let Some(info) = listed.into_iter().find(|a| a.id == attachment_id.as_str()) else {
-            return Err(MailboxError::NotFound);
-        };
-        let too_large = |size: u64| {
-            MailboxError::Refused(format!(
-                "an attachment of {size} bytes is over the {limit} bytes a booking's file may be"
-            ))
-        };
-        if let Some(size) = info.size.filter(|s| *s > limit as u64) {
-            return Err(too_large(size));
-        }
+        let info =
+            Attachment::find_within(self.attachments(event_id).await?, attachment_id, limit)?;
         let bytes = self
             .client
             .attachment_value(
@@ -297,7 +286,7 @@ impl Mailbox for GraphMailbox {
             )
             .await?;
         if bytes.len() > limit {
-            return Err(too_large(bytes.len() as u64));
+            return Err(crate::mailbox::too_large(bytes.len(), limit));
         }
         Ok(FileContent {
             content_type: info.content_type,

@@ -518,7 +518,13 @@ fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> 
                 details(w, lang_of(w), &view)
             );
             // (The language switch leads to the new time's page: the old link is spent.)
-            page(w, StatusCode::OK, link.as_deref().unwrap_or(here), w.moved, &body)
+            page(
+                w,
+                StatusCode::OK,
+                link.as_deref().unwrap_or(here),
+                w.moved,
+                &body,
+            )
         }
         Ok(Moved::Already) => message(w, StatusCode::OK, here, w.gone, w.gone_text),
         Err(BookingError::Taken) => again(w.move_taken, w.move_taken_text, StatusCode::CONFLICT),

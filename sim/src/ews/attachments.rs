@@ -74,19 +74,10 @@ pub(super) fn delete_attachment(sim: &Simulator, caller: &Caller, r: DeleteAttac
     let mut s = sim.lock();
     s.stats.ews_attachment_deletes += 1;
     let new_key = s.next_change_key();
-    let found = s
-        .events_mut(Some(&caller.tenant))
-        .find(|(_, _, e)| e.attachments.iter().any(|a| a.id == id));
-    let Some((owner, _, e)) = found else {
-        return error(
-            OP,
-            "ErrorInvalidAttachmentId",
-            "The attachment could not be found.",
-        );
+    let e = match item_with_attachment(&mut s, caller, OP, &id) {
+        Ok(e) => e,
+        Err(r) => return r,
     };
-    if !caller.reaches(&owner) {
-        return denied(OP);
-    }
     e.attachments.retain(|a| a.id != id);
     e.change_key = new_key.clone();
     let root = e.id.clone();
@@ -110,19 +101,10 @@ pub(super) fn get_attachment(sim: &Simulator, caller: &Caller, r: GetAttachment)
     };
     let mut s = sim.lock();
     s.stats.attachment_reads += 1;
-    let found = s
-        .events_mut(Some(&caller.tenant))
-        .find(|(_, _, e)| e.attachments.iter().any(|a| a.id == id));
-    let Some((owner, _, e)) = found else {
-        return error(
-            OP,
-            "ErrorInvalidAttachmentId",
-            "The attachment could not be found.",
-        );
+    let e = match item_with_attachment(&mut s, caller, OP, &id) {
+        Ok(e) => e,
+        Err(r) => return r,
     };
-    if !caller.reaches(&owner) {
-        return denied(OP);
-    }
     let Some(a) = e.attachments.iter().find(|a| a.id == id) else {
         return error(
             OP,
@@ -141,4 +123,29 @@ pub(super) fn get_attachment(sim: &Simulator, caller: &Caller, r: GetAttachment)
             base64::engine::general_purpose::STANDARD.encode(&a.bytes)
         ),
     )
+}
+
+/// The item (of the caller's tenant) that has attachment `id`, if the caller reaches its
+/// mailbox: Get/DeleteAttachment name the attachment alone.
+#[allow(clippy::result_large_err)]
+fn item_with_attachment<'a>(
+    s: &'a mut State,
+    caller: &'a Caller,
+    op: &str,
+    id: &str,
+) -> Result<&'a mut Event, Response> {
+    let found = s
+        .events_mut(Some(&caller.tenant))
+        .find(|(_, _, e)| e.attachments.iter().any(|a| a.id == id));
+    let Some((owner, _, e)) = found else {
+        return Err(error(
+            op,
+            "ErrorInvalidAttachmentId",
+            "The attachment could not be found.",
+        ));
+    };
+    if !caller.reaches(&owner) {
+        return Err(denied(op));
+    }
+    Ok(e)
 }
