@@ -104,8 +104,8 @@ impl Booket {
             {
                 Ok(now) => self.is_the_booking(&now, link, named.start),
                 Err(MailboxError::NotFound) => false,
-                // Unknown: the old is taken to stand (two bookings are mended by the
-                // citizen's links; none would leave them without a time).
+                // Unknown (Exchange is not answering, so the release most likely did
+                // not land either): the old is taken to stand.
                 Err(_) => true,
             };
             if still_booked {
