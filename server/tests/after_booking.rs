@@ -793,6 +793,7 @@ async fn a_booking_moves_with_its_files_and_the_old_time_is_freed() {
         let (status, done) = post_move(&env, &link, &target).await;
         assert_eq!(status, 200, "{b:?}: {done}");
         assert!(done.contains("Tiden er flyttet"), "{done}");
+        assert!(done.contains("Du får en bekræftelse på mail"), "{done}");
 
         // The new time is booked and carries the booking's files, byte for byte.
         let new = b.event(&env, &target);
@@ -912,6 +913,26 @@ async fn a_move_to_a_time_another_citizen_took_first_leaves_the_old_booking_inta
             assert!(page.contains("Flyt tiden"), "{page}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_move_whose_mail_fails_tells_the_citizen_to_keep_the_new_link() {
+    let (env, _, link, target) = ready_to_move(BACKENDS[0]).await;
+    env.sim.set_faults(server::sim::model::Faults {
+        mail_down: true,
+        ..Default::default()
+    });
+    let (status, done) = post_move(&env, &link, &target).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Tiden er flyttet"), "{done}");
+    assert!(!done.contains("Du får en bekræftelse"), "{done}");
+    assert!(done.contains("Gem linket til din nye tid"), "{done}");
+    assert!(done.contains("data-testid=\"new-booking\""), "{done}");
+    let metrics = env.metrics().await;
+    assert!(
+        metrics.contains("booket_mails_total{kind=\"moved\",result=\"failed\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

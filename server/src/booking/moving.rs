@@ -35,6 +35,8 @@ pub enum Moved {
     Now {
         view: BookingView,
         link: Option<String>,
+        /// The new time's confirmation went to the citizen's address.
+        mailed: bool,
     },
     /// Nothing to move: the booking was cancelled or moved before (another tab), or staff
     /// changed it.
@@ -128,16 +130,17 @@ impl Booket {
             &slot,
             &new_record.mark,
         );
-        self.tell_moved(
-            caller,
-            cal,
-            &record,
-            &slot,
-            &new_event,
-            &new_record.mark,
-            &named,
-        )
-        .await;
+        let mailed = self
+            .tell_moved(
+                caller,
+                cal,
+                &record,
+                &slot,
+                &new_event,
+                &new_record.mark,
+                &named,
+            )
+            .await;
         self.announce(super::webhooks::Happened {
             kind: "booking.moved",
             form: named.form.as_str(),
@@ -151,6 +154,7 @@ impl Booket {
         Ok(Moved::Now {
             view,
             link: link_url,
+            mailed,
         })
     }
 
@@ -359,7 +363,8 @@ impl Booket {
     }
 
     /// The confirmation of the new time, with its own link, to the address the booking
-    /// recorded (within the daily limits); a failure is logged, the move stands.
+    /// recorded (within the daily limits); a failure is logged, the move stands. True when
+    /// it was sent.
     #[allow(clippy::too_many_arguments)]
     async fn tell_moved(
         &self,
@@ -370,13 +375,13 @@ impl Booket {
         event: &Event,
         booked_mark: &str,
         named: &Named<'_>,
-    ) {
+    ) -> bool {
         let Some(to) = self.recorded_address(old) else {
-            return;
+            return false;
         };
         if !self.may_mail(caller, &to, cal).await {
             tracing::warn!("new time not mailed: the daily mail limit is reached");
-            return;
+            return false;
         }
         let outcome = self
             .send_confirmation(super::confirm::Confirm {
@@ -389,13 +394,11 @@ impl Booket {
                 moved: true,
             })
             .await;
-        let result = match outcome {
-            app::domain::MailOutcome::Sent => "sent",
-            app::domain::MailOutcome::Failed => "failed",
-        };
+        let sent = outcome == app::domain::MailOutcome::Sent;
         self.metrics
             .mails
-            .with_label_values(&["moved", result])
+            .with_label_values(&["moved", if sent { "sent" } else { "failed" }])
             .inc();
+        sent
     }
 }

@@ -58,6 +58,8 @@ struct Words {
     move_submit: &'static str,
     moved: &'static str,
     moved_text: &'static str,
+    moved_mailed: &'static str,
+    moved_keep: &'static str,
     moved_link: &'static str,
     move_taken: &'static str,
     move_taken_text: &'static str,
@@ -104,7 +106,9 @@ const DA: Words = Words {
     move_next: "Næste uge",
     move_submit: "Flyt til den valgte tid",
     moved: "Tiden er flyttet",
-    moved_text: "Din nye tid er booket, og den gamle er aflyst. Du får en bekræftelse på mail med et nyt link.",
+    moved_text: "Din nye tid er booket, og den gamle er aflyst.",
+    moved_mailed: "Du får en bekræftelse på mail med et nyt link.",
+    moved_keep: "Gem linket til din nye tid: det gamle link virker ikke længere.",
     moved_link: "Se din nye tid",
     move_taken: "Tiden blev taget",
     move_taken_text: "En anden nåede at tage den tid. Din tid er uændret.",
@@ -151,7 +155,9 @@ const EN: Words = Words {
     move_next: "Next week",
     move_submit: "Move to the chosen time",
     moved: "The time is moved",
-    moved_text: "Your new time is booked and the old one cancelled. You will get a confirmation by e-mail with a new link.",
+    moved_text: "Your new time is booked and the old one cancelled.",
+    moved_mailed: "You will get a confirmation by e-mail with a new link.",
+    moved_keep: "Keep the link to your new time: the old link no longer works.",
     moved_link: "See your new time",
     move_taken: "The time was taken",
     move_taken_text: "Someone else took that time first. Your time is unchanged.",
@@ -504,7 +510,7 @@ fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> 
         )
     };
     match outcome {
-        Ok(Moved::Now { view, link }) => {
+        Ok(Moved::Now { view, link, mailed }) => {
             let new = link.as_deref().map_or(String::new(), |l| {
                 format!(
                     "\n<p><a href=\"{}\" data-testid=\"new-booking\">{}</a></p>",
@@ -513,8 +519,9 @@ fn move_outcome(w: &Words, here: &str, outcome: Result<Moved, BookingError>) -> 
                 )
             });
             let body = format!(
-                "<p role=\"status\">{}</p>\n{}{new}",
+                "<p role=\"status\">{} {}</p>\n{}{new}",
                 esc(w.moved_text),
+                esc(if mailed { w.moved_mailed } else { w.moved_keep }),
                 details(w, lang_of(w), &view)
             );
             // (The language switch leads to the new time's page: the old link is spent.)
