@@ -371,6 +371,23 @@ async fn the_page_spends_the_clients_write_budget() {
     assert_eq!(statuses, [200, 200, 429, 429, 429, 429]);
 }
 
+#[tokio::test]
+async fn a_move_spends_two_of_the_clients_writes() {
+    // A move is a booking and a cancellation: with four writes a minute, the booking (one),
+    // the move's page (one) and the move (two) spend them all.
+    let env = Env::start_with(Options::default(), |c| {
+        full(c);
+        c.server.rate_limit_per_minute = 4;
+    })
+    .await;
+    let old = booked(&env, BACKENDS[0], "k1").await;
+    let link = link_in_mail(&env);
+    let (_, target) = move_target(&env, &link, &old).await;
+    let (status, done) = post_move(&env, &link, &target).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(get(&env, &link).await.0, 429);
+}
+
 /// [`full`], and every element reminds a day before.
 fn reminding(c: &mut Config) {
     full(c);

@@ -574,14 +574,19 @@ pub async fn act(
     if !origin_ok {
         return message(w, StatusCode::FORBIDDEN, &here, w.invalid, w.invalid_text);
     }
-    if let Err(res) = spend(&state, w, &here, client).await {
-        return res;
+    // A move is a booking of the new time and a cancellation of the old: it spends two
+    // of the client's writes, each before anything else is done.
+    let moving = form.action.as_deref() == Some("move");
+    for _ in 0..if moving { 2 } else { 1 } {
+        if let Err(res) = spend(&state, w, &here, client).await {
+            return res;
+        }
     }
     let link = match state.booket.open_link(&token) {
         Ok(link) => link,
         Err(e) => return link_refused(w, &here, e),
     };
-    if form.action.as_deref() == Some("move") {
+    if moving {
         let outcome = match form.slot.as_deref().map(SlotId::parse) {
             Some(Ok(slot)) => {
                 state
