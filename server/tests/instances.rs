@@ -463,3 +463,48 @@ async fn two_instances_on_the_store_send_each_reminder_once() {
         .count();
     assert_eq!((x + y + x2.unwrap() + y2.unwrap(), reminders), (3, 3));
 }
+
+/// A booking's link works on every instance behind Booket's address: one instance books,
+/// the other moves it, and the first then finds the booking moved (not movable again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_made_on_one_instance_is_moved_on_the_other_once() {
+    let store = RedisServer::start().await;
+    // Behind one address, as instances are: links made by one are genuine on the other.
+    let (a, b) = two_instances_with(Some(&store), |c| {
+        support::mail_on(c);
+        c.server.public_url = "https://booking.kommune.example".into();
+        c.server.public_url_configured = true;
+    })
+    .await;
+    counted_by_each_other(&a, &b).await;
+    let free = support::free_ids(&a.week_ok("demo", WEEK).await);
+    let support::Answer(status, receipt) = a.book_form("demo", &free[0], "k1", "", &[]).await;
+    assert_eq!(status, 200, "{receipt}");
+    let mail = a.sim.outbox().pop().expect("the confirmation");
+    let at = mail.body.find("/booking/").expect("the link");
+    let link = mail.body[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let post = |env: &Env, slot: &str| {
+        let req = env.http.post(format!("{}{link}", env.base)).form(&[
+            ("lang", "da"),
+            ("action", "move"),
+            ("slot", slot),
+        ]);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, page) = post(&b, &free[1]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Tiden er flyttet"), "{page}");
+    let (status, page) = post(&a, &free[2]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("ikke længere booket"), "{page}");
+    let week = a.week_ok("demo", WEEK).await;
+    let states: Vec<String> = free[..3].iter().map(|s| state_of(&week, s)).collect();
+    assert_eq!(states, ["free", "booked", "free"]);
+}
