@@ -226,10 +226,8 @@ impl Booket {
         for cal in &self.config.calendars {
             let silent = self
                 .config
-                .forms
-                .iter()
-                .flat_map(|f| &f.elements)
-                .any(|e| e.calendar == cal.name && !e.notify_attendees);
+                .elements_in(&cal.name)
+                .any(|e| !e.notify_attendees);
             if silent && !self.mailbox(cal).capabilities().suppress_attendee_mail {
                 tracing::warn!(
                     calendar = %cal.name,

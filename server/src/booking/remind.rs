@@ -34,10 +34,7 @@ impl Booket {
         for cal in &self.config.calendars {
             let longest = self
                 .config
-                .forms
-                .iter()
-                .flat_map(|f| &f.elements)
-                .filter(|e| e.calendar == cal.name)
+                .elements_in(&cal.name)
                 .map(|e| e.reminder_hours)
                 .max()
                 .unwrap_or(0);

@@ -58,4 +58,12 @@ impl Settings {
     ) -> Option<(&FormConfig, &ElementConfig)> {
         crate::config::element_in(&self.forms, form, element)
     }
+
+    /// Every form's elements that book in `calendar` (its configured name).
+    pub fn elements_in<'a>(&'a self, calendar: &'a str) -> impl Iterator<Item = &'a ElementConfig> {
+        self.forms
+            .iter()
+            .flat_map(|f| &f.elements)
+            .filter(move |e| e.calendar == calendar)
+    }
 }

@@ -143,10 +143,7 @@ impl Booket {
             return true;
         }
         self.config
-            .forms
-            .iter()
-            .flat_map(|f| &f.elements)
-            .filter(|e| e.calendar == cal.name)
+            .elements_in(&cal.name)
             .any(|e| e.notify_attendees)
     }
 
