@@ -4,7 +4,8 @@
 //! read, decided and written with `If-Match`), the booking's files and summary are copied
 //! to it under a hold, and it is booked; only then is the old time released as a
 //! cancellation releases it (`manage.rs`). A failure before that leaves the old booking as
-//! it was and gives the new slot back; the citizen is told their time is unchanged.
+//! it was and gives the new slot back, and so does a release Exchange refuses while the old
+//! time is still the booking; the citizen is told their time is unchanged.
 //!
 //! The old booking's event stays locked for the whole move, so a second move or a
 //! cancellation from another tab waits for it and then finds the booking gone.
@@ -307,7 +308,8 @@ impl Booket {
     }
 
     /// Best effort, after a failed move: the copies are removed and the new slot's hold
-    /// ends at once (its record listing what could not be removed, for the next claim).
+    /// ends at once (its record listing the copies, so that the next claim removes any
+    /// still there).
     async fn give_back_moved(
         &self,
         cal: &CalendarConfig,
