@@ -486,7 +486,7 @@ fn move_form(w: &Words, here: &str, week: &app::domain::WeekView) -> String {
         )
     };
     format!(
-        "<h2 id=\"move-week\">{pick}</h2>\n<p class=\"booket-page-week\" data-testid=\"move-week\">{label}</p>\n\
+        "<h2>{pick}</h2>\n<p class=\"booket-page-week\" id=\"move-week\" data-testid=\"move-week\">{label}</p>\n\
          <nav aria-labelledby=\"move-week\" class=\"booket-page-nav\">{nav}</nav>\n{choices}",
         pick = esc(w.move_pick),
         label = esc(&app::i18n::week_label(lang, week.week_start, last)),
