@@ -125,21 +125,12 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    /// The listed attachment `id`, if its listed size is within `limit`: an attachment the
-    /// event does not list is [`MailboxError::NotFound`], a larger one
-    /// [`MailboxError::Refused`] (before its content is asked for).
-    pub fn find_within(
-        listed: Vec<Attachment>,
-        id: &AttachmentId,
-        limit: usize,
-    ) -> Result<Attachment, MailboxError> {
-        let found = listed
-            .into_iter()
-            .find(|a| &a.id == id)
-            .ok_or(MailboxError::NotFound)?;
-        match found.size {
+    /// Whether its listed size is within `limit` (a larger one is refused before its
+    /// content is asked for).
+    pub fn check_within(&self, limit: usize) -> Result<(), MailboxError> {
+        match self.size {
             Some(size) if size > limit as u64 => Err(too_large(size as usize, limit)),
-            _ => Ok(found),
+            _ => Ok(()),
         }
     }
 }
@@ -292,13 +283,14 @@ pub trait Mailbox: Send + Sync {
 
     async fn attachments(&self, event: &EventId) -> Result<Vec<Attachment>, MailboxError>;
 
-    /// An attachment's content, at most `limit` bytes (a larger one is
-    /// [`MailboxError::Refused`]); an attachment the event does not list is
+    /// The content of `attachment`, as [`Mailbox::attachments`] listed it on `event` (only
+    /// an attachment the event itself lists is read: EWS names an attachment alone), at
+    /// most `limit` bytes (a larger one is [`MailboxError::Refused`]); one gone since is
     /// [`MailboxError::NotFound`].
     async fn attachment_content(
         &self,
         event: &EventId,
-        attachment: &AttachmentId,
+        attachment: &Attachment,
         limit: usize,
     ) -> Result<FileContent, MailboxError>;
 

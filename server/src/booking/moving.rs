@@ -90,8 +90,15 @@ impl Booket {
         // The new time: claimed and booked as a booking is, under its own lock.
         let (new_event, new_record) = {
             let _new_guard = self.lock_event(&slot.event_id, Wait::UpToADeadline).await?;
-            self.book_moved(cal, &slot, &token, (&old.id, &files), &record, &named)
-                .await?
+            self.book_moved(
+                cal,
+                &slot,
+                &token,
+                (&old.id, &files),
+                (&record, el.reminder_hours),
+                &named,
+            )
+            .await?
         };
         let new_id = crate::receipts::booking_id(slot.event_id.as_str(), &new_record.mark);
 
@@ -186,7 +193,8 @@ impl Booket {
 
     /// Claims the new slot for `token` (read, decide, conditional write, as booking does),
     /// copies the files to it under a hold when there are any, and books it with a record
-    /// that carries the old booking's address and the element's reminder. On failure the
+    /// that carries the old booking's address and the element's reminder (`reminder_hours`
+    /// before the new time). On failure the
     /// copies are removed and the slot is given back.
     async fn book_moved(
         &self,
@@ -194,7 +202,7 @@ impl Booket {
         slot: &SlotRef,
         token: &str,
         (from, files): (&EventId, &[Attachment]),
-        old: &BookedRecord,
+        (old, reminder_hours): (&BookedRecord, u16),
         named: &Named<'_>,
     ) -> Result<(Event, BookedRecord), BookingError> {
         let event = self.claimable(cal, slot, token).await?;
@@ -220,9 +228,8 @@ impl Booket {
             base_subject(&event.subject, markers),
             markers.booked
         );
-        let (el, _) = self.lookup(&named.form, &named.element)?;
-        let remind = (el.reminder_hours > 0 && old.to.is_some()).then(|| {
-            (slot.start - chrono::TimeDelta::hours(i64::from(el.reminder_hours))).timestamp()
+        let remind = (reminder_hours > 0 && old.to.is_some()).then(|| {
+            (slot.start - chrono::TimeDelta::hours(i64::from(reminder_hours))).timestamp()
         });
         let record = BookedRecord {
             mark: booked_value(&format!(
@@ -276,7 +283,7 @@ impl Booket {
         let tag = file_tag(&hold::owner_hash(token));
         let mut fresh = None;
         for f in files {
-            let content = match mailbox.attachment_content(from, &f.id, limit).await {
+            let content = match mailbox.attachment_content(from, f, limit).await {
                 Ok(content) => content,
                 Err(MailboxError::NotFound) => continue,
                 Err(e) => return Err(unavailable(e)),

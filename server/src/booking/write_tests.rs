@@ -128,7 +128,7 @@ impl Mailbox for Memory {
     async fn attachment_content(
         &self,
         _: &EventId,
-        _: &AttachmentId,
+        _: &Attachment,
         _: usize,
     ) -> Result<crate::mailbox::FileContent, MailboxError> {
         Err(MailboxError::NotFound)

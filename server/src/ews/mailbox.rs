@@ -312,19 +312,18 @@ impl Mailbox for EwsMailbox {
 
     async fn attachment_content(
         &self,
-        event_id: &EventId,
-        attachment_id: &AttachmentId,
+        _event_id: &EventId,
+        info: &Attachment,
         limit: usize,
     ) -> Result<FileContent, MailboxError> {
         use base64::Engine;
-        // GetAttachment names the attachment alone: only one this item lists is read.
-        let info =
-            Attachment::find_within(self.attachments(event_id).await?, attachment_id, limit)?;
+        // (GetAttachment names the attachment alone: `info` comes from this item's listing.)
+        info.check_within(limit)?;
         // The answer carries the content whole, as base64 (EWS has no ranged read).
         let m = self
             .call(
                 Class::Read,
-                xml::get_attachment(self.acting(), attachment_id.as_str()),
+                xml::get_attachment(self.acting(), info.id.as_str()),
             )
             .await?;
         let file = m
@@ -352,7 +351,7 @@ impl Mailbox for EwsMailbox {
             return Err(crate::mailbox::too_large(bytes.len(), limit));
         }
         Ok(FileContent {
-            content_type: file.content_type.or(info.content_type),
+            content_type: file.content_type.or_else(|| info.content_type.clone()),
             body: app::api::Upload::in_memory(&info.name, bytes),
         })
     }

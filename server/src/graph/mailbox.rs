@@ -271,25 +271,19 @@ impl Mailbox for GraphMailbox {
     async fn attachment_content(
         &self,
         event_id: &EventId,
-        attachment_id: &AttachmentId,
+        info: &Attachment,
         limit: usize,
     ) -> Result<FileContent, MailboxError> {
-        let info =
-            Attachment::find_within(self.attachments(event_id).await?, attachment_id, limit)?;
+        info.check_within(limit)?;
         let bytes = self
             .client
-            .attachment_value(
-                &self.creds,
-                &self.user,
-                event_id.as_str(),
-                attachment_id.as_str(),
-            )
+            .attachment_value(&self.creds, &self.user, event_id.as_str(), info.id.as_str())
             .await?;
         if bytes.len() > limit {
             return Err(crate::mailbox::too_large(bytes.len(), limit));
         }
         Ok(FileContent {
-            content_type: info.content_type,
+            content_type: info.content_type.clone(),
             body: app::api::Upload::in_memory(&info.name, Vec::from(bytes)),
         })
     }
