@@ -202,10 +202,13 @@ impl Booket {
             ));
         }
         let windows: Vec<(&str, u32)> = windows.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-        match self
-            .store
-            .count(&windows, std::time::Duration::from_secs(60))
-            .await
+        // Boxed: the store's call is large, and without a store every read would carry
+        // its size through each layer that moves the request's future.
+        match Box::pin(
+            self.store
+                .count(&windows, std::time::Duration::from_secs(60)),
+        )
+        .await
         {
             Ok(None) => Ok(()),
             Ok(Some(wait)) => Err(wait.as_secs().max(1)),

@@ -86,7 +86,16 @@ impl RequestIds {
 impl tower_http::request_id::MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+        // Written on the stack (16 hex digits, '-', at most 16 more): one allocation per
+        // request, the header value's own, where `format!` made two.
+        let mut id = [0u8; 33];
+        id[..16].copy_from_slice(self.prefix.as_bytes());
+        id[16] = b'-';
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        for (i, d) in id[17..17 + digits].iter_mut().enumerate() {
+            *d = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i)) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id[..17 + digits])
             .ok()
             .map(tower_http::request_id::RequestId::new)
     }
@@ -402,45 +411,46 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", id = %id, method = %req.method(), path = %logged_path(req.uri().path()))
     });
-    // One ServiceBuilder stack, applied once: `Router::layer` wraps and boxes every layer it
-    // is given separately; one stack is boxed once (about 10 % more cached week reads per
-    // second in bench/run.sh).
-    router.layer(
-        tower::ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("strict-origin-when-cross-origin"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_FRAME_OPTIONS,
-                HeaderValue::from_static("DENY"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .map_request(|mut req: Request<Body>| {
-                if req
-                    .headers()
-                    .get("x-request-id")
-                    .is_some_and(|v| !is_usable_request_id(v))
-                {
-                    req.headers_mut().remove("x-request-id");
-                }
-                req
-            })
-            .layer(tower_http::request_id::SetRequestIdLayer::new(
-                request_id.clone(),
-                RequestIds::new(),
-            ))
-            .layer(tower_http::request_id::PropagateRequestIdLayer::new(
-                request_id,
-            ))
-            .layer(trace)
-            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                panic_response,
-            )),
-    )
+    // One ServiceBuilder stack around the whole router, not `Router::layer`: that wraps and
+    // boxes every route in the stack, and each request then clones the route's nested
+    // boxes; around the router the stack is one service, cloned as a whole (a router is
+    // an `Arc`). The same layers run for every request, matched or not.
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .map_request(|mut req: Request<Body>| {
+            if req
+                .headers()
+                .get("x-request-id")
+                .is_some_and(|v| !is_usable_request_id(v))
+            {
+                req.headers_mut().remove("x-request-id");
+            }
+            req
+        })
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id.clone(),
+            RequestIds::new(),
+        ))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            request_id,
+        ))
+        .layer(trace)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .service(router);
+    Router::new().fallback_service(stack)
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -585,7 +595,9 @@ async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
         return res;
     }
     if book_form {
-        return crate::web::uploads::book_form(state, req, client).await;
+        // Boxed: a booking's future (multipart, files, Exchange writes) is several KB, and
+        // every layer moves this function's future; the reads should not carry its size.
+        return Box::pin(crate::web::uploads::book_form(state, req, client)).await;
     }
     // The two reads every citizen makes run straight (reads.rs).
     let max_body = state.config.server.max_body_bytes;
@@ -729,6 +741,26 @@ mod tests {
     fn the_log_never_shows_a_booking_links_token() {
         assert_eq!(logged_path("/booking/eyJhbGciOi.x.y"), "/booking/…");
         assert_eq!(logged_path("/api/week"), "/api/week");
+    }
+
+    #[test]
+    fn request_ids_are_the_prefix_and_a_hex_counter() {
+        use tower_http::request_id::MakeRequestId;
+        let mut ids = RequestIds::new();
+        let req = Request::new(Body::empty());
+        for (n, hex) in [
+            (0u64, "0"),
+            (1, "1"),
+            (0x1a, "1a"),
+            (0xabc, "abc"),
+            (u64::MAX, "ffffffffffffffff"),
+        ] {
+            ids.next.store(n, std::sync::atomic::Ordering::Relaxed);
+            let id = ids.make_request_id(&req).unwrap();
+            let want = format!("{}-{hex}", ids.prefix);
+            assert_eq!(id.header_value().to_str().unwrap(), want);
+            assert!(is_usable_request_id(id.header_value()));
+        }
     }
 
     #[test]
