@@ -16,10 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 scripts/setup.sh --build
 scripts/build.sh --release
-export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
-export BOOKET_BENCH_EWS_PASSWORD='demo~Ews.Password-0123456789'
-BOOKET_BENCH_RECEIPT_KEY="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
-export BOOKET_BENCH_RECEIPT_KEY
+. bench/env.sh
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT

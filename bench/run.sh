@@ -18,10 +18,7 @@ BIN=target/release/booket
 BASELINE=target/release/examples/baseline
 ulimit -n 65536 2>/dev/null || true
 
-export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
-export BOOKET_BENCH_EWS_PASSWORD='demo~Ews.Password-0123456789'
-BOOKET_BENCH_RECEIPT_KEY="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
-export BOOKET_BENCH_RECEIPT_KEY
+. bench/env.sh
 SIM_URL=http://127.0.0.1:4101
 URL=http://127.0.0.1:4100
 pids=()

@@ -19,9 +19,7 @@ cargo build --locked --release -p server --example crowd
 export CROWD=target/release/examples/crowd
 BIN=target/release/booket
 ulimit -n 65536 2>/dev/null || true
-export BOOKET_BENCH_SECRET='demo~Sim.Secret-Value_0123456789abcdef' BOOKET_BENCH_SLOT_KEY=bench-slot-key-0123456789abcdef-0123456789 BOOKET_LOG=warn
-BOOKET_BENCH_RECEIPT_KEY="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
-export BOOKET_BENCH_RECEIPT_KEY
+. bench/env.sh
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "rush: $1 did not come up" >&2; exit 1; }
 INSTANCES=${RUSH_INSTANCES:-1}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
