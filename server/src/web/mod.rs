@@ -86,16 +86,14 @@ impl RequestIds {
 impl tower_http::request_id::MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Written on the stack (16 hex digits, '-', at most 16 more): one allocation per
+        // Formatted on the stack (16 hex digits, '-', at most 16 more): one allocation per
         // request, the header value's own, where `format!` made two.
-        let mut id = [0u8; 33];
-        id[..16].copy_from_slice(self.prefix.as_bytes());
-        id[16] = b'-';
-        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
-        for (i, d) in id[17..17 + digits].iter_mut().enumerate() {
-            *d = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i)) & 0xf) as usize];
-        }
-        HeaderValue::from_bytes(&id[..17 + digits])
+        const MAX: usize = 16 + 1 + 16;
+        let mut id = [0u8; MAX];
+        let mut rest = &mut id[..];
+        std::io::Write::write_fmt(&mut rest, format_args!("{}-{n:x}", self.prefix)).ok()?;
+        let len = MAX - rest.len();
+        HeaderValue::from_bytes(&id[..len])
             .ok()
             .map(tower_http::request_id::RequestId::new)
     }
