@@ -5,7 +5,9 @@
 # trip, 9 Mbit/s down, 1.5 Mbit/s up, CPU 4x slower) and on plain loopback; this build
 # beside the previous loader (bench/previous-loader.js, serving the same wasm under the old
 # fixed names), alternating, several runs each. Prints medians and writes
-# bench/browser-results.md.
+# bench/browser-results.md. A third column, the floor, is the same page with
+# bench/floor-loader.js in the loader's place: the first week's answer parsed and one button
+# put in, no widget — the earliest any script on this page could show a slot.
 #   bash bench/browser.sh [runs]      (default 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +32,18 @@ cp bench/previous-loader.js "$prev/booket.js"
 rm -f "$prev/files.json"
 for f in "$prev/app_bg.wasm" "$prev/app.js" "$prev/booket.js"; do brotli -f -q 11 -k "$f"; gzip -f -9 -k "$f"; done
 
+# The floor's files: this build's, with the floor loader in the loader's place.
+floor="$tmp/floor"
+cp -r dist "$floor"
+cp bench/floor-loader.js "$floor/booket.js"
+rm -f "$floor"/booket.js.br "$floor"/booket.js.gz
+brotli -f -q 11 -k "$floor/booket.js"; gzip -f -9 -k "$floor/booket.js"
+
 clock=2026-11-30T08:00:00+01:00
 $BIN demo --listen 127.0.0.1:4200 --sim-listen 127.0.0.1:4201 --assets dist --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
 $BIN demo --listen 127.0.0.1:4202 --sim-listen 127.0.0.1:4203 --assets "$prev" --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
+$BIN demo --listen 127.0.0.1:4204 --sim-listen 127.0.0.1:4205 --assets "$floor" --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
 wait_port http://127.0.0.1:4200/
 wait_port http://127.0.0.1:4202/
-node bench/browser.mjs "$RUNS" http://127.0.0.1:4200/ http://127.0.0.1:4202/ "$(git rev-parse --short HEAD)" | tee bench/browser-results.md
+wait_port http://127.0.0.1:4204/
+node bench/browser.mjs "$RUNS" http://127.0.0.1:4200/ http://127.0.0.1:4202/ http://127.0.0.1:4204/ "$(git rev-parse --short HEAD)" | tee bench/browser-results.md
