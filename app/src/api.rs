@@ -143,6 +143,15 @@ mod backend {
         pub session: String,
     }
 
+    /// A week's answer as the backend has it: the JSON of a [`crate::domain::WeekView`],
+    /// and for an answer kept between requests its gzip, made once when it was kept, so a
+    /// browser's read of a cached week is sent without compressing it again.
+    #[derive(Clone, Debug)]
+    pub struct WeekAnswer {
+        pub json: Bytes,
+        pub gzip: Option<Bytes>,
+    }
+
     /// What the server functions call. Implemented by the server crate against Graph.
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
@@ -161,7 +170,7 @@ mod backend {
             element: &ElementName,
             week: Option<chrono::NaiveDate>,
             hold: &HoldToken,
-        ) -> Result<Bytes, BookingError>;
+        ) -> Result<WeekAnswer, BookingError>;
         async fn reserve(&self, req: ReserveRequest) -> Result<Hold, BookingError>;
         async fn release(
             &self,
@@ -186,6 +195,27 @@ mod backend {
         f: F,
     ) -> F::Output {
         BACKEND.scope(backend, f).await
+    }
+
+    /// The body of [`get_week`]: its arguments checked, then the backend's answer with its
+    /// gzip when there is one (the server's own read path sends that as it is).
+    pub async fn week_answer(
+        form: String,
+        element: String,
+        week: String,
+        hold: String,
+    ) -> Result<WeekAnswer, BookingError> {
+        let (form, element) = (FormId::parse(form)?, ElementName::parse(element)?);
+        let hold = HoldToken::parse(hold)?;
+        let week = if week.is_empty() {
+            None
+        } else {
+            Some(
+                crate::domain::wire::parse_date(&week)
+                    .ok_or_else(|| BookingError::invalid("week"))?,
+            )
+        };
+        backend()?.week_json(&form, &element, week, &hold).await
     }
 
     pub(super) fn backend() -> Result<Arc<dyn Backend>, BookingError> {
@@ -223,16 +253,7 @@ pub async fn get_week(
     #[server(default)] week: String,
     #[server(default)] hold: String,
 ) -> Result<WeekJson, BookingError> {
-    let (form, element) = (FormId::parse(form)?, ElementName::parse(element)?);
-    let hold = HoldToken::parse(hold)?;
-    let week = if week.is_empty() {
-        None
-    } else {
-        Some(crate::domain::wire::parse_date(&week).ok_or_else(|| BookingError::invalid("week"))?)
-    };
-    Ok(WeekJson(
-        backend()?.week_json(&form, &element, week, &hold).await?,
-    ))
+    Ok(WeekJson(week_answer(form, element, week, hold).await?.json))
 }
 
 /// Reserves a slot for the citizen (" - Reserveret"), or extends their hold on it. With

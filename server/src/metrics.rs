@@ -38,6 +38,9 @@ pub struct Metrics {
     pub week_cache_stale: IntCounter,
     pub week_answer_hit: IntCounter,
     pub week_answer_miss: IntCounter,
+    /// Week answers kept with their gzip, each compressed once for every browser that
+    /// reads it before it changes.
+    pub week_answer_gzipped: IntCounter,
     /// Connections open on the public listener.
     pub connections_open: IntGauge,
     /// Connections refused at once because `max_connections` were open.
@@ -180,6 +183,11 @@ impl Default for Metrics {
             week_cache_stale: week_cache.with_label_values(&["stale"]),
             week_answer_hit: week_answers.with_label_values(&["hit"]),
             week_answer_miss: week_answers.with_label_values(&["miss"]),
+            week_answer_gzipped: counter(
+                &r,
+                "booket_week_answers_gzipped_total",
+                "Week answers kept with their gzip (compressed once, sent to every browser that reads them).",
+            ),
             week_cache,
             week_answers,
             registry: r,

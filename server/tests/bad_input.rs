@@ -277,36 +277,88 @@ async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
 }
 
 /// A browser that takes gzip gets the API's answers gzipped (a week is ~11 KB of JSON);
-/// a client that does not ask gets them plain. Same JSON either way.
+/// a client that does not ask, or refuses it, gets them plain. Same JSON either way. A kept
+/// week's gzip is made once, when it is kept, and sent as it is to every browser that reads
+/// it (with its length; the compression layer's output has none); an answer that only one
+/// citizen gets (their hold marked) is compressed on its way out.
 #[tokio::test]
 async fn answers_are_gzipped_for_clients_that_take_it() {
     use std::io::Read;
     let env = Env::start().await;
-    let url = format!(
-        "{}/api/week?form=demo&element=tid&week=2026-12-02&hold=",
-        env.base
-    );
-    let plain = env.http.get(&url).send().await.unwrap();
-    assert!(plain.headers().get("content-encoding").is_none());
-    let plain = plain.bytes().await.unwrap();
-    let zipped = env
-        .http
-        .get(&url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(zipped.headers()["content-encoding"], "gzip");
-    let zipped = zipped.bytes().await.unwrap();
-    assert!(
-        zipped.len() * 2 < plain.len(),
-        "{} of {}",
-        zipped.len(),
-        plain.len()
-    );
-    let mut unzipped = Vec::new();
-    flate2::read::GzDecoder::new(&zipped[..])
-        .read_to_end(&mut unzipped)
-        .unwrap();
-    assert_eq!(unzipped, plain);
+    let gzipped_total = || async {
+        env.metrics()
+            .await
+            .lines()
+            .find(|l| l.starts_with("booket_week_answers_gzipped_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap()
+    };
+    let unzip = |bytes: &[u8]| {
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        unzipped
+    };
+    let read = |hold: &'static str, accept: Option<&'static str>| {
+        let env = &env;
+        async move {
+            let url = format!(
+                "{}/api/week?form=demo&element=tid&week=2026-12-02&hold={hold}",
+                env.base
+            );
+            let mut req = env.http.get(&url);
+            if let Some(accept) = accept {
+                req = req.header("accept-encoding", accept);
+            }
+            let answer = req.send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            let headers = answer.headers().clone();
+            (headers, answer.bytes().await.unwrap())
+        }
+    };
+    let (headers, plain) = read("", None).await;
+    assert!(headers.get("content-encoding").is_none());
+    assert_eq!(gzipped_total().await, 1, "kept, and gzipped once");
+    let mut sent = Vec::new();
+    for accept in ["gzip", "gzip, deflate, br, zstd", "br;q=1, x-gzip;q=0.5"] {
+        let (headers, zipped) = read("", Some(accept)).await;
+        assert_eq!(headers["content-encoding"], "gzip", "{accept}");
+        assert_eq!(
+            headers["content-length"],
+            zipped.len().to_string(),
+            "{accept}"
+        );
+        assert!(
+            headers
+                .get_all("vary")
+                .iter()
+                .any(|v| v.to_str().unwrap().contains("accept-encoding")),
+            "{accept}"
+        );
+        assert!(
+            zipped.len() * 3 < plain.len(),
+            "{} of {}",
+            zipped.len(),
+            plain.len()
+        );
+        assert_eq!(unzip(&zipped), plain, "{accept}");
+        sent.push(zipped);
+    }
+    assert!(sent.windows(2).all(|w| w[0] == w[1]), "the one kept gzip");
+    assert_eq!(gzipped_total().await, 1, "no answer compressed again");
+    for refusal in ["gzip;q=0", "identity", "br"] {
+        let (headers, body) = read("", Some(refusal)).await;
+        assert!(headers.get("content-encoding").is_none(), "{refusal}");
+        assert_eq!(body, plain, "{refusal}");
+    }
+    // A citizen's own week (their hold marked; here a token that holds nothing) is theirs
+    // alone: not kept, compressed on its way out, the same JSON.
+    let hold = "AAAAAAAAAAAAAAAAAAAAAA";
+    let (_, own_plain) = read(hold, None).await;
+    let (headers, own) = read(hold, Some("gzip")).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(headers.get("content-length").is_none());
+    assert_eq!(unzip(&own), own_plain);
+    assert_eq!(gzipped_total().await, 1);
 }

@@ -32,7 +32,6 @@ pub use crate::receipts::LinkError;
 use app::api::{Backend, BookRequest, ElementName, FormId, HoldToken, ReserveRequest, SlotId};
 use app::domain::week::monday_of;
 use app::domain::{BookingError, ElementPublic, Hold, Receipt};
-use bytes::Bytes;
 use cache::WeekCache;
 use chrono::{DateTime, NaiveDate, Utc};
 pub use files::UploadPolicy;
@@ -415,7 +414,7 @@ impl Backend for ForCaller {
         element: &ElementName,
         week: Option<NaiveDate>,
         hold: &HoldToken,
-    ) -> Result<Bytes, BookingError> {
+    ) -> Result<app::api::WeekAnswer, BookingError> {
         self.booket.week_answer(form, element, week, hold).await
     }
 

@@ -197,7 +197,7 @@ async fn reserve(b: &Booket) -> Result<app::domain::Hold, BookingError> {
     let json = b
         .week_answer(&form, &element, day, &HoldToken::none())
         .await?;
-    let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let week: serde_json::Value = serde_json::from_slice(&json.json).unwrap();
     let slot_id = SlotId::parse(week["slots"][0]["id"].as_str().unwrap())?;
     b.reserve(
         &Caller::default(),
@@ -322,7 +322,7 @@ async fn a_reservation_waiting_for_exchange_shows_taken_in_the_kept_answer() {
             .week_answer(&form, &element, day, &HoldToken::none())
             .await
             .unwrap();
-        let week: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let week: serde_json::Value = serde_json::from_slice(&json.json).unwrap();
         week["slots"][0]["state"].as_str().unwrap().to_owned()
     }
     assert_eq!(state(&b).await, "free");

@@ -9,11 +9,13 @@
 //! the answer's re-encoding. What that saved is within the benchmark's noise on these
 //! machines (docs/contributors/benchmarks.md, "Where a cached read's time goes"); it is kept
 //! because it is less work per read for the same behaviour, which every read test checks
-//! through this path.
+//! through this path. It also sends a kept week in the gzip made once with it to the
+//! browsers that take gzip, instead of compressing it for each of them (the week's body,
+//! `app::api::week_answer`, is the one `get_week` runs).
 
 use crate::web::typed_error;
-use app::api::{Backend, WeekJson};
-use app::domain::{BookingError, ElementPublic};
+use app::api::{Backend, GetElement, GetWeek};
+use app::domain::BookingError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -21,22 +23,39 @@ use axum::response::{IntoResponse, Response};
 use leptos::server_fn::ServerFn;
 use std::sync::Arc;
 
-/// The JSON body of a read's answer.
-pub trait ReadAnswer {
-    fn into_json(self) -> Result<axum::body::Bytes, BookingError>;
+/// A read's answer: its JSON, and for a week kept between requests the gzip made once
+/// with it (`booking/read.rs`).
+pub struct Answer {
+    json: axum::body::Bytes,
+    gzip: Option<axum::body::Bytes>,
 }
 
-impl ReadAnswer for WeekJson {
-    fn into_json(self) -> Result<axum::body::Bytes, BookingError> {
-        Ok(self.0)
+/// A read: its arguments as the function declares them, and its answer.
+pub trait Read: serde::de::DeserializeOwned {
+    fn answer(self) -> impl std::future::Future<Output = Result<Answer, BookingError>> + Send;
+}
+
+impl Read for GetElement {
+    /// The function's own body.
+    async fn answer(self) -> Result<Answer, BookingError> {
+        let public = self.run_body().await?;
+        let json = serde_json::to_vec(&public).map_err(|_| BookingError::Internal)?;
+        Ok(Answer {
+            json: json.into(),
+            gzip: None,
+        })
     }
 }
 
-impl ReadAnswer for ElementPublic {
-    fn into_json(self) -> Result<axum::body::Bytes, BookingError> {
-        serde_json::to_vec(&self)
-            .map(Into::into)
-            .map_err(|_| BookingError::Internal)
+impl Read for GetWeek {
+    /// The function's own body (`app::api::week_answer`, which `get_week` runs too), keeping
+    /// the gzip the function's wire format has no room for.
+    async fn answer(self) -> Result<Answer, BookingError> {
+        let week = app::api::week_answer(self.form, self.element, self.week, self.hold).await?;
+        Ok(Answer {
+            json: week.json,
+            gzip: week.gzip,
+        })
     }
 }
 
@@ -49,16 +68,74 @@ fn parse<F: serde::de::DeserializeOwned>(text: &str) -> Result<F, BookingError> 
     serde_urlencoded::from_str(text).map_err(|_| BookingError::invalid("request"))
 }
 
+/// Whether the answer should go gzipped, decided as the compression layer decides for
+/// every other answer (tower-http, which keeps its choice to itself): of the `gzip`,
+/// `x-gzip` and `identity` entries of `Accept-Encoding` with a q-value above 0 the highest
+/// wins, gzip on a tie; others and malformed q-values are passed over. The tests hold the
+/// two to the same choices.
+fn takes_gzip(headers: &axum::http::HeaderMap) -> bool {
+    let mut best: Option<(u16, bool)> = None;
+    let entries = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for entry in entries {
+        let mut parts = entry.splitn(2, ';');
+        let name = parts.next().unwrap_or_default().trim();
+        let gzip = name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip");
+        if !gzip && !name.eq_ignore_ascii_case("identity") {
+            continue;
+        }
+        let q = match parts.next() {
+            None => 1000,
+            Some(q) => match q_value(q.trim()) {
+                Some(q) => q,
+                None => continue,
+            },
+        };
+        if q > 0 && best.is_none_or(|b| (q, gzip) > b) {
+            best = Some((q, gzip));
+        }
+    }
+    best.is_some_and(|(_, gzip)| gzip)
+}
+
+/// A q-value (RFC 9110 §12.4.2: `q=` then 0 or 1 with at most three decimals) in
+/// thousandths.
+fn q_value(text: &str) -> Option<u16> {
+    let value = text
+        .strip_prefix("q=")
+        .or_else(|| text.strip_prefix("Q="))?;
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = fraction
+        .bytes()
+        .zip([100u16, 10, 1])
+        .map(|(digit, weight)| u16::from(digit - b'0') * weight)
+        .sum::<u16>();
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
 /// Runs the read `F` for `req` with `backend`. The arguments are the body of a POST, or
 /// the query of a GET (the same form encoding; a GET's body is not read), at most
 /// `max_body` bytes either way. The body's size and deadline are the route's layers'
 /// business; here a body that could not be read is a bad request, as it is for every
-/// server function.
-pub async fn run<F>(backend: Arc<dyn Backend>, req: Request<Body>, max_body: usize) -> Response
-where
-    F: ServerFn<Error = BookingError> + serde::de::DeserializeOwned,
-    F::Output: ReadAnswer,
-{
+/// server function. A kept week goes out in the gzip made with it to a client that takes
+/// gzip (the compression layer leaves an answer that names its encoding alone); any other
+/// answer is compressed, or not, by that layer as before.
+pub async fn run<F: Read>(
+    backend: Arc<dyn Backend>,
+    req: Request<Body>,
+    max_body: usize,
+) -> Response {
+    let gzip_wanted = takes_gzip(req.headers());
     let answer = async {
         let args: F = if req.method() == Method::GET {
             let query = req.uri().query().unwrap_or_default();
@@ -72,28 +149,33 @@ where
                 .map_err(|_| BookingError::invalid("request"))?;
             parse(std::str::from_utf8(&bytes).map_err(|_| BookingError::invalid("request"))?)?
         };
-        app::api::with_backend(backend, args.run_body())
-            .await?
-            .into_json()
+        app::api::with_backend(backend, args.answer()).await
     }
     .await;
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
     match answer {
-        Ok(json) => (
+        Ok(Answer {
+            gzip: Some(gzip), ..
+        }) if gzip_wanted => (
             StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            json,
+            [
+                (header::CONTENT_TYPE, JSON),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                (header::VARY, HeaderValue::from_static("accept-encoding")),
+            ],
+            gzip,
         )
             .into_response(),
+        Ok(Answer { json, .. }) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], json).into_response()
+        }
         Err(e) => typed_error(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, q_value, takes_gzip};
     use app::api::{GetElement, GetWeek};
 
     fn by_serde_qs<F: serde::de::DeserializeOwned>(text: &str) -> Option<F> {
@@ -135,5 +217,91 @@ mod tests {
                 .map(week),
             Some(["a b", "tæ", "", "abc"].map(String::from))
         );
+    }
+
+    /// What browsers, proxies and a hostile client send: the kept gzip goes out exactly
+    /// when the compression layer would have gzipped the answer.
+    #[tokio::test]
+    async fn takes_gzip_when_the_compression_layer_would() {
+        use axum::http::{header, HeaderMap, HeaderValue, Request, Response};
+        use tower::{Service, ServiceExt};
+        let mut layer = tower::ServiceBuilder::new()
+            .layer(tower_http::compression::CompressionLayer::new())
+            .service_fn(|_: Request<axum::body::Body>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(axum::body::Body::from(
+                    "{\"slots\":[]}".repeat(20),
+                )))
+            });
+        let values: &[&[&str]] = &[
+            &[],
+            &["gzip, deflate, br, zstd"],
+            &["gzip"],
+            &["x-gzip"],
+            &["GZIP"],
+            &["br"],
+            &["identity"],
+            &["*"],
+            &["gzip;q=0"],
+            &["gzip;q=0.000"],
+            &["gzip;q=0.001"],
+            &["gzip;q=0.5, identity"],
+            &["gzip;q=0.5, identity;q=0.5"],
+            &["identity;q=1, gzip;q=1.0"],
+            &["gzip;q=1.5"],
+            &["gzip;q=1.001"],
+            &["gzip;q=0.5000"],
+            &["gzip;q=abc", "identity;q=0.1"],
+            &["gzip;Q=0.9"],
+            &["gzip ; q=0.9"],
+            &["gzip;q=.5"],
+            &["br;q=1, gzip;q=0.2, identity;q=0.3"],
+            &["deflate", "gzip;q=0.1"],
+            &[",,,"],
+            &["gzip;q=0", "gzip;q=0.3"],
+        ];
+        for value in values {
+            let mut headers = HeaderMap::new();
+            let mut request = Request::new(axum::body::Body::empty());
+            for v in *value {
+                headers.append(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+                request
+                    .headers_mut()
+                    .append(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            }
+            let answer = layer.ready().await.unwrap().call(request).await.unwrap();
+            let layer_gzips = answer.headers().get(header::CONTENT_ENCODING).is_some();
+            assert_eq!(
+                takes_gzip(&headers),
+                layer_gzips,
+                "Accept-Encoding {value:?}"
+            );
+        }
+        // And the cases above are not all one answer.
+        assert!(takes_gzip(&HeaderMap::from_iter([(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br, zstd")
+        )])));
+        assert!(!takes_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn q_values_in_thousandths() {
+        for (text, q) in [
+            ("q=1", Some(1000)),
+            ("q=1.000", Some(1000)),
+            ("q=0", Some(0)),
+            ("q=0.5", Some(500)),
+            ("q=0.05", Some(50)),
+            ("q=0.125", Some(125)),
+            ("Q=0.2", Some(200)),
+            ("q=1.5", None),
+            ("q=0.1234", None),
+            ("q=2", None),
+            ("q=", None),
+            ("q=-0", None),
+            ("level=1", None),
+        ] {
+            assert_eq!(q_value(text), q, "{text}");
+        }
     }
 }
