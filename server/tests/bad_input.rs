@@ -280,7 +280,8 @@ async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
 /// a client that does not ask, or refuses it, gets them plain. Same JSON either way. A kept
 /// week's gzip is made once, when it is kept, and sent as it is to every browser that reads
 /// it (with its length; the compression layer's output has none); an answer that only one
-/// citizen gets (their hold marked) is compressed on its way out.
+/// citizen gets (their hold marked) is compressed on its way out. Answers under 1 KB go
+/// plain.
 #[tokio::test]
 async fn answers_are_gzipped_for_clients_that_take_it() {
     use std::io::Read;
@@ -361,4 +362,21 @@ async fn answers_are_gzipped_for_clients_that_take_it() {
     assert!(headers.get("content-length").is_none());
     assert_eq!(unzip(&own), own_plain);
     assert_eq!(gzipped_total().await, 1);
+    // Answers under 1 KB go plain whoever asks: an element, an error.
+    for path in [
+        "element?form=demo&element=tid",
+        "element?form=demo&element=nothing",
+    ] {
+        let answer = env
+            .http
+            .get(format!("{}/api/{path}", env.base))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.headers().get("content-encoding").is_none(), "{path}");
+        let body = answer.bytes().await.unwrap();
+        assert!(body.len() < 1024, "{path}: {} B", body.len());
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+    }
 }
