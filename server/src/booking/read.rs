@@ -74,7 +74,8 @@ struct CachedAnswer {
 
 /// `json` gzipped at zlib's default level: made once per kept answer and sent to every
 /// browser that reads it, so a few hundred bytes fewer than the fastest level are worth
-/// its ~20 µs more.
+/// its ~20 µs more. Writing to memory does not fail; if it did, the answer would be served
+/// without being kept.
 fn gzipped(json: &[u8]) -> Option<Bytes> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(

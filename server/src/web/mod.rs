@@ -214,15 +214,16 @@ fn jwks_answer(booket: &Booket) -> Response {
     }
 }
 
+/// The API's answers of this many bytes or more go gzipped to clients that take it; smaller
+/// ones fit a packet either way (see the compression layer in [`router`]).
+pub(crate) const COMPRESS_ABOVE: u16 = 1024;
+
 /// How long a browser may keep one of the widget's files. The wasm, its glue and the
 /// stylesheet are named after their content (tools/finish-widget.mjs), so a name never
 /// changes what it points at: a year, never asked again. Everything else (the loader, which
 /// names them, and the files pages may link by a fixed name) is kept five minutes, so a new
 /// build reaches pages within five minutes, and is then asked again with
 /// `If-Modified-Since` (ServeDir answers `304` when it is unchanged).
-/// The API's answers above this many bytes go gzipped to clients that take it.
-const COMPRESS_ABOVE: u16 = 1024;
-
 fn asset_cache_control(path: &str) -> HeaderValue {
     let name = path.rsplit('/').next().unwrap_or_default();
     let hashed = name

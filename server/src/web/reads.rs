@@ -155,8 +155,9 @@ pub async fn run<F: Read>(
     const JSON: HeaderValue = HeaderValue::from_static("application/json");
     match answer {
         Ok(Answer {
-            gzip: Some(gzip), ..
-        }) if gzip_wanted => (
+            gzip: Some(gzip),
+            json,
+        }) if gzip_wanted && json.len() >= usize::from(crate::web::COMPRESS_ABOVE) => (
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, JSON),
