@@ -286,14 +286,7 @@ async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
 async fn answers_are_gzipped_for_clients_that_take_it() {
     use std::io::Read;
     let env = Env::start().await;
-    let gzipped_total = || async {
-        env.metrics()
-            .await
-            .lines()
-            .find(|l| l.starts_with("booket_week_answers_gzipped_total "))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .unwrap()
-    };
+    let gzipped_total = || env.metric("booket_week_answers_gzipped_total ");
     let unzip = |bytes: &[u8]| {
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(bytes)
@@ -301,21 +294,25 @@ async fn answers_are_gzipped_for_clients_that_take_it() {
             .unwrap();
         unzipped
     };
-    let read = |hold: &'static str, accept: Option<&'static str>| {
+    let get = |path: String, accept: Option<&'static str>| {
         let env = &env;
         async move {
-            let url = format!(
-                "{}/api/week?form=demo&element=tid&week=2026-12-02&hold={hold}",
-                env.base
-            );
-            let mut req = env.http.get(&url);
+            let mut req = env.http.get(format!("{}/api/{path}", env.base));
             if let Some(accept) = accept {
                 req = req.header("accept-encoding", accept);
             }
             let answer = req.send().await.unwrap();
-            assert_eq!(answer.status(), 200);
             let headers = answer.headers().clone();
-            (headers, answer.bytes().await.unwrap())
+            (answer.status(), headers, answer.bytes().await.unwrap())
+        }
+    };
+    let read = |hold: &'static str, accept: Option<&'static str>| {
+        let get = &get;
+        async move {
+            let path = format!("week?form=demo&element=tid&week=2026-12-02&hold={hold}");
+            let (status, headers, body) = get(path, accept).await;
+            assert_eq!(status, 200);
+            (headers, body)
         }
     };
     let (headers, plain) = read("", None).await;
@@ -367,15 +364,8 @@ async fn answers_are_gzipped_for_clients_that_take_it() {
         "element?form=demo&element=tid",
         "element?form=demo&element=nothing",
     ] {
-        let answer = env
-            .http
-            .get(format!("{}/api/{path}", env.base))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.headers().get("content-encoding").is_none(), "{path}");
-        let body = answer.bytes().await.unwrap();
+        let (_, headers, body) = get(path.into(), Some("gzip")).await;
+        assert!(headers.get("content-encoding").is_none(), "{path}");
         assert!(body.len() < 1024, "{path}: {} B", body.len());
         serde_json::from_slice::<serde_json::Value>(&body).unwrap();
     }

@@ -2,16 +2,7 @@
 
 mod support;
 
-use support::{slot_id, Answer, Env};
-
-fn value(metrics: &str, line_start: &str) -> u64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use support::{metric_value as value, slot_id, Answer, Env};
 
 #[tokio::test]
 async fn metrics_count_functions_graph_calls_holds_bookings_and_cache_hits() {

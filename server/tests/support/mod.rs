@@ -226,6 +226,12 @@ impl Env {
         self.metrics_response().await.text().await.unwrap()
     }
 
+    /// The value of the first series in `/metrics` whose line starts with `line_start`
+    /// (0 when there is none).
+    pub async fn metric(&self, line_start: &str) -> u64 {
+        metric_value(&self.metrics().await, line_start)
+    }
+
     /// A Graph client of its own on the simulator (four in flight, a 5 s retry budget).
     pub fn graph_client(&self) -> server::graph::GraphClient {
         server::graph::GraphClient::new(server::graph::GraphOptions {
@@ -618,4 +624,15 @@ pub async fn until(what: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("waited in vain for {what}");
+}
+
+/// The value of the first series in a `/metrics` text whose line starts with `line_start`
+/// (0 when there is none).
+pub fn metric_value(metrics: &str, line_start: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
