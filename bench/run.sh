@@ -74,6 +74,7 @@ rss_peak=$rss_idle
 # The machines are noisy: each level alternates Booket and the baseline ROUNDS times and
 # reports medians, and the ratio is the median of the rounds' ratios.
 ROUNDS=${BENCH_ROUNDS:-5}
+col() { local i=$1; shift; for x in "$@"; do read -ra f <<<"$x"; echo "${f[$i]}"; done; } # field i of each "rps p50 p99 errors"
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 for c in 1 50 500; do
   bs=(); as=(); ratios=()
@@ -87,7 +88,6 @@ for c in 1 50 500; do
     bs+=("$b"); as+=("$a")
     ratios+=("$(python3 -c "print(${b%% *}/${a%% *})")")
   done
-  col() { local i=$1; shift; for x in "$@"; do read -ra f <<<"$x"; echo "${f[$i]}"; done; }
   b=$(printf '%.0f %s %s %s' "$(median $(col 0 "${bs[@]}"))" "$(median $(col 1 "${bs[@]}"))" "$(median $(col 2 "${bs[@]}"))" "$(python3 -c "import sys; print(int(sum(float(x) for x in sys.argv[1:])))" $(col 3 "${bs[@]}"))")
   a=$(printf '%.0f %s %s %s' "$(median $(col 0 "${as[@]}"))" "$(median $(col 1 "${as[@]}"))" "$(median $(col 2 "${as[@]}"))" 0)
   reads+=("$c|$b|$a|$(median "${ratios[@]}")")
