@@ -41,7 +41,7 @@ pub struct Server {
     max_connections: usize,
     connections_open: prometheus::IntGauge,
     connections_refused: prometheus::IntCounter,
-    pub router: axum::Router,
+    pub router: web::PublicService,
     pub booket: Arc<Booket>,
 }
 

@@ -276,6 +276,77 @@ async fn reads_by_get_answer_as_the_post_does_and_nothing_else_is_a_get() {
     env.assert_nothing_written();
 }
 
+/// The two reads answer GET (and HEAD), POST and a browser's CORS preflight, as they did
+/// when each was a method route under the API's layers: any other method is 405 with the
+/// methods it takes, costs no read and writes nothing; a preflight from a listed origin is
+/// answered by the CORS layer, one from elsewhere gets no permission.
+#[tokio::test]
+async fn reads_answer_their_methods_and_preflights_only() {
+    let env = Env::start_with(Default::default(), |c| {
+        c.server.allowed_origins = vec!["https://selvbetjening.kommune.dk".into()];
+    })
+    .await;
+    for function in ["element", "week"] {
+        let url = format!(
+            "{}/api/{function}?form=demo&element=tid&week=&hold=",
+            env.base
+        );
+        for method in ["PUT", "DELETE", "PATCH"] {
+            let res = env
+                .http
+                .request(method.parse().unwrap(), &url)
+                .body("form=demo&element=tid&week=&hold=")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 405, "{method} {function}");
+            let allow = res.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .to_ascii_uppercase();
+            let mut allowed: Vec<&str> = allow.split(',').map(str::trim).collect();
+            allowed.sort_unstable();
+            assert_eq!(allowed, ["GET", "HEAD", "POST"], "{method} {function}");
+        }
+        let head = env.http.head(&url).send().await.unwrap();
+        assert_eq!(head.status().as_u16(), 200, "HEAD {function}");
+        assert_eq!(
+            head.headers()["cache-control"],
+            "no-store",
+            "HEAD {function}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {function}");
+
+        let preflight = |origin: &'static str| {
+            env.http
+                .request(reqwest::Method::OPTIONS, &url)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .send()
+        };
+        let res = preflight("https://selvbetjening.kommune.dk").await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "preflight {function}");
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            "https://selvbetjening.kommune.dk"
+        );
+        let methods = res.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(
+            methods.contains("POST") && methods.contains("GET"),
+            "{methods}"
+        );
+        let res = preflight("https://evil.example").await.unwrap();
+        assert!(
+            res.headers().get("access-control-allow-origin").is_none(),
+            "preflight {function} from an unlisted origin"
+        );
+    }
+    env.assert_nothing_written();
+}
+
 /// A browser that takes gzip gets the API's answers gzipped (a week is ~11 KB of JSON);
 /// a client that does not ask, or refuses it, gets them plain. Same JSON either way. A kept
 /// week's gzip is made once, when it is kept, and sent as it is to every browser that reads

@@ -237,8 +237,13 @@ fn asset_cache_control(path: &str) -> HeaderValue {
     })
 }
 
+/// What the public listener serves: the router inside the layers every request passes,
+/// boxed once (as a route of a router would be, without the router's own match).
+pub type PublicService =
+    tower::util::BoxCloneSyncService<Request<Body>, Response, std::convert::Infallible>;
+
 /// `demo` is the demo's pages (with the simulator), served under its own CSP.
-pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router {
+pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicService {
     let state_metrics = state.metrics.clone();
     let metrics_token = state.config.server.metrics_token.clone();
     let max_body = state.config.server.max_body_bytes;
@@ -283,6 +288,65 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
             ),
         )
         .with_state(page_state);
+    // Every API answer: CORS for the pages on the allow-list, never stored, and compressed
+    // for the clients that take it.
+    let api_layers = || {
+        tower::ServiceBuilder::new()
+            .layer(cors.clone())
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            // A week's answer is ~11 KB of JSON and ~2.9 KB gzipped: a quarter of the
+            // bytes for every week a citizen's phone loads (on a first visit the two
+            // first weeks share the line with the wasm; the browser bench could not
+            // tell the difference from its noise). zlib's fastest level took ~35 µs
+            // for a week's answer, its default ~55 µs for 230 B less; clients that do
+            // not ask (`Accept-Encoding`) get it plain. A week kept between requests
+            // goes out in the gzip made once with it (reads.rs), which this layer
+            // leaves alone; compressing it for every browser ran cached reads at a
+            // third of the rate of plain ones. An answer under 1 KB (an element, an
+            // error) goes plain: it fits one packet either way, and setting up the
+            // compressor for it cut element reads to a third of their rate too.
+            .layer(
+                tower_http::compression::CompressionLayer::new()
+                    .quality(tower_http::CompressionLevel::Fastest)
+                    .compress_when(SizeAbove::new(COMPRESS_ABOVE)),
+            )
+    };
+    // The reads every citizen makes (most answered from memory): the API's layers and a
+    // small body around the function itself, one service per path (`reads::serve` takes
+    // GET, HEAD and POST, as a method route would). As a method route under the API
+    // router's layers a read went through three boxed routes, each cloned and its future
+    // boxed per request; with the router that held the outer layers (see the end of this
+    // function), that was 4,500 of a cached read's 59,400 instructions
+    // (docs/contributors/benchmarks.md).
+    //
+    // They carry no per-request timers: with them the cached reads of bench/run.sh fell
+    // to 0.40 of bare axum at 500 clients, without them 0.46. Their bodies are small
+    // (`max_body_bytes`) and must arrive whole within `body_timeout`, a deadline that
+    // arms a timer only for a body not already there (deadline.rs); the header-read
+    // time-out still applies, and their Graph reads have the client's own time-outs.
+    //
+    // They may also be asked with GET and the arguments in the query, as the loader
+    // does: a page can then name them in its `<head>` (`<link rel="preload">`, which only
+    // GETs), so the browser asks while it reads the HTML (web/hints.rs).
+    let read = api_layers()
+        .map_response(IntoResponse::into_response)
+        .layer(small_body())
+        .service(axum::handler::Handler::with_state(
+            reads::serve,
+            state.clone(),
+        ));
+    let reads = Router::new()
+        .route_service(
+            &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
+            read.clone(),
+        )
+        .route_service(
+            &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
+            read,
+        );
     let api = Router::new()
         .route(
             &format!(
@@ -307,49 +371,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
                     .layer(timeouts(server.request_timeout)),
             ),
         )
-        // The reads every citizen makes (most answered from memory) carry no per-request
-        // timers: with them the cached reads of bench/run.sh fell to 0.40 of bare axum
-        // at 500 clients, without them 0.46. Their bodies are small
-        // (`max_body_bytes`) and must arrive whole within `body_timeout`, a deadline
-        // that arms a timer only for a body not already there (deadline.rs); the
-        // header-read time-out still applies, and their Graph reads have the client's
-        // own time-outs.
-        //
-        // They may also be asked with GET and the arguments in the query, as the loader
-        // does: a page can then name them in its `<head>` (`<link rel="preload">`, which
-        // only GETs), so the browser asks while it reads the HTML (web/hints.rs).
-        .route(
-            &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
-            post(server_fn).get(server_fn).layer(small_body()),
-        )
-        .route(
-            &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
-            post(server_fn).get(server_fn).layer(small_body()),
-        )
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(cors)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-store"),
-                ))
-                // A week's answer is ~11 KB of JSON and ~2.9 KB gzipped: a quarter of the
-                // bytes for every week a citizen's phone loads (on a first visit the two
-                // first weeks share the line with the wasm; the browser bench could not
-                // tell the difference from its noise). zlib's fastest level took ~35 µs
-                // for a week's answer, its default ~55 µs for 230 B less; clients that do
-                // not ask (`Accept-Encoding`) get it plain. A week kept between requests
-                // goes out in the gzip made once with it (reads.rs), which this layer
-                // leaves alone; compressing it for every browser ran cached reads at a
-                // third of the rate of plain ones. An answer under 1 KB (an element, an
-                // error) goes plain: it fits one packet either way, and setting up the
-                // compressor for it cut element reads to a third of their rate too.
-                .layer(
-                    tower_http::compression::CompressionLayer::new()
-                        .quality(tower_http::CompressionLevel::Fastest)
-                        .compress_when(SizeAbove::new(COMPRESS_ABOVE)),
-                ),
-        )
+        .layer(api_layers())
         .with_state(state);
     // The widget's files are public: any page may load them (module scripts and the wasm
     // are fetched with CORS). Whether a page may *book* is decided at /api.
@@ -376,6 +398,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
     let metrics = state_metrics;
     let mut router = Router::new()
         .merge(api)
+        .merge(reads)
         .merge(assets)
         .merge(booking_page)
         .route(
@@ -423,8 +446,11 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
     // One ServiceBuilder stack around the whole router, not `Router::layer`: that wraps and
     // boxes every route in the stack, and each request then clones the route's nested
     // boxes; around the router the stack is one service, cloned as a whole (a router is
-    // an `Arc`). The same layers run for every request, matched or not.
+    // an `Arc`). The same layers run for every request, matched or not. The stack is
+    // boxed once and served as it is, not as the fallback of one more router, whose match
+    // and boxed route every request paid for nothing.
     let stack = tower::ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
@@ -459,7 +485,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> Router 
             panic_response,
         ))
         .service(router);
-    Router::new().fallback_service(stack)
+    PublicService::new(stack)
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

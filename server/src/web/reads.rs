@@ -13,11 +13,11 @@
 //! browsers that take gzip, instead of compressing it for each of them (the week's body,
 //! `app::api::week_answer`, is the one `get_week` runs).
 
-use crate::web::typed_error;
+use crate::web::{typed_error, AppState};
 use app::api::{Backend, GetElement, GetWeek};
 use app::domain::BookingError;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leptos::server_fn::ServerFn;
@@ -123,8 +123,23 @@ fn q_value(text: &str) -> Option<u16> {
     }
 }
 
+/// A read's request as its route takes it: GET and HEAD (the arguments in the query) and
+/// POST (in the body) go on to the API's function; any other method is 405 with the methods
+/// a read takes, before it costs a read. (A browser's CORS preflight never gets here: the
+/// CORS layer around answers it.)
+pub async fn serve(state: State<AppState>, req: Request<Body>) -> Response {
+    match *req.method() {
+        Method::GET | Method::HEAD | Method::POST => super::server_fn(state, req).await,
+        _ => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET,HEAD,POST"))],
+        )
+            .into_response(),
+    }
+}
+
 /// Runs the read `F` for `req` with `backend`. The arguments are the body of a POST, or
-/// the query of a GET (the same form encoding; a GET's body is not read), at most
+/// the query of a GET or HEAD (the same form encoding; their body is not read), at most
 /// `max_body` bytes either way. The body's size and deadline are the route's layers'
 /// business; here a body that could not be read is a bad request, as it is for every
 /// server function. A kept week goes out in the gzip made with it to a client that takes
@@ -137,7 +152,7 @@ pub async fn run<F: Read>(
 ) -> Response {
     let gzip_wanted = takes_gzip(req.headers());
     let answer = async {
-        let args: F = if req.method() == Method::GET {
+        let args: F = if matches!(*req.method(), Method::GET | Method::HEAD) {
             let query = req.uri().query().unwrap_or_default();
             if query.len() > max_body {
                 return Err(BookingError::invalid("request"));
