@@ -68,6 +68,7 @@ async function visit(context, url, profile, counted) {
 // is the same in every run of the same build, where the time is not.
 function lazyCompiles(events) {
   const mark = events.find((e) => e.name === "booket-first-slot");
+  if (!mark) throw new Error("browser: the traced visit has no booket-first-slot mark");
   const compiles = events.filter(
     (e) => e.name === "wasm.CompileLazy" && e.pid === mark.pid && e.tid === mark.tid && e.ts < mark.ts,
   );

@@ -76,11 +76,12 @@ execFileSync(join(bin, "wasm-metadce"), [...features, rawWasm, "--graph-file", g
 rmSync(graphFile);
 // The passes that gave the fewest bytes *after brotli* (docs/contributors/benchmarks.md):
 // whole-program type flow (gufa), control flow rebuilt (flatten, rereloop), then -Os until
-// nothing changes; -Oz makes a smaller raw file that compresses worse. Then functions of up
-// to 8 expressions are inlined everywhere and -Os runs again: a browser compiles each wasm
-// function on the main thread the first time it runs, at a fixed cost per function, and
-// this leaves 68 fewer of them to compile before the first slot (620 -> 552, counted by
-// bench/browser.sh) and 220 fewer bytes. The two assumptions hold for Rust's wasm: its
+// nothing changes; -Oz makes a smaller raw file that compresses worse. Functions of up to 8
+// expressions are inlined wherever they are called (the limit holds for every inlining in
+// the list), and inlining and -Os run once more after the first -Os: a browser compiles each
+// wasm function on the main thread the first time it runs, at about the same cost whatever
+// its size, and this leaves 68 fewer of them to compile before the first slot (620 -> 552,
+// counted by bench/browser.sh) and 221 fewer bytes. The two assumptions hold for Rust's wasm: its
 // stack is placed first and grows down, so the lowest kilobyte is never used, and fresh
 // wasm memory is zeroed.
 const passes = [
