@@ -35,7 +35,9 @@ const watch = () => {
   new MutationObserver(seen).observe(document, { childList: true, subtree: true });
 };
 
-async function visit(context, url, profile, counted) {
+// One visit: milliseconds to the first slot, and with `traced` also the wasm functions
+// compiled on the main thread before it (see lazyCompiles).
+async function visit(context, url, profile, traced = false) {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   if (profile) {
@@ -53,12 +55,12 @@ async function visit(context, url, profile, counted) {
     predicate: (m) => m.text().startsWith("booket-first-slot "),
     timeout: 30_000,
   });
-  if (counted) await browser.startTracing(page, { categories: ["v8.wasm", "blink.user_timing"] });
+  if (traced) await browser.startTracing(page, { categories: ["v8.wasm", "blink.user_timing"] });
   await page.goto(url);
   const ms = Number((await seen).text().split(" ")[1]);
-  const trace = counted ? JSON.parse(await browser.stopTracing()).traceEvents : null;
+  const compiles = traced ? lazyCompiles(JSON.parse(await browser.stopTracing()).traceEvents) : null;
   await page.close();
-  return counted ? lazyCompiles(trace) : ms;
+  return { ms, compiles };
 }
 
 // V8 compiles a wasm function the first time it is called, on the thread that calls it
@@ -97,8 +99,8 @@ for (let run = 0; run < RUNS; run++) {
     for (const build of order) {
       const url = urls[build];
       const context = await browser.newContext();
-      note(`${profileName} ${build} first`, await visit(context, url, profile));
-      note(`${profileName} ${build} second`, await visit(context, url, profile));
+      note(`${profileName} ${build} first`, (await visit(context, url, profile)).ms);
+      note(`${profileName} ${build} second`, (await visit(context, url, profile)).ms);
       await context.close();
     }
   }
@@ -106,9 +108,9 @@ for (let run = 0; run < RUNS; run++) {
 // Counted, not timed: one more first visit of this build on the phone profile, traced.
 const counted = await (async () => {
   const context = await browser.newContext();
-  const result = await visit(context, urls.current, profiles.phone, true);
+  const { compiles } = await visit(context, urls.current, profiles.phone, true);
   await context.close();
-  return result;
+  return compiles;
 })();
 await browser.close();
 

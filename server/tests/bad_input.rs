@@ -291,6 +291,17 @@ async fn reads_answer_their_methods_and_preflights_only() {
             "{}/api/{function}?form=demo&element=tid&week=&hold=",
             env.base
         );
+        // Every call that reaches the function is counted, whatever its answer.
+        let calls = || async {
+            let prefix = format!("booket_requests_total{{function=\"{function}\"");
+            env.metrics()
+                .await
+                .lines()
+                .filter(|l| l.starts_with(&prefix))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum::<u64>()
+        };
+        let before = calls().await;
         for method in ["PUT", "DELETE", "PATCH"] {
             let res = env
                 .http
@@ -308,6 +319,7 @@ async fn reads_answer_their_methods_and_preflights_only() {
             allowed.sort_unstable();
             assert_eq!(allowed, ["GET", "HEAD", "POST"], "{method} {function}");
         }
+        assert_eq!(calls().await, before, "a refused method reached {function}");
         let head = env.http.head(&url).send().await.unwrap();
         assert_eq!(head.status().as_u16(), 200, "HEAD {function}");
         assert_eq!(
