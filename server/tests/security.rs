@@ -107,6 +107,79 @@ async fn responses_carry_the_security_headers() {
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
 }
 
+/// The two reads are served ahead of the router (web/reads.rs, `ReadsFirst`): they must
+/// still carry every answer's headers — the API's (CORS for a listed page, `no-store`) and
+/// everyone's (request id, security headers) — by GET and by POST, answered or refused.
+/// A path that only resembles a read's goes to the router and is answered there.
+#[tokio::test]
+async fn the_reads_carry_every_answers_headers() {
+    let page = "https://selvbetjening.kommune.dk";
+    let env = Env::start_with(Options::default(), |c| {
+        c.server.allowed_origins = vec![page.into()];
+    })
+    .await;
+    let base = &env.base;
+    let calls = [
+        ("week", true, "form=demo&element=tid&week=2026-12-02&hold="),
+        ("week", false, "form=demo&element=tid&week=2026-12-02&hold="),
+        ("element", true, "form=demo&element=tid"),
+        ("element", false, "form=demo&element=tid"),
+        // Refused (an unknown element): the same headers.
+        ("element", true, "form=demo&element=nope"),
+    ];
+    for (name, get, args) in calls {
+        let url = format!("{base}/api/{name}");
+        let req = if get {
+            env.http.get(format!("{url}?{args}"))
+        } else {
+            env.http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(args)
+        };
+        let res = req.header("origin", page).send().await.unwrap();
+        let h = res.headers();
+        let what = format!(
+            "{name} by {} ({args}): {h:?}",
+            if get { "GET" } else { "POST" }
+        );
+        assert_eq!(h["access-control-allow-origin"], page, "{what}");
+        assert!(
+            h.get_all("vary")
+                .iter()
+                .any(|v| v.to_str().unwrap().contains("origin")),
+            "{what}"
+        );
+        assert_eq!(h["cache-control"], "no-store", "{what}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{what}"
+        );
+        assert!(h.contains_key("x-request-id"), "{what}");
+    }
+    // Near misses are the router's: not a read, answered in the API's typed shape.
+    for path in ["/api/week/", "/api/weeks", "/api//week"] {
+        let res = env
+            .http
+            .post(format!("{base}{path}"))
+            .form(&[("form", "demo"), ("element", "tid")])
+            .send()
+            .await
+            .unwrap();
+        let Answer(status, body) = Answer::of(res).await;
+        assert_eq!(
+            (status, &body),
+            (
+                400,
+                &serde_json::json!({"error": "invalid", "field": "function"})
+            ),
+            "{path}"
+        );
+    }
+}
+
 async fn post_with(env: &Env, path: &str, headers: &[(&str, &[u8])]) -> reqwest::Response {
     let mut req = env
         .http

@@ -65,6 +65,9 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The request id's header, set on every request and answer.
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
 /// Request ids: a random prefix per process and a counter, e.g. `3f9a1c0e5b7d2a64-1a`.
 /// Unique like a UUID for our purposes, without a call into the OS per request.
 #[derive(Clone)]
@@ -315,11 +318,12 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicS
             )
     };
     // The reads every citizen makes (most answered from memory): the API's layers and a
-    // small body around the function itself, one service per path (`reads::serve` takes
-    // GET, HEAD and POST, as a method route would). As a method route under the API
-    // router's layers a read went through three boxed routes, each cloned and its future
-    // boxed per request; with the router that held the outer layers (see the end of this
-    // function), that was 4,500 of a cached read's 59,400 instructions
+    // small body around the function itself, one service for both paths (`reads::serve`
+    // takes GET, HEAD and POST, as a method route would), served ahead of the router
+    // (`reads::ReadsFirst`, inside the layers every request passes; see the end of this
+    // function). As routes of the router each read paid for the path match and a clone
+    // of its boxed route, CORS lists and all: with the three security headers as three
+    // layers, 7,100 of a cached read's 55,000 instructions, now spent on nothing
     // (docs/contributors/benchmarks.md).
     //
     // They carry no per-request timers: with them the cached reads of bench/run.sh fell
@@ -331,22 +335,15 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicS
     // They may also be asked with GET and the arguments in the query, as the loader
     // does: a page can then name them in its `<head>` (`<link rel="preload">`, which only
     // GETs), so the browser asks while it reads the HTML (web/hints.rs).
-    let read = api_layers()
+    let read = tower::ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(api_layers())
         .map_response(IntoResponse::into_response)
         .layer(small_body())
         .service(axum::handler::Handler::with_state(
             reads::serve,
             state.clone(),
         ));
-    let reads = Router::new()
-        .route_service(
-            &format!("{}/{}", app::contract::PREFIX, app::contract::WEEK.name),
-            read.clone(),
-        )
-        .route_service(
-            &format!("{}/{}", app::contract::PREFIX, app::contract::ELEMENT.name),
-            read,
-        );
     let api = Router::new()
         .route(
             &format!(
@@ -398,7 +395,6 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicS
     let metrics = state_metrics;
     let mut router = Router::new()
         .merge(api)
-        .merge(reads)
         .merge(assets)
         .merge(booking_page)
         .route(
@@ -438,54 +434,76 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicS
     }
     // Every request gets an id (kept from `x-request-id` if the proxy set one), logged on
     // its span and returned in the answer.
-    let request_id = header::HeaderName::from_static("x-request-id");
-    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %logged_path(req.uri().path()))
-    });
-    // One ServiceBuilder stack around the whole router, not `Router::layer`: that wraps and
-    // boxes every route in the stack, and each request then clones the route's nested
-    // boxes; around the router the stack is one service, cloned as a whole (a router is
-    // an `Arc`). The same layers run for every request, matched or not. The stack is
-    // boxed once and served as it is, not as the fallback of one more router, whose match
-    // and boxed route every request paid for nothing.
+    // (The span's fields are worked out only when the span is logged at all: not at
+    // `warn`, where a read then pays nothing for them. The header is named by a
+    // `HeaderName`, not a `&str` that every lookup would parse again.)
+    let trace =
+        tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            tracing::info_span!(
+                "request",
+                id = %req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                method = %req.method(),
+                path = %logged_path(req.uri().path())
+            )
+        });
+    // One ServiceBuilder stack around the reads and the router, not `Router::layer`: that
+    // wraps and boxes every route in the stack, and each request then clones the route's
+    // nested boxes; around the router the stack is one service, cloned as a whole (a
+    // router is an `Arc`). The same layers run for every request, matched or not. The
+    // stack is boxed once and served as it is, not as the fallback of one more router,
+    // whose match and boxed route every request paid for nothing.
     let stack = tower::ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .map_response(security_headers)
         .map_request(|mut req: Request<Body>| {
             if req
                 .headers()
-                .get("x-request-id")
+                .get(&REQUEST_ID)
                 .is_some_and(|v| !is_usable_request_id(v))
             {
-                req.headers_mut().remove("x-request-id");
+                req.headers_mut().remove(&REQUEST_ID);
             }
             req
         })
         .layer(tower_http::request_id::SetRequestIdLayer::new(
-            request_id.clone(),
+            REQUEST_ID,
             RequestIds::new(),
         ))
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(
-            request_id,
+            REQUEST_ID,
         ))
         .layer(trace)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .service(router);
+        .service(reads::ReadsFirst {
+            reads: read,
+            rest: router,
+        });
     PublicService::new(stack)
+}
+
+/// The headers every answer carries: no framing, no type sniffing, and the referrer cut to
+/// the origin across sites. An answer that set its own `Referrer-Policy` or
+/// `X-Frame-Options` keeps it. One step for all three: as three `SetResponseHeader` layers
+/// they were three more services and futures every request went through.
+fn security_headers<B>(res: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let mut res = res.into_response();
+    let headers = res.headers_mut();
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

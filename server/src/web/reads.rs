@@ -167,26 +167,81 @@ pub async fn run<F: Read>(
         app::api::with_backend(backend, args.answer()).await
     }
     .await;
-    const JSON: HeaderValue = HeaderValue::from_static("application/json");
     match answer {
         Ok(Answer {
             gzip: Some(gzip),
             json,
-        }) if gzip_wanted && json.len() >= usize::from(crate::web::COMPRESS_ABOVE) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, JSON),
-                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-                (header::VARY, HeaderValue::from_static("accept-encoding")),
-            ],
-            gzip,
-        )
-            .into_response(),
-        Ok(Answer { json, .. }) => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], json).into_response()
+        }) if gzip_wanted && json.len() >= usize::from(crate::web::COMPRESS_ABOVE) => {
+            json_answer(gzip, true)
         }
+        Ok(Answer { json, .. }) => json_answer(json, false),
         Err(e) => typed_error(e),
     }
+}
+
+/// The reads ahead of the router: a request for one of the two reads' paths goes straight
+/// to `reads`, every other request to `rest` (the router). The reads are nearly every
+/// request the service gets; through the router each paid for its path match, its
+/// matched-path and parameter bookkeeping, and a clone of its boxed route with the layers
+/// in it (the CORS layer's lists among them) — [`crate::web::router`] says what that cost.
+/// Only the exact paths are taken here; anything else under `/api` (a trailing slash, an
+/// unknown name) goes to the router and is answered there as before.
+#[derive(Clone)]
+pub struct ReadsFirst<R, S> {
+    pub reads: R,
+    pub rest: S,
+}
+
+/// Whether `path` is one of the two reads' (`/api/week`, `/api/element`).
+fn is_read_path(path: &str) -> bool {
+    app::contract::by_path(path).is_some_and(|e| {
+        e.name == app::contract::WEEK.name || e.name == app::contract::ELEMENT.name
+    })
+}
+
+impl<R, S> tower::Service<Request<Body>> for ReadsFirst<R, S>
+where
+    R: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible>,
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::Either<R::Future, S::Future>;
+
+    /// Ready when both are (which of them a request goes to is known only at `call`).
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::ready!(self.reads.poll_ready(cx))?;
+        self.rest.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if is_read_path(req.uri().path()) {
+            futures::future::Either::Left(self.reads.call(req))
+        } else {
+            futures::future::Either::Right(self.rest.call(req))
+        }
+    }
+}
+
+/// A read's answer: its JSON, or the gzip of it. The header map is made with room for the
+/// headers the layers around add on the way out (CORS's `Vary`, `Cache-Control`, the
+/// request id, the three security headers): an empty one grew twice for them.
+fn json_answer(body: axum::body::Bytes, gzipped: bool) -> Response {
+    let mut headers = axum::http::HeaderMap::with_capacity(12);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if gzipped {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    let mut res = Response::new(Body::from(body));
+    *res.headers_mut() = headers;
+    res
 }
 
 #[cfg(test)]
