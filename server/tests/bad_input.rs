@@ -362,9 +362,8 @@ async fn reads_answer_their_methods_and_preflights_only() {
 /// A browser that takes gzip gets the API's answers gzipped (a week is ~11 KB of JSON);
 /// a client that does not ask, or refuses it, gets them plain. Same JSON either way. A kept
 /// week's gzip is made once, when it is kept, and sent as it is to every browser that reads
-/// it (with its length; the compression layer's output has none); an answer that only one
-/// citizen gets (their hold marked) is compressed on its way out. Answers under 1 KB go
-/// plain.
+/// it (with its length); an answer that only one citizen gets (their hold marked) is
+/// compressed for them, in one piece too. Answers under 1 KB go plain.
 #[tokio::test]
 async fn answers_are_gzipped_for_clients_that_take_it() {
     use std::io::Read;
@@ -434,12 +433,14 @@ async fn answers_are_gzipped_for_clients_that_take_it() {
         assert_eq!(body, plain, "{refusal}");
     }
     // A citizen's own week (their hold marked; here a token that holds nothing) is theirs
-    // alone: not kept, compressed on its way out, the same JSON.
+    // alone: not kept, compressed for them, the same JSON.
     let hold = "AAAAAAAAAAAAAAAAAAAAAA";
-    let (_, own_plain) = read(hold, None).await;
+    let (headers, own_plain) = read(hold, None).await;
+    assert!(headers.get("content-encoding").is_none());
     let (headers, own) = read(hold, Some("gzip")).await;
     assert_eq!(headers["content-encoding"], "gzip");
-    assert!(headers.get("content-length").is_none());
+    assert_eq!(headers["content-length"], own.len().to_string());
+    assert!(own.len() * 3 < own_plain.len());
     assert_eq!(unzip(&own), own_plain);
     assert_eq!(gzipped_total().await, 1);
     // Answers under 1 KB go plain whoever asks: an element, an error.

@@ -16,6 +16,7 @@ mod locks;
 mod manage;
 mod moving;
 mod read;
+pub(crate) use read::gzipped;
 mod remind;
 mod rules;
 mod session;

@@ -72,16 +72,14 @@ struct CachedAnswer {
     gzip: Bytes,
 }
 
-/// `json` gzipped at zlib's default level: made once per kept answer and sent to every
-/// browser that reads it, so a few hundred bytes fewer than the fastest level are worth
-/// its ~20 µs more. Writing to memory does not fail; if it did, the answer would be served
-/// without being kept.
-fn gzipped(json: &[u8]) -> Option<Bytes> {
+/// `json` gzipped at `level`. A kept answer is made at zlib's default level, once, and sent
+/// to every browser that reads it, so a few hundred bytes fewer than the fastest level are
+/// worth its ~20 µs more; an answer made for one reader is made at the fastest
+/// (web/reads.rs). Writing to memory does not fail; if it did, the answer would go plain
+/// (and not be kept).
+pub(crate) fn gzipped(json: &[u8], level: flate2::Compression) -> Option<Bytes> {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(json.len() / 3),
-        flate2::Compression::default(),
-    );
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 3), level);
     encoder.write_all(json).ok()?;
     encoder.finish().ok().map(Bytes::from)
 }
@@ -506,7 +504,7 @@ impl Booket {
         let mut answer = serialise(&view, false)?;
         // An empty week's answer also depends on later weeks (the next free one): not kept.
         if view.next_free_week.is_none() {
-            if let Some(gzip) = gzipped(&answer.json) {
+            if let Some(gzip) = gzipped(&answer.json, flate2::Compression::default()) {
                 self.metrics.week_answer_gzipped.inc();
                 let until =
                     stable_until(&self.prepared((form, element), &el, cal, &read), cal, now);

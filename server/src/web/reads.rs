@@ -9,9 +9,9 @@
 //! the answer's re-encoding. What that saved is within the benchmark's noise on these
 //! machines (docs/contributors/benchmarks.md, "Where a cached read's time goes"); it is kept
 //! because it is less work per read for the same behaviour, which every read test checks
-//! through this path. It also sends a kept week in the gzip made once with it to the
-//! browsers that take gzip, instead of compressing it for each of them (the week's body,
-//! `app::api::week_answer`, is the one `get_week` runs).
+//! through this path. It also compresses its own answers: a kept week goes in the gzip made
+//! once with it to the browsers that take gzip, instead of being compressed for each of
+//! them (the week's body, `app::api::week_answer`, is the one `get_week` runs).
 
 use crate::web::{typed_error, AppState};
 use app::api::{Backend, GetElement, GetWeek};
@@ -69,7 +69,7 @@ fn parse<F: serde::de::DeserializeOwned>(text: &str) -> Result<F, BookingError> 
 }
 
 /// Whether the answer should go gzipped, decided as the compression layer decides for
-/// every other answer (tower-http, which keeps its choice to itself): of the `gzip`,
+/// the other functions' answers (tower-http, which keeps its choice to itself): of the `gzip`,
 /// `x-gzip` and `identity` entries of `Accept-Encoding` with a q-value above 0 the highest
 /// wins, gzip on a tie; others and malformed q-values are passed over. The tests hold the
 /// two to the same choices.
@@ -142,9 +142,10 @@ pub async fn serve(state: State<AppState>, req: Request<Body>) -> Response {
 /// the query of a GET or HEAD (the same form encoding; their body is not read), at most
 /// `max_body` bytes either way. The body's size and deadline are the route's layers'
 /// business; here a body that could not be read is a bad request, as it is for every
-/// server function. A kept week goes out in the gzip made with it to a client that takes
-/// gzip (the compression layer leaves an answer that names its encoding alone); any other
-/// answer is compressed, or not, by that layer as before.
+/// server function. The reads compress their own answers (no compression layer around
+/// them): an answer of `COMPRESS_ABOVE` bytes or more goes gzipped to a client that takes
+/// gzip (`takes_gzip`) — a kept week in the gzip made once with it — and a smaller one
+/// (an element, an error) plain, as the layer around the other functions decides.
 pub async fn run<F: Read>(
     backend: Arc<dyn Backend>,
     req: Request<Body>,
@@ -168,13 +169,20 @@ pub async fn run<F: Read>(
     }
     .await;
     match answer {
-        Ok(Answer {
-            gzip: Some(gzip),
-            json,
-        }) if gzip_wanted && json.len() >= usize::from(crate::web::COMPRESS_ABOVE) => {
-            json_answer(gzip, true)
+        // Worth compressing: gzip for a client that takes it (a kept week's own, made once
+        // with it; any other made now at zlib's fastest level), else plain.
+        Ok(Answer { json, gzip }) if json.len() >= usize::from(crate::web::COMPRESS_ABOVE) => {
+            let gzip = gzip_wanted
+                .then(|| {
+                    gzip.or_else(|| crate::booking::gzipped(&json, flate2::Compression::fast()))
+                })
+                .flatten();
+            match gzip {
+                Some(gzip) => json_answer(gzip, true, true),
+                None => json_answer(json, false, true),
+            }
         }
-        Ok(Answer { json, .. }) => json_answer(json, false),
+        Ok(Answer { json, .. }) => json_answer(json, false, false),
         Err(e) => typed_error(e),
     }
 }
@@ -226,10 +234,11 @@ where
     }
 }
 
-/// A read's answer: its JSON, or the gzip of it. The header map is made with room for the
-/// headers the layers around add on the way out (CORS's `Vary`, `Cache-Control`, the
-/// request id, the three security headers): an empty one grew twice for them.
-fn json_answer(body: axum::body::Bytes, gzipped: bool) -> Response {
+/// A read's answer: its JSON, or the gzip of it (`gzipped`); `varies` when it would go
+/// gzipped to a client that asked (`Vary: accept-encoding`). The header map is made with
+/// room for the headers the layers around add on the way out (CORS's `Vary`,
+/// `Cache-Control`, the request id, the three security headers): an empty one grew twice.
+fn json_answer(body: axum::body::Bytes, gzipped: bool, varies: bool) -> Response {
     let mut headers = axum::http::HeaderMap::with_capacity(12);
     headers.insert(
         header::CONTENT_TYPE,
@@ -237,6 +246,8 @@ fn json_answer(body: axum::body::Bytes, gzipped: bool) -> Response {
     );
     if gzipped {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if varies {
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     let mut res = Response::new(Body::from(body));
