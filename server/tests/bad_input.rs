@@ -350,6 +350,8 @@ async fn reads_answer_their_methods_and_preflights_only() {
             methods.contains("POST") && methods.contains("GET"),
             "{methods}"
         );
+        // What the answer depends on: the origin (on the list or not), nothing else asked.
+        assert_eq!(res.headers()["vary"], "origin", "preflight {function}");
         let res = preflight("https://evil.example").await.unwrap();
         assert!(
             res.headers().get("access-control-allow-origin").is_none(),

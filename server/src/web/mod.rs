@@ -516,11 +516,17 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    // No credentials: the widget needs no cookies.
+    // No credentials: the widget needs no cookies. The answers vary with `Origin` (whether
+    // it is on the list) and with nothing else a preflight asks: the methods and headers
+    // allowed are fixed lists, not the request's own echoed back, so the layer's default
+    // `Vary` (`origin, access-control-request-method, access-control-request-headers`)
+    // named two headers no answer depends on, in every API answer (63 bytes) and built
+    // anew for each.
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::POST, Method::GET])
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
+        .vary([header::ORIGIN])
 }
 
 /// Booket's own origins (see [`Shared::own_origins`]).
