@@ -321,7 +321,7 @@ pub fn router(state: AppState, assets: PathBuf, demo: Option<Router>) -> PublicS
             )
     };
     // The reads every citizen makes (most answered from memory): the API's headers (they
-    // compress their own answers, as the layer would: 1,700 instructions a read less) and
+    // compress their own answers, as the layer would: ~1,500 instructions a read less) and
     // a small body around the function itself, one service for both paths (`reads::serve`
     // takes GET, HEAD and POST, as a method route would), served ahead of the router
     // (`reads::ReadsFirst`, inside the layers every request passes; see the end of this

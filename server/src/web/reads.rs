@@ -237,7 +237,8 @@ where
 /// A read's answer: its JSON, or the gzip of it (`gzipped`); `varies` when it would go
 /// gzipped to a client that asked (`Vary: accept-encoding`). The header map is made with
 /// room for the headers the layers around add on the way out (CORS's `Vary`,
-/// `Cache-Control`, the request id, the three security headers): an empty one grew twice.
+/// `Cache-Control`, the request id, the three security headers): an empty one is made
+/// for six and grown on the seventh.
 fn json_answer(body: axum::body::Bytes, gzipped: bool, varies: bool) -> Response {
     let mut headers = axum::http::HeaderMap::with_capacity(12);
     headers.insert(
