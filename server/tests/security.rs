@@ -119,15 +119,16 @@ async fn the_reads_carry_every_answers_headers() {
     })
     .await;
     let base = &env.base;
+    let week = "form=demo&element=tid&week=2026-12-02&hold=";
     let calls = [
-        ("week", true, "form=demo&element=tid&week=2026-12-02&hold="),
-        ("week", false, "form=demo&element=tid&week=2026-12-02&hold="),
-        ("element", true, "form=demo&element=tid"),
-        ("element", false, "form=demo&element=tid"),
+        ("week", true, week, 200),
+        ("week", false, week, 200),
+        ("element", true, "form=demo&element=tid", 200),
+        ("element", false, "form=demo&element=tid", 200),
         // Refused (an unknown element): the same headers.
-        ("element", true, "form=demo&element=nope"),
+        ("element", true, "form=demo&element=nope", 404),
     ];
-    for (name, get, args) in calls {
+    for (name, get, args, status) in calls {
         let url = format!("{base}/api/{name}");
         let req = if get {
             env.http.get(format!("{url}?{args}"))
@@ -138,6 +139,7 @@ async fn the_reads_carry_every_answers_headers() {
                 .body(args)
         };
         let res = req.header("origin", page).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{name} {args}");
         let h = res.headers();
         let what = format!(
             "{name} by {} ({args}): {h:?}",
