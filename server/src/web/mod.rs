@@ -609,26 +609,26 @@ fn is_usable_request_id(v: &HeaderValue) -> bool {
 /// Runs a server function with the backend in context, then gives typed errors their
 /// proper status (server_fn answers every error with 500).
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> Response {
-    let function = known_function(req.uri().path());
+    // Found once for the request: the metrics' label (unknown paths grouped as "other",
+    // so labels stay bounded) and what the run below does with it.
+    let endpoint = app::contract::by_path(req.uri().path());
     let res = match check_origin(&state, &req) {
-        Ok(()) => run_server_fn(state.clone(), req).await,
+        Ok(()) => run_server_fn(state.clone(), endpoint, req).await,
         Err(refused) => typed_error(refused),
     };
     state
         .metrics
         .requests
-        .with_label_values(&[function, res.status().as_str()])
+        .with_label_values(&[endpoint.map_or("other", |e| e.name), res.status().as_str()])
         .inc();
     res
 }
 
-/// The function name for metrics (unknown paths are grouped, so labels stay bounded).
-fn known_function(path: &str) -> &'static str {
-    app::contract::by_path(path).map_or("other", |e| e.name)
-}
-
-async fn run_server_fn(state: AppState, req: Request<Body>) -> Response {
-    let endpoint = app::contract::by_path(req.uri().path());
+async fn run_server_fn(
+    state: AppState,
+    endpoint: Option<&'static app::contract::Endpoint>,
+    req: Request<Body>,
+) -> Response {
     let book_form = endpoint == Some(&app::contract::BOOK_FORM);
     if book_form && !has_multipart_boundary(req.headers()) {
         // server_fn would panic on a multipart request without a boundary.
