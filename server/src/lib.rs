@@ -283,9 +283,10 @@ impl Server {
                 .timer(TokioTimer::new())
                 // A client that does not finish its headers in time is cut off (slowloris).
                 .header_read_timeout(self.header_timeout)
+                // One copy of the stack per connection, not per request (web/connection.rs).
                 .serve_connection(
                     TokioIo::new(stream),
-                    hyper_util::service::TowerToHyperService::new(service),
+                    web::connection::PerConnection::new(service),
                 );
             let conn = graceful.watch(conn);
             tokio::spawn(async move {

@@ -6,6 +6,7 @@
 //! budgets and their tests; uploads and clients are in their own files.)
 
 pub mod clients;
+pub mod connection;
 pub mod deadline;
 pub mod hints;
 mod manage;
