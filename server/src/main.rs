@@ -8,13 +8,6 @@ use server::{demo, sim};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// mimalloc rather than glibc's malloc: under load the two runtime threads free what the
-/// other allocated, and glibc takes the other arena's lock for it — 0.18 futex calls per
-/// cached read against 0.02 with mimalloc, 2–3 % more reads per second in an A/B run
-/// (docs/contributors/benchmarks.md, "One copy of the stack per connection").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "booket",
