@@ -4,7 +4,11 @@
 // It starts at once, side by side, everything the first slots need: the stylesheet (unless
 // the page already links it), the wasm glue, the wasm (compiled as it streams in) and the
 // first `element` and `week` answers of every placeholder on the page, which the widget
-// takes instead of asking again (app/src/booking/client.rs). The build (tools/
+// takes instead of asking again (app/src/booking/client.rs). The widget starts once the
+// first placeholder's two answers are read, or at the latest 300 ms after its own code is
+// ready: started with them, it renders that element's week in the task that mounts it,
+// laid out once, instead of a loading placeholder that the week replaces a layout later.
+// The build (tools/
 // finish-widget.mjs) fills in the files' content-hashed names below; they can be cached for
 // a year, this loader only briefly.
 const FILES = { js: "app.js", wasm: "app_bg.wasm", css: "booket.css" };
@@ -12,6 +16,9 @@ const base = new URL("./", import.meta.url);
 const at = (file) => new URL(file, base).href;
 globalThis.booketServer = base.origin;
 const wasm = fetch(at(FILES.wasm));
+// (Without the wasm type from the server this fails before reading, and `init` takes the
+// answer itself, on its slower path.)
+const compiled = WebAssembly.compileStreaming(wasm).catch(() => wasm);
 const glue = import(at(FILES.js));
 if (!document.querySelector("link[data-booket-css]")) {
   const link = document.createElement("link");
@@ -37,14 +44,18 @@ const ask = (endpoint, args) => {
     answer.catch(() => {}); // a failure is the widget's to tell, when it takes the answer
     early.set(key, answer);
   }
+  return early.get(key);
 };
+let first;
 for (const el of document.querySelectorAll("[data-booket-form][data-booket-element]")) {
   const { booketForm: form, booketElement: element } = el.dataset;
-  ask("element", { form, element });
-  ask("week", { form, element, week: "", hold: "" });
+  const answers = [ask("element", { form, element }), ask("week", { form, element, week: "", hold: "" })];
+  first ??= Promise.all(answers).catch(() => {});
 }
 const { default: init, mount } = await glue;
-await init({ module_or_path: wasm });
+const module = await compiled;
+if (first) await Promise.race([first, new Promise((ready) => setTimeout(ready, 300))]);
+await init({ module_or_path: module });
 // Placeholders the page adds later (a step of a multi-page form, say) are mounted too.
 const waiting = "[data-booket-form][data-booket-element]:not([data-booket-mounted])";
 new MutationObserver(() => document.querySelector(waiting) && mount()).observe(document.body, {

@@ -49,6 +49,84 @@ test('the first answers are asked for while the widget is still loading, and nev
   expect(errors).toEqual([]);
 });
 
+// The first placeholder's first week, as the loader asks for it.
+const firstPlaceholdersWeek = (url: URL) =>
+  url.pathname === '/api/week' && url.searchParams.get('form') === 'dobbelt' && url.searchParams.get('element') === 'tid' &&
+  url.searchParams.get('week') === '';
+
+// In the page: says on the console when the wasm is compiled (whichever way the loader
+// compiles it), and notes whether the first widget had its week in the task that mounted
+// it (a message posted as the widget appears is handled in the next task).
+function watchStart() {
+  for (const name of ['compileStreaming', 'instantiateStreaming'] as const) {
+    const real = WebAssembly[name] as (...args: unknown[]) => Promise<unknown>;
+    (WebAssembly as any)[name] = (...args: unknown[]) =>
+      real.apply(WebAssembly, args).then(done => {
+        console.debug('test: wasm compiled');
+        return done;
+      });
+  }
+  new MutationObserver((_, observer) => {
+    const widget = document.querySelector('[data-testid="booket-widget"]');
+    if (!widget) return;
+    observer.disconnect();
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      (window as any).weekInMountTask = widget.querySelector('[data-testid="booket-slot"]') !== null;
+      console.debug('test: next task');
+    };
+    channel.port2.postMessage(null);
+  }).observe(document, { childList: true, subtree: true });
+}
+
+test("the widget starts with the first element's answers and lays out its week with it", async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  // The page's timers stand still: the loader's 300 ms limit never runs out here.
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1_000);
+  await page.addInitScript(watchStart);
+  const compiled = page.waitForEvent('console', m => m.text() === 'test: wasm compiled');
+  const nextTask = page.waitForEvent('console', m => m.text() === 'test: next task');
+  // The first element's week comes after the wasm is ready. A loader that started the
+  // widget at once (as before) would mount it with a loading placeholder, and its week
+  // would come a task (and a layout) later.
+  await page.route(firstPlaceholdersWeek, async route => {
+    await compiled;
+    await route.continue();
+  });
+  await page.goto(host);
+  await nextTask;
+  expect(await page.evaluate(() => (window as any).weekInMountTask)).toBe(true);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  expect(errors).toEqual([]);
+});
+
+test('a first answer later than 300 ms does not hold the widget back: it shows its loading placeholder', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1_000);
+  await page.addInitScript(watchStart);
+  const compiled = page.waitForEvent('console', m => m.text() === 'test: wasm compiled');
+  let release!: () => void;
+  const released = new Promise<void>(r => (release = r));
+  await page.route(firstPlaceholdersWeek, async route => {
+    await released;
+    await route.continue();
+  });
+  await page.goto(host);
+  await compiled;
+  const booket = new Booket(page, 0);
+  // The page's clock moves on in steps until the loader's limit has run out (it is set
+  // just after the wasm is ready): then the widget starts without the answer.
+  await expect(async () => {
+    await page.clock.runFor(100);
+    await expect(booket.root.getByTestId('booket-loading')).toBeVisible({ timeout: 100 });
+  }).toPass();
+  release();
+  await booket.showWeekWithFreeSlot();
+  expect(errors).toEqual([]);
+});
+
 test('a placeholder added after the start is mounted and asks for its own answers', async ({ page }) => {
   const errors = failOnPageErrors(page);
   const asked: string[] = [];
