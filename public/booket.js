@@ -16,9 +16,10 @@ const base = new URL("./", import.meta.url);
 const at = (file) => new URL(file, base).href;
 globalThis.booketServer = base.origin;
 const wasm = fetch(at(FILES.wasm));
-// (Without the wasm type from the server this fails before reading, and `init` takes the
-// answer itself, on its slower path.)
-const compiled = WebAssembly.compileStreaming(wasm).catch(() => wasm);
+// Compiled as it streams in. Without the wasm type from the server this fails before
+// reading, and a browser without it (Safari before 15) has no `compileStreaming`: then
+// `init` takes the answer itself, on its slower path.
+const compiled = WebAssembly.compileStreaming?.(wasm).catch(() => wasm) ?? wasm;
 const glue = import(at(FILES.js));
 if (!document.querySelector("link[data-booket-css]")) {
   const link = document.createElement("link");

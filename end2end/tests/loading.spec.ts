@@ -127,6 +127,29 @@ test('a first answer later than 300 ms does not hold the widget back: it shows i
   expect(errors).toEqual([]);
 });
 
+test('the widget loads where the wasm cannot be compiled as it streams in', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  // A browser without WebAssembly.compileStreaming (Safari before 15).
+  await page.addInitScript(() => {
+    delete (WebAssembly as any).compileStreaming;
+    delete (WebAssembly as any).instantiateStreaming;
+  });
+  await page.goto(host);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  expect(errors).toEqual([]);
+});
+
+test('the widget loads when a proxy serves the wasm without its type', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  await page.route(/\/booket\/app-[0-9a-f]{16}\.wasm$/, async route => {
+    const real = await route.fetch();
+    await route.fulfill({ response: real, headers: { ...real.headers(), 'content-type': 'application/octet-stream' } });
+  });
+  await page.goto(host);
+  await new Booket(page, 0).showWeekWithFreeSlot();
+  expect(errors).toEqual([]);
+});
+
 test('a placeholder added after the start is mounted and asks for its own answers', async ({ page }) => {
   const errors = failOnPageErrors(page);
   const asked: string[] = [];
