@@ -12,14 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-7}
-scripts/setup.sh
-scripts/build.sh --release
-BIN=target/release/booket
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "browser: $1 did not come up" >&2; exit 1; }
+. bench/browser-common.sh
 
 # The previous loader's files: this build's wasm and glue under the names it imports.
 prev="$tmp/previous"
@@ -30,20 +23,15 @@ cp bench/previous-loader.js "$prev/booket.js"
 # The pages of before named no files in their head (web/hints.rs writes hints only from a
 # files.json): without it the previous loader's page is the page of before.
 rm -f "$prev/files.json"
-for f in "$prev/app_bg.wasm" "$prev/app.js" "$prev/booket.js"; do brotli -f -q 11 -k "$f"; gzip -f -9 -k "$f"; done
+recompress "$prev/app_bg.wasm" "$prev/app.js" "$prev/booket.js"
 
 # The floor's files: this build's, with the floor loader in the loader's place.
 floor="$tmp/floor"
 cp -r dist "$floor"
 cp bench/floor-loader.js "$floor/booket.js"
-rm -f "$floor"/booket.js.br "$floor"/booket.js.gz
-brotli -f -q 11 -k "$floor/booket.js"; gzip -f -9 -k "$floor/booket.js"
+recompress "$floor/booket.js"
 
-clock=2026-11-30T08:00:00+01:00
-$BIN demo --listen 127.0.0.1:4200 --sim-listen 127.0.0.1:4201 --assets dist --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
-$BIN demo --listen 127.0.0.1:4202 --sim-listen 127.0.0.1:4203 --assets "$prev" --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
-$BIN demo --listen 127.0.0.1:4204 --sim-listen 127.0.0.1:4205 --assets "$floor" --clock-start "$clock" >/dev/null 2>&1 & pids+=($!)
-wait_port http://127.0.0.1:4200/
-wait_port http://127.0.0.1:4202/
-wait_port http://127.0.0.1:4204/
+demo 4200 dist
+demo 4202 "$prev"
+demo 4204 "$floor"
 node bench/browser.mjs "$RUNS" http://127.0.0.1:4200/ http://127.0.0.1:4202/ http://127.0.0.1:4204/ "$(git rev-parse --short HEAD)" | tee bench/browser-results.md
