@@ -1,4 +1,4 @@
-import { test, expect, Request } from '@playwright/test';
+import { test, expect, Page, Request } from '@playwright/test';
 import { Booket, failOnPageErrors } from './fixtures/booket';
 
 // How the widget reaches a citizen's screen: what the loader asks for, when, and what a
@@ -79,13 +79,18 @@ function watchStart() {
   }).observe(document, { childList: true, subtree: true });
 }
 
-test("the widget starts with the first element's answers and lays out its week with it", async ({ page }) => {
-  const errors = failOnPageErrors(page);
-  // The page's timers stand still: the loader's 300 ms limit never runs out here.
+// Stops the page's timers (the loader's 300 ms limit runs out only when the test moves the
+// clock on) and watches the start (`watchStart`); `compiled` resolves when the wasm is.
+async function stopClockAndWatch(page: Page): Promise<{ compiled: Promise<unknown> }> {
   await page.clock.install();
   await page.clock.pauseAt(Date.now() + 1_000);
   await page.addInitScript(watchStart);
-  const compiled = page.waitForEvent('console', m => m.text() === 'test: wasm compiled');
+  return { compiled: page.waitForEvent('console', m => m.text() === 'test: wasm compiled') };
+}
+
+test("the widget starts with the first element's answers and lays out its week with it", async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  const { compiled } = await stopClockAndWatch(page);
   const nextTask = page.waitForEvent('console', m => m.text() === 'test: next task');
   // The first element's week comes after the wasm is ready. A loader that started the
   // widget at once (as before) would mount it with a loading placeholder, and its week
@@ -103,10 +108,7 @@ test("the widget starts with the first element's answers and lays out its week w
 
 test('a first answer later than 300 ms does not hold the widget back: it shows its loading placeholder', async ({ page }) => {
   const errors = failOnPageErrors(page);
-  await page.clock.install();
-  await page.clock.pauseAt(Date.now() + 1_000);
-  await page.addInitScript(watchStart);
-  const compiled = page.waitForEvent('console', m => m.text() === 'test: wasm compiled');
+  const { compiled } = await stopClockAndWatch(page);
   let release!: () => void;
   const released = new Promise<void>(r => (release = r));
   await page.route(firstPlaceholdersWeek, async route => {
