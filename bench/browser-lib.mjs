@@ -45,9 +45,9 @@ const watch = () => {
 };
 
 // One visit of `url` in `context` with `profile` (null: no emulation): milliseconds to the
-// first slot. `traced(page)`, if given, is started before the navigation and its result
-// awaited after the first slot, and returned too.
-export async function visit(browser, context, url, profile, traced = null) {
+// first slot, and with `traced` the events of a Chromium trace of the visit (V8's wasm
+// events and the page's own marks) up to then.
+export async function visit(browser, context, url, profile, traced = false) {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   if (profile) {

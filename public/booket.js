@@ -16,9 +16,9 @@ const base = new URL("./", import.meta.url);
 const at = (file) => new URL(file, base).href;
 globalThis.booketServer = base.origin;
 const wasm = fetch(at(FILES.wasm));
-// Compiled as it streams in. Without the wasm type from the server this fails before
-// reading, and a browser without it (Safari before 15) has no `compileStreaming`: then
-// `init` takes the answer itself, on its slower path.
+// Compiled as it streams in. Where it cannot be — the server sent it without the wasm type
+// (refused before a byte is read), or the browser has no `compileStreaming` (Safari before
+// 15) — `init` takes the answer itself, on its slower path.
 const compiled = WebAssembly.compileStreaming?.(wasm).catch(() => wasm) ?? wasm;
 const glue = import(at(FILES.js));
 if (!document.querySelector("link[data-booket-css]")) {
