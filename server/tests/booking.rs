@@ -212,6 +212,98 @@ async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
     assert_eq!(week["next_free_week"], "2026-12-07");
 }
 
+/// A week without a free slot names the next week with one, so its answer depends on the
+/// later weeks too. It is kept all the same — at opening hour, once a week is gone, every
+/// citizen who opens the form reads it — and must still equal a fresh one whenever a
+/// later week changes: a write there replaces that week's read, or a hold there lapses by
+/// the clock alone.
+#[tokio::test]
+async fn a_full_weeks_kept_answer_follows_the_later_weeks() {
+    // Friday 4 December, 16:00: this week has nothing bookable left.
+    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 4, 15, 0, 0).unwrap();
+    let env = Env::start_with(
+        Options {
+            now,
+            ..Options::default()
+        },
+        |c| {
+            // One test client takes every free slot of a week.
+            c.server.max_holds_per_client = 1000;
+            c.server.rate_limit_per_minute = 100_000;
+        },
+    )
+    .await;
+    let unused = "AAAAAAAAAAAAAAAAAAAAAA";
+    let read = |hold: &'static str| {
+        let env = &env;
+        async move {
+            let Answer(status, json) = env
+                .call(
+                    "week",
+                    &[
+                        ("form", "demo"),
+                        ("element", "tid"),
+                        ("week", ""),
+                        ("hold", hold),
+                    ],
+                )
+                .await;
+            assert_eq!(status, 200, "{json}");
+            json
+        }
+    };
+    let hits = || env.metric("booket_week_answers_total{result=\"hit\"}");
+    // Read twice as anyone reads it, then as one whose answer is never kept: the three
+    // agree, and the second came from the kept answer.
+    let kept_and_fresh = |label: &'static str, next_free: &'static str| {
+        let (read, hits) = (&read, &hits);
+        async move {
+            let first = read("").await;
+            let before = hits().await;
+            let again = read("").await;
+            assert_eq!(
+                hits().await,
+                before + 1,
+                "{label}: served from the kept answer"
+            );
+            let fresh = read(unused).await;
+            assert_eq!(fresh["next_free_week"], next_free, "{label}: fresh");
+            assert_eq!(first["next_free_week"], next_free, "{label}: kept");
+            assert!(slots_in_state(&first, "free").is_empty(), "{label}");
+            // Compared whole without printing them (each answer is ~11 KB).
+            assert!(
+                first == again && first == fresh,
+                "{label}: the kept answer differs"
+            );
+        }
+    };
+    kept_and_fresh("at the start", "2026-12-07").await;
+
+    // Every free slot of the next week is held by someone: the one after is the next free.
+    let next = env.week_ok("demo", "2026-12-07").await;
+    let mut holds = Vec::new();
+    for slot in support::free_ids(&next) {
+        let token = env.hold_token("demo", &slot).await;
+        holds.push((slot, token));
+    }
+    assert!(holds.len() > 1, "the next week has free slots to hold");
+    kept_and_fresh("the next week held", "2026-12-14").await;
+
+    // One of those holds is given back: a write to the next week, no reservation in flight.
+    let (slot, token) = holds.pop().unwrap();
+    let Answer(status, body) = env.release("demo", &slot, &token).await;
+    assert_eq!(status, 200, "{body}");
+    kept_and_fresh("a hold given back", "2026-12-07").await;
+
+    // Held again, then every hold of the next week lapses by the clock alone.
+    let hold = env.reserve_ok("demo", &slot, "", "").await;
+    kept_and_fresh("held again", "2026-12-14").await;
+    env.advance(chrono::TimeDelta::seconds(
+        hold["seconds_left"].as_i64().unwrap() + 1,
+    ));
+    kept_and_fresh("the holds lapsed", "2026-12-07").await;
+}
+
 /// Week answers without a hold are kept as JSON between requests. Whatever happens — the
 /// clock passes slot starts, a hold is taken and lapses, the date changes, someone books —
 /// the kept answer must equal the one built fresh (a read with an unused hold token is

@@ -18,7 +18,7 @@ use app::domain::{BookingError, SlotState, SlotView, WeekView};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 /// Reserved events per week read whose hold record is read one by one when the view left
 /// it out (see `complete_holds`).
@@ -66,6 +66,10 @@ struct CachedAnswer {
     until: DateTime<Utc>,
     /// The claims in flight it was made with ([`super::claims::Claims::generation`]).
     claims: u64,
+    /// A week without a free slot names the next week with one: the later weeks' reads
+    /// it looked through, each by its Monday. The answer stands only while every one of
+    /// them is still the read the cache keeps (weak: it keeps none of them alive).
+    later: Vec<(NaiveDate, Weak<WeekRead>)>,
     json: Bytes,
     /// The JSON gzipped, made once with it: every browser asks for gzip, and compressing
     /// a week's ~11 KB for each of them took most of a cached read's time (issue 26).
@@ -338,11 +342,12 @@ impl Booket {
         let (read, stale) = self.week_events(cal, monday).await?;
         self.build_week((form, element), &el, cal, monday, &read, now, hold)
             .await
-            .map(|view| (view, stale))
+            .map(|(view, _)| (view, stale))
     }
 
     /// The week answer from this week's events (`monday`'s read), for this moment and
-    /// this citizen's hold token.
+    /// this citizen's hold token; with the later weeks it looked through for the next free
+    /// one (none when this week has a free slot).
     #[allow(clippy::too_many_arguments)]
     async fn build_week(
         &self,
@@ -353,7 +358,7 @@ impl Booket {
         read: &WeekRead,
         now: DateTime<Utc>,
         hold: &str,
-    ) -> Result<WeekView, BookingError> {
+    ) -> Result<(WeekView, Vec<LaterWeek>), BookingError> {
         let today = now.with_timezone(&cal.time_zone).date_naive();
         let first_week = monday_of(today);
         let slots = self.slots(
@@ -368,6 +373,7 @@ impl Booket {
                 .iter()
                 .any(|s| matches!(s.state, SlotState::Free | SlotState::Held))
         };
+        let mut looked = Vec::new();
         let next_free_week = if has_free(&slots) {
             None
         } else {
@@ -377,28 +383,35 @@ impl Booket {
                 if (m - first_week).num_weeks() > MAX_WEEKS_AHEAD {
                     break;
                 }
-                let (later, _) = self.week_events(cal, m).await?;
-                if has_free(&self.slots(
-                    &self.prepared((form, element), el, cal, &later),
+                let (read, stale) = self.week_events(cal, m).await?;
+                let free = has_free(&self.slots(
+                    &self.prepared((form, element), el, cal, &read),
                     el,
                     cal,
                     now,
                     hold,
-                )) {
+                ));
+                looked.push(LaterWeek {
+                    monday: m,
+                    read,
+                    stale,
+                });
+                if free {
                     found = Some(m);
                     break;
                 }
             }
             found
         };
-        Ok(WeekView {
+        let view = WeekView {
             week_start: monday,
             first_week,
             today,
             days: shown_days(monday, el.show_weekend),
             slots,
             next_free_week,
-        })
+        };
+        Ok((view, looked))
     }
 
     /// Shown slots of a week with their states for this moment and this citizen.
@@ -482,14 +495,14 @@ impl Booket {
         let monday = wanted_monday(cal, week, now)?;
         let (read, stale) = self.week_events(cal, monday).await?;
         if stale {
-            let view = self
+            let (view, _) = self
                 .build_week((form, element), &el, cal, monday, &read, now, hold)
                 .await?;
             return serialise(&view, true);
         }
         let claims = self.claims.generation();
         if let Some(hit) = read.memo(form, element).answer {
-            if now < hit.until && hit.claims == claims {
+            if now < hit.until && hit.claims == claims && self.still_kept(cal, &hit.later).await {
                 self.metrics.week_answer_hit.inc();
                 return Ok(WeekAnswer {
                     json: hit.json.clone(),
@@ -498,19 +511,31 @@ impl Booket {
             }
         }
         self.metrics.week_answer_miss.inc();
-        let view = self
+        let (view, looked) = self
             .build_week((form, element), &el, cal, monday, &read, now, hold)
             .await?;
         let mut answer = serialise(&view, false)?;
-        // An empty week's answer also depends on later weeks (the next free one): not kept.
-        if view.next_free_week.is_none() {
+        // A week without a free slot also shows what the later weeks it looked through
+        // hold (the next free one): its answer is kept like any other, and stands only while
+        // those reads are the cache's and none of their slots can have changed by the
+        // clock either. At opening hour, when every slot of the week is gone, every
+        // citizen reads such a week; built for each of them it cost several times a kept
+        // read (bench/results.md). Made from a last good read, it is not kept.
+        if looked.iter().all(|l| !l.stale) {
             if let Some(gzip) = gzipped(&answer.json, flate2::Compression::default()) {
                 self.metrics.week_answer_gzipped.inc();
-                let until =
-                    stable_until(&self.prepared((form, element), &el, cal, &read), cal, now);
+                let prepared = |read: &WeekRead| self.prepared((form, element), &el, cal, read);
+                let until = looked
+                    .iter()
+                    .map(|l| stable_until(&prepared(&l.read), cal, now))
+                    .fold(stable_until(&prepared(&read), cal, now), DateTime::min);
                 let kept = Arc::new(CachedAnswer {
                     until,
                     claims,
+                    later: looked
+                        .iter()
+                        .map(|l| (l.monday, Arc::downgrade(&l.read)))
+                        .collect(),
                     json: answer.json.clone(),
                     gzip: gzip.clone(),
                 });
@@ -520,6 +545,30 @@ impl Booket {
         }
         Ok(answer)
     }
+
+    /// Whether each later week a kept answer looked through is still the read the cache
+    /// keeps (a write or a new read of one replaces it; its time to live may have ended).
+    async fn still_kept(
+        &self,
+        cal: &CalendarConfig,
+        later: &[(NaiveDate, Weak<WeekRead>)],
+    ) -> bool {
+        for (monday, kept) in later {
+            match self.cache.peek(&(cal.name.clone(), *monday)).await {
+                Some(read) if std::ptr::eq(Arc::as_ptr(&read), kept.as_ptr()) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A later week a week without a free slot looked through for the next free one.
+pub(super) struct LaterWeek {
+    monday: NaiveDate,
+    read: Arc<WeekRead>,
+    /// Served from the last good read (the calendar's read ceiling was reached).
+    stale: bool,
 }
 
 /// The first instant after `now` at which a slot's state could change by the clock alone:
