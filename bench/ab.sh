@@ -5,7 +5,8 @@
 # e.g. build the parent with `git worktree add /tmp/old <commit>` and
 # `CARGO_TARGET_DIR=$PWD/target cargo build --release -p server --bin booket` there, copying
 # target/release/booket aside before building the new one. Prints new/old per round and the
-# median at 50 and 500 clients. Loopback only; needs wrk and a built dist/.
+# median at 50 and 500 clients. Loopback only; needs wrk and a built dist/. BENCH_FORM=full
+# reads a week without a free slot instead (bench/booket.bench.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD=$1 NEW=$2 ROUNDS=${3:-5}
