@@ -2,7 +2,7 @@
 //! read ceiling, else the last good read), its shown slots prepared once per read, and the
 //! week answer for this moment and this citizen — kept as JSON while nothing can change it.
 //!
-//! (About 575 lines: the read path, what writes teach the kept week, and the
+//! (About 725 lines: the read path, what writes teach the kept week, and the
 //! daylight-saving tests of the week bounds, a sixth of it.)
 
 use super::hold;
@@ -564,7 +564,7 @@ impl Booket {
 }
 
 /// A later week a week without a free slot looked through for the next free one.
-pub(super) struct LaterWeek {
+struct LaterWeek {
     monday: NaiveDate,
     read: Arc<WeekRead>,
     /// Served from the last good read (the calendar's read ceiling was reached).
