@@ -99,16 +99,21 @@ done
 gzip_bytes=$(curl -s -X POST -H 'Accept-Encoding: gzip, deflate, br, zstd' -d "form=plain&element=tid&week=$(week_of 1)" "$URL/api/week" | wc -c)
 $BASELINE --listen 127.0.0.1:4103 --bytes "$gzip_bytes" >/dev/null & pids+=($!)
 wait_port http://127.0.0.1:4103/
-browser_reads=()
-for c in 50 500; do
-  bs=(); as=(); ratios=()
+# against BASELINE_URL CLIENTS SCRIPT: ROUNDS alternating runs of Booket (BENCH_FORM's week,
+# "plain" unless set) and a bare handler; "clients|Booket's median|bare median|median ratio".
+against() {
+  local bs=() as=() ratios=() b a
   for _ in $(seq "$ROUNDS"); do
-    b=$(wrk_run "$URL" "$c" "$DUR" "$(week_of 1)" bench/week-gzip.lua)
-    a=$(wrk_run http://127.0.0.1:4103 "$c" "$DUR" "" bench/week-gzip.lua)
+    b=$(wrk_run "$URL" "$2" "$DUR" "$(week_of 1)" "$3")
+    a=$(wrk_run "$1" "$2" "$DUR" "" "$3")
     bs+=("$b"); as+=("$a")
     ratios+=("$(python3 -c "print(${b%% *}/${a%% *})")")
   done
-  browser_reads+=("$c|$(median $(col 0 "${bs[@]}"))|$(median $(col 0 "${as[@]}"))|$(median "${ratios[@]}")")
+  echo "$2|$(median $(col 0 "${bs[@]}"))|$(median $(col 0 "${as[@]}"))|$(median "${ratios[@]}")"
+}
+browser_reads=()
+for c in 50 500; do
+  browser_reads+=("$(against http://127.0.0.1:4103 "$c" bench/week-gzip.lua)")
 done
 
 # 2c. Reads of a week without a free slot, whose answer names the next week with one (the
@@ -118,14 +123,7 @@ $BASELINE --listen 127.0.0.1:4104 --bytes "$full_bytes" >/dev/null & pids+=($!)
 wait_port http://127.0.0.1:4104/
 full_reads=()
 for c in 50 500; do
-  bs=(); as=(); ratios=()
-  for _ in $(seq "$ROUNDS"); do
-    b=$(BENCH_FORM=full wrk_run "$URL" "$c" "$DUR" "$(week_of 1)")
-    a=$(wrk_run http://127.0.0.1:4104 "$c" "$DUR" "")
-    bs+=("$b"); as+=("$a")
-    ratios+=("$(python3 -c "print(${b%% *}/${a%% *})")")
-  done
-  full_reads+=("$c|$(median $(col 0 "${bs[@]}"))|$(median $(col 0 "${as[@]}"))|$(median "${ratios[@]}")")
+  full_reads+=("$(BENCH_FORM=full against http://127.0.0.1:4104 "$c" bench/week.lua)")
 done
 
 # 4. Booking cost.

@@ -234,24 +234,7 @@ async fn a_full_weeks_kept_answer_follows_the_later_weeks() {
     )
     .await;
     let unused = "AAAAAAAAAAAAAAAAAAAAAA";
-    let read = |hold: &'static str| {
-        let env = &env;
-        async move {
-            let Answer(status, json) = env
-                .call(
-                    "week",
-                    &[
-                        ("form", "demo"),
-                        ("element", "tid"),
-                        ("week", ""),
-                        ("hold", hold),
-                    ],
-                )
-                .await;
-            assert_eq!(status, 200, "{json}");
-            json
-        }
-    };
+    let read = |hold: &'static str| env.week_held("demo", "", hold);
     let hits = || env.metric("booket_week_answers_total{result=\"hit\"}");
     // Read twice as anyone reads it, then as one whose answer is never kept: the three
     // agree, and the second came from the kept answer.
@@ -312,24 +295,7 @@ async fn a_full_weeks_kept_answer_follows_the_later_weeks() {
 async fn kept_week_answers_always_equal_fresh_ones() {
     let env = Env::start().await;
     let unused = "AAAAAAAAAAAAAAAAAAAAAA";
-    let read = |week: &'static str, hold: &'static str| {
-        let env = &env;
-        async move {
-            let Answer(status, json) = env
-                .call(
-                    "week",
-                    &[
-                        ("form", "demo"),
-                        ("element", "tid"),
-                        ("week", week),
-                        ("hold", hold),
-                    ],
-                )
-                .await;
-            assert_eq!(status, 200, "{json}");
-            json
-        }
-    };
+    let read = |week: &'static str, hold: &'static str| env.week_held("demo", week, hold);
     let hits = || env.metric("booket_week_answers_total{result=\"hit\"}");
     let same = |label: &str| {
         let label = label.to_owned();

@@ -337,6 +337,20 @@ impl Env {
         body
     }
 
+    /// A week answer of `form`'s element as a citizen holding `hold` reads it (empty: as
+    /// anyone reads it); must be 200.
+    pub async fn week_held(&self, form: &str, week: &str, hold: &str) -> serde_json::Value {
+        let args = [
+            ("form", form),
+            ("element", "tid"),
+            ("week", week),
+            ("hold", hold),
+        ];
+        let Answer(status, body) = self.call("week", &args).await;
+        assert_eq!(status, 200, "week {week} of {form} with a hold: {body}");
+        body
+    }
+
     /// A reservation that must succeed; its hold.
     pub async fn reserve_ok(
         &self,
