@@ -218,6 +218,72 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
         .all(|s| s["id"] != slot.as_str()));
 }
 
+/// Past the read ceiling every reader of a week gets the answer made from its last good
+/// read, marked stale: the same for all, so it is kept like a current one (a crowd reading
+/// while the ceiling holds costs one answer, not one per read) and follows the clock as a
+/// current one does.
+#[tokio::test]
+async fn past_the_read_ceiling_the_stale_answer_is_kept_and_follows_the_clock() {
+    // Monday 11:29:50 local: the 11:30 slot starts in ten seconds.
+    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 30, 10, 29, 50).unwrap();
+    let env = Env::start_with(
+        Options {
+            now,
+            ..Options::default()
+        },
+        |c| {
+            c.exchange.max_reads_per_minute = 1;
+            c.exchange.cache_ttl = std::time::Duration::ZERO;
+        },
+    )
+    .await;
+    let unused = "AAAAAAAAAAAAAAAAAAAAAA";
+    let hits = || env.metric("booket_week_answers_total{result=\"hit\"}");
+    let first = env.week_ok("demo", "").await;
+    assert!(first.get("stale").is_none());
+    // The minute's one read is spent: the last good read is served, marked stale.
+    let stale = env.week_ok("demo", "").await;
+    assert_eq!(stale["stale"], true);
+    let before = hits().await;
+    let again = env.week_ok("demo", "").await;
+    assert_eq!(
+        hits().await,
+        before + 1,
+        "served from the kept stale answer"
+    );
+    // Compared whole without printing them (each answer is ~11 KB).
+    assert!(again == stale, "the kept stale answer differs");
+    assert!(
+        env.week_held("demo", "", unused).await == stale,
+        "a stale answer made for one reader differs from the kept one"
+    );
+    let at_1130 = |week: &serde_json::Value| {
+        week["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["start"] == "2026-11-30T11:30:00+01:00")
+            .map(|s| s["state"].clone())
+    };
+    assert_ne!(at_1130(&stale), Some("past".into()));
+
+    // 11:30:10: the slot has started. The new minute's read goes to another week, so this
+    // week is still served from its last good read — with the slot now past.
+    env.advance(chrono::TimeDelta::seconds(20));
+    assert!(env
+        .week_ok("demo", "2026-12-07")
+        .await
+        .get("stale")
+        .is_none());
+    let later = env.week_ok("demo", "").await;
+    assert_eq!(later["stale"], true);
+    assert_eq!(at_1130(&later), Some("past".into()));
+    assert!(
+        env.week_held("demo", "", unused).await == later,
+        "the kept stale answer differs from one made for one reader"
+    );
+}
+
 /// A booking with a file whose body never ends: only an answer given before the file was
 /// read can come back.
 async fn book_form_without_end(env: &Env, slot: &str) -> (u16, serde_json::Value) {

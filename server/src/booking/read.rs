@@ -59,6 +59,9 @@ pub(super) struct WeekRead {
 struct Memo {
     prepared: Option<Arc<Vec<PreparedSlot>>>,
     answer: Option<Arc<CachedAnswer>>,
+    /// The answer made from this read while it is served as the last good one (marked
+    /// stale: the calendar's read ceiling is reached).
+    stale: Option<Arc<CachedAnswer>>,
 }
 
 /// A week answer as JSON, kept while no slot's state can have changed with the clock.
@@ -494,14 +497,9 @@ impl Booket {
         let now = (self.clock)();
         let monday = wanted_monday(cal, week, now)?;
         let (read, stale) = self.week_events(cal, monday).await?;
-        if stale {
-            let (view, _) = self
-                .build_week((form, element), &el, cal, monday, &read, now, hold)
-                .await?;
-            return serialise(&view, true);
-        }
         let claims = self.claims.generation();
-        if let Some(hit) = read.memo(form, element).answer {
+        let memo = read.memo(form, element);
+        if let Some(hit) = if stale { memo.stale } else { memo.answer } {
             if now < hit.until && hit.claims == claims && self.still_kept(cal, &hit.later).await {
                 self.metrics.week_answer_hit.inc();
                 return Ok(WeekAnswer {
@@ -514,13 +512,17 @@ impl Booket {
         let (view, looked) = self
             .build_week((form, element), &el, cal, monday, &read, now, hold)
             .await?;
-        let mut answer = serialise(&view, false)?;
+        let mut answer = serialise(&view, stale)?;
         // A week without a free slot also shows what the later weeks it looked through
         // hold (the next free one): its answer is kept like any other, and stands only while
         // those reads are the cache's and none of their slots can have changed by the
         // clock either. At opening hour, when every slot of the week is gone, every
         // citizen reads such a week; built for each of them it cost several times a kept
-        // read (bench/results.md). Made from a last good read, it is not kept.
+        // read (bench/results.md). One made while the calendar's read ceiling holds is
+        // kept apart, marked stale, with the last good read it came from: every reader
+        // gets it until the ceiling lifts, and making it for each of them would cost the
+        // most just when reads are refused. One that looked through a later week's last
+        // good read is not kept (the cache no longer holds that read to check against).
         if looked.iter().all(|l| !l.stale) {
             if let Some(gzip) = gzipped(&answer.json, flate2::Compression::default()) {
                 self.metrics.week_answer_gzipped.inc();
@@ -539,7 +541,10 @@ impl Booket {
                     json: answer.json.clone(),
                     gzip: gzip.clone(),
                 });
-                read.update(form, element, |m| m.answer = Some(kept));
+                read.update(form, element, |m| {
+                    let slot = if stale { &mut m.stale } else { &mut m.answer };
+                    *slot = Some(kept);
+                });
                 answer.gzip = Some(gzip);
             }
         }
