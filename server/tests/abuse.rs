@@ -226,16 +226,10 @@ async fn past_the_read_ceiling_the_last_good_week_is_served_marked_stale_and_nev
 async fn past_the_read_ceiling_the_stale_answer_is_kept_and_follows_the_clock() {
     // Monday 11:29:50 local: the 11:30 slot starts in ten seconds.
     let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 30, 10, 29, 50).unwrap();
-    let env = Env::start_with(
-        Options {
-            now,
-            ..Options::default()
-        },
-        |c| {
-            c.exchange.max_reads_per_minute = 1;
-            c.exchange.cache_ttl = std::time::Duration::ZERO;
-        },
-    )
+    let env = Env::start_at(now, |c| {
+        c.exchange.max_reads_per_minute = 1;
+        c.exchange.cache_ttl = std::time::Duration::ZERO;
+    })
     .await;
     let unused = "AAAAAAAAAAAAAAAAAAAAAA";
     let hits = || env.metric("booket_week_answers_total{result=\"hit\"}");

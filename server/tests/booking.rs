@@ -196,16 +196,7 @@ async fn navigation_clamps_to_the_current_week_and_offers_the_next_free_one() {
 
 #[tokio::test]
 async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
-    // Friday 4 December, 16:00: this week has nothing bookable left.
-    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 4, 15, 0, 0).unwrap();
-    let env = Env::start_with(
-        Options {
-            now,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let env = Env::start_at(support::friday_16(), |_| {}).await;
     let week = env.week_ok("demo", "").await;
     assert_eq!(week["week_start"], "2026-11-30");
     assert!(slots_in_state(&week, "free").is_empty());
@@ -219,19 +210,11 @@ async fn an_empty_week_points_to_the_next_week_with_a_free_slot() {
 /// the clock alone.
 #[tokio::test]
 async fn a_full_weeks_kept_answer_follows_the_later_weeks() {
-    // Friday 4 December, 16:00: this week has nothing bookable left.
-    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 4, 15, 0, 0).unwrap();
-    let env = Env::start_with(
-        Options {
-            now,
-            ..Options::default()
-        },
-        |c| {
-            // One test client takes every free slot of a week.
-            c.server.max_holds_per_client = 1000;
-            c.server.rate_limit_per_minute = 100_000;
-        },
-    )
+    let env = Env::start_at(support::friday_16(), |c| {
+        // One test client takes every free slot of a week.
+        c.server.max_holds_per_client = 1000;
+        c.server.rate_limit_per_minute = 100_000;
+    })
     .await;
     let unused = "AAAAAAAAAAAAAAAAAAAAAA";
     let read = |hold: &'static str| env.week_held("demo", "", hold);

@@ -18,6 +18,11 @@ pub fn monday_11() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap()
 }
 
+/// Friday 4 December 2026, 16:00 in Copenhagen: that week has nothing bookable left.
+pub fn friday_16() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 4, 15, 0, 0).unwrap()
+}
+
 /// A server function's answer: its HTTP status and its JSON body. A test looks at the status
 /// of every answer it asks for (destructure it, or `ok()` / `refused(..)`).
 #[must_use = "assert the answer's status"]
@@ -113,6 +118,18 @@ pub fn log_to_file() {
 impl Env {
     pub async fn start() -> Env {
         Self::start_with(Options::default(), |_| {}).await
+    }
+
+    /// A simulator and a server whose clocks start at `now`; `tweak` as in [`Env::start_with`].
+    pub async fn start_at(now: DateTime<Utc>, tweak: impl FnOnce(&mut Config)) -> Env {
+        Self::start_with(
+            Options {
+                now,
+                ..Options::default()
+            },
+            tweak,
+        )
+        .await
     }
 
     /// Starts a simulator and a server; `tweak` may change the server configuration.
